@@ -1,0 +1,21 @@
+// Package autograd is fastgo's define-by-run reverse-mode automatic
+// differentiation.
+//
+// A Var wraps a tensor. Ops record, on the Var they return, the inputs and a
+// backward function; Backward walks that graph once in reverse topological
+// order, adds gradients into the leaves that require them, and frees the
+// graph. Work is done only where a gradient is wanted: an op whose inputs
+// require none records nothing, and a backward function skips the gradient of
+// every input that does not require one (so an attack, whose parameters are
+// frozen, never computes weight gradients).
+//
+// Var is generic over float32 and float64: models run in float32 (Value), and
+// CheckGrad runs ops in float64 so that finite differences are trustworthy.
+//
+// NoGrad turns recording off, as torch.no_grad does. Grads returns gradients
+// with respect to chosen Vars (torch.autograd.grad), which attacks use to
+// differentiate with respect to their inputs.
+//
+// Shape mismatches inside an op are programmer errors and panic with the op
+// and the shapes named.
+package autograd

@@ -1,0 +1,19 @@
+// Package tensor provides dense, row-major N-d arrays of float32 (and float64
+// for gradient checks), with the operations a deep-learning library needs:
+// creation, views, broadcasting element-wise arithmetic, reductions, matrix
+// products, im2col/col2im and softmax.
+//
+// Tensors are always contiguous. Reshape and Narrow0 return views that share
+// data; every other operation allocates its result, unless its name ends in
+// "Into" or "InPlace", in which case it writes to a tensor the caller gives.
+//
+// Images are NCHW. Element-wise operations broadcast as NumPy does.
+//
+// Errors: an operation given arguments that cannot work together (shapes that
+// do not broadcast, an axis out of range) is a programmer error and panics
+// with a message that names the operation and the shapes, as gonum does.
+// Nothing in this package reads files or user data.
+//
+// Large operations run in parallel over GOMAXPROCS goroutines, split by
+// output elements only, so every result is bit-identical for any thread count.
+package tensor

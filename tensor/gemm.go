@@ -1,0 +1,49 @@
+package tensor
+
+import (
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/fastgo-ml/fastgo/internal/kernels"
+)
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C on row-major slices, where
+// op(X) is X or its transpose: op(A) is m x k, op(B) is k x n, C is m x n, and
+// lda, ldb, ldc are the row strides as stored. float32 runs on fastgo's SIMD
+// kernels; float64 (used by gradient checks) on gonum's Dgemm. When beta is 0,
+// C is not read.
+func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	switch av := any(a).(type) {
+	case []float32:
+		kernels.Sgemm(transA, transB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		if k == 0 {
+			cv := any(c).([]float64)
+			for i := 0; i < m; i++ {
+				row := cv[i*ldc : i*ldc+n]
+				for j := range row {
+					if beta == 0 {
+						row[j] = 0
+					} else {
+						row[j] *= float64(beta)
+					}
+				}
+			}
+			return
+		}
+		ta, tb := blas.NoTrans, blas.NoTrans
+		if transA {
+			ta = blas.Trans
+		}
+		if transB {
+			tb = blas.Trans
+		}
+		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	default:
+		// T is a named type over float32 or float64: convert through the base type.
+		panic("tensor.Gemm: element type must be float32 or float64")
+	}
+}
