@@ -1,0 +1,137 @@
+package layers
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// StateDict is a module's saved state: float32 tensors (parameters and
+// buffers) and integer scalars (such as num_batches_tracked), by dotted name,
+// with the names in PyTorch's state_dict order.
+type StateDict struct {
+	Names   []string
+	Tensors map[string]*tensor.Tensor
+	Ints    map[string]int64
+}
+
+// GetStateDict returns m's state: for each module in pre-order, its
+// parameters, then its float buffers, then its integer buffers, as PyTorch's
+// state_dict does. The tensors are m's own (not copies).
+func GetStateDict(m Module) *StateDict {
+	sd := &StateDict{Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
+	for _, nm := range Modules(m) {
+		b := nm.Module.Core()
+		for _, p := range b.params {
+			n := join(nm.Name, p.name)
+			sd.Names = append(sd.Names, n)
+			sd.Tensors[n] = p.p.Data()
+		}
+		for _, t := range b.buffers {
+			n := join(nm.Name, t.name)
+			sd.Names = append(sd.Names, n)
+			sd.Tensors[n] = t.t
+		}
+		for _, t := range b.ints {
+			n := join(nm.Name, t.name)
+			sd.Names = append(sd.Names, n)
+			sd.Ints[n] = *t.v
+		}
+	}
+	return sd
+}
+
+// LoadReport lists what a lenient load did not match.
+type LoadReport struct {
+	// Missing are names m has that the state lacks.
+	Missing []string
+	// Unexpected are names the state has that m lacks.
+	Unexpected []string
+	// Mismatched are names whose shapes differ, as "name: have [..], got [..]".
+	Mismatched []string
+}
+
+// Clean reports whether everything matched.
+func (r *LoadReport) Clean() bool {
+	return len(r.Missing) == 0 && len(r.Unexpected) == 0 && len(r.Mismatched) == 0
+}
+
+func (r *LoadReport) String() string {
+	var parts []string
+	if len(r.Missing) > 0 {
+		parts = append(parts, "missing "+strings.Join(r.Missing, ", "))
+	}
+	if len(r.Unexpected) > 0 {
+		parts = append(parts, "unexpected "+strings.Join(r.Unexpected, ", "))
+	}
+	if len(r.Mismatched) > 0 {
+		parts = append(parts, "shape mismatch "+strings.Join(r.Mismatched, "; "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// LoadStateDict copies the tensors of sd into m. With strict, any missing,
+// unexpected or mis-shaped entry is an error naming it, and nothing is
+// changed; otherwise the entries that match are loaded and the report lists
+// the rest.
+func LoadStateDict(m Module, sd *StateDict, strict bool) (*LoadReport, error) {
+	own := GetStateDict(m)
+	rep := &LoadReport{}
+	for _, n := range own.Names {
+		if t, ok := own.Tensors[n]; ok {
+			src, ok := sd.Tensors[n]
+			if !ok {
+				rep.Missing = append(rep.Missing, n)
+				continue
+			}
+			if !tensor.SameShape(t.Shape(), src.Shape()) {
+				rep.Mismatched = append(rep.Mismatched, fmt.Sprintf("%s: have %v, got %v", n, t.Shape(), src.Shape()))
+			}
+			continue
+		}
+		if _, ok := sd.Ints[n]; !ok {
+			rep.Missing = append(rep.Missing, n)
+		}
+	}
+	for n := range sd.Tensors {
+		if _, ok := own.Tensors[n]; !ok {
+			rep.Unexpected = append(rep.Unexpected, n)
+		}
+	}
+	for n := range sd.Ints {
+		if _, ok := own.Ints[n]; !ok {
+			rep.Unexpected = append(rep.Unexpected, n)
+		}
+	}
+	sort.Strings(rep.Unexpected)
+	if strict && !rep.Clean() {
+		return rep, fmt.Errorf("layers.LoadStateDict: %s", rep)
+	}
+	bad := map[string]bool{}
+	for _, s := range rep.Mismatched {
+		bad[s[:strings.Index(s, ":")]] = true
+	}
+	for _, nm := range Modules(m) {
+		b := nm.Module.Core()
+		for _, p := range b.params {
+			n := join(nm.Name, p.name)
+			if src, ok := sd.Tensors[n]; ok && !bad[n] {
+				p.p.Data().CopyFrom(src)
+			}
+		}
+		for _, t := range b.buffers {
+			n := join(nm.Name, t.name)
+			if src, ok := sd.Tensors[n]; ok && !bad[n] {
+				t.t.CopyFrom(src)
+			}
+		}
+		for _, t := range b.ints {
+			if v, ok := sd.Ints[join(nm.Name, t.name)]; ok {
+				*t.v = v
+			}
+		}
+	}
+	return rep, nil
+}
