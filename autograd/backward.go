@@ -63,6 +63,7 @@ func run[T tensor.Float](root *Var[T], g *tensor.Dense[T], want map[*Var[T]]bool
 	}
 	order := topo(root)
 	grads := map[*Var[T]]*tensor.Dense[T]{root: g}
+	owned := map[*Var[T]]bool{}
 	var result map[*Var[T]]*tensor.Dense[T]
 	if want != nil {
 		result = make(map[*Var[T]]*tensor.Dense[T], len(want))
@@ -101,8 +102,13 @@ func run[T tensor.Float](root *Var[T], g *tensor.Dense[T], want map[*Var[T]]bool
 				panic(fmt.Sprintf("autograd: backward of %s gave gradient of shape %v for input %d of shape %v", v.fn.op, gi.Shape(), i, in.data.Shape()))
 			}
 			if prev := grads[in]; prev != nil {
-				if prev == gi {
-					gi = gi.Clone()
+				// A backward function may pass its output gradient through
+				// (or a view of it), so a gradient is summed into a tensor
+				// of the engine's own, never into one it was given.
+				if !owned[in] {
+					prev = prev.Clone()
+					grads[in] = prev
+					owned[in] = true
 				}
 				accumulate(prev, gi)
 			} else {

@@ -3,9 +3,11 @@
 // creation, views, broadcasting element-wise arithmetic, reductions, matrix
 // products, im2col/col2im and softmax.
 //
-// Tensors are always contiguous. Reshape and Narrow0 return views that share
-// data; every other operation allocates its result, unless its name ends in
-// "Into" or "InPlace", in which case it writes to a tensor the caller gives.
+// Tensors are always contiguous. Reshape, Squeeze, Unsqueeze, Flatten,
+// Narrow0 and Narrow along a leading axis return views that share data, and
+// ReduceTo returns its input when no reduction is needed; every other
+// operation allocates its result, unless its name ends in "InPlace", in which
+// case it writes to a tensor the caller gives.
 //
 // Images are NCHW. Element-wise operations broadcast as NumPy does.
 //
