@@ -1,63 +1,50 @@
 package kernels
 
-// The element-wise kernels below are the API the rest of fastgo calls. Their
-// bodies here are the pure-Go references; SIMD tiers replace them through the
-// dispatch of this package. All slices given to one call must have the same
-// length unless stated otherwise; dst may alias an input.
+import "fmt"
 
-// Axpy computes y += alpha*x.
+// The element-wise kernels below are the API the rest of fastgo calls. Each
+// dispatches to the active tier (see Tier); the pure-Go references they are
+// tested against are the *Go functions further down. The inputs of one call
+// must be at least as long as its output (dst, or y for Axpy); only that
+// length is used. dst may alias an input. A shorter input panics.
+
+// Axpy computes y += alpha*x over len(x) elements.
 func Axpy(alpha float32, x, y []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += alpha * v
+	if len(y) < len(x) {
+		panic(fmt.Sprintf("kernels.Axpy: len(y)=%d < len(x)=%d", len(y), len(x)))
 	}
+	active.axpy(alpha, x, y[:len(x)])
 }
 
 // Scale computes x *= alpha.
 func Scale(alpha float32, x []float32) {
-	for i := range x {
-		x[i] *= alpha
-	}
+	active.scale(alpha, x)
 }
 
 // Add computes dst = a + b.
 func Add(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] + b[i]
-	}
+	check2("kernels.Add", dst, a, b)
+	active.add(dst, a[:len(dst)], b[:len(dst)])
 }
 
 // Mul computes dst = a * b.
 func Mul(dst, a, b []float32) {
-	a, b = a[:len(dst)], b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] * b[i]
-	}
+	check2("kernels.Mul", dst, a, b)
+	active.mul(dst, a[:len(dst)], b[:len(dst)])
 }
 
-// Relu computes dst = max(x, 0).
+// Relu computes dst = max(x, 0); a NaN in x gives 0.
 func Relu(dst, x []float32) {
-	x = x[:len(dst)]
-	for i, v := range x {
-		if v > 0 {
-			dst[i] = v
-		} else {
-			dst[i] = 0
-		}
+	if len(x) < len(dst) {
+		panic(fmt.Sprintf("kernels.Relu: len(x)=%d < len(dst)=%d", len(x), len(dst)))
 	}
+	active.relu(dst, x[:len(dst)])
 }
 
 // ReluBackward computes dst = g where x > 0, else 0 (x is ReLU's input or output).
 func ReluBackward(dst, g, x []float32) {
-	g, x = g[:len(dst)], x[:len(dst)]
-	for i := range dst {
-		if x[i] > 0 {
-			dst[i] = g[i]
-		} else {
-			dst[i] = 0
-		}
-	}
+	check2("kernels.ReluBackward", dst, g, x)
+	active.reluBackward(dst, g[:len(dst)], x[:len(dst)])
 }
 
 // AdamUpdate applies one Adam step to param p with gradient g and moments m, v:
@@ -69,11 +56,79 @@ func ReluBackward(dst, g, x []float32) {
 // where stepSize = lr/(1-beta1^t) and sqrtBias2 = sqrt(1-beta2^t) are computed
 // by the caller (PyTorch's formulation). Weight decay is the caller's.
 func AdamUpdate(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float32) {
+	n := len(p)
+	if len(g) < n || len(m) < n || len(v) < n {
+		panic(fmt.Sprintf("kernels.AdamUpdate: len(p)=%d but len(g)=%d, len(m)=%d, len(v)=%d", n, len(g), len(m), len(v)))
+	}
+	active.adam(p, g[:n], m[:n], v[:n], beta1, beta2, stepSize, sqrtBias2, eps)
+}
+
+// check2 panics unless a and b are at least as long as dst.
+func check2(fn string, dst, a, b []float32) {
+	if len(a) < len(dst) || len(b) < len(dst) {
+		panic(fmt.Sprintf("%s: inputs of length %d and %d shorter than len(dst)=%d", fn, len(a), len(b), len(dst)))
+	}
+}
+
+// The pure-Go references. They are also the generic tier and finish the
+// tails of the AVX2 tier. Slices have equal lengths here.
+
+func axpyGo(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func scaleGo(alpha float32, x []float32) {
+	for i := range x {
+		x[i] *= alpha
+	}
+}
+
+func addGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+func mulGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] * b[i]
+	}
+}
+
+func reluGo(dst, x []float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		if v > 0 {
+			dst[i] = v
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+func reluBackwardGo(dst, g, x []float32) {
+	g, x = g[:len(dst)], x[:len(dst)]
+	for i := range dst {
+		if x[i] > 0 {
+			dst[i] = g[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+func adamGo(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float32) {
 	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	omb1, omb2 := 1-beta1, 1-beta2
 	for i := range p {
 		gi := g[i]
-		m[i] = beta1*m[i] + (1-beta1)*gi
-		v[i] = beta2*v[i] + (1-beta2)*gi*gi
+		m[i] = beta1*m[i] + omb1*gi
+		v[i] = beta2*v[i] + omb2*gi*gi
 		p[i] -= stepSize * m[i] / (sqrt32(v[i])/sqrtBias2 + eps)
 	}
 }

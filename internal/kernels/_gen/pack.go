@@ -1,0 +1,77 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// packA12x512 emits the AVX-512 packing of a full 12-row sliver of an
+// untransposed A: n16 groups of 16 columns, each transposed into 16 groups
+// of 12 floats (4x4 transposes inside the 128-bit lanes, then one 16-byte
+// store per lane and column).
+func packA12x512() {
+	TEXT("packA12x512", NOSPLIT, "func(n16 int, a *float32, lda int, dst *float32)")
+	Pragma("noescape")
+	Doc("packA12x512 packs 16*n16 columns of 12 rows of A (row stride lda) into dst as groups of 12 floats (AVX-512).")
+	Load(Param("n16"), RCX)
+	Load(Param("a"), R8)
+	Load(Param("lda"), R9)
+	Load(Param("dst"), RDI)
+	SHLQ(U8(2), R9)
+	LEAQ(Mem{Base: R9, Index: R9, Scale: 2}, R10)  // 3*lda
+	LEAQ(Mem{Base: R8, Index: R9, Scale: 4}, R11)  // row 4
+	LEAQ(Mem{Base: R11, Index: R9, Scale: 4}, R12) // row 8
+	bases := []Register{R8, R11, R12}
+	row := func(base Register, i int) Mem {
+		switch i {
+		case 0:
+			return Mem{Base: base}
+		case 1:
+			return Mem{Base: base, Index: R9, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: R9, Scale: 2}
+		default:
+			return Mem{Base: base, Index: R10, Scale: 1}
+		}
+	}
+	z := []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11}
+	Label("packA12x512_loop")
+	TESTQ(RCX, RCX)
+	JZ(LabelRef("packA12x512_done"))
+	for rb := 0; rb < 3; rb++ {
+		r := z[4*rb : 4*rb+4]
+		for i := 0; i < 4; i++ {
+			VMOVUPS(row(bases[rb], i), r[i])
+		}
+		t := []VecPhysical{Z12, Z13, Z14, Z15}
+		VUNPCKLPS(r[1], r[0], t[0]) // r0c0 r1c0 r0c1 r1c1
+		VUNPCKHPS(r[1], r[0], t[1]) // r0c2 r1c2 r0c3 r1c3
+		VUNPCKLPS(r[3], r[2], t[2]) // r2c0 r3c0 r2c1 r3c1
+		VUNPCKHPS(r[3], r[2], t[3]) // r2c2 r3c2 r2c3 r3c3
+		u := []VecPhysical{Z16, Z17, Z18, Z19}
+		VUNPCKLPD(t[2], t[0], u[0]) // column 0 of each lane
+		VUNPCKHPD(t[2], t[0], u[1]) // column 1
+		VUNPCKLPD(t[3], t[1], u[2]) // column 2
+		VUNPCKHPD(t[3], t[1], u[3]) // column 3
+		for l := 0; l < 4; l++ {
+			for q := 0; q < 4; q++ {
+				dst := Mem{Base: RDI, Disp: ((4*l+q)*12 + 4*rb) * 4}
+				if l == 0 {
+					VMOVUPS(u[q].AsX(), dst)
+				} else {
+					VEXTRACTF32X4(U8(l), u[q], dst)
+				}
+			}
+		}
+	}
+	for _, b := range bases {
+		ADDQ(U8(64), b)
+	}
+	ADDQ(U32(16*12*4), RDI)
+	DECQ(RCX)
+	JMP(LabelRef("packA12x512_loop"))
+	Label("packA12x512_done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,191 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import "github.com/klauspost/cpuid/v2"
+
+// cpuTiers returns the assembly tiers this CPU supports, best first. The
+// AVX-512 kernels use AVX512F instructions only (plus BZHI from BMI2 for
+// tail masks); the AVX2 kernels need AVX2 and FMA3 together.
+func cpuTiers() []*tier {
+	var ts []*tier
+	if cpuid.CPU.Supports(cpuid.AVX512F, cpuid.AVX2, cpuid.FMA3, cpuid.BMI2) {
+		ts = append(ts, avx512Tier)
+	}
+	if cpuid.CPU.Supports(cpuid.AVX2, cpuid.FMA3) {
+		ts = append(ts, avx2Tier)
+	}
+	return ts
+}
+
+var avx512Tier = &tier{
+	name:         "avx512",
+	gemm:         gemmKernel{mr: 12, nr: 32, tile: tile512, packFull: packA12AVX512},
+	axpy:         axpyAVX512,
+	scale:        scaleAVX512,
+	add:          addAVX512,
+	mul:          mulAVX512,
+	relu:         reluAVX512,
+	reluBackward: reluBackwardAVX512,
+	adam:         adamAVX512,
+}
+
+var avx2Tier = &tier{
+	name:         "avx2",
+	gemm:         gemmKernel{mr: 6, nr: 16, tile: tile256},
+	axpy:         axpyAVX2,
+	scale:        scaleAVX2,
+	add:          addAVX2,
+	mul:          mulAVX2,
+	relu:         reluAVX2,
+	reluBackward: reluBackwardAVX2,
+	adam:         adamAVX2,
+}
+
+// kernel512 holds the AVX-512 micro-kernels by tile height.
+var kernel512 = [...]func(k int, a, b, c *float32, ldc int, alpha, beta float32, mask uint32){
+	nil, sgemmKernel512x1, sgemmKernel512x2, sgemmKernel512x3, sgemmKernel512x4,
+	sgemmKernel512x5, sgemmKernel512x6, sgemmKernel512x7, sgemmKernel512x8,
+	sgemmKernel512x9, sgemmKernel512x10, sgemmKernel512x11, sgemmKernel512x12,
+}
+
+// tile512 runs the AVX-512 micro-kernel of height mr; the column mask makes
+// partial tiles exact without a temporary.
+func tile512(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
+	mask := ^uint32(0)
+	if nr < 32 {
+		mask = 1<<uint(nr) - 1
+	}
+	kernel512[mr](kc, &a[0], &b[0], &c[0], ldc, alpha, beta, mask)
+}
+
+// packA12AVX512 packs a full 12-row sliver of an untransposed A: whole
+// groups of 16 columns in assembly, the rest in Go.
+func packA12AVX512(dst, a []float32, lda, row, p0, kc int) {
+	o := row*lda + p0
+	_ = a[o+11*lda+kc-1]
+	dst = dst[:12*kc]
+	n16 := kc / 16
+	if n16 > 0 {
+		packA12x512(n16, &a[o], lda, &dst[0])
+	}
+	for p := n16 * 16; p < kc; p++ {
+		d := (*[12]float32)(dst[p*12:])
+		for i := range d {
+			d[i] = a[o+i*lda+p]
+		}
+	}
+}
+
+// tile256 runs the AVX2 6x16 micro-kernel, through a temporary tile when
+// the tile is partial.
+func tile256(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
+	if mr == 6 && nr == 16 {
+		sgemmKernel256(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		return
+	}
+	var t [6 * 16]float32
+	sgemmKernel256(kc, &a[0], &b[0], &t[0], 16, alpha, 0)
+	mergeTile(t[:], 16, c, ldc, mr, nr, beta)
+}
+
+func axpyAVX512(alpha float32, x, y []float32) {
+	if len(x) > 0 {
+		axpy512(len(x), alpha, &x[0], &y[0])
+	}
+}
+
+func scaleAVX512(alpha float32, x []float32) {
+	if len(x) > 0 {
+		scale512(len(x), alpha, &x[0])
+	}
+}
+
+func addAVX512(dst, a, b []float32) {
+	if len(dst) > 0 {
+		add512(len(dst), &dst[0], &a[0], &b[0])
+	}
+}
+
+func mulAVX512(dst, a, b []float32) {
+	if len(dst) > 0 {
+		mul512(len(dst), &dst[0], &a[0], &b[0])
+	}
+}
+
+func reluAVX512(dst, x []float32) {
+	if len(dst) > 0 {
+		relu512(len(dst), &dst[0], &x[0])
+	}
+}
+
+func reluBackwardAVX512(dst, g, x []float32) {
+	if len(dst) > 0 {
+		reluBackward512(len(dst), &dst[0], &g[0], &x[0])
+	}
+}
+
+func adamAVX512(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float32) {
+	if len(p) > 0 {
+		adam512(len(p), &p[0], &g[0], &m[0], &v[0], beta1, 1-beta1, beta2, 1-beta2, stepSize, sqrtBias2, eps)
+	}
+}
+
+// The AVX2 kernels take a multiple of 8 elements; the Go references finish
+// the tail.
+
+func axpyAVX2(alpha float32, x, y []float32) {
+	n := len(x) &^ 7
+	if n > 0 {
+		axpy256(n, alpha, &x[0], &y[0])
+	}
+	axpyGo(alpha, x[n:], y[n:])
+}
+
+func scaleAVX2(alpha float32, x []float32) {
+	n := len(x) &^ 7
+	if n > 0 {
+		scale256(n, alpha, &x[0])
+	}
+	scaleGo(alpha, x[n:])
+}
+
+func addAVX2(dst, a, b []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		add256(n, &dst[0], &a[0], &b[0])
+	}
+	addGo(dst[n:], a[n:], b[n:])
+}
+
+func mulAVX2(dst, a, b []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		mul256(n, &dst[0], &a[0], &b[0])
+	}
+	mulGo(dst[n:], a[n:], b[n:])
+}
+
+func reluAVX2(dst, x []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		relu256(n, &dst[0], &x[0])
+	}
+	reluGo(dst[n:], x[n:])
+}
+
+func reluBackwardAVX2(dst, g, x []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		reluBackward256(n, &dst[0], &g[0], &x[0])
+	}
+	reluBackwardGo(dst[n:], g[n:], x[n:])
+}
+
+func adamAVX2(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float32) {
+	n := len(p) &^ 7
+	if n > 0 {
+		adam256(n, &p[0], &g[0], &m[0], &v[0], beta1, 1-beta1, beta2, 1-beta2, stepSize, sqrtBias2, eps)
+	}
+	adamGo(p[n:], g[n:], m[n:], v[n:], beta1, beta2, stepSize, sqrtBias2, eps)
+}
