@@ -44,6 +44,7 @@ type Base struct {
 	ints     []namedInt
 	children []namedModule
 	eval     bool
+	hook     func(m Module, in, out *autograd.Value)
 }
 
 type namedParam struct {
