@@ -1,0 +1,360 @@
+package vision
+
+import (
+	"math"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// Augment is fastai's aug_transforms as one batch transform, applied to
+// training batches only. Each image gets its own random draw from its item's
+// generator: a horizontal flip, a perspective warp, a rotation and a zoom,
+// composed into one coordinate map and sampled once (bilinear, reflection
+// padding, align_corners=True, as fastai's grid_sample), then brightness and
+// contrast in logit space, so pixels stay in [0,1].
+//
+// The zero value changes nothing; AugTransforms returns fastai's defaults.
+type Augment struct {
+	FlipP       float64 // probability of a horizontal flip (0.5)
+	FlipVert    bool    // also flip vertically and transpose (fastai's Dihedral)
+	MaxRotate   float64 // rotation in degrees, uniform in [-MaxRotate, MaxRotate] (10)
+	MinZoom     float64 // zoom factor, uniform in [MinZoom, MaxZoom] (1)
+	MaxZoom     float64 // (1.1)
+	MaxWarp     float64 // perspective warp magnitude (0.2)
+	MaxLighting float64 // brightness and contrast change (0.2)
+	PAffine     float64 // probability of each of warp, rotation and zoom (0.75)
+	PLighting   float64 // probability of each of brightness and contrast (0.75)
+}
+
+// AugTransforms returns fastai's aug_transforms() defaults: flip p=0.5,
+// rotate ±10°, zoom 1-1.1, warp 0.2 and lighting 0.2, each with p=0.75.
+func AugTransforms() *Augment {
+	return &Augment{
+		FlipP: 0.5, MaxRotate: 10, MinZoom: 1, MaxZoom: 1.1,
+		MaxWarp: 0.2, MaxLighting: 0.2, PAffine: 0.75, PLighting: 0.75,
+	}
+}
+
+// augDraw holds one image's random parameters.
+type augDraw struct {
+	m          [6]float64 // affine map of normalised output to input coordinates
+	warp       bool
+	coeffs     [8]float64
+	resample   bool
+	brightness float64 // logit of the brightness change
+	contrast   float64
+	light      bool
+}
+
+// draw makes one image's random choices, always in the same order.
+func (a *Augment) draw(rng *tensor.RNG) augDraw {
+	var d augDraw
+	m := [9]float64{1, 0, 0, 0, 1, 0, 0, 0, 1}
+	// Flip (or a dihedral: one of the 8 flips and rotations by 90°).
+	if a.FlipVert {
+		if rng.Float64() < a.FlipP {
+			k := rng.IntN(8)
+			d.resample = k != 0
+			fx, fy := 1.0, 1.0
+			if k&1 != 0 {
+				fx = -1
+			}
+			if k&2 != 0 {
+				fy = -1
+			}
+			f := [9]float64{fx, 0, 0, 0, fy, 0, 0, 0, 1}
+			if k&4 != 0 {
+				f = [9]float64{0, fx, 0, fy, 0, 0, 0, 0, 1}
+			}
+			m = mul3(m, f)
+		}
+	} else if rng.Float64() < a.FlipP {
+		d.resample = true
+		m = mul3(m, [9]float64{-1, 0, 0, 0, 1, 0, 0, 0, 1})
+	}
+	// Warp: the x and y magnitudes are drawn separately, as fastai's.
+	var xm, ym float64
+	if rng.Float64() < a.PAffine {
+		xm = a.MaxWarp * (2*rng.Float64() - 1)
+	}
+	if rng.Float64() < a.PAffine {
+		ym = a.MaxWarp * (2*rng.Float64() - 1)
+	}
+	if xm != 0 || ym != 0 {
+		d.warp, d.resample = true, true
+		d.coeffs = perspectiveCoeffs(
+			[4][2]float64{{-1 - ym, -1 - xm}, {-1 + ym, 1 + xm}, {1 + ym, -1 + xm}, {1 - ym, 1 - xm}},
+			[4][2]float64{{-1, -1}, {-1, 1}, {1, -1}, {1, 1}})
+	}
+	// Rotation.
+	if rng.Float64() < a.PAffine && a.MaxRotate != 0 {
+		t := a.MaxRotate * (2*rng.Float64() - 1) * math.Pi / 180
+		c, s := math.Cos(t), math.Sin(t)
+		m = mul3(m, [9]float64{c, s, 0, -s, c, 0, 0, 0, 1})
+		d.resample = true
+	}
+	// Zoom about a random centre.
+	if rng.Float64() < a.PAffine && (a.MinZoom != 1 || a.MaxZoom != 1) && a.MaxZoom > 0 {
+		z := a.MinZoom + (a.MaxZoom-a.MinZoom)*rng.Float64()
+		col, row := rng.Float64(), rng.Float64()
+		if z > 0 {
+			s := 1 / z
+			m = mul3(m, [9]float64{s, 0, (1 - s) * (2*col - 1), 0, s, (1 - s) * (2*row - 1), 0, 0, 1})
+			d.resample = true
+		}
+	}
+	copy(d.m[:], m[:6])
+	// Lighting: brightness then contrast, fastai's LightingTfm.
+	d.contrast = 1
+	if rng.Float64() < a.PLighting && a.MaxLighting != 0 {
+		b := 0.5 * (1 + a.MaxLighting*(2*rng.Float64()-1))
+		d.brightness = math.Log(b / (1 - b))
+		d.light = true
+	}
+	if rng.Float64() < a.PLighting && a.MaxLighting != 0 && a.MaxLighting < 1 {
+		l := math.Log(1 - a.MaxLighting)
+		d.contrast = math.Exp(l + (-2*l)*rng.Float64())
+		d.light = true
+	}
+	return d
+}
+
+func mul3(a, b [9]float64) (c [9]float64) {
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			c[3*i+j] = a[3*i]*b[j] + a[3*i+1]*b[3+j] + a[3*i+2]*b[6+j]
+		}
+	}
+	return c
+}
+
+// perspectiveCoeffs returns the 8 coefficients of the perspective map that
+// sends each point of from to the matching point of to (fastai's
+// _find_coeffs): x' = (c0 x + c1 y + c2)/(c6 x + c7 y + 1), y' likewise with
+// c3, c4, c5.
+func perspectiveCoeffs(from, to [4][2]float64) [8]float64 {
+	var a [8][9]float64
+	for i := 0; i < 4; i++ {
+		x, y := from[i][0], from[i][1]
+		u, v := to[i][0], to[i][1]
+		a[2*i] = [9]float64{x, y, 1, 0, 0, 0, -u * x, -u * y, u}
+		a[2*i+1] = [9]float64{0, 0, 0, x, y, 1, -v * x, -v * y, v}
+	}
+	// Gaussian elimination with partial pivoting.
+	for c := 0; c < 8; c++ {
+		p := c
+		for r := c + 1; r < 8; r++ {
+			if math.Abs(a[r][c]) > math.Abs(a[p][c]) {
+				p = r
+			}
+		}
+		a[c], a[p] = a[p], a[c]
+		if a[c][c] == 0 {
+			return [8]float64{1, 0, 0, 0, 1, 0, 0, 0} // degenerate: identity
+		}
+		for r := 0; r < 8; r++ {
+			if r == c {
+				continue
+			}
+			f := a[r][c] / a[c][c]
+			for k := c; k < 9; k++ {
+				a[r][k] -= f * a[c][k]
+			}
+		}
+	}
+	var out [8]float64
+	for i := range out {
+		out[i] = a[i][8] / a[i][i]
+	}
+	return out
+}
+
+// TransformBatch applies the augmentation to each image of a training batch.
+func (a *Augment) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train bool) {
+	if !train || rngs == nil {
+		return
+	}
+	s := x.Shape()
+	C, H, W := s[1], s[2], s[3]
+	n := C * H * W
+	var scratch []float32
+	for i, rng := range rngs {
+		d := a.draw(rng)
+		img := x.Data()[i*n : (i+1)*n]
+		if d.resample {
+			if scratch == nil {
+				scratch = make([]float32, n)
+			}
+			warpImage(scratch, img, C, H, W, &d)
+			copy(img, scratch)
+		}
+		if d.light {
+			lighting(img, d.brightness, d.contrast)
+		}
+	}
+}
+
+// warpImage samples src through the draw's coordinate map into dst.
+func warpImage(dst, src []float32, C, H, W int, d *augDraw) {
+	plane := H * W
+	sx := 0.0
+	if W > 1 {
+		sx = 2 / float64(W-1)
+	}
+	sy := 0.0
+	if H > 1 {
+		sy = 2 / float64(H-1)
+	}
+	m := d.m
+	for py := 0; py < H; py++ {
+		v := -1 + float64(py)*sy
+		if H == 1 {
+			v = 0
+		}
+		for px := 0; px < W; px++ {
+			u := -1 + float64(px)*sx
+			if W == 1 {
+				u = 0
+			}
+			xu := m[0]*u + m[1]*v + m[2]
+			yv := m[3]*u + m[4]*v + m[5]
+			if d.warp {
+				c := &d.coeffs
+				den := c[6]*xu + c[7]*yv + 1
+				if den == 0 {
+					den = 1e-12
+				}
+				xu, yv = (c[0]*xu+c[1]*yv+c[2])/den, (c[3]*xu+c[4]*yv+c[5])/den
+			}
+			// align_corners=True: -1 and 1 are the centres of the edge pixels.
+			fx := reflectCoord((xu+1)/2*float64(W-1), W)
+			fy := reflectCoord((yv+1)/2*float64(H-1), H)
+			x0, y0 := int(fx), int(fy)
+			x1, y1 := min(x0+1, W-1), min(y0+1, H-1)
+			ax, ay := float32(fx-float64(x0)), float32(fy-float64(y0))
+			w00 := (1 - ax) * (1 - ay)
+			w01 := ax * (1 - ay)
+			w10 := (1 - ax) * ay
+			w11 := ax * ay
+			o := py*W + px
+			i00, i01, i10, i11 := y0*W+x0, y0*W+x1, y1*W+x0, y1*W+x1
+			for c := 0; c < C; c++ {
+				p := src[c*plane : (c+1)*plane]
+				dst[c*plane+o] = w00*p[i00] + w01*p[i01] + w10*p[i10] + w11*p[i11]
+			}
+		}
+	}
+}
+
+// reflectCoord reflects a pixel coordinate into [0, n-1] (PyTorch's
+// reflection padding with align_corners=True).
+func reflectCoord(x float64, n int) float64 {
+	span := float64(n - 1)
+	if x >= 0 && x <= span {
+		return x
+	}
+	if n <= 1 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0
+	}
+	x = math.Abs(x)
+	p := 2 * span
+	x = math.Mod(x, p)
+	if x > span {
+		x = p - x
+	}
+	return min(max(x, 0), span)
+}
+
+// lightingTable is the resolution of lighting's lookup table.
+const lightingTable = 1024
+
+// lighting applies y = sigmoid((logit(x) + b) * c) with fastai's clamping of
+// x to [1e-7, 1-1e-7]. The curve is tabulated at lightingTable+1 points and
+// interpolated linearly (error below 1e-4, a fortieth of an 8-bit level)
+// except at the steep ends, which costs far fewer exponentials than a 32x32
+// RGB image has pixels.
+func lighting(img []float32, b, c float64) {
+	var lut [lightingTable + 1]float32
+	for i := range lut {
+		p := min(max(float64(i)/lightingTable, 1e-7), 1-1e-7)
+		lut[i] = float32(1 / (1 + math.Exp(-(math.Log(p/(1-p))+b)*c)))
+	}
+	for i, v := range img {
+		v = min(max(v, 0), 1) * lightingTable
+		k := int(v)
+		if k >= lightingTable {
+			img[i] = lut[lightingTable]
+			continue
+		}
+		if k < 4 || k >= lightingTable-4 {
+			// x^c is too steep near 0 and 1 for the table.
+			p := min(max(float64(v)/lightingTable, 1e-7), 1-1e-7)
+			img[i] = float32(1 / (1 + math.Exp(-(math.Log(p/(1-p))+b)*c)))
+			continue
+		}
+		f := v - float32(k)
+		img[i] = lut[k] + f*(lut[k+1]-lut[k])
+	}
+}
+
+// RandomErasing is fastai's RandomErasing batch transform (training only):
+// with probability P each image gets between 1 and MaxCount rectangles, each
+// of a fraction of the area drawn from [SL, SH] and an aspect ratio drawn
+// log-uniformly from [MinAspect, 1/MinAspect], filled with uniform noise in
+// [0,1] (fastai fills with normal noise after normalisation; here pixels stay
+// in [0,1]). Zero fields take fastai's defaults: P 0.5, SH 0.3, MinAspect 0.3,
+// MaxCount 1 (SL's default is 0).
+type RandomErasing struct {
+	P         float64
+	SL, SH    float64
+	MinAspect float64
+	MaxCount  int
+}
+
+// TransformBatch erases rectangles in the images of a training batch.
+func (e RandomErasing) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train bool) {
+	if !train || rngs == nil {
+		return
+	}
+	p, sh, minAspect, maxCount := e.P, e.SH, e.MinAspect, e.MaxCount
+	if p == 0 {
+		p = 0.5
+	}
+	if sh == 0 {
+		sh = 0.3
+	}
+	if minAspect <= 0 || minAspect > 1 {
+		minAspect = 0.3
+	}
+	if maxCount < 1 {
+		maxCount = 1
+	}
+	s := x.Shape()
+	C, H, W := s[1], s[2], s[3]
+	n := C * H * W
+	for i, rng := range rngs {
+		if rng.Float64() >= p {
+			continue
+		}
+		img := x.Data()[i*n : (i+1)*n]
+		count := 1 + rng.IntN(maxCount)
+		area := float64(H*W) / float64(count)
+		la := math.Log(minAspect)
+		for range count {
+			a := area * (e.SL + (sh-e.SL)*rng.Float64())
+			asp := math.Exp(la + (-2*la)*rng.Float64())
+			eh := min(int(math.Round(math.Sqrt(a*asp))), H)
+			ew := min(int(math.Round(math.Sqrt(a/asp))), W)
+			y0 := rng.IntN(H - eh + 1)
+			x0 := rng.IntN(W - ew + 1)
+			for c := 0; c < C; c++ {
+				for yy := y0; yy < y0+eh; yy++ {
+					row := img[(c*H+yy)*W+x0 : (c*H+yy)*W+x0+ew]
+					for k := range row {
+						row[k] = float32(rng.Float64())
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package vision
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// BenchmarkLoadFashionMNIST reads all 70,000 Fashion-MNIST images from the
+// Debian package's gzip files into tensors.
+func BenchmarkLoadFashionMNIST(b *testing.B) {
+	if _, err := os.Stat(filepath.Join(debianFMNIST, "train-images-idx3-ubyte.gz")); err != nil {
+		b.Skip("full Fashion-MNIST not installed")
+	}
+	for b.Loop() {
+		train, test, err := ReadMNIST(debianFMNIST)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if train.Len()+test.Len() != 70000 {
+			b.Fatal("wrong count")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N), "s/load")
+}
+
+// BenchmarkEmbedded decodes the embedded 10,000 images.
+func BenchmarkEmbedded(b *testing.B) {
+	for b.Loop() {
+		if _, err := IDXImages(embeddedImages(), embeddedLabels(), "i", "l"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// makeJPEGFolder writes n 64x64 JPEGs in 10 class folders.
+func makeJPEGFolder(b *testing.B, n int) string {
+	dir := b.TempDir()
+	g := tensor.NewRNG(1)
+	for i := 0; i < n; i++ {
+		img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+		base := color.RGBA{uint8(g.IntN(256)), uint8(g.IntN(256)), uint8(g.IntN(256)), 255}
+		for y := 0; y < 64; y++ {
+			for x := 0; x < 64; x++ {
+				img.SetRGBA(x, y, color.RGBA{base.R + uint8(x), base.G + uint8(y), base.B + uint8(x*y/64), 255})
+			}
+		}
+		writeFile(b, filepath.Join(dir, fmt.Sprintf("c%d", i%10), fmt.Sprintf("%05d.jpg", i)), encode(b, img, "jpg"))
+	}
+	return dir
+}
+
+// BenchmarkImageFolderPipeline decodes 64x64 JPEGs, resizes them to 32x32
+// and applies fastai's augmentation, with GOMAXPROCS workers.
+func BenchmarkImageFolderPipeline(b *testing.B) {
+	const n = 2048
+	dir := makeJPEGFolder(b, n)
+	dls, err := ImageFolder(dir, ValidPct(0), BatchSize(64), Size(32, 32), BatchTfms(AugTransforms()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	items := 0
+	for b.Loop() {
+		for batch, err := range dls.Train.Batches(context.Background()) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			items += len(batch.Y)
+		}
+	}
+	b.ReportMetric(float64(items)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkInMemoryBatches measures batching of an in-memory data set
+// without transforms (row copies).
+func BenchmarkInMemoryBatches(b *testing.B) {
+	ds, err := Embedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dl := NewDataLoader(ds, true, BatchSize(128))
+	items := 0
+	for b.Loop() {
+		for batch, err := range dl.Batches(context.Background()) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			items += len(batch.Y)
+		}
+	}
+	b.ReportMetric(float64(items)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkAugment measures AugTransforms on 32x32 RGB batches of 64.
+func BenchmarkAugment(b *testing.B) {
+	x := tensor.Uniform[float32](tensor.NewRNG(1), 0, 1, 64, 3, 32, 32)
+	a := AugTransforms()
+	items := 0
+	e := 0
+	for b.Loop() {
+		rngs := make([]*tensor.RNG, 64)
+		for i := range rngs {
+			rngs[i] = tensor.NewRNG(uint64(e*64 + i))
+		}
+		e++
+		a.TransformBatch(x, rngs, true)
+		items += 64
+	}
+	b.ReportMetric(float64(items)/b.Elapsed().Seconds(), "images/s")
+}

@@ -1,0 +1,129 @@
+// Package vision turns images into batches for training: data sets (IDX,
+// CIFAR, image folders, CSV files, labels from file names), fastai's
+// transforms and augmentation, and DataLoaders that build batches ahead of
+// the model on a pool of goroutines.
+//
+// The short call does the right thing:
+//
+//	dls, err := vision.EmbeddedFashionMNIST(vision.BatchSize(128))
+//	for b, err := range dls.Train.Batches(ctx) {
+//		// b.X is [128,1,28,28] float32 in [0,1]; b.Y holds 128 labels.
+//	}
+//
+// # Data sets
+//
+// Each constructor returns *DataLoaders: a training and a validation
+// DataLoader and the class names (Vocab, with C classes).
+//
+//   - EmbeddedFashionMNIST: the 10,000-image Fashion-MNIST test split that
+//     ships inside the module (MIT licence, see EmbeddedLicense), split
+//     8,000/2,000 with a fixed seed. It works on a fresh machine.
+//   - FashionMNIST, MNIST: the full sets, from IDX files (gzip or raw) found
+//     as described below. ReadMNIST, DecodeIDX and LoadIDX read IDX files.
+//   - CIFAR10, CIFAR100: the binary versions; DecodeCIFAR reads one file.
+//   - ImageFolder (fastai's from_folder): train/ and valid/ with one
+//     sub-folder per class, or one tree of class folders split by ValidPct.
+//   - FromCSV (from_csv), FromLists (from_lists, from_df): file names and
+//     labels given as rows.
+//   - FromNameFunc, FromNameRe (from_name_func, from_name_re): labels from
+//     the file's name.
+//
+// Image files may be PNG, JPEG, GIF (the standard library), BMP, TIFF or
+// WebP (golang.org/x/image). They are decoded to RGB (or grey with
+// Channels(1)) when a batch needs them. A split by ValidPct depends only on
+// the Seed option.
+//
+// # Where data comes from
+//
+// FindData looks for a named data set in this order, as fastai's untar_data:
+// the explicit directory (the DataDir option), then $FASTGO_DATA/<name>, then
+// <user cache directory>/fastgo/<name>, then, for Fashion-MNIST, the files of
+// Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist),
+// and last, for Fashion-MNIST, a download from FashionMNISTURL
+// (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/) into the
+// first of the first three directories. Setting FASTGO_OFFLINE turns the
+// download off. A download is written to a temporary file that is renamed
+// only once it checks out, so a partial download never counts as data; a
+// failed one is an error that names the files and the places to put them.
+//
+// The check is on the uncompressed contents, because mirrors and packagers
+// rewrite gzip headers: Debian's copies, for instance, are 23 or 24 bytes
+// shorter than the official files (strip-nondeterminism removed the original
+// file name and reset the time) but hold the same deflate stream. The
+// official files and what they hold:
+//
+//	file                        Debian .gz bytes  uncompressed  SHA-256 of the uncompressed bytes
+//	train-images-idx3-ubyte.gz  26421856          47040016      c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888
+//	train-labels-idx1-ubyte.gz  29491             60008         bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9
+//	t10k-images-idx3-ubyte.gz   4422079           7840016       5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b
+//	t10k-labels-idx1-ubyte.gz   5125              10008         0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34
+//
+// The SHA-256s of Debian's .gz files themselves are cc1d090a...6eaa
+// (t10k-images), 8d3605d1...1a05 (t10k-labels), b0564c3e...00c7
+// (train-images) and 0ae29f65...b056 (train-labels); the embedded files are
+// Debian's t10k pair.
+//
+// # Batches and determinism
+//
+// A Batch holds X, [N,C,H,W] float32 pixels in [0,1], and Y, N int labels.
+// Normalisation belongs to the model (a Normalize layer), so that attack
+// budgets are in pixels. Iterate with
+//
+//	for b, err := range dl.Batches(ctx) { ... }
+//
+// Each call serves the next epoch; Epoch(ctx, e) serves a given one. A
+// training loader shuffles and drops the last incomplete batch; a validation
+// or test loader (TestDL) keeps the order and every item. Batches are built by
+// Workers goroutines, Prefetch batches ahead of the loop; cancelling ctx or
+// breaking out of the loop stops them. The shuffle of epoch e depends on
+// (seed, e), and every random transform of item i draws from a generator
+// seeded by (seed, e, i) alone, so the same seed gives the same batches in the
+// same order whatever the number of workers or GOMAXPROCS. In-memory data
+// sets (IDX, CIFAR) without item transforms are batched by copying rows.
+//
+// # Transforms
+//
+// Item transforms (ItemTfms: Resize with Crop, Pad or Squish,
+// RandomResizedCrop, CenterCrop; Size(h, w) is Resize(h, w, Crop)) run on
+// each decoded image. Batch transforms (BatchTfms) run on a collated batch:
+// AugTransforms returns fastai's aug_transforms defaults as one Augment that
+// composes flip, rotation, zoom and perspective warp into a single
+// coordinate map and resamples each image once (bilinear, reflection
+// padding), then changes brightness and contrast in logit space;
+// RandomErasing erases rectangles. As in fastai, the random transforms act
+// on training batches only; validation gets the deterministic form (a centre
+// crop) or nothing. Every transform keeps pixels in [0,1] and labels as they
+// are.
+//
+// # Bad data
+//
+// A file that cannot be used is an error that names it (and the CSV row): a
+// truncated or corrupt image, an empty class folder, a CSV row naming a
+// missing file, an IDX file whose header disagrees with its length, a CIFAR
+// file that is not a whole number of records. With SkipBadItems(true) such
+// items are left out instead and a warning counting them goes to the Logger.
+// Nothing in this package panics on bad data.
+//
+// Show a batch with ShowBatch (a PNG grid with the class names); ToImage and
+// FromImage convert between [C,H,W] tensors and image.Image.
+//
+// # Security Considerations
+//
+// The parsers take hostile input. IDX and CIFAR sizes are checked against
+// the bytes actually present before anything is allocated: a raw IDX file
+// must hold exactly the bytes its header claims, a gzip stream is read in
+// growing steps that stop where its real data ends (so the cost is bounded
+// by the decompressed size, at most 4 GiB, which a gzip bomb can reach from
+// about 4 MiB of input), and a CIFAR file must be whole records. An image's
+// width and height are read from its header, and an image of more than
+// MaxImagePixels pixels (64 Mi) is refused before its pixels are decoded;
+// a file larger than MaxImageBytes is not read. So the memory a hostile image
+// can cost is about MaxImagePixels times 16 bytes (the decoded image and its
+// float32 tensor) per worker, and its time is the decoders' (linear in the
+// input for the standard library's). A download is limited to slightly more
+// than the expected size, checked before use, and only then renamed into
+// place. File names in a CSV are joined to its folder as given: a CSV can
+// name any file the process may read (absolute paths and ".." are honoured,
+// as in fastai), so do not load CSVs from untrusted sources in a process that
+// can read secrets.
+package vision

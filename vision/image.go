@@ -1,0 +1,272 @@
+package vision
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif"  // GIF decoder
+	_ "image/jpeg" // JPEG decoder
+	_ "image/png"  // PNG decoder
+	"io"
+	"os"
+
+	_ "golang.org/x/image/bmp"  // BMP decoder
+	_ "golang.org/x/image/tiff" // TIFF decoder
+	_ "golang.org/x/image/webp" // WebP decoder
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// MaxImagePixels is the largest width*height that DecodeImage accepts. The
+// dimensions are read from the file's header before any pixel buffer is
+// allocated, so a hostile header cannot make the decoder allocate more.
+var MaxImagePixels = 1 << 26
+
+// MaxImageBytes is the largest image file LoadImage reads.
+var MaxImageBytes int64 = 1 << 28
+
+// DecodeImage decodes a PNG, JPEG, GIF, BMP, TIFF or WebP image from data and
+// returns it as a [channels,H,W] tensor in [0,1]. channels is 1 (grey, ITU-R
+// 601 luma as PIL's "L") or 3 (RGB; alpha is dropped as PIL's convert("RGB")
+// does). It never panics: a malformed image is an error.
+func DecodeImage(data []byte, channels int) (t *tensor.Tensor, err error) {
+	if channels != 1 && channels != 3 {
+		return nil, fmt.Errorf("vision: %d channels: want 1 or 3", channels)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("vision: %s image is empty (%dx%d)", format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(MaxImagePixels) {
+		return nil, fmt.Errorf("vision: %s image is %dx%d, more than MaxImagePixels (%d)", format, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	defer func() {
+		// The decoders are not supposed to panic on bad input; this keeps
+		// a bug in one of them from taking a training run down.
+		if r := recover(); r != nil {
+			t, err = nil, fmt.Errorf("vision: %s decoder panicked: %v", format, r)
+		}
+	}()
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return FromImage(img, channels)
+}
+
+// LoadImage reads and decodes the image file at path (see DecodeImage). The
+// error names the file.
+func LoadImage(path string, channels int) (*tensor.Tensor, error) {
+	data, err := readFileLimit(path, MaxImageBytes)
+	if err != nil {
+		return nil, err
+	}
+	t, err := DecodeImage(data, channels)
+	if err != nil {
+		return nil, fmt.Errorf("vision: %s: %w", path, unwrapVision(err))
+	}
+	return t, nil
+}
+
+// unwrapVision keeps "vision: a: vision: b" from stuttering.
+func unwrapVision(err error) error {
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		return err
+	}
+	msg := err.Error()
+	if len(msg) > 8 && msg[:8] == "vision: " {
+		return errors.New(msg[8:])
+	}
+	return err
+}
+
+// readFileLimit reads a whole file, refusing one larger than limit bytes.
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("vision: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("vision: %w", err)
+	}
+	if st.Size() > limit {
+		return nil, fmt.Errorf("vision: %s: %d bytes is more than the limit (%d)", path, st.Size(), limit)
+	}
+	data := make([]byte, 0, st.Size()+1)
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("vision: %s: %w", path, err)
+		}
+		if len(data) == cap(data) {
+			if int64(len(data)) > limit {
+				return nil, fmt.Errorf("vision: %s: more than %d bytes", path, limit)
+			}
+			data = append(data, 0)[:len(data)]
+		}
+	}
+}
+
+// FromImage converts img to a [channels,H,W] tensor in [0,1]; channels is 1
+// or 3. Grey images expand to three equal channels, colour images reduce to
+// luma for one channel. Alpha is dropped (colour values are un-premultiplied).
+func FromImage(img image.Image, channels int) (*tensor.Tensor, error) {
+	if channels != 1 && channels != 3 {
+		return nil, fmt.Errorf("vision: FromImage: %d channels: want 1 or 3", channels)
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("vision: FromImage: empty image %v", b)
+	}
+	t := tensor.Zeros(channels, h, w)
+	d := t.Data()
+	plane := w * h
+	const s = 1.0 / 255
+	put := func(i int, r, g, bl uint8) {
+		if channels == 1 {
+			// PIL's L = R*299/1000 + G*587/1000 + B*114/1000.
+			d[i] = (0.299*float32(r) + 0.587*float32(g) + 0.114*float32(bl)) * s
+			return
+		}
+		d[i] = float32(r) * s
+		d[plane+i] = float32(g) * s
+		d[2*plane+i] = float32(bl) * s
+	}
+	switch m := img.(type) {
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			row := m.Pix[(y)*m.Stride : y*m.Stride+w]
+			for x, v := range row {
+				f := float32(v) * s
+				d[y*w+x] = f
+				if channels == 3 {
+					d[plane+y*w+x] = f
+					d[2*plane+y*w+x] = f
+				}
+			}
+		}
+	case *image.YCbCr:
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+				if channels == 1 {
+					d[y*w+x] = float32(m.Y[yi]) * s
+					continue
+				}
+				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+				put(y*w+x, r, g, bl)
+			}
+		}
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			for x := 0; x < w; x++ {
+				p := row[4*x : 4*x+4 : 4*x+4]
+				r, g, bl := p[0], p[1], p[2]
+				if a := p[3]; a != 255 && a != 0 {
+					r, g, bl = unpremul(r, a), unpremul(g, a), unpremul(bl, a)
+				}
+				put(y*w+x, r, g, bl)
+			}
+		}
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			for x := 0; x < w; x++ {
+				put(y*w+x, row[4*x], row[4*x+1], row[4*x+2])
+			}
+		}
+	case *image.Paletted:
+		pal := make([]color.NRGBA, len(m.Palette))
+		for i, c := range m.Palette {
+			pal[i] = color.NRGBAModel.Convert(c).(color.NRGBA)
+		}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			for x, v := range row {
+				var c color.NRGBA
+				if int(v) < len(pal) {
+					c = pal[v]
+				}
+				put(y*w+x, c.R, c.G, c.B)
+			}
+		}
+	default:
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
+				put(y*w+x, uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8))
+			}
+		}
+	}
+	return t, nil
+}
+
+func unpremul(v, a uint8) uint8 {
+	x := (uint32(v)*255 + uint32(a)/2) / uint32(a)
+	if x > 255 {
+		x = 255
+	}
+	return uint8(x)
+}
+
+// ToImage converts a [C,H,W] tensor (C is 1 or 3) or an [H,W] tensor with
+// values in [0,1] into an image: *image.Gray for one channel, *image.NRGBA
+// for three. Values outside [0,1] are clamped. It is FromImage's inverse up to
+// rounding to 8 bits.
+func ToImage(x *tensor.Tensor) (image.Image, error) {
+	s := x.Shape()
+	var c, h, w int
+	switch len(s) {
+	case 2:
+		c, h, w = 1, s[0], s[1]
+	case 3:
+		c, h, w = s[0], s[1], s[2]
+	default:
+		return nil, fmt.Errorf("vision: ToImage: shape %v: want [C,H,W] or [H,W]", s)
+	}
+	if c != 1 && c != 3 {
+		return nil, fmt.Errorf("vision: ToImage: shape %v: want 1 or 3 channels", s)
+	}
+	d := x.Data()
+	plane := h * w
+	if c == 1 {
+		img := image.NewGray(image.Rect(0, 0, w, h))
+		for i := 0; i < plane; i++ {
+			img.Pix[i] = to8(d[i])
+		}
+		return img, nil
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < plane; i++ {
+		img.Pix[4*i] = to8(d[i])
+		img.Pix[4*i+1] = to8(d[plane+i])
+		img.Pix[4*i+2] = to8(d[2*plane+i])
+		img.Pix[4*i+3] = 255
+	}
+	return img, nil
+}
+
+func to8(v float32) uint8 {
+	switch {
+	case !(v > 0): // also NaN
+		return 0
+	case v >= 1:
+		return 255
+	}
+	return uint8(v*255 + 0.5)
+}

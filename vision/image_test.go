@@ -1,0 +1,141 @@
+package vision
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+func TestDecodeEveryFormat(t *testing.T) {
+	c := color.NRGBA{200, 100, 50, 255}
+	for _, f := range formats {
+		t.Run(f, func(t *testing.T) {
+			data := encode(t, solid(6, 4, c), f)
+			x, err := DecodeImage(data, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := x.Shape(); s[0] != 3 || s[1] != 4 || s[2] != 6 {
+				t.Fatalf("shape %v", s)
+			}
+			want := [3]float32{200.0 / 255, 100.0 / 255, 50.0 / 255}
+			tol := float32(0.02)
+			if f == "gif" {
+				tol = 0.25 // the Plan 9 palette
+			}
+			if f == "webp" {
+				// testdata/tiny.webp: pixel (x, y) is (40x, 60y, 200).
+				want = [3]float32{40 * 3 / 255.0, 60 * 2 / 255.0, 200 / 255.0}
+				tol = 1e-6
+			}
+			for ch := 0; ch < 3; ch++ {
+				if got := x.At(ch, 2, 3); math.Abs(float64(got-want[ch])) > float64(tol) {
+					t.Errorf("channel %d: %v, want %v", ch, got, want[ch])
+				}
+			}
+			g, err := DecodeImage(data, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Dim(0) != 1 {
+				t.Errorf("grey shape %v", g.Shape())
+			}
+		})
+	}
+}
+
+func TestImageRoundTrip(t *testing.T) {
+	g := tensor.NewRNG(1)
+	for _, c := range []int{1, 3} {
+		x := tensor.Uniform[float32](g, 0, 1, c, 5, 7)
+		img, err := ToImage(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := FromImage(img, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x.Data() {
+			if d := math.Abs(float64(v - y.Data()[i])); d > 0.5/255+1e-6 {
+				t.Fatalf("channels %d: element %d: %v -> %v", c, i, v, y.Data()[i])
+			}
+		}
+	}
+	if _, err := ToImage(tensor.Zeros(2, 3, 3)); err == nil {
+		t.Error("2 channels: no error")
+	}
+	// Grey input to three channels and alpha handling.
+	gray := image.NewGray(image.Rect(0, 0, 2, 2))
+	gray.Pix[3] = 255
+	x, _ := FromImage(gray, 3)
+	if x.At(2, 1, 1) != 1 || x.At(0, 0, 0) != 0 {
+		t.Errorf("grey to RGB: %v", x.Data())
+	}
+	rgba := image.NewRGBA(image.Rect(0, 0, 1, 1))
+	rgba.Pix = []uint8{50, 0, 0, 128} // premultiplied: 100% red at half alpha is ~100
+	x, _ = FromImage(rgba, 3)
+	if v := x.At(0, 0, 0); math.Abs(float64(v)-100.0/255) > 0.01 {
+		t.Errorf("un-premultiplied red %v", v)
+	}
+}
+
+func TestDecodeImageBad(t *testing.T) {
+	good := encode(t, solid(8, 8, color.NRGBA{1, 2, 3, 255}), "png")
+	jpg := encode(t, solid(64, 64, color.NRGBA{1, 2, 3, 255}), "jpg")
+	for name, data := range map[string][]byte{
+		"empty":          nil,
+		"garbage":        []byte("not an image at all"),
+		"truncated png":  good[:len(good)/2],
+		"truncated jpeg": jpg[:len(jpg)/2],
+	} {
+		if _, err := DecodeImage(data, 3); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	// A header that claims a huge image is refused before decoding.
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1)))
+	huge := b.Bytes()
+	huge[16], huge[17], huge[18], huge[19] = 0, 1, 0, 0 // width 65536
+	huge[20], huge[21], huge[22], huge[23] = 0, 1, 0, 0 // height 65536
+	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
+	_, err := DecodeImage(huge, 3)
+	if err == nil || !strings.Contains(err.Error(), "MaxImagePixels") {
+		t.Errorf("huge header: %v", err)
+	}
+	// LoadImage names the file.
+	p := filepath.Join(t.TempDir(), "cut.png")
+	os.WriteFile(p, good[:40], 0o644)
+	if _, err := LoadImage(p, 3); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("error %v does not name %s", err, p)
+	}
+}
+
+func FuzzLoadImage(f *testing.F) {
+	c := color.NRGBA{9, 99, 199, 255}
+	for _, format := range formats {
+		f.Add(encode(f, solid(3, 2, c), format))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, err := DecodeImage(data, 3)
+		if err != nil {
+			return
+		}
+		for _, v := range x.Data() {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("pixel %v", v)
+			}
+		}
+	})
+}

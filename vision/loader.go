@@ -1,0 +1,368 @@
+package vision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// Batch is one mini-batch: X is [N,C,H,W] float32 pixels in [0,1], Y the N
+// labels (-1 for unlabelled items) and Index the items' indices in the data
+// set. A batch is newly allocated and belongs to the receiver.
+type Batch struct {
+	X     *tensor.Tensor
+	Y     []int
+	Index []int
+}
+
+// ItemTransform changes one image, [C,H,W], before batching. It must not
+// modify x (it may return it unchanged), must be safe for concurrent use and
+// must draw every random choice from rng. train is false for the validation
+// and test loaders, where fastai's item transforms are deterministic.
+type ItemTransform interface {
+	TransformItem(x *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor
+}
+
+// BatchTransform changes a collated batch x, [N,C,H,W], in place. rngs[i] is
+// item i's random source. It must be safe for concurrent use. train is false
+// for the validation and test loaders.
+type BatchTransform interface {
+	TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train bool)
+}
+
+// DataLoader serves a Dataset as batches, built by a pool of worker
+// goroutines ahead of the consumer. Batches depend only on the seed, the
+// epoch and the settings: not on the number of workers or GOMAXPROCS. A
+// DataLoader is safe for concurrent use.
+type DataLoader struct {
+	ds        Dataset
+	bs        int
+	shuffle   bool
+	dropLast  bool
+	train     bool
+	itemTfms  []ItemTransform
+	batchTfms []BatchTransform
+	workers   int
+	prefetch  int
+	seed      uint64
+	skipBad   bool
+	logger    *slog.Logger
+
+	epoch   atomic.Int64
+	skipped atomic.Int64
+}
+
+// NewDataLoader returns a loader over ds with the options' batch size, seed,
+// transforms, workers and SkipBadItems. A train loader shuffles each epoch,
+// drops the last incomplete batch and applies random transforms; otherwise
+// items come in order and transforms run in their validation form.
+func NewDataLoader(ds Dataset, train bool, opts ...Option) *DataLoader {
+	c := newConfig(opts)
+	return newLoader(ds, train, &c)
+}
+
+func newLoader(ds Dataset, train bool, c *config) *DataLoader {
+	return &DataLoader{
+		ds: ds, bs: c.bs, shuffle: train, dropLast: train, train: train,
+		itemTfms: c.itemTfms, batchTfms: c.batchTfms,
+		workers: c.workers, prefetch: c.prefetch, seed: c.seed,
+		skipBad: c.skipBad, logger: c.logger,
+	}
+}
+
+// Dataset returns the loader's data set.
+func (dl *DataLoader) Dataset() Dataset { return dl.ds }
+
+// BatchSize returns the number of items in a full batch.
+func (dl *DataLoader) BatchSize() int { return dl.bs }
+
+// Len returns the number of batches in an epoch.
+func (dl *DataLoader) Len() int {
+	n := dl.ds.Len()
+	if dl.dropLast {
+		return n / dl.bs
+	}
+	return (n + dl.bs - 1) / dl.bs
+}
+
+// SetEpoch sets the epoch that the next call of Batches serves (to resume a
+// run).
+func (dl *DataLoader) SetEpoch(e int) { dl.epoch.Store(int64(e)) }
+
+// Skipped returns the number of bad items left out so far (SkipBadItems).
+func (dl *DataLoader) Skipped() int { return int(dl.skipped.Load()) }
+
+// Batches serves the next epoch (0, 1, 2... on successive calls) as
+// `for b, err := range dl.Batches(ctx)`. A non-nil error ends the epoch: a
+// bad item (naming its file) or ctx's error. Breaking out of the loop stops
+// the workers.
+func (dl *DataLoader) Batches(ctx context.Context) iter.Seq2[Batch, error] {
+	e := int(dl.epoch.Add(1) - 1)
+	return dl.Epoch(ctx, e)
+}
+
+// Epoch serves the batches of the given epoch without touching the counter
+// that Batches advances. The same epoch always gives the same batches.
+func (dl *DataLoader) Epoch(ctx context.Context, epoch int) iter.Seq2[Batch, error] {
+	return func(yield func(Batch, error) bool) {
+		dl.run(ctx, epoch, yield)
+	}
+}
+
+// OneBatch returns the first batch of the current epoch.
+func (dl *DataLoader) OneBatch(ctx context.Context) (Batch, error) {
+	for b, err := range dl.Epoch(ctx, int(dl.epoch.Load())) {
+		return b, err
+	}
+	return Batch{}, fmt.Errorf("vision: OneBatch: the loader has no batch (%d items, batch size %d)", dl.ds.Len(), dl.bs)
+}
+
+// order returns the item indices of an epoch.
+func (dl *DataLoader) order(epoch int) []int {
+	n := dl.ds.Len()
+	if dl.shuffle {
+		return tensor.NewRNG(mix(dl.seed, uint64(epoch), 0x5af1e)).Perm(n)
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return idx
+}
+
+type batchResult struct {
+	b        Batch
+	err      error
+	skipped  int
+	firstBad error
+}
+
+func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, error) bool) {
+	if err := ctx.Err(); err != nil {
+		yield(Batch{}, err)
+		return
+	}
+	order := dl.order(epoch)
+	nb := dl.Len()
+	if nb == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	type job struct {
+		b   int
+		out chan batchResult
+	}
+	jobs := make(chan job)
+	pending := make(chan chan batchResult, dl.prefetch)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		defer close(pending)
+		for b := 0; b < nb; b++ {
+			out := make(chan batchResult, 1)
+			select {
+			case pending <- out:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- job{b, out}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range min(dl.workers, nb) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if ctx.Err() != nil {
+					return
+				}
+				lo := j.b * dl.bs
+				hi := min(lo+dl.bs, len(order))
+				j.out <- dl.build(epoch, order[lo:hi])
+			}
+		}()
+	}
+	skipped := 0
+	var firstBad error
+	defer func() {
+		if skipped > 0 {
+			dl.logger.Warn(fmt.Sprintf("vision: skipped %d bad items in epoch %d", skipped, epoch), "first", firstBad)
+		}
+	}()
+	for out := range pending {
+		var r batchResult
+		select {
+		case r = <-out:
+		case <-ctx.Done():
+			yield(Batch{}, ctx.Err())
+			return
+		}
+		if r.skipped > 0 {
+			skipped += r.skipped
+			if firstBad == nil {
+				firstBad = r.firstBad
+			}
+		}
+		if r.err != nil {
+			yield(Batch{}, r.err)
+			return
+		}
+		if len(r.b.Y) == 0 {
+			continue // every item of the batch was bad and skipped
+		}
+		if !yield(r.b, nil) {
+			return
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		yield(Batch{}, err)
+	}
+}
+
+// build makes the batch of the given items.
+func (dl *DataLoader) build(epoch int, items []int) batchResult {
+	var rngs []*tensor.RNG
+	random := len(dl.itemTfms)+len(dl.batchTfms) > 0
+	if random {
+		rngs = make([]*tensor.RNG, 0, len(items))
+	}
+	y := make([]int, 0, len(items))
+	index := make([]int, 0, len(items))
+	var x *tensor.Tensor
+	if rs, ok := dl.ds.(rowSource); ok && len(dl.itemTfms) == 0 {
+		shape := append([]int{len(items)}, rs.itemShape()...)
+		x = tensor.Zeros(shape...)
+		d := x.Data()
+		off := 0
+		for _, i := range items {
+			off += copy(d[off:], rs.row(i))
+			y = append(y, rs.Label(i))
+			index = append(index, i)
+			if random {
+				rngs = append(rngs, dl.itemRNG(epoch, i))
+			}
+		}
+	} else {
+		var res batchResult
+		imgs := make([]*tensor.Tensor, 0, len(items))
+		for _, i := range items {
+			img, err := dl.ds.Image(i)
+			if err != nil {
+				if !dl.skipBad {
+					return batchResult{err: err}
+				}
+				dl.skipped.Add(1)
+				res.skipped++
+				if res.firstBad == nil {
+					res.firstBad = err
+				}
+				continue
+			}
+			var rng *tensor.RNG
+			if random {
+				rng = dl.itemRNG(epoch, i)
+			}
+			for _, t := range dl.itemTfms {
+				img = t.TransformItem(img, rng, dl.train)
+			}
+			imgs = append(imgs, img)
+			y = append(y, dl.ds.Label(i))
+			index = append(index, i)
+			if random {
+				rngs = append(rngs, rng)
+			}
+		}
+		if len(imgs) == 0 {
+			return res
+		}
+		s0 := imgs[0].Shape()
+		x = tensor.Zeros(append([]int{len(imgs)}, s0...)...)
+		d := x.Data()
+		n := imgs[0].Len()
+		for k, img := range imgs {
+			if !tensor.SameShape(img.Shape(), s0) {
+				return batchResult{err: fmt.Errorf(
+					"vision: item %d is %v but item %d is %v after the item transforms: add Size(h, w) or a Resize item transform",
+					index[k], img.Shape(), index[0], s0)}
+			}
+			copy(d[k*n:], img.Data())
+		}
+		res.b = Batch{X: x, Y: y, Index: index}
+		for _, t := range dl.batchTfms {
+			t.TransformBatch(x, rngs, dl.train)
+		}
+		return res
+	}
+	for _, t := range dl.batchTfms {
+		t.TransformBatch(x, rngs, dl.train)
+	}
+	return batchResult{b: Batch{X: x, Y: y, Index: index}}
+}
+
+// itemRNG is the random source of item i in an epoch: it depends on nothing
+// else, so batches do not depend on the order in which workers run.
+func (dl *DataLoader) itemRNG(epoch, i int) *tensor.RNG {
+	return tensor.NewRNG(mix(dl.seed, uint64(epoch), uint64(i), 0x17e3))
+}
+
+// DataLoaders holds the training and validation loaders of a data set and its
+// class names (fastai's DataLoaders).
+type DataLoaders struct {
+	Train *DataLoader
+	Valid *DataLoader
+	// Vocab holds the class names; label i is Vocab[i].
+	Vocab []string
+
+	cfg config
+}
+
+// C returns the number of classes.
+func (d *DataLoaders) C() int { return len(d.Vocab) }
+
+// OneBatch returns the first batch of the training loader's current epoch.
+func (d *DataLoaders) OneBatch() (Batch, error) { return d.Train.OneBatch(context.Background()) }
+
+// TestDL returns a loader over items with the validation settings: in order,
+// every item kept, the transforms in their validation form.
+func (d *DataLoaders) TestDL(items Dataset) *DataLoader {
+	if fd, ok := items.(*FileDataset); ok && fd.Channels == 0 {
+		c := *fd
+		c.Channels = d.cfg.channels
+		items = &c
+	}
+	return newLoader(items, false, &d.cfg)
+}
+
+// newDataLoaders builds the loaders of a train/valid pair.
+func newDataLoaders(train, valid Dataset, vocab []string, opts []Option) (*DataLoaders, error) {
+	c := newConfig(opts)
+	return newDataLoadersConfig(train, valid, vocab, c)
+}
+
+func newDataLoadersConfig(train, valid Dataset, vocab []string, c config) (*DataLoaders, error) {
+	if train.Len() == 0 {
+		return nil, errors.New("vision: the training set is empty")
+	}
+	return &DataLoaders{
+		Train: newLoader(train, true, &c),
+		Valid: newLoader(valid, false, &c),
+		Vocab: vocab,
+		cfg:   c,
+	}, nil
+}

@@ -1,0 +1,116 @@
+package vision
+
+import (
+	"context"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const debianFMNIST = "/usr/share/datasets/fashion-mnist"
+
+func TestEmbeddedFashionMNIST(t *testing.T) {
+	dls, err := EmbeddedFashionMNIST(BatchSize(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dls.Train.Dataset().Len() != 8000 || dls.Valid.Dataset().Len() != 2000 || dls.C() != 10 {
+		t.Fatalf("split %d/%d, C %d", dls.Train.Dataset().Len(), dls.Valid.Dataset().Len(), dls.C())
+	}
+	counts := make([]int, 10)
+	for _, dl := range []*DataLoader{dls.Train, dls.Valid} {
+		for i := 0; i < dl.Dataset().Len(); i++ {
+			counts[dl.Dataset().Label(i)]++
+		}
+	}
+	for c, n := range counts {
+		if n != 1000 { // the test split is balanced
+			t.Errorf("class %d has %d images", c, n)
+		}
+	}
+	b, err := dls.OneBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(b.X.Shape(), []int{100, 1, 28, 28}) {
+		t.Errorf("shape %v", b.X.Shape())
+	}
+	inUnit(t, "embedded batch", b.X.Data())
+	// The split does not move with the seed.
+	other, _ := EmbeddedFashionMNIST(Seed(99))
+	if other.Valid.Dataset().Label(7) != dls.Valid.Dataset().Label(7) {
+		t.Error("the split moved with the seed")
+	}
+	if !strings.Contains(EmbeddedLicense, "Zalando") || !strings.Contains(EmbeddedLicense, "MIT") {
+		t.Error("licence notice missing")
+	}
+}
+
+func TestFashionMNISTFull(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(debianFMNIST, "train-images-idx3-ubyte.gz")); err != nil {
+		t.Skip("full Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	dls, err := FashionMNIST(DataDir(debianFMNIST), BatchSize(256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dls.Train.Dataset().Len() != 60000 || dls.Valid.Dataset().Len() != 10000 {
+		t.Fatalf("%d/%d", dls.Train.Dataset().Len(), dls.Valid.Dataset().Len())
+	}
+	// The embedded images are the test split.
+	emb, _ := Embedded()
+	full := dls.Valid.Dataset().(*TensorDataset)
+	if !slices.Equal(emb.X.Data(), full.X.Data()) || !slices.Equal(emb.Y, full.Y) {
+		t.Error("the embedded images differ from the installed test split")
+	}
+}
+
+func TestMNISTDataDir(t *testing.T) {
+	dir := t.TempDir()
+	fakeMNIST(t, dir, 40, 10, true)
+	dls, err := MNIST(DataDir(dir), BatchSize(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dls.Train.Len() != 5 || dls.Valid.Len() != 2 || dls.Vocab[3] != "3" {
+		t.Errorf("batches %d/%d vocab %v", dls.Train.Len(), dls.Valid.Len(), dls.Vocab)
+	}
+	isolate(t)
+	if _, err := MNIST(DataDir(t.TempDir())); err == nil || !strings.Contains(err.Error(), "train-images-idx3-ubyte.gz") {
+		t.Errorf("missing MNIST: %v", err)
+	}
+}
+
+func TestShowBatch(t *testing.T) {
+	dls, err := EmbeddedFashionMNIST(BatchSize(16), BatchTfms(AugTransforms()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "batch.png")
+	if err := dls.ShowBatch(p, 9); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3x3 cells of 84+4 by 84+16+4 pixels plus a margin.
+	if b := img.Bounds(); b.Dx() != 3*88+4 || b.Dy() != 3*104+4 {
+		t.Errorf("grid is %v", b)
+	}
+	b, _ := dls.Valid.OneBatch(context.Background())
+	if _, err := GridImage(Batch{X: b.X.Reshape(-1, 28, 28), Y: b.Y}, nil, 4); err == nil {
+		t.Error("3-d batch: no error")
+	}
+}

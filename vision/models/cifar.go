@@ -1,0 +1,82 @@
+package models
+
+import (
+	"fmt"
+
+	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// CIFARResNet18 is the CIFAR variant of ResNet-18 used by the W4 benchmark:
+// a 3x3 stride-1 stem without max-pool, 4 stages of 2 BasicBlocks
+// (64/128/256/512 channels, strides 1/2/2/2), global average pool and
+// Linear(512, classes); 11,173,962 parameters for 3 input channels and 10
+// classes. Names follow the benchmark's PyTorch program: conv1, bn1,
+// layers.<i>.{conv1,bn1,conv2,bn2,shortcut.0,shortcut.1}, fc.
+type CIFARResNet18 struct {
+	layers.Base
+	Conv1  *layers.Conv2d
+	BN1    *layers.BatchNorm
+	Blocks *layers.Sequential
+	FC     *layers.Linear
+}
+
+// NewCIFARResNet18 returns the W4 model for inCh input channels (0 means 3).
+func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18 {
+	if inCh == 0 {
+		inCh = 3
+	}
+	if classes <= 0 {
+		panic(fmt.Sprintf("models.NewCIFARResNet18: %d classes", classes))
+	}
+	m := &CIFARResNet18{}
+	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(inCh, 64, 3, layers.ConvConfig{Padding: 1, NoBias: true}, rng))
+	m.BN1 = layers.Register(&m.Base, "bn1", layers.NewBatchNorm2d(64))
+	seq := layers.NewSequential()
+	in := 64
+	for _, st := range []struct{ out, stride int }{{64, 1}, {128, 2}, {256, 2}, {512, 2}} {
+		seq.Append(newCIFARBlock(in, st.out, st.stride, rng))
+		seq.Append(newCIFARBlock(st.out, st.out, 1, rng))
+		in = st.out
+	}
+	m.Blocks = layers.Register(&m.Base, "layers", seq)
+	m.FC = layers.Register(&m.Base, "fc", layers.NewLinear(512, classes, true, rng))
+	return m
+}
+
+// Forward maps x [N, inCh, 32, 32] to logits.
+func (m *CIFARResNet18) Forward(x *autograd.Value) *autograd.Value {
+	x = autograd.ReLU(layers.Call(m.BN1, layers.Call(m.Conv1, x)))
+	x = layers.Call(m.Blocks, x)
+	x = autograd.Flatten(autograd.AdaptiveAvgPool2d(x, 1, 1), 1, -1)
+	return layers.Call(m.FC, x)
+}
+
+type cifarBlock struct {
+	layers.Base
+	conv1, conv2 *layers.Conv2d
+	bn1, bn2     *layers.BatchNorm
+	shortcut     *layers.Sequential
+}
+
+func newCIFARBlock(in, out, stride int, rng *tensor.RNG) *cifarBlock {
+	b := &cifarBlock{}
+	b.conv1 = layers.Register(&b.Base, "conv1", layers.NewConv2d(in, out, 3, layers.ConvConfig{Stride: stride, Padding: 1, NoBias: true}, rng))
+	b.bn1 = layers.Register(&b.Base, "bn1", layers.NewBatchNorm2d(out))
+	b.conv2 = layers.Register(&b.Base, "conv2", layers.NewConv2d(out, out, 3, layers.ConvConfig{Padding: 1, NoBias: true}, rng))
+	b.bn2 = layers.Register(&b.Base, "bn2", layers.NewBatchNorm2d(out))
+	if stride != 1 || in != out {
+		b.shortcut = layers.Register(&b.Base, "shortcut", layers.NewSequential(
+			layers.NewConv2d(in, out, 1, layers.ConvConfig{Stride: stride, NoBias: true}, rng), layers.NewBatchNorm2d(out)))
+	} else {
+		b.shortcut = layers.Register(&b.Base, "shortcut", layers.NewSequential())
+	}
+	return b
+}
+
+func (b *cifarBlock) Forward(x *autograd.Value) *autograd.Value {
+	out := autograd.ReLU(layers.Call(b.bn1, layers.Call(b.conv1, x)))
+	out = layers.Call(b.bn2, layers.Call(b.conv2, out))
+	return autograd.ReLU(autograd.Add(out, layers.Call(b.shortcut, x)))
+}

@@ -1,0 +1,44 @@
+package models
+
+import (
+	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// SmallCNN is the benchmark model of BENCHMARKS.md for 1x28x28 input:
+// Conv2d(1,32,3,p1) BN ReLU MaxPool2 Conv2d(32,64,3,p1) BN ReLU MaxPool2
+// Flatten Linear(3136,128) ReLU Linear(128,10); 421,834 parameters, with
+// PyTorch's names conv1, bn1, conv2, bn2, fc1, fc2.
+type SmallCNN struct {
+	layers.Base
+	Conv1    *layers.Conv2d
+	BN1      *layers.BatchNorm
+	Conv2    *layers.Conv2d
+	BN2      *layers.BatchNorm
+	FC1, FC2 *layers.Linear
+	pool     *layers.MaxPool2d
+}
+
+// NewSmallCNN returns a SmallCNN with nClasses outputs (10 in the benchmark),
+// initialised as PyTorch does, drawing from rng (nil: the default generator).
+func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNN {
+	m := &SmallCNN{pool: layers.NewMaxPool2d(2, 2, 0)}
+	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(1, 32, 3, layers.ConvConfig{Padding: 1}, rng))
+	m.BN1 = layers.Register(&m.Base, "bn1", layers.NewBatchNorm2d(32))
+	m.Conv2 = layers.Register(&m.Base, "conv2", layers.NewConv2d(32, 64, 3, layers.ConvConfig{Padding: 1}, rng))
+	m.BN2 = layers.Register(&m.Base, "bn2", layers.NewBatchNorm2d(64))
+	m.FC1 = layers.Register(&m.Base, "fc1", layers.NewLinear(64*7*7, 128, true, rng))
+	m.FC2 = layers.Register(&m.Base, "fc2", layers.NewLinear(128, nClasses, true, rng))
+	return m
+}
+
+// Forward maps x [N, 1, 28, 28] in [0,1] to logits [N, nClasses].
+func (m *SmallCNN) Forward(x *autograd.Value) *autograd.Value {
+	x = autograd.ReLU(layers.Call(m.BN1, layers.Call(m.Conv1, x)))
+	x = layers.Call(m.pool, x)
+	x = autograd.ReLU(layers.Call(m.BN2, layers.Call(m.Conv2, x)))
+	x = layers.Call(m.pool, x)
+	x = autograd.Flatten(x, 1, -1)
+	return layers.Call(m.FC2, autograd.ReLU(layers.Call(m.FC1, x)))
+}

@@ -1,0 +1,139 @@
+package vision
+
+import (
+	"log/slog"
+	"runtime"
+)
+
+// Option configures a data set constructor (FashionMNIST, ImageFolder,
+// FromCSV...). Options that do not apply to a constructor are ignored.
+type Option func(*config)
+
+type config struct {
+	bs        int
+	seed      uint64
+	validPct  float64
+	itemTfms  []ItemTransform
+	batchTfms []BatchTransform
+	workers   int
+	prefetch  int
+	skipBad   bool
+	channels  int
+	logger    *slog.Logger
+
+	trainName, validName string
+	dataDir              string
+
+	fnCol, labelCol int
+	header          bool
+	folder          string
+	validCol        string
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		bs:        64,
+		seed:      42,
+		validPct:  0.2,
+		workers:   runtime.GOMAXPROCS(0),
+		channels:  3,
+		trainName: "train",
+		validName: "valid",
+		fnCol:     0,
+		labelCol:  1,
+		header:    true,
+		validCol:  "is_valid",
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.bs < 1 {
+		c.bs = 1
+	}
+	if c.workers < 1 {
+		c.workers = 1
+	}
+	if c.prefetch < 1 {
+		c.prefetch = 2 * c.workers
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c
+}
+
+// BatchSize sets the number of items in a batch (default 64).
+func BatchSize(n int) Option { return func(c *config) { c.bs = n } }
+
+// Seed sets the seed of every random choice: the train/valid split, the
+// shuffle of each epoch and each item's random transforms (default 42).
+func Seed(s uint64) Option { return func(c *config) { c.seed = s } }
+
+// ValidPct sets the fraction of items held out for validation when the data
+// has no split of its own (default 0.2, as fastai's).
+func ValidPct(p float64) Option { return func(c *config) { c.validPct = p } }
+
+// ItemTfms appends item transforms, applied to each decoded image before
+// batching (fastai's item_tfms).
+func ItemTfms(t ...ItemTransform) Option {
+	return func(c *config) { c.itemTfms = append(c.itemTfms, t...) }
+}
+
+// BatchTfms appends batch transforms, applied to each collated batch
+// (fastai's batch_tfms), for example AugTransforms().
+func BatchTfms(t ...BatchTransform) Option {
+	return func(c *config) { c.batchTfms = append(c.batchTfms, t...) }
+}
+
+// Size appends the item transform Resize(h, w, Crop): every image is brought
+// to h x w (fastai's item_tfms=Resize(size)).
+func Size(h, w int) Option {
+	return func(c *config) { c.itemTfms = append(c.itemTfms, Resize(h, w, Crop)) }
+}
+
+// Workers sets the number of goroutines that build batches (default
+// GOMAXPROCS). Batches do not depend on it.
+func Workers(n int) Option { return func(c *config) { c.workers = n } }
+
+// Prefetch sets how many batches may be built ahead of the consumer (default
+// twice the workers).
+func Prefetch(n int) Option { return func(c *config) { c.prefetch = n } }
+
+// SkipBadItems makes a data set leave out items it cannot use (a missing or
+// undecodable file, a file name the label pattern does not match, an empty
+// class folder) with a logged warning that counts them, instead of failing.
+func SkipBadItems(skip bool) Option { return func(c *config) { c.skipBad = skip } }
+
+// Channels sets the channels of decoded image files: 3 (RGB, the default) or
+// 1 (grey). In-memory data sets keep their own.
+func Channels(n int) Option { return func(c *config) { c.channels = n } }
+
+// Logger sets where warnings go (default slog.Default()).
+func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// TrainValid names the training and validation folders of ImageFolder
+// (default "train" and "valid").
+func TrainValid(train, valid string) Option {
+	return func(c *config) { c.trainName, c.validName = train, valid }
+}
+
+// DataDir sets the explicit directory that FashionMNIST and MNIST look in
+// first (see FindData).
+func DataDir(dir string) Option { return func(c *config) { c.dataDir = dir } }
+
+// CSVColumns sets FromCSV's file-name and label columns (0-based; default 0
+// and 1, as fastai's fn_col and label_col).
+func CSVColumns(file, label int) Option {
+	return func(c *config) { c.fnCol, c.labelCol = file, label }
+}
+
+// CSVHeader says whether the CSV's first row is a header (default true).
+func CSVHeader(header bool) Option { return func(c *config) { c.header = header } }
+
+// ValidCol names the CSV column that marks validation rows ("1", "true" or
+// "True"; default "is_valid"). Without such a column the split is ValidPct.
+func ValidCol(name string) Option { return func(c *config) { c.validCol = name } }
+
+// Folder sets the directory that FromCSV's file names are relative to
+// (default the CSV's own directory).
+func Folder(dir string) Option { return func(c *config) { c.folder = dir } }
