@@ -1,0 +1,46 @@
+// Package callbacks holds the standard callbacks of a fastgo Learner, the
+// ones fastai ships: progress display, result logging, early stopping,
+// saving the best model, learning-rate reduction on a plateau, gradient
+// clipping and accumulation, MixUp and CutMix, and the small guards
+// TerminateOnNaN and ShortEpoch. It also draws the Recorder's loss and
+// schedule curves (PlotLoss, PlotSched).
+//
+// A callback is a learner.Callback: a value whose Handle method the
+// training loop calls at every event. Pass callbacks for one fit with
+// learner.FitCallbacks, or for every fit with learner.WithCallbacks:
+//
+//	err := learn.Fit(ctx, 20, learner.FitCallbacks(
+//		callbacks.NewProgress(os.Stdout),
+//		&callbacks.SaveModel{Path: "best.safetensors"},
+//		&callbacks.EarlyStopping{Patience: 3},
+//	))
+//
+// # Order
+//
+// Callbacks run in the order of their Order method (fastai's order), then in
+// the order they were given. The Recorder runs at 50; everything that reads
+// an epoch's results (Progress, CSVLogger, the trackers) runs after it, at
+// fastai's orders: CSVLogger and Progress at 60, SaveModel at 61,
+// ReduceLROnPlateau at 62, EarlyStopping at 63. So the best model is saved
+// before EarlyStopping ends the fit, and SaveModel then reloads it.
+//
+// # Trackers
+//
+// EarlyStopping, SaveModel and ReduceLROnPlateau watch one column of the
+// Recorder's results table (Monitor, "valid_loss" by default) and call an
+// epoch an improvement when its value beats the best so far by more than
+// MinDelta. A nil Comp infers the direction from the name, as fastai does: a
+// name containing "loss" or "error" is minimised, anything else (accuracy,
+// f1_score...) maximised. A NaN value is never an improvement. The best
+// value is reset at the start of every fit.
+//
+// # State and reuse
+//
+// Callbacks keep per-fit state in their own fields and reset it in
+// BeforeFit, so one value can serve several fits, but not two fits at the
+// same time. Random callbacks (MixUp, CutMix) draw from their own seeded
+// generator: the same Seed gives the same draws, so a run repeats.
+//
+// Callbacks only change a batch during training: MixUp and CutMix leave the
+// validation batches untouched.
+package callbacks

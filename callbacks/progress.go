@@ -1,0 +1,268 @@
+package callbacks
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+
+	"github.com/fastgo-ml/fastgo/learner"
+)
+
+// Display chooses how Progress shows a fit.
+type Display int
+
+const (
+	// DisplayAuto draws bars when the output is a terminal and prints plain
+	// lines otherwise.
+	DisplayAuto Display = iota
+	// DisplayBars always draws bars (with cursor movements).
+	DisplayBars
+	// DisplayPlain only prints the results table, one line per epoch.
+	DisplayPlain
+)
+
+// Progress shows a fit as fastai's ProgressCallback does: in a terminal, a
+// bar over the epochs and one over the current phase's batches with the
+// smoothed training loss; and, in any case, the results table
+//
+//	epoch     train_loss  valid_loss  accuracy  time
+//	0         0.512345    0.431234    0.871000  00:03
+//
+// with one line printed as each epoch ends: floats with 6 decimals, "#na#"
+// for a value not computed (a cancelled validation), the epoch's time as
+// mm:ss (h:mm:ss past an hour).
+//
+// Use NewProgress, or the zero value, which writes to os.Stdout. A fit that
+// fails with an error (not a cancellation) skips AfterFit, so its bars are
+// only shut down when the next fit begins.
+type Progress struct {
+	// Out receives the bars and the table (os.Stdout when nil).
+	Out io.Writer
+	// Display chooses bars or plain lines (default: bars on a terminal).
+	Display Display
+
+	bars *progressBars
+}
+
+// NewProgress returns a Progress writing to out, with bars when out is a
+// terminal.
+func NewProgress(out io.Writer) *Progress { return &Progress{Out: out} }
+
+// Order runs Progress after the Recorder (fastai's 60).
+func (p *Progress) Order() int { return 60 }
+
+// Name names the callback.
+func (p *Progress) Name() string { return "Progress" }
+
+func (p *Progress) out() io.Writer {
+	if p.Out == nil {
+		return os.Stdout
+	}
+	return p.Out
+}
+
+// useBars reports whether to draw bars on w.
+func (p *Progress) useBars(w io.Writer) bool {
+	switch p.Display {
+	case DisplayBars:
+		return true
+	case DisplayPlain:
+		return false
+	}
+	return isTerminal(w)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Handle draws the bars and prints the table.
+func (p *Progress) Handle(l *learner.Learner, e learner.Event) error {
+	switch e {
+	case learner.BeforeFit:
+		if p.bars != nil { // a previous fit failed before AfterFit
+			p.bars.close(true)
+			p.bars = nil
+		}
+		w := p.out()
+		if p.useBars(w) {
+			p.bars = newProgressBars(w, l.NEpoch-l.Epoch)
+			w = p.bars.p
+		}
+		_, err := io.WriteString(w, tableHeader(l.Recorder.MetricNames)+"\n")
+		return err
+	case learner.BeforeTrain, learner.BeforeValidate:
+		if p.bars != nil {
+			p.bars.startPhase(l.Training, l.NIter)
+		}
+	case learner.AfterBatch:
+		if p.bars != nil {
+			p.bars.batchDone(l.Training, l.Recorder.SmoothLoss)
+		}
+	case learner.AfterTrain, learner.AfterValidate:
+		if p.bars != nil {
+			p.bars.endPhase()
+		}
+	case learner.AfterEpoch:
+		w := p.out()
+		if p.bars != nil {
+			w = p.bars.p
+			p.bars.epoch.Increment()
+		}
+		_, err := io.WriteString(w, tableRow(l.Recorder.MetricNames, epochCells(l))+"\n")
+		return err
+	case learner.AfterFit:
+		if p.bars != nil {
+			p.bars.close(false)
+			p.bars = nil
+		}
+	}
+	return nil
+}
+
+// progressBars is the mpb state of one fit.
+type progressBars struct {
+	p     *mpb.Progress
+	epoch *mpb.Bar
+	batch *mpb.Bar
+	loss  atomic.Uint64 // float64 bits of the smoothed loss
+}
+
+func newProgressBars(w io.Writer, nEpoch int) *progressBars {
+	b := &progressBars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(100), mpb.WithAutoRefresh(),
+		mpb.WithRefreshRate(100*time.Millisecond))}
+	b.epoch = b.p.AddBar(int64(max(nEpoch, 0)),
+		mpb.PrependDecorators(decor.Name("epoch", decor.WC{C: decor.DindentRight | decor.DextraSpace}),
+			decor.CountersNoUnit("%d/%d", decor.WCSyncWidth)),
+		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}),
+			decor.Name(" "), decor.Elapsed(decor.ET_STYLE_MMSS)),
+	)
+	return b
+}
+
+func (b *progressBars) startPhase(training bool, n int) {
+	b.endPhase()
+	name := "valid"
+	if training {
+		name = "train"
+	}
+	b.batch = b.p.AddBar(int64(n), mpb.BarRemoveOnComplete(),
+		mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace}),
+			decor.CountersNoUnit("%d/%d", decor.WCSyncWidth)),
+		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Name(" "),
+			decor.Elapsed(decor.ET_STYLE_MMSS), decor.Name("<"), decor.AverageETA(decor.ET_STYLE_MMSS),
+			decor.Any(func(decor.Statistics) string {
+				if !training {
+					return ""
+				}
+				return fmt.Sprintf(" loss %.4f", math.Float64frombits(b.loss.Load()))
+			})),
+	)
+}
+
+func (b *progressBars) batchDone(training bool, smooth float64) {
+	if training {
+		b.loss.Store(math.Float64bits(smooth))
+	}
+	if b.batch != nil {
+		b.batch.Increment()
+	}
+}
+
+// endPhase drops the batch bar, finished or cancelled.
+func (b *progressBars) endPhase() {
+	if b.batch != nil && !b.batch.Completed() {
+		b.batch.Abort(true)
+	}
+	b.batch = nil
+}
+
+// close finishes the bars and waits for the last render.
+func (b *progressBars) close(aborted bool) {
+	b.endPhase()
+	if aborted {
+		b.epoch.Abort(false)
+	} else if !b.epoch.Completed() {
+		b.epoch.SetTotal(-1, true)
+	}
+	b.p.Wait()
+}
+
+// epochCells formats the last epoch's row of the results table.
+func epochCells(l *learner.Learner) []string {
+	r := l.Recorder
+	cells := []string{strconv.Itoa(l.Epoch)}
+	if len(r.Values) > 0 {
+		for _, v := range r.Values[len(r.Values)-1] {
+			cells = append(cells, formatStat(v))
+		}
+	}
+	if len(r.EpochTimes) > 0 {
+		cells = append(cells, formatTime(r.EpochTimes[len(r.EpochTimes)-1]))
+	}
+	return cells
+}
+
+// formatStat formats a table value as fastai does: 6 decimals, "#na#" when
+// it was not computed.
+func formatStat(v float64) string {
+	if math.IsNaN(v) {
+		return "#na#"
+	}
+	return strconv.FormatFloat(v, 'f', 6, 64)
+}
+
+// formatTime formats a duration as fastai's format_time: mm:ss, or h:mm:ss
+// from an hour on.
+func formatTime(d time.Duration) string {
+	t := int(d.Seconds())
+	h, m, s := t/3600, (t/60)%60, t%60
+	if h != 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%02d:%02d", m, s)
+}
+
+// padName pads a column name to 8 characters, as fastprogress does.
+func padName(n string) string {
+	if len(n) < 8 {
+		return n + strings.Repeat(" ", 8-len(n))
+	}
+	return n
+}
+
+// tableHeader is the header line of the results table.
+func tableHeader(names []string) string {
+	padded := make([]string, len(names))
+	for i, n := range names {
+		padded[i] = padName(n)
+	}
+	return strings.TrimRight(strings.Join(padded, "  "), " ")
+}
+
+// tableRow lays out cells under the header's columns.
+func tableRow(names, cells []string) string {
+	var b strings.Builder
+	for i, c := range cells {
+		b.WriteString(c)
+		if i < len(names) {
+			if pad := len(padName(names[i])) + 2 - len(c); pad > 0 {
+				b.WriteString(strings.Repeat(" ", pad))
+				continue
+			}
+		}
+		b.WriteString("  ")
+	}
+	return strings.TrimRight(b.String(), " ")
+}

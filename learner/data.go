@@ -1,0 +1,104 @@
+package learner
+
+import (
+	"context"
+	"iter"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// Batch is one mini-batch: X is [N, ...] float32 input (images [N,C,H,W] in
+// [0,1] pixels), Y the N integer targets and Index the items' positions in
+// their data set (nil when unknown).
+type Batch struct {
+	X     *tensor.Tensor
+	Y     []int
+	Index []int
+}
+
+// Loader serves a data set's batches, one epoch at a time.
+type Loader interface {
+	// Len returns the number of batches per epoch.
+	Len() int
+	// Epoch serves the given epoch's batches; the same epoch gives the same
+	// batches. A non-nil error ends the epoch.
+	Epoch(ctx context.Context, epoch int) iter.Seq2[Batch, error]
+}
+
+// Data is what a Learner trains on: fastai's DataLoaders.
+type Data interface {
+	// TrainLoader serves the training set (shuffled, augmented).
+	TrainLoader() Loader
+	// ValidLoader serves the validation set (in order, not augmented).
+	ValidLoader() Loader
+	// Classes returns the class names; target i is Classes()[i].
+	Classes() []string
+}
+
+// SliceLoader serves an in-memory tensor and labels as batches, in order, or
+// shuffled per epoch from a seed (then dropping the last partial batch, as a
+// training loader does). It is useful for tests and for data that is
+// already tensors.
+type SliceLoader struct {
+	X         *tensor.Tensor
+	Y         []int
+	BatchSize int
+	Shuffle   bool
+	Seed      uint64
+}
+
+// Len returns the number of batches per epoch.
+func (s *SliceLoader) Len() int {
+	n := s.X.Dim(0)
+	if s.Shuffle {
+		return n / s.BatchSize
+	}
+	return (n + s.BatchSize - 1) / s.BatchSize
+}
+
+// Epoch serves the batches of epoch e.
+func (s *SliceLoader) Epoch(ctx context.Context, e int) iter.Seq2[Batch, error] {
+	return func(yield func(Batch, error) bool) {
+		n := s.X.Dim(0)
+		row := s.X.Len() / max(n, 1)
+		order := make([]int, n)
+		for i := range order {
+			order[i] = i
+		}
+		if s.Shuffle {
+			order = tensor.NewRNG(s.Seed*0x9e3779b97f4a7c15 + uint64(e) + 1).Perm(n)
+		}
+		for b := 0; b < s.Len(); b++ {
+			if err := ctx.Err(); err != nil {
+				yield(Batch{}, err)
+				return
+			}
+			idx := order[b*s.BatchSize : min((b+1)*s.BatchSize, n)]
+			shape := append([]int{len(idx)}, s.X.Shape()[1:]...)
+			x := tensor.New[float32](shape...)
+			y := make([]int, len(idx))
+			for i, j := range idx {
+				copy(x.Data()[i*row:(i+1)*row], s.X.Data()[j*row:(j+1)*row])
+				y[i] = s.Y[j]
+			}
+			if !yield(Batch{X: x, Y: y, Index: append([]int(nil), idx...)}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// SliceData is a Data made of two SliceLoaders.
+type SliceData struct {
+	Train, Valid *SliceLoader
+	Vocab        []string
+}
+
+// TrainLoader returns d.Train.
+func (d *SliceData) TrainLoader() Loader { return d.Train }
+
+// ValidLoader returns d.Valid.
+func (d *SliceData) ValidLoader() Loader { return d.Valid }
+
+// Classes returns d.Vocab.
+func (d *SliceData) Classes() []string { return d.Vocab }

@@ -1,0 +1,287 @@
+package learner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// LRFindOptions are LRFind's settings; the zero value means fastai's:
+// lr from 1e-7 to 10 exponentially over 100 iterations, stopping when the
+// smoothed loss passes 4x the best.
+type LRFindOptions struct {
+	StartLR, EndLR float64
+	NumIt          int
+	// NoStopDiv keeps going after the loss diverges.
+	NoStopDiv bool
+}
+
+// LRFindResult holds the recorded curve and fastai's four suggestions.
+type LRFindResult struct {
+	// LRs and Losses are every recorded (lr, smoothed loss) pair.
+	LRs, Losses []float64
+	// Valley is fastai's default suggestion: a point 2/3 of the way down
+	// the longest descending stretch of the curve.
+	Valley float64
+	// Slide is where the loss gradient stops changing (fastai's slide).
+	Slide float64
+	// Minimum is a tenth of the lr with the lowest loss.
+	Minimum float64
+	// Steep is the lr where the loss falls fastest.
+	Steep float64
+}
+
+// lrFinder is fastai's LRFinder: an exponential lr schedule over NumIt
+// training batches that cancels the fit on divergence.
+type lrFinder struct {
+	start, end float64
+	numIt      int
+	stopDiv    bool
+	best       float64
+}
+
+func (f *lrFinder) Order() int   { return 60 }
+func (f *lrFinder) Name() string { return "LRFinder" }
+
+func (f *lrFinder) Handle(l *Learner, e Event) error {
+	switch e {
+	case BeforeFit:
+		f.best = math.Inf(1)
+	case BeforeBatch:
+		if l.Training {
+			l.SetHyper("lr", f.start*math.Pow(f.end/f.start, float64(l.TrainIter)/float64(f.numIt)))
+		}
+	case AfterBatch:
+		if !l.Training {
+			return nil
+		}
+		s := l.Recorder.SmoothLoss
+		if s < f.best {
+			f.best = s
+		}
+		if (f.stopDiv && (s > 4*f.best || math.IsNaN(s))) || l.TrainIter >= f.numIt {
+			return CancelFit
+		}
+	case BeforeValidate:
+		return CancelValidate
+	}
+	return nil
+}
+
+// LRFind runs fastai's learning-rate finder and returns the curve and the
+// suggestions. The model's weights and buffers, the optimizer (its state and
+// hyper-parameters), the Recorder and the data epoch are restored after, so
+// LRFind has no side effects on later training.
+func (l *Learner) LRFind(ctx context.Context, o *LRFindOptions) (*LRFindResult, error) {
+	var c LRFindOptions
+	if o != nil {
+		c = *o
+	}
+	if c.StartLR == 0 {
+		c.StartLR = 1e-7
+	}
+	if c.EndLR == 0 {
+		c.EndLR = 10
+	}
+	if c.NumIt == 0 {
+		c.NumIt = 100
+	}
+	c.NumIt = max(c.NumIt, 6)
+	if !(c.StartLR > 0 && c.EndLR > c.StartLR) {
+		return nil, fmt.Errorf("learner.LRFind: lr range [%g, %g] is not increasing and positive", c.StartLR, c.EndLR)
+	}
+	// Snapshot everything the finder touches.
+	hadOpt := l.Opt != nil
+	if !hadOpt {
+		l.CreateOpt()
+	}
+	modelState := snapshot(l.Model)
+	optState := l.Opt.StateDict()
+	rec, dataEpoch := l.Recorder, l.DataEpoch
+	l.Recorder = &Recorder{}
+	l.cbs[indexOf(l.cbs, Callback(rec))] = l.Recorder
+	defer func() {
+		restore(l.Model, modelState)
+		if err := l.Opt.LoadStateDict(optState); err != nil {
+			panic("learner.LRFind: restoring the optimizer: " + err.Error())
+		}
+		l.Opt.ZeroGrad()
+		if !hadOpt {
+			l.Opt = nil
+		}
+		l.cbs[indexOf(l.cbs, Callback(l.Recorder))] = rec
+		l.Recorder, l.DataEpoch = rec, dataEpoch
+	}()
+	nEpoch := c.NumIt/max(l.Data.TrainLoader().Len(), 1) + 1
+	finder := &lrFinder{start: c.StartLR, end: c.EndLR, numIt: c.NumIt, stopDiv: !c.NoStopDiv}
+	if err := l.Fit(ctx, nEpoch, FitCallbacks(finder)); err != nil && !errors.Is(err, ErrNaNLoss) {
+		return nil, err
+	}
+	res := &LRFindResult{LRs: l.Recorder.LRs, Losses: l.Recorder.Losses}
+	// fastai skips the first tenth and the last 5 points.
+	lo, hi := c.NumIt/10, len(res.LRs)-5
+	if hi-lo < 3 {
+		return res, fmt.Errorf("learner.LRFind: only %d points recorded (the loss diverged at once?); widen the range or lower StartLR", len(res.LRs))
+	}
+	lrs, losses := res.LRs[lo:hi], res.Losses[lo:hi]
+	res.Valley = valley(lrs, losses)
+	res.Slide = slide(lrs, losses, 15, 0.005)
+	res.Minimum = minimum(lrs, losses) / 10
+	res.Steep = steep(lrs, losses)
+	return res, nil
+}
+
+func indexOf(cbs []Callback, cb Callback) int {
+	for i, c := range cbs {
+		if c == cb {
+			return i
+		}
+	}
+	panic("learner: callback not found")
+}
+
+// snapshot copies a module's state dict.
+func snapshot(m layers.Module) *layers.StateDict {
+	sd := layers.GetStateDict(m)
+	cp := &layers.StateDict{Names: sd.Names, Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
+	for n, t := range sd.Tensors {
+		cp.Tensors[n] = t.Clone()
+	}
+	for n, v := range sd.Ints {
+		cp.Ints[n] = v
+	}
+	return cp
+}
+
+func restore(m layers.Module, sd *layers.StateDict) {
+	if _, err := layers.LoadStateDict(m, sd, true); err != nil {
+		panic("learner: restoring a snapshot of the same model: " + err.Error())
+	}
+}
+
+// valley is fastai's valley: the longest decreasing subsequence of the
+// losses, and the point 2/3 of the way along it.
+func valley(lrs, losses []float64) float64 {
+	n := len(losses)
+	lds := make([]int, n)
+	for i := range lds {
+		lds[i] = 1
+	}
+	maxStart, maxEnd := 0, 0
+	for i := 1; i < n; i++ {
+		for j := 0; j < i; j++ {
+			if losses[i] < losses[j] && lds[i] < lds[j]+1 {
+				lds[i] = lds[j] + 1
+			}
+			if lds[maxEnd] < lds[i] {
+				maxEnd = i
+				maxStart = maxEnd - lds[maxEnd]
+			}
+		}
+	}
+	sections := float64(maxEnd-maxStart) / 3
+	idx := maxStart + int(sections) + int(sections/2)
+	return lrs[max(0, min(idx, n-1))]
+}
+
+// slide is fastai's slide: walking left from the end, the first lr where the
+// loss gradient at distance lrDiff differs by no more than thresh.
+func slide(lrs, losses []float64, lrDiff int, thresh float64) float64 {
+	n := len(losses)
+	grad := gradient(losses)
+	r, l := n-1, n-1-lrDiff
+	if l < 0 {
+		return lrs[0]
+	}
+	local := lrs[l]
+	for l >= 0 && math.Abs(grad[r]-grad[l]) > thresh {
+		local = lrs[l]
+		r--
+		l--
+	}
+	return local
+}
+
+// gradient is numpy.gradient with unit spacing.
+func gradient(y []float64) []float64 {
+	n := len(y)
+	g := make([]float64, n)
+	if n < 2 {
+		return g
+	}
+	g[0], g[n-1] = y[1]-y[0], y[n-1]-y[n-2]
+	for i := 1; i < n-1; i++ {
+		g[i] = (y[i+1] - y[i-1]) / 2
+	}
+	return g
+}
+
+func minimum(lrs, losses []float64) float64 {
+	best := 0
+	for i, v := range losses {
+		if v < losses[best] {
+			best = i
+		}
+	}
+	return lrs[best]
+}
+
+func steep(lrs, losses []float64) float64 {
+	best, bestG := 0, math.Inf(1)
+	for i := 0; i+1 < len(losses); i++ {
+		g := (losses[i+1] - losses[i]) / (math.Log(lrs[i+1]) - math.Log(lrs[i]))
+		if g < bestG {
+			best, bestG = i, g
+		}
+	}
+	return lrs[best]
+}
+
+// Plot writes a PNG of the loss against the learning rate (log scale), with
+// the valley suggestion marked, as fastai's lr_find plot.
+func (r *LRFindResult) Plot(path string) error {
+	p := plot.New()
+	p.Title.Text = "Learning rate finder"
+	p.X.Label.Text = "Learning rate"
+	p.Y.Label.Text = "Loss"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	pts := make(plotter.XYs, 0, len(r.LRs))
+	for i, lr := range r.LRs {
+		if !math.IsNaN(r.Losses[i]) && !math.IsInf(r.Losses[i], 0) {
+			pts = append(pts, plotter.XY{X: lr, Y: r.Losses[i]})
+		}
+	}
+	if len(pts) == 0 {
+		return fmt.Errorf("learner: LRFind plot: no finite point")
+	}
+	line, err := plotter.NewLine(pts)
+	if err != nil {
+		return err
+	}
+	p.Add(line)
+	if r.Valley > 0 {
+		vy := pts[0].Y
+		for _, q := range pts {
+			if q.X <= r.Valley {
+				vy = q.Y
+			}
+		}
+		sc, err := plotter.NewScatter(plotter.XYs{{X: r.Valley, Y: vy}})
+		if err != nil {
+			return err
+		}
+		p.Add(sc)
+		p.Legend.Add(fmt.Sprintf("valley %.2g", r.Valley), sc)
+	}
+	return saveAtomically(path, func(tmp string) error { return p.Save(6*vg.Inch, 4*vg.Inch, tmp) })
+}
+

@@ -1,0 +1,318 @@
+package learner
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/optim"
+	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/tensor/safetensors"
+)
+
+// Checkpoint metadata keys (safetensors __metadata__).
+const (
+	metaEpoch     = "fastgo.epoch"
+	metaDataEpoch = "fastgo.data_epoch"
+	metaArch      = "fastgo.arch"
+	metaArchCfg   = "fastgo.arch_config"
+	metaClasses   = "fastgo.classes"
+	metaTfms      = "fastgo.transforms"
+	metaFormat    = "fastgo.format"
+)
+
+// saveAtomically calls write with a temporary path in path's directory and
+// renames the result over path, so that a failed or killed write leaves the
+// previous file intact.
+func saveAtomically(path string, write func(tmp string) error) (err error) {
+	dir := filepath.Dir(path)
+	// Keep the extension: writers such as gonum/plot choose the format by it.
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*"+filepath.Ext(path))
+	if err != nil {
+		return fmt.Errorf("learner: saving %s: %w", path, err)
+	}
+	tmp := f.Name()
+	f.Close()
+	defer func() {
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return fmt.Errorf("learner: saving %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("learner: saving %s: %w", path, err)
+	}
+	return nil
+}
+
+// stateEntries turns a state dict into safetensors entries.
+func stateEntries(sd *layers.StateDict) (map[string]*tensor.Tensor, map[string]safetensors.Int64Tensor) {
+	ints := map[string]safetensors.Int64Tensor{}
+	for n, v := range sd.Ints {
+		ints[n] = safetensors.Int64Tensor{Data: []int64{v}}
+	}
+	return sd.Tensors, ints
+}
+
+// readState reads the model entries (all but the optimizer's) of a file.
+func readState(f *safetensors.File) (*layers.StateDict, error) {
+	sd := &layers.StateDict{Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
+	for _, n := range f.Names() {
+		if strings.HasPrefix(n, "state.") {
+			continue
+		}
+		info, _ := f.Info(n)
+		if info.Dtype == safetensors.I64 {
+			v, err := f.Int64(n)
+			if err != nil {
+				return nil, err
+			}
+			if len(v.Data) != 1 {
+				return nil, fmt.Errorf("integer buffer %s has %d values, want 1", n, len(v.Data))
+			}
+			sd.Ints[n] = v.Data[0]
+		} else {
+			t, err := f.Tensor(n)
+			if err != nil {
+				return nil, err
+			}
+			sd.Tensors[n] = t
+		}
+		sd.Names = append(sd.Names, n)
+	}
+	return sd, nil
+}
+
+// Save writes the model's state dict (PyTorch names), and with withOpt the
+// optimizer's state, the epoch reached and the data epoch, to a safetensors
+// file at path, atomically. A file saved without the optimizer is a plain
+// weights file that PyTorch's load_state_dict accepts.
+func (l *Learner) Save(path string, withOpt bool) error {
+	tensors, ints := stateEntries(layers.GetStateDict(l.Model))
+	meta := map[string]string{metaFormat: "fastgo-checkpoint-1"}
+	if withOpt && l.Opt != nil {
+		ot, oi, om := l.Opt.StateDict().Encode()
+		for k, v := range ot {
+			tensors[k] = v
+		}
+		for k, v := range oi {
+			ints[k] = v
+		}
+		for k, v := range om {
+			meta[k] = v
+		}
+		meta[metaEpoch] = strconv.Itoa(l.Epoch)
+		meta[metaDataEpoch] = strconv.Itoa(l.DataEpoch)
+	}
+	return saveAtomically(path, func(tmp string) error { return safetensors.Save(tmp, tensors, ints, meta) })
+}
+
+// Load reads a file written by Save (or any safetensors state dict with the
+// model's PyTorch names) into the model, strictly; with withOpt, and when the
+// file has it, the optimizer's state and the epoch too. On error the model
+// and optimizer are unchanged.
+func (l *Learner) Load(path string, withOpt bool) error {
+	f, err := safetensors.Load(path)
+	if err != nil {
+		return err
+	}
+	sd, err := readState(f)
+	if err != nil {
+		return fmt.Errorf("learner: loading %s: %w", path, err)
+	}
+	var st *optim.State
+	if withOpt {
+		if _, ok := f.Metadata()["optim.kind"]; ok {
+			if st, err = optim.DecodeState(f); err != nil {
+				return fmt.Errorf("learner: loading %s: %w", path, err)
+			}
+		}
+	}
+	before := snapshot(l.Model)
+	if _, err := layers.LoadStateDict(l.Model, sd, true); err != nil {
+		return fmt.Errorf("learner: loading %s: %w", path, err)
+	}
+	if st != nil {
+		if l.Opt == nil {
+			l.CreateOpt()
+		}
+		if err := l.Opt.LoadStateDict(st); err != nil {
+			restore(l.Model, before)
+			return fmt.Errorf("learner: loading %s: %w", path, err)
+		}
+		meta := f.Metadata()
+		if e, err := strconv.Atoi(meta[metaEpoch]); err == nil {
+			l.Epoch = e
+		}
+		if e, err := strconv.Atoi(meta[metaDataEpoch]); err == nil {
+			l.DataEpoch = e
+		}
+	}
+	return nil
+}
+
+// Checkpoint is a Callback that saves the learner with its optimizer state
+// after every epoch to Path, atomically, so that an interrupted run resumes
+// with Resume.
+type Checkpoint struct {
+	Path string
+}
+
+// Order runs the checkpoint after the Recorder.
+func (c *Checkpoint) Order() int { return 55 }
+
+// Name names the callback.
+func (c *Checkpoint) Name() string { return "Checkpoint" }
+
+// Handle saves after each epoch, with the epoch to resume from.
+func (c *Checkpoint) Handle(l *Learner, e Event) error {
+	if e != AfterEpoch {
+		return nil
+	}
+	l.Epoch++ // the next epoch to run
+	err := l.Save(c.Path, true)
+	l.Epoch--
+	return err
+}
+
+// Resume loads a checkpoint that Checkpoint wrote and returns the epoch to
+// pass to StartEpoch, so that the same fit call continues where the run
+// stopped (schedules included).
+func (l *Learner) Resume(path string) (int, error) {
+	if err := l.Load(path, true); err != nil {
+		return 0, err
+	}
+	return l.Epoch, nil
+}
+
+// ArchBuilder builds a model from the JSON configuration that Export stored.
+type ArchBuilder func(config json.RawMessage) (layers.Module, error)
+
+var (
+	archMu sync.RWMutex
+	archs  = map[string]ArchBuilder{}
+)
+
+// RegisterArch makes an architecture loadable by LoadLearner under name.
+// The model zoo registers its architectures; register your own models the
+// same way.
+func RegisterArch(name string, b ArchBuilder) {
+	archMu.Lock()
+	defer archMu.Unlock()
+	archs[name] = b
+}
+
+// Archs returns the registered architecture names.
+func Archs() []string {
+	archMu.RLock()
+	defer archMu.RUnlock()
+	out := make([]string, 0, len(archs))
+	for n := range archs {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ArchSpec names a registered architecture and its configuration, so that
+// Export can record how to rebuild the model.
+type ArchSpec struct {
+	Name   string
+	Config json.RawMessage
+}
+
+// Transformer is implemented by Data that can describe its validation
+// transforms as JSON, for Export.
+type Transformer interface {
+	TransformSpec() (json.RawMessage, error)
+}
+
+// Export writes everything needed for inference to one safetensors file:
+// the architecture (l.Arch, which must be set and registered), the weights,
+// the class names and, when the Data describes them, the validation
+// transforms (fastai's export). LoadLearner reads it without the training
+// code.
+func (l *Learner) Export(path string) error {
+	if l.Arch == nil {
+		return fmt.Errorf("learner.Export: the learner has no ArchSpec (build it with vision.CNNLearner or set Arch to a registered architecture)")
+	}
+	tensors, ints := stateEntries(layers.GetStateDict(l.Model))
+	classes, err := json.Marshal(l.Data.Classes())
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{metaFormat: "fastgo-export-1", metaArch: l.Arch.Name, metaArchCfg: string(l.Arch.Config), metaClasses: string(classes)}
+	if t, ok := l.Data.(Transformer); ok {
+		spec, err := t.TransformSpec()
+		if err != nil {
+			return fmt.Errorf("learner.Export: %w", err)
+		}
+		meta[metaTfms] = string(spec)
+	}
+	return saveAtomically(path, func(tmp string) error { return safetensors.Save(tmp, tensors, ints, meta) })
+}
+
+// Exported is what LoadLearner returns besides the Learner: the transforms
+// recorded at export, for the caller's data pipeline.
+type Exported struct {
+	Arch       ArchSpec
+	Classes    []string
+	Transforms json.RawMessage
+}
+
+// exportData is the Data of a loaded learner: class names, no loaders.
+type exportData struct{ classes []string }
+
+func (d exportData) TrainLoader() Loader { return &SliceLoader{X: tensor.Zeros(0, 1), BatchSize: 1} }
+func (d exportData) ValidLoader() Loader { return &SliceLoader{X: tensor.Zeros(0, 1), BatchSize: 1} }
+func (d exportData) Classes() []string   { return d.classes }
+
+// LoadLearner reads a file written by Export and returns a Learner ready for
+// Predict (in eval mode; its Data holds only the class names), with the
+// recorded architecture and transforms.
+func LoadLearner(path string, opts ...Option) (*Learner, *Exported, error) {
+	f, err := safetensors.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta := f.Metadata()
+	if meta[metaFormat] != "fastgo-export-1" {
+		return nil, nil, fmt.Errorf("learner.LoadLearner: %s is not a fastgo export (format %q)", path, meta[metaFormat])
+	}
+	ex := &Exported{Arch: ArchSpec{Name: meta[metaArch], Config: json.RawMessage(meta[metaArchCfg])}}
+	if err := json.Unmarshal([]byte(meta[metaClasses]), &ex.Classes); err != nil {
+		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: field %s: %w", path, metaClasses, err)
+	}
+	if t := meta[metaTfms]; t != "" {
+		ex.Transforms = json.RawMessage(t)
+	}
+	archMu.RLock()
+	build, ok := archs[ex.Arch.Name]
+	archMu.RUnlock()
+	if !ok {
+		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: architecture %q is not registered (have %v; import the package that defines it)", path, ex.Arch.Name, Archs())
+	}
+	m, err := build(ex.Arch.Config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: building %q: %w", path, ex.Arch.Name, err)
+	}
+	sd, err := readState(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
+	}
+	if _, err := layers.LoadStateDict(m, sd, true); err != nil {
+		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
+	}
+	layers.Eval(m)
+	l := New(exportData{ex.Classes}, m, opts...)
+	l.Arch = &ex.Arch
+	return l, ex, nil
+}
