@@ -68,3 +68,20 @@ func BenchmarkSgemmMicroKernel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmConvChunk times the GEMMs of SmallCNN's conv2 as Conv2d
+// issues them: a chunk of 8 samples unfolded side by side (N = 8*196).
+func BenchmarkSgemmConvChunk(b *testing.B) {
+	const ld = 8 * 196
+	for _, s := range []struct {
+		name           string
+		transA, transB bool
+		m, n, k        int
+	}{
+		{"fwd-64x1568x288", false, false, 64, ld, 288},
+		{"dX-288x1568x64", true, false, 288, ld, 64},
+		{"dW-64x288x1568", false, true, 64, 288, ld},
+	} {
+		b.Run(s.name, func(b *testing.B) { benchSgemm(b, s.transA, s.transB, s.m, s.n, s.k) })
+	}
+}
