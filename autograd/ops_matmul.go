@@ -15,7 +15,12 @@ func MatMul[T tensor.Float](a, b *Var[T]) *Var[T] { return MatMulT(a, b, false, 
 // dimensions when the flag is set, without materialising a transpose in the
 // forward or the backward pass.
 func MatMulT[T tensor.Float](a, b *Var[T], transA, transB bool) *Var[T] {
-	out := tensor.MatMulT(a.data, b.data, transA, transB)
+	var out *tensor.Dense[T]
+	if transA || transB {
+		out = tensor.MatMulT(a.data, b.data, transA, transB)
+	} else {
+		out = tensor.MatMul(a.data, b.data) // so that a shape error names MatMul
+	}
 	return Record("MatMul", out, func(g *tensor.Dense[T]) []*tensor.Dense[T] {
 		// Work on matrices: a 1-d a is a row, a 1-d b a column, and g gets
 		// back the dimensions the product removed.
