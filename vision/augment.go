@@ -8,12 +8,20 @@ import (
 
 // Augment is fastai's aug_transforms as one batch transform, applied to
 // training batches only. Each image gets its own random draw from its item's
-// generator: a horizontal flip, a perspective warp, a rotation and a zoom,
-// composed into one coordinate map and sampled once (bilinear, reflection
-// padding, align_corners=True, as fastai's grid_sample), then brightness and
-// contrast in logit space, so pixels stay in [0,1].
+// generator: a flip (or, with FlipVert, one of the eight dihedral maps), a
+// perspective warp, a rotation and a zoom about a random centre. As in
+// fastai after setup_aug_tfms, the affine parts are multiplied into one
+// matrix (flip·rotate·zoom, its shear terms corrected for the aspect ratio),
+// the warp is applied to the coordinates it gives, and each image is sampled
+// once through the result (bilinear, reflection padding, align_corners=True,
+// as PyTorch's grid_sample). Then brightness and contrast change in logit
+// space, y = sigmoid((logit(x) + logit(b)) * c), so pixels stay in [0,1].
+// The output matches fastai's pipeline in PyTorch for the same draws (see
+// testdata/augment_parity.json).
 //
 // The zero value changes nothing; AugTransforms returns fastai's defaults.
+// Draws are per image (fastai's batch=False); the output keeps the input's
+// size (fastai's size=None).
 type Augment struct {
 	FlipP       float64 // probability of a horizontal flip (0.5)
 	FlipVert    bool    // also flip vertically and transpose (fastai's Dihedral)
@@ -35,86 +43,107 @@ func AugTransforms() *Augment {
 	}
 }
 
-// augDraw holds one image's random parameters.
-type augDraw struct {
-	m          [6]float64 // affine map of normalised output to input coordinates
-	warp       bool
-	coeffs     [8]float64
-	resample   bool
-	brightness float64 // logit of the brightness change
-	contrast   float64
-	light      bool
+// augParams are one image's random choices, in fastai's terms. Their
+// neutral values (the zero dihedral, warp 0, rotation 0, zoom 1, brightness
+// 0.5, contrast 1) change nothing.
+type augParams struct {
+	dihedral     int     // fastai's dihedral index 0-7; a horizontal flip is 1
+	warpX, warpY float64 // fastai's Warp x_t and y_t
+	rotate       float64 // degrees
+	zoom         float64 // fastai's Zoom scale
+	col, row     float64 // the zoom's centre, as fractions of the width and height
+	brightness   float64 // fastai's Brightness change (0.5 is none)
+	contrast     float64 // fastai's Contrast change (1 is none)
 }
 
-// draw makes one image's random choices, always in the same order.
-func (a *Augment) draw(rng *tensor.RNG) augDraw {
-	var d augDraw
-	m := [9]float64{1, 0, 0, 0, 1, 0, 0, 0, 1}
-	// Flip (or a dihedral: one of the 8 flips and rotations by 90°).
-	if a.FlipVert {
-		if rng.Float64() < a.FlipP {
-			k := rng.IntN(8)
-			d.resample = k != 0
-			fx, fy := 1.0, 1.0
-			if k&1 != 0 {
-				fx = -1
-			}
-			if k&2 != 0 {
-				fy = -1
-			}
-			f := [9]float64{fx, 0, 0, 0, fy, 0, 0, 0, 1}
-			if k&4 != 0 {
-				f = [9]float64{0, fx, 0, fy, 0, 0, 0, 0, 1}
-			}
-			m = mul3(m, f)
+// augDraw is what augParams mean for one image size.
+type augDraw struct {
+	m        [6]float64 // affine map of normalised output to input coordinates
+	warp     bool
+	coeffs   [8]float64 // the perspective warp applied after m
+	resample bool
+	light    bool
+	logitB   float64 // logit of the brightness change
+	contrast float64
+}
+
+// draw makes one image's random choices, always in the same order. Each
+// part is drawn with its probability, as fastai's per-item masks: flip with
+// FlipP, the warp's x and y magnitudes, the rotation and the zoom each with
+// PAffine, brightness and contrast each with PLighting.
+func (a *Augment) draw(rng *tensor.RNG) augParams {
+	p := augParams{zoom: 1, col: 0.5, row: 0.5, brightness: 0.5, contrast: 1}
+	if rng.Float64() < a.FlipP {
+		p.dihedral = 1
+		if a.FlipVert {
+			p.dihedral = rng.IntN(8)
 		}
-	} else if rng.Float64() < a.FlipP {
-		d.resample = true
-		m = mul3(m, [9]float64{-1, 0, 0, 0, 1, 0, 0, 0, 1})
-	}
-	// Warp: the x and y magnitudes are drawn separately, as fastai's.
-	var xm, ym float64
-	if rng.Float64() < a.PAffine {
-		xm = a.MaxWarp * (2*rng.Float64() - 1)
 	}
 	if rng.Float64() < a.PAffine {
-		ym = a.MaxWarp * (2*rng.Float64() - 1)
+		p.warpX = a.MaxWarp * (2*rng.Float64() - 1)
 	}
-	if xm != 0 || ym != 0 {
+	if rng.Float64() < a.PAffine {
+		p.warpY = a.MaxWarp * (2*rng.Float64() - 1)
+	}
+	if rng.Float64() < a.PAffine {
+		p.rotate = a.MaxRotate * (2*rng.Float64() - 1)
+	}
+	if rng.Float64() < a.PAffine && a.MaxZoom > 0 && (a.MinZoom != 1 || a.MaxZoom != 1) {
+		p.zoom = a.MinZoom + (a.MaxZoom-a.MinZoom)*rng.Float64()
+		p.col, p.row = rng.Float64(), rng.Float64()
+	}
+	if a.MaxLighting > 0 && a.MaxLighting < 1 {
+		if rng.Float64() < a.PLighting {
+			p.brightness = 0.5 * (1 + a.MaxLighting*(2*rng.Float64()-1))
+		}
+		if rng.Float64() < a.PLighting {
+			l := math.Log(1 - a.MaxLighting)
+			p.contrast = math.Exp(l + (-2*l)*rng.Float64())
+		}
+	}
+	return p
+}
+
+// fastai's dihedral_mat tables: element k is [[xs*m0, xs*m1], [ys*m1, ys*m0]].
+var (
+	dihedralXS = [8]float64{1, -1, 1, -1, -1, 1, 1, -1}
+	dihedralYS = [8]float64{1, 1, -1, 1, -1, -1, 1, -1}
+	dihedralM0 = [8]float64{1, 1, 1, 0, 1, 0, 0, 0}
+	dihedralM1 = [8]float64{0, 0, 0, 1, 0, 1, 1, 1}
+)
+
+// compose turns p into one coordinate map for an H x W image, as fastai's
+// AffineCoordTfm after setup_aug_tfms has merged Flip, Warp, Rotate and Zoom:
+// the affine matrix flip·rotate·zoom, its off-diagonal terms corrected for
+// the aspect ratio (fastai's _prepare_mat), then the perspective warp.
+func (p augParams) compose(H, W int) augDraw {
+	var d augDraw
+	k := p.dihedral & 7
+	xs, ys, m0, m1 := dihedralXS[k], dihedralYS[k], dihedralM0[k], dihedralM1[k]
+	m := [9]float64{xs * m0, xs * m1, 0, ys * m1, ys * m0, 0, 0, 0, 1}
+	if p.rotate != 0 {
+		t := p.rotate * math.Pi / 180
+		c, s := math.Cos(t), math.Sin(t)
+		m = mul3(m, [9]float64{c, s, 0, -s, c, 0, 0, 0, 1})
+	}
+	if p.zoom != 1 && p.zoom > 0 {
+		s := 1 / p.zoom
+		m = mul3(m, [9]float64{s, 0, (1 - s) * (2*p.col - 1), 0, s, (1 - s) * (2*p.row - 1), 0, 0, 1})
+	}
+	m[1] *= float64(H) / float64(W)
+	m[3] *= float64(W) / float64(H)
+	copy(d.m[:], m[:6])
+	d.resample = d.m != [6]float64{1, 0, 0, 0, 1, 0}
+	if xm, ym := p.warpX, p.warpY; xm != 0 || ym != 0 {
 		d.warp, d.resample = true, true
 		d.coeffs = perspectiveCoeffs(
 			[4][2]float64{{-1 - ym, -1 - xm}, {-1 + ym, 1 + xm}, {1 + ym, -1 + xm}, {1 - ym, 1 - xm}},
 			[4][2]float64{{-1, -1}, {-1, 1}, {1, -1}, {1, 1}})
 	}
-	// Rotation.
-	if rng.Float64() < a.PAffine && a.MaxRotate != 0 {
-		t := a.MaxRotate * (2*rng.Float64() - 1) * math.Pi / 180
-		c, s := math.Cos(t), math.Sin(t)
-		m = mul3(m, [9]float64{c, s, 0, -s, c, 0, 0, 0, 1})
-		d.resample = true
-	}
-	// Zoom about a random centre.
-	if rng.Float64() < a.PAffine && (a.MinZoom != 1 || a.MaxZoom != 1) && a.MaxZoom > 0 {
-		z := a.MinZoom + (a.MaxZoom-a.MinZoom)*rng.Float64()
-		col, row := rng.Float64(), rng.Float64()
-		if z > 0 {
-			s := 1 / z
-			m = mul3(m, [9]float64{s, 0, (1 - s) * (2*col - 1), 0, s, (1 - s) * (2*row - 1), 0, 0, 1})
-			d.resample = true
-		}
-	}
-	copy(d.m[:], m[:6])
-	// Lighting: brightness then contrast, fastai's LightingTfm.
-	d.contrast = 1
-	if rng.Float64() < a.PLighting && a.MaxLighting != 0 {
-		b := 0.5 * (1 + a.MaxLighting*(2*rng.Float64()-1))
-		d.brightness = math.Log(b / (1 - b))
+	d.contrast = p.contrast
+	if p.brightness != 0.5 || p.contrast != 1 {
 		d.light = true
-	}
-	if rng.Float64() < a.PLighting && a.MaxLighting != 0 && a.MaxLighting < 1 {
-		l := math.Log(1 - a.MaxLighting)
-		d.contrast = math.Exp(l + (-2*l)*rng.Float64())
-		d.light = true
+		d.logitB = math.Log(p.brightness / (1 - p.brightness))
 	}
 	return d
 }
@@ -129,9 +158,10 @@ func mul3(a, b [9]float64) (c [9]float64) {
 }
 
 // perspectiveCoeffs returns the 8 coefficients of the perspective map that
-// sends each point of from to the matching point of to (fastai's
-// _find_coeffs): x' = (c0 x + c1 y + c2)/(c6 x + c7 y + 1), y' likewise with
-// c3, c4, c5.
+// sends each point of from to the matching point of to: x' = (c0 x + c1 y +
+// c2)/(c6 x + c7 y + 1), y' likewise with c3, c4, c5. fastai's
+// find_coeffs(orig, targ) solves the same system: its coefficients send the
+// target corners to the original ones, and images are sampled through them.
 func perspectiveCoeffs(from, to [4][2]float64) [8]float64 {
 	var a [8][9]float64
 	for i := 0; i < 4; i++ {
@@ -169,7 +199,8 @@ func perspectiveCoeffs(from, to [4][2]float64) [8]float64 {
 	return out
 }
 
-// TransformBatch applies the augmentation to each image of a training batch.
+// TransformBatch applies the augmentation to each image of a training batch:
+// one resampling per image, through the composed map, then the lighting.
 func (a *Augment) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train bool) {
 	if !train || rngs == nil {
 		return
@@ -179,7 +210,7 @@ func (a *Augment) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train boo
 	n := C * H * W
 	var scratch []float32
 	for i, rng := range rngs {
-		d := a.draw(rng)
+		d := a.draw(rng).compose(H, W)
 		img := x.Data()[i*n : (i+1)*n]
 		if d.resample {
 			if scratch == nil {
@@ -189,7 +220,7 @@ func (a *Augment) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train boo
 			copy(img, scratch)
 		}
 		if d.light {
-			lighting(img, d.brightness, d.contrast)
+			lighting(img, d.logitB, d.contrast)
 		}
 	}
 }
@@ -249,20 +280,20 @@ func warpImage(dst, src []float32, C, H, W int, d *augDraw) {
 // reflectCoord reflects a pixel coordinate into [0, n-1] (PyTorch's
 // reflection padding with align_corners=True).
 func reflectCoord(x float64, n int) float64 {
-	span := float64(n - 1)
-	if x >= 0 && x <= span {
+	last := float64(n - 1)
+	if x >= 0 && x <= last {
 		return x
 	}
 	if n <= 1 || math.IsNaN(x) || math.IsInf(x, 0) {
 		return 0
 	}
 	x = math.Abs(x)
-	p := 2 * span
+	p := 2 * last
 	x = math.Mod(x, p)
-	if x > span {
+	if x > last {
 		x = p - x
 	}
-	return min(max(x, 0), span)
+	return min(max(x, 0), last)
 }
 
 // lightingTable is the resolution of lighting's lookup table.
@@ -298,12 +329,17 @@ func lighting(img []float32, b, c float64) {
 }
 
 // RandomErasing is fastai's RandomErasing batch transform (training only):
-// with probability P each image gets between 1 and MaxCount rectangles, each
-// of a fraction of the area drawn from [SL, SH] and an aspect ratio drawn
-// log-uniformly from [MinAspect, 1/MinAspect], filled with uniform noise in
-// [0,1] (fastai fills with normal noise after normalisation; here pixels stay
-// in [0,1]). Zero fields take fastai's defaults: P 0.5, SH 0.3, MinAspect 0.3,
+// with probability P an image gets between 1 and MaxCount rectangles, each
+// of a fraction of 1/count of the area drawn from [SL, SH] and an aspect
+// ratio drawn log-uniformly from [MinAspect, 1/MinAspect], filled with
+// noise. Zero fields take fastai's defaults: P 0.5, SH 0.3, MinAspect 0.3,
 // MaxCount 1 (SL's default is 0).
+//
+// Two deliberate differences from fastai: fastai runs after Normalize and
+// fills with N(0,1) noise, which here, in pixel space, is uniform noise in
+// [0,1] so batches stay in [0,1]; and fastai draws P and the rectangles once
+// per batch, where here each image draws its own from its item's generator,
+// so an item's augmentation does not depend on the rest of its batch.
 type RandomErasing struct {
 	P         float64
 	SL, SH    float64
@@ -343,8 +379,8 @@ func (e RandomErasing) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, trai
 		for range count {
 			a := area * (e.SL + (sh-e.SL)*rng.Float64())
 			asp := math.Exp(la + (-2*la)*rng.Float64())
-			eh := min(int(math.Round(math.Sqrt(a*asp))), H)
-			ew := min(int(math.Round(math.Sqrt(a/asp))), W)
+			eh := min(int(math.RoundToEven(math.Sqrt(a*asp))), H)
+			ew := min(int(math.RoundToEven(math.Sqrt(a/asp))), W)
 			y0 := rng.IntN(H - eh + 1)
 			x0 := rng.IntN(W - ew + 1)
 			for c := 0; c < C; c++ {

@@ -107,17 +107,30 @@ func (d *FileDataset) Label(i int) int {
 
 // Image reads and decodes file i.
 func (d *FileDataset) Image(i int) (*tensor.Tensor, error) {
-	c := d.Channels
-	if c == 0 {
-		c = 3
-	}
-	return LoadImage(d.Paths[i], c)
+	return LoadImage(d.Paths[i], d.channels())
 }
 
-// splitIndices returns a seeded random split of [0,n): round(n*validPct)
-// validation indices and the rest, each in ascending order.
+func (d *FileDataset) channels() int {
+	if d.Channels == 0 {
+		return 3
+	}
+	return d.Channels
+}
+
+// imageScratch is Image in a worker's memory: the file's bytes and the
+// decoded pixels reuse s, so the result is valid until the next call.
+func (d *FileDataset) imageScratch(i int, s *scratch) (*tensor.Tensor, error) {
+	return loadImage(d.Paths[i], d.channels(), s)
+}
+
+// splitIndices returns a seeded random split of [0,n): int(validPct*n)
+// validation indices (rounded down, as fastai's RandomSplitter) and the rest,
+// each in ascending order.
 func splitIndices(n int, validPct float64, seed uint64) (train, valid []int) {
-	nv := int(float64(n)*validPct + 0.5)
+	nv := 0
+	if validPct > 0 {
+		nv = int(validPct * float64(n))
+	}
 	nv = min(max(nv, 0), n)
 	perm := tensor.NewRNG(mix(seed, 0x5e1ec7)).Perm(n)
 	isValid := make([]bool, n)

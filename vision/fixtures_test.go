@@ -18,10 +18,11 @@ import (
 )
 
 // formats are the image formats the fixtures are written in; webp is copied
-// from testdata (x/image has no WebP encoder).
+// from testdata (x/image has no WebP encoder): the class colours have files
+// of their own (testdata/gen_images.py).
 var formats = []string{"png", "jpg", "gif", "bmp", "tif", "webp"}
 
-// solid returns a w x h image of one colour with a lighter diagonal.
+// solid returns a w x h image of one colour.
 func solid(w, h int, c color.NRGBA) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
@@ -49,7 +50,18 @@ func encode(t testing.TB, img image.Image, format string) []byte {
 	case "tif":
 		err = tiff.Encode(&b, img, nil)
 	case "webp":
-		data, rerr := os.ReadFile(filepath.Join("testdata", "tiny.webp"))
+		// A class's own colour has a committed file; anything else gets
+		// tiny.webp.
+		name := "tiny.webp"
+		if nrgba, ok := img.(*image.NRGBA); ok {
+			c := nrgba.NRGBAAt(0, 0)
+			for cl, cc := range classColours {
+				if c == cc {
+					name = cl + ".webp"
+				}
+			}
+		}
+		data, rerr := os.ReadFile(filepath.Join("testdata", name))
 		if rerr != nil {
 			t.Fatal(rerr)
 		}

@@ -142,6 +142,9 @@ func FromNameFunc(dir string, label func(name string) string, opts ...Option) (*
 	if bad > 0 {
 		c.logger.Warn(fmt.Sprintf("vision: skipped %d files without a label in %s", bad, dir))
 	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("vision: %s has no labelled images", dir)
+	}
 	return fromLabelled(keep, labels, nil, c)
 }
 
@@ -176,23 +179,32 @@ func FromLists(paths, labels []string, opts ...Option) (*DataLoaders, error) {
 	return fromLabelled(paths, labels, nil, newConfig(opts))
 }
 
-// FromCSV is fastai's from_csv: each row of the CSV file names an image
-// (relative to Folder, by default the CSV's directory) and its label, in the
-// columns CSVColumns says (0 and 1 by default). With a header (the default)
-// and a column named as ValidCol ("is_valid"), rows marked "1" or "true"
-// form the validation set; otherwise ValidPct does. A row naming a missing
-// file is an error naming the CSV and the row (skipped with a warning with
-// SkipBadItems).
+// FromCSV is fastai's from_csv (and from_df): each row of the CSV file
+// names an image and its label, in the columns CSVColumns says (0 and 1 by
+// default, after a header row unless CSVHeader(false)). File names are
+// relative to Folder (by default the CSV's own directory) and get CSVSuffix
+// appended. With ValidCol, rows marked "1" or "true" in that column form the
+// validation set; otherwise ValidPct of the rows, chosen with the seed, do.
+// Every named file must exist: a row naming a missing file, or too short
+// for the columns, is an error naming the CSV and the row (with
+// SkipBadItems, missing files are left out with a warning that counts
+// them).
 func FromCSV(csvPath string, opts ...Option) (*DataLoaders, error) {
 	c := newConfig(opts)
+	if c.validCol != "" && !c.header {
+		return nil, fmt.Errorf("vision: FromCSV %s: ValidCol(%q) needs a header row", csvPath, c.validCol)
+	}
 	f, err := os.Open(csvPath)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %w", err)
 	}
 	defer f.Close()
-	folder := c.folder
-	if folder == "" {
-		folder = filepath.Dir(csvPath)
+	folder := filepath.Dir(csvPath)
+	if c.folder != "" {
+		folder = c.folder
+		if !filepath.IsAbs(folder) {
+			folder = filepath.Join(filepath.Dir(csvPath), folder)
+		}
 	}
 	r := csv.NewReader(io.LimitReader(f, 1<<30))
 	r.FieldsPerRecord = -1
@@ -213,9 +225,12 @@ func FromCSV(csvPath string, opts ...Option) (*DataLoaders, error) {
 		}
 		if row == 1 && c.header {
 			for i, h := range rec {
-				if strings.TrimSpace(h) == c.validCol {
+				if c.validCol != "" && strings.TrimSpace(h) == c.validCol {
 					validCol = i
 				}
+			}
+			if c.validCol != "" && validCol < 0 {
+				return nil, &FormatError{File: csvPath, Row: row, Msg: fmt.Sprintf("no column %q in the header %q", c.validCol, strings.Join(rec, ","))}
 			}
 			continue
 		}
@@ -223,6 +238,9 @@ func FromCSV(csvPath string, opts ...Option) (*DataLoaders, error) {
 			return nil, &FormatError{File: csvPath, Row: row, Msg: fmt.Sprintf("%d columns: want file column %d and label column %d", len(rec), c.fnCol, c.labelCol)}
 		}
 		name, label := strings.TrimSpace(rec[c.fnCol]), strings.TrimSpace(rec[c.labelCol])
+		if name != "" {
+			name += c.suffix
+		}
 		p := name
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(folder, name)
@@ -257,6 +275,9 @@ func FromCSV(csvPath string, opts ...Option) (*DataLoaders, error) {
 	}
 	if bad > 0 {
 		c.logger.Warn(fmt.Sprintf("vision: skipped %d bad rows of %s", bad, csvPath))
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("vision: %s names no image", csvPath)
 	}
 	return fromLabelled(files, labels, isValid, c)
 }

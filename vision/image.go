@@ -31,7 +31,11 @@ var MaxImageBytes int64 = 1 << 28
 // returns it as a [channels,H,W] tensor in [0,1]. channels is 1 (grey, ITU-R
 // 601 luma as PIL's "L") or 3 (RGB; alpha is dropped as PIL's convert("RGB")
 // does). It never panics: a malformed image is an error.
-func DecodeImage(data []byte, channels int) (t *tensor.Tensor, err error) {
+func DecodeImage(data []byte, channels int) (*tensor.Tensor, error) {
+	return decodeImage(data, channels, nil)
+}
+
+func decodeImage(data []byte, channels int, s *scratch) (t *tensor.Tensor, err error) {
 	if channels != 1 && channels != 3 {
 		return nil, fmt.Errorf("vision: %d channels: want 1 or 3", channels)
 	}
@@ -56,17 +60,40 @@ func DecodeImage(data []byte, channels int) (t *tensor.Tensor, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return FromImage(img, channels)
+	b := img.Bounds()
+	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, fmt.Errorf("vision: %s image header says %dx%d but %dx%d was decoded", format, cfg.Width, cfg.Height, b.Dx(), b.Dy())
+	}
+	var dst []float32
+	if s != nil {
+		dst = grow(&s.pix, channels*b.Dx()*b.Dy())
+	} else {
+		dst = make([]float32, channels*b.Dx()*b.Dy())
+	}
+	fromImageInto(dst, img, channels)
+	return tensor.FromSlice(dst, channels, b.Dy(), b.Dx()), nil
 }
 
 // LoadImage reads and decodes the image file at path (see DecodeImage). The
 // error names the file.
 func LoadImage(path string, channels int) (*tensor.Tensor, error) {
-	data, err := readFileLimit(path, MaxImageBytes)
+	return loadImage(path, channels, nil)
+}
+
+// loadImage is LoadImage in a worker's memory when s is not nil.
+func loadImage(path string, channels int, s *scratch) (*tensor.Tensor, error) {
+	var buf []byte
+	if s != nil {
+		buf = s.file
+	}
+	data, err := readFileInto(path, MaxImageBytes, buf)
+	if s != nil && cap(data) > cap(s.file) {
+		s.file = data[:0]
+	}
 	if err != nil {
 		return nil, err
 	}
-	t, err := DecodeImage(data, channels)
+	t, err := decodeImage(data, channels, s)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %s: %w", path, unwrapVision(err))
 	}
@@ -88,6 +115,12 @@ func unwrapVision(err error) error {
 
 // readFileLimit reads a whole file, refusing one larger than limit bytes.
 func readFileLimit(path string, limit int64) ([]byte, error) {
+	return readFileInto(path, limit, nil)
+}
+
+// readFileInto is readFileLimit reading into buf's memory when it is large
+// enough.
+func readFileInto(path string, limit int64, buf []byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %w", err)
@@ -100,7 +133,10 @@ func readFileLimit(path string, limit int64) ([]byte, error) {
 	if st.Size() > limit {
 		return nil, fmt.Errorf("vision: %s: %d bytes is more than the limit (%d)", path, st.Size(), limit)
 	}
-	data := make([]byte, 0, st.Size()+1)
+	data := buf[:0]
+	if int64(cap(data)) < st.Size()+1 {
+		data = make([]byte, 0, st.Size()+1)
+	}
 	for {
 		n, err := f.Read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
@@ -131,56 +167,59 @@ func FromImage(img image.Image, channels int) (*tensor.Tensor, error) {
 	if w <= 0 || h <= 0 {
 		return nil, fmt.Errorf("vision: FromImage: empty image %v", b)
 	}
-	t := tensor.Zeros(channels, h, w)
-	d := t.Data()
+	d := make([]float32, channels*h*w)
+	fromImageInto(d, img, channels)
+	return tensor.FromSlice(d, channels, h, w), nil
+}
+
+// luma is PIL's L = R*299/1000 + G*587/1000 + B*114/1000, scaled to [0,1].
+func luma(r, g, b uint8) float32 {
+	return (0.299*float32(r) + 0.587*float32(g) + 0.114*float32(b)) * (1.0 / 255)
+}
+
+// fromImageInto writes img's pixels into d, [channels,H,W]. The common
+// decoder outputs have loops of their own that read the pixel arrays
+// directly; other images go through the color.Model interface.
+func fromImageInto(d []float32, img image.Image, channels int) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
 	plane := w * h
-	const s = 1.0 / 255
-	put := func(i int, r, g, bl uint8) {
+	r, g, bl := d[:plane], d[:plane], d[:plane]
+	if channels == 3 {
+		g, bl = d[plane:2*plane], d[2*plane:3*plane]
+	}
+	put := func(i int, cr, cg, cb uint8) {
 		if channels == 1 {
-			// PIL's L = R*299/1000 + G*587/1000 + B*114/1000.
-			d[i] = (0.299*float32(r) + 0.587*float32(g) + 0.114*float32(bl)) * s
+			r[i] = luma(cr, cg, cb)
 			return
 		}
-		d[i] = float32(r) * s
-		d[plane+i] = float32(g) * s
-		d[2*plane+i] = float32(bl) * s
+		r[i], g[i], bl[i] = byteToFloat[cr], byteToFloat[cg], byteToFloat[cb]
 	}
 	switch m := img.(type) {
 	case *image.Gray:
 		for y := 0; y < h; y++ {
-			row := m.Pix[(y)*m.Stride : y*m.Stride+w]
+			row := m.Pix[y*m.Stride : y*m.Stride+w]
+			out := r[y*w : (y+1)*w]
 			for x, v := range row {
-				f := float32(v) * s
-				d[y*w+x] = f
-				if channels == 3 {
-					d[plane+y*w+x] = f
-					d[2*plane+y*w+x] = f
-				}
+				out[x] = byteToFloat[v]
 			}
+		}
+		if channels == 3 {
+			copy(g, r)
+			copy(bl, r)
 		}
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				if channels == 1 {
-					d[y*w+x] = float32(m.Y[yi]) * s
-					continue
-				}
-				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				put(y*w+x, r, g, bl)
-			}
-		}
+		ycbcrInto(r, g, bl, m, channels)
 	case *image.RGBA:
 		for y := 0; y < h; y++ {
 			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
 			for x := 0; x < w; x++ {
 				p := row[4*x : 4*x+4 : 4*x+4]
-				r, g, bl := p[0], p[1], p[2]
+				cr, cg, cb := p[0], p[1], p[2]
 				if a := p[3]; a != 255 && a != 0 {
-					r, g, bl = unpremul(r, a), unpremul(g, a), unpremul(bl, a)
+					cr, cg, cb = unpremul(cr, a), unpremul(cg, a), unpremul(cb, a)
 				}
-				put(y*w+x, r, g, bl)
+				put(y*w+x, cr, cg, cb)
 			}
 		}
 	case *image.NRGBA:
@@ -191,17 +230,16 @@ func FromImage(img image.Image, channels int) (*tensor.Tensor, error) {
 			}
 		}
 	case *image.Paletted:
-		pal := make([]color.NRGBA, len(m.Palette))
+		pal := make([]color.NRGBA, 256)
 		for i, c := range m.Palette {
-			pal[i] = color.NRGBAModel.Convert(c).(color.NRGBA)
+			if i < len(pal) {
+				pal[i] = color.NRGBAModel.Convert(c).(color.NRGBA)
+			}
 		}
 		for y := 0; y < h; y++ {
 			row := m.Pix[y*m.Stride : y*m.Stride+w]
 			for x, v := range row {
-				var c color.NRGBA
-				if int(v) < len(pal) {
-					c = pal[v]
-				}
+				c := pal[v] // indices past the palette are black, as image/gif's
 				put(y*w+x, c.R, c.G, c.B)
 			}
 		}
@@ -213,7 +251,47 @@ func FromImage(img image.Image, channels int) (*tensor.Tensor, error) {
 			}
 		}
 	}
-	return t, nil
+}
+
+// ycbcrInto converts a YCbCr image (JPEG's) row by row with the standard
+// library's integer JFIF formulas (color.YCbCrToRGB), reading the chroma
+// planes at the subsampled positions.
+func ycbcrInto(r, g, bl []float32, m *image.YCbCr, channels int) {
+	b := m.Bounds()
+	w, h := b.Dx(), b.Dy()
+	for y := 0; y < h; y++ {
+		yi := m.YOffset(b.Min.X, b.Min.Y+y)
+		yrow := m.Y[yi : yi+w]
+		out := y * w
+		if channels == 1 {
+			// JFIF's Y is the same BT.601 luma as PIL's L.
+			for x, v := range yrow {
+				r[out+x] = byteToFloat[v]
+			}
+			continue
+		}
+		for x, yv := range yrow {
+			ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+			yy1 := int32(yv) * 0x10101
+			cb1 := int32(m.Cb[ci]) - 128
+			cr1 := int32(m.Cr[ci]) - 128
+			rr := yy1 + 91881*cr1
+			gg := yy1 - 22554*cb1 - 46802*cr1
+			bb := yy1 + 116130*cb1
+			r[out+x] = byteToFloat[clip16(rr)]
+			g[out+x] = byteToFloat[clip16(gg)]
+			bl[out+x] = byteToFloat[clip16(bb)]
+		}
+	}
+}
+
+// clip16 is color.YCbCrToRGB's rounding of a 16.16 fixed-point value to a
+// byte.
+func clip16(v int32) uint8 {
+	if uint32(v)&0xff000000 == 0 {
+		return uint8(v >> 16)
+	}
+	return uint8(^(v >> 31))
 }
 
 func unpremul(v, a uint8) uint8 {

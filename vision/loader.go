@@ -6,20 +6,28 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// Batch is one mini-batch: X is [N,C,H,W] float32 pixels in [0,1], Y the N
-// labels (-1 for unlabelled items) and Index the items' indices in the data
-// set. A batch is newly allocated and belongs to the receiver.
-type Batch struct {
-	X     *tensor.Tensor
-	Y     []int
-	Index []int
-}
+// A DataLoader serves the learner's batches and DataLoaders is its Data,
+// with test-time augmentation.
+var (
+	_ learner.Loader          = (*DataLoader)(nil)
+	_ learner.Data            = (*DataLoaders)(nil)
+	_ learner.AugmentedLoader = (*DataLoaders)(nil)
+)
+
+// Batch is one mini-batch, the learner package's type, so that a
+// DataLoader is a learner.Loader: X is [N,C,H,W] float32 pixels in [0,1], Y
+// the N labels (-1 for unlabelled items) and Index the items' indices in the
+// data set. A batch is newly allocated and belongs to the receiver, unless
+// the loader was made with ReuseBatches.
+type Batch = learner.Batch
 
 // ItemTransform changes one image, [C,H,W], before batching. It must not
 // modify x (it may return it unchanged), must be safe for concurrent use and
@@ -39,7 +47,7 @@ type BatchTransform interface {
 // DataLoader serves a Dataset as batches, built by a pool of worker
 // goroutines ahead of the consumer. Batches depend only on the seed, the
 // epoch and the settings: not on the number of workers or GOMAXPROCS. A
-// DataLoader is safe for concurrent use.
+// DataLoader is safe for concurrent use. It is a learner.Loader.
 type DataLoader struct {
 	ds        Dataset
 	bs        int
@@ -52,6 +60,7 @@ type DataLoader struct {
 	prefetch  int
 	seed      uint64
 	skipBad   bool
+	reuse     bool
 	logger    *slog.Logger
 
 	epoch   atomic.Int64
@@ -72,7 +81,7 @@ func newLoader(ds Dataset, train bool, c *config) *DataLoader {
 		ds: ds, bs: c.bs, shuffle: train, dropLast: train, train: train,
 		itemTfms: c.itemTfms, batchTfms: c.batchTfms,
 		workers: c.workers, prefetch: c.prefetch, seed: c.seed,
-		skipBad: c.skipBad, logger: c.logger,
+		skipBad: c.skipBad, reuse: c.reuse, logger: c.logger,
 	}
 }
 
@@ -108,7 +117,10 @@ func (dl *DataLoader) Batches(ctx context.Context) iter.Seq2[Batch, error] {
 }
 
 // Epoch serves the batches of the given epoch without touching the counter
-// that Batches advances. The same epoch always gives the same batches.
+// that Batches advances. The same epoch always gives the same batches. The
+// workers start when the loop does; while the loop body runs they build
+// the next batches (up to Prefetch of them), so that a consumer slower than
+// the workers never waits.
 func (dl *DataLoader) Epoch(ctx context.Context, epoch int) iter.Seq2[Batch, error] {
 	return func(yield func(Batch, error) bool) {
 		dl.run(ctx, epoch, yield)
@@ -118,9 +130,16 @@ func (dl *DataLoader) Epoch(ctx context.Context, epoch int) iter.Seq2[Batch, err
 // OneBatch returns the first batch of the current epoch.
 func (dl *DataLoader) OneBatch(ctx context.Context) (Batch, error) {
 	for b, err := range dl.Epoch(ctx, int(dl.epoch.Load())) {
+		if err == nil && dl.reuse {
+			b = cloneBatch(b)
+		}
 		return b, err
 	}
 	return Batch{}, fmt.Errorf("vision: OneBatch: the loader has no batch (%d items, batch size %d)", dl.ds.Len(), dl.bs)
+}
+
+func cloneBatch(b Batch) Batch {
+	return Batch{X: b.X.Clone(), Y: slices.Clone(b.Y), Index: slices.Clone(b.Index)}
 }
 
 // order returns the item indices of an epoch.
@@ -136,11 +155,25 @@ func (dl *DataLoader) order(epoch int) []int {
 	return idx
 }
 
+// batchBuf is the memory of one batch, which ReuseBatches recycles.
+type batchBuf struct {
+	x        []float32
+	y, index []int
+}
+
 type batchResult struct {
 	b        Batch
+	buf      *batchBuf
 	err      error
 	skipped  int
 	firstBad error
+}
+
+// scratch is a worker's reusable memory.
+type scratch struct {
+	file  []byte    // the bytes of the file being decoded
+	pix   []float32 // its decoded pixels, before the item transforms
+	items []int     // the indices of a batch's good items
 }
 
 func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, error) bool) {
@@ -164,7 +197,17 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, erro
 		out chan batchResult
 	}
 	jobs := make(chan job)
+	// pending holds the result channels in batch order; a job is handed to
+	// the workers only once its channel is in pending, so at most
+	// prefetch+1 batches exist beyond the one being consumed.
 	pending := make(chan chan batchResult, dl.prefetch)
+	var free chan *batchBuf
+	if dl.reuse {
+		free = make(chan *batchBuf, dl.prefetch+2)
+		for range dl.prefetch + 2 {
+			free <- new(batchBuf)
+		}
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -188,13 +231,22 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var s scratch
 			for j := range jobs {
+				var buf *batchBuf
+				if free != nil {
+					select {
+					case buf = <-free:
+					case <-ctx.Done():
+						return
+					}
+				}
 				if ctx.Err() != nil {
 					return
 				}
 				lo := j.b * dl.bs
 				hi := min(lo+dl.bs, len(order))
-				j.out <- dl.build(epoch, order[lo:hi])
+				j.out <- dl.build(epoch, order[lo:hi], buf, &s)
 			}
 		}()
 	}
@@ -223,11 +275,13 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, erro
 			yield(Batch{}, r.err)
 			return
 		}
-		if len(r.b.Y) == 0 {
-			continue // every item of the batch was bad and skipped
+		if len(r.b.Y) > 0 { // else every item of the batch was bad and skipped
+			if !yield(r.b, nil) {
+				return
+			}
 		}
-		if !yield(r.b, nil) {
-			return
+		if r.buf != nil {
+			free <- r.buf // the consumer is done with it
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -235,20 +289,24 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, erro
 	}
 }
 
-// build makes the batch of the given items.
-func (dl *DataLoader) build(epoch int, items []int) batchResult {
-	var rngs []*tensor.RNG
+// build makes the batch of the given items, in buf's memory when buf is not
+// nil.
+func (dl *DataLoader) build(epoch int, items []int, buf *batchBuf, s *scratch) batchResult {
+	res := batchResult{buf: buf}
+	if buf == nil {
+		buf = new(batchBuf)
+	}
 	random := len(dl.itemTfms)+len(dl.batchTfms) > 0
+	var rngs []*tensor.RNG
 	if random {
 		rngs = make([]*tensor.RNG, 0, len(items))
 	}
-	y := make([]int, 0, len(items))
-	index := make([]int, 0, len(items))
+	y := buf.y[:0]
+	index := buf.index[:0]
 	var x *tensor.Tensor
 	if rs, ok := dl.ds.(rowSource); ok && len(dl.itemTfms) == 0 {
 		shape := append([]int{len(items)}, rs.itemShape()...)
-		x = tensor.Zeros(shape...)
-		d := x.Data()
+		d := grow(&buf.x, numel(shape))
 		off := 0
 		for _, i := range items {
 			off += copy(d[off:], rs.row(i))
@@ -258,14 +316,16 @@ func (dl *DataLoader) build(epoch int, items []int) batchResult {
 				rngs = append(rngs, dl.itemRNG(epoch, i))
 			}
 		}
+		x = tensor.FromSlice(d, shape...)
 	} else {
-		var res batchResult
-		imgs := make([]*tensor.Tensor, 0, len(items))
+		var d []float32
+		var s0 []int
+		n := 0
 		for _, i := range items {
-			img, err := dl.ds.Image(i)
+			img, err := dl.decode(i, s)
 			if err != nil {
 				if !dl.skipBad {
-					return batchResult{err: err}
+					return batchResult{buf: res.buf, err: err}
 				}
 				dl.skipped.Add(1)
 				res.skipped++
@@ -281,38 +341,60 @@ func (dl *DataLoader) build(epoch int, items []int) batchResult {
 			for _, t := range dl.itemTfms {
 				img = t.TransformItem(img, rng, dl.train)
 			}
-			imgs = append(imgs, img)
+			if s0 == nil {
+				s0 = slices.Clone(img.Shape())
+				n = img.Len()
+				d = grow(&buf.x, len(items)*n)
+			} else if !tensor.SameShape(img.Shape(), s0) {
+				return batchResult{buf: res.buf, err: fmt.Errorf(
+					"vision: item %d is %v but item %d is %v after the item transforms: add Size(h, w) or a Resize item transform",
+					i, img.Shape(), index[0], s0)}
+			}
+			copy(d[len(index)*n:], img.Data())
 			y = append(y, dl.ds.Label(i))
 			index = append(index, i)
 			if random {
 				rngs = append(rngs, rng)
 			}
 		}
-		if len(imgs) == 0 {
+		buf.y, buf.index = y, index
+		if len(index) == 0 {
 			return res
 		}
-		s0 := imgs[0].Shape()
-		x = tensor.Zeros(append([]int{len(imgs)}, s0...)...)
-		d := x.Data()
-		n := imgs[0].Len()
-		for k, img := range imgs {
-			if !tensor.SameShape(img.Shape(), s0) {
-				return batchResult{err: fmt.Errorf(
-					"vision: item %d is %v but item %d is %v after the item transforms: add Size(h, w) or a Resize item transform",
-					index[k], img.Shape(), index[0], s0)}
-			}
-			copy(d[k*n:], img.Data())
-		}
-		res.b = Batch{X: x, Y: y, Index: index}
-		for _, t := range dl.batchTfms {
-			t.TransformBatch(x, rngs, dl.train)
-		}
-		return res
+		x = tensor.FromSlice(d[:len(index)*n], append([]int{len(index)}, s0...)...)
 	}
+	buf.y, buf.index = y, index
 	for _, t := range dl.batchTfms {
 		t.TransformBatch(x, rngs, dl.train)
 	}
-	return batchResult{b: Batch{X: x, Y: y, Index: index}}
+	res.b = Batch{X: x, Y: y, Index: index}
+	return res
+}
+
+// decode returns item i's image. Files are read into the worker's scratch
+// memory and decoded into its pixel buffer, which the next decode reuses:
+// the image is copied into the batch before that.
+func (dl *DataLoader) decode(i int, s *scratch) (*tensor.Tensor, error) {
+	if fd, ok := dl.ds.(*FileDataset); ok {
+		return fd.imageScratch(i, s)
+	}
+	return dl.ds.Image(i)
+}
+
+// grow returns (*b)[:n], reallocating when its capacity is short.
+func grow(b *[]float32, n int) []float32 {
+	if cap(*b) < n {
+		*b = make([]float32, n)
+	}
+	return (*b)[:n]
+}
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
 
 // itemRNG is the random source of item i in an epoch: it depends on nothing
@@ -334,6 +416,25 @@ type DataLoaders struct {
 
 // C returns the number of classes.
 func (d *DataLoaders) C() int { return len(d.Vocab) }
+
+// TrainLoader returns d.Train (learner.Data).
+func (d *DataLoaders) TrainLoader() learner.Loader { return d.Train }
+
+// ValidLoader returns d.Valid (learner.Data).
+func (d *DataLoaders) ValidLoader() learner.Loader { return d.Valid }
+
+// Classes returns d.Vocab (learner.Data).
+func (d *DataLoaders) Classes() []string { return d.Vocab }
+
+// AugmentedValid returns a loader over the validation items with the
+// training transforms, in order and keeping every item, for test-time
+// augmentation (learner.AugmentedLoader, fastai's tta): each epoch draws
+// other augmentations.
+func (d *DataLoaders) AugmentedValid() learner.Loader {
+	dl := newLoader(d.Valid.ds, true, &d.cfg)
+	dl.shuffle, dl.dropLast = false, false
+	return dl
+}
 
 // OneBatch returns the first batch of the training loader's current epoch.
 func (d *DataLoaders) OneBatch() (Batch, error) { return d.Train.OneBatch(context.Background()) }

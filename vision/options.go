@@ -27,7 +27,10 @@ type config struct {
 	fnCol, labelCol int
 	header          bool
 	folder          string
+	suffix          string
 	validCol        string
+
+	reuse bool
 }
 
 func newConfig(opts []Option) config {
@@ -42,7 +45,6 @@ func newConfig(opts []Option) config {
 		fnCol:     0,
 		labelCol:  1,
 		header:    true,
-		validCol:  "is_valid",
 	}
 	for _, o := range opts {
 		o(&c)
@@ -130,10 +132,25 @@ func CSVColumns(file, label int) Option {
 // CSVHeader says whether the CSV's first row is a header (default true).
 func CSVHeader(header bool) Option { return func(c *config) { c.header = header } }
 
-// ValidCol names the CSV column that marks validation rows ("1", "true" or
-// "True"; default "is_valid"). Without such a column the split is ValidPct.
+// ValidCol names the CSV column that marks validation rows (fastai's
+// valid_col, for example "is_valid"): rows whose value is "1" or "true" (in
+// any case) form the validation set. Without it, as in fastai, the split is
+// ValidPct. It needs a header row.
 func ValidCol(name string) Option { return func(c *config) { c.validCol = name } }
 
 // Folder sets the directory that FromCSV's file names are relative to
-// (default the CSV's own directory).
+// (fastai's folder): a relative dir is taken inside the CSV's directory, the
+// default being that directory itself.
 func Folder(dir string) Option { return func(c *config) { c.folder = dir } }
+
+// CSVSuffix appends a suffix to every file name of a CSV (fastai's suff, for
+// CSVs that name images without their extension).
+func CSVSuffix(s string) Option { return func(c *config) { c.suffix = s } }
+
+// ReuseBatches lets a loader reuse the memory of the batches it serves: a
+// batch's X, Y and Index are then valid only until the loop body that
+// received it returns, after which the loader overwrites them with a later
+// batch. It saves an allocation per batch in a training loop that does not
+// keep batches; leave it off (the default) for anything that keeps them,
+// such as collecting predictions together with their inputs.
+func ReuseBatches(reuse bool) Option { return func(c *config) { c.reuse = reuse } }
