@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -57,8 +58,18 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 		beta = bias.data.Data()
 	}
 	chanStride := c * inner
+	var f32 *bnFloat32
+	if x32, ok := any(xd).([]float32); ok && inner >= bnFastInner {
+		f32 = &bnFloat32{x: x32, n: n, inner: inner, chanStride: chanStride, useBatch: useBatch, gamma: any(gamma).([]float32),
+			mean: any(mean).([]float32), invstd: any(invstd).([]float32)}
+		f32.forward(any(od).([]float32), training, any(runningMean).(*tensor.Dense[float32]), any(runningVar).(*tensor.Dense[float32]),
+			any(beta).([]float32), float64(momentum), float64(eps))
+	}
 	parallel.For(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
+			if f32 != nil {
+				break
+			}
 			var mu, v float64
 			if useBatch {
 				var s float64
@@ -119,6 +130,20 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 			gb = tensor.New[T](c)
 		}
 		gyd := gy.Data()
+		if f32 != nil {
+			var gx32, gw32, gb32 []float32
+			if gx != nil {
+				gx32 = any(gx.Data()).([]float32)
+			}
+			if gw != nil {
+				gw32 = any(gw.Data()).([]float32)
+			}
+			if gb != nil {
+				gb32 = any(gb.Data()).([]float32)
+			}
+			f32.backward(any(gyd).([]float32), gx32, gw32, gb32)
+			return nnGrads([]*Var[T]{x, weight, bias}, gx, gw, gb)
+		}
 		parallel.For(c, 1, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
 				mu, is := float64(mean[ch]), float64(invstd[ch])
@@ -166,6 +191,126 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 		})
 		return nnGrads([]*Var[T]{x, weight, bias}, gx, gw, gb)
 	}, nnInputs(x, weight, bias)...)
+}
+
+// bnFastInner is the smallest plane (H*W) for which BatchNorm's float32
+// path runs through the SIMD row kernels; smaller planes (BatchNorm1d's
+// plane is 1) take the generic loop.
+const bnFastInner = 16
+
+// bnFloat32 is BatchNorm's float32 path, through the SIMD row kernels: the
+// input, its geometry and the per-channel statistics kept for backward.
+type bnFloat32 struct {
+	x                    []float32
+	n, inner, chanStride int
+	useBatch             bool
+	gamma                []float32
+	mean, invstd         []float32
+}
+
+// row returns the bounds of sample i's plane of channel ch.
+func (b *bnFloat32) row(i, ch int) (int, int) {
+	o := i*b.chanStride + ch*b.inner
+	return o, o + b.inner
+}
+
+// forward computes y over all channels in parallel: batch statistics (when
+// useBatch) from one pass of the BNStats kernel per row, shifted by the mean
+// of the channel's first row so that the variance suffers no cancellation,
+// accumulated over rows in float64; then y = x*scale + shift by the Affine
+// kernel. It stores each channel's mean and 1/std for backward.
+func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar *tensor.Dense[float32], beta []float32, momentum, eps float64) {
+	parallel.For(len(b.mean), 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var mu, v float64
+			if b.useBatch {
+				m := float64(b.n * b.inner)
+				r0, r1 := b.row(0, ch)
+				s0, _ := kernels.BNStats(b.x[r0:r1], 0)
+				shift := s0 / float32(b.inner)
+				var s1, s2 float64
+				for i := 0; i < b.n; i++ {
+					r0, r1 := b.row(i, ch)
+					a1, a2 := kernels.BNStats(b.x[r0:r1], shift)
+					s1 += float64(a1)
+					s2 += float64(a2)
+				}
+				d := s1 / m
+				mu = float64(shift) + d
+				ss := max(s2-s1*d, 0) // the sum of (x - mu)^2
+				v = ss / m
+				if training && runningMean != nil {
+					rm, rv := runningMean.Data(), runningVar.Data()
+					rm[ch] = float32((1-momentum)*float64(rm[ch]) + momentum*mu)
+					rv[ch] = float32((1-momentum)*float64(rv[ch]) + momentum*ss/(m-1))
+				}
+			} else {
+				mu, v = float64(runningMean.Data()[ch]), float64(runningVar.Data()[ch])
+			}
+			is := 1 / math.Sqrt(v+eps)
+			b.mean[ch], b.invstd[ch] = float32(mu), float32(is)
+			scale, shift := is, -mu*is
+			if b.gamma != nil {
+				scale *= float64(b.gamma[ch])
+				shift *= float64(b.gamma[ch])
+			}
+			if beta != nil {
+				shift += float64(beta[ch])
+			}
+			for i := 0; i < b.n; i++ {
+				r0, r1 := b.row(i, ch)
+				kernels.Affine(y[r0:r1], b.x[r0:r1], float32(scale), float32(shift))
+			}
+		}
+	})
+}
+
+// backward computes the gradients that are not nil, over all channels in
+// parallel: the sums of dy and dy*(x - mu) from the SumDot kernel per row
+// (in float64 over rows), then dx = c1*dy + c2*x + c3 by the BNBackward
+// kernel; in eval, where the statistics are constants, dx = k*dy.
+func (b *bnFloat32) backward(gy, gx, gw, gb []float32) {
+	parallel.For(len(b.mean), 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mu, is := float64(b.mean[ch]), float64(b.invstd[ch])
+			k := is
+			if b.gamma != nil {
+				k *= float64(b.gamma[ch])
+			}
+			if gw != nil || gb != nil || (gx != nil && b.useBatch) {
+				var sdy, sdyx float64
+				for i := 0; i < b.n; i++ {
+					r0, r1 := b.row(i, ch)
+					a1, a2 := kernels.SumDot(gy[r0:r1], b.x[r0:r1], b.mean[ch])
+					sdy += float64(a1)
+					sdyx += float64(a2)
+				}
+				sdyx *= is
+				if gw != nil {
+					gw[ch] = float32(sdyx)
+				}
+				if gb != nil {
+					gb[ch] = float32(sdy)
+				}
+				if gx != nil && b.useBatch {
+					m := float64(b.n * b.inner)
+					av, bcoef := sdy/m, sdyx/m
+					c1, c2, c3 := float32(k), float32(-k*bcoef*is), float32(-k*av+k*bcoef*is*mu)
+					for i := 0; i < b.n; i++ {
+						r0, r1 := b.row(i, ch)
+						kernels.BNBackward(gx[r0:r1], gy[r0:r1], b.x[r0:r1], c1, c2, c3)
+					}
+					continue
+				}
+			}
+			if gx != nil {
+				for i := 0; i < b.n; i++ {
+					r0, r1 := b.row(i, ch)
+					kernels.Affine(gx[r0:r1], gy[r0:r1], float32(k), 0)
+				}
+			}
+		}
+	})
 }
 
 // nnShapeOf returns v's shape, or nil for a nil v.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -69,13 +70,16 @@ func MaxPool2d[T tensor.Float](x *Var[T], opts Pool2dOptions) *Var[T] {
 	g, oh, ow := poolGeom("MaxPool2d", x, opts, true)
 	xs := x.Shape()
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
+	fast := g.KH == 2 && g.KW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0 && g.DilH == 1 && g.DilW == 1
+	if x32, ok := any(x).(*Var[float32]); ok && fast {
+		return any(maxPool2x2F32(x32, oh, ow)).(*Var[T])
+	}
 	out := tensor.New[T](n, c, oh, ow)
 	var arg []int32
 	if nnWantsGrad(x) {
 		arg = make([]int32, n*c*oh*ow)
 	}
 	xd, od := x.data.Data(), out.Data()
-	fast := g.KH == 2 && g.KW == 2 && g.StrideH == 2 && g.StrideW == 2 && g.PadH == 0 && g.PadW == 0 && g.DilH == 1 && g.DilW == 1
 	parallel.For(n*c, poolGrain, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := xd[pl*h*w : (pl+1)*h*w]
@@ -117,6 +121,49 @@ func MaxPool2d[T tensor.Float](x *Var[T], opts Pool2dOptions) *Var[T] {
 	})
 	return Record("MaxPool2d", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
 		return []*tensor.Dense[T]{poolScatter(gy.Data(), arg, xs, oh*ow)}
+	}, x)
+}
+
+// maxPool2x2F32 is MaxPool2d with kernel 2, stride 2 and no padding on a
+// float32 input, through the MaxPool2x2 kernels: the forward keeps one byte
+// per output (the window position of its maximum) for the backward, which
+// writes every element of the input gradient once.
+func maxPool2x2F32(x *Var[float32], oh, ow int) *Var[float32] {
+	xs := x.Shape()
+	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
+	planes := n * c
+	out := tensor.New[float32](n, c, oh, ow)
+	xd, od := x.data.Data(), out.Data()
+	code := make([]uint8, planes*oh*ow)
+	// With an even height, the row pairs of all planes are evenly spaced,
+	// so the planes are pooled as one run of rows.
+	evenH := h%2 == 0
+	parallel.For(planes, poolGrain, func(lo, hi int) {
+		if evenH {
+			r0, r1 := lo*oh, hi*oh
+			kernels.MaxPool2x2(r1-r0, ow, 2*w, w, xd[lo*h*w:hi*h*w], od[r0*ow:r1*ow], code[r0*ow:r1*ow])
+			return
+		}
+		for pl := lo; pl < hi; pl++ {
+			kernels.MaxPool2x2(oh, ow, 2*w, w, xd[pl*h*w:(pl+1)*h*w], od[pl*oh*ow:(pl+1)*oh*ow], code[pl*oh*ow:(pl+1)*oh*ow])
+		}
+	})
+	return Record("MaxPool2d", out, func(gy *tensor.Dense[float32]) []*tensor.Dense[float32] {
+		gx := tensor.New[float32](xs...)
+		gd, gyd := gx.Data(), gy.Data()
+		// The kernel writes the 2*oh x 2*ow part of each plane; with odd
+		// sizes the last row or column is left at zero.
+		parallel.For(planes, poolGrain, func(lo, hi int) {
+			if evenH {
+				r0, r1 := lo*oh, hi*oh
+				kernels.MaxPool2x2Backward(r1-r0, ow, 2*w, w, gyd[r0*ow:r1*ow], code[r0*ow:r1*ow], gd[lo*h*w:hi*h*w])
+				return
+			}
+			for pl := lo; pl < hi; pl++ {
+				kernels.MaxPool2x2Backward(oh, ow, 2*w, w, gyd[pl*oh*ow:(pl+1)*oh*ow], code[pl*oh*ow:(pl+1)*oh*ow], gd[pl*h*w:(pl+1)*h*w])
+			}
+		})
+		return []*tensor.Dense[float32]{gx}
 	}, x)
 }
 

@@ -4782,3 +4782,872 @@ adam256_loop1:
 adam256_tail:
 	VZEROUPPER
 	RET
+
+// func bnStats512(n int, x *float32, shift float32, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·bnStats512(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         out+24(FP), DX
+	VBROADCASTSS shift+16(FP), Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+
+bnStats512_loop:
+	CMPQ    AX, $0x20
+	JL      bnStats512_done
+	VMOVUPS (CX), Z5
+	VSUBPS  Z0, Z5, Z5
+	VADDPS  Z5, Z1, Z1
+	VMULPS  Z5, Z5, Z5
+	VADDPS  Z5, Z2, Z2
+	VMOVUPS 64(CX), Z5
+	VSUBPS  Z0, Z5, Z5
+	VADDPS  Z5, Z3, Z3
+	VMULPS  Z5, Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    $0x80, CX
+	SUBQ    $0x20, AX
+	JMP     bnStats512_loop
+
+bnStats512_done:
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 64(DX)
+	VMOVUPS Z4, 192(DX)
+	VZEROUPPER
+	RET
+
+// func sumDot512(n int, grad *float32, x *float32, mu float32, out *float32)
+// Requires: AVX, AVX512F
+TEXT ·sumDot512(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         grad+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         out+32(FP), BX
+	VBROADCASTSS mu+24(FP), Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+
+sumDot512_loop:
+	CMPQ    AX, $0x20
+	JL      sumDot512_done
+	VMOVUPS (CX), Z5
+	VMOVUPS (DX), Z6
+	VSUBPS  Z0, Z6, Z6
+	VMULPS  Z6, Z5, Z6
+	VADDPS  Z5, Z1, Z1
+	VADDPS  Z6, Z2, Z2
+	VMOVUPS 64(CX), Z5
+	VMOVUPS 64(DX), Z6
+	VSUBPS  Z0, Z6, Z6
+	VMULPS  Z6, Z5, Z6
+	VADDPS  Z5, Z3, Z3
+	VADDPS  Z6, Z4, Z4
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	SUBQ    $0x20, AX
+	JMP     sumDot512_loop
+
+sumDot512_done:
+	VMOVUPS Z1, (BX)
+	VMOVUPS Z2, 128(BX)
+	VMOVUPS Z3, 64(BX)
+	VMOVUPS Z4, 192(BX)
+	VZEROUPPER
+	RET
+
+// func affine512(n int, dst *float32, x *float32, a float32, b float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·affine512(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         x+16(FP), DX
+	VBROADCASTSS a+24(FP), Z0
+	VBROADCASTSS b+28(FP), Z1
+
+affine512_loopU:
+	CMPQ    AX, $0x00000040
+	JL      affine512_loop1
+	VMOVUPS (DX), Z2
+	VMULPS  Z0, Z2, Z2
+	VADDPS  Z1, Z2, Z2
+	VMOVUPS Z2, (CX)
+	VMOVUPS 64(DX), Z2
+	VMULPS  Z0, Z2, Z2
+	VADDPS  Z1, Z2, Z2
+	VMOVUPS Z2, 64(CX)
+	VMOVUPS 128(DX), Z2
+	VMULPS  Z0, Z2, Z2
+	VADDPS  Z1, Z2, Z2
+	VMOVUPS Z2, 128(CX)
+	VMOVUPS 192(DX), Z2
+	VMULPS  Z0, Z2, Z2
+	VADDPS  Z1, Z2, Z2
+	VMOVUPS Z2, 192(CX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, AX
+	JMP     affine512_loopU
+
+affine512_loop1:
+	CMPQ    AX, $0x00000010
+	JL      affine512_tail
+	VMOVUPS (DX), Z2
+	VMULPS  Z0, Z2, Z2
+	VADDPS  Z1, Z2, Z2
+	VMOVUPS Z2, (CX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, AX
+	JMP     affine512_loop1
+
+affine512_tail:
+	TESTQ     AX, AX
+	JZ        affine512_done
+	MOVL      $0x0000ffff, BX
+	BZHIL     AX, BX, BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (DX), K1, Z2
+	VMULPS    Z0, Z2, Z2
+	VADDPS    Z1, Z2, Z2
+	VMOVUPS   Z2, K1, (CX)
+
+affine512_done:
+	VZEROUPPER
+	RET
+
+// func affineRelu512(n int, dst *float32, x *float32, a float32, b float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·affineRelu512(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         x+16(FP), DX
+	VBROADCASTSS a+24(FP), Z0
+	VBROADCASTSS b+28(FP), Z1
+	VPXORD       Z2, Z2, Z2
+
+affineRelu512_loopU:
+	CMPQ    AX, $0x00000040
+	JL      affineRelu512_loop1
+	VMOVUPS (DX), Z3
+	VMULPS  Z0, Z3, Z3
+	VADDPS  Z1, Z3, Z3
+	VMAXPS  Z2, Z3, Z3
+	VMOVUPS Z3, (CX)
+	VMOVUPS 64(DX), Z3
+	VMULPS  Z0, Z3, Z3
+	VADDPS  Z1, Z3, Z3
+	VMAXPS  Z2, Z3, Z3
+	VMOVUPS Z3, 64(CX)
+	VMOVUPS 128(DX), Z3
+	VMULPS  Z0, Z3, Z3
+	VADDPS  Z1, Z3, Z3
+	VMAXPS  Z2, Z3, Z3
+	VMOVUPS Z3, 128(CX)
+	VMOVUPS 192(DX), Z3
+	VMULPS  Z0, Z3, Z3
+	VADDPS  Z1, Z3, Z3
+	VMAXPS  Z2, Z3, Z3
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	SUBQ    $0x00000040, AX
+	JMP     affineRelu512_loopU
+
+affineRelu512_loop1:
+	CMPQ    AX, $0x00000010
+	JL      affineRelu512_tail
+	VMOVUPS (DX), Z3
+	VMULPS  Z0, Z3, Z3
+	VADDPS  Z1, Z3, Z3
+	VMAXPS  Z2, Z3, Z3
+	VMOVUPS Z3, (CX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	SUBQ    $0x00000010, AX
+	JMP     affineRelu512_loop1
+
+affineRelu512_tail:
+	TESTQ     AX, AX
+	JZ        affineRelu512_done
+	MOVL      $0x0000ffff, BX
+	BZHIL     AX, BX, BX
+	KMOVW     BX, K1
+	VMOVUPS.Z (DX), K1, Z3
+	VMULPS    Z0, Z3, Z3
+	VADDPS    Z1, Z3, Z3
+	VMAXPS    Z2, Z3, Z3
+	VMOVUPS   Z3, K1, (CX)
+
+affineRelu512_done:
+	VZEROUPPER
+	RET
+
+// func bnBackward512(n int, dst *float32, grad *float32, x *float32, c1 float32, c2 float32, c3 float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·bnBackward512(SB), NOSPLIT, $0-44
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         x+24(FP), BX
+	VBROADCASTSS c1+32(FP), Z0
+	VBROADCASTSS c2+36(FP), Z1
+	VBROADCASTSS c3+40(FP), Z2
+
+bnBackward512_loopU:
+	CMPQ    AX, $0x00000040
+	JL      bnBackward512_loop1
+	VMOVUPS (DX), Z3
+	VMOVUPS (BX), Z4
+	VMULPS  Z0, Z3, Z3
+	VMULPS  Z1, Z4, Z4
+	VADDPS  Z4, Z3, Z3
+	VADDPS  Z2, Z3, Z3
+	VMOVUPS Z3, (CX)
+	VMOVUPS 64(DX), Z3
+	VMOVUPS 64(BX), Z4
+	VMULPS  Z0, Z3, Z3
+	VMULPS  Z1, Z4, Z4
+	VADDPS  Z4, Z3, Z3
+	VADDPS  Z2, Z3, Z3
+	VMOVUPS Z3, 64(CX)
+	VMOVUPS 128(DX), Z3
+	VMOVUPS 128(BX), Z4
+	VMULPS  Z0, Z3, Z3
+	VMULPS  Z1, Z4, Z4
+	VADDPS  Z4, Z3, Z3
+	VADDPS  Z2, Z3, Z3
+	VMOVUPS Z3, 128(CX)
+	VMOVUPS 192(DX), Z3
+	VMOVUPS 192(BX), Z4
+	VMULPS  Z0, Z3, Z3
+	VMULPS  Z1, Z4, Z4
+	VADDPS  Z4, Z3, Z3
+	VADDPS  Z2, Z3, Z3
+	VMOVUPS Z3, 192(CX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	ADDQ    $0x00000100, BX
+	SUBQ    $0x00000040, AX
+	JMP     bnBackward512_loopU
+
+bnBackward512_loop1:
+	CMPQ    AX, $0x00000010
+	JL      bnBackward512_tail
+	VMOVUPS (DX), Z3
+	VMOVUPS (BX), Z4
+	VMULPS  Z0, Z3, Z3
+	VMULPS  Z1, Z4, Z4
+	VADDPS  Z4, Z3, Z3
+	VADDPS  Z2, Z3, Z3
+	VMOVUPS Z3, (CX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, AX
+	JMP     bnBackward512_loop1
+
+bnBackward512_tail:
+	TESTQ     AX, AX
+	JZ        bnBackward512_done
+	MOVL      $0x0000ffff, SI
+	BZHIL     AX, SI, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z3
+	VMOVUPS.Z (BX), K1, Z4
+	VMULPS    Z0, Z3, Z3
+	VMULPS    Z1, Z4, Z4
+	VADDPS    Z4, Z3, Z3
+	VADDPS    Z2, Z3, Z3
+	VMOVUPS   Z3, K1, (CX)
+
+bnBackward512_done:
+	VZEROUPPER
+	RET
+
+DATA poolEvenIdx<>+0(SB)/4, $0x00000000
+DATA poolEvenIdx<>+4(SB)/4, $0x00000002
+DATA poolEvenIdx<>+8(SB)/4, $0x00000004
+DATA poolEvenIdx<>+12(SB)/4, $0x00000006
+DATA poolEvenIdx<>+16(SB)/4, $0x00000008
+DATA poolEvenIdx<>+20(SB)/4, $0x0000000a
+DATA poolEvenIdx<>+24(SB)/4, $0x0000000c
+DATA poolEvenIdx<>+28(SB)/4, $0x0000000e
+DATA poolEvenIdx<>+32(SB)/4, $0x00000010
+DATA poolEvenIdx<>+36(SB)/4, $0x00000012
+DATA poolEvenIdx<>+40(SB)/4, $0x00000014
+DATA poolEvenIdx<>+44(SB)/4, $0x00000016
+DATA poolEvenIdx<>+48(SB)/4, $0x00000018
+DATA poolEvenIdx<>+52(SB)/4, $0x0000001a
+DATA poolEvenIdx<>+56(SB)/4, $0x0000001c
+DATA poolEvenIdx<>+60(SB)/4, $0x0000001e
+GLOBL poolEvenIdx<>(SB), RODATA|NOPTR, $64
+
+DATA poolOddIdx<>+0(SB)/4, $0x00000001
+DATA poolOddIdx<>+4(SB)/4, $0x00000003
+DATA poolOddIdx<>+8(SB)/4, $0x00000005
+DATA poolOddIdx<>+12(SB)/4, $0x00000007
+DATA poolOddIdx<>+16(SB)/4, $0x00000009
+DATA poolOddIdx<>+20(SB)/4, $0x0000000b
+DATA poolOddIdx<>+24(SB)/4, $0x0000000d
+DATA poolOddIdx<>+28(SB)/4, $0x0000000f
+DATA poolOddIdx<>+32(SB)/4, $0x00000011
+DATA poolOddIdx<>+36(SB)/4, $0x00000013
+DATA poolOddIdx<>+40(SB)/4, $0x00000015
+DATA poolOddIdx<>+44(SB)/4, $0x00000017
+DATA poolOddIdx<>+48(SB)/4, $0x00000019
+DATA poolOddIdx<>+52(SB)/4, $0x0000001b
+DATA poolOddIdx<>+56(SB)/4, $0x0000001d
+DATA poolOddIdx<>+60(SB)/4, $0x0000001f
+GLOBL poolOddIdx<>(SB), RODATA|NOPTR, $64
+
+// func maxPool2x2x512(rows int, ow int, stride int, w int, x *float32, dst *float32, code *uint8)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool2x2x512(SB), NOSPLIT, $0-56
+	MOVQ         rows+0(FP), AX
+	MOVQ         ow+8(FP), CX
+	MOVQ         stride+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         x+32(FP), SI
+	MOVQ         dst+40(FP), DI
+	MOVQ         code+48(FP), R8
+	SHLQ         $0x02, DX
+	SHLQ         $0x02, BX
+	VMOVDQU32    poolEvenIdx<>+0(SB), Z0
+	VMOVDQU32    poolOddIdx<>+0(SB), Z1
+	MOVL         $0x00000001, R9
+	VPBROADCASTD R9, Z2
+	MOVL         $0x00000002, R9
+	VPBROADCASTD R9, Z3
+	MOVL         $0x00000003, R9
+	VPBROADCASTD R9, Z4
+
+maxPool2x2x512_row:
+	TESTQ AX, AX
+	JZ    maxPool2x2x512_done
+	MOVQ  SI, R9
+	MOVQ  DI, R10
+	MOVQ  R8, R11
+	MOVQ  CX, R12
+
+maxPool2x2x512_col:
+	CMPQ      R12, $0x10
+	JL        maxPool2x2x512_partial
+	VMOVUPS   (R9), Z5
+	VMOVUPS   64(R9), Z6
+	VMOVUPS   (R9)(BX*1), Z7
+	VMOVUPS   64(R9)(BX*1), Z8
+	VMOVDQA32 Z0, Z9
+	VPERMI2PS Z6, Z5, Z9
+	VMOVDQA32 Z1, Z10
+	VPERMI2PS Z6, Z5, Z10
+	VMOVDQA32 Z0, Z5
+	VPERMI2PS Z8, Z7, Z5
+	VMOVDQA32 Z1, Z6
+	VPERMI2PS Z8, Z7, Z6
+	VPXORD    Z11, Z11, Z11
+	VCMPPS    $0x07, Z9, Z9, K1
+	VCMPPS    $0x16, Z9, Z10, K1, K1
+	VMOVAPS   Z10, K1, Z9
+	VMOVDQA32 Z2, K1, Z11
+	VCMPPS    $0x07, Z9, Z9, K1
+	VCMPPS    $0x16, Z9, Z5, K1, K1
+	VMOVAPS   Z5, K1, Z9
+	VMOVDQA32 Z3, K1, Z11
+	VCMPPS    $0x07, Z9, Z9, K1
+	VCMPPS    $0x16, Z9, Z6, K1, K1
+	VMOVAPS   Z6, K1, Z9
+	VMOVDQA32 Z4, K1, Z11
+	VMOVUPS   Z9, (R10)
+	VPMOVDB   Z11, (R11)
+	ADDQ      $0x80, R9
+	ADDQ      $0x40, R10
+	ADDQ      $0x10, R11
+	SUBQ      $0x10, R12
+	JMP       maxPool2x2x512_col
+
+maxPool2x2x512_partial:
+	TESTQ     R12, R12
+	JZ        maxPool2x2x512_next
+	MOVL      $0xffffffff, R13
+	BZHIL     R12, R13, R14
+	KMOVW     R14, K1
+	LEAL      (R12)(R12*1), R12
+	BZHIL     R12, R13, R14
+	KMOVW     R14, K2
+	SHRL      $0x10, R14
+	KMOVW     R14, K3
+	VMOVUPS.Z (R9), K2, Z5
+	VMOVUPS.Z 64(R9), K3, Z6
+	VMOVUPS.Z (R9)(BX*1), K2, Z7
+	VMOVUPS.Z 64(R9)(BX*1), K3, Z8
+	VMOVDQA32 Z0, Z9
+	VPERMI2PS Z6, Z5, Z9
+	VMOVDQA32 Z1, Z10
+	VPERMI2PS Z6, Z5, Z10
+	VMOVDQA32 Z0, Z5
+	VPERMI2PS Z8, Z7, Z5
+	VMOVDQA32 Z1, Z6
+	VPERMI2PS Z8, Z7, Z6
+	VPXORD    Z12, Z12, Z12
+	VCMPPS    $0x07, Z9, Z9, K2
+	VCMPPS    $0x16, Z9, Z10, K2, K2
+	VMOVAPS   Z10, K2, Z9
+	VMOVDQA32 Z2, K2, Z12
+	VCMPPS    $0x07, Z9, Z9, K2
+	VCMPPS    $0x16, Z9, Z5, K2, K2
+	VMOVAPS   Z5, K2, Z9
+	VMOVDQA32 Z3, K2, Z12
+	VCMPPS    $0x07, Z9, Z9, K2
+	VCMPPS    $0x16, Z9, Z6, K2, K2
+	VMOVAPS   Z6, K2, Z9
+	VMOVDQA32 Z4, K2, Z12
+	VMOVUPS   Z9, K1, (R10)
+	VPMOVDB   Z12, K1, (R11)
+
+maxPool2x2x512_next:
+	ADDQ DX, SI
+	LEAQ (DI)(CX*4), DI
+	ADDQ CX, R8
+	DECQ AX
+	JMP  maxPool2x2x512_row
+
+maxPool2x2x512_done:
+	VZEROUPPER
+	RET
+
+DATA poolInterleaveLo<>+0(SB)/4, $0x00000000
+DATA poolInterleaveLo<>+4(SB)/4, $0x00000010
+DATA poolInterleaveLo<>+8(SB)/4, $0x00000001
+DATA poolInterleaveLo<>+12(SB)/4, $0x00000011
+DATA poolInterleaveLo<>+16(SB)/4, $0x00000002
+DATA poolInterleaveLo<>+20(SB)/4, $0x00000012
+DATA poolInterleaveLo<>+24(SB)/4, $0x00000003
+DATA poolInterleaveLo<>+28(SB)/4, $0x00000013
+DATA poolInterleaveLo<>+32(SB)/4, $0x00000004
+DATA poolInterleaveLo<>+36(SB)/4, $0x00000014
+DATA poolInterleaveLo<>+40(SB)/4, $0x00000005
+DATA poolInterleaveLo<>+44(SB)/4, $0x00000015
+DATA poolInterleaveLo<>+48(SB)/4, $0x00000006
+DATA poolInterleaveLo<>+52(SB)/4, $0x00000016
+DATA poolInterleaveLo<>+56(SB)/4, $0x00000007
+DATA poolInterleaveLo<>+60(SB)/4, $0x00000017
+GLOBL poolInterleaveLo<>(SB), RODATA|NOPTR, $64
+
+DATA poolInterleaveHi<>+0(SB)/4, $0x00000008
+DATA poolInterleaveHi<>+4(SB)/4, $0x00000018
+DATA poolInterleaveHi<>+8(SB)/4, $0x00000009
+DATA poolInterleaveHi<>+12(SB)/4, $0x00000019
+DATA poolInterleaveHi<>+16(SB)/4, $0x0000000a
+DATA poolInterleaveHi<>+20(SB)/4, $0x0000001a
+DATA poolInterleaveHi<>+24(SB)/4, $0x0000000b
+DATA poolInterleaveHi<>+28(SB)/4, $0x0000001b
+DATA poolInterleaveHi<>+32(SB)/4, $0x0000000c
+DATA poolInterleaveHi<>+36(SB)/4, $0x0000001c
+DATA poolInterleaveHi<>+40(SB)/4, $0x0000000d
+DATA poolInterleaveHi<>+44(SB)/4, $0x0000001d
+DATA poolInterleaveHi<>+48(SB)/4, $0x0000000e
+DATA poolInterleaveHi<>+52(SB)/4, $0x0000001e
+DATA poolInterleaveHi<>+56(SB)/4, $0x0000000f
+DATA poolInterleaveHi<>+60(SB)/4, $0x0000001f
+GLOBL poolInterleaveHi<>(SB), RODATA|NOPTR, $64
+
+// func maxPool2x2Back512(rows int, ow int, stride int, w int, gy *float32, code *uint8, gx *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool2x2Back512(SB), NOSPLIT, $0-56
+	MOVQ         rows+0(FP), AX
+	MOVQ         ow+8(FP), CX
+	MOVQ         stride+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         gy+32(FP), SI
+	MOVQ         code+40(FP), DI
+	MOVQ         gx+48(FP), R8
+	SHLQ         $0x02, DX
+	SHLQ         $0x02, BX
+	VMOVDQU32    poolInterleaveLo<>+0(SB), Z0
+	VMOVDQU32    poolInterleaveHi<>+0(SB), Z1
+	MOVL         $0x00000000, R9
+	VPBROADCASTD R9, Z2
+	MOVL         $0x00000001, R9
+	VPBROADCASTD R9, Z3
+	MOVL         $0x00000002, R9
+	VPBROADCASTD R9, Z4
+	MOVL         $0x00000003, R9
+	VPBROADCASTD R9, Z5
+
+maxPool2x2Back512_row:
+	TESTQ AX, AX
+	JZ    maxPool2x2Back512_done
+	MOVQ  SI, R9
+	MOVQ  DI, R10
+	MOVQ  R8, R11
+	MOVQ  CX, R12
+
+maxPool2x2Back512_col:
+	CMPQ      R12, $0x10
+	JL        maxPool2x2Back512_partial
+	VMOVUPS   (R9), Z6
+	VPMOVZXBD (R10), Z7
+	VPCMPEQD  Z2, Z7, K1
+	VMOVUPS.Z Z6, K1, Z8
+	VPCMPEQD  Z3, Z7, K1
+	VMOVUPS.Z Z6, K1, Z9
+	VPCMPEQD  Z4, Z7, K1
+	VMOVUPS.Z Z6, K1, Z10
+	VPCMPEQD  Z5, Z7, K1
+	VMOVUPS.Z Z6, K1, Z6
+	VMOVDQA32 Z0, Z7
+	VPERMI2PS Z9, Z8, Z7
+	VMOVDQA32 Z1, Z12
+	VPERMI2PS Z9, Z8, Z12
+	VMOVUPS   Z7, (R11)
+	VMOVUPS   Z12, 64(R11)
+	VMOVDQA32 Z0, Z7
+	VPERMI2PS Z6, Z10, Z7
+	VMOVDQA32 Z1, Z8
+	VPERMI2PS Z6, Z10, Z8
+	VMOVUPS   Z7, (R11)(BX*1)
+	VMOVUPS   Z8, 64(R11)(BX*1)
+	ADDQ      $0x40, R9
+	ADDQ      $0x10, R10
+	ADDQ      $0x80, R11
+	SUBQ      $0x10, R12
+	JMP       maxPool2x2Back512_col
+
+maxPool2x2Back512_partial:
+	TESTQ     R12, R12
+	JZ        maxPool2x2Back512_next
+	MOVL      $0xffffffff, R13
+	BZHIL     R12, R13, R14
+	KMOVW     R14, K1
+	LEAL      (R12)(R12*1), R12
+	BZHIL     R12, R13, R14
+	KMOVW     R14, K2
+	SHRL      $0x10, R14
+	KMOVW     R14, K3
+	VMOVUPS.Z (R9), K1, Z6
+	VPMOVZXBD (R10), K1, Z11
+	VPCMPEQD  Z2, Z11, K1
+	VMOVUPS.Z Z6, K1, Z7
+	VPCMPEQD  Z3, Z11, K1
+	VMOVUPS.Z Z6, K1, Z8
+	VPCMPEQD  Z4, Z11, K1
+	VMOVUPS.Z Z6, K1, Z9
+	VPCMPEQD  Z5, Z11, K1
+	VMOVUPS.Z Z6, K1, Z6
+	VMOVDQA32 Z0, Z10
+	VPERMI2PS Z8, Z7, Z10
+	VMOVDQA32 Z1, Z12
+	VPERMI2PS Z8, Z7, Z12
+	VMOVUPS   Z10, K2, (R11)
+	VMOVUPS   Z12, K3, 64(R11)
+	VMOVDQA32 Z0, Z7
+	VPERMI2PS Z6, Z9, Z7
+	VMOVDQA32 Z1, Z8
+	VPERMI2PS Z6, Z9, Z8
+	VMOVUPS   Z7, K2, (R11)(BX*1)
+	VMOVUPS   Z8, K3, 64(R11)(BX*1)
+
+maxPool2x2Back512_next:
+	ADDQ DX, R8
+	LEAQ (SI)(CX*4), SI
+	ADDQ CX, DI
+	DECQ AX
+	JMP  maxPool2x2Back512_row
+
+maxPool2x2Back512_done:
+	VZEROUPPER
+	RET
+
+// func bnStats256(n int, x *float32, shift float32, out *float32)
+// Requires: AVX
+TEXT ·bnStats256(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         x+8(FP), CX
+	MOVQ         out+24(FP), DX
+	VBROADCASTSS shift+16(FP), Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+
+bnStats256_loop:
+	CMPQ    AX, $0x20
+	JL      bnStats256_done
+	VMOVUPS (CX), Y9
+	VSUBPS  Y0, Y9, Y9
+	VADDPS  Y9, Y1, Y1
+	VMULPS  Y9, Y9, Y9
+	VADDPS  Y9, Y2, Y2
+	VMOVUPS 32(CX), Y9
+	VSUBPS  Y0, Y9, Y9
+	VADDPS  Y9, Y3, Y3
+	VMULPS  Y9, Y9, Y9
+	VADDPS  Y9, Y4, Y4
+	VMOVUPS 64(CX), Y9
+	VSUBPS  Y0, Y9, Y9
+	VADDPS  Y9, Y5, Y5
+	VMULPS  Y9, Y9, Y9
+	VADDPS  Y9, Y6, Y6
+	VMOVUPS 96(CX), Y9
+	VSUBPS  Y0, Y9, Y9
+	VADDPS  Y9, Y7, Y7
+	VMULPS  Y9, Y9, Y9
+	VADDPS  Y9, Y8, Y8
+	ADDQ    $0x80, CX
+	SUBQ    $0x20, AX
+	JMP     bnStats256_loop
+
+bnStats256_done:
+	VMOVUPS Y1, (DX)
+	VMOVUPS Y2, 128(DX)
+	VMOVUPS Y3, 32(DX)
+	VMOVUPS Y4, 160(DX)
+	VMOVUPS Y5, 64(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 96(DX)
+	VMOVUPS Y8, 224(DX)
+	VZEROUPPER
+	RET
+
+// func sumDot256(n int, grad *float32, x *float32, mu float32, out *float32)
+// Requires: AVX
+TEXT ·sumDot256(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         grad+8(FP), CX
+	MOVQ         x+16(FP), DX
+	MOVQ         out+32(FP), BX
+	VBROADCASTSS mu+24(FP), Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+
+sumDot256_loop:
+	CMPQ    AX, $0x20
+	JL      sumDot256_done
+	VMOVUPS (CX), Y9
+	VMOVUPS (DX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y10, Y9, Y10
+	VADDPS  Y9, Y1, Y1
+	VADDPS  Y10, Y2, Y2
+	VMOVUPS 32(CX), Y9
+	VMOVUPS 32(DX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y10, Y9, Y10
+	VADDPS  Y9, Y3, Y3
+	VADDPS  Y10, Y4, Y4
+	VMOVUPS 64(CX), Y9
+	VMOVUPS 64(DX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y10, Y9, Y10
+	VADDPS  Y9, Y5, Y5
+	VADDPS  Y10, Y6, Y6
+	VMOVUPS 96(CX), Y9
+	VMOVUPS 96(DX), Y10
+	VSUBPS  Y0, Y10, Y10
+	VMULPS  Y10, Y9, Y10
+	VADDPS  Y9, Y7, Y7
+	VADDPS  Y10, Y8, Y8
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, DX
+	SUBQ    $0x20, AX
+	JMP     sumDot256_loop
+
+sumDot256_done:
+	VMOVUPS Y1, (BX)
+	VMOVUPS Y2, 128(BX)
+	VMOVUPS Y3, 32(BX)
+	VMOVUPS Y4, 160(BX)
+	VMOVUPS Y5, 64(BX)
+	VMOVUPS Y6, 192(BX)
+	VMOVUPS Y7, 96(BX)
+	VMOVUPS Y8, 224(BX)
+	VZEROUPPER
+	RET
+
+// func affine256(n int, dst *float32, x *float32, a float32, b float32)
+// Requires: AVX
+TEXT ·affine256(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         x+16(FP), DX
+	VBROADCASTSS a+24(FP), Y0
+	VBROADCASTSS b+28(FP), Y1
+
+affine256_loopU:
+	CMPQ    AX, $0x00000020
+	JL      affine256_loop1
+	VMOVUPS (DX), Y2
+	VMULPS  Y0, Y2, Y2
+	VADDPS  Y1, Y2, Y2
+	VMOVUPS Y2, (CX)
+	VMOVUPS 32(DX), Y2
+	VMULPS  Y0, Y2, Y2
+	VADDPS  Y1, Y2, Y2
+	VMOVUPS Y2, 32(CX)
+	VMOVUPS 64(DX), Y2
+	VMULPS  Y0, Y2, Y2
+	VADDPS  Y1, Y2, Y2
+	VMOVUPS Y2, 64(CX)
+	VMOVUPS 96(DX), Y2
+	VMULPS  Y0, Y2, Y2
+	VADDPS  Y1, Y2, Y2
+	VMOVUPS Y2, 96(CX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, AX
+	JMP     affine256_loopU
+
+affine256_loop1:
+	CMPQ    AX, $0x00000008
+	JL      affine256_tail
+	VMOVUPS (DX), Y2
+	VMULPS  Y0, Y2, Y2
+	VADDPS  Y1, Y2, Y2
+	VMOVUPS Y2, (CX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, AX
+	JMP     affine256_loop1
+
+affine256_tail:
+	VZEROUPPER
+	RET
+
+// func affineRelu256(n int, dst *float32, x *float32, a float32, b float32)
+// Requires: AVX
+TEXT ·affineRelu256(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         x+16(FP), DX
+	VBROADCASTSS a+24(FP), Y0
+	VBROADCASTSS b+28(FP), Y1
+	VXORPS       Y2, Y2, Y2
+
+affineRelu256_loopU:
+	CMPQ    AX, $0x00000020
+	JL      affineRelu256_loop1
+	VMOVUPS (DX), Y3
+	VMULPS  Y0, Y3, Y3
+	VADDPS  Y1, Y3, Y3
+	VMAXPS  Y2, Y3, Y3
+	VMOVUPS Y3, (CX)
+	VMOVUPS 32(DX), Y3
+	VMULPS  Y0, Y3, Y3
+	VADDPS  Y1, Y3, Y3
+	VMAXPS  Y2, Y3, Y3
+	VMOVUPS Y3, 32(CX)
+	VMOVUPS 64(DX), Y3
+	VMULPS  Y0, Y3, Y3
+	VADDPS  Y1, Y3, Y3
+	VMAXPS  Y2, Y3, Y3
+	VMOVUPS Y3, 64(CX)
+	VMOVUPS 96(DX), Y3
+	VMULPS  Y0, Y3, Y3
+	VADDPS  Y1, Y3, Y3
+	VMAXPS  Y2, Y3, Y3
+	VMOVUPS Y3, 96(CX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	SUBQ    $0x00000020, AX
+	JMP     affineRelu256_loopU
+
+affineRelu256_loop1:
+	CMPQ    AX, $0x00000008
+	JL      affineRelu256_tail
+	VMOVUPS (DX), Y3
+	VMULPS  Y0, Y3, Y3
+	VADDPS  Y1, Y3, Y3
+	VMAXPS  Y2, Y3, Y3
+	VMOVUPS Y3, (CX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	SUBQ    $0x00000008, AX
+	JMP     affineRelu256_loop1
+
+affineRelu256_tail:
+	VZEROUPPER
+	RET
+
+// func bnBackward256(n int, dst *float32, grad *float32, x *float32, c1 float32, c2 float32, c3 float32)
+// Requires: AVX
+TEXT ·bnBackward256(SB), NOSPLIT, $0-44
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         grad+16(FP), DX
+	MOVQ         x+24(FP), BX
+	VBROADCASTSS c1+32(FP), Y0
+	VBROADCASTSS c2+36(FP), Y1
+	VBROADCASTSS c3+40(FP), Y2
+
+bnBackward256_loopU:
+	CMPQ    AX, $0x00000020
+	JL      bnBackward256_loop1
+	VMOVUPS (DX), Y3
+	VMOVUPS (BX), Y4
+	VMULPS  Y0, Y3, Y3
+	VMULPS  Y1, Y4, Y4
+	VADDPS  Y4, Y3, Y3
+	VADDPS  Y2, Y3, Y3
+	VMOVUPS Y3, (CX)
+	VMOVUPS 32(DX), Y3
+	VMOVUPS 32(BX), Y4
+	VMULPS  Y0, Y3, Y3
+	VMULPS  Y1, Y4, Y4
+	VADDPS  Y4, Y3, Y3
+	VADDPS  Y2, Y3, Y3
+	VMOVUPS Y3, 32(CX)
+	VMOVUPS 64(DX), Y3
+	VMOVUPS 64(BX), Y4
+	VMULPS  Y0, Y3, Y3
+	VMULPS  Y1, Y4, Y4
+	VADDPS  Y4, Y3, Y3
+	VADDPS  Y2, Y3, Y3
+	VMOVUPS Y3, 64(CX)
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 96(BX), Y4
+	VMULPS  Y0, Y3, Y3
+	VMULPS  Y1, Y4, Y4
+	VADDPS  Y4, Y3, Y3
+	VADDPS  Y2, Y3, Y3
+	VMOVUPS Y3, 96(CX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000080, BX
+	SUBQ    $0x00000020, AX
+	JMP     bnBackward256_loopU
+
+bnBackward256_loop1:
+	CMPQ    AX, $0x00000008
+	JL      bnBackward256_tail
+	VMOVUPS (DX), Y3
+	VMOVUPS (BX), Y4
+	VMULPS  Y0, Y3, Y3
+	VMULPS  Y1, Y4, Y4
+	VADDPS  Y4, Y3, Y3
+	VADDPS  Y2, Y3, Y3
+	VMOVUPS Y3, (CX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000008, AX
+	JMP     bnBackward256_loop1
+
+bnBackward256_tail:
+	VZEROUPPER
+	RET

@@ -143,3 +143,63 @@ func reluBackward256(n int, dst *float32, grad *float32, x *float32)
 //
 //go:noescape
 func adam256(n int, p *float32, grad *float32, m *float32, v *float32, beta1 float32, omb1 float32, beta2 float32, omb2 float32, step float32, sqrtBias2 float32, eps float32)
+
+// bnStats512 accumulates d = x - shift and d*d into out's 32+32 partials, over n floats (n a multiple of 32).
+//
+//go:noescape
+func bnStats512(n int, x *float32, shift float32, out *float32)
+
+// sumDot512 accumulates g and g*(x - mu) into out's 32+32 partials, over n floats (n a multiple of 32).
+//
+//go:noescape
+func sumDot512(n int, grad *float32, x *float32, mu float32, out *float32)
+
+// affine512 computes dst = x*a + b (AVX-512, any n).
+//
+//go:noescape
+func affine512(n int, dst *float32, x *float32, a float32, b float32)
+
+// affineRelu512 computes dst = max(x*a + b, 0) (AVX-512, any n).
+//
+//go:noescape
+func affineRelu512(n int, dst *float32, x *float32, a float32, b float32)
+
+// bnBackward512 computes dst = (c1*g + c2*x) + c3 (AVX-512, any n).
+//
+//go:noescape
+func bnBackward512(n int, dst *float32, grad *float32, x *float32, c1 float32, c2 float32, c3 float32)
+
+// maxPool2x2x512 computes rows of a 2x2 stride-2 max pool and the window position of each maximum (AVX-512).
+//
+//go:noescape
+func maxPool2x2x512(rows int, ow int, stride int, w int, x *float32, dst *float32, code *uint8)
+
+// maxPool2x2Back512 scatters rows of a 2x2 stride-2 max pool's output gradient to the window positions in code (AVX-512).
+//
+//go:noescape
+func maxPool2x2Back512(rows int, ow int, stride int, w int, gy *float32, code *uint8, gx *float32)
+
+// bnStats256 accumulates d = x - shift and d*d into out's 32+32 partials, over n floats (n a multiple of 32).
+//
+//go:noescape
+func bnStats256(n int, x *float32, shift float32, out *float32)
+
+// sumDot256 accumulates g and g*(x - mu) into out's 32+32 partials, over n floats (n a multiple of 32).
+//
+//go:noescape
+func sumDot256(n int, grad *float32, x *float32, mu float32, out *float32)
+
+// affine256 computes dst = x*a + b (AVX2, n a multiple of 8).
+//
+//go:noescape
+func affine256(n int, dst *float32, x *float32, a float32, b float32)
+
+// affineRelu256 computes dst = max(x*a + b, 0) (AVX2, n a multiple of 8).
+//
+//go:noescape
+func affineRelu256(n int, dst *float32, x *float32, a float32, b float32)
+
+// bnBackward256 computes dst = (c1*g + c2*x) + c3 (AVX2, n a multiple of 8).
+//
+//go:noescape
+func bnBackward256(n int, dst *float32, grad *float32, x *float32, c1 float32, c2 float32, c3 float32)

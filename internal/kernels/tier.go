@@ -17,6 +17,12 @@ type tier struct {
 	relu         func(dst, x []float32)
 	reluBackward func(dst, g, x []float32)
 	adam         func(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float32)
+
+	affine             func(dst, x []float32, a, b float32)
+	affineRelu         func(dst, x []float32, a, b float32)
+	bnBackward         func(dst, g, x []float32, c1, c2, c3 float32)
+	maxPool2x2         func(rows, ow, stride, w int, x, dst []float32, code []uint8)
+	maxPool2x2Backward func(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32)
 }
 
 // genericTier is the pure-Go tier, available everywhere.
@@ -30,6 +36,12 @@ var genericTier = &tier{
 	relu:         reluGo,
 	reluBackward: reluBackwardGo,
 	adam:         adamGo,
+
+	affine:             affineGo,
+	affineRelu:         affineReluGo,
+	bnBackward:         bnBackwardGo,
+	maxPool2x2:         maxPool2x2Go,
+	maxPool2x2Backward: maxPool2x2BackwardGo,
 }
 
 // tiers lists the tiers this CPU and build support, best first; the last is

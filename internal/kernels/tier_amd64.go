@@ -28,6 +28,12 @@ var avx512Tier = &tier{
 	relu:         reluAVX512,
 	reluBackward: reluBackwardAVX512,
 	adam:         adamAVX512,
+
+	affine:             affineAVX512,
+	affineRelu:         affineReluAVX512,
+	bnBackward:         bnBackwardAVX512,
+	maxPool2x2:         maxPool2x2AVX512,
+	maxPool2x2Backward: maxPool2x2BackwardAVX512,
 }
 
 var avx2Tier = &tier{
@@ -40,6 +46,12 @@ var avx2Tier = &tier{
 	relu:         reluAVX2,
 	reluBackward: reluBackwardAVX2,
 	adam:         adamAVX2,
+
+	affine:             affineAVX2,
+	affineRelu:         affineReluAVX2,
+	bnBackward:         bnBackwardAVX2,
+	maxPool2x2:         maxPool2x2Go,
+	maxPool2x2Backward: maxPool2x2BackwardGo,
 }
 
 // kernel512 holds the AVX-512 micro-kernels by tile height.
@@ -188,4 +200,82 @@ func adamAVX2(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float
 		adam256(n, &p[0], &g[0], &m[0], &v[0], beta1, 1-beta1, beta2, 1-beta2, stepSize, sqrtBias2, eps)
 	}
 	adamGo(p[n:], g[n:], m[n:], v[n:], beta1, beta2, stepSize, sqrtBias2, eps)
+}
+
+func affineAVX512(dst, x []float32, a, b float32) {
+	if len(dst) > 0 {
+		affine512(len(dst), &dst[0], &x[0], a, b)
+	}
+}
+
+func affineReluAVX512(dst, x []float32, a, b float32) {
+	if len(dst) > 0 {
+		affineRelu512(len(dst), &dst[0], &x[0], a, b)
+	}
+}
+
+func bnBackwardAVX512(dst, g, x []float32, c1, c2, c3 float32) {
+	if len(dst) > 0 {
+		bnBackward512(len(dst), &dst[0], &g[0], &x[0], c1, c2, c3)
+	}
+}
+
+// The max-pool wrappers get checked arguments (see checkPool).
+
+func maxPool2x2AVX512(rows, ow, stride, w int, x, dst []float32, code []uint8) {
+	maxPool2x2x512(rows, ow, stride, w, &x[0], &dst[0], &code[0])
+}
+
+func maxPool2x2BackwardAVX512(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
+	maxPool2x2Back512(rows, ow, stride, w, &gy[0], &code[0], &gx[0])
+}
+
+func affineAVX2(dst, x []float32, a, b float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		affine256(n, &dst[0], &x[0], a, b)
+	}
+	affineGo(dst[n:], x[n:], a, b)
+}
+
+func affineReluAVX2(dst, x []float32, a, b float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		affineRelu256(n, &dst[0], &x[0], a, b)
+	}
+	affineReluGo(dst[n:], x[n:], a, b)
+}
+
+func bnBackwardAVX2(dst, g, x []float32, c1, c2, c3 float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		bnBackward256(n, &dst[0], &g[0], &x[0], c1, c2, c3)
+	}
+	bnBackwardGo(dst[n:], g[n:], x[n:], c1, c2, c3)
+}
+
+// The reductions are called directly, not through the tier's function
+// values, so that the partials stay on the caller's stack (the assembly is
+// noescape). n is a positive multiple of 32.
+
+func bnStatsTier(n int, x []float32, shift float32, p *partials) {
+	switch active {
+	case avx512Tier:
+		bnStats512(n, &x[0], shift, &p[0])
+	case avx2Tier:
+		bnStats256(n, &x[0], shift, &p[0])
+	default:
+		bnStatsGo(x[:n], 0, shift, p)
+	}
+}
+
+func sumDotTier(n int, g, x []float32, mu float32, p *partials) {
+	switch active {
+	case avx512Tier:
+		sumDot512(n, &g[0], &x[0], mu, &p[0])
+	case avx2Tier:
+		sumDot256(n, &g[0], &x[0], mu, &p[0])
+	default:
+		sumDotGo(g[:n], x[:n], 0, mu, p)
+	}
 }

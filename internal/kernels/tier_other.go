@@ -4,3 +4,7 @@ package kernels
 
 // cpuTiers returns no assembly tiers: this build is pure Go.
 func cpuTiers() []*tier { return nil }
+
+func bnStatsTier(n int, x []float32, shift float32, p *partials) { bnStatsGo(x[:n], 0, shift, p) }
+
+func sumDotTier(n int, g, x []float32, mu float32, p *partials) { sumDotGo(g[:n], x[:n], 0, mu, p) }

@@ -33,6 +33,8 @@ func main() {
 	packA12x512()
 	elementwise512()
 	elementwise256()
+	nnKernels512()
+	nnKernels256()
 	Generate()
 }
 

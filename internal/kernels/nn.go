@@ -1,0 +1,201 @@
+package kernels
+
+import "fmt"
+
+// The kernels of batch-norm and the 2x2 max pool. Like the element-wise
+// kernels, every tier computes exactly what the pure-Go references below
+// compute: the reductions accumulate 32 partial sums (element i into
+// partial i%32) and add them in a fixed tree, so results are bit-identical
+// across tiers and thread counts.
+
+// partials is the scratch of the two 32-way reductions.
+type partials [64]float32
+
+// reduce32 adds 32 partials in a fixed pairwise tree.
+func reduce32(p []float32) float32 {
+	var t [32]float32
+	copy(t[:], p[:32])
+	for w := 16; w >= 1; w /= 2 {
+		for i := 0; i < w; i++ {
+			t[i] += t[i+w]
+		}
+	}
+	return t[0]
+}
+
+// BNStats returns the sums of d and of d*d over x, where d = x - shift.
+// Batch-norm computes a channel's statistics from them with shift near the
+// channel's mean, which keeps the variance free of cancellation.
+func BNStats(x []float32, shift float32) (s1, s2 float32) {
+	var p partials
+	n := len(x) &^ 31
+	if n > 0 {
+		bnStatsTier(n, x, shift, &p)
+	}
+	bnStatsGo(x[n:], n, shift, &p)
+	return reduce32(p[:32]), reduce32(p[32:])
+}
+
+// SumDot returns the sums of g and of g*(x - mu) over len(g) elements.
+func SumDot(g, x []float32, mu float32) (sg, sgx float32) {
+	if len(x) < len(g) {
+		panic(fmt.Sprintf("kernels.SumDot: len(x)=%d < len(g)=%d", len(x), len(g)))
+	}
+	var p partials
+	n := len(g) &^ 31
+	if n > 0 {
+		sumDotTier(n, g, x, mu, &p)
+	}
+	sumDotGo(g[n:], x[n:len(g)], n, mu, &p)
+	return reduce32(p[:32]), reduce32(p[32:])
+}
+
+// Affine computes dst = x*a + b (the multiply rounded before the add).
+func Affine(dst, x []float32, a, b float32) {
+	if len(x) < len(dst) {
+		panic(fmt.Sprintf("kernels.Affine: len(x)=%d < len(dst)=%d", len(x), len(dst)))
+	}
+	active.affine(dst, x[:len(dst)], a, b)
+}
+
+// AffineRelu computes dst = max(x*a + b, 0), with NaN giving 0.
+func AffineRelu(dst, x []float32, a, b float32) {
+	if len(x) < len(dst) {
+		panic(fmt.Sprintf("kernels.AffineRelu: len(x)=%d < len(dst)=%d", len(x), len(dst)))
+	}
+	active.affineRelu(dst, x[:len(dst)], a, b)
+}
+
+// BNBackward computes dst = (c1*g + c2*x) + c3, each product rounded.
+func BNBackward(dst, g, x []float32, c1, c2, c3 float32) {
+	check2("kernels.BNBackward", dst, g, x)
+	active.bnBackward(dst, g[:len(dst)], x[:len(dst)], c1, c2, c3)
+}
+
+// checkPool panics unless rows of the given geometry fit x (or gx), the
+// output and the codes.
+func checkPool(fn string, rows, ow, stride, w, in, out, codes int) {
+	if rows < 0 || ow < 0 || w < 2*ow || stride < 2*w {
+		panic(fmt.Sprintf("%s: bad geometry rows=%d ow=%d stride=%d w=%d (want w >= 2*ow, stride >= 2*w)", fn, rows, ow, stride, w))
+	}
+	if rows == 0 || ow == 0 {
+		return
+	}
+	if need := (rows-1)*stride + w + 2*ow; in < need || out < rows*ow || codes < rows*ow {
+		panic(fmt.Sprintf("%s: rows=%d ow=%d stride=%d w=%d need %d inputs and %d outputs, have %d inputs, %d outputs, %d codes",
+			fn, rows, ow, stride, w, need, rows*ow, in, out, codes))
+	}
+}
+
+// MaxPool2x2 computes rows of a 2x2, stride-2 max pool. Output row r (ow
+// values at dst[r*ow:]) pools the input rows starting at x[r*stride] (top)
+// and x[r*stride+w] (bottom); code[r*ow+j] gets the position of the
+// maximum in its window: 0 top-left, 1 top-right, 2 bottom-left, 3
+// bottom-right. Ties go to the first position, and a NaN wins unless an
+// earlier position holds one too (PyTorch's rule).
+func MaxPool2x2(rows, ow, stride, w int, x, dst []float32, code []uint8) {
+	checkPool("kernels.MaxPool2x2", rows, ow, stride, w, len(x), len(dst), len(code))
+	if rows == 0 || ow == 0 {
+		return
+	}
+	active.maxPool2x2(rows, ow, stride, w, x, dst, code)
+}
+
+// MaxPool2x2Backward is MaxPool2x2's backward: each output gradient
+// gy[r*ow+j] goes to the window position code[r*ow+j] in the rows of gx
+// starting at gx[r*stride] and gx[r*stride+w], and the window's other three
+// positions get 0. Columns 2*ow and on of each row are not written.
+func MaxPool2x2Backward(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
+	checkPool("kernels.MaxPool2x2Backward", rows, ow, stride, w, len(gx), len(gy), len(code))
+	if rows == 0 || ow == 0 {
+		return
+	}
+	active.maxPool2x2Backward(rows, ow, stride, w, gy, code, gx)
+}
+
+// The pure-Go references.
+
+// bnStatsGo adds x (whose first element has index off) into p.
+func bnStatsGo(x []float32, off int, shift float32, p *partials) {
+	for i, v := range x {
+		d := v - shift
+		j := (off + i) & 31
+		p[j] += d
+		p[32+j] += float32(d * d)
+	}
+}
+
+// sumDotGo adds g and g*(x - mu) (first index off) into p.
+func sumDotGo(g, x []float32, off int, mu float32, p *partials) {
+	x = x[:len(g)]
+	for i, gi := range g {
+		j := (off + i) & 31
+		p[j] += gi
+		p[32+j] += float32(gi * (x[i] - mu))
+	}
+}
+
+func affineGo(dst, x []float32, a, b float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] = float32(v*a) + b
+	}
+}
+
+func affineReluGo(dst, x []float32, a, b float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		if y := float32(v*a) + b; y > 0 {
+			dst[i] = y
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+func bnBackwardGo(dst, g, x []float32, c1, c2, c3 float32) {
+	g, x = g[:len(dst)], x[:len(dst)]
+	for i := range dst {
+		dst[i] = (float32(c1*g[i]) + float32(c2*x[i])) + c3
+	}
+}
+
+func maxPool2x2Go(rows, ow, stride, w int, x, dst []float32, code []uint8) {
+	for r := 0; r < rows; r++ {
+		t := x[r*stride : r*stride+2*ow]
+		b := x[r*stride+w : r*stride+w+2*ow]
+		d := dst[r*ow : (r+1)*ow]
+		c := code[r*ow : (r+1)*ow]
+		for j := range d {
+			best, pos := t[2*j], uint8(0)
+			for k, v := range [3]float32{t[2*j+1], b[2*j], b[2*j+1]} {
+				if best == best && !(v <= best) { // v > best, or v is NaN
+					best, pos = v, uint8(k+1)
+				}
+			}
+			d[j], c[j] = best, pos
+		}
+	}
+}
+
+func maxPool2x2BackwardGo(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
+	for r := 0; r < rows; r++ {
+		t := gx[r*stride : r*stride+2*ow]
+		b := gx[r*stride+w : r*stride+w+2*ow]
+		g := gy[r*ow : (r+1)*ow]
+		c := code[r*ow : (r+1)*ow]
+		for j, gj := range g {
+			t[2*j], t[2*j+1], b[2*j], b[2*j+1] = 0, 0, 0, 0
+			switch c[j] {
+			case 0:
+				t[2*j] = gj
+			case 1:
+				t[2*j+1] = gj
+			case 2:
+				b[2*j] = gj
+			default:
+				b[2*j+1] = gj
+			}
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// withTier runs fn with tr as the active tier.
+func withTier(tr *tier, fn func()) {
+	old := active
+	active = tr
+	defer func() { active = old }()
+	fn()
+}
+
+// nnSizes are lengths around the 32-float chunks of the reductions and the
+// 16-lane vectors, plus the SmallCNN row lengths.
+var nnSizes = []int{0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 196, 784, 1001}
+
+// TestReductionsAcrossTiers checks that BNStats and SumDot give bit-identical
+// sums on every tier, equal to a plain float64 sum within float32 rounding,
+// for every length and alignment.
+func TestReductionsAcrossTiers(t *testing.T) {
+	for _, n := range nnSizes {
+		for off := 0; off < 3; off++ {
+			x, checkX := guarded(n, off, valueGen(uint64(n), false))
+			g, checkG := guarded(n, off+1, valueGen(uint64(n)+7, false))
+			var ref [4]float32
+			for ti, tr := range append([]*tier{genericTier}, tiers...) {
+				var got [4]float32
+				withTier(tr, func() {
+					got[0], got[1] = BNStats(x, 0.25)
+					got[2], got[3] = SumDot(g, x, -0.5)
+				})
+				checkX(t, tr.name+" BNStats/SumDot x")
+				checkG(t, tr.name+" SumDot g")
+				if ti == 0 {
+					ref = got
+					continue
+				}
+				for k := range got {
+					if math.Float32bits(got[k]) != math.Float32bits(ref[k]) {
+						t.Fatalf("n=%d off=%d tier %s: sum %d = %v, generic %v", n, off, tr.name, k, got[k], ref[k])
+					}
+				}
+			}
+			var w [4]float64
+			for i := range x {
+				d := float64(x[i]) - 0.25
+				w[0] += d
+				w[1] += d * d
+				w[2] += float64(g[i])
+				w[3] += float64(g[i]) * (float64(x[i]) + 0.5)
+			}
+			for k := range w {
+				if math.Abs(float64(ref[k])-w[k]) > 1e-5*(1+math.Abs(w[k])) {
+					t.Fatalf("n=%d: sum %d = %v, float64 sum %v", n, k, ref[k], w[k])
+				}
+			}
+		}
+	}
+}
+
+// TestNNElementwiseAcrossTiers checks Affine, AffineRelu and BNBackward on
+// every tier against the Go references, bit for bit, specials included.
+func TestNNElementwiseAcrossTiers(t *testing.T) {
+	cases := []struct {
+		name string
+		run  func(dst, a, b []float32)
+	}{
+		{"Affine", func(dst, a, _ []float32) { Affine(dst, a, 1.5, -0.25) }},
+		{"AffineRelu", func(dst, a, _ []float32) { AffineRelu(dst, a, -0.75, 0.125) }},
+		{"BNBackward", func(dst, a, b []float32) { BNBackward(dst, a, b, 0.3, -1.7, 0.01) }},
+	}
+	for _, c := range cases {
+		for _, n := range nnSizes {
+			for off := 0; off < 2; off++ {
+				a, checkA := guarded(n, off, valueGen(uint64(n)+1, true))
+				b, checkB := guarded(n, off+2, valueGen(uint64(n)+2, true))
+				var ref []float32
+				for ti, tr := range append([]*tier{genericTier}, tiers...) {
+					dst, checkD := guarded(n, off+1, func(int) float32 { return 9 })
+					withTier(tr, func() { c.run(dst, a, b) })
+					name := fmt.Sprintf("%s n=%d off=%d tier %s", c.name, n, off, tr.name)
+					checkA(t, name)
+					checkB(t, name)
+					checkD(t, name)
+					if ti == 0 {
+						ref = dst
+						continue
+					}
+					if i, ok := sameFloats(dst, ref, 0); !ok {
+						t.Fatalf("%s: element %d = %v, generic %v", name, i, dst[i], ref[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// poolCase is one geometry of the 2x2 max pool over rows.
+type poolCase struct{ rows, ow, stride, w int }
+
+var poolCases = []poolCase{
+	{1, 1, 4, 2}, {3, 7, 28, 14}, {5, 14, 56, 28}, {2, 15, 60, 30}, {2, 16, 64, 32},
+	{3, 17, 70, 35}, {4, 33, 132, 66}, {2, 5, 24, 11}, // odd width: column 10 unused
+	{2, 6, 40, 13}, // rows further apart than 2*w (odd height per plane)
+}
+
+// poolInput makes a pool input with ties, NaNs and signed zeros.
+func poolInput(n int, seed uint64) func(int) float32 {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	return func(int) float32 {
+		switch rng.IntN(10) {
+		case 0:
+			return float32(math.NaN())
+		case 1:
+			return 1 // ties
+		case 2:
+			return float32(math.Copysign(0, -1))
+		case 3:
+			return 0
+		}
+		return rng.Float32()*4 - 2
+	}
+}
+
+// TestMaxPool2x2AcrossTiers checks the pool's outputs and codes on every
+// tier against the Go reference and against a direct definition (first
+// maximum in row-major order, NaN wins), and the backward's scatter.
+func TestMaxPool2x2AcrossTiers(t *testing.T) {
+	for _, pc := range poolCases {
+		inLen := (pc.rows-1)*pc.stride + pc.w + 2*pc.ow
+		x, checkX := guarded(inLen, 1, poolInput(inLen, uint64(pc.ow)))
+		out := pc.rows * pc.ow
+		gy, checkGy := guarded(out, 2, valueGen(uint64(pc.rows), false))
+		for _, tr := range append([]*tier{genericTier}, tiers...) {
+			name := fmt.Sprintf("%+v tier %s", pc, tr.name)
+			dst, checkD := guarded(out, 3, func(int) float32 { return 9 })
+			code := make([]uint8, out+5)
+			for i := range code {
+				code[i] = 77
+			}
+			withTier(tr, func() { MaxPool2x2(pc.rows, pc.ow, pc.stride, pc.w, x, dst, code[:out]) })
+			checkX(t, name)
+			checkD(t, name)
+			if code[out] != 77 {
+				t.Fatalf("%s: wrote past the codes", name)
+			}
+			for r := 0; r < pc.rows; r++ {
+				for j := 0; j < pc.ow; j++ {
+					top, bot := r*pc.stride+2*j, r*pc.stride+pc.w+2*j
+					win := [4]float32{x[top], x[top+1], x[bot], x[bot+1]}
+					best, pos := win[0], 0
+					for k := 1; k < 4; k++ {
+						if !isNaN(best) && (win[k] > best || isNaN(win[k])) {
+							best, pos = win[k], k
+						}
+					}
+					o := r*pc.ow + j
+					if int(code[o]) != pos || (math.Float32bits(dst[o]) != math.Float32bits(best) && !(isNaN(best) && isNaN(dst[o]))) {
+						t.Fatalf("%s: output (%d,%d) = %v code %d, want %v code %d (window %v)", name, r, j, dst[o], code[o], best, pos, win)
+					}
+				}
+			}
+			gx, checkGx := guarded(inLen, 1, func(int) float32 { return 5 })
+			withTier(tr, func() { MaxPool2x2Backward(pc.rows, pc.ow, pc.stride, pc.w, gy, code[:out], gx) })
+			checkGy(t, name)
+			checkGx(t, name)
+			written := make([]bool, inLen)
+			for r := 0; r < pc.rows; r++ {
+				for j := 0; j < pc.ow; j++ {
+					top, bot := r*pc.stride+2*j, r*pc.stride+pc.w+2*j
+					pos := [4]int{top, top + 1, bot, bot + 1}
+					o := r*pc.ow + j
+					for k, p := range pos {
+						want := float32(0)
+						if k == int(code[o]) {
+							want = gy[o]
+						}
+						if gx[p] != want {
+							t.Fatalf("%s backward: gx[%d] = %v, want %v", name, p, gx[p], want)
+						}
+						written[p] = true
+					}
+				}
+			}
+			for p, w := range written {
+				if !w && gx[p] != 5 {
+					t.Fatalf("%s backward: wrote gx[%d] outside every window", name, p)
+				}
+			}
+		}
+	}
+}
+
+// TestPoolGeometryPanics checks that a geometry that does not fit panics
+// with the kernel's name.
+func TestPoolGeometryPanics(t *testing.T) {
+	defer func() {
+		r := recover()
+		if r == nil || !contains(fmt.Sprint(r), "kernels.MaxPool2x2") {
+			t.Fatalf("panic %v, want one naming kernels.MaxPool2x2", r)
+		}
+	}()
+	MaxPool2x2(2, 4, 16, 8, make([]float32, 20), make([]float32, 8), make([]uint8, 8))
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
