@@ -20,6 +20,10 @@ type LeakyReLU struct {
 	Slope float32
 }
 
+// NewLeakyReLU returns torch.nn.LeakyReLU(): negative slope 0.01. (The zero
+// LeakyReLU has slope 0, which is ReLU.)
+func NewLeakyReLU() *LeakyReLU { return &LeakyReLU{Slope: 0.01} }
+
 // Forward returns x where x > 0, else Slope*x.
 func (l *LeakyReLU) Forward(x *autograd.Value) *autograd.Value { return autograd.LeakyReLU(x, l.Slope) }
 
@@ -59,7 +63,9 @@ type Flatten struct {
 func NewFlatten() *Flatten { return &Flatten{Start: 1, End: -1} }
 
 // Forward flattens x.
-func (f *Flatten) Forward(x *autograd.Value) *autograd.Value { return autograd.Flatten(x, f.Start, f.End) }
+func (f *Flatten) Forward(x *autograd.Value) *autograd.Value {
+	return autograd.Flatten(x, f.Start, f.End)
+}
 
 // Dropout is torch.nn.Dropout (inverted: kept values are scaled by 1/(1-P)).
 type Dropout struct {

@@ -58,6 +58,8 @@ func (r *LoadReport) Clean() bool {
 	return len(r.Missing) == 0 && len(r.Unexpected) == 0 && len(r.Mismatched) == 0
 }
 
+// String lists what did not match, as "missing a, b; unexpected c; shape
+// mismatch d: have [..], got [..]", or "" when everything matched.
 func (r *LoadReport) String() string {
 	var parts []string
 	if len(r.Missing) > 0 {
@@ -75,43 +77,58 @@ func (r *LoadReport) String() string {
 // LoadStateDict copies the tensors of sd into m. With strict, any missing,
 // unexpected or mis-shaped entry is an error naming it, and nothing is
 // changed; otherwise the entries that match are loaded and the report lists
-// the rest.
+// the rest. An entry of the wrong kind (an integer where m has a float
+// tensor, or the other way round) counts as mis-shaped.
 func LoadStateDict(m Module, sd *StateDict, strict bool) (*LoadReport, error) {
 	own := GetStateDict(m)
 	rep := &LoadReport{}
+	bad := map[string]bool{}
+	mismatch := func(n, format string, args ...any) {
+		rep.Mismatched = append(rep.Mismatched, n+": "+fmt.Sprintf(format, args...))
+		bad[n] = true
+	}
 	for _, n := range own.Names {
 		if t, ok := own.Tensors[n]; ok {
 			src, ok := sd.Tensors[n]
-			if !ok {
-				rep.Missing = append(rep.Missing, n)
-				continue
-			}
-			if !tensor.SameShape(t.Shape(), src.Shape()) {
-				rep.Mismatched = append(rep.Mismatched, fmt.Sprintf("%s: have %v, got %v", n, t.Shape(), src.Shape()))
+			switch {
+			case ok && src == nil:
+				mismatch(n, "have %v, got a nil tensor", t.Shape())
+			case ok && !tensor.SameShape(t.Shape(), src.Shape()):
+				mismatch(n, "have %v, got %v", t.Shape(), src.Shape())
+			case !ok:
+				if _, isInt := sd.Ints[n]; isInt {
+					mismatch(n, "have a float tensor %v, got an integer", t.Shape())
+				} else {
+					rep.Missing = append(rep.Missing, n)
+				}
 			}
 			continue
 		}
 		if _, ok := sd.Ints[n]; !ok {
-			rep.Missing = append(rep.Missing, n)
+			if src, isFloat := sd.Tensors[n]; isFloat {
+				shape := []int(nil)
+				if src != nil {
+					shape = src.Shape()
+				}
+				mismatch(n, "have an integer, got a float tensor %v", shape)
+			} else {
+				rep.Missing = append(rep.Missing, n)
+			}
 		}
 	}
 	for n := range sd.Tensors {
-		if _, ok := own.Tensors[n]; !ok {
+		if _, ok := own.Tensors[n]; !ok && !bad[n] {
 			rep.Unexpected = append(rep.Unexpected, n)
 		}
 	}
 	for n := range sd.Ints {
-		if _, ok := own.Ints[n]; !ok {
+		if _, ok := own.Ints[n]; !ok && !bad[n] {
 			rep.Unexpected = append(rep.Unexpected, n)
 		}
 	}
 	sort.Strings(rep.Unexpected)
 	if strict && !rep.Clean() {
 		return rep, fmt.Errorf("layers.LoadStateDict: %s", rep)
-	}
-	bad := map[string]bool{}
-	for _, s := range rep.Mismatched {
-		bad[s[:strings.Index(s, ":")]] = true
 	}
 	for _, nm := range Modules(m) {
 		b := nm.Module.Core()
@@ -128,7 +145,8 @@ func LoadStateDict(m Module, sd *StateDict, strict bool) (*LoadReport, error) {
 			}
 		}
 		for _, t := range b.ints {
-			if v, ok := sd.Ints[join(nm.Name, t.name)]; ok {
+			n := join(nm.Name, t.name)
+			if v, ok := sd.Ints[n]; ok && !bad[n] {
 				*t.v = v
 			}
 		}

@@ -1,0 +1,80 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/tensor/safetensors"
+)
+
+// ReadStateDict reads the state dict stored in the safetensors file at path,
+// as PyTorch's model.state_dict() saved there: float entries (F32, and F16,
+// BF16 or F64 converted to float32) become Tensors, integer entries (I64 and
+// the other integer dtypes) become Ints and must be scalars, as
+// num_batches_tracked is. Names are in the file's (sorted) order. A file that
+// is malformed, or an entry that is neither, is an error naming the file and
+// the entry.
+func ReadStateDict(path string) (*StateDict, error) {
+	f, err := safetensors.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	sd := &StateDict{Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
+	for _, name := range f.Names() {
+		info, _ := f.Info(name)
+		switch info.Dtype {
+		case safetensors.F32, safetensors.F16, safetensors.BF16, safetensors.F64:
+			t, err := f.Tensor(name)
+			if err != nil {
+				return nil, err
+			}
+			sd.Tensors[name] = t
+		case safetensors.I64, safetensors.U64, safetensors.I32, safetensors.U32, safetensors.I16,
+			safetensors.U16, safetensors.I8, safetensors.U8, safetensors.BOOL:
+			v, err := f.Int64(name)
+			if err != nil {
+				return nil, err
+			}
+			if len(v.Data) != 1 || len(v.Shape) > 1 {
+				return nil, fmt.Errorf("layers: %s: tensor %q: integer tensor of shape %v, want a scalar", path, name, v.Shape)
+			}
+			sd.Ints[name] = v.Data[0]
+		default:
+			return nil, fmt.Errorf("layers: %s: tensor %q: dtype %s is not a float or integer state", path, name, info.Dtype)
+		}
+		sd.Names = append(sd.Names, name)
+	}
+	return sd, nil
+}
+
+// LoadFile loads the safetensors state dict at path into m, strictly or
+// leniently as LoadStateDict does, so that weights saved by PyTorch
+// (save_file(model.state_dict())) load into the fastgo model with the same
+// module tree. Every error names the file and, for a bad entry, the entry.
+func LoadFile(m Module, path string, strict bool) (*LoadReport, error) {
+	sd, err := ReadStateDict(path)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := LoadStateDict(m, sd, strict)
+	if err != nil {
+		return rep, fmt.Errorf("layers: loading %s: %w", path, err)
+	}
+	return rep, nil
+}
+
+// SaveFile writes m's state dict to the safetensors file at path, float
+// tensors as F32 and integer buffers as I64 scalars, under PyTorch's names,
+// so that PyTorch's load_state_dict accepts it. The write is atomic (see
+// safetensors.Save); meta goes to the file's __metadata__ and may be nil.
+func SaveFile(m Module, path string, meta map[string]string) error {
+	sd := GetStateDict(m)
+	ints := make(map[string]safetensors.Int64Tensor, len(sd.Ints))
+	for n, v := range sd.Ints {
+		ints[n] = safetensors.Int64Tensor{Data: []int64{v}}
+	}
+	if err := safetensors.Save(path, sd.Tensors, ints, meta); err != nil {
+		return fmt.Errorf("layers: saving %s: %w", path, err)
+	}
+	return nil
+}
