@@ -35,8 +35,12 @@ func (c *CSVLogger) path() string {
 	return c.Path
 }
 
-// Handle writes the header before the fit and a row after each epoch.
+// Handle writes the header before the fit and a row after each epoch
+// (nothing during LRFind).
 func (c *CSVLogger) Handle(l *learner.Learner, e learner.Event) error {
+	if l.InLRFind() {
+		return nil
+	}
 	switch e {
 	case learner.BeforeFit:
 		path := c.path()

@@ -1,9 +1,11 @@
 // Package callbacks holds the standard callbacks of a fastgo Learner, the
-// ones fastai ships: progress display, result logging, early stopping,
-// saving the best model, learning-rate reduction on a plateau, gradient
-// clipping and accumulation, MixUp and CutMix, and the small guards
-// TerminateOnNaN and ShortEpoch. It also draws the Recorder's loss and
-// schedule curves (PlotLoss, PlotSched).
+// ones fastai ships: progress display (Progress), result logging
+// (CSVLogger), early stopping (EarlyStopping), saving the best model
+// (SaveModel), learning-rate reduction on a plateau (ReduceLROnPlateau),
+// gradient clipping and accumulation (GradientClip, GradientAccumulation),
+// MixUp and CutMix, and the small guards TerminateOnNaN and ShortEpoch. The
+// Recorder, which every Learner has, lives in package learner, with its
+// plots (Recorder.PlotLoss, Recorder.PlotSched).
 //
 // A callback is a learner.Callback: a value whose Handle method the
 // training loop calls at every event. Pass callbacks for one fit with
@@ -43,4 +45,10 @@
 //
 // Callbacks only change a batch during training: MixUp and CutMix leave the
 // validation batches untouched.
+//
+// # LRFind
+//
+// During Learner.LRFind (l.InLRFind() is true) the trackers, CSVLogger and
+// the results table of Progress do nothing, as in fastai: the mock training
+// saves no model, stops nothing early and logs no epoch.
 package callbacks

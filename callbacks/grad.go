@@ -79,16 +79,17 @@ func (c *GradientClip) Handle(l *learner.Learner, e learner.Event) error {
 // GradientAccumulation accumulates gradients over several batches until
 // NAcc items have been seen, then lets the optimizer step once: fastai's
 // GradientAccumulation, to train with an effective batch of NAcc items when
-// only smaller batches fit in memory. Each batch's gradient is scaled by
-// batch size / NAcc, so with a mean-reduced loss the step uses the mean
-// gradient over the NAcc items, as one batch of NAcc items would (exactly
-// when the batch size divides NAcc); the recorded losses are not scaled.
+// only smaller batches fit in memory. Each batch's loss is scaled by its
+// batch size / NAcc for the backward pass only (the recorded loss is not),
+// so with a mean-reduced loss the step uses the mean gradient over the NAcc
+// items, as one batch of NAcc items would (exactly when the batch size
+// divides NAcc, up to float32 rounding and BatchNorm's batch statistics).
 //
-// The steps in between are cancelled with learner.CancelStep. The Learner
-// clears the gradients after every step stage, cancelled or not, so the
-// callback keeps the partial sum itself and adds it back after the next
-// backward pass. A partial sum carries over from one epoch to the next, as
-// in fastai, and is dropped at the end of the fit.
+// As in fastai, the steps in between are skipped by raising
+// learner.CancelBatch in BeforeStep: the loop then skips the step and the
+// zeroing of the gradients, and the next backward adds to them. A partial
+// sum carries over from one epoch to the next; the Learner clears it at the
+// end of the fit. Validation batches are untouched.
 type GradientAccumulation struct {
 	// NAcc is the number of items per optimizer step (0 means 32).
 	NAcc int
@@ -96,11 +97,11 @@ type GradientAccumulation struct {
 	Steps int
 
 	count int
-	saved map[*autograd.Value]*tensor.Tensor
-	have  bool
+	loss  *autograd.Value
 }
 
-// Order runs GradientAccumulation before GradientClip (fastai's 6).
+// Order runs GradientAccumulation before GradientClip (fastai's 6), so
+// that the clip sees the accumulated gradients.
 func (c *GradientAccumulation) Order() int { return 6 }
 
 // Name names the callback.
@@ -113,55 +114,25 @@ func (c *GradientAccumulation) nAcc() int {
 	return c.NAcc
 }
 
-// Handle scales and accumulates the gradients and cancels early steps.
+// Handle scales the backward pass and cancels the early steps.
 func (c *GradientAccumulation) Handle(l *learner.Learner, e learner.Event) error {
 	switch e {
 	case learner.BeforeFit:
-		c.count, c.Steps, c.have = 0, 0, false
-		c.saved = map[*autograd.Value]*tensor.Tensor{}
+		c.count, c.Steps = 0, 0
+	case learner.BeforeBackward:
+		c.loss = l.LossV
+		l.LossV = autograd.MulScalar(l.LossV, float32(float64(len(l.YB))/float64(c.nAcc())))
 	case learner.AfterBackward:
-		scale := float32(float64(len(l.YB)) / float64(c.nAcc()))
-		ps := trainedParams(l)
-		for _, p := range ps {
-			tensor.ScaleInPlace(p.Grad(), scale)
-		}
-		if c.have {
-			for _, p := range ps {
-				if s := c.saved[p]; s != nil {
-					tensor.AddInPlace(p.Grad(), s)
-				}
-			}
-			// A parameter that got no gradient this batch keeps its sum.
-			for p, s := range c.saved {
-				if p.Grad() == nil && p.RequiresGrad() {
-					p.SetGrad(s.Clone())
-				}
-			}
-			c.have = false
+		if c.loss != nil {
+			l.LossV, c.loss = c.loss, nil
 		}
 	case learner.BeforeStep:
 		c.count += len(l.YB)
 		if c.count < c.nAcc() {
-			// Keep a copy of the partial sum: the Learner
-			// clears the gradients after the cancelled step. The buffers of
-			// the previous copy are reused.
-			ps := trainedParams(l)
-			saved := make(map[*autograd.Value]*tensor.Tensor, len(ps))
-			for _, p := range ps {
-				s := c.saved[p]
-				if s == nil || !tensor.SameShape(s.Shape(), p.Grad().Shape()) {
-					s = tensor.New[float32](p.Grad().Shape()...)
-				}
-				s.CopyFrom(p.Grad())
-				saved[p] = s
-			}
-			c.saved, c.have = saved, true
-			return learner.CancelStep
+			return learner.CancelBatch
 		}
 		c.count = 0
 		c.Steps++
-	case learner.AfterFit:
-		c.have, c.count = false, 0
 	}
 	return nil
 }

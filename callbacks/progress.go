@@ -100,6 +100,9 @@ func (p *Progress) Handle(l *learner.Learner, e learner.Event) error {
 			p.bars = newProgressBars(w, l.NEpoch-l.Epoch)
 			w = p.bars.p
 		}
+		if l.InLRFind() { // fastai shows LRFind's bars, not its table
+			return nil
+		}
 		_, err := io.WriteString(w, tableHeader(l.Recorder.MetricNames)+"\n")
 		return err
 	case learner.BeforeTrain, learner.BeforeValidate:
@@ -119,6 +122,9 @@ func (p *Progress) Handle(l *learner.Learner, e learner.Event) error {
 		if p.bars != nil {
 			w = p.bars.p
 			p.bars.epoch.Increment()
+		}
+		if l.InLRFind() {
+			return nil
 		}
 		_, err := io.WriteString(w, tableRow(l.Recorder.MetricNames, epochCells(l))+"\n")
 		return err

@@ -38,10 +38,13 @@ type tracker struct {
 	idx      int
 	best     float64
 	newBest  bool
+	// off is set during LRFind, when trackers do nothing (as fastai's).
+	off bool
 }
 
 // beforeFit resets the best value and finds the monitored column.
 func (t *tracker) beforeFit(l *learner.Learner, monitor string, comp Comp, minDelta float64) error {
+	t.off = l.InLRFind()
 	if monitor == "" {
 		monitor = "valid_loss"
 	}
@@ -136,6 +139,9 @@ func (c *EarlyStopping) Handle(l *learner.Learner, e learner.Event) error {
 		c.wait, c.StoppedEpoch = 0, -1
 		return c.t.beforeFit(l, c.Monitor, c.Comp, c.MinDelta)
 	case learner.AfterEpoch:
+		if c.t.off {
+			return nil
+		}
 		c.t.afterEpoch(l)
 		if c.t.newBest {
 			c.wait = 0
@@ -209,6 +215,9 @@ func (c *SaveModel) Handle(l *learner.Learner, e learner.Event) error {
 		c.BestEpoch = -1
 		return c.t.beforeFit(l, c.Monitor, c.Comp, c.MinDelta)
 	case learner.AfterEpoch:
+		if c.t.off {
+			return nil
+		}
 		if c.EveryEpoch {
 			return l.Save(c.EpochPath(l.Epoch), c.WithOpt)
 		}
@@ -221,6 +230,9 @@ func (c *SaveModel) Handle(l *learner.Learner, e learner.Event) error {
 			c.BestEpoch = l.Epoch
 		}
 	case learner.AfterFit:
+		if c.t.off {
+			return nil
+		}
 		switch {
 		case c.AtEnd:
 			return l.Save(c.Path, c.WithOpt)
@@ -272,6 +284,9 @@ func (c *ReduceLROnPlateau) Handle(l *learner.Learner, e learner.Event) error {
 		c.wait = 0
 		return c.t.beforeFit(l, c.Monitor, c.Comp, c.MinDelta)
 	case learner.AfterEpoch:
+		if c.t.off {
+			return nil
+		}
 		c.t.afterEpoch(l)
 		if c.t.newBest {
 			c.wait = 0

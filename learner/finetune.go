@@ -9,7 +9,8 @@ import (
 // FreezeTo freezes the layer groups before n (n < 0 counts from the end) and
 // unfreezes the others, as fastai's freeze_to. With TrainBN (the default),
 // norm-layer parameters stay trainable in frozen groups. Frozen parameters
-// get no gradient and cost no gradient work.
+// get no gradient and cost no gradient work. As in fastai, the optimizer's
+// state (Adam's moments, step counts) is cleared, its hyper-parameters kept.
 func (l *Learner) FreezeTo(n int) {
 	groups := l.LayerGroups()
 	if n < 0 {
@@ -23,6 +24,7 @@ func (l *Learner) FreezeTo(n int) {
 			np.Param.SetRequiresGrad(i >= n || (l.TrainBN && norm[np.Param]))
 		}
 	}
+	l.clearOptState()
 }
 
 // Freeze freezes every layer group but the last (fastai's freeze).
@@ -49,7 +51,10 @@ type FineTuneOptions struct {
 // FineTune is fastai's fine_tune for transfer learning: freeze, one-cycle
 // for FreezeEpochs at pct_start 0.99 and slice(base_lr), halve base_lr,
 // unfreeze, then one-cycle for epochs with discriminative learning rates
-// slice(base_lr/lr_mult, base_lr) and div 5. opts are passed to both fits.
+// slice(base_lr/lr_mult, base_lr), PctStart and Div. opts (callbacks,
+// DivFinal, Moms, FitWD...) are passed to both fits, as fastai passes its
+// kwargs to both fit_one_cycle calls; PctStart and Div in opts are
+// overridden by FineTune's own (the frozen phase uses 0.99 and 25).
 func (l *Learner) FineTune(ctx context.Context, epochs int, o *FineTuneOptions, opts ...FitOption) error {
 	var c FineTuneOptions
 	if o != nil {
@@ -70,15 +75,18 @@ func (l *Learner) FineTune(ctx context.Context, epochs int, o *FineTuneOptions, 
 	if c.Div == 0 {
 		c.Div = 5
 	}
+	with := func(extra ...FitOption) []FitOption {
+		return append(append([]FitOption(nil), opts...), extra...)
+	}
 	if c.FreezeEpochs > 0 && !c.NoFreezeEpochs {
 		l.Freeze()
-		if err := l.FitOneCycle(ctx, c.FreezeEpochs, Slice(0, c.BaseLR), append([]FitOption{PctStart(0.99)}, opts...)...); err != nil {
+		if err := l.FitOneCycle(ctx, c.FreezeEpochs, Slice(0, c.BaseLR), with(PctStart(0.99), Div(25))...); err != nil {
 			return err
 		}
 	}
 	base := c.BaseLR / 2
 	l.Unfreeze()
-	return l.FitOneCycle(ctx, epochs, Slice(base/c.LRMult, base), append([]FitOption{PctStart(c.PctStart), Div(c.Div)}, opts...)...)
+	return l.FitOneCycle(ctx, epochs, Slice(base/c.LRMult, base), with(PctStart(c.PctStart), Div(c.Div))...)
 }
 
 // Parameters returns the model's parameters that are trainable now.

@@ -27,6 +27,11 @@ type Learner struct {
 	Model layers.Module
 	// Loss is the training loss (default: cross-entropy, mean).
 	Loss LossFunc
+	// ItemLoss is Loss without its reduction: one loss per item, for
+	// GetPreds' per-item losses and the interpretation's top losses. When
+	// nil, the default loss uses cross-entropy with no reduction and a
+	// custom Loss is evaluated one item at a time.
+	ItemLoss LossFunc
 	// OptFunc builds the optimizer (default: optim.FastaiAdam).
 	OptFunc OptFunc
 	// Opt is the optimizer, built on the first fit and kept across fits.
@@ -82,12 +87,13 @@ type Learner struct {
 	// replaces Loss (MixUp uses it); the loop clears it after each batch.
 	LossFuncOverride LossFunc
 
-	groups     [][]layers.NamedParam
-	optGroups  [][]int // layer group -> indices into the optimizer's groups
-	frozenTo   int
-	current    Callback // the callback running, for error messages
-	fitHypers  map[string][]float64
-	stopReason error
+	groups    [][]layers.NamedParam
+	optGroups [][]int // layer group -> indices into the optimizer's groups
+	optDecay  []bool  // per optimizer group: whether it takes weight decay
+	frozenTo  int
+	current   Callback // the callback running, for error messages
+	lrFinding bool
+	defLoss   bool // Loss is still the default cross-entropy
 }
 
 // Option configures a Learner.
@@ -95,6 +101,10 @@ type Option func(*Learner)
 
 // WithLoss sets the loss function.
 func WithLoss(f LossFunc) Option { return func(l *Learner) { l.Loss = f } }
+
+// WithItemLoss sets the per-item (unreduced) form of the loss, used for
+// per-item losses in GetPreds and the interpretation.
+func WithItemLoss(f LossFunc) Option { return func(l *Learner) { l.ItemLoss = f } }
 
 // WithOpt sets the optimizer constructor.
 func WithOpt(f OptFunc) Option { return func(l *Learner) { l.OptFunc = f } }
@@ -125,16 +135,24 @@ func CrossEntropy(pred *autograd.Value, targets []int) *autograd.Value {
 	return autograd.CrossEntropy(pred, targets, nil)
 }
 
+// CrossEntropyItems is cross-entropy with no reduction: one loss per item.
+func CrossEntropyItems(pred *autograd.Value, targets []int) *autograd.Value {
+	return autograd.CrossEntropy(pred, targets, &autograd.CrossEntropyOptions{Reduction: autograd.ReductionNone})
+}
+
 // New returns a Learner with fastai's defaults: cross-entropy loss, Adam with
 // betas (0.9, 0.99), eps 1e-5 and decoupled weight decay 0.01 spared to norm
 // layers and biases, lr 1e-3, and a Recorder.
 func New(data Data, model layers.Module, opts ...Option) *Learner {
 	l := &Learner{
-		Data: data, Model: model, Loss: CrossEntropy, LR: 1e-3, WD: 0.01, TrainBN: true,
+		Data: data, Model: model, LR: 1e-3, WD: 0.01, TrainBN: true,
 		OptFunc: func(g []*optim.ParamGroup) optim.Optimizer { return optim.FastaiAdam(g) },
 	}
 	for _, o := range opts {
 		o(l)
+	}
+	if l.Loss == nil {
+		l.Loss, l.defLoss = CrossEntropy, true
 	}
 	l.Recorder = &Recorder{}
 	l.cbs = append([]Callback{l.Recorder}, l.cbs...)
@@ -178,7 +196,7 @@ func (l *Learner) LayerGroups() [][]layers.NamedParam {
 // norm-layer parameters, unless WDBNBias), all with lr LR and wd WD.
 func (l *Learner) CreateOpt() {
 	var groups []*optim.ParamGroup
-	l.optGroups = nil
+	l.optGroups, l.optDecay = nil, nil
 	norm := normParams(l.Model)
 	for _, lg := range l.LayerGroups() {
 		var idx []int
@@ -190,16 +208,55 @@ func (l *Learner) CreateOpt() {
 				decay.Params = append(decay.Params, np.Param)
 			}
 		}
-		for _, g := range []*optim.ParamGroup{decay, no} {
+		for k, g := range []*optim.ParamGroup{decay, no} {
 			if len(g.Params) > 0 {
 				idx = append(idx, len(groups))
 				groups = append(groups, g)
+				l.optDecay = append(l.optDecay, k == 0)
 			}
 		}
 		l.optGroups = append(l.optGroups, idx)
 	}
 	l.Opt = l.OptFunc(groups)
 }
+
+// clearOptState drops the optimizer's per-parameter state (moments, step
+// counts) and keeps its hyper-parameters, as fastai's Optimizer.clear_state
+// does when a model is frozen or unfrozen.
+func (l *Learner) clearOptState() {
+	if l.Opt == nil {
+		return
+	}
+	old := l.Opt.ParamGroups()
+	hypers := make([]map[string]float64, len(old))
+	for i, g := range old {
+		hypers[i] = g.Hyper()
+	}
+	l.CreateOpt()
+	for i, g := range l.Opt.ParamGroups() {
+		if i < len(hypers) {
+			for k, v := range hypers[i] {
+				if _, ok := g.Lookup(k); ok {
+					g.Set(k, v)
+				}
+			}
+		}
+	}
+}
+
+// setWD sets the weight decay of every group that takes it.
+func (l *Learner) setWD(wd float64) {
+	for j, g := range l.Opt.ParamGroups() {
+		if j < len(l.optDecay) && l.optDecay[j] {
+			g.Set("wd", wd)
+		}
+	}
+}
+
+// InLRFind reports whether the current fit is LRFind's mock training.
+// Callbacks that save files or track results (SaveModel, EarlyStopping,
+// CSVLogger, Checkpoint...) do nothing then, as fastai's do.
+func (l *Learner) InLRFind() bool { return l.lrFinding }
 
 // normParams returns the set of parameters that belong to norm layers.
 func normParams(m layers.Module) map[*autograd.Value]bool {
@@ -253,4 +310,25 @@ func (l *Learner) Hyper(name string) []float64 {
 		}
 	}
 	return out
+}
+
+// hyperIfAny returns the named hyper-parameter of each layer group, and
+// false when the optimizer does not use it.
+func (l *Learner) hyperIfAny(name string) ([]float64, bool) {
+	if l.Opt == nil {
+		return nil, false
+	}
+	pgs := l.Opt.ParamGroups()
+	out := make([]float64, len(l.optGroups))
+	for i, idx := range l.optGroups {
+		if len(idx) == 0 {
+			continue
+		}
+		v, ok := pgs[idx[0]].Lookup(name)
+		if !ok {
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, len(out) > 0
 }

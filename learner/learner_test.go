@@ -425,13 +425,19 @@ func TestSaveLoadAndAtomicity(t *testing.T) {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(path)
-	// A write that dies half way leaves the previous file as it was.
-	err := saveAtomically(path, func(tmp string) error {
-		os.WriteFile(tmp, good[:len(good)/2], 0o644)
-		return fmt.Errorf("killed")
-	})
-	if err == nil {
-		t.Fatal("a failed write reported success")
+	// A write that fails half way (a full disk) leaves the previous file as
+	// it was, and no temporary file.
+	writeHook = func(n int64) error {
+		if n > int64(len(good)/2) {
+			return fmt.Errorf("no space left on device")
+		}
+		return nil
+	}
+	l.Model.(*mlp).fc1.Weight.Data().Data()[0] += 1
+	err := l.Save(path, true)
+	writeHook = nil
+	if err == nil || !strings.Contains(err.Error(), "no space") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("a failed write: %v", err)
 	}
 	if now, _ := os.ReadFile(path); !reflect.DeepEqual(now, good) {
 		t.Fatal("a failed write changed the previous checkpoint")
@@ -439,6 +445,7 @@ func TestSaveLoadAndAtomicity(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(left) != 0 {
 		t.Fatalf("temporary files left behind: %v", left)
 	}
+	l.Model.(*mlp).fc1.Weight.Data().Data()[0] -= 1
 	l2 := New(blobData(32, 8, 8), newMLP(9))
 	if err := l2.Load(path, true); err != nil {
 		t.Fatal(err)

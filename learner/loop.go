@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
@@ -15,6 +16,7 @@ type FitOption func(*fitConfig)
 
 type fitConfig struct {
 	cbs        []Callback
+	lr         Rate
 	wd         *float64
 	startEpoch int
 	pctStart   float64
@@ -33,9 +35,17 @@ func newFitConfig(opts []FitOption) fitConfig {
 }
 
 // FitCallbacks adds callbacks for this fit only.
-func FitCallbacks(cbs ...Callback) FitOption { return func(c *fitConfig) { c.cbs = append(c.cbs, cbs...) } }
+func FitCallbacks(cbs ...Callback) FitOption {
+	return func(c *fitConfig) { c.cbs = append(c.cbs, cbs...) }
+}
 
-// FitWD sets the weight decay of the decaying groups for this fit and after.
+// FitLR sets the learning rate of Fit (fastai's fit(n, lr)): one value, a
+// Slice or PerGroup. Without it Fit trains at the learner's LR. The
+// schedules (FitOneCycle...) take their rate as an argument instead.
+func FitLR(r Rate) FitOption { return func(c *fitConfig) { c.lr = r } }
+
+// FitWD sets the weight decay of this fit (default: the learner's WD),
+// applied to every parameter that takes weight decay.
 func FitWD(wd float64) FitOption { return func(c *fitConfig) { c.wd = &wd } }
 
 // StartEpoch skips the first epochs of the fit (schedules included), to
@@ -70,6 +80,8 @@ type FitError struct {
 	Event    Event
 	Callback string
 	Err      error
+	// Stack is the goroutine's stack when the failure was a panic.
+	Stack []byte
 }
 
 func (e *FitError) Error() string {
@@ -98,11 +110,13 @@ type runState struct {
 	fatal    *FitError
 }
 
-// Fit trains for nEpoch epochs at the optimizer's current hyper-parameters
-// (fastai's fit). It returns nil when the fit completes or a callback
-// cancels it with CancelFit, and a *FitError when ctx is done, the loss is
-// not finite, a callback fails or panics, or the data fails; the model is
-// left usable (no pending gradients, in training mode).
+// Fit trains for nEpoch epochs at a constant learning rate (fastai's fit):
+// the learner's LR, or FitLR's, and weight decay WD, or FitWD's; callbacks
+// may change them as it runs. It returns nil when the fit completes or a
+// callback cancels it with CancelFit, and a *FitError when ctx is done, the
+// loss is not finite, a callback fails or panics, the model panics, or the
+// data fails; the model is left usable (no pending gradients, in training
+// mode), the optimizer keeps the steps taken.
 func (l *Learner) Fit(ctx context.Context, nEpoch int, opts ...FitOption) error {
 	return l.fit(ctx, nEpoch, newFitConfig(opts))
 }
@@ -114,17 +128,18 @@ func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error
 	if l.Opt == nil {
 		l.CreateOpt()
 	}
+	// As fastai's fit: weight decay and learning rate are set at the start
+	// of every fit; schedules then set them batch by batch.
+	wd := l.WD
 	if cfg.wd != nil {
-		pgs := l.Opt.ParamGroups()
-		for _, idx := range l.optGroups {
-			for _, j := range idx {
-				if pgs[j].Get("wd") != 0 {
-					pgs[j].Set("wd", *cfg.wd)
-				}
-			}
-		}
-		l.WD = *cfg.wd
+		wd = *cfg.wd
 	}
+	l.setWD(wd)
+	lr := cfg.lr
+	if lr == nil {
+		lr = LR(l.LR)
+	}
+	l.SetHyper("lr", l.lrMax(lr)...)
 	cbs := append(append([]Callback{trainEval{}}, l.cbs...), cfg.cbs...)
 	sortCallbacks(cbs)
 	rs := &runState{ctx: ctx, cbs: cbs}
@@ -165,16 +180,22 @@ func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error
 	return l.fail(rs, err)
 }
 
-// trainEval is fastai's TrainEvalCallback: it advances TrainIter and
-// PctTrain after each training batch, before the other callbacks see it.
+// trainEval is fastai's TrainEvalCallback: it sets PctTrain to the epoch's
+// start before each training phase, and advances TrainIter and PctTrain
+// after each training batch, before the other callbacks see it.
 type trainEval struct{}
 
 func (trainEval) Order() int { return -10 }
 
 func (trainEval) Handle(l *Learner, e Event) error {
-	if e == AfterBatch && l.Training {
-		l.TrainIter++
-		l.PctTrain += 1 / float64(l.NIter*l.NEpoch)
+	switch e {
+	case BeforeTrain:
+		l.PctTrain = float64(l.Epoch) / float64(max(l.NEpoch, 1))
+	case AfterBatch:
+		if l.Training {
+			l.TrainIter++
+			l.PctTrain += 1 / float64(max(l.NIter*l.NEpoch, 1))
+		}
 	}
 	return nil
 }
@@ -285,7 +306,7 @@ func (l *Learner) allBatches(rs *runState, dl Loader, epoch int) error {
 		l.Iter = i
 		l.XB, l.YB, l.BatchIndex = autograd.Const(b.X), b.Y, b.Index
 		rs.inBatch = true
-		err = l.stage(rs, BeforeBatch, AfterBatch, AfterCancelBatch, CancelBatch, func() error { return l.oneBatch(rs) })
+		err = l.stage(rs, BeforeBatch, AfterBatch, AfterCancelBatch, CancelBatch, func() error { return l.safeBatch(rs) })
 		rs.inBatch = false
 		l.LossFuncOverride = nil
 		if err != nil {
@@ -296,7 +317,26 @@ func (l *Learner) allBatches(rs *runState, dl Loader, epoch int) error {
 	return nil
 }
 
-// oneBatch is fastai's _do_one_batch.
+// safeBatch runs oneBatch and turns a panic of the model, the loss or the
+// optimizer (a shape that does not fit, say) into an error naming the batch.
+func (l *Learner) safeBatch(rs *runState) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prev := l.current
+			l.current = nil
+			err = l.fail(rs, fmt.Errorf("panic: %v", r))
+			l.current = prev
+			rs.fatal.Stack = debug.Stack()
+		}
+	}()
+	return l.oneBatch(rs)
+}
+
+// oneBatch is fastai's _do_one_batch: forward, loss, then in training the
+// backward and step stages and zero_grad. As in fastai, the gradients are
+// cleared only once the step stage has run (or was cancelled with
+// CancelStep): a CancelBatch raised after the backward keeps them, and the
+// next batch's backward adds to them (GradientAccumulation relies on this).
 func (l *Learner) oneBatch(rs *runState) error {
 	l.Pred = layers.Call(l.Model, l.XB)
 	if err := l.event(rs, AfterPred); err != nil {
@@ -320,13 +360,14 @@ func (l *Learner) oneBatch(rs *runState) error {
 		l.LossV.Backward()
 		return nil
 	}); err != nil {
-		l.Opt.ZeroGrad()
 		return err
 	}
-	err := l.stage(rs, BeforeStep, AfterStep, AfterCancelStep, CancelStep, func() error {
+	if err := l.stage(rs, BeforeStep, AfterStep, AfterCancelStep, CancelStep, func() error {
 		l.Opt.Step()
 		return nil
-	})
+	}); err != nil {
+		return err
+	}
 	l.Opt.ZeroGrad()
-	return err
+	return nil
 }

@@ -105,10 +105,12 @@ func (l *Learner) LRFind(ctx context.Context, o *LRFindOptions) (*LRFindResult, 
 	}
 	modelState := snapshot(l.Model)
 	optState := l.Opt.StateDict()
-	rec, dataEpoch := l.Recorder, l.DataEpoch
-	l.Recorder = &Recorder{}
+	rec, dataEpoch, epoch := l.Recorder, l.DataEpoch, l.Epoch
+	l.Recorder = &Recorder{Beta: rec.Beta}
 	l.cbs[indexOf(l.cbs, Callback(rec))] = l.Recorder
+	l.lrFinding = true
 	defer func() {
+		l.lrFinding = false
 		restore(l.Model, modelState)
 		if err := l.Opt.LoadStateDict(optState); err != nil {
 			panic("learner.LRFind: restoring the optimizer: " + err.Error())
@@ -118,7 +120,7 @@ func (l *Learner) LRFind(ctx context.Context, o *LRFindOptions) (*LRFindResult, 
 			l.Opt = nil
 		}
 		l.cbs[indexOf(l.cbs, Callback(l.Recorder))] = rec
-		l.Recorder, l.DataEpoch = rec, dataEpoch
+		l.Recorder, l.DataEpoch, l.Epoch = rec, dataEpoch, epoch
 	}()
 	nEpoch := c.NumIt/max(l.Data.TrainLoader().Len(), 1) + 1
 	finder := &lrFinder{start: c.StartLR, end: c.EndLR, numIt: c.NumIt, stopDiv: !c.NoStopDiv}
@@ -126,8 +128,14 @@ func (l *Learner) LRFind(ctx context.Context, o *LRFindOptions) (*LRFindResult, 
 		return nil, err
 	}
 	res := &LRFindResult{LRs: l.Recorder.LRs, Losses: l.Recorder.Losses}
-	// fastai skips the first tenth and the last 5 points.
+	// fastai skips the first tenth and the last 5 points, and what follows
+	// a non-finite loss.
 	lo, hi := c.NumIt/10, len(res.LRs)-5
+	for i := lo; i < hi; i++ {
+		if math.IsNaN(res.Losses[i]) || math.IsInf(res.Losses[i], 0) {
+			hi = i
+		}
+	}
 	if hi-lo < 3 {
 		return res, fmt.Errorf("learner.LRFind: only %d points recorded (the loss diverged at once?); widen the range or lower StartLR", len(res.LRs))
 	}
@@ -282,6 +290,5 @@ func (r *LRFindResult) Plot(path string) error {
 		p.Add(sc)
 		p.Legend.Add(fmt.Sprintf("valley %.2g", r.Valley), sc)
 	}
-	return saveAtomically(path, func(tmp string) error { return p.Save(6*vg.Inch, 4*vg.Inch, tmp) })
+	return savePlot(path, p, 6*vg.Inch, 4*vg.Inch)
 }
-

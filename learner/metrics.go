@@ -2,13 +2,18 @@ package learner
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
 // Metric is computed over the validation set after each epoch. The Learner
 // calls Reset before validation, Accumulate after every validation batch and
-// Value at the end.
+// Value at the end. Accuracy, ErrorRate and TopKAccuracy are batch-size
+// weighted averages (fastai's AvgMetric); Precision, Recall, F1 and
+// BalancedAccuracy accumulate a confusion matrix over the whole set and
+// compute the score at the end (fastai's AccumMetric over scikit-learn), as
+// a per-batch average of these scores would be wrong.
 type Metric interface {
 	Name() string
 	Reset()
@@ -52,12 +57,15 @@ func (m *avgMetric) Accumulate(pred *tensor.Tensor, y []int) {
 }
 func (m *avgMetric) Value() float64 {
 	if m.cnt == 0 {
-		return 0
+		return math.NaN()
 	}
 	return m.total / m.cnt
 }
 
-// AvgMetric turns a per-batch function into a Metric averaged over items.
+// AvgMetric turns a per-batch function into a Metric: the mean of its
+// per-batch values weighted by the batches' sizes, as fastai's AvgMetric
+// (exact for per-item averages such as accuracy). Its Value is NaN before
+// any batch.
 func AvgMetric(name string, f func(pred *tensor.Tensor, targets []int) float64) Metric {
 	return &avgMetric{name: name, f: f}
 }
@@ -123,12 +131,14 @@ func (m *confusion) Accumulate(pred *tensor.Tensor, y []int) {
 		}
 	}
 	for i, p := range argmaxRows(pred) {
-		m.cm[y[i]][p]++
+		if y[i] >= 0 && y[i] < c {
+			m.cm[y[i]][p]++
+		}
 	}
 }
 func (m *confusion) Value() float64 {
 	if m.cm == nil {
-		return 0
+		return math.NaN()
 	}
 	return m.f(m.cm)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"math"
+	"sort"
 
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
@@ -42,8 +42,10 @@ func (l *Learner) evalMode(f func()) {
 }
 
 // GetPreds runs the model over dl (nil: the validation loader) in eval mode
-// without a graph and returns the predictions in item order (fastai's
-// get_preds).
+// without a graph and returns the predictions in dataset order (fastai's
+// get_preds): when the loader gives the items' indices, the results are
+// sorted by them, so a shuffled loader gives the same order as an ordered
+// one. Per-item losses use ItemLoss (see Learner.ItemLoss).
 func (l *Learner) GetPreds(ctx context.Context, dl Loader, o *PredsOptions) (*Preds, error) {
 	if dl == nil {
 		dl = l.Data.ValidLoader()
@@ -56,11 +58,17 @@ func (l *Learner) GetPreds(ctx context.Context, dl Loader, o *PredsOptions) (*Pr
 	var err error
 	l.evalMode(func() {
 		for b, e := range dl.Epoch(ctx, 0) {
+			if e == nil {
+				e = ctx.Err()
+			}
 			if e != nil {
-				err = e
+				err = fmt.Errorf("learner.GetPreds: %w", e)
 				return
 			}
-			out := layers.Call(l.Model, autograd.Const(b.X))
+			var out *autograd.Value
+			if out, err = l.forward(b.X); err != nil {
+				return
+			}
 			if out.Data().Rank() != 2 {
 				err = fmt.Errorf("learner.GetPreds: model output of shape %v, want [N, C]", out.Shape())
 				return
@@ -70,10 +78,12 @@ func (l *Learner) GetPreds(ctx context.Context, dl Loader, o *PredsOptions) (*Pr
 			res.Index = append(res.Index, b.Index...)
 			res.Decoded = append(res.Decoded, argmaxRows(out.Data())...)
 			if o.WithLoss {
-				per := autograd.CrossEntropy(out, b.Y, &autograd.CrossEntropyOptions{Reduction: autograd.ReductionNone})
-				for _, v := range per.Data().Data() {
-					res.Losses = append(res.Losses, float64(v))
+				per, e := l.itemLosses(out, b.Y)
+				if e != nil {
+					err = e
+					return
 				}
+				res.Losses = append(res.Losses, per...)
 			}
 			if o.WithInput {
 				inputs = append(inputs, b.X)
@@ -90,7 +100,82 @@ func (l *Learner) GetPreds(ctx context.Context, dl Loader, o *PredsOptions) (*Pr
 	if o.WithInput {
 		res.Inputs = tensor.Concat(0, inputs...)
 	}
+	if len(res.Index) != len(res.Targets) {
+		res.Index = nil
+	} else {
+		res.reorder()
+	}
 	return res, nil
+}
+
+// forward runs the model on x, turning a panic (an input of the wrong
+// shape) into an error.
+func (l *Learner) forward(x *tensor.Tensor) (out *autograd.Value, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("learner: the model failed on input of shape %v: %v", x.Shape(), r)
+		}
+	}()
+	return layers.Call(l.Model, autograd.Const(x)), nil
+}
+
+// itemLosses returns the per-item losses of a batch.
+func (l *Learner) itemLosses(out *autograd.Value, y []int) ([]float64, error) {
+	f := l.ItemLoss
+	if f == nil && l.defLoss {
+		f = CrossEntropyItems
+	}
+	res := make([]float64, 0, len(y))
+	if f != nil {
+		per := f(out, y).Data()
+		if per.Len() != len(y) {
+			return nil, fmt.Errorf("learner: ItemLoss returned %d values for %d items", per.Len(), len(y))
+		}
+		for _, v := range per.Data() {
+			res = append(res, float64(v))
+		}
+		return res, nil
+	}
+	for i := range y {
+		row := autograd.Const(out.Data().Narrow0(i, 1))
+		res = append(res, float64(l.Loss(row, y[i:i+1]).Data().Item()))
+	}
+	return res, nil
+}
+
+// reorder sorts p's rows by Index (dataset order).
+func (p *Preds) reorder() {
+	n := len(p.Index)
+	perm := make([]int, n)
+	sorted := true
+	for i := range perm {
+		perm[i] = i
+		if i > 0 && p.Index[i] < p.Index[i-1] {
+			sorted = false
+		}
+	}
+	if sorted {
+		return
+	}
+	sort.SliceStable(perm, func(a, b int) bool { return p.Index[perm[a]] < p.Index[perm[b]] })
+	p.Probs = tensor.IndexSelect(p.Probs, 0, perm)
+	if p.Inputs != nil {
+		p.Inputs = tensor.IndexSelect(p.Inputs, 0, perm)
+	}
+	p.Targets = permute(p.Targets, perm)
+	p.Decoded = permute(p.Decoded, perm)
+	p.Index = permute(p.Index, perm)
+	if p.Losses != nil {
+		p.Losses = permute(p.Losses, perm)
+	}
+}
+
+func permute[T any](s []T, perm []int) []T {
+	out := make([]T, len(perm))
+	for i, j := range perm {
+		out[i] = s[j]
+	}
+	return out
 }
 
 // Prediction is the result of Predict for one item.
@@ -104,7 +189,8 @@ type Prediction struct {
 }
 
 // Predict classifies one item x, [C,H,W] (or a batch of one), already
-// transformed as the validation set is (fastai's predict).
+// transformed as the validation set is (fastai's predict), in eval mode
+// without a graph. vision.ExportedLearner predicts from image files.
 func (l *Learner) Predict(x *tensor.Tensor) (Prediction, error) {
 	if x.Rank() < 2 {
 		return Prediction{}, fmt.Errorf("learner.Predict: input of shape %v is not an item", x.Shape())
@@ -117,7 +203,14 @@ func (l *Learner) Predict(x *tensor.Tensor) (Prediction, error) {
 		return Prediction{}, fmt.Errorf("learner.Predict: input of shape %v holds %d items; use GetPreds for batches", x.Shape(), xb.Dim(0))
 	}
 	var out *autograd.Value
-	l.evalMode(func() { out = layers.Call(l.Model, autograd.Const(xb)) })
+	var err error
+	l.evalMode(func() { out, err = l.forward(xb) })
+	if err != nil {
+		return Prediction{}, err
+	}
+	if out.Data().Rank() != 2 {
+		return Prediction{}, fmt.Errorf("learner.Predict: model output of shape %v, want [1, C]", out.Shape())
+	}
 	p := tensor.Softmax(out.Data(), 1)
 	idx := argmaxRows(p)[0]
 	name := fmt.Sprint(idx)
@@ -129,7 +222,8 @@ func (l *Learner) Predict(x *tensor.Tensor) (Prediction, error) {
 
 // Validate returns the loss and the metrics over dl (nil: the validation
 // loader), in eval mode without a graph (fastai's validate). The first value
-// is the mean loss; the others follow Metrics' order.
+// is the mean loss (each batch weighted by its size); the others follow
+// Metrics' order.
 func (l *Learner) Validate(ctx context.Context, dl Loader) ([]float64, error) {
 	if dl == nil {
 		dl = l.Data.ValidLoader()
@@ -141,11 +235,17 @@ func (l *Learner) Validate(ctx context.Context, dl Loader) ([]float64, error) {
 	var err error
 	l.evalMode(func() {
 		for b, e := range dl.Epoch(ctx, 0) {
+			if e == nil {
+				e = ctx.Err()
+			}
 			if e != nil {
-				err = e
+				err = fmt.Errorf("learner.Validate: %w", e)
 				return
 			}
-			out := layers.Call(l.Model, autograd.Const(b.X))
+			var out *autograd.Value
+			if out, err = l.forward(b.X); err != nil {
+				return
+			}
 			loss := float64(l.Loss(out, b.Y).Data().Item())
 			sum += loss * float64(len(b.Y))
 			cnt += float64(len(b.Y))
@@ -176,10 +276,18 @@ type AugmentedLoader interface {
 }
 
 // TTA returns test-time-augmented probabilities over the validation set
-// (fastai's tta): the mean of n augmented passes, mixed with the plain pass as
-// beta*augmented + (1-beta)*plain (fastai's beta 0.25 weighs the plain pass
-// 0.75). Data must implement AugmentedLoader.
+// (fastai's tta): the mean of n passes over the validation items with the
+// training transforms (each pass a different draw), mixed with the plain
+// pass as fastai's torch.lerp(augmented, plain, beta):
+//
+//	probs = (1-beta)*augmented + beta*plain
+//
+// so fastai's default beta 0.25 weighs the augmented mean 0.75. Data must
+// implement AugmentedLoader; n must be at least 1 and beta in [0, 1].
 func (l *Learner) TTA(ctx context.Context, n int, beta float64) (*Preds, error) {
+	if n < 1 || !(beta >= 0 && beta <= 1) {
+		return nil, fmt.Errorf("learner.TTA: %d passes, beta %g; want n >= 1 and beta in [0, 1]", n, beta)
+	}
 	al, ok := l.Data.(AugmentedLoader)
 	if !ok {
 		return nil, fmt.Errorf("learner.TTA: the data (%T) cannot serve augmented validation batches", l.Data)
@@ -188,25 +296,25 @@ func (l *Learner) TTA(ctx context.Context, n int, beta float64) (*Preds, error) 
 	if err != nil {
 		return nil, err
 	}
-	aug := tensor.New[float32](plain.Probs.Shape()...)
+	aug := make([]float64, plain.Probs.Len())
 	for i := 0; i < n; i++ {
-		p, err := l.GetPreds(ctx, epochLoader{al.AugmentedValid(), i + 1}, nil)
+		p, err := l.GetPreds(ctx, epochLoader{al.AugmentedValid(), i}, nil)
 		if err != nil {
 			return nil, err
 		}
+		if p.Probs.Len() != len(aug) {
+			return nil, fmt.Errorf("learner.TTA: augmented pass %d gave %d probabilities, the plain pass %d", i, p.Probs.Len(), len(aug))
+		}
 		for j, v := range p.Probs.Data() {
-			aug.Data()[j] += v / float32(n)
+			aug[j] += float64(v)
 		}
 	}
 	out := *plain
 	out.Probs = tensor.New[float32](plain.Probs.Shape()...)
-	for j := range out.Probs.Data() {
-		out.Probs.Data()[j] = float32(beta)*aug.Data()[j] + float32(1-beta)*plain.Probs.Data()[j]
+	for j, v := range plain.Probs.Data() {
+		out.Probs.Data()[j] = float32((1-beta)*aug[j]/float64(n) + beta*float64(v))
 	}
 	out.Decoded = argmaxRows(out.Probs)
-	if math.IsNaN(beta) {
-		return nil, fmt.Errorf("learner.TTA: beta is NaN")
-	}
 	return &out, nil
 }
 

@@ -7,18 +7,37 @@ import (
 
 // Recorder keeps the history of a Learner's fits, as fastai's Recorder: the
 // smoothed training loss and the hyper-parameters of every training batch,
-// and per epoch the train loss, valid loss and metrics. It is always the
-// Learner's first callback (order 50 among the others, as in fastai).
+// and per epoch the results table's row (train_loss, valid_loss, the
+// metrics) and time. It is always among the Learner's callbacks, at fastai's
+// order 50.
+//
+// As in fastai, the table's train_loss is the smoothed loss at the end of
+// the epoch's training phase, an exponential moving average of the batch
+// losses with weight Beta, debiased as Adam debiases its moments:
+//
+//	avg_t = Beta*avg_{t-1} + (1-Beta)*loss_t,  smooth_t = avg_t / (1 - Beta^t)
+//
+// restarted at every fit; valid_loss is the mean loss over the validation
+// items (each batch weighted by its size). A phase that was cancelled, or
+// not run, leaves NaN in its columns, which Progress prints as "#na#".
+//
+// Unlike fastai's, which forgets everything at each fit, the Recorder keeps
+// the history of every fit of its Learner (FineTune's two fits appear one
+// after the other); Iters and EpochIters tell them apart.
 type Recorder struct {
-	// Beta is the smoothing of the training loss (0.98).
+	// Beta is the smoothing of the training loss (0 means 0.98).
 	Beta float64
 	// Losses holds the smoothed training loss after each batch; RawLosses
 	// the unsmoothed ones.
 	Losses, RawLosses []float64
-	// LRs and Moms hold the last layer group's lr and mom at each batch.
+	// LRs and Moms hold the last layer group's lr and mom at each batch
+	// (mom is left out when the optimizer has none).
 	LRs, Moms []float64
-	// Iters counts the batches in each fit (for plots).
+	// Iters holds the number of training batches of each fit.
 	Iters []int
+	// EpochIters holds, for each epoch, len(Losses) at its end: the x
+	// position of its validation loss in PlotLoss.
+	EpochIters []int
 	// MetricNames are the column names: epoch, train_loss, valid_loss, the
 	// metrics, time.
 	MetricNames []string
@@ -31,12 +50,13 @@ type Recorder struct {
 
 	smoothCount  int
 	smoothAvg    float64
-	trainSum     float64
-	trainCnt     float64
 	validSum     float64
 	validCnt     float64
 	epochStart   time.Time
-	validRan     bool
+	trainDone    bool
+	validDone    bool
+	trainCancel  bool
+	validCancel  bool
 	fitIterStart int
 }
 
@@ -46,14 +66,18 @@ func (r *Recorder) Order() int { return 50 }
 // Name names the callback.
 func (r *Recorder) Name() string { return "Recorder" }
 
+func (r *Recorder) beta() float64 {
+	if r.Beta == 0 {
+		return 0.98
+	}
+	return r.Beta
+}
+
 // Handle records the loop's values.
 func (r *Recorder) Handle(l *Learner, e Event) error {
 	switch e {
 	case BeforeFit:
-		if r.Beta == 0 {
-			r.Beta = 0.98
-		}
-		r.smoothCount, r.smoothAvg = 0, 0
+		r.smoothCount, r.smoothAvg, r.SmoothLoss = 0, 0, math.NaN()
 		r.MetricNames = []string{"epoch", "train_loss", "valid_loss"}
 		for _, m := range l.Metrics {
 			r.MetricNames = append(r.MetricNames, m.Name())
@@ -61,48 +85,57 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 		r.MetricNames = append(r.MetricNames, "time")
 		r.fitIterStart = len(r.Losses)
 	case BeforeEpoch:
-		r.trainSum, r.trainCnt, r.validSum, r.validCnt = 0, 0, 0, 0
 		r.epochStart = time.Now()
-		r.validRan = false
+		r.trainDone, r.validDone, r.trainCancel, r.validCancel = false, false, false, false
+	case AfterCancelTrain:
+		r.trainCancel = true // fastai logs nothing for a cancelled phase
+	case AfterTrain:
+		r.trainDone = !r.trainCancel
+	case AfterCancelValidate:
+		r.validCancel = true
+	case AfterValidate:
+		r.validDone = !r.validCancel
 	case BeforeValidate:
+		r.validSum, r.validCnt = 0, 0
 		for _, m := range l.Metrics {
 			m.Reset()
 		}
-		r.validRan = true
 	case AfterBatch:
-		if l.LossV == nil {
+		if l.LossV == nil || len(l.YB) == 0 {
 			return nil
 		}
 		loss := float64(l.LossV.Data().Item())
-		n := float64(len(l.YB))
 		if l.Training {
+			b := r.beta()
 			r.smoothCount++
-			r.smoothAvg = r.Beta*r.smoothAvg + (1-r.Beta)*loss
-			r.SmoothLoss = r.smoothAvg / (1 - math.Pow(r.Beta, float64(r.smoothCount)))
+			r.smoothAvg = b*r.smoothAvg + (1-b)*loss
+			r.SmoothLoss = r.smoothAvg / (1 - math.Pow(b, float64(r.smoothCount)))
 			r.Losses = append(r.Losses, r.SmoothLoss)
 			r.RawLosses = append(r.RawLosses, loss)
 			if lrs := l.Hyper("lr"); len(lrs) > 0 {
 				r.LRs = append(r.LRs, lrs[len(lrs)-1])
 			}
-			if moms := l.Hyper("mom"); len(moms) > 0 {
+			if moms, ok := l.hyperIfAny("mom"); ok {
 				r.Moms = append(r.Moms, moms[len(moms)-1])
 			}
-			r.trainSum += loss * n
-			r.trainCnt += n
-		} else {
-			r.validSum += loss * n
-			r.validCnt += n
-			for _, m := range l.Metrics {
-				m.Accumulate(l.Pred.Data(), l.YB)
-			}
+			return nil
+		}
+		n := float64(len(l.YB))
+		r.validSum += loss * n
+		r.validCnt += n
+		for _, m := range l.Metrics {
+			m.Accumulate(l.Pred.Data(), l.YB)
 		}
 	case AfterEpoch:
-		vals := []float64{div(r.trainSum, r.trainCnt), math.NaN()}
-		if r.validRan {
+		vals := []float64{math.NaN(), math.NaN()}
+		if r.trainDone && r.smoothCount > 0 {
+			vals[0] = r.SmoothLoss
+		}
+		if r.validDone {
 			vals[1] = div(r.validSum, r.validCnt)
 		}
 		for _, m := range l.Metrics {
-			if r.validRan {
+			if r.validDone {
 				vals = append(vals, m.Value())
 			} else {
 				vals = append(vals, math.NaN())
@@ -110,6 +143,7 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 		}
 		r.Values = append(r.Values, vals)
 		r.EpochTimes = append(r.EpochTimes, time.Since(r.epochStart))
+		r.EpochIters = append(r.EpochIters, len(r.Losses))
 	case AfterFit:
 		r.Iters = append(r.Iters, len(r.Losses)-r.fitIterStart)
 	}
@@ -123,16 +157,37 @@ func div(a, b float64) float64 {
 	return a / b
 }
 
-// Last returns the last epoch's values by column name (train_loss,
-// valid_loss, a metric's name), and false if there is none.
+// Last returns the last epoch's value of a column (train_loss, valid_loss,
+// a metric's name), and false if there is no such column or no epoch yet.
 func (r *Recorder) Last(name string) (float64, bool) {
-	if len(r.Values) == 0 {
+	if len(r.Values) == 0 || len(r.MetricNames) < 3 {
 		return 0, false
 	}
 	for i, n := range r.MetricNames[1 : len(r.MetricNames)-1] {
-		if n == name {
+		if n == name && i < len(r.Values[len(r.Values)-1]) {
 			return r.Values[len(r.Values)-1][i], true
 		}
 	}
 	return 0, false
+}
+
+// Column returns every epoch's value of a column, or nil if there is no such
+// column.
+func (r *Recorder) Column(name string) []float64 {
+	if len(r.MetricNames) < 3 {
+		return nil
+	}
+	for i, n := range r.MetricNames[1 : len(r.MetricNames)-1] {
+		if n == name {
+			out := make([]float64, len(r.Values))
+			for e, row := range r.Values {
+				out[e] = math.NaN()
+				if i < len(row) {
+					out[e] = row[i]
+				}
+			}
+			return out
+		}
+	}
+	return nil
 }

@@ -1,8 +1,10 @@
 package learner
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,28 +29,86 @@ const (
 	metaFormat    = "fastgo.format"
 )
 
-// saveAtomically calls write with a temporary path in path's directory and
-// renames the result over path, so that a failed or killed write leaves the
-// previous file intact.
-func saveAtomically(path string, write func(tmp string) error) (err error) {
+// writeHook, when set (by tests), is called after every write to the
+// temporary file of saveAtomically with the bytes written so far; an error
+// aborts the save as a failing disk would.
+var writeHook func(written int64) error
+
+// countingWriter counts bytes and calls writeHook.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if writeHook == nil {
+		n, err := c.w.Write(p)
+		c.n += int64(n)
+		return n, err
+	}
+	done := 0
+	for done < len(p) { // in pieces, so that the hook sees a write half done
+		k := min(len(p)-done, 64<<10)
+		n, err := c.w.Write(p[done : done+k])
+		done += n
+		c.n += int64(n)
+		if err == nil {
+			err = writeHook(c.n)
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// saveAtomically writes a file so that a failed or killed write leaves the
+// previous file at path intact: write fills a temporary file in path's
+// directory, which is synced, closed and renamed over path, and the
+// directory is synced. An existing file's permissions are kept (0644 for a
+// new one). On error the temporary file is removed.
+func saveAtomically(path string, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
-	// Keep the extension: writers such as gonum/plot choose the format by it.
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*"+filepath.Ext(path))
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("learner: saving %s: %w", path, err)
 	}
 	tmp := f.Name()
-	f.Close()
 	defer func() {
 		if err != nil {
+			f.Close()
 			os.Remove(tmp)
+			err = fmt.Errorf("learner: saving %s: %w", path, err)
 		}
 	}()
-	if err = write(tmp); err != nil {
-		return fmt.Errorf("learner: saving %s: %w", path, err)
+	bw := bufio.NewWriterSize(&countingWriter{w: f}, 1<<20)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if st, e := os.Stat(path); e == nil {
+		mode = st.Mode().Perm()
+	}
+	if err = os.Chmod(tmp, mode); err != nil {
+		return err
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("learner: saving %s: %w", path, err)
+		return err
+	}
+	// Make the rename itself durable; not every file system can sync a
+	// directory, so a failure here is not an error.
+	if d, e := os.Open(dir); e == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }
@@ -112,7 +172,7 @@ func (l *Learner) Save(path string, withOpt bool) error {
 		meta[metaEpoch] = strconv.Itoa(l.Epoch)
 		meta[metaDataEpoch] = strconv.Itoa(l.DataEpoch)
 	}
-	return saveAtomically(path, func(tmp string) error { return safetensors.Save(tmp, tensors, ints, meta) })
+	return saveAtomically(path, func(w io.Writer) error { return safetensors.Write(w, tensors, ints, meta) })
 }
 
 // Load reads a file written by Save (or any safetensors state dict with the
@@ -172,9 +232,10 @@ func (c *Checkpoint) Order() int { return 55 }
 // Name names the callback.
 func (c *Checkpoint) Name() string { return "Checkpoint" }
 
-// Handle saves after each epoch, with the epoch to resume from.
+// Handle saves after each epoch, with the epoch to resume from (not during
+// LRFind).
 func (c *Checkpoint) Handle(l *Learner, e Event) error {
-	if e != AfterEpoch {
+	if e != AfterEpoch || l.InLRFind() {
 		return nil
 	}
 	l.Epoch++ // the next epoch to run
@@ -257,7 +318,7 @@ func (l *Learner) Export(path string) error {
 		}
 		meta[metaTfms] = string(spec)
 	}
-	return saveAtomically(path, func(tmp string) error { return safetensors.Save(tmp, tensors, ints, meta) })
+	return saveAtomically(path, func(w io.Writer) error { return safetensors.Write(w, tensors, ints, meta) })
 }
 
 // Exported is what LoadLearner returns besides the Learner: the transforms

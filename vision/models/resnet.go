@@ -53,7 +53,10 @@ type ResNet struct {
 	FC                             *layers.Linear
 	// Features is the number of channels layer4 outputs.
 	Features int
-	body     *layers.Sequential
+	// Config is the configuration the ResNet was built from, with its
+	// defaults filled in.
+	Config ResNetConfig
+	body   *layers.Sequential
 }
 
 // ResNet18 returns torchvision's resnet18 layout (BasicBlock, [2,2,2,2]).
@@ -93,7 +96,7 @@ func NewResNet(cfg ResNetConfig, rng *tensor.RNG) *ResNet {
 		}
 	}
 	rng = layers.OrDefault(rng)
-	r := &ResNet{}
+	r := &ResNet{Config: cfg}
 	r.Conv1 = layers.Register(&r.Base, "conv1", convInit(cfg.InChannels, cfg.Widths[0], 7, 2, 3, rng))
 	r.BN1 = layers.Register(&r.Base, "bn1", layers.NewBatchNorm2d(cfg.Widths[0]))
 	r.Relu = layers.Register(&r.Base, "relu", &layers.ReLU{})

@@ -1,0 +1,298 @@
+package learner
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// ClassificationInterpretation explains a classifier's mistakes on a data
+// set, as fastai's ClassificationInterpretation: the confusion matrix, the
+// most confused pairs of classes and the items with the largest losses.
+// Build it with NewClassificationInterpretation.
+type ClassificationInterpretation struct {
+	// Classes are the class names (Data.Classes, or the indices as text).
+	Classes []string
+	// Preds holds the predictions, inputs and per-item losses, in dataset
+	// order.
+	Preds *Preds
+}
+
+// NewClassificationInterpretation runs the model over dl (nil: the
+// validation loader) and keeps its predictions, inputs and per-item losses
+// (fastai's ClassificationInterpretation.from_learner).
+func NewClassificationInterpretation(ctx context.Context, l *Learner, dl Loader) (*ClassificationInterpretation, error) {
+	p, err := l.GetPreds(ctx, dl, &PredsOptions{WithInput: true, WithLoss: true})
+	if err != nil {
+		return nil, err
+	}
+	classes := append([]string(nil), l.Data.Classes()...)
+	for c := len(classes); c < p.Probs.Dim(1); c++ {
+		classes = append(classes, strconv.Itoa(c))
+	}
+	return &ClassificationInterpretation{Classes: classes, Preds: p}, nil
+}
+
+// ConfusionMatrix returns the counts cm[actual][predicted] over the items
+// (items whose target is outside the classes, such as unlabelled ones, are
+// left out).
+func (ci *ClassificationInterpretation) ConfusionMatrix() [][]int {
+	n := len(ci.Classes)
+	cm := make([][]int, n)
+	for i := range cm {
+		cm[i] = make([]int, n)
+	}
+	for i, t := range ci.Preds.Targets {
+		if d := ci.Preds.Decoded[i]; t >= 0 && t < n && d >= 0 && d < n {
+			cm[t][d]++
+		}
+	}
+	return cm
+}
+
+// Confusion is one off-diagonal cell of the confusion matrix.
+type Confusion struct {
+	Actual, Predicted string
+	Count             int
+}
+
+// MostConfused returns the off-diagonal cells with at least minVal items,
+// largest first (ties in row-major order), as fastai's most_confused.
+func (ci *ClassificationInterpretation) MostConfused(minVal int) []Confusion {
+	var out []Confusion
+	for i, row := range ci.ConfusionMatrix() {
+		for j, v := range row {
+			if i != j && v >= minVal && v > 0 {
+				out = append(out, Confusion{ci.Classes[i], ci.Classes[j], v})
+			}
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Count > out[b].Count })
+	return out
+}
+
+// TopLosses returns the k largest per-item losses (the smallest when
+// largest is false; every item when k <= 0) and the items' positions in
+// Preds, sorted, ties by position (fastai's top_losses).
+func (ci *ClassificationInterpretation) TopLosses(k int, largest bool) (losses []float64, idx []int) {
+	ls := ci.Preds.Losses
+	idx = make([]int, len(ls))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		if largest {
+			return ls[idx[a]] > ls[idx[b]]
+		}
+		return ls[idx[a]] < ls[idx[b]]
+	})
+	if k > 0 && k < len(idx) {
+		idx = idx[:k]
+	}
+	losses = make([]float64, len(idx))
+	for i, j := range idx {
+		losses[i] = ls[j]
+	}
+	return losses, idx
+}
+
+// cmGrid is the confusion matrix as a gonum/plot grid, actual class 0 on
+// the top row.
+type cmGrid struct{ v [][]float64 }
+
+func (g cmGrid) Dims() (c, r int)   { return len(g.v), len(g.v) }
+func (g cmGrid) Z(c, r int) float64 { return g.v[len(g.v)-1-r][c] }
+func (g cmGrid) X(c int) float64    { return float64(c) }
+func (g cmGrid) Y(r int) float64    { return float64(r) }
+
+// blues is a white-to-blue palette, as matplotlib's "Blues".
+type blues int
+
+func (b blues) Colors() []color.Color {
+	out := make([]color.Color, int(b))
+	lo, hi := [3]float64{247, 251, 255}, [3]float64{8, 48, 107}
+	for i := range out {
+		t := float64(i) / float64(max(int(b)-1, 1))
+		var c [3]uint8
+		for k := range c {
+			c[k] = uint8(math.Round(lo[k] + t*(hi[k]-lo[k])))
+		}
+		out[i] = color.RGBA{c[0], c[1], c[2], 255}
+	}
+	return out
+}
+
+// PlotConfusionMatrix writes a PNG of the confusion matrix, actual classes
+// down, predicted across, each cell shaded and labelled with its count (with
+// normalize, each row is divided by its total and shown with 2 decimals), as
+// fastai's plot_confusion_matrix.
+func (ci *ClassificationInterpretation) PlotConfusionMatrix(path string, normalize bool) error {
+	cm := ci.ConfusionMatrix()
+	n := len(cm)
+	if n == 0 {
+		return fmt.Errorf("learner: PlotConfusionMatrix %s: no classes", path)
+	}
+	v := make([][]float64, n)
+	maxV := 0.0
+	for i, row := range cm {
+		v[i] = make([]float64, n)
+		tot := 0
+		for _, c := range row {
+			tot += c
+		}
+		for j, c := range row {
+			v[i][j] = float64(c)
+			if normalize {
+				v[i][j] = 0
+				if tot > 0 {
+					v[i][j] = float64(c) / float64(tot)
+				}
+			}
+			maxV = math.Max(maxV, v[i][j])
+		}
+	}
+	p := plot.New()
+	p.Title.Text = "Confusion matrix"
+	p.X.Label.Text = "Predicted"
+	p.Y.Label.Text = "Actual"
+	hm := plotter.NewHeatMap(cmGrid{v}, blues(64))
+	hm.Min, hm.Max = 0, math.Max(maxV, 1e-12)
+	p.Add(hm)
+	var xys plotter.XYs
+	var labels []string
+	for i := range v {
+		for j := range v[i] {
+			xys = append(xys, plotter.XY{X: float64(j), Y: float64(n - 1 - i)})
+			if normalize {
+				labels = append(labels, strconv.FormatFloat(v[i][j], 'f', 2, 64))
+			} else {
+				labels = append(labels, strconv.Itoa(cm[i][j]))
+			}
+		}
+	}
+	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+	if err != nil {
+		return err
+	}
+	for k := range lb.TextStyle {
+		lb.TextStyle[k].XAlign, lb.TextStyle[k].YAlign = text.XCenter, text.YCenter
+		lb.TextStyle[k].Color = color.Black
+		if v[k/n][k%n] > maxV/2 {
+			lb.TextStyle[k].Color = color.White
+		}
+	}
+	p.Add(lb)
+	xt, yt := make(plot.ConstantTicks, n), make(plot.ConstantTicks, n)
+	for i, c := range ci.Classes[:n] {
+		xt[i] = plot.Tick{Value: float64(i), Label: c}
+		yt[i] = plot.Tick{Value: float64(n - 1 - i), Label: c}
+	}
+	p.X.Tick.Marker, p.Y.Tick.Marker = xt, yt
+	p.X.Tick.Label.Rotation = math.Pi / 2
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = text.XRight, text.YCenter
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5, -0.5, float64(n)-0.5
+	side := vg.Length(max(4, 0.6*float64(n)+2)) * vg.Inch
+	return savePlot(path, p, side, side)
+}
+
+// PlotTopLosses writes a PNG grid of the k items with the largest losses,
+// each titled, as fastai's plot_top_losses, with
+//
+//	predicted/actual
+//	loss / probability of the predicted class
+//
+// Inputs are [C,H,W] pixels in [0,1]: one channel is drawn grey, three as
+// RGB (others as their first channel). Small images are scaled up.
+func (ci *ClassificationInterpretation) PlotTopLosses(path string, k int) error {
+	in := ci.Preds.Inputs
+	if in == nil || in.Rank() != 4 {
+		return fmt.Errorf("learner: PlotTopLosses %s: the inputs are not images [N,C,H,W]", path)
+	}
+	losses, idx := ci.TopLosses(k, true)
+	if len(idx) == 0 {
+		return fmt.Errorf("learner: PlotTopLosses %s: no item", path)
+	}
+	titles := make([][2]string, len(idx))
+	for i, j := range idx {
+		pred, act := ci.Preds.Decoded[j], ci.Preds.Targets[j]
+		prob := ci.Preds.Probs.Data()[j*ci.Preds.Probs.Dim(1)+pred]
+		titles[i] = [2]string{ci.className(pred) + "/" + ci.className(act), fmt.Sprintf("%.2f / %.2f", losses[i], prob)}
+	}
+	img := imageGrid(in, idx, titles, "Prediction/Actual/Loss/Probability")
+	return saveAtomically(path, func(w io.Writer) error { return png.Encode(w, img) })
+}
+
+func (ci *ClassificationInterpretation) className(i int) string {
+	if i >= 0 && i < len(ci.Classes) {
+		return ci.Classes[i]
+	}
+	return strconv.Itoa(i)
+}
+
+// imageGrid draws items idx of x [N,C,H,W] in a grid under a heading, each
+// with two title lines.
+func imageGrid(x *tensor.Tensor, idx []int, titles [][2]string, heading string) *image.RGBA {
+	face := basicfont.Face7x13
+	const lineH, pad = 14, 6
+	c, h, w := x.Dim(1), x.Dim(2), x.Dim(3)
+	scale := max(1, 112/max(h, w))
+	cellW := w * scale
+	for _, t := range titles {
+		cellW = max(cellW, 7*max(len(t[0]), len(t[1])))
+	}
+	cellH := 2*lineH + h*scale
+	cols := int(math.Ceil(math.Sqrt(float64(len(idx)))))
+	rows := (len(idx) + cols - 1) / cols
+	top := lineH + 2*pad
+	out := image.NewRGBA(image.Rect(0, 0, cols*(cellW+pad)+pad, top+rows*(cellH+pad)))
+	draw.Draw(out, out.Bounds(), image.White, image.Point{}, draw.Src)
+	say := func(s string, x0, y0 int) {
+		d := font.Drawer{Dst: out, Src: image.Black, Face: face, Dot: fixed.P(x0, y0)}
+		d.DrawString(s)
+	}
+	say(heading, pad, pad+11)
+	data := x.Data()
+	plane := h * w
+	for n, j := range idx {
+		x0 := pad + (n%cols)*(cellW+pad)
+		y0 := top + (n/cols)*(cellH+pad)
+		say(titles[n][0], x0, y0+11)
+		say(titles[n][1], x0, y0+lineH+11)
+		item := data[j*c*plane : (j+1)*c*plane]
+		px := func(ch, yy, xx int) uint8 {
+			v := item[ch*plane+yy*w+xx]
+			return uint8(math.Round(255 * math.Min(1, math.Max(0, float64(v)))))
+		}
+		for yy := 0; yy < h; yy++ {
+			for xx := 0; xx < w; xx++ {
+				var col color.RGBA
+				if c == 3 {
+					col = color.RGBA{px(0, yy, xx), px(1, yy, xx), px(2, yy, xx), 255}
+				} else {
+					g := px(0, yy, xx)
+					col = color.RGBA{g, g, g, 255}
+				}
+				r := image.Rect(x0+xx*scale, y0+2*lineH+yy*scale, x0+(xx+1)*scale, y0+2*lineH+(yy+1)*scale)
+				draw.Draw(out, r, &image.Uniform{col}, image.Point{}, draw.Src)
+			}
+		}
+	}
+	return out
+}
