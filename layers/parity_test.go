@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -110,11 +111,24 @@ func closeTo(got, want *tensor.Tensor) error {
 	return nil
 }
 
+// checkedCases records the fixture cases a test of this package ran.
+var checkedCases = map[string]bool{}
+
 // runCase runs fwd on the case's input, checks out, backpropagates sum(out*r)
 // (or the output itself when it is a loss), and checks gx and every g.<param>.
+// For a module it first checks that the state dict has PyTorch's names in
+// PyTorch's order.
 func runCase(t *testing.T, fx *fixture, c string, m Module, fwd func(x *autograd.Value) *autograd.Value) {
 	t.Helper()
+	checkedCases[c] = true
 	if m != nil {
+		if order, ok := fx.f.Metadata()["order."+c]; ok {
+			if got := strings.Join(GetStateDict(m).Names, ","); got != order {
+				t.Errorf("%s state dict names\n%s\nPyTorch's\n%s", c, got, order)
+			}
+		} else {
+			t.Errorf("%s: the fixture has no PyTorch state-dict order", c)
+		}
 		if _, err := LoadStateDict(m, fx.stateDict(c+".p."), true); err != nil {
 			t.Fatal(err)
 		}
@@ -241,4 +255,110 @@ func TestParityWithPyTorch(t *testing.T) {
 		l := &KLDivLoss{Reduction: autograd.ReductionBatchMean}
 		runCase(t, fx, "kl", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(autograd.LogSoftmax(x, 1), tgt) })
 	})
+	t.Run("conv_dil_s2", func(t *testing.T) {
+		cfg := fx.config("conv_dil_s2")
+		m := NewConv2d(num(cfg, "in"), num(cfg, "out"), num(cfg, "k"), ConvConfig{
+			Stride: num(cfg, "stride"), Padding: num(cfg, "padding"), Dilation: num(cfg, "dilation")}, tensor.NewRNG(1))
+		runCase(t, fx, "conv_dil_s2", m, module(m))
+	})
+	t.Run("bn1d_eval", func(t *testing.T) {
+		m := NewBatchNorm1d(num(fx.config("bn1d_eval"), "features"))
+		Eval(m)
+		runCase(t, fx, "bn1d_eval", m, module(m))
+	})
+	t.Run("avgpool_k3s2p1_nopad", func(t *testing.T) {
+		m := NewAvgPool2d(3, 2, 1)
+		m.Opts.ExcludePad = true
+		runCase(t, fx, "avgpool_k3s2p1_nopad", nil, module(m))
+	})
+	t.Run("adaptive_concat", func(t *testing.T) {
+		runCase(t, fx, "adaptive_concat", nil, module(NewAdaptiveConcatPool2d(1)))
+	})
+	t.Run("normalize", func(t *testing.T) {
+		m := NewNormalize(fx.tensor("normalize.mean").Data(), fx.tensor("normalize.std").Data())
+		runCase(t, fx, "normalize", nil, module(m))
+	})
+	t.Run("sequential", func(t *testing.T) {
+		m := NewSequential(NewConv2d(2, 4, 3, ConvConfig{Padding: 1}, tensor.NewRNG(1)), NewBatchNorm2d(4), &ReLU{},
+			&AdaptiveAvgPool2d{H: 1, W: 1}, NewFlatten(), NewLinear(4, 3, true, tensor.NewRNG(2)))
+		runCase(t, fx, "sequential", m, module(m))
+	})
+	weights := func(name string) []float64 {
+		var w []float64
+		for _, v := range fx.tensor(name).Data() {
+			w = append(w, float64(v))
+		}
+		return w
+	}
+	t.Run("ce_ignore", func(t *testing.T) {
+		l := &CrossEntropyLoss{}
+		y := fx.ints("ce_ignore.y")
+		runCase(t, fx, "ce_ignore", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
+	})
+	t.Run("ce_weight_smooth", func(t *testing.T) {
+		l := &CrossEntropyLoss{Opts: autograd.CrossEntropyOptions{Weight: weights("ce_weight_smooth.weight"), LabelSmoothing: 0.2, Reduction: autograd.ReductionSum}}
+		y := fx.ints("ce_weight_smooth.y")
+		runCase(t, fx, "ce_weight_smooth", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
+	})
+	t.Run("ce_weight_mean", func(t *testing.T) {
+		l := &CrossEntropyLoss{Opts: autograd.CrossEntropyOptions{Weight: weights("ce_weight_smooth.weight")}}
+		y := fx.ints("ce_weight_mean.y")
+		runCase(t, fx, "ce_weight_mean", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
+	})
+	t.Run("nll_weight_ignore", func(t *testing.T) {
+		ig := num(fx.config("nll_weight_ignore"), "ignore_index")
+		l := &NLLLoss{Opts: autograd.NLLOptions{Weight: weights("nll_weight_ignore.weight"), IgnoreIndex: &ig}}
+		y := fx.ints("nll_weight_ignore.y")
+		runCase(t, fx, "nll_weight_ignore", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(autograd.LogSoftmax(x, 1), y) })
+	})
+	t.Run("bce_posweight", func(t *testing.T) {
+		tgt := autograd.Const(fx.tensor("bce_posweight.target"))
+		l := &BCEWithLogitsLoss{Opts: autograd.BCEOptions{Reduction: autograd.ReductionSum, PosWeight: weights("bce_posweight.pos_weight")}}
+		runCase(t, fx, "bce_posweight", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, tgt) })
+	})
+	t.Run("mse_none", func(t *testing.T) {
+		tgt := autograd.Const(fx.tensor("mse_none.target"))
+		runCase(t, fx, "mse_none", nil, func(x *autograd.Value) *autograd.Value {
+			return (&MSELoss{Reduction: autograd.ReductionNone}).Loss(x, tgt)
+		})
+	})
+	t.Run("kl_sum", func(t *testing.T) {
+		tgt := autograd.Const(fx.tensor("kl_sum.target"))
+		l := &KLDivLoss{Reduction: autograd.ReductionSum}
+		runCase(t, fx, "kl_sum", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(autograd.LogSoftmax(x, 1), tgt) })
+	})
+
+	// Every case of the fixture is checked, here or, for the models, in
+	// vision/models (TestSmallCNNParity, TestResNetParity).
+	t.Run("every case checked", func(t *testing.T) {
+		elsewhere := map[string]bool{"smallcnn_train": true, "smallcnn_eval": true, "tinyresnet_train": true}
+		for _, c := range strings.Split(fx.f.Metadata()["cases"], ",") {
+			if !checkedCases[c] && !elsewhere[c] {
+				t.Errorf("fixture case %s is checked by no test", c)
+			}
+		}
+	})
+}
+
+// TestParityFixtureConditioned checks what gen_parity.py measured for every
+// case: PyTorch's float32 output and gradients are within 2e-5 relative of
+// the same computation in float64, so that matching them to 1e-4 is a real
+// test of fastgo and not of float32 rounding.
+func TestParityFixtureConditioned(t *testing.T) {
+	fx := loadFixture(t, "testdata/parity.safetensors")
+	meta := fx.f.Metadata()
+	cases := strings.Split(meta["cases"], ",")
+	if len(cases) < 40 {
+		t.Fatalf("fixture lists %d cases", len(cases))
+	}
+	for _, c := range cases {
+		v, err := strconv.ParseFloat(meta["cond."+c], 64)
+		if err != nil {
+			t.Errorf("%s: no float64 conditioning figure (%v)", c, err)
+			continue
+		}
+		if v >= 2e-5 {
+			t.Errorf("%s: PyTorch float32 is %.3g from float64: ill-conditioned for a 1e-4 bar", c, v)
+		}
+	}
 }

@@ -13,8 +13,14 @@ Every case is stored under a prefix "<case>." with:
   <case>.g.<name>      d scalar / d parameter
   <case>.after.<name>  buffers after the forward (BatchNorm in training mode)
   <case>.y             integer targets (I64) where the case has them
-The metadata "cases" lists the cases and "config.<case>" their hyper-parameters as JSON.
+The metadata "cases" lists the cases and "config.<case>" their hyper-parameters as JSON;
+"order.<case>" lists a module case's state_dict names in PyTorch's order, and "cond.<case>" the
+worst relative difference, over the output and every gradient, between PyTorch float32 and the
+same case run in float64. Every case must stay below 2e-5: a fixture whose float32 reference is
+itself further from the exact result than that is ill-conditioned, and a 1e-4 parity bar against
+it would not mean what it says. The script fails on such a case.
 """
+import copy
 import json
 import os
 import struct
@@ -42,13 +48,17 @@ def case(name, module, x, config, y=None, loss_fn=None, save_params=True):
     x = x.clone().requires_grad_(True)
     put(name + ".x", x)
     params = {}
+    m64 = module
     if isinstance(module, nn.Module):
         if save_params:
             for k, v in module.state_dict().items():
                 put(name + ".p." + k, v)
+        meta["order." + name] = ",".join(module.state_dict().keys())
         params = {k: p for k, p in module.named_parameters() if p.requires_grad}
+        m64 = copy.deepcopy(module).double()  # before the forward moves any buffer
     out = module(x)
     put(name + ".out", out)
+    r = None
     if loss_fn is not None:
         scalar = loss_fn(out)
     else:
@@ -64,6 +74,21 @@ def case(name, module, x, config, y=None, loss_fn=None, save_params=True):
     if isinstance(module, nn.Module) and save_params:
         for k, b in module.named_buffers():
             tensors[name + ".after." + k] = b.detach().clone()
+    # The same case in float64: how far is the float32 reference from exact?
+    x64 = x.detach().double().requires_grad_(True)
+    out64 = m64(x64)
+    s64 = loss_fn(out64) if loss_fn is not None else (out64 * r.double()).sum()
+    s64.backward()
+    pairs = [(out.detach(), out64.detach()), (x.grad, x64.grad)]
+    if isinstance(m64, nn.Module):
+        p64 = dict(m64.named_parameters())
+        pairs += [(p.grad, p64[k].grad) for k, p in params.items()]
+    # Relative to the float64 tensor's largest magnitude; a gradient that is exactly 0 in exact
+    # arithmetic (a conv bias before a train-mode BatchNorm) is compared absolutely instead.
+    worst = max(float((a.double() - b).abs().max()) / (float(b.abs().max()) if float(b.abs().max()) > 1e-10 else 1.0)
+                for a, b in pairs)
+    meta["cond." + name] = "%.3g" % worst
+    assert worst < 2e-5, "%s is ill-conditioned: PyTorch float32 and float64 differ by %.2e" % (name, worst)
 
 
 # ---- layers
@@ -120,14 +145,14 @@ case("nll", lambda x: F.nll_loss(F.log_softmax(x, 1), y5), torch.randn(5, 7), {"
      loss_fn=lambda o: o)
 tgt = torch.randn(4, 3)
 put("mse.target", tgt)
-case("mse", lambda x: F.mse_loss(x, tgt), torch.randn(4, 3), {"reduction": "mean"}, loss_fn=lambda o: o)
+case("mse", lambda x: F.mse_loss(x, tgt.to(x.dtype)), torch.randn(4, 3), {"reduction": "mean"}, loss_fn=lambda o: o)
 btgt = torch.rand(4, 3)
 put("bce.target", btgt)
-case("bce", lambda x: F.binary_cross_entropy_with_logits(x, btgt), torch.randn(4, 3) * 3, {"reduction": "mean"},
+case("bce", lambda x: F.binary_cross_entropy_with_logits(x, btgt.to(x.dtype)), torch.randn(4, 3) * 3, {"reduction": "mean"},
      loss_fn=lambda o: o)
 ktgt = F.softmax(torch.randn(4, 5), 1)
 put("kl.target", ktgt)
-case("kl", lambda x: F.kl_div(F.log_softmax(x, 1), ktgt, reduction="batchmean"), torch.randn(4, 5),
+case("kl", lambda x: F.kl_div(F.log_softmax(x, 1), ktgt.to(x.dtype), reduction="batchmean"), torch.randn(4, 5),
      {"reduction": "batchmean"}, loss_fn=lambda o: o)
 
 
@@ -229,6 +254,59 @@ worst = max([(x64.grad - tensors["tinyresnet_train.gx"].double()).abs().max() / 
              for k, p in r64.named_parameters()])
 assert worst < 2e-5, "tinyresnet_train is ill-conditioned: float32 and float64 PyTorch differ by %.2e" % worst
 print("tinyresnet_train: PyTorch float32 vs float64 worst relative difference %.2e" % worst)
+
+# ---- more layers and losses (appended, so that the draws above do not move)
+case("conv_dil_s2", nn.Conv2d(3, 5, 3, stride=2, padding=1, dilation=2), torch.randn(2, 3, 9, 8),
+     {"in": 3, "out": 5, "k": 3, "stride": 2, "padding": 1, "dilation": 2, "groups": 1, "bias": True})
+bn1e = nn.BatchNorm1d(5)
+with torch.no_grad():
+    bn1e.weight.uniform_(0.5, 1.5)
+    bn1e.bias.uniform_(-0.5, 0.5)
+    bn1e.running_mean.uniform_(-1, 1)
+    bn1e.running_var.uniform_(0.5, 2)
+bn1e.eval()
+case("bn1d_eval", bn1e, torch.randn(6, 5), {"features": 5, "training": False, "momentum": 0.1, "eps": 1e-5})
+case("avgpool_k3s2p1_nopad", lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), torch.randn(2, 3, 7, 6),
+     {"k": 3, "stride": 2, "padding": 1, "count_include_pad": False})
+case("adaptive_concat", lambda x: torch.cat([F.adaptive_max_pool2d(x, 1), F.adaptive_avg_pool2d(x, 1)], 1),
+     torch.randn(2, 3, 5, 4), {"size": 1})
+nmean, nstd = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+put("normalize.mean", nmean)
+put("normalize.std", nstd)
+case("normalize", lambda x: (x - nmean.to(x.dtype).view(1, 3, 1, 1)) / nstd.to(x.dtype).view(1, 3, 1, 1),
+     torch.rand(2, 3, 4, 4), {})
+seq = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                    nn.Linear(4, 3))
+seq.train()
+case("sequential", seq, torch.randn(3, 2, 5, 5), {"training": True})
+y6 = torch.tensor([3, -100, 0, 6, -100, 2])
+case("ce_ignore", lambda x: F.cross_entropy(x, y6), torch.randn(6, 7), {"reduction": "mean", "ignore_index": -100},
+     y=y6, loss_fn=lambda o: o)
+cw = torch.rand(7) + 0.5
+put("ce_weight_smooth.weight", cw)
+case("ce_weight_smooth", lambda x: F.cross_entropy(x, y5, weight=cw.to(x.dtype), label_smoothing=0.2, reduction="sum"),
+     torch.randn(5, 7), {"reduction": "sum", "label_smoothing": 0.2}, y=y5, loss_fn=lambda o: o)
+case("ce_weight_mean", lambda x: F.cross_entropy(x, y5, weight=cw.to(x.dtype)), torch.randn(5, 7),
+     {"reduction": "mean", "label_smoothing": 0.0}, y=y5, loss_fn=lambda o: o)
+put("nll_weight_ignore.weight", cw)
+case("nll_weight_ignore", lambda x: F.nll_loss(F.log_softmax(x, 1), y5, weight=cw.to(x.dtype), ignore_index=int(y5[0])),
+     torch.randn(5, 7), {"reduction": "mean", "ignore_index": int(y5[0])}, y=y5, loss_fn=lambda o: o)
+pw = torch.rand(3) * 2 + 0.5
+put("bce_posweight.pos_weight", pw)
+btgt2 = torch.rand(4, 3)
+put("bce_posweight.target", btgt2)
+case("bce_posweight", lambda x: F.binary_cross_entropy_with_logits(x, btgt2.to(x.dtype), pos_weight=pw.to(x.dtype),
+                                                                   reduction="sum"),
+     torch.randn(4, 3) * 3, {"reduction": "sum"}, loss_fn=lambda o: o)
+mtgt = torch.randn(3, 4)
+put("mse_none.target", mtgt)
+case("mse_none", lambda x: F.mse_loss(x, mtgt.to(x.dtype), reduction="none"), torch.randn(3, 4), {"reduction": "none"})
+ktgt2 = F.softmax(torch.randn(3, 6), 1)
+put("kl_sum.target", ktgt2)
+case("kl_sum", lambda x: F.kl_div(F.log_softmax(x, 1), ktgt2.to(x.dtype), reduction="sum"), torch.randn(3, 6),
+     {"reduction": "sum"}, loss_fn=lambda o: o)
+print("worst float32 vs float64 relative difference per case:",
+      ", ".join("%s %s" % (c, meta["cond." + c]) for c in cases))
 
 # ---- write (the minimal safetensors writer of shared/bench/torch_w2_w3.py)
 meta["cases"] = ",".join(cases)
