@@ -16,6 +16,25 @@
 // with respect to chosen Vars (torch.autograd.grad), which attacks use to
 // differentiate with respect to their inputs.
 //
+// # Ops
+//
+// Every op of package tensor that has a gradient is here (element-wise
+// arithmetic with broadcasting, exp, log, sqrt, pow, abs, clamp,
+// maximum/minimum, where, reductions with keepdim, shape ops, batched
+// MatMul, softmax and log-softmax), with the network ops: Linear, Conv2d
+// (stride, padding, dilation, groups), MaxPool2d, AvgPool2d, the adaptive
+// pools, BatchNorm (training, with running statistics, and eval), Dropout,
+// ReLU, LeakyReLU, GELU, Sigmoid, Tanh, and the losses CrossEntropy
+// (integer targets, label smoothing, class weights, ignored index,
+// reductions none/mean/sum), NLLLoss, MSELoss, BCEWithLogits and KLDiv. New
+// ops are written with Record.
+//
+// # Checking gradients
+//
+// CheckGrad compares an op's backward with central finite differences in
+// float64. The package's tests run it on every exported op, broadcasting
+// cases included, and fail when an op has no such check.
+//
 // Shape mismatches inside an op are programmer errors and panic with the op
 // and the shapes named.
 package autograd

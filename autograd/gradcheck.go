@@ -10,6 +10,8 @@ import (
 // CheckOptions sets the step and tolerances of CheckGrad. The zero value uses
 // Eps 1e-6, ATol 1e-6 and RTol 1e-4.
 type CheckOptions struct {
+	// Eps is the finite-difference step; ATol and RTol are the absolute and
+	// relative tolerances of the comparison.
 	Eps, ATol, RTol float64
 	// Seed chooses the random projection of the output (default 1).
 	Seed uint64

@@ -13,6 +13,8 @@ type ClassLoss interface {
 // CrossEntropyLoss is torch.nn.CrossEntropyLoss (optionally with label
 // smoothing, class weights and an ignored index, through Opts).
 type CrossEntropyLoss struct {
+	// Opts are passed to autograd.CrossEntropy; the zero value is PyTorch's
+	// default (mean, no smoothing, no weights, ignore index -100).
 	Opts autograd.CrossEntropyOptions
 }
 
@@ -23,6 +25,7 @@ func (l *CrossEntropyLoss) Loss(logits *autograd.Value, targets []int) *autograd
 
 // NLLLoss is torch.nn.NLLLoss over log-probabilities.
 type NLLLoss struct {
+	// Opts are passed to autograd.NLLLoss; the zero value is PyTorch's default.
 	Opts autograd.NLLOptions
 }
 
@@ -33,6 +36,7 @@ func (l *NLLLoss) Loss(logp *autograd.Value, targets []int) *autograd.Value {
 
 // MSELoss is torch.nn.MSELoss.
 type MSELoss struct {
+	// Reduction is mean (the zero value), sum or none.
 	Reduction autograd.Reduction
 }
 
@@ -43,6 +47,8 @@ func (l *MSELoss) Loss(pred, target *autograd.Value) *autograd.Value {
 
 // BCEWithLogitsLoss is torch.nn.BCEWithLogitsLoss.
 type BCEWithLogitsLoss struct {
+	// Opts are passed to autograd.BCEWithLogits; the zero value is mean
+	// reduction without pos_weight.
 	Opts autograd.BCEOptions
 }
 
@@ -53,6 +59,8 @@ func (l *BCEWithLogitsLoss) Loss(logits, target *autograd.Value) *autograd.Value
 
 // KLDivLoss is torch.nn.KLDivLoss (input log-probabilities, target probabilities).
 type KLDivLoss struct {
+	// Reduction is mean over elements (the zero value, PyTorch's default),
+	// batchmean (the true KL divergence per sample), sum or none.
 	Reduction autograd.Reduction
 }
 

@@ -136,13 +136,17 @@ func Register[M Module](b *Base, name string, m M) M {
 
 // NamedParam is a parameter with its dotted PyTorch-style name.
 type NamedParam struct {
-	Name  string
+	// Name is the dotted path, as in PyTorch's named_parameters.
+	Name string
+	// Param is the parameter itself (not a copy).
 	Param *autograd.Value
 }
 
 // NamedModule is a module with its dotted name ("" for the root).
 type NamedModule struct {
-	Name   string
+	// Name is the dotted path from the root, "" for the root itself.
+	Name string
+	// Module is the module itself.
 	Module Module
 }
 

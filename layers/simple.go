@@ -56,6 +56,7 @@ func (*Identity) Forward(x *autograd.Value) *autograd.Value { return x }
 // Start 0 is the batch axis, so use NewFlatten for the usual Start 1.
 type Flatten struct {
 	Base
+	// Start and End are the first and last dimensions merged (inclusive).
 	Start, End int
 }
 
@@ -70,6 +71,7 @@ func (f *Flatten) Forward(x *autograd.Value) *autograd.Value {
 // Dropout is torch.nn.Dropout (inverted: kept values are scaled by 1/(1-P)).
 type Dropout struct {
 	Base
+	// P is the probability of zeroing an element.
 	P   float64
 	rng *tensor.RNG
 }
@@ -91,6 +93,7 @@ func (d *Dropout) Forward(x *autograd.Value) *autograd.Value {
 // MaxPool2d is torch.nn.MaxPool2d.
 type MaxPool2d struct {
 	Base
+	// Opts are the kernel, stride, padding and dilation.
 	Opts autograd.Pool2dOptions
 }
 
@@ -105,6 +108,8 @@ func (p *MaxPool2d) Forward(x *autograd.Value) *autograd.Value { return autograd
 // AvgPool2d is torch.nn.AvgPool2d (count_include_pad=True).
 type AvgPool2d struct {
 	Base
+	// Opts are the kernel, stride and padding; ExcludePad is PyTorch's
+	// count_include_pad=False.
 	Opts autograd.Pool2dOptions
 }
 
@@ -119,6 +124,7 @@ func (p *AvgPool2d) Forward(x *autograd.Value) *autograd.Value { return autograd
 // AdaptiveAvgPool2d is torch.nn.AdaptiveAvgPool2d((H, W)).
 type AdaptiveAvgPool2d struct {
 	Base
+	// H and W are the output size.
 	H, W int
 }
 
@@ -130,6 +136,7 @@ func (p *AdaptiveAvgPool2d) Forward(x *autograd.Value) *autograd.Value {
 // AdaptiveMaxPool2d is torch.nn.AdaptiveMaxPool2d((H, W)).
 type AdaptiveMaxPool2d struct {
 	Base
+	// H and W are the output size.
 	H, W int
 }
 
@@ -142,6 +149,7 @@ func (p *AdaptiveMaxPool2d) Forward(x *autograd.Value) *autograd.Value {
 // concatenated along channels (max first), doubling the channels.
 type AdaptiveConcatPool2d struct {
 	Base
+	// Size is the output height and width of both pools.
 	Size int
 }
 
@@ -161,6 +169,8 @@ func (p *AdaptiveConcatPool2d) Forward(x *autograd.Value) *autograd.Value {
 // and std are configuration, not state: they are not in the state dict.
 type Normalize struct {
 	Base
+	// Mean and Std are the per-channel statistics (read-only: Forward uses
+	// the values given to NewNormalize).
 	Mean, Std []float32
 	shift     *autograd.Value // -mean/std, shape [1, C, 1, 1]
 	scale     *autograd.Value // 1/std, shape [1, C, 1, 1]

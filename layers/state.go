@@ -12,9 +12,12 @@ import (
 // buffers) and integer scalars (such as num_batches_tracked), by dotted name,
 // with the names in PyTorch's state_dict order.
 type StateDict struct {
-	Names   []string
+	// Names lists every entry, tensors and integers, in state_dict order.
+	Names []string
+	// Tensors holds the parameters and float buffers by name.
 	Tensors map[string]*tensor.Tensor
-	Ints    map[string]int64
+	// Ints holds the integer buffers (num_batches_tracked) by name.
+	Ints map[string]int64
 }
 
 // GetStateDict returns m's state: for each module in pre-order, its

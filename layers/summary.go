@@ -69,7 +69,7 @@ func Summary(m Module, inputShape ...int) string {
 		if r.name != "" {
 			label = fmt.Sprintf("%s (%s)", r.name, r.kind)
 		}
-		fmt.Fprintf(&b, "%-32s %-22s %12d %9s\n", label, fmt.Sprint(r.shape), r.params, tr)
+		fmt.Fprintln(&b, strings.TrimRight(fmt.Sprintf("%-32s %-22s %12d %9s", label, fmt.Sprint(r.shape), r.params, tr), " "))
 	}
 	for _, p := range Parameters(m) {
 		total += p.Data().Len()

@@ -144,7 +144,9 @@ func b2f(b bool) float64 {
 // NamedParam is a parameter with its dotted PyTorch-style name, such as
 // "layer1.0.bn1.weight".
 type NamedParam struct {
-	Name  string
+	// Name is the dotted path, such as "bn1.weight".
+	Name string
+	// Param is the parameter.
 	Param *autograd.Value
 }
 

@@ -39,13 +39,16 @@ var (
 // buffers.
 type State struct {
 	// Kind is the optimizer's name: "SGD", "Adam", "AdamW" or "RMSProp".
-	Kind   string
+	Kind string
+	// Groups holds each param group's state, in the optimizer's order.
 	Groups []GroupState
 }
 
 // GroupState is the saved state of one parameter group.
 type GroupState struct {
-	Hyper  map[string]float64
+	// Hyper holds the group's hyper-parameters by fastai name.
+	Hyper map[string]float64
+	// Params holds each parameter's state, in the group's order.
 	Params []ParamState
 }
 

@@ -16,6 +16,10 @@
 // with a message that names the operation and the shapes, as gonum does.
 // Nothing in this package reads files or user data.
 //
+// Random tensors (Uniform, Normal, Bernoulli) draw from an RNG made by NewRNG
+// from a seed: PCG, as math/rand/v2 specifies it, so a seed gives the same
+// values on every platform and Go release.
+//
 // Large operations run in parallel over GOMAXPROCS goroutines, split by
 // output elements only, so every result is bit-identical for any thread count.
 package tensor

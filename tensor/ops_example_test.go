@@ -46,3 +46,30 @@ func ExampleSoftmax() {
 	// Output:
 	// tensor([0.0900, 0.2447, 0.6652], shape=[3])
 }
+
+func ExampleUniform() {
+	g := tensor.NewRNG(42)
+	w := tensor.Uniform[float32](g, -1, 1, 2, 3)
+	fmt.Printf("%.4f\n", w)
+	// The same seed gives the same draws, on every platform.
+	fmt.Println(tensor.Uniform[float32](tensor.NewRNG(42), -1, 1, 2, 3).Data()[0] == w.Data()[0])
+	// Output:
+	// tensor([[ 0.5804,  0.8789, -0.3229],
+	//         [ 0.8985, -0.2557,  0.7150]], shape=[2 3])
+	// true
+}
+
+func ExampleIndexSelect() {
+	x := tensor.Arange[float32](0, 6, 1).Reshape(3, 2)
+	fmt.Println(tensor.IndexSelect(x, 0, []int{2, 0, 2}))
+	fmt.Println(tensor.Narrow(x, 1, 1, 1))
+	fmt.Println(tensor.Concat(1, x, x).Shape(), tensor.Stack(0, x, x).Shape())
+	// Output:
+	// tensor([[4, 5],
+	//         [0, 1],
+	//         [4, 5]], shape=[3 2])
+	// tensor([[1],
+	//         [3],
+	//         [5]], shape=[3 1])
+	// [3 4] [2 3 2]
+}

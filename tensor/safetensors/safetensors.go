@@ -52,7 +52,9 @@ const metadataKey = "__metadata__"
 
 // Info describes one tensor entry of a file.
 type Info struct {
-	Name  string
+	// Name is the entry's key in the header.
+	Name string
+	// Dtype is the element type as the header spells it.
 	Dtype Dtype
 	// Shape is the tensor's shape; empty for a scalar.
 	Shape []int
@@ -65,8 +67,10 @@ type Info struct {
 // integer tensors are read and written. A nil or empty Shape is a scalar,
 // holding exactly one value.
 type Int64Tensor struct {
+	// Shape is the tensor's shape; nil or empty for a scalar.
 	Shape []int
-	Data  []int64
+	// Data holds the values in row-major order.
+	Data []int64
 }
 
 // FormatError reports a malformed safetensors file.
