@@ -103,24 +103,3 @@ func TestCIFAR100Dir(t *testing.T) {
 		t.Fatalf("fine: C %d label %d", dls.C(), dls.Train.Dataset().Label(1))
 	}
 }
-
-func FuzzCIFAR(f *testing.F) {
-	f.Add(cifarRecords(1, 1), 1)
-	f.Add(cifarRecords(2, 2), 2)
-	f.Add([]byte{1, 2, 3}, 1)
-	f.Fuzz(func(t *testing.T, data []byte, labelBytes int) {
-		labelBytes = 1 + labelBytes&1 // 1 or 2
-		ds, err := DecodeCIFAR(data, labelBytes, labelBytes-1)
-		if err != nil {
-			return
-		}
-		if ds.Len()*(labelBytes+cifarPixels) != len(data) {
-			t.Fatalf("%d records from %d bytes", ds.Len(), len(data))
-		}
-		for _, v := range ds.X.Data() {
-			if v < 0 || v > 1 {
-				t.Fatalf("pixel %v", v)
-			}
-		}
-	})
-}

@@ -117,7 +117,12 @@ var downloadClient = &http.Client{Timeout: 10 * time.Minute}
 //
 // When all fail, the error says which files to put where.
 func FindData(name, dir string) (string, error) {
-	return findData(context.Background(), name, dir, dataSources[name], downloadClient)
+	return FindDataContext(context.Background(), name, dir)
+}
+
+// FindDataContext is FindData with a context that bounds the download.
+func FindDataContext(ctx context.Context, name, dir string) (string, error) {
+	return findData(ctx, name, dir, dataSources[name], downloadClient)
 }
 
 func findData(ctx context.Context, name, dir string, src *dataSource, client *http.Client) (string, error) {

@@ -1,9 +1,12 @@
 package vision
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -69,6 +72,13 @@ func TestDownload(t *testing.T) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 			w.Write(data[:len(data)/2])
 			return
+		case "truncated, no length":
+			w.Write(data[:len(data)/2])
+			w.(http.Flusher).Flush() // chunked: the client cannot tell
+			return
+		case "too long":
+			w.Write(append(data, make([]byte, 1<<17)...))
+			return
 		case "not gzip":
 			data = []byte("<html>gateway error</html>")
 		case "404":
@@ -83,6 +93,8 @@ func TestDownload(t *testing.T) {
 	for _, bad := range []struct{ mode, want string }{
 		{"bad checksum", "SHA-256"},
 		{"truncated", "GET"},
+		{"truncated, no length", "corrupt gzip data"},
+		{"too long", "more than the"},
 		{"not gzip", "not a gzip file"},
 		{"404", "404"},
 	} {
@@ -108,6 +120,8 @@ func TestDownload(t *testing.T) {
 	t.Run("good", func(t *testing.T) {
 		env, _ := isolate(t)
 		mode.Store("good")
+		// What a killed download leaves behind does not count.
+		writeFile(t, filepath.Join(env, "toy", "a-images-idx3-ubyte.gz.part-123"), fx.files["a-images-idx3-ubyte.gz"][:10])
 		dir, err := findData(context.Background(), "toy", "", fx.src, srv.Client())
 		if err != nil {
 			t.Fatal(err)
@@ -190,5 +204,83 @@ func TestFindDataOrder(t *testing.T) {
 	}
 	if _, err := FindData("no-such-set", ""); err == nil {
 		t.Error("unknown name: no error")
+	}
+}
+
+// TestFashionMNISTChecksums checks the recorded sizes and SHA-256s of the
+// official files against the embedded test split and, when installed,
+// Debian's full set.
+func TestFashionMNISTChecksums(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		data func() []byte
+	}{
+		{"t10k-images-idx3-ubyte.gz", embeddedImages},
+		{"t10k-labels-idx1-ubyte.gz", embeddedLabels},
+		{"train-images-idx3-ubyte.gz", nil},
+		{"train-labels-idx1-ubyte.gz", nil},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var data []byte
+			if tc.data != nil {
+				data = tc.data()
+			} else {
+				if testing.Short() {
+					t.Skip("-short")
+				}
+				var err error
+				if data, err = os.ReadFile(filepath.Join(debianFMNIST, tc.file)); err != nil {
+					t.Skip("full Fashion-MNIST not installed")
+				}
+			}
+			var f dataFile
+			for _, g := range fashionMNISTFiles {
+				if g.name == tc.file {
+					f = g
+				}
+			}
+			if err := checkContents(bytes.NewReader(data), f); err != nil {
+				t.Fatal(err)
+			}
+			// One changed byte of the contents fails the check.
+			raw, err := gunzip(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw[len(raw)/2] ^= 1
+			var z bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+			zw.Write(raw)
+			zw.Close()
+			if err := checkContents(&z, f); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+				t.Errorf("a changed byte: %v", err)
+			}
+		})
+	}
+}
+
+func gunzip(data []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
+}
+
+// TestFindDataContext: a cancelled context stops the download, and the
+// error still says where to put the files.
+func TestFindDataContext(t *testing.T) {
+	fx := newFixture(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	fx.src.baseURL = srv.URL + "/"
+	isolate(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := findData(ctx, "toy", "", fx.src, srv.Client())
+	if err == nil || !strings.Contains(err.Error(), "context canceled") || !strings.Contains(err.Error(), "put a-images-idx3-ubyte.gz") {
+		t.Errorf("error %v", err)
 	}
 }

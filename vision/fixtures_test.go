@@ -33,6 +33,15 @@ func solid(w, h int, c color.NRGBA) *image.NRGBA {
 	return img
 }
 
+// grayImage is a w x h grey ramp.
+func grayImage(w, h int) *image.Gray {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 255 / len(img.Pix))
+	}
+	return img
+}
+
 // encode writes img in a format.
 func encode(t testing.TB, img image.Image, format string) []byte {
 	t.Helper()

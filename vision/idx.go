@@ -323,10 +323,7 @@ func readIDXFloats(path string) ([]int, []float32, error) {
 			case <-stop:
 				return
 			}
-			k, err := io.ReadFull(r, b)
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
-			}
+			k, err := readFull(r, b)
 			select {
 			case full <- chunk{b[:k], err}:
 			case <-stop:
@@ -360,4 +357,19 @@ func readIDXFloats(path string) ([]int, []float32, error) {
 		return nil, nil, &FormatError{File: path, Msg: fmt.Sprintf("IDX header claims dimensions %v (%d bytes) but %d bytes follow it", dims, want, got)}
 	}
 	return dims, out, nil
+}
+
+// readFull fills b from r like io.ReadFull, but returns the reader's own
+// error: io.EOF at the clean end of the data, io.ErrUnexpectedEOF (from a
+// gzip reader) when the stream is cut short, even inside its trailer.
+func readFull(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		k, err := r.Read(b[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -122,24 +122,3 @@ func TestReadMNIST(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
-
-func FuzzIDX(f *testing.F) {
-	good := idxBytes([]int{2, 3}, []byte{1, 2, 3, 4, 5, 6})
-	f.Add(good)
-	f.Add(gzipBytes(f, good))
-	f.Add(idxBytes([]int{1 << 30, 1 << 30}, nil))
-	f.Add(gzipBytes(f, idxBytes([]int{1 << 16, 1 << 16}, []byte{1})))
-	f.Add([]byte{0, 0, 8, 1})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dims, vals, err := DecodeIDX(data)
-		if err != nil {
-			return
-		}
-		if int64(len(vals)) != idxCount(dims) {
-			t.Fatalf("dims %v with %d values", dims, len(vals))
-		}
-		if len(data) > 0 && data[0] != 0x1f && len(vals) > len(data) {
-			t.Fatalf("%d values from %d bytes", len(vals), len(data))
-		}
-	})
-}

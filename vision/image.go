@@ -11,6 +11,7 @@ import (
 	_ "image/png"  // PNG decoder
 	"io"
 	"os"
+	"strings"
 
 	_ "golang.org/x/image/bmp"  // BMP decoder
 	_ "golang.org/x/image/tiff" // TIFF decoder
@@ -39,9 +40,12 @@ func decodeImage(data []byte, channels int, s *scratch) (t *tensor.Tensor, err e
 	if channels != 1 && channels != 3 {
 		return nil, fmt.Errorf("vision: %d channels: want 1 or 3", channels)
 	}
+	if len(data) == 0 {
+		return nil, errors.New("vision: empty file")
+	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return nil, decodeError(format, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, fmt.Errorf("vision: %s image is empty (%dx%d)", format, cfg.Width, cfg.Height)
@@ -58,7 +62,7 @@ func decodeImage(data []byte, channels int, s *scratch) (t *tensor.Tensor, err e
 	}()
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return nil, decodeError(format, err)
 	}
 	b := img.Bounds()
 	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
@@ -72,6 +76,19 @@ func decodeImage(data []byte, channels int, s *scratch) (t *tensor.Tensor, err e
 	}
 	fromImageInto(dst, img, channels)
 	return tensor.FromSlice(dst, channels, b.Dy(), b.Dx()), nil
+}
+
+// decodeError says what went wrong in a decoder's words, with the format.
+func decodeError(format string, err error) error {
+	switch {
+	case errors.Is(err, image.ErrFormat):
+		return errors.New("vision: not a PNG, JPEG, GIF, BMP, TIFF or WebP image")
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("vision: %s image is truncated (%w)", format, err)
+	case strings.HasPrefix(err.Error(), format+":"):
+		return fmt.Errorf("vision: %w", err)
+	}
+	return fmt.Errorf("vision: %s: %w", format, err)
 }
 
 // LoadImage reads and decodes the image file at path (see DecodeImage). The
@@ -246,8 +263,13 @@ func fromImageInto(d []float32, img image.Image, channels int) {
 	default:
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
-				c := color.NRGBA64Model.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA64)
-				put(y*w+x, uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8))
+				switch c := img.At(b.Min.X+x, b.Min.Y+y).(type) {
+				case color.NRGBA: // straight colour: no round trip through premultiplied values
+					put(y*w+x, c.R, c.G, c.B)
+				default:
+					c64 := color.NRGBA64Model.Convert(c).(color.NRGBA64)
+					put(y*w+x, uint8(c64.R>>8), uint8(c64.G>>8), uint8(c64.B>>8))
+				}
 			}
 		}
 	}
@@ -263,13 +285,6 @@ func ycbcrInto(r, g, bl []float32, m *image.YCbCr, channels int) {
 		yi := m.YOffset(b.Min.X, b.Min.Y+y)
 		yrow := m.Y[yi : yi+w]
 		out := y * w
-		if channels == 1 {
-			// JFIF's Y is the same BT.601 luma as PIL's L.
-			for x, v := range yrow {
-				r[out+x] = byteToFloat[v]
-			}
-			continue
-		}
 		for x, yv := range yrow {
 			ci := m.COffset(b.Min.X+x, b.Min.Y+y)
 			yy1 := int32(yv) * 0x10101
@@ -278,6 +293,11 @@ func ycbcrInto(r, g, bl []float32, m *image.YCbCr, channels int) {
 			rr := yy1 + 91881*cr1
 			gg := yy1 - 22554*cb1 - 46802*cr1
 			bb := yy1 + 116130*cb1
+			if channels == 1 {
+				// As PIL: RGB first, then its luma.
+				r[out+x] = luma(clip16(rr), clip16(gg), clip16(bb))
+				continue
+			}
 			r[out+x] = byteToFloat[clip16(rr)]
 			g[out+x] = byteToFloat[clip16(gg)]
 			bl[out+x] = byteToFloat[clip16(bb)]
@@ -294,12 +314,9 @@ func clip16(v int32) uint8 {
 	return uint8(^(v >> 31))
 }
 
+// unpremul un-premultiplies a colour value as color.NRGBA64Model does.
 func unpremul(v, a uint8) uint8 {
-	x := (uint32(v)*255 + uint32(a)/2) / uint32(a)
-	if x > 255 {
-		x = 255
-	}
-	return uint8(x)
+	return uint8((uint32(v) * 0x101 * 0xffff / (uint32(a) * 0x101)) >> 8)
 }
 
 // ToImage converts a [C,H,W] tensor (C is 1 or 3) or an [H,W] tensor with

@@ -122,20 +122,70 @@ func TestDecodeImageBad(t *testing.T) {
 	}
 }
 
-func FuzzLoadImage(f *testing.F) {
-	c := color.NRGBA{9, 99, 199, 255}
-	for _, format := range formats {
-		f.Add(encode(f, solid(3, 2, c), format))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		x, err := DecodeImage(data, 3)
-		if err != nil {
-			return
+// opaque hides an image's concrete type, forcing FromImage's generic path.
+type opaque struct{ image.Image }
+
+// TestFromImageFastPaths checks that each specialised conversion gives what
+// the generic color.Model path gives, on sub-images with an offset origin
+// and every Y'CbCr subsampling.
+func TestFromImageFastPaths(t *testing.T) {
+	g := tensor.NewRNG(9)
+	fill := func(p []uint8) {
+		for i := range p {
+			p[i] = uint8(g.IntN(256))
 		}
-		for _, v := range x.Data() {
-			if !(v >= 0 && v <= 1) {
-				t.Fatalf("pixel %v", v)
+	}
+	r := image.Rect(-3, 2, 14, 11)
+	sub := image.Rect(-1, 3, 12, 10)
+	var imgs []image.Image
+	gray := image.NewGray(r)
+	fill(gray.Pix)
+	imgs = append(imgs, gray, gray.SubImage(sub))
+	rgba := image.NewRGBA(r)
+	fill(rgba.Pix)
+	for i := 0; i < len(rgba.Pix); i += 4 { // valid premultiplied values
+		a := rgba.Pix[i+3]
+		for k := 0; k < 3; k++ {
+			rgba.Pix[i+k] = uint8(int(rgba.Pix[i+k]) * int(a) / 255)
+		}
+	}
+	imgs = append(imgs, rgba, rgba.SubImage(sub))
+	nrgba := image.NewNRGBA(r)
+	fill(nrgba.Pix)
+	imgs = append(imgs, nrgba, nrgba.SubImage(sub))
+	pal := image.NewPaletted(r, color.Palette{color.RGBA{1, 2, 3, 255}, color.RGBA{200, 100, 0, 255}, color.NRGBA{9, 99, 199, 128}})
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8(g.IntN(3))
+	}
+	imgs = append(imgs, pal, pal.SubImage(sub))
+	// An index past the palette (which image.Paletted.At panics on) is black.
+	short := image.NewPaletted(image.Rect(0, 0, 2, 1), color.Palette{color.White})
+	short.Pix[1] = 7
+	if x, err := FromImage(short, 3); err != nil || x.At(0, 0, 0) != 1 || x.At(0, 0, 1) != 0 {
+		t.Errorf("index past the palette: %v %v", x, err)
+	}
+	for _, ratio := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	} {
+		y := image.NewYCbCr(r, ratio)
+		fill(y.Y)
+		fill(y.Cb)
+		fill(y.Cr)
+		imgs = append(imgs, y, y.SubImage(sub))
+	}
+	for i, img := range imgs {
+		for _, c := range []int{1, 3} {
+			fast, err := FromImage(img, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow, _ := FromImage(opaque{img}, c)
+			for k, v := range fast.Data() {
+				if d := math.Abs(float64(v - slow.Data()[k])); d > 1e-6 {
+					t.Fatalf("image %d (%T %v), %d channels: element %d is %v, generic path %v", i, img, img.Bounds(), c, k, v, slow.Data()[k])
+				}
 			}
 		}
-	})
+	}
 }

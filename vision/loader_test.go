@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -176,4 +177,143 @@ func TestLoaderSmallAndEmpty(t *testing.T) {
 	if _, err := NewTensorDataset(tensor.Zeros(2, 3), []int{1, 2}); err == nil {
 		t.Error("NewTensorDataset of a 2-d tensor: no error")
 	}
+}
+
+// TestFolderDeterminism builds the same epochs from an image folder with
+// random item and batch transforms under several GOMAXPROCS, worker counts
+// and prefetch depths: the batches are identical bit for bit.
+func TestFolderDeterminism(t *testing.T) {
+	dir := t.TempDir()
+	makeClassTree(t, dir, []string{"cat", "dog", "emu"}, 2)
+	opts := []Option{Seed(5), BatchSize(5), ValidPct(0.25),
+		ItemTfms(RandomResizedCrop(10, 10, 0.3)), BatchTfms(AugTransforms(), RandomErasing{P: 0.5})}
+	load := func(extra ...Option) *DataLoaders {
+		t.Helper()
+		dls, err := ImageFolder(dir, append(slices.Clone(opts), extra...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dls
+	}
+	ref := load(Workers(1))
+	want := [][]Batch{allBatches(t, ref.Train, 0), allBatches(t, ref.Train, 1), allBatches(t, ref.Valid, 0)}
+	if len(want[0]) == 0 || len(want[2]) == 0 {
+		t.Fatal("no batches")
+	}
+	for _, procs := range []int{1, 2, 3} {
+		old := runtime.GOMAXPROCS(procs)
+		for _, w := range []int{1, 2, 5} {
+			for _, pf := range []int{1, 4} {
+				dls := load(Workers(w), Prefetch(pf))
+				sameBatches(t, want[0], allBatches(t, dls.Train, 0))
+				sameBatches(t, want[1], allBatches(t, dls.Train, 1))
+				sameBatches(t, want[2], allBatches(t, dls.Valid, 0))
+			}
+		}
+		runtime.GOMAXPROCS(old)
+	}
+	if slices.Equal(want[0][0].X.Data(), want[1][0].X.Data()) {
+		t.Error("epochs 0 and 1 gave the same first batch")
+	}
+	other := load(Seed(6))
+	if slices.Equal(allBatches(t, other.Train, 0)[0].X.Data(), want[0][0].X.Data()) {
+		t.Error("seeds 5 and 6 gave the same first batch")
+	}
+}
+
+// collectClones runs an epoch and keeps deep copies of its batches.
+func collectClones(t *testing.T, dl *DataLoader, epoch int) []Batch {
+	t.Helper()
+	var out []Batch
+	for b, err := range dl.Epoch(context.Background(), epoch) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, cloneBatch(b))
+	}
+	return out
+}
+
+// TestReuseBatches: a loader that recycles batch memory serves the same
+// batches as one that does not, and does recycle it.
+func TestReuseBatches(t *testing.T) {
+	ds := toyDataset(64)
+	for _, tc := range []struct {
+		name string
+		ds   Dataset
+		opts []Option
+	}{
+		{"rows", ds, nil},
+		{"rows+augment", ds, []Option{BatchTfms(AugTransforms())}},
+		{"items", plainDataset{ds}, []Option{ItemTfms(Resize(6, 5, Squish))}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]Option{BatchSize(4), Workers(3), Prefetch(2)}, tc.opts...)
+			want := collectClones(t, NewDataLoader(tc.ds, true, opts...), 3)
+			dl := NewDataLoader(tc.ds, true, append(opts, ReuseBatches(true))...)
+			got := collectClones(t, dl, 3)
+			sameBatches(t, want, got)
+			// The memory of a batch comes back in a later one.
+			seen := map[*float32]int{}
+			for b, err := range dl.Epoch(context.Background(), 0) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[&b.X.Data()[0]]++
+			}
+			if len(seen) > 2+2+1 {
+				t.Errorf("%d distinct buffers for %d batches", len(seen), dl.Len())
+			}
+			// OneBatch hands out a copy the caller may keep.
+			b1, _ := dl.OneBatch(context.Background())
+			b2, _ := dl.OneBatch(context.Background())
+			if &b1.X.Data()[0] == &b2.X.Data()[0] {
+				t.Error("OneBatch returned recycled memory")
+			}
+		})
+	}
+}
+
+// TestLearnerInterfaces drives DataLoaders through the learner's
+// interfaces only, as the training loop does.
+func TestLearnerInterfaces(t *testing.T) {
+	var data learner.Data
+	dls, err := EmbeddedFashionMNIST(BatchSize(500), BatchTfms(AugTransforms()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = dls
+	if data.TrainLoader().Len() != 16 || data.ValidLoader().Len() != 4 || len(data.Classes()) != 10 {
+		t.Fatalf("lengths %d %d %d", data.TrainLoader().Len(), data.ValidLoader().Len(), len(data.Classes()))
+	}
+	var first learner.Batch
+	for b, err := range data.ValidLoader().Epoch(context.Background(), 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = b
+		break
+	}
+	if !slices.Equal(first.X.Shape(), []int{500, 1, 28, 28}) || first.Index[499] != 499 {
+		t.Errorf("valid batch %v, index %v...", first.X.Shape(), first.Index[:3])
+	}
+	// Test-time augmentation: the validation items in order, augmented, a
+	// new draw each epoch; every item is kept.
+	aug := data.(learner.AugmentedLoader).AugmentedValid()
+	var e0, e1 []Batch
+	for e, dst := range []*[]Batch{&e0, &e1} {
+		for b, err := range aug.Epoch(context.Background(), e) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			*dst = append(*dst, b)
+		}
+	}
+	if len(e0) != 4 || !slices.Equal(e0[0].Index, first.Index) || !slices.Equal(e0[0].Y, first.Y) {
+		t.Fatalf("augmented valid: %d batches, first index %v", len(e0), e0[0].Index[:3])
+	}
+	if slices.Equal(e0[0].X.Data(), first.X.Data()) || slices.Equal(e0[0].X.Data(), e1[0].X.Data()) {
+		t.Error("augmented validation batches are not augmented, or the same every epoch")
+	}
+	inUnit(t, "augmented", e0[0].X.Data())
 }

@@ -109,8 +109,41 @@ func TestShowBatch(t *testing.T) {
 	if b := img.Bounds(); b.Dx() != 3*88+4 || b.Dy() != 3*104+4 {
 		t.Errorf("grid is %v", b)
 	}
-	b, _ := dls.Valid.OneBatch(context.Background())
-	if _, err := GridImage(Batch{X: b.X.Reshape(-1, 28, 28), Y: b.Y}, nil, 4); err == nil {
+	// Each cell shows its image, enlarged 3 times, over its caption.
+	b, err := dls.OneBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 9; i++ {
+		x0, y0 := 4+(i%3)*88+(84-84)/2, 4+(i/3)*104
+		for _, p := range [][2]int{{0, 0}, {40, 50}, {83, 83}} {
+			want := to8(b.X.At(i, 0, p[1]/3, p[0]/3))
+			if r, _, _, _ := img.At(x0+p[0], y0+p[1]).RGBA(); uint8(r>>8) != want {
+				t.Errorf("cell %d pixel %v: %d, want %d", i, p, r>>8, want)
+			}
+		}
+		dark := 0
+		for y := y0 + 84; y < y0+84+16; y++ {
+			for x := x0; x < x0+84; x++ {
+				if r, _, _, _ := img.At(x, y).RGBA(); r < 0x8000 {
+					dark++
+				}
+			}
+		}
+		if dark < 10 {
+			t.Errorf("cell %d has no caption (%d dark pixels)", i, dark)
+		}
+	}
+	// A failed write leaves no file behind.
+	if err := ShowBatch(filepath.Join(t.TempDir(), "no", "such", "dir.png"), b, dls.Vocab, 4); err == nil {
+		t.Error("ShowBatch into a missing directory: no error")
+	}
+	left, _ := filepath.Glob(p + ".tmp-*")
+	if len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	vb, _ := dls.Valid.OneBatch(context.Background())
+	if _, err := GridImage(Batch{X: vb.X.Reshape(-1, 28, 28), Y: vb.Y}, nil, 4); err == nil {
 		t.Error("3-d batch: no error")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/image/font"
@@ -63,9 +64,8 @@ func GridImage(b Batch, vocab []string, maxN int) (image.Image, error) {
 				label = vocab[b.Y[i]]
 			}
 		}
-		maxChars := (cellW - pad) / 7
-		if len(label) > maxChars {
-			label = label[:maxChars]
+		if r := []rune(label); len(r) > (cellW-pad)/7 {
+			label = string(r[:(cellW-pad)/7]) // what fits the cell
 		}
 		d := font.Drawer{Dst: grid, Src: image.NewUniform(color.Black), Face: face}
 		tw := d.MeasureString(label).Ceil()
@@ -85,18 +85,36 @@ func WriteGrid(out io.Writer, b Batch, vocab []string, maxN int) error {
 }
 
 // ShowBatch writes the first maxN images of b with their labels to a PNG file
-// (fastai's show_batch).
+// (fastai's show_batch). The file is written under a temporary name and
+// renamed into place, so an existing file is never left half written.
 func ShowBatch(path string, b Batch, vocab []string, maxN int) (err error) {
-	f, err := os.Create(path)
+	img, err := GridImage(b, vocab, maxN)
 	if err != nil {
-		return fmt.Errorf("vision: %w", err)
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("vision: ShowBatch: %w", err)
 	}
 	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("vision: %w", cerr)
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
 		}
 	}()
-	return WriteGrid(f, b, vocab, maxN)
+	if err := png.Encode(f, img); err != nil {
+		return fmt.Errorf("vision: ShowBatch %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("vision: ShowBatch %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("vision: ShowBatch %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("vision: ShowBatch: %w", err)
+	}
+	return nil
 }
 
 // ShowBatch writes a PNG grid of maxN images of a training batch with their

@@ -261,3 +261,98 @@ func TestLightingTable(t *testing.T) {
 		}
 	}
 }
+
+// TestRandomResizedCropBox checks the training boxes' distribution: inside
+// the image, of between minScale and all of its area and an aspect ratio in
+// [3/4, 4/3] (up to the rounding to whole pixels), spread over the image,
+// and fastai's fallback when ten draws do not fit.
+func TestRandomResizedCropBox(t *testing.T) {
+	r := RandomResizedCrop(8, 8, 0.2).(*randomResizedCrop)
+	const W, H = 40, 30
+	var minA, maxA, minR, maxR = 2.0, 0.0, 9.0, 0.0
+	left, right := 0, 0
+	for s := uint64(0); s < 2000; s++ {
+		x0, y0, cw, ch := r.box(W, H, tensor.NewRNG(s))
+		if x0 < 0 || y0 < 0 || x0+cw > W || y0+ch > H || cw < 1 || ch < 1 {
+			t.Fatalf("box (%d,%d)+%dx%d outside %dx%d", x0, y0, cw, ch, W, H)
+		}
+		a := float64(cw*ch) / (W * H)
+		ratio := float64(cw) / float64(ch)
+		minA, maxA = math.Min(minA, a), math.Max(maxA, a)
+		minR, maxR = math.Min(minR, ratio), math.Max(maxR, ratio)
+		if x0+cw/2 < W/2 {
+			left++
+		} else {
+			right++
+		}
+	}
+	if minA < 0.18 || minA > 0.25 || maxA < 0.9 || maxA > 1 {
+		t.Errorf("areas in [%.3f, %.3f], want about [0.2, 1]", minA, maxA)
+	}
+	if minR < 0.7 || minR > 0.8 || maxR < 1.25 || maxR > 1.4 {
+		t.Errorf("ratios in [%.3f, %.3f], want about [0.75, 1.33]", minR, maxR)
+	}
+	if left < 700 || right < 700 {
+		t.Errorf("box centres %d left, %d right", left, right)
+	}
+	// A 100x5 strip fits no box of 90% of its area with a ratio in range:
+	// fastai falls back to the centred (int(5*4/3)=6) x 5 box.
+	if x0, y0, cw, ch := RandomResizedCrop(4, 4, 0.9).(*randomResizedCrop).box(100, 5, tensor.NewRNG(1)); x0 != 47 || y0 != 0 || cw != 6 || ch != 5 {
+		t.Errorf("fallback box (%d,%d)+%dx%d, want (47,0)+6x5", x0, y0, cw, ch)
+	}
+	if x0, y0, cw, ch := RandomResizedCrop(4, 4, 0.9).(*randomResizedCrop).box(5, 100, tensor.NewRNG(1)); x0 != 0 || y0 != 47 || cw != 5 || ch != 6 {
+		t.Errorf("tall fallback box (%d,%d)+%dx%d, want (0,47)+5x6 (int(5/0.75) = 6, (100-6)//2 = 47)", x0, y0, cw, ch)
+	}
+}
+
+// TestAugmentDraws checks aug_transforms' draws: each part with its
+// probability and within its range.
+func TestAugmentDraws(t *testing.T) {
+	a := AugTransforms()
+	const n = 20000
+	var flips, warpX, warpY, rot, zoom, bright, contrast int
+	for s := uint64(0); s < n; s++ {
+		p := a.draw(tensor.NewRNG(s))
+		if p.dihedral == 1 {
+			flips++
+		} else if p.dihedral != 0 {
+			t.Fatalf("dihedral %d without FlipVert", p.dihedral)
+		}
+		count := func(v, neutral, lo, hi float64, c *int) {
+			if v != neutral {
+				*c++
+				if v < lo || v > hi {
+					t.Fatalf("draw %+v: %v outside [%v, %v]", p, v, lo, hi)
+				}
+			}
+		}
+		count(p.warpX, 0, -0.2, 0.2, &warpX)
+		count(p.warpY, 0, -0.2, 0.2, &warpY)
+		count(p.rotate, 0, -10, 10, &rot)
+		count(p.zoom, 1, 1, 1.1, &zoom)
+		count(p.brightness, 0.5, 0.4, 0.6, &bright)
+		count(p.contrast, 1, 0.8, 1.25, &contrast)
+	}
+	for _, c := range []struct {
+		name string
+		got  int
+		p    float64
+	}{{"flip", flips, 0.5}, {"warp x", warpX, 0.75}, {"warp y", warpY, 0.75}, {"rotate", rot, 0.75},
+		{"zoom", zoom, 0.75}, {"brightness", bright, 0.75}, {"contrast", contrast, 0.75}} {
+		// Four standard deviations of a binomial.
+		if sd := math.Sqrt(n * c.p * (1 - c.p)); math.Abs(float64(c.got)-n*c.p) > 4*sd {
+			t.Errorf("%s drawn %d times in %d, want about %.0f", c.name, c.got, n, n*c.p)
+		}
+	}
+	// Dihedral: the eight maps, equally often.
+	a.FlipVert, a.FlipP = true, 1
+	var ks [8]int
+	for s := uint64(0); s < 8000; s++ {
+		ks[a.draw(tensor.NewRNG(s)).dihedral]++
+	}
+	for k, c := range ks {
+		if c < 850 || c > 1150 {
+			t.Errorf("dihedral %d drawn %d times in 8000", k, c)
+		}
+	}
+}
