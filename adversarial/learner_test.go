@@ -1,0 +1,156 @@
+package adversarial
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/fastgo-ml/fastgo/learner"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// tinyLearner returns an AdversarialLearner over the tiny CNN with a few
+// images as data.
+func tinyLearner(seed uint64) (*AdversarialLearner, *tensor.Tensor) {
+	x := images(16, seed)
+	m := newTinyCNN(seed)
+	labels := predict(m, x)
+	data := &learner.SliceData{
+		Train: &learner.SliceLoader{X: x, Y: labels, BatchSize: 8},
+		Valid: &learner.SliceLoader{X: x, Y: labels, BatchSize: 8},
+		Vocab: []string{"a", "b", "c"},
+	}
+	return NewLearner(learner.New(data, m)), x
+}
+
+func TestGenerateAdvExample(t *testing.T) {
+	adv, x := tinyLearner(3)
+	img := x.Narrow0(0, 1).Reshape(1, 6, 6)
+	orig := img.Clone()
+	clean, err := adv.Predict(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("untargeted single image", func(t *testing.T) {
+		a, err := adv.GenerateAdvExample(img, WithEps(0.5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(a.Shape(), img.Shape()) {
+			t.Fatalf("shape %v for an image of shape %v", a.Shape(), img.Shape())
+		}
+		if !slices.Equal(img.Data(), orig.Data()) {
+			t.Fatal("the image was modified")
+		}
+		p, err := adv.Predict(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Index == clean.Index {
+			t.Errorf("prediction still %s after the attack", p.Class)
+		}
+		if d := Linf.Distance(img.Data(), a.Data()); d > 0.5 {
+			t.Errorf("perturbation %v > 0.5", d)
+		}
+	})
+	t.Run("targeted", func(t *testing.T) {
+		target := (clean.Index + 1) % 3
+		a, err := adv.GenerateAdvExample(img, TargetLabel(target), WithEps(0.6))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := adv.Predict(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Index != target {
+			t.Errorf("predicted %d, target %d", p.Index, target)
+		}
+	})
+	t.Run("batch with every target option", func(t *testing.T) {
+		for _, o := range []GenOption{TargetLabel(2), TargetLabels(make([]int, 16)...), TargetLeastLikely(), TargetRandom(4), TargetNextClass(), TrueLabels(make([]int, 16)...)} {
+			r, err := adv.AttackBatch(x, o, WithEps(0.6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Len() != 16 || count(r.Success) == 0 {
+				t.Errorf("%v: %d of %d successes", r.Criterion, count(r.Success), r.Len())
+			}
+			if _, ok := r.Criterion.(Untargeted); ok {
+				if !slices.Equal(r.Criterion.Classes(), make([]int, 16)) {
+					t.Error("TrueLabels ignored")
+				}
+				continue
+			}
+			for i, tg := range r.Criterion.Classes() {
+				if tg == predict(adv.Model, x.Narrow0(i, 1))[0] && r.Criterion.(Targeted)[i] != 0 && tg != 2 {
+					t.Errorf("sample %d targets its own prediction %d", i, tg)
+				}
+			}
+		}
+		preds, err := adv.PredictBatch(x)
+		if err != nil || len(preds) != 16 {
+			t.Fatalf("PredictBatch: %v, %d predictions", err, len(preds))
+		}
+	})
+	t.Run("options replace the attack and threat", func(t *testing.T) {
+		r, err := adv.AttackBatch(x, WithAttack(FGM{}), WithThreat(ThreatModel{Norm: L2, Eps: 0.7}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Attack != "FGM" || r.Threat.Norm != L2 || r.Eps != 0.7 {
+			t.Errorf("ran %s with %v", r.Attack, r.Threat)
+		}
+		adv.Attack = BIM{Steps: 3}
+		adv.Threat = ThreatModel{Norm: Linf, Eps: 0.2}
+		r, err = adv.AttackBatch(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Attack != "BIM-3" || r.Eps != 0.2 {
+			t.Errorf("ran %s with %v", r.Attack, r.Threat)
+		}
+		adv.Attack, adv.Threat = DefaultAttack(), DefaultThreat()
+	})
+	t.Run("bad input", func(t *testing.T) {
+		for name, f := range map[string]func() error{
+			"rank 2":        func() error { _, err := adv.GenerateAdvExample(tensor.Zeros(6, 6)); return err },
+			"out of range":  func() error { _, err := adv.GenerateAdvExample(tensor.Full[float32](2, 1, 6, 6)); return err },
+			"target range":  func() error { _, err := adv.GenerateAdvExample(img, TargetLabel(9)); return err },
+			"labels length": func() error { _, err := adv.GenerateAdvExample(img, TrueLabels(1, 2)); return err },
+			"targets len":   func() error { _, err := adv.GenerateAdvExample(x, TargetLabels(1, 2)); return err },
+			"nil":           func() error { _, err := adv.GenerateAdvExample(nil); return err },
+			"predict rank":  func() error { _, err := adv.PredictBatch(img); return err },
+		} {
+			if err := f(); err == nil {
+				t.Errorf("%s: no error", name)
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := adv.GenerateAdvExample(img, WithContext(ctx)); !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled context: %v", err)
+		}
+	})
+}
+
+// TestLearnerStillLearns checks that the embedded Learner works as before
+// through the AdversarialLearner.
+func TestLearnerStillLearns(t *testing.T) {
+	adv, _ := tinyLearner(5)
+	before, err := adv.Validate(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := adv.Fit(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	after, err := adv.Validate(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[0] >= before[0] {
+		t.Errorf("loss %v -> %v", before[0], after[0])
+	}
+}
