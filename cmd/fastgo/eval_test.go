@@ -296,7 +296,11 @@ func TestEvalMatchesPyTorch(t *testing.T) {
 		t.Skipf("no Fashion-MNIST at %s", fmnistDir)
 	}
 	weights := filepath.Join(t.TempDir(), "torch.safetensors")
-	out, err := exec.Command(py, "testdata/eval_torch.py", "--data", fmnistDir, "--out", weights, "--steps", "40").Output()
+	cmd := exec.Command(py, "testdata/eval_torch.py", "--data", fmnistDir, "--out", weights, "--steps", "40")
+	// reference.sh's allocator settings: without them glibc returns and
+	// re-faults PyTorch's large blocks, doubling the run time.
+	cmd.Env = append(os.Environ(), "MALLOC_MMAP_THRESHOLD_=1000000000", "MALLOC_TRIM_THRESHOLD_=1000000000", "OMP_NUM_THREADS=1")
+	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
 		if ee, ok := err.(*exec.ExitError); ok {
