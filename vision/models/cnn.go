@@ -65,12 +65,18 @@ func NewCNN(cfg CNNConfig, rng *tensor.RNG) *CNN {
 	if r.Config.InChannels != 3 {
 		layers.KaimingUniform(r.Conv1.Weight.Data(), rng)
 	}
-	cfg.ResNet = r.Config
-	return cnnFrom(r, cfg, rng)
+	return CNNFromResNet(r, cfg.NOut, cfg.Mean, cfg.Std, rng)
 }
 
-// cnnFrom cuts r and adds the head and normalisation of cfg.
-func cnnFrom(r *ResNet, cfg CNNConfig, rng *tensor.RNG) *CNN {
+// CNNFromResNet cuts r before its pooling (fastai's create_body with the
+// ResNet cut, -2) and adds fastai's head for nOut classes, drawn from rng,
+// and, when mean and std are given, a Normalize in front. The CNN shares
+// r's body modules.
+func CNNFromResNet(r *ResNet, nOut int, mean, std []float32, rng *tensor.RNG) *CNN {
+	if nOut <= 0 {
+		panic(fmt.Sprintf("models.CNNFromResNet: %d outputs", nOut))
+	}
+	cfg := CNNConfig{ResNet: r.Config, NOut: nOut, Mean: mean, Std: std}
 	if len(cfg.Mean) != len(cfg.Std) || (len(cfg.Mean) != 0 && len(cfg.Mean) != r.Config.InChannels) {
 		panic(fmt.Sprintf("models.NewCNN: normalisation of %d means and %d stds for %d input channels", len(cfg.Mean), len(cfg.Std), r.Config.InChannels))
 	}
