@@ -100,11 +100,13 @@ func BenchmarkInMemoryBatches(b *testing.B) {
 
 // BenchmarkAugment measures AugTransforms on 32x32 RGB batches of 64.
 func BenchmarkAugment(b *testing.B) {
-	x := tensor.Uniform[float32](tensor.NewRNG(1), 0, 1, 64, 3, 32, 32)
+	src := tensor.Uniform[float32](tensor.NewRNG(1), 0, 1, 64, 3, 32, 32)
+	x := src.Clone()
 	a := AugTransforms()
 	items := 0
 	e := 0
 	for b.Loop() {
+		copy(x.Data(), src.Data()) // repeated lighting would drive pixels to 0 and 1
 		rngs := make([]*tensor.RNG, 64)
 		for i := range rngs {
 			rngs[i] = tensor.NewRNG(uint64(e*64 + i))
@@ -114,4 +116,39 @@ func BenchmarkAugment(b *testing.B) {
 		items += 64
 	}
 	b.ReportMetric(float64(items)/b.Elapsed().Seconds(), "images/s")
+}
+
+// BenchmarkResize measures Resize(32, 32) of a 64x64 RGB image.
+func BenchmarkResize(b *testing.B) {
+	x := tensor.Uniform[float32](tensor.NewRNG(1), 0, 1, 3, 64, 64)
+	r := Resize(32, 32, Crop)
+	for b.Loop() {
+		r.TransformItem(x, nil, false)
+	}
+}
+
+// BenchmarkLighting measures the brightness and contrast change of a 32x32
+// RGB image.
+func BenchmarkLighting(b *testing.B) {
+	x := tensor.Uniform[float32](tensor.NewRNG(1), 0, 1, 3, 32, 32)
+	y := x.Clone()
+	for b.Loop() {
+		copy(y.Data(), x.Data())
+		lighting(y.Data(), 0.1, 1.1)
+	}
+}
+
+// BenchmarkDecodeJPEG measures decoding a 64x64 JPEG into a tensor.
+func BenchmarkDecodeJPEG(b *testing.B) {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	data := encode(b, img, "jpg")
+	var s scratch
+	for b.Loop() {
+		if _, err := decodeImage(data, 3, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -154,6 +154,15 @@ func readFileInto(path string, limit int64, buf []byte) ([]byte, error) {
 	if int64(cap(data)) < st.Size()+1 {
 		data = make([]byte, 0, st.Size()+1)
 	}
+	if st.Mode().IsRegular() && st.Size() > 0 {
+		// The common case in one read: the size fstat gave (a file that
+		// grows meanwhile is read as it was when opened).
+		n, err := io.ReadFull(f, data[:st.Size()])
+		if err != nil {
+			return nil, fmt.Errorf("vision: %s: %w", path, err)
+		}
+		return data[:n], nil
+	}
 	for {
 		n, err := f.Read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
@@ -275,32 +284,61 @@ func fromImageInto(d []float32, img image.Image, channels int) {
 	}
 }
 
-// ycbcrInto converts a YCbCr image (JPEG's) row by row with the standard
-// library's integer JFIF formulas (color.YCbCrToRGB), reading the chroma
-// planes at the subsampled positions.
+// ycbcrInto converts a YCbCr image (JPEG's, lossy WebP's) row by row with
+// the standard library's integer JFIF formulas (color.YCbCrToRGB), reading
+// the chroma planes at the subsampled positions.
 func ycbcrInto(r, g, bl []float32, m *image.YCbCr, channels int) {
 	b := m.Bounds()
 	w, h := b.Dx(), b.Dy()
+	// The chroma column of x is x>>hs - Rect.Min.X>>hs (COffset's division,
+	// which a shift equals for the non-negative coordinates decoders give).
+	hs, vs := -1, 0
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+		hs = 0
+	case image.YCbCrSubsampleRatio440:
+		hs, vs = 0, 1
+	case image.YCbCrSubsampleRatio422:
+		hs = 1
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 1, 1
+	case image.YCbCrSubsampleRatio411:
+		hs = 2
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 2, 1
+	}
+	if b.Min.X < 0 || b.Min.Y < 0 || m.Rect.Min.X < 0 || m.Rect.Min.Y < 0 {
+		hs = -1
+	}
 	for y := 0; y < h; y++ {
-		yi := m.YOffset(b.Min.X, b.Min.Y+y)
+		Y := b.Min.Y + y
+		yi := m.YOffset(b.Min.X, Y)
 		yrow := m.Y[yi : yi+w]
-		out := y * w
+		rr, gg, bb := r[y*w:(y+1)*w], g[y*w:(y+1)*w], bl[y*w:(y+1)*w]
+		var crow0 int
+		if hs >= 0 {
+			crow0 = (Y>>vs - m.Rect.Min.Y>>vs) * m.CStride
+		}
 		for x, yv := range yrow {
-			ci := m.COffset(b.Min.X+x, b.Min.Y+y)
+			X := b.Min.X + x
+			var ci int
+			if hs >= 0 {
+				ci = crow0 + X>>hs - m.Rect.Min.X>>hs
+			} else {
+				ci = m.COffset(X, Y)
+			}
 			yy1 := int32(yv) * 0x10101
 			cb1 := int32(m.Cb[ci]) - 128
 			cr1 := int32(m.Cr[ci]) - 128
-			rr := yy1 + 91881*cr1
-			gg := yy1 - 22554*cb1 - 46802*cr1
-			bb := yy1 + 116130*cb1
+			cr := clip16(yy1 + 91881*cr1)
+			cg := clip16(yy1 - 22554*cb1 - 46802*cr1)
+			cb := clip16(yy1 + 116130*cb1)
 			if channels == 1 {
 				// As PIL: RGB first, then its luma.
-				r[out+x] = luma(clip16(rr), clip16(gg), clip16(bb))
+				rr[x] = luma(cr, cg, cb)
 				continue
 			}
-			r[out+x] = byteToFloat[clip16(rr)]
-			g[out+x] = byteToFloat[clip16(gg)]
-			bl[out+x] = byteToFloat[clip16(bb)]
+			rr[x], gg[x], bb[x] = byteToFloat[cr], byteToFloat[cg], byteToFloat[cb]
 		}
 	}
 }

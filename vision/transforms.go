@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -253,55 +254,90 @@ const (
 	zeroPad
 )
 
-// taps holds, for each output index along one axis, the source indices and
-// weights of a separable filter.
+// taps holds, for each output index along one axis, n consecutive source
+// positions starting at first[o] and their weights. Positions are relative
+// to the source span, so they never leave it; outputs with fewer taps than
+// n have zero weights.
 type taps struct {
-	start []int32 // offset of output i's taps in idx and w
-	idx   []int32
-	w     []float32
+	first []int32
+	n     int
+	w     []float32 // n per output
 }
 
 // axisTaps returns PIL's bilinear taps (ImagingResample's precompute_coeffs)
-// that scale the source span s of an axis of n pixels to full output
-// pixels, for the outputs [o0, o0+out). The taps stay inside s, whose pixels
-// outside [0, n) are padding as pad says (zero pixels still count in the
-// normalisation, as PIL resizing a zero-padded image).
-func axisTaps(n int, s span, full, o0, out int, pad padMode) taps {
-	length := s.hi - s.lo
+// that scale a source span of length pixels to full output pixels, for the
+// outputs [o0, o0+out). The taps stay inside the span, as PIL resizing the
+// cropped (and padded) image: padding pixels count in the normalisation.
+// Taps are cached by their arguments: a data set of equal-sized images
+// computes them once.
+func axisTaps(length, full, o0, out int) taps {
+	key := tapKey{length, full, o0, out}
+	if t, ok := tapCache.Load(key); ok {
+		return t.(taps)
+	}
+	t := computeTaps(length, full, o0, out)
+	if tapCacheLen.Add(1) <= maxCachedTaps {
+		tapCache.Store(key, t)
+	}
+	return t
+}
+
+type tapKey struct{ length, full, o0, out int }
+
+// maxCachedTaps bounds the tap cache (a few MB at most).
+const maxCachedTaps = 4096
+
+var (
+	tapCache    sync.Map
+	tapCacheLen atomic.Int64
+)
+
+func computeTaps(length, full, o0, out int) taps {
 	scale := float64(length) / float64(full)
 	fscale := math.Max(scale, 1)
 	support := fscale // the triangle filter's support is 1
-	t := taps{start: make([]int32, out+1)}
-	for o := 0; o < out; o++ {
-		t.start[o] = int32(len(t.idx))
-		center := (float64(o0+o) + 0.5) * scale
+	weight := func(x int, center float64) float64 {
+		return max(1-math.Abs((float64(x)-center+0.5)/fscale), 0)
+	}
+	// bounds returns the taps of output o with a non-zero weight.
+	bounds := func(o int) (lo, hi int, center float64) {
+		center = (float64(o0+o) + 0.5) * scale
 		xmin := max(int(center-support+0.5), 0)
 		xmax := min(int(center+support+0.5), length)
-		sum := 0.0
-		first := len(t.w)
-		for x := xmin; x < xmax; x++ {
-			wt := 1 - math.Abs((float64(x)-center+0.5)/fscale)
-			if wt <= 0 {
-				continue
-			}
-			sum += wt
-			j := s.lo + x
-			if j < 0 || j >= n {
-				if pad == zeroPad {
-					continue
-				}
-				j = reflect101(j, n)
-			}
-			t.idx = append(t.idx, int32(j))
-			t.w = append(t.w, float32(wt))
+		for xmin < xmax && weight(xmin, center) == 0 {
+			xmin++
 		}
-		if sum > 0 {
-			for k := first; k < len(t.w); k++ {
-				t.w[k] = float32(float64(t.w[k]) / sum)
+		for xmax > xmin && weight(xmax-1, center) == 0 {
+			xmax--
+		}
+		if xmin == xmax { // no tap: the nearest pixel
+			xmin = min(max(int(center), 0), length-1)
+			xmax = xmin + 1
+		}
+		return xmin, xmax, center
+	}
+	n := 1
+	for o := 0; o < out; o++ {
+		lo, hi, _ := bounds(o)
+		n = max(n, hi-lo)
+	}
+	t := taps{first: make([]int32, out), n: n, w: make([]float32, out*n)}
+	for o := 0; o < out; o++ {
+		lo, hi, center := bounds(o)
+		sum := 0.0
+		for x := lo; x < hi; x++ {
+			sum += weight(x, center)
+		}
+		first := min(lo, length-n) // keep first+n inside the span
+		t.first[o] = int32(first)
+		for x := lo; x < hi; x++ {
+			wt := 1.0
+			if sum > 0 {
+				wt = weight(x, center) / sum
 			}
+			t.w[o*n+x-first] = float32(wt)
 		}
 	}
-	t.start[out] = int32(len(t.idx))
 	return t
 }
 
@@ -322,59 +358,189 @@ func reflect101(i, n int) int {
 	return m
 }
 
+// sourceIndex maps position j of a span to a pixel of an axis of n pixels,
+// or -1 for a zero padding pixel.
+func sourceIndex(j, n int, pad padMode) int {
+	if j >= 0 && j < n {
+		return j
+	}
+	if pad == zeroPad {
+		return -1
+	}
+	return reflect101(j, n)
+}
+
 // resample scales the source box sx x sy of x to a full image of fh x fw
-// pixels and returns its window of oh x ow pixels at (oy0, ox0): the
-// horizontal pass first, over the rows the vertical pass needs, then the
-// vertical one, as PIL does.
+// pixels and returns its window of oh x ow pixels at (oy0, ox0), as PIL's
+// two-pass resize of the cropped and padded box. The vertical pass runs
+// first, over contiguous rows, so that the gathering horizontal pass works
+// on the smaller image when shrinking.
 func resample(x *tensor.Tensor, sx, sy span, fh, fw, oy0, ox0, oh, ow int, pad padMode) *tensor.Tensor {
 	C, H, W := chw(x)
-	tx := axisTaps(W, sx, fw, ox0, ow, pad)
-	ty := axisTaps(H, sy, fh, oy0, oh, pad)
+	bw := sx.hi - sx.lo
+	tx := axisTaps(bw, fw, ox0, ow)
+	ty := axisTaps(sy.hi-sy.lo, fh, oy0, oh)
+	// The columns of x the box reads.
+	c0, c1 := max(sx.lo, 0), min(sx.hi, W)
+	if pad == reflectPad && (sx.lo < 0 || sx.hi > W) {
+		c0, c1 = 0, W
+	}
+	cw := c1 - c0
 	src := x.Data()
 	tp := scratchPool.Get().(*[]float32)
 	defer scratchPool.Put(tp)
-	if cap(*tp) < C*H*ow {
-		*tp = make([]float32, C*H*ow)
+	need := C*oh*cw + bw
+	if cap(*tp) < need {
+		*tp = make([]float32, need)
 	}
-	tmp := (*tp)[:C*H*ow]
-	// Only the rows some vertical tap reads.
-	need := make([]bool, H)
-	for _, j := range ty.idx {
-		need[j] = true
-	}
+	tmp := (*tp)[:C*oh*cw]
+	ext := (*tp)[C*oh*cw : need]
+	// Vertical: each output row is a weighted sum of source rows, up to
+	// four at a time in one pass.
+	var rows [4][]float32
+	var ws [4]float32
 	for c := 0; c < C; c++ {
-		for y := 0; y < H; y++ {
-			if !need[y] {
-				continue
-			}
-			row := src[(c*H+y)*W : (c*H+y+1)*W]
-			trow := tmp[(c*H+y)*ow : (c*H+y+1)*ow]
-			for o := range trow {
-				var s float32
-				for k := tx.start[o]; k < tx.start[o+1]; k++ {
-					s += tx.w[k] * row[tx.idx[k]]
+		for o := 0; o < oh; o++ {
+			orow := tmp[(c*oh+o)*cw : (c*oh+o+1)*cw]
+			w := ty.w[o*ty.n : (o+1)*ty.n]
+			m := 0
+			first := true
+			flush := func() {
+				switch m {
+				case 1:
+					vrow1(orow, rows[0], ws[0], first)
+				case 2:
+					vrow2(orow, rows[0], rows[1], ws[0], ws[1], first)
+				case 3:
+					vrow3(orow, rows[0], rows[1], rows[2], ws[0], ws[1], ws[2], first)
+				case 4:
+					vrow4(orow, rows[0], rows[1], rows[2], rows[3], ws[0], ws[1], ws[2], ws[3], first)
 				}
-				trow[o] = s
+				if m > 0 {
+					first = false
+				}
+				m = 0
+			}
+			for k, wt := range w {
+				y := sourceIndex(sy.lo+int(ty.first[o])+k, H, pad)
+				if wt == 0 || y < 0 {
+					continue
+				}
+				rows[m] = src[(c*H+y)*W+c0 : (c*H+y)*W+c1]
+				ws[m] = wt
+				m++
+				if m == 4 {
+					flush()
+				}
+			}
+			flush()
+			if first { // every tap was padding
+				clear(orow)
 			}
 		}
 	}
+	// Horizontal: gather n consecutive pixels of the box's row.
 	out := tensor.Zeros(C, oh, ow)
 	dst := out.Data()
-	for c := 0; c < C; c++ {
-		plane := tmp[c*H*ow : (c+1)*H*ow]
-		for o := 0; o < oh; o++ {
-			orow := dst[(c*oh+o)*ow : (c*oh+o+1)*ow]
-			for k := ty.start[o]; k < ty.start[o+1]; k++ {
-				wt := ty.w[k]
-				srow := plane[int(ty.idx[k])*ow : (int(ty.idx[k])+1)*ow]
-				for i, v := range srow {
-					orow[i] += wt * v
+	inside := sx.lo >= 0 && sx.hi <= W
+	n := tx.n
+	for r := 0; r < C*oh; r++ {
+		row := tmp[r*cw : (r+1)*cw]
+		box := ext
+		if inside {
+			box = row[sx.lo-c0 : sx.hi-c0]
+		} else {
+			for j := range box {
+				if i := sourceIndex(sx.lo+j, W, pad); i >= 0 {
+					box[j] = row[i-c0]
+				} else {
+					box[j] = 0
 				}
+			}
+		}
+		orow := dst[r*ow : (r+1)*ow]
+		switch n {
+		case 2:
+			for o := range orow {
+				f := int(tx.first[o])
+				b, w := box[f:f+2:f+2], tx.w[2*o:2*o+2:2*o+2]
+				orow[o] = w[0]*b[0] + w[1]*b[1]
+			}
+		case 4:
+			for o := range orow {
+				f := int(tx.first[o])
+				b, w := box[f:f+4:f+4], tx.w[4*o:4*o+4:4*o+4]
+				orow[o] = w[0]*b[0] + w[1]*b[1] + w[2]*b[2] + w[3]*b[3]
+			}
+		default:
+			for o := range orow {
+				f := int(tx.first[o])
+				b := box[f : f+n]
+				w := tx.w[o*n : o*n+n]
+				w = w[:len(b)]
+				var s float32
+				for k, v := range b {
+					s += w[k] * v
+				}
+				orow[o] = s
 			}
 		}
 	}
 	clamp01(dst)
 	return out
+}
+
+// vrow1 to vrow4 set (first) or add to dst the weighted sum of source rows.
+func vrow1(dst, a []float32, wa float32, first bool) {
+	a = a[:len(dst)]
+	if first {
+		for i, v := range a {
+			dst[i] = wa * v
+		}
+		return
+	}
+	for i, v := range a {
+		dst[i] += wa * v
+	}
+}
+
+func vrow2(dst, a, b []float32, wa, wb float32, first bool) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	if first {
+		for i := range dst {
+			dst[i] = wa*a[i] + wb*b[i]
+		}
+		return
+	}
+	for i := range dst {
+		dst[i] += wa*a[i] + wb*b[i]
+	}
+}
+
+func vrow3(dst, a, b, c []float32, wa, wb, wc float32, first bool) {
+	a, b, c = a[:len(dst)], b[:len(dst)], c[:len(dst)]
+	if first {
+		for i := range dst {
+			dst[i] = wa*a[i] + wb*b[i] + wc*c[i]
+		}
+		return
+	}
+	for i := range dst {
+		dst[i] += wa*a[i] + wb*b[i] + wc*c[i]
+	}
+}
+
+func vrow4(dst, a, b, c, d []float32, wa, wb, wc, wd float32, first bool) {
+	a, b, c, d = a[:len(dst)], b[:len(dst)], c[:len(dst)], d[:len(dst)]
+	if first {
+		for i := range dst {
+			dst[i] = wa*a[i] + wb*b[i] + wc*c[i] + wd*d[i]
+		}
+		return
+	}
+	for i := range dst {
+		dst[i] += wa*a[i] + wb*b[i] + wc*c[i] + wd*d[i]
+	}
 }
 
 // scratchPool holds resample's intermediate buffers.

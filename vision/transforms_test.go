@@ -243,7 +243,7 @@ func TestTransformsKeepLabels(t *testing.T) {
 
 // TestLightingTable checks the tabulated curve against the exact formula.
 func TestLightingTable(t *testing.T) {
-	for _, bc := range [][2]float64{{0, 1}, {0.4, 0.8}, {-0.4, 1.25}, {0.2, 1 / 0.8}} {
+	for _, bc := range [][2]float64{{0, 1}, {0.4, 1}, {-0.4, 1}, {0.4, 0.8}, {-0.4, 1.25}, {0.2, 1 / 0.8}, {0, 0.8}, {-0.4, 0.8}} {
 		x := make([]float32, 10001)
 		for i := range x {
 			x[i] = float32(i) / 10000
@@ -256,7 +256,7 @@ func TestLightingTable(t *testing.T) {
 			want := 1 / (1 + math.Exp(-(math.Log(p/(1-p))+bc[0])*bc[1]))
 			worst = max(worst, math.Abs(float64(y[i])-want))
 		}
-		if worst > 1e-4 {
+		if worst > 5e-5 {
 			t.Errorf("b=%v c=%v: error %v", bc[0], bc[1], worst)
 		}
 	}
@@ -354,5 +354,19 @@ func TestAugmentDraws(t *testing.T) {
 		if c < 850 || c > 1150 {
 			t.Errorf("dihedral %d drawn %d times in 8000", k, c)
 		}
+	}
+}
+
+func TestFastExp(t *testing.T) {
+	worst := 0.0
+	for x := -50.0; x <= 50; x += 0.0137 {
+		got, want := fastExp(x), math.Exp(x)
+		worst = math.Max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 1e-8 {
+		t.Errorf("relative error %g", worst)
+	}
+	if fastExp(800) != math.Inf(1) || fastExp(-800) != 0 || !math.IsNaN(fastExp(math.NaN())) || fastExp(0) != 1 {
+		t.Error("special values")
 	}
 }
