@@ -40,21 +40,28 @@ type Data interface {
 // training loader does). It is useful for tests and for data that is
 // already tensors.
 type SliceLoader struct {
-	X         *tensor.Tensor
-	Y         []int
+	// X holds the items along its first axis; Y their targets.
+	X *tensor.Tensor
+	Y []int
+	// BatchSize is the number of items per batch.
 	BatchSize int
-	Shuffle   bool
-	Seed      uint64
+	// Shuffle serves each epoch in another order, drawn from Seed and
+	// the epoch.
+	Shuffle bool
+	Seed    uint64
 }
 
 // Len returns the number of batches per epoch.
 func (s *SliceLoader) Len() int {
-	n := s.X.Dim(0)
+	n, bs := s.X.Dim(0), s.bs()
 	if s.Shuffle {
-		return n / s.BatchSize
+		return n / bs
 	}
-	return (n + s.BatchSize - 1) / s.BatchSize
+	return (n + bs - 1) / bs
 }
+
+// bs is BatchSize, at least 1.
+func (s *SliceLoader) bs() int { return max(s.BatchSize, 1) }
 
 // Epoch serves the batches of epoch e.
 func (s *SliceLoader) Epoch(ctx context.Context, e int) iter.Seq2[Batch, error] {
@@ -73,7 +80,7 @@ func (s *SliceLoader) Epoch(ctx context.Context, e int) iter.Seq2[Batch, error] 
 				yield(Batch{}, err)
 				return
 			}
-			idx := order[b*s.BatchSize : min((b+1)*s.BatchSize, n)]
+			idx := order[b*s.bs() : min((b+1)*s.bs(), n)]
 			shape := append([]int{len(idx)}, s.X.Shape()[1:]...)
 			x := tensor.New[float32](shape...)
 			y := make([]int, len(idx))
@@ -90,6 +97,7 @@ func (s *SliceLoader) Epoch(ctx context.Context, e int) iter.Seq2[Batch, error] 
 
 // SliceData is a Data made of two SliceLoaders.
 type SliceData struct {
+	// Train and Valid are the loaders; Vocab the class names.
 	Train, Valid *SliceLoader
 	Vocab        []string
 }

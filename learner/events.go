@@ -110,6 +110,7 @@ const (
 	CancelFit
 )
 
+// Error names the cancellation.
 func (c Cancel) Error() string {
 	switch c {
 	case CancelBatch:

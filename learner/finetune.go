@@ -39,11 +39,18 @@ func (l *Learner) FrozenTo() int { return l.frozenTo }
 // FineTuneOptions are FineTune's settings; the zero value means fastai's
 // defaults: base lr 2e-3, 1 frozen epoch, lr_mult 100, pct_start 0.3, div 5.
 type FineTuneOptions struct {
-	BaseLR       float64
+	// BaseLR is the head's learning rate in the frozen phase (2e-3); the
+	// unfrozen phase uses half of it.
+	BaseLR float64
+	// FreezeEpochs is the length of the frozen phase (1).
 	FreezeEpochs int
-	LRMult       float64
-	PctStart     float64
-	Div          float64
+	// LRMult is the ratio of the last group's rate to the first's in the
+	// unfrozen phase (100).
+	LRMult float64
+	// PctStart is the unfrozen one-cycle's warm-up fraction (0.3).
+	PctStart float64
+	// Div is the unfrozen one-cycle's initial division of the rates (5).
+	Div float64
 	// NoFreezeEpochs skips the frozen phase (FreezeEpochs is then ignored).
 	NoFreezeEpochs bool
 }

@@ -69,8 +69,10 @@ func (ci *ClassificationInterpretation) ConfusionMatrix() [][]int {
 
 // Confusion is one off-diagonal cell of the confusion matrix.
 type Confusion struct {
+	// Actual and Predicted are the class names of the cell.
 	Actual, Predicted string
-	Count             int
+	// Count is the number of items of class Actual predicted as Predicted.
+	Count int
 }
 
 // MostConfused returns the off-diagonal cells with at least minVal items,

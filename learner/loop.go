@@ -79,11 +79,14 @@ type FitError struct {
 	// Event and Callback name the event and the callback running, if any.
 	Event    Event
 	Callback string
-	Err      error
+	// Err is the cause: ctx.Err(), an error wrapping ErrNaNLoss, a
+	// callback's error or panic, the model's panic or the loader's error.
+	Err error
 	// Stack is the goroutine's stack when the failure was a panic.
 	Stack []byte
 }
 
+// Error describes where the fit stopped and why.
 func (e *FitError) Error() string {
 	where := fmt.Sprintf("epoch %d", e.Epoch)
 	if e.Batch >= 0 {
@@ -95,6 +98,7 @@ func (e *FitError) Error() string {
 	return fmt.Sprintf("learner: fit stopped at %s: %v", where, e.Err)
 }
 
+// Unwrap returns Err, for errors.Is and errors.As.
 func (e *FitError) Unwrap() error { return e.Err }
 
 // ErrNaNLoss is wrapped by the error of a fit whose training loss became NaN

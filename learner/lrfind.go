@@ -18,8 +18,11 @@ import (
 // lr from 1e-7 to 10 exponentially over 100 iterations, stopping when the
 // smoothed loss passes 4x the best.
 type LRFindOptions struct {
+	// StartLR and EndLR are the range of the exponential schedule (1e-7
+	// and 10).
 	StartLR, EndLR float64
-	NumIt          int
+	// NumIt is the number of batches (100; at least 6).
+	NumIt int
 	// NoStopDiv keeps going after the loss diverges.
 	NoStopDiv bool
 }

@@ -30,6 +30,8 @@ type Preds struct {
 // PredsOptions choose what GetPreds returns besides probabilities, targets
 // and decoded classes.
 type PredsOptions struct {
+	// WithInput keeps the inputs (Preds.Inputs); WithLoss computes the
+	// per-item losses (Preds.Losses).
 	WithInput, WithLoss bool
 }
 

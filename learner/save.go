@@ -223,6 +223,7 @@ func (l *Learner) Load(path string, withOpt bool) error {
 // after every epoch to Path, atomically, so that an interrupted run resumes
 // with Resume.
 type Checkpoint struct {
+	// Path is the checkpoint file, replaced after every epoch.
 	Path string
 }
 
@@ -286,7 +287,9 @@ func Archs() []string {
 // ArchSpec names a registered architecture and its configuration, so that
 // Export can record how to rebuild the model.
 type ArchSpec struct {
-	Name   string
+	// Name is the name the architecture was registered under.
+	Name string
+	// Config is the JSON its builder takes.
 	Config json.RawMessage
 }
 
@@ -324,8 +327,11 @@ func (l *Learner) Export(path string) error {
 // Exported is what LoadLearner returns besides the Learner: the transforms
 // recorded at export, for the caller's data pipeline.
 type Exported struct {
-	Arch       ArchSpec
-	Classes    []string
+	// Arch is the recorded architecture.
+	Arch ArchSpec
+	// Classes are the class names.
+	Classes []string
+	// Transforms is the data's TransformSpec, or nil.
 	Transforms json.RawMessage
 }
 

@@ -70,7 +70,10 @@ func CombinedCos(pct, start, middle, end float64) Sched {
 // hyper-parameter name to one schedule per layer group (or one for all).
 // The values it set are recorded in Hypers.
 type ParamScheduler struct {
+	// Scheds maps a hyper-parameter's name ("lr", "mom"...) to one
+	// schedule per layer group, or one for every group.
 	Scheds map[string][]Sched
+	// Hypers records, per name, the values set at each training batch.
 	Hypers map[string][][]float64
 }
 

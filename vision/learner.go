@@ -37,67 +37,121 @@ type cifarConfig struct {
 	Classes    int `json:"classes"`
 }
 
-func init() {
-	learner.RegisterArch(ArchCNN, func(raw json.RawMessage) (layers.Module, error) {
+// maxArchParams bounds the size of a model that an exported file may ask
+// for (3e8 parameters, 1.2 GB: ResNet-152 has 6e7): the configuration is
+// outside data.
+const maxArchParams = 3e8
+
+// archBuilders build the zoo's models from an Export's configuration; each
+// checks the configuration first (checkArch) so that a hostile file gets
+// an error, not a panic or an unbounded allocation.
+var archBuilders = map[string]func(raw json.RawMessage, build bool) (layers.Module, error){
+	ArchCNN: func(raw json.RawMessage, build bool) (layers.Module, error) {
 		var c models.CNNConfig
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return nil, err
 		}
-		if err := checkResNetConfig(c.ResNet); err != nil {
+		n, err := resNetParams(c.ResNet)
+		if err != nil {
 			return nil, err
 		}
-		if c.NOut <= 0 || len(c.Mean) != len(c.Std) || (len(c.Mean) != 0 && len(c.Mean) != c.ResNet.InChannels) {
+		if c.NOut <= 0 || c.NOut > 1<<16 || len(c.Mean) != len(c.Std) || (len(c.Mean) != 0 && len(c.Mean) != max(c.ResNet.InChannels, 3)) {
 			return nil, fmt.Errorf("%d outputs, %d means and %d stds for %d input channels", c.NOut, len(c.Mean), len(c.Std), c.ResNet.InChannels)
 		}
+		for _, s := range c.Std {
+			if !(s > 0) {
+				return nil, fmt.Errorf("normalisation std %g", s)
+			}
+		}
+		if n+float64(c.NOut)*512 > maxArchParams || !build {
+			return nil, sizeErr(n)
+		}
 		return models.NewCNN(c, tensor.NewRNG(0)), nil
-	})
-	learner.RegisterArch(ArchSmallCNN, func(raw json.RawMessage) (layers.Module, error) {
+	},
+	ArchSmallCNN: func(raw json.RawMessage, build bool) (layers.Module, error) {
 		var c smallCNNConfig
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return nil, err
 		}
-		if c.Classes <= 0 {
+		if c.Classes <= 0 || c.Classes > 1<<16 {
 			return nil, fmt.Errorf("%d classes", c.Classes)
 		}
+		if !build {
+			return nil, sizeErr(0)
+		}
 		return models.NewSmallCNN(c.Classes, tensor.NewRNG(0)), nil
-	})
-	learner.RegisterArch(ArchResNet, func(raw json.RawMessage) (layers.Module, error) {
+	},
+	ArchResNet: func(raw json.RawMessage, build bool) (layers.Module, error) {
 		var c models.ResNetConfig
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return nil, err
 		}
-		if err := checkResNetConfig(c); err != nil {
+		n, err := resNetParams(c)
+		if err != nil {
 			return nil, err
 		}
+		if n > maxArchParams || !build {
+			return nil, sizeErr(n)
+		}
 		return models.NewResNet(c, tensor.NewRNG(0)), nil
-	})
-	learner.RegisterArch(ArchCIFARResNet18, func(raw json.RawMessage) (layers.Module, error) {
+	},
+	ArchCIFARResNet18: func(raw json.RawMessage, build bool) (layers.Module, error) {
 		var c cifarConfig
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return nil, err
 		}
-		if c.InChannels <= 0 || c.Classes <= 0 {
+		if c.InChannels <= 0 || c.InChannels > 64 || c.Classes <= 0 || c.Classes > 1<<16 {
 			return nil, fmt.Errorf("%d input channels, %d classes", c.InChannels, c.Classes)
 		}
+		if !build {
+			return nil, sizeErr(0)
+		}
 		return models.NewCIFARResNet18(c.InChannels, c.Classes, tensor.NewRNG(0)), nil
-	})
+	},
 }
 
-// checkResNetConfig rejects what would make NewResNet panic or allocate
-// without bound: a configuration read from a file is outside data.
-func checkResNetConfig(c models.ResNetConfig) error {
+// errCheckOnly is returned by a builder asked only to check.
+var errCheckOnly = fmt.Errorf("vision: configuration checked, not built")
+
+func sizeErr(n float64) error {
+	if n > maxArchParams {
+		return fmt.Errorf("a model of about %.3g parameters (the limit is %.3g)", n, float64(maxArchParams))
+	}
+	return errCheckOnly
+}
+
+func init() {
+	for name, b := range archBuilders {
+		learner.RegisterArch(name, func(raw json.RawMessage) (layers.Module, error) { return b(raw, true) })
+	}
+}
+
+// resNetParams checks a ResNet configuration read from a file and
+// estimates its parameters.
+func resNetParams(c models.ResNetConfig) (float64, error) {
 	if c.Block != models.Basic && c.Block != models.Bottleneck {
-		return fmt.Errorf("unknown ResNet block %d", c.Block)
+		return 0, fmt.Errorf("unknown ResNet block %d", c.Block)
 	}
-	if c.InChannels < 0 || c.InChannels > 64 || c.NumClasses < 0 || c.NumClasses > 1<<20 {
-		return fmt.Errorf("ResNet with %d input channels and %d classes", c.InChannels, c.NumClasses)
+	if c.InChannels < 0 || c.InChannels > 64 || c.NumClasses < 0 || c.NumClasses > 1<<16 {
+		return 0, fmt.Errorf("ResNet with %d input channels and %d classes", c.InChannels, c.NumClasses)
 	}
+	widths := c.Widths
+	if widths == [4]int{} {
+		widths = [4]int{64, 128, 256, 512}
+	}
+	exp := 1.0
+	if c.Block == models.Bottleneck {
+		exp = 4
+	}
+	n := 0.0
 	for i := range c.Layers {
-		if c.Layers[i] < 1 || c.Layers[i] > 64 || c.Widths[i] < 0 || c.Widths[i] > 4096 {
-			return fmt.Errorf("ResNet stage %d: %d blocks of width %d", i+1, c.Layers[i], c.Widths[i])
+		if c.Layers[i] < 1 || c.Layers[i] > 256 || widths[i] < 1 || widths[i] > 8192 {
+			return 0, fmt.Errorf("ResNet stage %d: %d blocks of width %d", i+1, c.Layers[i], widths[i])
 		}
+		w := float64(widths[i])
+		n += float64(c.Layers[i]) * (9*w*w + 2*exp*w*w*exp + 2*exp*w*w) // generous for either block
 	}
-	return nil
+	return n + float64(c.NumClasses)*4*float64(widths[3]), nil
 }
 
 // ArchSpecOf returns the registered architecture of a model of the zoo
