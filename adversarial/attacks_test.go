@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/vision/models"
 )
 
 type attackCase struct {
@@ -485,6 +487,38 @@ func TestAttackNames(t *testing.T) {
 	} {
 		if c.a.Name() != c.want {
 			t.Errorf("Name %q, want %q", c.a.Name(), c.want)
+		}
+	}
+}
+
+// TestSmallCNNRepeatable checks, on the benchmark model (whose layers run in
+// parallel), that a seeded attack gives the same bits for any GOMAXPROCS and
+// that a batch equals its rows attacked alone.
+func TestSmallCNNRepeatable(t *testing.T) {
+	m := models.NewSmallCNN(10, tensor.NewRNG(3))
+	const n = 26 // not a multiple of the GEMM kernels' row blocks
+	x := tensor.Uniform[float32](tensor.NewRNG(4), 0, 1, n, 1, 28, 28)
+	y := make([]int, n)
+	for i := range y {
+		y[i] = i % 10
+	}
+	a := PGD{Steps: 3, RandomStart: true, Seed: 9}
+	run := func(procs int, x *tensor.Tensor, c Criterion) *tensor.Tensor {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		r, err := Run(context.Background(), a, m, x, c, DefaultThreat())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Adv
+	}
+	two := run(2, x, Untargeted(y))
+	if one := run(1, x, Untargeted(y)); !slices.Equal(one.Data(), two.Data()) {
+		t.Error("GOMAXPROCS 1 and 2 give different results")
+	}
+	d := x.Len() / n
+	for _, i := range []int{0, 11, 12, 25} {
+		if alone := run(2, x.Narrow0(i, 1), Untargeted(y[i:i+1])); !slices.Equal(alone.Data(), two.Data()[i*d:(i+1)*d]) {
+			t.Errorf("row %d alone differs from its row in the batch", i)
 		}
 	}
 }

@@ -6,14 +6,46 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/optim"
 	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
 
-var long = flag.Bool("long", false, "run the long Fashion-MNIST checks")
+var (
+	long      = flag.Bool("long", false, "run the long Fashion-MNIST checks")
+	w3Weights = flag.String("w3weights", "", "W2 SmallCNN weights (safetensors, PyTorch names, e.g. from bench/reference.sh --save) for TestW3PGD20; empty: train them")
+)
+
+// loadWeights loads a safetensors state dict into m, strictly.
+func loadWeights(m layers.Module, path string) error {
+	f, err := safetensors.Load(path)
+	if err != nil {
+		return err
+	}
+	sd := &layers.StateDict{Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
+	for _, name := range f.Names() {
+		sd.Names = append(sd.Names, name)
+		if info, _ := f.Info(name); info.Dtype == "I64" {
+			v, err := f.Int64(name)
+			if err != nil {
+				return err
+			}
+			sd.Ints[name] = v.Data[0]
+			continue
+		}
+		t, err := f.Tensor(name)
+		if err != nil {
+			return err
+		}
+		sd.Tensors[name] = t
+	}
+	_, err = layers.LoadStateDict(m, sd, true)
+	return err
+}
 
 // fmnistLearner trains SmallCNN on the embedded Fashion-MNIST subset for
 // the given epochs and returns the learner and the first n validation images
@@ -97,7 +129,10 @@ func TestPGDOnFashionMNIST(t *testing.T) {
 // on the first 1000 test images in batches of 250. PyTorch's reference
 // gives clean 0.90-0.91 and robust about 0.04; this PGD keeps each sample's
 // best iterate, so its robust accuracy can only be at most that of the last
-// iterate.
+// iterate. With -w3weights FILE it attacks PyTorch-trained W2 weights
+// (bench/reference.sh w2w3 --save PREFIX writes PREFIX.safetensors): on
+// such weights PyTorch's W3 gave clean 0.907, robust 0.039, and this test
+// clean 0.907, robust 0.040.
 func TestW3PGD20(t *testing.T) {
 	if !*long {
 		t.Skip("trains SmallCNN on the full Fashion-MNIST; run with -long")
@@ -110,11 +145,18 @@ func TestW3PGD20(t *testing.T) {
 		learner.WithOpt(func(g []*optim.ParamGroup) optim.Optimizer {
 			return optim.NewAdam(g, optim.Betas(0.9, 0.999), optim.Eps(1e-8))
 		}))
-	start := time.Now()
-	if err := l.Fit(context.Background(), 1); err != nil {
-		t.Fatal(err)
+	if *w3Weights != "" {
+		if err := loadWeights(l.Model, *w3Weights); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("weights from %s", *w3Weights)
+	} else {
+		start := time.Now()
+		if err := l.Fit(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("W2-style epoch in %v", time.Since(start).Round(time.Millisecond))
 	}
-	t.Logf("W2-style epoch in %v", time.Since(start).Round(time.Millisecond))
 	var xs []*tensor.Tensor
 	var ys []int
 	for b, err := range dls.ValidLoader().Epoch(context.Background(), 0) {
@@ -130,7 +172,9 @@ func TestW3PGD20(t *testing.T) {
 	clean := accuracy(predict(l.Model, x), y)
 	a := PGD{Steps: 20, Alpha: 0.01, RandomStart: true}
 	tm := ThreatModel{Norm: Linf, Eps: 0.1}
-	robust, hits := 0, 0
+	last := a
+	last.LastIterate = true
+	robust, robustLast, hits := 0, 0, 0
 	var el time.Duration
 	for i := 0; i < 1000; i += 250 {
 		xb, yb := x.Narrow0(i, 250), y[i:i+250]
@@ -141,21 +185,29 @@ func TestW3PGD20(t *testing.T) {
 		}
 		el += time.Since(s)
 		robust += int(r.Accuracy(yb)*250 + 0.5)
+		rl, err := Run(context.Background(), last, l.Model, xb, Untargeted(yb), tm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		robustLast += int(rl.Accuracy(yb)*250 + 0.5)
 		rt, err := Run(context.Background(), a, l.Model, xb, RandomTargets(yb, 10, uint64(i)), tm)
 		if err != nil {
 			t.Fatal(err)
 		}
 		hits += count(rt.Success)
 	}
-	t.Logf("W3: clean %.3f, PGD-20 robust %.3f, %.1f img/s (%v); targeted PGD-20 (random targets) success %.3f",
-		clean, float64(robust)/1000, 1000/el.Seconds(), el.Round(time.Millisecond), float64(hits)/1000)
+	t.Logf("W3: clean %.3f, PGD-20 robust %.3f (last iterate %.3f), %.1f img/s (%v); targeted PGD-20 (random targets) success %.3f",
+		clean, float64(robust)/1000, float64(robustLast)/1000, 1000/el.Seconds(), el.Round(time.Millisecond), float64(hits)/1000)
 	if clean < 0.85 {
 		t.Errorf("clean accuracy %.3f, W2 reaches 0.89", clean)
 	}
 	if float64(robust)/1000 > 0.10 {
 		t.Errorf("robust accuracy %.3f, want <= 0.10 (PyTorch: about 0.04)", float64(robust)/1000)
 	}
-	if float64(hits)/1000 < 0.90 {
-		t.Errorf("targeted success %.3f, want >= 0.90", float64(hits)/1000)
+	// Random targets at eps 0.1 are hard for this model: PyTorch's PGD-20 on
+	// the same W2 weights reaches 0.545 (fastgo 0.541), and even PGD-100
+	// with the margin loss stays near 0.61.
+	if float64(hits)/1000 < 0.45 {
+		t.Errorf("targeted success %.3f, want >= 0.45 (PyTorch: 0.545 on W2 weights)", float64(hits)/1000)
 	}
 }

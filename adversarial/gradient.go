@@ -112,7 +112,10 @@ type PGD struct {
 	L1Sparsity float64
 	// LastIterate returns the last iterate instead of the best one.
 	LastIterate bool
-	// Seed seeds the random starts (per sample, see SampleRNGs).
+	// Seed seeds the random starts (per sample, see SampleRNGs). A
+	// sample's start depends on the seed and its pixels only, so a trainer
+	// that wants fresh starts for the same image in every epoch changes the
+	// seed between batches.
 	Seed uint64
 }
 
