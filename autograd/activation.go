@@ -18,7 +18,7 @@ func nnMap(n int, fn func(lo, hi int)) { parallel.For(n, nnElemGrain, fn) }
 // ReLU returns max(x, 0) element-wise. Backward reads only the output, so x
 // need not be kept; float32 runs on the SIMD kernels.
 func ReLU[T tensor.Float](x *Var[T]) *Var[T] {
-	out := tensor.New[T](x.Shape()...)
+	out := tensor.Empty[T](x.Shape()...)
 	xd, od := x.data.Data(), out.Data()
 	if x32, ok := any(xd).([]float32); ok {
 		o32 := any(od).([]float32)
@@ -28,12 +28,14 @@ func ReLU[T tensor.Float](x *Var[T]) *Var[T] {
 			for i := lo; i < hi; i++ {
 				if v := xd[i]; v > 0 {
 					od[i] = v
+				} else {
+					od[i] = 0 // NaN too, as the kernel
 				}
 			}
 		})
 	}
 	return Record("ReLU", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		gx := tensor.New[T](x.Shape()...)
+		gx := tensor.Empty[T](x.Shape()...)
 		gd, g := gx.Data(), gy.Data()
 		if g32, ok := any(g).([]float32); ok {
 			d32, y32 := any(gd).([]float32), any(od).([]float32)
@@ -43,6 +45,8 @@ func ReLU[T tensor.Float](x *Var[T]) *Var[T] {
 				for i := lo; i < hi; i++ {
 					if od[i] > 0 {
 						gd[i] = g[i]
+					} else {
+						gd[i] = 0
 					}
 				}
 			})
@@ -54,7 +58,7 @@ func ReLU[T tensor.Float](x *Var[T]) *Var[T] {
 // LeakyReLU returns x where x > 0 and slope*x elsewhere, as
 // torch.nn.functional.leaky_relu (PyTorch's default slope is 0.01).
 func LeakyReLU[T tensor.Float](x *Var[T], slope T) *Var[T] {
-	out := tensor.New[T](x.Shape()...)
+	out := tensor.Empty[T](x.Shape()...)
 	xd, od := x.data.Data(), out.Data()
 	nnMap(len(xd), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -66,7 +70,7 @@ func LeakyReLU[T tensor.Float](x *Var[T], slope T) *Var[T] {
 		}
 	})
 	return Record("LeakyReLU", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		gx := tensor.New[T](x.Shape()...)
+		gx := tensor.Empty[T](x.Shape()...)
 		gd, g := gx.Data(), gy.Data()
 		nnMap(len(gd), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
@@ -84,7 +88,7 @@ func LeakyReLU[T tensor.Float](x *Var[T], slope T) *Var[T] {
 // GELU returns x*Phi(x), Phi the standard normal CDF, in the exact erf form
 // that is PyTorch's default (approximate='none').
 func GELU[T tensor.Float](x *Var[T]) *Var[T] {
-	out := tensor.New[T](x.Shape()...)
+	out := tensor.Empty[T](x.Shape()...)
 	xd, od := x.data.Data(), out.Data()
 	nnMap(len(xd), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -93,7 +97,7 @@ func GELU[T tensor.Float](x *Var[T]) *Var[T] {
 		}
 	})
 	return Record("GELU", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		gx := tensor.New[T](x.Shape()...)
+		gx := tensor.Empty[T](x.Shape()...)
 		gd, g := gx.Data(), gy.Data()
 		const invSqrt2Pi = 0.3989422804014327
 		nnMap(len(gd), func(lo, hi int) {
@@ -110,7 +114,7 @@ func GELU[T tensor.Float](x *Var[T]) *Var[T] {
 // Sigmoid returns 1/(1+exp(-x)) element-wise, computed without overflow.
 // Backward reads only the output: dy/dx = y(1-y).
 func Sigmoid[T tensor.Float](x *Var[T]) *Var[T] {
-	out := tensor.New[T](x.Shape()...)
+	out := tensor.Empty[T](x.Shape()...)
 	xd, od := x.data.Data(), out.Data()
 	nnMap(len(xd), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -118,7 +122,7 @@ func Sigmoid[T tensor.Float](x *Var[T]) *Var[T] {
 		}
 	})
 	return Record("Sigmoid", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		gx := tensor.New[T](x.Shape()...)
+		gx := tensor.Empty[T](x.Shape()...)
 		gd, g := gx.Data(), gy.Data()
 		nnMap(len(gd), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
@@ -133,7 +137,7 @@ func Sigmoid[T tensor.Float](x *Var[T]) *Var[T] {
 // Tanh returns tanh(x) element-wise. Backward reads only the output:
 // dy/dx = 1 - y^2.
 func Tanh[T tensor.Float](x *Var[T]) *Var[T] {
-	out := tensor.New[T](x.Shape()...)
+	out := tensor.Empty[T](x.Shape()...)
 	xd, od := x.data.Data(), out.Data()
 	nnMap(len(xd), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -141,7 +145,7 @@ func Tanh[T tensor.Float](x *Var[T]) *Var[T] {
 		}
 	})
 	return Record("Tanh", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		gx := tensor.New[T](x.Shape()...)
+		gx := tensor.Empty[T](x.Shape()...)
 		gd, g := gx.Data(), gy.Data()
 		nnMap(len(gd), func(lo, hi int) {
 			for i := lo; i < hi; i++ {

@@ -24,10 +24,12 @@ import (
 // differentiable ops: they make leaves or are the recording primitive every
 // op is built on.
 var notOps = map[string]string{
-	"New":    "makes a leaf",
-	"Param":  "makes a leaf",
-	"Const":  "makes a leaf",
-	"Record": "the primitive that records an op; checked through every op built on it",
+	"New":       "makes a leaf",
+	"Param":     "makes a leaf",
+	"Const":     "makes a leaf",
+	"Record":    "the primitive that records an op; checked through every op built on it",
+	"Transient": "marks a value for recycling and returns it unchanged",
+	"Consumed":  "marks its first argument for recycling and returns the second unchanged",
 }
 
 // gradCase is one gradient check of op.

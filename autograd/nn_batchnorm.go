@@ -46,7 +46,7 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 	if useBatch && m <= 1 && training {
 		panic(fmt.Sprintf("autograd.BatchNorm: expected more than 1 value per channel when training, got input %v", xs))
 	}
-	out := tensor.New[T](xs...)
+	out := tensor.Empty[T](xs...)
 	xd, od := x.data.Data(), out.Data()
 	mean := make([]T, c)
 	invstd := make([]T, c)
@@ -121,7 +121,7 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 	return Record("BatchNorm", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
 		var gx, gw, gb *tensor.Dense[T]
 		if x.RequiresGrad() {
-			gx = tensor.New[T](xs...)
+			gx = tensor.Empty[T](xs...)
 		}
 		if nnNeeds(weight) {
 			gw = tensor.New[T](c)

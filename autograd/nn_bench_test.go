@@ -173,15 +173,19 @@ func newSmallCNN(trainable bool) *smallCNN {
 func (m *smallCNN) loss(x *Value, targets []int, training bool) *Value {
 	pad1 := &Conv2dOptions{Padding: [2]int{1, 1}}
 	pool := Pool2dOptions{Kernel: [2]int{2, 2}}
+	// Each intermediate is consumed, as the models of vision/models do, so
+	// that a warm step recycles its buffers.
 	h := Conv2d(x, m.conv1W, m.conv1B, pad1)
-	h = MaxPool2d(ReLU(BatchNorm(h, m.bn1W, m.bn1B, m.rm1, m.rv1, training, 0.1, 1e-5)), pool)
-	h = Conv2d(h, m.conv2W, m.conv2B, pad1)
-	h = MaxPool2d(ReLU(BatchNorm(h, m.bn2W, m.bn2B, m.rm2, m.rv2, training, 0.1, 1e-5)), pool)
-	shape := h.Shape()
-	flat := Record("Flatten", h.Data().Reshape(shape[0], -1), func(g *tensor.Tensor) []*tensor.Tensor {
-		return []*tensor.Tensor{g.Reshape(shape...)}
-	}, h)
-	h = ReLU(Linear(flat, m.fc1W, m.fc1B))
+	h = Consumed(h, BatchNorm(h, m.bn1W, m.bn1B, m.rm1, m.rv1, training, 0.1, 1e-5))
+	h = Consumed(h, ReLU(h))
+	h = Consumed(h, MaxPool2d(h, pool))
+	h = Consumed(h, Conv2d(h, m.conv2W, m.conv2B, pad1))
+	h = Consumed(h, BatchNorm(h, m.bn2W, m.bn2B, m.rm2, m.rv2, training, 0.1, 1e-5))
+	h = Consumed(h, ReLU(h))
+	h = Consumed(h, MaxPool2d(h, pool))
+	h = Consumed(h, Flatten(h, 1, -1))
+	h = Consumed(h, Linear(h, m.fc1W, m.fc1B))
+	h = Consumed(h, ReLU(h))
 	return CrossEntropy(Linear(h, m.fc2W, m.fc2B), targets, nil)
 }
 
@@ -200,8 +204,17 @@ func BenchmarkSmallCNNStep(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			train := mode == "train"
 			m := newSmallCNN(train)
+			params := []*Value{m.conv1W, m.conv1B, m.bn1W, m.bn1B, m.conv2W, m.conv2B, m.bn2W, m.bn2B, m.fc1W, m.fc1B, m.fc2W, m.fc2B}
 			step := func() {
-				m.loss(New(x, !train), targets, train).Backward()
+				for _, p := range params {
+					p.ZeroGrad()
+				}
+				if train {
+					m.loss(New(x, false), targets, train).Backward()
+					return
+				}
+				xv := New(x, true)
+				Grads(m.loss(xv, targets, train), nil, xv)[0].Release()
 			}
 			b.ReportAllocs()
 			step()

@@ -87,7 +87,7 @@ func Conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
 		direct:  ws[2] == 1 && ws[3] == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0,
 		inPlane: xs[1] * xs[2] * xs[3], outSize: ws[0] * oh * ow,
 	}
-	out := tensor.New[T](p.n, p.cout, oh, ow)
+	out := tensor.Empty[T](p.n, p.cout, oh, ow) // every element is written
 	xd, wd := x.data, w.data
 	var bd []T
 	if b != nil {
@@ -98,10 +98,10 @@ func Conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
 	return Record("Conv2d", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
 		var gx, gw, gb *tensor.Dense[T]
 		if x.RequiresGrad() {
-			gx = tensor.New[T](xs...)
+			gx = tensor.Empty[T](xs...)
 		}
 		if w.RequiresGrad() {
-			gw = tensor.New[T](ws...)
+			gw = tensor.Empty[T](ws...)
 		}
 		if nnNeeds(b) {
 			gb = tensor.New[T](ws[0])
@@ -333,6 +333,14 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 		defer nnPutScratch(rowSums)
 		clear(gb.Data())
 	}
+	// The weight gradient is computed transposed, dWᵀ = cols · dYᵀ, so that
+	// the large unfolded input is the GEMM's A (packed fast, untransposed)
+	// and only the small dY is packed transposed; see convTransposeWeight.
+	var gwT *nnScratch[T]
+	if gw != nil {
+		gwT = nnGetScratch[T](p.cout * p.kG)
+		defer nnPutScratch(gwT)
+	}
 	for n0 := 0; n0 < p.n; n0 += S {
 		s := min(S, p.n-n0)
 		ld := s * ohw
@@ -367,10 +375,10 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 				beta = 1
 			}
 			for g := 0; g < p.groups; g++ {
-				tensor.Gemm(false, true, p.coutG, p.kG, ld, 1,
-					gyc.buf[g*p.coutG*ld:], ld,
+				tensor.Gemm(false, true, p.kG, p.coutG, ld, 1,
 					cols.buf[g*p.kG*ld:], ld,
-					beta, gw.Data()[g*p.coutG*p.kG:], p.kG)
+					gyc.buf[g*p.coutG*ld:], ld,
+					beta, gwT.buf[g*p.kG*p.coutG:], p.coutG)
 				convWeightGEMMs.Add(1)
 			}
 		}
@@ -394,6 +402,24 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 			})
 		}
 	}
+	if gw != nil {
+		convTransposeWeight(p, gwT.buf, gw.Data())
+	}
+}
+
+// convTransposeWeight writes each group's [kG, coutG] transposed weight
+// gradient wT into its [coutG, kG] place in gw.
+func convTransposeWeight[T tensor.Float](p *convPlan, wT, gw []T) {
+	for g := 0; g < p.groups; g++ {
+		src := wT[g*p.kG*p.coutG : (g+1)*p.kG*p.coutG]
+		dst := gw[g*p.coutG*p.kG : (g+1)*p.coutG*p.kG]
+		for k := 0; k < p.kG; k++ {
+			row := src[k*p.coutG : (k+1)*p.coutG]
+			for o, v := range row {
+				dst[o*p.kG+k] = v
+			}
+		}
+	}
 }
 
 // convBackwardPerSample is convBackward for small per-sample GEMMs: samples
@@ -407,8 +433,12 @@ func convBackwardPerSample[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb
 	ohw := p.oh * p.ow
 	wLen := p.cout * p.kG
 	chunks := (p.n + convDWChunk - 1) / convDWChunk
+	// Each chunk sums its samples' transposed weight gradients (dWᵀ =
+	// cols · dYᵀ, as in convBackward) into its own partial; the partials
+	// are then added in chunk order, in place in the first, and transposed
+	// into gw.
 	var partials *nnScratch[T]
-	if gw != nil && chunks > 1 {
+	if gw != nil {
 		partials = nnGetScratch[T](chunks * wLen)
 		defer nnPutScratch(partials)
 	}
@@ -423,11 +453,7 @@ func convBackwardPerSample[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb
 		for ch := clo; ch < chi; ch++ {
 			var dw []T
 			if gw != nil {
-				if partials != nil {
-					dw = partials.buf[ch*wLen : (ch+1)*wLen]
-				} else {
-					dw = gw.Data()
-				}
+				dw = partials.buf[ch*wLen : (ch+1)*wLen]
 			}
 			for n := ch * convDWChunk; n < min((ch+1)*convDWChunk, p.n); n++ {
 				gyn := gy[n*p.outSize : (n+1)*p.outSize]
@@ -438,10 +464,10 @@ func convBackwardPerSample[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb
 						beta = 1
 					}
 					for g := 0; g < p.groups; g++ {
-						tensor.Gemm(false, true, p.coutG, p.kG, ohw, 1,
-							gyn[g*p.coutG*ohw:], ohw,
+						tensor.Gemm(false, true, p.kG, p.coutG, ohw, 1,
 							cols.buf[g*p.kG*ohw:], ohw,
-							beta, dw[g*p.coutG*p.kG:], p.kG)
+							gyn[g*p.coutG*ohw:], ohw,
+							beta, dw[g*p.kG*p.coutG:], p.coutG)
 						convWeightGEMMs.Add(1)
 					}
 				}
@@ -463,17 +489,17 @@ func convBackwardPerSample[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb
 		}
 	})
 	if partials != nil {
-		dst := gw.Data()
+		sum := partials.buf[:wLen]
 		parallel.For(wLen, 4096, func(lo, hi int) {
-			copy(dst[lo:hi], partials.buf[lo:hi])
+			d := sum[lo:hi]
 			for ch := 1; ch < chunks; ch++ {
 				src := partials.buf[ch*wLen+lo : ch*wLen+hi]
-				d := dst[lo:hi]
 				for i := range d {
 					d[i] += src[i]
 				}
 			}
 		})
+		convTransposeWeight(p, sum, gw.Data())
 	}
 }
 

@@ -26,7 +26,7 @@ func Linear[T tensor.Float](x, w, b *Var[T]) *Var[T] {
 		rows *= d
 	}
 	oshape := append(append([]int(nil), xs[:len(xs)-1]...), outF)
-	out := tensor.New[T](oshape...)
+	out := tensor.Empty[T](oshape...)
 	od := out.Data()
 	xd, wd := x.data, w.data
 	var beta T
@@ -42,11 +42,11 @@ func Linear[T tensor.Float](x, w, b *Var[T]) *Var[T] {
 		var gx, gw, gb *tensor.Dense[T]
 		g := gy.Data()
 		if x.RequiresGrad() {
-			gx = tensor.New[T](xs...)
+			gx = tensor.Empty[T](xs...)
 			tensor.Gemm(false, false, rows, in, outF, 1, g, outF, wd.Data(), in, 0, gx.Data(), in)
 		}
 		if w.RequiresGrad() {
-			gw = tensor.New[T](ws...)
+			gw = tensor.Empty[T](ws...)
 			tensor.Gemm(true, false, outF, in, rows, 1, g, outF, xd.Data(), in, 0, gw.Data(), in)
 		}
 		if nnNeeds(b) {

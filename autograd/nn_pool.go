@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
@@ -132,9 +133,12 @@ func maxPool2x2F32(x *Var[float32], oh, ow int) *Var[float32] {
 	xs := x.Shape()
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
 	planes := n * c
-	out := tensor.New[float32](n, c, oh, ow)
+	out := tensor.Empty[float32](n, c, oh, ow)
 	xd, od := x.data.Data(), out.Data()
-	code := make([]uint8, planes*oh*ow)
+	// The codes live in a pool buffer (float32 reinterpreted as bytes),
+	// given back once the backward has read them, or at once without one.
+	codeBuf := tensor.Empty[float32]((planes*oh*ow + 3) / 4)
+	code := unsafe.Slice((*uint8)(unsafe.Pointer(unsafe.SliceData(codeBuf.Data()))), planes*oh*ow)
 	// With an even height, the row pairs of all planes are evenly spaced,
 	// so the planes are pooled as one run of rows.
 	evenH := h%2 == 0
@@ -148,11 +152,18 @@ func maxPool2x2F32(x *Var[float32], oh, ow int) *Var[float32] {
 			kernels.MaxPool2x2(oh, ow, 2*w, w, xd[pl*h*w:(pl+1)*h*w], od[pl*oh*ow:(pl+1)*oh*ow], code[pl*oh*ow:(pl+1)*oh*ow])
 		}
 	})
+	if !nnWantsGrad(x) {
+		codeBuf.Release()
+	}
 	return Record("MaxPool2d", out, func(gy *tensor.Dense[float32]) []*tensor.Dense[float32] {
-		gx := tensor.New[float32](xs...)
+		defer codeBuf.Release()
+		gx := tensor.Empty[float32](xs...)
 		gd, gyd := gx.Data(), gy.Data()
 		// The kernel writes the 2*oh x 2*ow part of each plane; with odd
-		// sizes the last row or column is left at zero.
+		// sizes the last row or column is zero.
+		if h%2 != 0 || w%2 != 0 {
+			clear(gd)
+		}
 		parallel.For(planes, poolGrain, func(lo, hi int) {
 			if evenH {
 				r0, r1 := lo*oh, hi*oh

@@ -2,53 +2,29 @@ package autograd
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// nnScratch is a reusable buffer handed out by nnGetScratch.
-type nnScratch[T tensor.Float] struct{ buf []T }
-
-// The scratch pools of the neural-network ops, one per element type, so a
-// warm training step reuses its im2col and temporary buffers.
-var nnPool32, nnPool64 sync.Pool
-
-// nnPoolFor returns the scratch pool of element type T (nil for a type
-// other than float32 and float64).
-func nnPoolFor[T tensor.Float]() *sync.Pool {
-	var z T
-	switch any(z).(type) {
-	case float32:
-		return &nnPool32
-	case float64:
-		return &nnPool64
-	}
-	return nil
+// nnScratch is a temporary buffer of an op (im2col columns, partial sums),
+// taken from the tensor pool by nnGetScratch and given back by
+// nnPutScratch, so a warm training step reuses the same memory.
+type nnScratch[T tensor.Float] struct {
+	buf []T
+	t   *tensor.Dense[T]
 }
 
-// nnGetScratch returns a scratch buffer of at least n elements (contents
-// undefined). Give it back with nnPutScratch.
+// nnGetScratch returns a scratch buffer of n elements (contents undefined).
+// Give it back with nnPutScratch.
 func nnGetScratch[T tensor.Float](n int) *nnScratch[T] {
-	if p := nnPoolFor[T](); p != nil {
-		if v := p.Get(); v != nil {
-			s := v.(*nnScratch[T])
-			if cap(s.buf) >= n {
-				s.buf = s.buf[:n]
-				return s
-			}
-			s.buf = make([]T, n)
-			return s
-		}
-	}
-	return &nnScratch[T]{buf: make([]T, n)}
+	t := tensor.Empty[T](n)
+	return &nnScratch[T]{buf: t.Data(), t: t}
 }
 
-// nnPutScratch returns s to its pool.
+// nnPutScratch returns s to the pool; s must not be used afterwards.
 func nnPutScratch[T tensor.Float](s *nnScratch[T]) {
-	if p := nnPoolFor[T](); p != nil {
-		p.Put(s)
-	}
+	s.buf = nil
+	s.t.Release()
 }
 
 // nnInputs returns the non-nil Vars of vs, in order: optional inputs such as

@@ -19,6 +19,8 @@ type Var[T tensor.Float] struct {
 	requiresGrad bool
 	fn           *node[T]
 	freed        bool
+	made         bool // made by an op (Record), with or without a graph
+	transient    bool // see Transient
 }
 
 // Value is the float32 Var that models use.
@@ -66,8 +68,14 @@ func (v *Var[T]) Grad() *tensor.Dense[T] { return v.grad }
 // SetGrad replaces the accumulated gradient (nil clears it).
 func (v *Var[T]) SetGrad(g *tensor.Dense[T]) { v.grad = g }
 
-// ZeroGrad clears the accumulated gradient.
-func (v *Var[T]) ZeroGrad() { v.grad = nil }
+// ZeroGrad clears the accumulated gradient, recycling its buffer when the
+// backward pass made it from the tensor pool (see tensor.Empty): a gradient
+// obtained from Grad must not be used after ZeroGrad, as in PyTorch, where
+// zero_grad overwrites it.
+func (v *Var[T]) ZeroGrad() {
+	v.grad.Release()
+	v.grad = nil
+}
 
 // RequiresGrad reports whether a gradient flows to this Var.
 func (v *Var[T]) RequiresGrad() bool { return v.requiresGrad }
@@ -90,6 +98,59 @@ func (v *Var[T]) Op() string {
 		return ""
 	}
 	return v.fn.op
+}
+
+// Transient marks v as an intermediate value that no caller will read once
+// the graph through it has been back-propagated: the backward pass then
+// gives v's buffer back to the tensor pool (when v's tensor came from
+// tensor.Empty, as the outputs of the hot ops do), and v must not be used
+// afterwards. A model marks the values inside its Forward this way (the
+// layers of a Sequential but the last, the inside of a residual block);
+// what a model returns is never transient. Under NoGrad, Release recycles a
+// transient value at once, for the caller that has consumed it. Transient
+// returns v.
+func Transient[T tensor.Float](v *Var[T]) *Var[T] {
+	if v != nil && v.made {
+		v.transient = true
+	}
+	return v
+}
+
+// IsTransient reports whether v was marked by Transient.
+func (v *Var[T]) IsTransient() bool { return v.transient }
+
+// ReleaseTransient recycles the buffer of a transient constant (a value made
+// under NoGrad and marked by Transient) that its consumer has finished with,
+// unless keep (the consumer's result, which may be a view of v, or v
+// itself) shares its memory. It does nothing for any other Var.
+func ReleaseTransient[T tensor.Float](v, keep *Var[T]) {
+	if v == nil || !v.transient || v.fn != nil || v.requiresGrad || v == keep {
+		return
+	}
+	if keep != nil && tensor.SharesMemory(v.data, keep.data) {
+		return
+	}
+	v.data.Release()
+}
+
+// Consumed records that in, a value made by an op inside a model's Forward,
+// has been consumed by the op or module that made out from it and is read by
+// nothing else: in becomes Transient, and under NoGrad its buffer is
+// recycled at once unless out is in or a view of it. It returns out, so a
+// Forward reads as a chain:
+//
+//	h := layers.Call(b.conv1, x)            // x is the caller's: never marked
+//	h = autograd.Consumed(h, layers.Call(b.bn1, h))
+//	h = autograd.Consumed(h, autograd.ReLU(h))
+func Consumed[T tensor.Float](in, out *Var[T]) *Var[T] {
+	if in == nil || in == out || !in.made {
+		return out
+	}
+	in.transient = true
+	if !GradEnabled() {
+		ReleaseTransient(in, out)
+	}
+	return out
 }
 
 // Detach returns a constant leaf sharing v's data.
@@ -118,7 +179,7 @@ func GradEnabled() bool { return gradDisabled.Load() == 0 }
 // Record is how every differentiable op is written, in this package and out.
 func Record[T tensor.Float](op string, out *tensor.Dense[T], backward func(g *tensor.Dense[T]) []*tensor.Dense[T], inputs ...*Var[T]) *Var[T] {
 	if !GradEnabled() {
-		return Const(out)
+		return &Var[T]{data: out, made: true}
 	}
 	need := false
 	for _, in := range inputs {
@@ -128,7 +189,7 @@ func Record[T tensor.Float](op string, out *tensor.Dense[T], backward func(g *te
 		}
 	}
 	if !need {
-		return Const(out)
+		return &Var[T]{data: out, made: true}
 	}
-	return &Var[T]{data: out, requiresGrad: true, fn: &node[T]{op: op, inputs: inputs, backward: backward}}
+	return &Var[T]{data: out, requiresGrad: true, made: true, fn: &node[T]{op: op, inputs: inputs, backward: backward}}
 }

@@ -37,7 +37,9 @@ func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
 }
 
 // Forward returns x W^T + b for x of shape [N, in].
-func (l *Linear) Forward(x *autograd.Value) *autograd.Value { return autograd.Linear(x, l.Weight, l.Bias) }
+func (l *Linear) Forward(x *autograd.Value) *autograd.Value {
+	return autograd.Linear(x, l.Weight, l.Bias)
+}
 
 func (l *Linear) String() string {
 	s := l.Weight.Shape()

@@ -34,10 +34,18 @@ func (s *Sequential) Len() int { return len(s.mods) }
 // At returns child i.
 func (s *Sequential) At(i int) Module { return s.mods[i] }
 
-// Forward applies the children in order.
+// Forward applies the children in order. The outputs of all children but
+// the last are intermediate values that nothing else reads, so they are
+// marked consumed (autograd.Consumed): their buffers are recycled after the
+// backward pass, or at once under NoGrad. The caller's x and the result are
+// never recycled.
 func (s *Sequential) Forward(x *autograd.Value) *autograd.Value {
-	for _, m := range s.mods {
-		x = Call(m, x)
+	for i, m := range s.mods {
+		out := Call(m, x)
+		if i > 0 {
+			autograd.Consumed(x, out)
+		}
+		x = out
 	}
 	return x
 }

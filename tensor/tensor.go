@@ -16,9 +16,14 @@ type Float interface {
 // A Dense value owns a flat slice and a shape. Reshape and the dimension-0
 // slicing of Narrow0 return views that share the data; every other operation
 // returns a new tensor. A rank-0 tensor (shape []) holds one element.
+//
+// A tensor made by Empty holds a pooled buffer that Release recycles; see
+// Empty for that contract. Every other tensor is ordinary garbage-collected
+// memory.
 type Dense[T Float] struct {
 	shape []int
 	data  []T
+	pb    *poolBuf[T] // the pooled buffer of data, for a tensor made by Empty
 }
 
 // Tensor is the float32 tensor that models, data and attacks use.
@@ -32,7 +37,9 @@ func numel(op string, shape []int) int {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			panic(fmt.Sprintf("%s: negative dimension in shape %v", op, shape))
+			// A copy, so that shape does not escape (callers' variadic
+			// shapes then stay on their stacks).
+			panic(fmt.Sprintf("%s: negative dimension in shape %v", op, append([]int(nil), shape...)))
 		}
 		n *= d
 	}

@@ -74,6 +74,11 @@ func sgemmKernel256(k int, a *float32, b *float32, c *float32, ldc int, alpha fl
 //go:noescape
 func packA12x512(n16 int, a *float32, lda int, dst *float32)
 
+// packBT16x512 packs 16*n16 steps of 16 columns of a transposed B (row stride ldb) into a 32-wide packed sliver (AVX-512).
+//
+//go:noescape
+func packBT16x512(n16 int, b *float32, ldb int, dst *float32)
+
 // axpy512 computes y += alpha*x (AVX-512, any n).
 //
 //go:noescape

@@ -41,6 +41,18 @@ type gemmKernel struct {
 	// packFull, if not nil, packs a full MR-row sliver of an untransposed
 	// A starting at a[row*lda+p0] (kc columns) into dst, faster than packA.
 	packFull func(dst, a []float32, lda, row, p0, kc int)
+	// packBT, if not nil, packs a sliver of a transposed B as packB does
+	// (same result), faster.
+	packBT func(dst, b []float32, ldb, p0, kc, col, w int)
+}
+
+// packB packs the B sliver of kc steps from pc and w columns from col.
+func (j *gemmJob) packB(dst []float32, pc, kc, col, w int) {
+	if j.transB && j.g.packBT != nil {
+		j.g.packBT(dst, j.b, j.ldb, pc, kc, col, w)
+		return
+	}
+	packB(dst, j.transB, j.b, j.ldb, pc, kc, col, w, j.g.nr)
 }
 
 // sgemm is Sgemm on checked arguments, with kernel g and at most threads
@@ -150,7 +162,7 @@ func (j *gemmJob) workPrivate(w int) {
 		for js := w * nSl / j.colSplit; js < (w+1)*nSl/j.colSplit; js++ {
 			col := js * nr
 			cw := min(nr, j.n-col)
-			packB(bs[:kc*nr], j.transB, j.b, j.ldb, pc, kc, col, cw, nr)
+			j.packB(bs[:kc*nr], pc, kc, col, cw)
 			for s := 0; s < j.slivers; s++ {
 				row := s * mr
 				g.tile(kc, ap[s*kc*mr:], bs, j.c[row*j.ldc+col:], j.ldc, min(mr, j.m-row), cw, j.alpha, beta)
@@ -208,7 +220,7 @@ func (j *gemmJob) work(w int) {
 			step++
 			for s := w; s < nSl; s += j.threads {
 				col := jc + s*nr
-				packB(bp[s*kc*nr:(s+1)*kc*nr], j.transB, j.b, j.ldb, pc, kc, col, min(nr, j.n-col), nr)
+				j.packB(bp[s*kc*nr:(s+1)*kc*nr], pc, kc, col, min(nr, j.n-col))
 			}
 			j.bar.wait()
 			for {

@@ -20,7 +20,7 @@ func cpuTiers() []*tier {
 
 var avx512Tier = &tier{
 	name:         "avx512",
-	gemm:         gemmKernel{mr: 12, nr: 32, tile: tile512, packFull: packA12AVX512},
+	gemm:         gemmKernel{mr: 12, nr: 32, tile: tile512, packFull: packA12AVX512, packBT: packBT512},
 	axpy:         axpyAVX512,
 	scale:        scaleAVX512,
 	add:          addAVX512,
@@ -277,5 +277,39 @@ func sumDotTier(n int, g, x []float32, mu float32, p *partials) {
 		sumDot256(n, &g[0], &x[0], mu, &p[0])
 	default:
 		sumDotGo(g[:n], x[:n], 0, mu, p)
+	}
+}
+
+// packBT512 packs a 32-column sliver of a transposed B: whole 16x16 blocks
+// (16 columns by 16 steps) in assembly, the rest as packB does.
+func packBT512(dst, b []float32, ldb, p0, kc, col, w int) {
+	dst = dst[:kc*32]
+	n16 := kc / 16
+	halves := w / 16
+	if n16 > 0 && halves > 0 {
+		_ = b[(col+16*halves-1)*ldb+p0+16*n16-1]
+		for h := 0; h < halves; h++ {
+			packBT16x512(n16, &b[(col+16*h)*ldb+p0], ldb, &dst[16*h])
+		}
+	}
+	done := 16 * halves
+	if n16 == 0 {
+		done = 0
+	}
+	// Columns past the whole halves, for the steps the assembly did.
+	for j := done; j < w; j++ {
+		src := b[(col+j)*ldb+p0 : (col+j)*ldb+p0+16*n16]
+		for p, v := range src {
+			dst[p*32+j] = v
+		}
+	}
+	if w < 32 {
+		for p := 0; p < 16*n16; p++ {
+			clear(dst[p*32+w : p*32+32])
+		}
+	}
+	// The steps past the whole blocks.
+	if rest := kc - 16*n16; rest > 0 {
+		packB(dst[16*n16*32:], true, b, ldb, p0+16*n16, rest, col, w, 32)
 	}
 }

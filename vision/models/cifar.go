@@ -47,10 +47,13 @@ func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18 {
 
 // Forward maps x [N, inCh, 32, 32] to logits.
 func (m *CIFARResNet18) Forward(x *autograd.Value) *autograd.Value {
-	x = autograd.ReLU(layers.Call(m.BN1, layers.Call(m.Conv1, x)))
-	x = layers.Call(m.Blocks, x)
-	x = autograd.Flatten(autograd.AdaptiveAvgPool2d(x, 1, 1), 1, -1)
-	return layers.Call(m.FC, x)
+	h := layers.Call(m.Conv1, x)
+	h = autograd.Consumed(h, layers.Call(m.BN1, h))
+	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.Call(m.Blocks, h))
+	h = autograd.Consumed(h, autograd.AdaptiveAvgPool2d(h, 1, 1))
+	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
+	return autograd.Consumed(h, layers.Call(m.FC, h))
 }
 
 type cifarBlock struct {
@@ -76,7 +79,15 @@ func newCIFARBlock(in, out, stride int, rng *tensor.RNG) *cifarBlock {
 }
 
 func (b *cifarBlock) Forward(x *autograd.Value) *autograd.Value {
-	out := autograd.ReLU(layers.Call(b.bn1, layers.Call(b.conv1, x)))
-	out = layers.Call(b.bn2, layers.Call(b.conv2, out))
-	return autograd.ReLU(autograd.Add(out, layers.Call(b.shortcut, x)))
+	h := layers.Call(b.conv1, x)
+	h = autograd.Consumed(h, layers.Call(b.bn1, h))
+	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.Call(b.conv2, h))
+	h = autograd.Consumed(h, layers.Call(b.bn2, h))
+	idt := layers.Call(b.shortcut, x) // x itself when the shortcut is empty
+	s := autograd.Consumed(h, autograd.Add(h, idt))
+	if idt != x { // x is the caller's
+		autograd.Consumed(idt, s)
+	}
+	return autograd.Consumed(s, autograd.ReLU(s))
 }

@@ -129,9 +129,10 @@ func NewResNet(cfg ResNetConfig, rng *tensor.RNG) *ResNet {
 
 // Forward maps x [N, InChannels, H, W] to logits [N, NumClasses].
 func (r *ResNet) Forward(x *autograd.Value) *autograd.Value {
-	x = layers.Call(r.body, x)
-	x = autograd.Flatten(layers.Call(r.AvgPool, x), 1, -1)
-	return layers.Call(r.FC, x)
+	h := layers.Call(r.body, x)
+	h = autograd.Consumed(h, layers.Call(r.AvgPool, h))
+	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
+	return autograd.Consumed(h, layers.Call(r.FC, h))
 }
 
 // BodySequential returns the network cut before its pooling, as fastai's
@@ -185,15 +186,26 @@ func newBlock(kind BlockKind, in, width, stride int, rng *tensor.RNG) *block {
 	return b
 }
 
+// Forward is the residual block; x belongs to the caller (both branches
+// read it), every value made inside is consumed.
 func (b *block) Forward(x *autograd.Value) *autograd.Value {
 	idt := x
 	if b.downsample != nil {
 		idt = layers.Call(b.downsample, x)
 	}
-	out := autograd.ReLU(layers.Call(b.bn1, layers.Call(b.conv1, x)))
-	out = layers.Call(b.bn2, layers.Call(b.conv2, out))
+	h := layers.Call(b.conv1, x)
+	h = autograd.Consumed(h, layers.Call(b.bn1, h))
+	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.Call(b.conv2, h))
+	h = autograd.Consumed(h, layers.Call(b.bn2, h))
 	if b.kind == Bottleneck {
-		out = layers.Call(b.bn3, layers.Call(b.conv3, autograd.ReLU(out)))
+		h = autograd.Consumed(h, autograd.ReLU(h))
+		h = autograd.Consumed(h, layers.Call(b.conv3, h))
+		h = autograd.Consumed(h, layers.Call(b.bn3, h))
 	}
-	return autograd.ReLU(autograd.Add(out, idt))
+	s := autograd.Consumed(h, autograd.Add(h, idt))
+	if idt != x {
+		autograd.Consumed(idt, s)
+	}
+	return autograd.Consumed(s, autograd.ReLU(s))
 }

@@ -34,11 +34,20 @@ func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNN {
 }
 
 // Forward maps x [N, 1, 28, 28] in [0,1] to logits [N, nClasses].
+//
+// Every value inside is consumed (autograd.Consumed), so a training step
+// recycles their buffers.
 func (m *SmallCNN) Forward(x *autograd.Value) *autograd.Value {
-	x = autograd.ReLU(layers.Call(m.BN1, layers.Call(m.Conv1, x)))
-	x = layers.Call(m.pool, x)
-	x = autograd.ReLU(layers.Call(m.BN2, layers.Call(m.Conv2, x)))
-	x = layers.Call(m.pool, x)
-	x = autograd.Flatten(x, 1, -1)
-	return layers.Call(m.FC2, autograd.ReLU(layers.Call(m.FC1, x)))
+	h := layers.Call(m.Conv1, x)
+	h = autograd.Consumed(h, layers.Call(m.BN1, h))
+	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.Call(m.pool, h))
+	h = autograd.Consumed(h, layers.Call(m.Conv2, h))
+	h = autograd.Consumed(h, layers.Call(m.BN2, h))
+	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.Call(m.pool, h))
+	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
+	h = autograd.Consumed(h, layers.Call(m.FC1, h))
+	h = autograd.Consumed(h, autograd.ReLU(h))
+	return autograd.Consumed(h, layers.Call(m.FC2, h))
 }

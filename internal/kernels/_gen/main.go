@@ -31,6 +31,7 @@ func main() {
 	}
 	gemmKernel256()
 	packA12x512()
+	packBT16x512()
 	elementwise512()
 	elementwise256()
 	nnKernels512()

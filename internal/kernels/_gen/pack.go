@@ -75,3 +75,86 @@ func packA12x512() {
 	VZEROUPPER()
 	RET()
 }
+
+// packBT16x512 emits the AVX-512 packing of 16 columns of a transposed B:
+// for each of n16 groups of 16 steps p, the 16x16 block whose row j is
+// b[j*ldb + p0 : j*ldb + p0 + 16] (row j of the stored B is column j of
+// op(B)) is transposed so that step p's 16 values land at dst[p*32 :
+// p*32+16], the layout of a packed 32-column B sliver.
+func packBT16x512() {
+	TEXT("packBT16x512", NOSPLIT, "func(n16 int, b *float32, ldb int, dst *float32)")
+	Pragma("noescape")
+	Doc("packBT16x512 packs 16*n16 steps of 16 columns of a transposed B (row stride ldb) into a 32-wide packed sliver (AVX-512).")
+	Load(Param("n16"), RCX)
+	Load(Param("b"), R8)
+	Load(Param("ldb"), R9)
+	Load(Param("dst"), RDI)
+	SHLQ(U8(2), R9)
+	LEAQ(Mem{Base: R9, Index: R9, Scale: 2}, R10)  // 3*ldb
+	LEAQ(Mem{Base: R8, Index: R9, Scale: 4}, R11)  // row 4
+	LEAQ(Mem{Base: R11, Index: R9, Scale: 4}, R12) // row 8
+	LEAQ(Mem{Base: R12, Index: R9, Scale: 4}, R13) // row 12
+	bases := []Register{R8, R11, R12, R13}
+	row := func(i int) Mem {
+		base := bases[i/4]
+		switch i % 4 {
+		case 0:
+			return Mem{Base: base}
+		case 1:
+			return Mem{Base: base, Index: R9, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: R9, Scale: 2}
+		default:
+			return Mem{Base: base, Index: R10, Scale: 1}
+		}
+	}
+	r := make([]VecPhysical, 16)
+	t := make([]VecPhysical, 16)
+	for i := range r {
+		r[i] = zmm(i)
+		t[i] = zmm(16 + i)
+	}
+	Label("packBT16x512_loop")
+	TESTQ(RCX, RCX)
+	JZ(LabelRef("packBT16x512_done"))
+	for i := 0; i < 16; i++ {
+		VMOVUPS(row(i), r[i])
+	}
+	// Interleave pairs of rows, then pairs of pairs: 4x4 blocks transposed
+	// inside each 128-bit lane.
+	for i := 0; i < 8; i++ {
+		VUNPCKLPS(r[2*i+1], r[2*i], t[2*i])
+		VUNPCKHPS(r[2*i+1], r[2*i], t[2*i+1])
+	}
+	for i := 0; i < 4; i++ {
+		VUNPCKLPD(t[4*i+2], t[4*i], r[4*i])
+		VUNPCKHPD(t[4*i+2], t[4*i], r[4*i+1])
+		VUNPCKLPD(t[4*i+3], t[4*i+1], r[4*i+2])
+		VUNPCKHPD(t[4*i+3], t[4*i+1], r[4*i+3])
+	}
+	// Move the 128-bit lanes: r[i] now holds, in lane l, column c(i) of
+	// rows 4l..4l+3; two lane shuffles gather each column's four lanes.
+	for i := 0; i < 4; i++ {
+		VSHUFF32X4(U8(0x88), r[i+4], r[i], t[i])
+		VSHUFF32X4(U8(0xdd), r[i+4], r[i], t[i+4])
+		VSHUFF32X4(U8(0x88), r[i+12], r[i+8], t[i+8])
+		VSHUFF32X4(U8(0xdd), r[i+12], r[i+8], t[i+12])
+	}
+	for i := 0; i < 8; i++ {
+		VSHUFF32X4(U8(0x88), t[i+8], t[i], r[i])
+		VSHUFF32X4(U8(0xdd), t[i+8], t[i], r[i+8])
+	}
+	// r[i] is column i of the block: step p0+i of op(B).
+	for i := 0; i < 16; i++ {
+		VMOVUPS(r[i], Mem{Base: RDI, Disp: i * 32 * 4})
+	}
+	for _, b := range bases {
+		ADDQ(U8(64), b)
+	}
+	ADDQ(U32(16*32*4), RDI)
+	DECQ(RCX)
+	JMP(LabelRef("packBT16x512_loop"))
+	Label("packBT16x512_done")
+	VZEROUPPER()
+	RET()
+}
