@@ -38,6 +38,7 @@ func Grads[T tensor.Float](v *Var[T], g *tensor.Dense[T], wrt ...*Var[T]) []*ten
 	for _, w := range wrt {
 		want[w] = true
 	}
+	defer prune(v, want)()
 	got := run(v, g, want)
 	out := make([]*tensor.Dense[T], len(wrt))
 	for i, w := range wrt {
@@ -48,6 +49,46 @@ func Grads[T tensor.Float](v *Var[T], g *tensor.Dense[T], wrt ...*Var[T]) []*ten
 		}
 	}
 	return out
+}
+
+// prune makes the Vars of root's graph that lead to none of want stop
+// requiring a gradient for the duration of a Grads pass, as
+// torch.autograd.grad prunes its graph: their ops then skip that work (a
+// frozen weight costs no weight-gradient GEMM). It returns the function
+// that restores them.
+func prune[T tensor.Float](root *Var[T], want map[*Var[T]]bool) func() {
+	leads := map[*Var[T]]bool{}
+	var off []*Var[T]
+	for _, v := range topoReverse(root) { // inputs before the Vars they make
+		l := want[v]
+		if v.fn != nil {
+			for _, in := range v.fn.inputs {
+				l = l || leads[in]
+			}
+		}
+		leads[v] = l
+		if !l && v.requiresGrad && v != root { // a pruned root gives zeros
+			off = append(off, v)
+		}
+	}
+	for _, v := range off {
+		v.requiresGrad = false
+	}
+	return func() {
+		for _, v := range off {
+			v.requiresGrad = true
+		}
+	}
+}
+
+// topoReverse returns the Vars of root's graph that require a gradient,
+// each after all of its inputs.
+func topoReverse[T tensor.Float](root *Var[T]) []*Var[T] {
+	order := topo(root)
+	for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+		order[i], order[j] = order[j], order[i]
+	}
+	return order
 }
 
 // run back-propagates g from root. With want nil, leaf gradients accumulate

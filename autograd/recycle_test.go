@@ -171,3 +171,18 @@ func TestWarmStepsBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestGradsUnreachableIsZero checks that Grads with respect to a value the
+// output does not depend on gives zeros, and leaves requires-grad as it was.
+func TestGradsUnreachableIsZero(t *testing.T) {
+	a := Param(tensor.FromSlice([]float32{1, 2}, 2))
+	b := Param(tensor.FromSlice([]float32{3, 4}, 2))
+	loss := SumAll(Mul(a, a))
+	g := Grads(loss, nil, b)[0]
+	if g.Data()[0] != 0 || g.Data()[1] != 0 {
+		t.Fatalf("gradient wrt an unrelated value = %v", g.Data())
+	}
+	if !a.RequiresGrad() || !b.RequiresGrad() {
+		t.Fatal("Grads left a leaf pruned")
+	}
+}

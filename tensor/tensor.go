@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 )
 
 // Float is the set of element types a Dense tensor can hold. Compute runs in
@@ -79,16 +80,24 @@ func FromSlice[T Float](data []T, shape ...int) *Dense[T] {
 // Scalar returns a rank-0 tensor holding v.
 func Scalar[T Float](v T) *Dense[T] { return &Dense[T]{shape: []int{}, data: []T{v}} }
 
-// Arange returns the 1-d tensor [start, start+step, ...) below stop.
+// Arange returns the 1-d tensor [start, start+step, ...) below stop (above
+// it for a negative step), as torch.arange: its length is
+// ceil((stop-start)/step) and element i is start + i*step, both computed in
+// float64, so values do not drift along the tensor.
 func Arange[T Float](start, stop, step T) *Dense[T] {
 	if step == 0 {
 		panic("tensor.Arange: step is 0")
 	}
-	var vals []T
-	for v := start; (step > 0 && v < stop) || (step < 0 && v > stop); v += step {
-		vals = append(vals, v)
+	s0, st := float64(start), float64(step)
+	n := int(math.Ceil((float64(stop) - s0) / st))
+	if n < 0 {
+		n = 0
 	}
-	return FromSlice(vals, len(vals))
+	vals := make([]T, n)
+	for i := range vals {
+		vals[i] = T(s0 + float64(i)*st)
+	}
+	return FromSlice(vals, n)
 }
 
 // Shape returns the tensor's shape. The caller must not modify it.
