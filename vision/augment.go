@@ -386,10 +386,10 @@ func fastExp(x float64) float64 {
 // per batch, where here each image draws its own from its item's generator,
 // so an item's augmentation does not depend on the rest of its batch.
 type RandomErasing struct {
-	P         float64
-	SL, SH    float64
-	MinAspect float64
-	MaxCount  int
+	P         float64 // probability that an image is erased (0.5)
+	SL, SH    float64 // range of a rectangle's fraction of the area (0, 0.3)
+	MinAspect float64 // aspect ratios are drawn from [MinAspect, 1/MinAspect] (0.3)
+	MaxCount  int     // rectangles per erased image, drawn from 1..MaxCount (1)
 }
 
 // TransformBatch erases rectangles in the images of a training batch.

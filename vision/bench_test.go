@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -151,4 +152,33 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLoaderWait measures how long a consumer that spends 20 ms on
+// each batch (a model's step) waits for the next one from a JPEG folder
+// pipeline that needs less than that per batch: with prefetch the wait
+// after the first batch is a channel receive.
+func BenchmarkLoaderWait(b *testing.B) {
+	dir := makeJPEGFolder(b, 640)
+	dls, err := ImageFolder(dir, ValidPct(0), BatchSize(32), Size(32, 32), BatchTfms(AugTransforms()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var waited time.Duration
+	waits := 0
+	for b.Loop() {
+		last := time.Time{}
+		for _, err := range dls.Train.Batches(context.Background()) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !last.IsZero() {
+				waited += time.Since(last)
+				waits++
+			}
+			time.Sleep(20 * time.Millisecond)
+			last = time.Now()
+		}
+	}
+	b.ReportMetric(float64(waited.Microseconds())/float64(max(waits, 1)), "wait-us/batch")
 }

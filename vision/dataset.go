@@ -27,8 +27,8 @@ type rowSource interface {
 // TensorDataset is an in-memory data set: X is [N,C,H,W] in [0,1] and Y holds
 // N labels. The data loaders only read X.
 type TensorDataset struct {
-	X *tensor.Tensor
-	Y []int
+	X *tensor.Tensor // [N,C,H,W] pixels in [0,1]
+	Y []int          // N class indices
 }
 
 // NewTensorDataset checks that x is [N,C,H,W] with N labels in y.
@@ -86,9 +86,9 @@ func (s *rowSubset) itemShape() []int    { return s.rs.itemShape() }
 // FileDataset is a data set of image files decoded on demand (by the data
 // loader's workers). Labels may be nil for unlabelled items.
 type FileDataset struct {
-	Paths    []string
-	Labels   []int
-	Channels int // 1 or 3; 0 means 3, or in TestDL the DataLoaders' Channels
+	Paths    []string // the image files
+	Labels   []int    // Labels[i] is Paths[i]'s class index; nil when unlabelled
+	Channels int      // 1 or 3; 0 means 3, or in TestDL the DataLoaders' Channels
 }
 
 // ImageFiles returns an unlabelled FileDataset, for TestDL.

@@ -23,15 +23,18 @@
 //   - CIFAR10, CIFAR100: the binary versions; DecodeCIFAR reads one file.
 //   - ImageFolder (fastai's from_folder): train/ and valid/ with one
 //     sub-folder per class, or one tree of class folders split by ValidPct.
-//   - FromCSV (from_csv), FromLists (from_lists, from_df): file names and
-//     labels given as rows.
+//   - FromCSV (from_csv, from_df), FromLists (from_lists): file names and
+//     labels given as rows. As in fastai, a CSV's validation column is used
+//     only when named (ValidCol); otherwise ValidPct splits.
 //   - FromNameFunc, FromNameRe (from_name_func, from_name_re): labels from
-//     the file's name.
+//     the file's name (the regular expression's first group, searched in
+//     the base name).
 //
 // Image files may be PNG, JPEG, GIF (the standard library), BMP, TIFF or
 // WebP (golang.org/x/image). They are decoded to RGB (or grey with
-// Channels(1)) when a batch needs them. A split by ValidPct depends only on
-// the Seed option.
+// Channels(1), PIL's "L" of the RGB values) when a batch needs them. A
+// split by ValidPct holds out int(ValidPct*n) items, as fastai's
+// RandomSplitter, and depends only on the Seed option.
 //
 // # Where data comes from
 //
@@ -42,9 +45,10 @@
 // and last, for Fashion-MNIST, a download from FashionMNISTURL
 // (http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/) into the
 // first of the first three directories. Setting FASTGO_OFFLINE turns the
-// download off. A download is written to a temporary file that is renamed
-// only once it checks out, so a partial download never counts as data; a
-// failed one is an error that names the files and the places to put them.
+// download off; FindDataContext bounds it with a context. A download is
+// written to a temporary file that is renamed only once its size and
+// SHA-256 check out, so a partial download never counts as data; a failed
+// one is an error that names the files and the places to put them.
 //
 // The check is on the uncompressed contents, because mirrors and packagers
 // rewrite gzip headers: Debian's copies, for instance, are 23 or 24 bytes
@@ -65,44 +69,61 @@
 //
 // # Batches and determinism
 //
-// A Batch holds X, [N,C,H,W] float32 pixels in [0,1], and Y, N int labels.
+// A Batch (the learner package's type) holds X, [N,C,H,W] float32 pixels in
+// [0,1], Y, N int labels, and Index, the items' places in the data set.
 // Normalisation belongs to the model (a Normalize layer), so that attack
 // budgets are in pixels. Iterate with
 //
 //	for b, err := range dl.Batches(ctx) { ... }
 //
-// Each call serves the next epoch; Epoch(ctx, e) serves a given one. A
-// training loader shuffles and drops the last incomplete batch; a validation
-// or test loader (TestDL) keeps the order and every item. Batches are built by
-// Workers goroutines, Prefetch batches ahead of the loop; cancelling ctx or
-// breaking out of the loop stops them. The shuffle of epoch e depends on
-// (seed, e), and every random transform of item i draws from a generator
-// seeded by (seed, e, i) alone, so the same seed gives the same batches in the
-// same order whatever the number of workers or GOMAXPROCS. In-memory data
-// sets (IDX, CIFAR) without item transforms are batched by copying rows.
+// Each call serves the next epoch; Epoch(ctx, e) serves a given one, which
+// makes a DataLoader a learner.Loader and DataLoaders a learner.Data (with
+// AugmentedValid for test-time augmentation). A training loader shuffles and
+// drops the last incomplete batch; a validation or test loader (TestDL)
+// keeps the order and every item. Batches are built by Workers goroutines,
+// up to Prefetch batches ahead of the loop, so a model slower than the
+// workers never waits; cancelling ctx or breaking out of the loop stops
+// them. Workers reuse their file and pixel buffers; with ReuseBatches the
+// loader also recycles the batches' own memory once the loop body is done
+// with them. The shuffle of epoch e depends on (seed, e), and every random
+// transform of item i draws from a generator seeded by (seed, e, i) alone,
+// so the same seed gives the same batches, bit for bit, whatever the number
+// of workers or GOMAXPROCS. In-memory data sets (IDX, CIFAR) without item
+// transforms are batched by copying rows.
 //
 // # Transforms
 //
 // Item transforms (ItemTfms: Resize with Crop, Pad or Squish,
 // RandomResizedCrop, CenterCrop; Size(h, w) is Resize(h, w, Crop)) run on
-// each decoded image. Batch transforms (BatchTfms) run on a collated batch:
-// AugTransforms returns fastai's aug_transforms defaults as one Augment that
-// composes flip, rotation, zoom and perspective warp into a single
-// coordinate map and resamples each image once (bilinear, reflection
-// padding), then changes brightness and contrast in logit space;
-// RandomErasing erases rectangles. As in fastai, the random transforms act
-// on training batches only; validation gets the deterministic form (a centre
-// crop) or nothing. Every transform keeps pixels in [0,1] and labels as they
-// are.
+// each decoded image. They compute fastai's integer crop boxes and resample
+// as PIL's antialiased bilinear resize does, and match fastai's transforms on
+// a PIL float image to float32 rounding (testdata/resize_parity.json).
+// Batch transforms (BatchTfms) run on a collated batch: AugTransforms
+// returns fastai's aug_transforms defaults (flip p=0.5; rotate ±10°, zoom
+// 1-1.1, warp 0.2 and lighting 0.2, each with p=0.75) as one Augment that
+// composes flip, rotation, zoom (fastai's aspect-corrected affine matrix)
+// and the perspective warp into a single coordinate map and resamples each
+// image once (bilinear, reflection padding, as grid_sample), then changes
+// brightness and contrast in logit space; it matches fastai's pipeline in
+// PyTorch for the same draws (testdata/augment_parity.json). RandomErasing
+// erases rectangles. As in fastai, the random transforms act on training
+// batches only; validation gets the deterministic form (a centred crop) or
+// nothing. Every transform keeps pixels in [0,1] and labels as they are.
+// Where this package departs from fastai it says so: RandomErasing draws per
+// image and fills with uniform noise, Augment draws per image (fastai's
+// batch=False) and keeps the image size.
 //
 // # Bad data
 //
 // A file that cannot be used is an error that names it (and the CSV row): a
 // truncated or corrupt image, an empty class folder, a CSV row naming a
-// missing file, an IDX file whose header disagrees with its length, a CIFAR
-// file that is not a whole number of records. With SkipBadItems(true) such
-// items are left out instead and a warning counting them goes to the Logger.
-// Nothing in this package panics on bad data.
+// missing file, an IDX file whose header disagrees with its length (or
+// whose gzip stream is cut short), a CIFAR file that is not a whole number
+// of records. Format problems are *FormatError values. With
+// SkipBadItems(true) such items are left out instead and a warning counting
+// them goes to the Logger. Nothing in this package panics on bad data: the
+// IDX, CIFAR and image readers are fuzzed (FuzzIDX, FuzzReadIDXFloats,
+// FuzzCIFAR, FuzzLoadImage, seeded from testdata).
 //
 // Show a batch with ShowBatch (a PNG grid with the class names); ToImage and
 // FromImage convert between [C,H,W] tensors and image.Image.

@@ -92,3 +92,102 @@ func ExampleToImage() {
 	// [3 2 3] 1 0
 	// {255 0 0 255}
 }
+
+func ExampleFashionMNIST() {
+	// Look for the full set without downloading it (FASTGO_OFFLINE), and
+	// fall back on the 10,000 images that ship inside the module.
+	old, had := os.LookupEnv("FASTGO_OFFLINE")
+	os.Setenv("FASTGO_OFFLINE", "1")
+	defer func() {
+		if had {
+			os.Setenv("FASTGO_OFFLINE", old)
+		} else {
+			os.Unsetenv("FASTGO_OFFLINE")
+		}
+	}()
+	dls, err := vision.FashionMNIST(vision.BatchSize(64), vision.BatchTfms(vision.AugTransforms()))
+	if err != nil {
+		dls, err = vision.EmbeddedFashionMNIST(vision.BatchSize(64), vision.BatchTfms(vision.AugTransforms()))
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := dls.OneBatch()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(dls.C(), dls.Vocab[9], b.X.Shape())
+	// Output:
+	// 10 Ankle boot [64 1 28 28]
+}
+
+func ExampleDataLoaders_ShowBatch() {
+	dls, err := vision.EmbeddedFashionMNIST(vision.BatchSize(16), vision.BatchTfms(vision.AugTransforms()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	dir, _ := os.MkdirTemp("", "show")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "batch.png")
+	// A 3x3 grid of training images, augmented, captioned with their class.
+	if err := dls.ShowBatch(path, 9); err != nil {
+		log.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	cfg, _ := png.DecodeConfig(f)
+	fmt.Println(cfg.Width, cfg.Height)
+	// Output:
+	// 268 316
+}
+
+// writePNG writes a w x h image of one grey level.
+func writePNG(path string, w, h int, level uint8) {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = level
+	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	png.Encode(f, img)
+	f.Close()
+}
+
+func ExampleFromCSV() {
+	dir, _ := os.MkdirTemp("", "csv")
+	defer os.RemoveAll(dir)
+	csv := "name,label,is_valid\n"
+	for i := range 10 {
+		label := []string{"dark", "bright"}[i%2]
+		writePNG(filepath.Join(dir, "images", fmt.Sprintf("%d.png", i)), 20, 16, uint8(i%2*250))
+		csv += fmt.Sprintf("%d,%s,%v\n", i, label, i >= 8)
+	}
+	os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(csv), 0o644)
+	dls, err := vision.FromCSV(filepath.Join(dir, "labels.csv"),
+		vision.Folder("images"), vision.CSVSuffix(".png"), vision.ValidCol("is_valid"),
+		vision.Size(16, 16), vision.BatchSize(4))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(dls.Vocab, dls.Train.Dataset().Len(), dls.Valid.Dataset().Len())
+	// Output:
+	// [bright dark] 8 2
+}
+
+func ExampleFromNameRe() {
+	dir, _ := os.MkdirTemp("", "pets")
+	defer os.RemoveAll(dir)
+	for i, name := range []string{"great_pyrenees_173.png", "great_pyrenees_2.png", "Abyssinian_9.png", "Abyssinian_12.png", "pug_1.png"} {
+		writePNG(filepath.Join(dir, name), 24, 24, uint8(40*i))
+	}
+	dls, err := vision.FromNameRe(dir, `^(.+)_\d+\.png$`, vision.ValidPct(0.2), vision.Seed(3))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(dls.Vocab, dls.Train.Dataset().Len(), dls.Valid.Dataset().Len())
+	// Output:
+	// [Abyssinian great_pyrenees pug] 4 1
+}

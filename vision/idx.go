@@ -18,9 +18,9 @@ import (
 // a CSV row that names no file. File is empty when the bytes came from memory;
 // Row is the 1-based CSV row, or 0.
 type FormatError struct {
-	File string
-	Row  int
-	Msg  string
+	File string // the file, or "" for bytes from memory
+	Row  int    // the 1-based CSV row, or 0
+	Msg  string // what is wrong
 }
 
 // Error returns "vision: file row n: message", leaving out what is unknown.

@@ -30,8 +30,9 @@ var (
 type Batch = learner.Batch
 
 // ItemTransform changes one image, [C,H,W], before batching. It must not
-// modify x (it may return it unchanged), must be safe for concurrent use and
-// must draw every random choice from rng. train is false for the validation
+// modify x (it may return it unchanged) nor keep it after returning (the
+// loader reuses its memory), must be safe for concurrent use and must draw
+// every random choice from rng. train is false for the validation
 // and test loaders, where fastai's item transforms are deterministic.
 type ItemTransform interface {
 	TransformItem(x *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor
@@ -406,7 +407,10 @@ func (dl *DataLoader) itemRNG(epoch, i int) *tensor.RNG {
 // DataLoaders holds the training and validation loaders of a data set and its
 // class names (fastai's DataLoaders).
 type DataLoaders struct {
+	// Train serves the training set: shuffled, augmented, drop-last.
 	Train *DataLoader
+	// Valid serves the validation set in order, every item, no random
+	// transforms.
 	Valid *DataLoader
 	// Vocab holds the class names; label i is Vocab[i].
 	Vocab []string

@@ -16,8 +16,10 @@ var FashionMNISTClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress"
 
 // FashionMNIST loads the full Fashion-MNIST: 60,000 training and 10,000
 // validation (test) images, 1x28x28. The files are found as FindData
-// describes, starting with the DataDir option; they may be gzip-compressed
-// or not.
+// describes, starting with the DataDir option, and downloaded when they are
+// nowhere (bounded by a 10-minute timeout: to cancel it, call
+// FindDataContext first and pass its directory as DataDir); they may be
+// gzip-compressed or not.
 func FashionMNIST(opts ...Option) (*DataLoaders, error) {
 	c := newConfig(opts)
 	dir, err := FindData("fashion-mnist", c.dataDir)
