@@ -117,8 +117,9 @@
 // switch on the criterion (Untargeted or Targeted) and return an error for
 // any other. An attack that searches for the smallest perturbation (C&W,
 // DeepFool) also implements MinimumNormAttack: RunEps then runs it once with
-// Eps +Inf and projects its result onto each eps-ball. A wrapper (EOT over a
-// randomised model) is an Attack holding an Attack and giving it a Model.
+// Eps +Inf and projects its result onto each eps-ball. A wrapper is an
+// Attack holding an Attack: EOT over a randomised model gives the inner
+// attack m.Expectation(k), whose outputs and gradients average k passes.
 //
 // A black-box attack implements BlackBoxAttack: Name, and
 // PerturbBlackBox(ctx, o, x, c, tm), querying o.Scores or o.Labels with, for

@@ -350,6 +350,15 @@ func run1(ctx context.Context, m *Model, x0 *tensor.Tensor, c Criterion, tm Thre
 		}
 		st.step(x0, xa, grad, s.alpha)
 	}
+	if s.last && s.restarts == 1 {
+		// No restart needs the keys: keep the last iterate without the
+		// extra forward pass (Run evaluates the result anyway).
+		d := xa.Len() / xa.Dim(0)
+		for k, i := range rows {
+			copy(b.x.Data()[i*d:(i+1)*d], xa.Data()[k*d:(k+1)*d])
+		}
+		return nil
+	}
 	out, err := m.Outputs(xa)
 	if err != nil {
 		return err

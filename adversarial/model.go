@@ -26,11 +26,36 @@ import (
 // A Model is only valid inside the call that gave it. Do not attack the same
 // module from two goroutines at once: its modes are shared state.
 type Model struct {
-	module    layers.Module
-	classes   int
-	forwards  int
-	gradients int
+	module  layers.Module
+	stats   *modelStats // shared with the views made by Expectation
+	samples int
 }
+
+// modelStats counts a Model's work.
+type modelStats struct {
+	classes, forwards, gradients int
+}
+
+func newModel(m layers.Module) *Model { return &Model{module: m, stats: &modelStats{}, samples: 1} }
+
+// Expectation returns a view of m whose Outputs, Gradient and
+// InputGradient average over k forward (and backward) passes: Expectation
+// over Transformation (Athalye et al., 2018), the way to attack a
+// randomised model (random resizing, noise, dropout at test time). An
+// attack wrapper gives the view to the attack it wraps. k <= 1 is m itself;
+// Forward is always a single pass.
+func (m *Model) Expectation(k int) *Model {
+	if k <= 1 {
+		k = 1
+	}
+	v := *m
+	v.samples = k
+	return &v
+}
+
+// Samples returns the number of passes Outputs and the gradients average
+// over (1 unless made by Expectation).
+func (m *Model) Samples() int { return m.samples }
 
 // Module returns the module under attack (in attack mode). Attacks that need
 // more than Outputs and Gradient (a custom graph, as C&W's change of
@@ -39,14 +64,14 @@ func (m *Model) Module() layers.Module { return m.module }
 
 // NumClasses returns the number of outputs C, known after the first forward
 // pass (0 before).
-func (m *Model) NumClasses() int { return m.classes }
+func (m *Model) NumClasses() int { return m.stats.classes }
 
 // Forwards returns the number of images passed forward so far (gradient
 // computations included).
-func (m *Model) Forwards() int { return m.forwards }
+func (m *Model) Forwards() int { return m.stats.forwards }
 
 // Gradients returns the number of images whose input gradient was computed.
-func (m *Model) Gradients() int { return m.gradients }
+func (m *Model) Gradients() int { return m.stats.gradients }
 
 // Forward runs the module on x, recording a graph when x requires a
 // gradient, and checks that the output is [N, C].
@@ -55,7 +80,7 @@ func (m *Model) Forward(x *autograd.Value) (*autograd.Value, error) {
 	if err := m.checkOutput(x.Shape(), out.Data()); err != nil {
 		return nil, err
 	}
-	m.forwards += x.Shape()[0]
+	m.stats.forwards += x.Shape()[0]
 	return out, nil
 }
 
@@ -63,23 +88,45 @@ func (m *Model) checkOutput(in []int, out *tensor.Tensor) error {
 	if out.Rank() != 2 || out.Dim(0) != in[0] || out.Dim(1) < 2 {
 		return fmt.Errorf("adversarial: model output of shape %v for input %v, want [%d, C] with C >= 2", out.Shape(), in, in[0])
 	}
-	if m.classes == 0 {
-		m.classes = out.Dim(1)
-	} else if out.Dim(1) != m.classes {
-		return fmt.Errorf("adversarial: model output of shape %v after outputs with %d classes", out.Shape(), m.classes)
+	if m.stats.classes == 0 {
+		m.stats.classes = out.Dim(1)
+	} else if out.Dim(1) != m.stats.classes {
+		return fmt.Errorf("adversarial: model output of shape %v after outputs with %d classes", out.Shape(), m.stats.classes)
 	}
 	return nil
 }
 
-// Outputs returns the model's scores [N, C] on x, without a graph.
+// Outputs returns the model's scores [N, C] on x, without a graph (their
+// mean over Samples passes).
 func (m *Model) Outputs(x *tensor.Tensor) (*tensor.Tensor, error) {
-	var out *autograd.Value
-	var err error
-	autograd.NoGrad(func() { out, err = m.Forward(autograd.Const(x)) })
-	if err != nil {
-		return nil, err
+	var sum *tensor.Tensor
+	for k := 0; k < m.samples; k++ {
+		var out *autograd.Value
+		var err error
+		autograd.NoGrad(func() { out, err = m.Forward(autograd.Const(x)) })
+		if err != nil {
+			return nil, err
+		}
+		if m.samples == 1 {
+			return out.Data(), nil
+		}
+		sum = accumulate(sum, out.Data())
 	}
-	return out.Data(), nil
+	return meanOf(sum, m.samples), nil
+}
+
+// accumulate returns sum + t (t itself, copied, when sum is nil).
+func accumulate(sum, t *tensor.Tensor) *tensor.Tensor {
+	if sum == nil {
+		return t.Clone()
+	}
+	tensor.AddInPlace(sum, t)
+	return sum
+}
+
+func meanOf(sum *tensor.Tensor, k int) *tensor.Tensor {
+	tensor.ScaleInPlace(sum, 1/float32(k))
+	return sum
 }
 
 // Loss is a per-sample attack loss: given scores [N, C] and one class per
@@ -150,9 +197,24 @@ func (m *Model) Gradient(x *tensor.Tensor, c Criterion, loss Loss) (grad, output
 
 // InputGradient returns the gradient with respect to x of f(outputs) (a
 // scalar, or per-sample values that are summed), and the scores of the
-// forward pass. An f whose result does not depend on x gets a zero
-// gradient.
+// forward pass (both averaged over Samples passes). An f whose result does
+// not depend on x gets a zero gradient.
 func (m *Model) InputGradient(x *tensor.Tensor, f func(outputs *autograd.Value) *autograd.Value) (grad, outputs *tensor.Tensor, err error) {
+	if m.samples == 1 {
+		return m.inputGradient(x, f)
+	}
+	var gs, os *tensor.Tensor
+	for k := 0; k < m.samples; k++ {
+		g, o, err := m.inputGradient(x, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		gs, os = accumulate(gs, g), accumulate(os, o)
+	}
+	return meanOf(gs, m.samples), meanOf(os, m.samples), nil
+}
+
+func (m *Model) inputGradient(x *tensor.Tensor, f func(outputs *autograd.Value) *autograd.Value) (grad, outputs *tensor.Tensor, err error) {
 	xv := autograd.New(x, true)
 	out, err := m.Forward(xv)
 	if err != nil {
@@ -165,7 +227,7 @@ func (m *Model) InputGradient(x *tensor.Tensor, f func(outputs *autograd.Value) 
 	if obj.Data().Len() != 1 {
 		obj = autograd.SumAll(obj)
 	}
-	m.gradients += x.Dim(0)
+	m.stats.gradients += x.Dim(0)
 	if !obj.RequiresGrad() {
 		return tensor.New[float32](x.Shape()...), out.Data(), nil
 	}
@@ -203,7 +265,7 @@ func WithAttackMode(model layers.Module, f func(m *Model) error) (err error) {
 			err = fmt.Errorf("adversarial: panic during the attack: %v", r)
 		}
 	}()
-	return f(&Model{module: model})
+	return f(newModel(model))
 }
 
 // enterAttackMode puts every module of m in eval mode and freezes every

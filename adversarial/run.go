@@ -190,8 +190,8 @@ func resolveWith(m *Model, x *tensor.Tensor, c Criterion) (Criterion, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.classes > 0 {
-		if err := checkClasses(crit, m.classes); err != nil {
+	if m.stats.classes > 0 {
+		if err := checkClasses(crit, m.stats.classes); err != nil {
 			return nil, err
 		}
 	}

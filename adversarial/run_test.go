@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -326,5 +327,67 @@ func TestMarginLoss(t *testing.T) {
 	g := autograd.Grads(autograd.SumAll(MarginLoss(xv, []int{0})), nil, xv)[0]
 	if !slices.Equal(g.Data(), []float32{-1, 1, 0}) {
 		t.Errorf("MarginLoss gradient = %v", g.Data())
+	}
+}
+
+// noisy is a randomised model: a Linear layer applied to x plus Gaussian
+// noise drawn from its own generator on every pass.
+type noisy struct {
+	layers.Base
+	fc  *layers.Linear
+	rng *tensor.RNG
+}
+
+func (n *noisy) Forward(x *autograd.Value) *autograd.Value {
+	noise := tensor.Normal[float32](n.rng, 0, 0.5, x.Shape()...)
+	return layers.Call(n.fc, autograd.Add(x, autograd.Const(noise)))
+}
+
+func TestExpectation(t *testing.T) {
+	m := &noisy{fc: layers.NewLinear(4, 3, true, tensor.NewRNG(1))}
+	layers.Register(&m.Base, "fc", m.fc)
+	x := tensor.Uniform[float32](tensor.NewRNG(2), 0, 1, 5, 4)
+	c := Untargeted{0, 1, 2, 0, 1}
+	var eg, eo, sg, so *tensor.Tensor
+	var fwd int
+	m.rng = tensor.NewRNG(7)
+	if err := WithAttackMode(m, func(mm *Model) error {
+		v := mm.Expectation(4)
+		if v.Samples() != 4 || mm.Samples() != 1 {
+			t.Errorf("samples %d and %d", v.Samples(), mm.Samples())
+		}
+		var err error
+		eg, eo, err = v.Gradient(x, c, MarginLoss)
+		fwd = mm.Forwards() // the view shares the counts
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fwd != 20 {
+		t.Errorf("%d forwards counted, want 4 passes of 5", fwd)
+	}
+	// The same draws, one pass at a time, averaged by hand.
+	m.rng = tensor.NewRNG(7)
+	if err := WithAttackMode(m, func(mm *Model) error {
+		for k := 0; k < 4; k++ {
+			g, o, err := mm.Gradient(x, c, MarginLoss)
+			if err != nil {
+				return err
+			}
+			if sg == nil {
+				sg, so = g.Clone(), o.Clone()
+			} else {
+				tensor.AddInPlace(sg, g)
+				tensor.AddInPlace(so, o)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tensor.ScaleInPlace(sg, 0.25)
+	tensor.ScaleInPlace(so, 0.25)
+	if !slices.Equal(eg.Data(), sg.Data()) || !slices.Equal(eo.Data(), so.Data()) {
+		t.Error("Expectation(4) is not the mean of 4 passes")
 	}
 }
