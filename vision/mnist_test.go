@@ -39,10 +39,23 @@ func TestEmbeddedFashionMNIST(t *testing.T) {
 		t.Errorf("shape %v", b.X.Shape())
 	}
 	inUnit(t, "embedded batch", b.X.Data())
-	// The split does not move with the seed.
+	// The split is fixed: pinned here, so that a change to it (which would
+	// move everyone's validation figures) cannot go unnoticed, and it does
+	// not move with the Seed option.
+	va := dls.Valid.Dataset().(*rowSubset).idx
+	sum := 0
+	for _, i := range va {
+		sum += i
+	}
+	if !slices.Equal(va[:6], []int{2, 7, 10, 16, 21, 24}) || sum != 10087482 {
+		t.Errorf("validation indices %v... (sum %d), want [2 7 10 16 21 24]... (sum 10087482)", va[:6], sum)
+	}
 	other, _ := EmbeddedFashionMNIST(Seed(99))
-	if other.Valid.Dataset().Label(7) != dls.Valid.Dataset().Label(7) {
+	if !slices.Equal(other.Valid.Dataset().(*rowSubset).idx, va) {
 		t.Error("the split moved with the seed")
+	}
+	if slices.Equal(allBatches(t, other.Train, 0)[0].Index, allBatches(t, dls.Train, 0)[0].Index) {
+		t.Error("the seed does not move the shuffle")
 	}
 	if !strings.Contains(EmbeddedLicense, "Zalando") || !strings.Contains(EmbeddedLicense, "MIT") {
 		t.Error("licence notice missing")
