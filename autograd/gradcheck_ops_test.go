@@ -81,6 +81,12 @@ func everyOpCases() []gradCase {
 			return BatchNorm(x[0], w, b, m, v, training, 0.1, 1e-5)
 		}
 	}
+	bnRelu := func(training bool) func(x vars) *Var[float64] {
+		rm, rv := uni(62, -1, 1, 3), uni(63, 0.5, 2, 3)
+		return func(x vars) *Var[float64] {
+			return BatchNormReLU(x[0], x[1], x[2], rm.Clone(), rv.Clone(), training, 0.1, 1e-5)
+		}
+	}
 	ce := func(targets []int, o CrossEntropyOptions) func(x vars) *Var[float64] {
 		return func(x vars) *Var[float64] { return CrossEntropy(x[0], targets, &o) }
 	}
@@ -238,6 +244,8 @@ func everyOpCases() []gradCase {
 		{op: "BatchNorm", name: "train 4-d no affine no running", inputs: in(uni(7, -1, 1, 2, 3, 2, 3)), f: bn(true, false)},
 		{op: "BatchNorm", name: "eval 2-d", inputs: in(uni(8, -1, 1, 4, 3), uni(9, 0.5, 1.5, 3), uni(10, -1, 1, 3)), f: bn(false, true)},
 		{op: "BatchNorm", name: "eval 4-d", inputs: in(uni(11, -1, 1, 2, 3, 3, 3), uni(12, 0.5, 1.5, 3), uni(13, -1, 1, 3)), f: bn(false, true)},
+		{op: "BatchNormReLU", name: "train 4-d", inputs: in(uni(14, -1, 1, 3, 3, 3, 4), uni(15, 0.5, 1.5, 3), uni(16, -1, 1, 3)), f: bnRelu(true)},
+		{op: "BatchNormReLU", name: "eval 4-d", inputs: in(uni(17, -1, 1, 2, 3, 3, 3), uni(18, 0.5, 1.5, 3), uni(19, -1, 1, 3)), f: bnRelu(false)},
 		{op: "BatchNorm", name: "eval without running stats", inputs: in(uni(14, -1, 1, 4, 3, 2, 2), uni(15, 0.5, 1.5, 3), uni(16, -1, 1, 3)), f: bn(false, false)},
 
 		// Dropout: every call draws the same mask from a fresh seeded RNG.

@@ -23,7 +23,24 @@ import (
 // computes the gradients of x, weight and bias that are required, through
 // the batch statistics in training.
 func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool, momentum, eps T) *Var[T] {
-	nnRank("BatchNorm", "input", x, 2, 4)
+	return batchNorm(x, weight, bias, runningMean, runningVar, training, momentum, eps, false)
+}
+
+// BatchNormReLU is ReLU(BatchNorm(...)) in one op, with the same arguments
+// and results bit for bit, but one pass less over memory each way and no
+// tensor in between: the ReLU is applied as the normalised values are
+// written, and its mask is folded into the batch-norm backward. Models use
+// it wherever a batch-norm feeds a ReLU.
+func BatchNormReLU[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool, momentum, eps T) *Var[T] {
+	return batchNorm(x, weight, bias, runningMean, runningVar, training, momentum, eps, true)
+}
+
+func batchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool, momentum, eps T, relu bool) *Var[T] {
+	op := "BatchNorm"
+	if relu {
+		op = "BatchNormReLU"
+	}
+	nnRank(op, "input", x, 2, 4)
 	xs := x.Shape()
 	n, c := xs[0], xs[1]
 	inner := 1
@@ -35,16 +52,16 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 		s    []int
 	}{{"weight", nnShapeOf(weight)}, {"bias", nnShapeOf(bias)}, {"running mean", nnDenseShape(runningMean)}, {"running var", nnDenseShape(runningVar)}} {
 		if p.s != nil && (len(p.s) != 1 || p.s[0] != c) {
-			panic(fmt.Sprintf("autograd.BatchNorm: %s %v does not match input %v (want [%d])", p.name, p.s, xs, c))
+			panic(fmt.Sprintf("autograd.%s: %s %v does not match input %v (want [%d])", op, p.name, p.s, xs, c))
 		}
 	}
 	if (runningMean == nil) != (runningVar == nil) {
-		panic("autograd.BatchNorm: running mean and running var must both be given or both be nil")
+		panic("autograd." + op + ": running mean and running var must both be given or both be nil")
 	}
 	m := n * inner
 	useBatch := training || runningMean == nil
 	if useBatch && m <= 1 && training {
-		panic(fmt.Sprintf("autograd.BatchNorm: expected more than 1 value per channel when training, got input %v", xs))
+		panic(fmt.Sprintf("autograd.%s: expected more than 1 value per channel when training, got input %v", op, xs))
 	}
 	out := tensor.Empty[T](xs...)
 	xd, od := x.data.Data(), out.Data()
@@ -61,7 +78,7 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 	var f32 *bnFloat32
 	if x32, ok := any(xd).([]float32); ok && inner >= bnFastInner {
 		f32 = &bnFloat32{x: x32, n: n, inner: inner, chanStride: chanStride, useBatch: useBatch, gamma: any(gamma).([]float32),
-			mean: any(mean).([]float32), invstd: any(invstd).([]float32)}
+			mean: any(mean).([]float32), invstd: any(invstd).([]float32), relu: relu}
 		f32.forward(any(od).([]float32), training, any(runningMean).(*tensor.Dense[float32]), any(runningVar).(*tensor.Dense[float32]),
 			any(beta).([]float32), float64(momentum), float64(eps))
 	}
@@ -115,10 +132,17 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 				for j, xv := range src {
 					dst[j] = xv*sc + sf
 				}
+				if relu {
+					for j, v := range dst {
+						if !(v > 0) {
+							dst[j] = 0
+						}
+					}
+				}
 			}
 		}
 	})
-	return Record("BatchNorm", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
+	return Record(op, out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
 		var gx, gw, gb *tensor.Dense[T]
 		if x.RequiresGrad() {
 			gx = tensor.Empty[T](xs...)
@@ -141,8 +165,19 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 			if gb != nil {
 				gb32 = any(gb.Data()).([]float32)
 			}
-			f32.backward(any(gyd).([]float32), gx32, gw32, gb32)
+			f32.backward(any(gyd).([]float32), any(od).([]float32), gx32, gw32, gb32)
 			return nnGrads([]*Var[T]{x, weight, bias}, gx, gw, gb)
+		}
+		if relu {
+			// The generic path masks the incoming gradient by the output.
+			masked := tensor.New[T](xs...)
+			md := masked.Data()
+			for i, v := range od {
+				if v > 0 {
+					md[i] = gyd[i]
+				}
+			}
+			gyd = md
 		}
 		parallel.For(c, 1, func(lo, hi int) {
 			for ch := lo; ch < hi; ch++ {
@@ -206,6 +241,7 @@ type bnFloat32 struct {
 	useBatch             bool
 	gamma                []float32
 	mean, invstd         []float32
+	relu                 bool // BatchNormReLU: y = max(bn(x), 0)
 }
 
 // row returns the bounds of sample i's plane of channel ch.
@@ -259,7 +295,11 @@ func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar 
 			}
 			for i := 0; i < b.n; i++ {
 				r0, r1 := b.row(i, ch)
-				kernels.Affine(y[r0:r1], b.x[r0:r1], float32(scale), float32(shift))
+				if b.relu {
+					kernels.AffineRelu(y[r0:r1], b.x[r0:r1], float32(scale), float32(shift))
+				} else {
+					kernels.Affine(y[r0:r1], b.x[r0:r1], float32(scale), float32(shift))
+				}
 			}
 		}
 	})
@@ -269,7 +309,10 @@ func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar 
 // parallel: the sums of dy and dy*(x - mu) from the SumDot kernel per row
 // (in float64 over rows), then dx = c1*dy + c2*x + c3 by the BNBackward
 // kernel; in eval, where the statistics are constants, dx = k*dy.
-func (b *bnFloat32) backward(gy, gx, gw, gb []float32) {
+//
+// With relu, y is the op's output and dy is masked to where y > 0 on the
+// fly (the SumDotMask and BNBackwardMask kernels).
+func (b *bnFloat32) backward(gy, y, gx, gw, gb []float32) {
 	parallel.For(len(b.mean), 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			mu, is := float64(b.mean[ch]), float64(b.invstd[ch])
@@ -281,7 +324,12 @@ func (b *bnFloat32) backward(gy, gx, gw, gb []float32) {
 				var sdy, sdyx float64
 				for i := 0; i < b.n; i++ {
 					r0, r1 := b.row(i, ch)
-					a1, a2 := kernels.SumDot(gy[r0:r1], b.x[r0:r1], b.mean[ch])
+					var a1, a2 float32
+					if b.relu {
+						a1, a2 = kernels.SumDotMask(gy[r0:r1], b.x[r0:r1], y[r0:r1], b.mean[ch])
+					} else {
+						a1, a2 = kernels.SumDot(gy[r0:r1], b.x[r0:r1], b.mean[ch])
+					}
 					sdy += float64(a1)
 					sdyx += float64(a2)
 				}
@@ -298,7 +346,11 @@ func (b *bnFloat32) backward(gy, gx, gw, gb []float32) {
 					c1, c2, c3 := float32(k), float32(-k*bcoef*is), float32(-k*av+k*bcoef*is*mu)
 					for i := 0; i < b.n; i++ {
 						r0, r1 := b.row(i, ch)
-						kernels.BNBackward(gx[r0:r1], gy[r0:r1], b.x[r0:r1], c1, c2, c3)
+						if b.relu {
+							kernels.BNBackwardMask(gx[r0:r1], gy[r0:r1], b.x[r0:r1], y[r0:r1], c1, c2, c3)
+						} else {
+							kernels.BNBackward(gx[r0:r1], gy[r0:r1], b.x[r0:r1], c1, c2, c3)
+						}
 					}
 					continue
 				}
@@ -306,7 +358,12 @@ func (b *bnFloat32) backward(gy, gx, gw, gb []float32) {
 			if gx != nil {
 				for i := 0; i < b.n; i++ {
 					r0, r1 := b.row(i, ch)
-					kernels.Affine(gx[r0:r1], gy[r0:r1], float32(k), 0)
+					if b.relu {
+						kernels.ReluBackward(gx[r0:r1], gy[r0:r1], y[r0:r1])
+						kernels.Affine(gx[r0:r1], gx[r0:r1], float32(k), 0) // as BatchNorm's k*dy + 0
+					} else {
+						kernels.Affine(gx[r0:r1], gy[r0:r1], float32(k), 0)
+					}
 				}
 			}
 		}

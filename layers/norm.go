@@ -55,6 +55,30 @@ func (b *BatchNorm) Forward(x *autograd.Value) *autograd.Value {
 	return autograd.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, training, b.Momentum, b.Eps)
 }
 
+// ForwardReLU returns ReLU(b.Forward(x)) as one fused op
+// (autograd.BatchNormReLU): the same values bit for bit, with a pass over
+// memory less each way and no tensor in between.
+func (b *BatchNorm) ForwardReLU(x *autograd.Value) *autograd.Value {
+	if x.Data().Rank() != b.rank {
+		panic(fmt.Sprintf("layers.BatchNorm%dd: input of shape %v, want rank %d", b.rank-2, x.Shape(), b.rank))
+	}
+	training := b.Training()
+	if training {
+		b.NumBatchesTracked++
+	}
+	return autograd.BatchNormReLU(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, training, b.Momentum, b.Eps)
+}
+
+// CallReLU is Call(b, x) followed by a ReLU, fused (see ForwardReLU); b's
+// hook, if any, sees the fused output.
+func CallReLU(b *BatchNorm, x *autograd.Value) *autograd.Value {
+	out := b.ForwardReLU(x)
+	if h := b.Core().hook; h != nil {
+		h(b, x, out)
+	}
+	return out
+}
+
 func (b *BatchNorm) String() string {
 	return fmt.Sprintf("BatchNorm%dd(%d, eps=%g, momentum=%g)", b.rank-2, b.RunningMean.Len(), b.Eps, b.Momentum)
 }

@@ -50,6 +50,32 @@ func SumDot(g, x []float32, mu float32) (sg, sgx float32) {
 	return reduce32(p[:32]), reduce32(p[32:])
 }
 
+// SumDotMask is SumDot of gm, the gradient g masked to where y > 0 (y a
+// ReLU's output): the sums of gm and of gm*(x - mu). It is the backward of
+// a batch-norm fused with the ReLU after it.
+func SumDotMask(g, x, y []float32, mu float32) (sg, sgx float32) {
+	if len(x) < len(g) || len(y) < len(g) {
+		panic(fmt.Sprintf("kernels.SumDotMask: len(x)=%d, len(y)=%d < len(g)=%d", len(x), len(y), len(g)))
+	}
+	var p partials
+	n := len(g) &^ 31
+	if n > 0 {
+		sumDotMaskTier(n, g, x, y, mu, &p)
+	}
+	sumDotMaskGo(g[n:], x[n:len(g)], y[n:len(g)], n, mu, &p)
+	return reduce32(p[:32]), reduce32(p[32:])
+}
+
+// BNBackwardMask is BNBackward of gm = g where y > 0, else 0:
+// dst = (c1*gm + c2*x) + c3.
+func BNBackwardMask(dst, g, x, y []float32, c1, c2, c3 float32) {
+	check2("kernels.BNBackwardMask", dst, g, x)
+	if len(y) < len(dst) {
+		panic(fmt.Sprintf("kernels.BNBackwardMask: len(y)=%d < len(dst)=%d", len(y), len(dst)))
+	}
+	active.bnBackwardMask(dst, g[:len(dst)], x[:len(dst)], y[:len(dst)], c1, c2, c3)
+}
+
 // Affine computes dst = x*a + b (the multiply rounded before the add).
 func Affine(dst, x []float32, a, b float32) {
 	if len(x) < len(dst) {
@@ -132,6 +158,30 @@ func sumDotGo(g, x []float32, off int, mu float32, p *partials) {
 		j := (off + i) & 31
 		p[j] += gi
 		p[32+j] += float32(gi * (x[i] - mu))
+	}
+}
+
+// sumDotMaskGo adds gm and gm*(x - mu) (first index off) into p.
+func sumDotMaskGo(g, x, y []float32, off int, mu float32, p *partials) {
+	x, y = x[:len(g)], y[:len(g)]
+	for i, gi := range g {
+		if !(y[i] > 0) {
+			gi = 0
+		}
+		j := (off + i) & 31
+		p[j] += gi
+		p[32+j] += float32(gi * (x[i] - mu))
+	}
+}
+
+func bnBackwardMaskGo(dst, g, x, y []float32, c1, c2, c3 float32) {
+	g, x, y = g[:len(dst)], x[:len(dst)], y[:len(dst)]
+	for i := range dst {
+		gi := g[i]
+		if !(y[i] > 0) {
+			gi = 0
+		}
+		dst[i] = (float32(c1*gi) + float32(c2*x[i])) + c3
 	}
 }
 

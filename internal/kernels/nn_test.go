@@ -27,12 +27,13 @@ func TestReductionsAcrossTiers(t *testing.T) {
 		for off := 0; off < 3; off++ {
 			x, checkX := guarded(n, off, valueGen(uint64(n), false))
 			g, checkG := guarded(n, off+1, valueGen(uint64(n)+7, false))
-			var ref [4]float32
+			var ref [6]float32
 			for ti, tr := range append([]*tier{genericTier}, tiers...) {
-				var got [4]float32
+				var got [6]float32
 				withTier(tr, func() {
 					got[0], got[1] = BNStats(x, 0.25)
 					got[2], got[3] = SumDot(g, x, -0.5)
+					got[4], got[5] = SumDotMask(g, x, x, -0.5) // mask: x > 0
 				})
 				checkX(t, tr.name+" BNStats/SumDot x")
 				checkG(t, tr.name+" SumDot g")
@@ -46,13 +47,17 @@ func TestReductionsAcrossTiers(t *testing.T) {
 					}
 				}
 			}
-			var w [4]float64
+			var w [6]float64
 			for i := range x {
 				d := float64(x[i]) - 0.25
 				w[0] += d
 				w[1] += d * d
 				w[2] += float64(g[i])
 				w[3] += float64(g[i]) * (float64(x[i]) + 0.5)
+				if x[i] > 0 {
+					w[4] += float64(g[i])
+					w[5] += float64(g[i]) * (float64(x[i]) + 0.5)
+				}
 			}
 			for k := range w {
 				if math.Abs(float64(ref[k])-w[k]) > 1e-5*(1+math.Abs(w[k])) {
@@ -73,6 +78,7 @@ func TestNNElementwiseAcrossTiers(t *testing.T) {
 		{"Affine", func(dst, a, _ []float32) { Affine(dst, a, 1.5, -0.25) }},
 		{"AffineRelu", func(dst, a, _ []float32) { AffineRelu(dst, a, -0.75, 0.125) }},
 		{"BNBackward", func(dst, a, b []float32) { BNBackward(dst, a, b, 0.3, -1.7, 0.01) }},
+		{"BNBackwardMask", func(dst, a, b []float32) { BNBackwardMask(dst, a, b, b, 0.3, -1.7, 0.01) }},
 	}
 	for _, c := range cases {
 		for _, n := range nnSizes {

@@ -32,6 +32,7 @@ var avx512Tier = &tier{
 	affine:             affineAVX512,
 	affineRelu:         affineReluAVX512,
 	bnBackward:         bnBackwardAVX512,
+	bnBackwardMask:     bnBackwardMaskAVX512,
 	maxPool2x2:         maxPool2x2AVX512,
 	maxPool2x2Backward: maxPool2x2BackwardAVX512,
 }
@@ -50,6 +51,7 @@ var avx2Tier = &tier{
 	affine:             affineAVX2,
 	affineRelu:         affineReluAVX2,
 	bnBackward:         bnBackwardAVX2,
+	bnBackwardMask:     bnBackwardMaskAVX2,
 	maxPool2x2:         maxPool2x2Go,
 	maxPool2x2Backward: maxPool2x2BackwardGo,
 }
@@ -267,6 +269,31 @@ func bnStatsTier(n int, x []float32, shift float32, p *partials) {
 	default:
 		bnStatsGo(x[:n], 0, shift, p)
 	}
+}
+
+func sumDotMaskTier(n int, g, x, y []float32, mu float32, p *partials) {
+	switch active {
+	case avx512Tier:
+		sumDotMask512(n, &g[0], &x[0], &y[0], mu, &p[0])
+	case avx2Tier:
+		sumDotMask256(n, &g[0], &x[0], &y[0], mu, &p[0])
+	default:
+		sumDotMaskGo(g[:n], x[:n], y[:n], 0, mu, p)
+	}
+}
+
+func bnBackwardMaskAVX512(dst, g, x, y []float32, c1, c2, c3 float32) {
+	if len(dst) > 0 {
+		bnBackwardMask512(len(dst), &dst[0], &g[0], &x[0], &y[0], c1, c2, c3)
+	}
+}
+
+func bnBackwardMaskAVX2(dst, g, x, y []float32, c1, c2, c3 float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		bnBackwardMask256(n, &dst[0], &g[0], &x[0], &y[0], c1, c2, c3)
+	}
+	bnBackwardMaskGo(dst[n:], g[n:], x[n:], y[n:], c1, c2, c3)
 }
 
 func sumDotTier(n int, g, x []float32, mu float32, p *partials) {

@@ -8,3 +8,7 @@ func cpuTiers() []*tier { return nil }
 func bnStatsTier(n int, x []float32, shift float32, p *partials) { bnStatsGo(x[:n], 0, shift, p) }
 
 func sumDotTier(n int, g, x []float32, mu float32, p *partials) { sumDotGo(g[:n], x[:n], 0, mu, p) }
+
+func sumDotMaskTier(n int, g, x, y []float32, mu float32, p *partials) {
+	sumDotMaskGo(g[:n], x[:n], y[:n], 0, mu, p)
+}

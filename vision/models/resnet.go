@@ -194,14 +194,14 @@ func (b *block) Forward(x *autograd.Value) *autograd.Value {
 		idt = layers.Call(b.downsample, x)
 	}
 	h := layers.Call(b.conv1, x)
-	h = autograd.Consumed(h, layers.Call(b.bn1, h))
-	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.CallReLU(b.bn1, h))
 	h = autograd.Consumed(h, layers.Call(b.conv2, h))
-	h = autograd.Consumed(h, layers.Call(b.bn2, h))
 	if b.kind == Bottleneck {
-		h = autograd.Consumed(h, autograd.ReLU(h))
+		h = autograd.Consumed(h, layers.CallReLU(b.bn2, h))
 		h = autograd.Consumed(h, layers.Call(b.conv3, h))
 		h = autograd.Consumed(h, layers.Call(b.bn3, h))
+	} else {
+		h = autograd.Consumed(h, layers.Call(b.bn2, h))
 	}
 	s := autograd.Consumed(h, autograd.Add(h, idt))
 	if idt != x {

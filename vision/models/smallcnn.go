@@ -39,12 +39,10 @@ func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNN {
 // recycles their buffers.
 func (m *SmallCNN) Forward(x *autograd.Value) *autograd.Value {
 	h := layers.Call(m.Conv1, x)
-	h = autograd.Consumed(h, layers.Call(m.BN1, h))
-	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.CallReLU(m.BN1, h))
 	h = autograd.Consumed(h, layers.Call(m.pool, h))
 	h = autograd.Consumed(h, layers.Call(m.Conv2, h))
-	h = autograd.Consumed(h, layers.Call(m.BN2, h))
-	h = autograd.Consumed(h, autograd.ReLU(h))
+	h = autograd.Consumed(h, layers.CallReLU(m.BN2, h))
 	h = autograd.Consumed(h, layers.Call(m.pool, h))
 	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
 	h = autograd.Consumed(h, layers.Call(m.FC1, h))

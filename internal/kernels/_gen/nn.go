@@ -38,6 +38,21 @@ func nnKernels512() {
 			VADDPS(g, s1, s1)
 			VADDPS(d, s2, s2)
 		})
+	reduce2(isa512, "sumDotMask", "func(n int, grad, x, y *float32, mu float32, out *float32)",
+		"accumulates gm and gm*(x - mu), gm = grad where y > 0 else 0, into out's 32+32 partials",
+		[]string{"grad", "x", "y"}, "mu",
+		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
+			g, d, y := in["grad"], in["x"], in["y"]
+			z := ZMM()
+			VPXORD(z, z, z)
+			m := K()
+			VCMPPS(U8(0x1e), z, y, m) // y > 0, ordered
+			VMOVUPS_Z(g, m, g)
+			VSUBPS(k, d, d)
+			VMULPS(d, g, d)
+			VADDPS(g, s1, s1)
+			VADDPS(d, s2, s2)
+		})
 	nnElementwise(isa512)
 	maxPool2x2Forward512()
 	maxPool2x2Backward512()
@@ -60,6 +75,20 @@ func nnKernels256() {
 		[]string{"grad", "x"}, "mu",
 		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
 			g, d := in["grad"], in["x"]
+			VSUBPS(k, d, d)
+			VMULPS(d, g, d)
+			VADDPS(g, s1, s1)
+			VADDPS(d, s2, s2)
+		})
+	reduce2(isa256, "sumDotMask", "func(n int, grad, x, y *float32, mu float32, out *float32)",
+		"accumulates gm and gm*(x - mu), gm = grad where y > 0 else 0, into out's 32+32 partials",
+		[]string{"grad", "x", "y"}, "mu",
+		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
+			g, d, y := in["grad"], in["x"], in["y"]
+			z := YMM()
+			VXORPS(z, z, z)
+			VCMPPS(U8(0x1e), z, y, y) // y > 0, ordered: all ones or zeros
+			VANDPS(y, g, g)
 			VSUBPS(k, d, d)
 			VMULPS(d, g, d)
 			VADDPS(g, s1, s1)
@@ -141,6 +170,30 @@ func nnElementwise(isa vecISA) {
 			VADDPS(s.b, x, x)
 			VMAXPS(s.z, x, x)
 			c.store(x, "dst")
+		})
+	type c3m struct{ c1, c2, c3, z VecVirtual }
+	elementwise(isa, "bnBackwardMask", "func(n int, dst, grad, x, y *float32, c1, c2, c3 float32)",
+		"computes dst = (c1*gm + c2*x) + c3, gm = grad where y > 0 else 0",
+		[]string{"dst", "grad", "x", "y"}, 2,
+		func() any { return c3m{bcast(isa, "c1"), bcast(isa, "c2"), bcast(isa, "c3"), zero(isa)} },
+		func(c ewCtx, k any) {
+			s := k.(c3m)
+			g := c.load("grad")
+			y := c.load("y")
+			if isa.masked {
+				m := K()
+				VCMPPS(U8(0x1e), s.z, y, m)
+				VMOVUPS_Z(g, m, g)
+			} else {
+				VCMPPS(U8(0x1e), s.z, y, y)
+				VANDPS(y, g, g)
+			}
+			x := c.load("x")
+			VMULPS(s.c1, g, g)
+			VMULPS(s.c2, x, x)
+			VADDPS(x, g, g)
+			VADDPS(s.c3, g, g)
+			c.store(g, "dst")
 		})
 	type c3 struct{ c1, c2, c3 VecVirtual }
 	elementwise(isa, "bnBackward", "func(n int, dst, grad, x *float32, c1, c2, c3 float32)", "computes dst = (c1*g + c2*x) + c3",
