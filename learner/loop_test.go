@@ -462,3 +462,26 @@ func TestRecorderSmoothing(t *testing.T) {
 		t.Fatalf("metric names %q", names)
 	}
 }
+
+func TestGroupRatesReachTheirParameters(t *testing.T) {
+	// Each layer group trains at its own rate: with rates 0 for the body
+	// and 1e-2 for the head, the body does not move (decoupled weight decay
+	// scales with the rate too) and the head does.
+	m := newMLP(1)
+	l := New(blobData(32, 8, 8), m, WithSplitter(mlpSplitter))
+	before := weights(m)
+	if err := l.Fit(context.Background(), 1, FitLR(PerGroup{0, 1e-2})); err != nil {
+		t.Fatal(err)
+	}
+	after := weights(m)
+	for _, n := range []string{"fc1.weight", "fc1.bias", "bn.weight", "bn.bias"} {
+		if !reflect.DeepEqual(before[n], after[n]) {
+			t.Errorf("%s moved at rate 0", n)
+		}
+	}
+	for _, n := range []string{"fc2.weight", "fc2.bias"} {
+		if reflect.DeepEqual(before[n], after[n]) {
+			t.Errorf("%s did not move at rate 1e-2", n)
+		}
+	}
+}

@@ -406,8 +406,8 @@ func fashionLearner(t testing.TB, seed uint64) *learner.Learner {
 }
 
 func TestSmallCNNEmbeddedFashionMNIST(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains 2 epochs on 8,000 images")
+	if testing.Short() || pureGo {
+		t.Skip("trains 2 epochs on 8,000 images (not under -short or purego)")
 	}
 	start := time.Now()
 	l := fashionLearner(t, 1)
@@ -422,8 +422,8 @@ func TestSmallCNNEmbeddedFashionMNIST(t *testing.T) {
 }
 
 func TestSmallCNNFullFashionMNIST(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains 3 epochs on 60,000 images")
+	if testing.Short() || pureGo {
+		t.Skip("trains 3 epochs on 60,000 images (not under -short or purego)")
 	}
 	if _, err := os.Stat("/usr/share/datasets/fashion-mnist"); err != nil {
 		t.Skip("the full Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
