@@ -90,7 +90,9 @@ func (r *resize) spans(W, H int, px, py float64) (sx, sy span) {
 	if (r.mode == Crop && rw < rh) || (r.mode == Pad && rw > rh) {
 		m = rw
 	}
-	cw, ch := int(m*float64(r.w)), int(m*float64(r.h))
+	// At least one pixel: for an image far thinner than the target's aspect
+	// ratio fastai's box is empty (and PIL fails on it).
+	cw, ch := max(int(m*float64(r.w)), 1), max(int(m*float64(r.h)), 1)
 	// Go's int() truncates toward zero, as Python's does.
 	return cropPadSpans(W, H, int(px*float64(W-cw)), int(py*float64(H-ch)), cw, ch)
 }

@@ -77,6 +77,26 @@ func TestResize(t *testing.T) {
 	if !slices.Equal(a.Data(), c.Data()) {
 		t.Error("same RNG, different crops")
 	}
+	// Images far thinner than the target (fastai's box would be empty).
+	for _, s := range [][2]int{{1, 500}, {500, 1}, {1, 1}, {2, 3000}} {
+		for _, mode := range []ResizeMode{Crop, Pad, Squish} {
+			for _, train := range []bool{false, true} {
+				y := Resize(7, 5, mode).TransformItem(tensor.Full[float32](0.25, 2, s[0], s[1]), tensor.NewRNG(3), train)
+				if !slices.Equal(y.Shape(), []int{2, 7, 5}) {
+					t.Fatalf("%v %dx%d: shape %v", mode, s[0], s[1], y.Shape())
+				}
+				for _, v := range y.Data() {
+					if math.Abs(float64(v)-0.25) > 1e-6 {
+						t.Fatalf("%v %dx%d: value %v", mode, s[0], s[1], v)
+					}
+				}
+			}
+		}
+		y := RandomResizedCrop(7, 5, 0.08).TransformItem(tensor.Full[float32](0.5, 1, s[0], s[1]), tensor.NewRNG(1), true)
+		if !slices.Equal(y.Shape(), []int{1, 7, 5}) {
+			t.Fatalf("RandomResizedCrop %dx%d: shape %v", s[0], s[1], y.Shape())
+		}
+	}
 	// A wide image cropped on the left or right during training.
 	seen := map[bool]bool{}
 	for s := uint64(0); s < 20; s++ {
