@@ -152,6 +152,9 @@ func TestRecorderPlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	if d := os.Getenv("FASTGO_PLOT_DIR"); d != "" {
+		dir = d
+	}
 	loss, sched := filepath.Join(dir, "loss.png"), filepath.Join(dir, "sched.png")
 	if err := l.Recorder.PlotLoss(loss, 5, true); err != nil {
 		t.Fatal(err)

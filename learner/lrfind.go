@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -256,42 +258,88 @@ func steep(lrs, losses []float64) float64 {
 	return lrs[best]
 }
 
-// Plot writes a PNG of the loss against the learning rate (log scale), with
-// the valley suggestion marked, as fastai's lr_find plot.
+// Plot writes a PNG of the loss against the learning rate (log scale),
+// without the last 5 points, with the suggestions marked, as fastai's
+// plot_lr_find.
 func (r *LRFindResult) Plot(path string) error {
 	p := plot.New()
 	p.Title.Text = "Learning rate finder"
 	p.X.Label.Text = "Learning rate"
 	p.Y.Label.Text = "Loss"
 	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	pts := make(plotter.XYs, 0, len(r.LRs))
-	for i, lr := range r.LRs {
-		if !math.IsNaN(r.Losses[i]) && !math.IsInf(r.Losses[i], 0) {
-			pts = append(pts, plotter.XY{X: lr, Y: r.Losses[i]})
-		}
+	p.X.Tick.Marker = decadeTicks{}
+	n := len(r.LRs)
+	if n > 10 {
+		n -= 5
 	}
+	pts := finiteXYs(r.LRs[:n], r.Losses[:n])
 	if len(pts) == 0 {
-		return fmt.Errorf("learner: LRFind plot: no finite point")
+		return fmt.Errorf("learner: LRFind plot %s: no finite point", path)
 	}
 	line, err := plotter.NewLine(pts)
 	if err != nil {
 		return err
 	}
+	line.Color = plotColor(0)
 	p.Add(line)
-	if r.Valley > 0 {
-		vy := pts[0].Y
-		for _, q := range pts {
-			if q.X <= r.Valley {
-				vy = q.Y
+	// lossAt interpolates the curve at lr in log space, as fastai marks
+	// its suggestions.
+	lossAt := func(lr float64) float64 {
+		if lr <= pts[0].X {
+			return pts[0].Y
+		}
+		for i := 1; i < len(pts); i++ {
+			if lr <= pts[i].X {
+				t := (math.Log(lr) - math.Log(pts[i-1].X)) / (math.Log(pts[i].X) - math.Log(pts[i-1].X))
+				return pts[i-1].Y + t*(pts[i].Y-pts[i-1].Y)
 			}
 		}
-		sc, err := plotter.NewScatter(plotter.XYs{{X: r.Valley, Y: vy}})
+		return pts[len(pts)-1].Y
+	}
+	for i, s := range []struct {
+		name string
+		lr   float64
+	}{{"valley", r.Valley}, {"slide", r.Slide}, {"minimum", r.Minimum}, {"steep", r.Steep}} {
+		if !(s.lr > 0) {
+			continue
+		}
+		sc, err := plotter.NewScatter(plotter.XYs{{X: s.lr, Y: lossAt(s.lr)}})
 		if err != nil {
 			return err
 		}
+		sc.Color = plotColor(i + 1)
+		sc.Shape = draw.CircleGlyph{}
+		sc.Radius = vg.Points(4)
 		p.Add(sc)
-		p.Legend.Add(fmt.Sprintf("valley %.2g", r.Valley), sc)
+		p.Legend.Add(fmt.Sprintf("%s %.2g", s.name, s.lr), sc)
 	}
+	p.Legend.Top = true
 	return savePlot(path, p, 6*vg.Inch, 4*vg.Inch)
+}
+
+// decadeTicks marks the powers of ten of a log axis, labelled 1e-07 ...
+type decadeTicks struct{}
+
+// Ticks returns the powers of ten in [lo, hi], and minor ticks at their
+// multiples 2..9.
+func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ts []plot.Tick
+	if !(lo > 0) || !(hi > lo) {
+		return ts
+	}
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		base := math.Pow(10, e)
+		for k := 1; k <= 9; k++ {
+			v := base * float64(k)
+			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if k == 1 {
+				t.Label = strconv.FormatFloat(v, 'g', 1, 64)
+			}
+			ts = append(ts, t)
+		}
+	}
+	return ts
 }
