@@ -3,6 +3,7 @@ package learner
 import (
 	"context"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -88,4 +89,40 @@ func TestLRFindSuggestsATrainableRate(t *testing.T) {
 	}
 	t.Logf("valley %.3g (accuracy %.3f), slide %.3g, minimum %.3g, steep %.3g; valley/100: %.3f",
 		res.Valley, at, res.Slide, res.Minimum, res.Steep, low)
+}
+
+func TestLRFindRestoresTheOptimizer(t *testing.T) {
+	ctx := context.Background()
+	l := New(blobData(400, 8, 16), newMLP(1), WithSplitter(mlpSplitter))
+	if err := l.Fit(ctx, 1, FitLR(Slice(1e-4, 1e-3))); err != nil {
+		t.Fatal(err)
+	}
+	opt, st := l.Opt, l.Opt.StateDict()
+	epoch, dataEpoch, rows := l.Epoch, l.DataEpoch, len(l.Recorder.Values)
+	if _, err := l.LRFind(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l.Opt != opt {
+		t.Fatal("LRFind replaced the optimizer")
+	}
+	after := l.Opt.StateDict()
+	if !reflect.DeepEqual(st.Groups[0].Hyper, after.Groups[0].Hyper) || !reflect.DeepEqual(l.Hyper("lr"), []float64{1e-4, 1e-3}) {
+		t.Fatalf("hyper-parameters after LRFind: %v, lr %v", after.Groups[0].Hyper, l.Hyper("lr"))
+	}
+	for g := range st.Groups {
+		for i, p := range st.Groups[g].Params {
+			q := after.Groups[g].Params[i]
+			if p.Step != q.Step {
+				t.Fatalf("group %d param %d: step %d, was %d", g, i, q.Step, p.Step)
+			}
+			for name, b := range p.Buffers {
+				if !reflect.DeepEqual(b.Data(), q.Buffers[name].Data()) {
+					t.Fatalf("group %d param %d: %s changed", g, i, name)
+				}
+			}
+		}
+	}
+	if l.Epoch != epoch || l.DataEpoch != dataEpoch || len(l.Recorder.Values) != rows {
+		t.Fatal("LRFind left its epochs or rows behind")
+	}
 }
