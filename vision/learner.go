@@ -300,10 +300,10 @@ func CNNLearner(dls *DataLoaders, arch models.ResNetArch, opts ...CNNOption) (*l
 // dataChannels returns the channels of the data's first image.
 func dataChannels(dls *DataLoaders) (int, error) {
 	for _, dl := range []*DataLoader{dls.Valid, dls.Train} {
-		if dl == nil || dl.ds.Len() == 0 {
+		if dl == nil || dl.Dataset().Len() == 0 {
 			continue
 		}
-		x, err := dl.ds.Image(0)
+		x, err := dl.Dataset().Image(0)
 		if err != nil {
 			return 0, err
 		}
@@ -342,8 +342,8 @@ func (d *DataLoaders) TransformSpec() (json.RawMessage, error) {
 	for _, t := range d.cfg.batchTfms {
 		s.BatchTfms = append(s.BatchTfms, describe(t))
 	}
-	if d.Valid != nil && d.Valid.ds.Len() > 0 {
-		x, err := d.Valid.ds.Image(0)
+	if d.Valid != nil && d.Valid.Dataset().Len() > 0 {
+		x, err := d.Valid.Dataset().Image(0)
 		if err == nil {
 			for _, t := range d.cfg.itemTfms {
 				x = t.TransformItem(x, nil, false)
