@@ -409,16 +409,28 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 
 // convTransposeWeight writes each group's [kG, coutG] transposed weight
 // gradient wT into its [coutG, kG] place in gw.
+// The transpose goes in 32x32 blocks, so that its reads and writes stay in
+// cache lines (a ResNet-18 layer4 weight has 2.4M elements).
 func convTransposeWeight[T tensor.Float](p *convPlan, wT, gw []T) {
+	const blk = 32
+	rows, cols := p.kG, p.coutG
 	for g := 0; g < p.groups; g++ {
-		src := wT[g*p.kG*p.coutG : (g+1)*p.kG*p.coutG]
-		dst := gw[g*p.coutG*p.kG : (g+1)*p.coutG*p.kG]
-		for k := 0; k < p.kG; k++ {
-			row := src[k*p.coutG : (k+1)*p.coutG]
-			for o, v := range row {
-				dst[o*p.kG+k] = v
+		src := wT[g*rows*cols : (g+1)*rows*cols]
+		dst := gw[g*cols*rows : (g+1)*cols*rows]
+		parallel.For((rows+blk-1)/blk, 4, func(lo, hi int) {
+			for k0 := lo * blk; k0 < min(hi*blk, rows); k0 += blk {
+				k1 := min(k0+blk, rows)
+				for o0 := 0; o0 < cols; o0 += blk {
+					o1 := min(o0+blk, cols)
+					for k := k0; k < k1; k++ {
+						row := src[k*cols+o0 : k*cols+o1]
+						for o, v := range row {
+							dst[(o0+o)*rows+k] = v
+						}
+					}
+				}
 			}
-		}
+		})
 	}
 }
 

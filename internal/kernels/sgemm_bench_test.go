@@ -85,3 +85,22 @@ func BenchmarkSgemmConvChunk(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) { benchSgemm(b, s.transA, s.transB, s.m, s.n, s.k) })
 	}
 }
+
+// BenchmarkSgemmResNet times the GEMMs of the W4 ResNet-18's 3x3 convs as
+// Conv2d issues them (forward W * cols over a chunk of samples, the input
+// gradient Wᵀ * dY, the transposed weight gradient cols * dYᵀ).
+func BenchmarkSgemmResNet(b *testing.B) {
+	for _, s := range []struct {
+		name           string
+		transA, transB bool
+		m, n, k        int
+	}{
+		{"layer1-fwd-64x4096x576", false, false, 64, 4096, 576},
+		{"layer1-dX-576x4096x64", true, false, 576, 4096, 64},
+		{"layer1-dWt-576x64x4096", false, true, 576, 64, 4096},
+		{"layer3-fwd-256x1024x2304", false, false, 256, 1024, 2304},
+		{"layer4-fwd-512x256x4608", false, false, 512, 256, 4608},
+	} {
+		b.Run(s.name, func(b *testing.B) { benchSgemm(b, s.transA, s.transB, s.m, s.n, s.k) })
+	}
+}
