@@ -1,0 +1,293 @@
+package adversarial
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/learner"
+	"github.com/fastgo-ml/fastgo/optim"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// GuardAction is what an OverfitGuard does when it detects catastrophic
+// overfitting, after restoring the last good weights.
+type GuardAction int
+
+const (
+	// GuardStop stops the fit (learner.CancelFit, so Fit returns nil with
+	// the restored model), as Wong et al.'s early stopping does.
+	GuardStop GuardAction = iota
+	// GuardLowerLR multiplies the learning rate by LRFactor for the rest of
+	// the fit (on top of any schedule) and goes on training.
+	GuardLowerLR
+)
+
+// String returns "stop" or "lower-lr".
+func (a GuardAction) String() string {
+	switch a {
+	case GuardStop:
+		return "stop"
+	case GuardLowerLR:
+		return "lower-lr"
+	}
+	return fmt.Sprintf("GuardAction(%d)", int(a))
+}
+
+// OverfitGuard detects catastrophic overfitting during adversarial
+// training: the sudden collapse of robustness to multi-step attacks that
+// single-step (FGSM) training is prone to, within a few batches, while the
+// training accuracy on FGSM examples keeps rising (Wong et al., 2020). At
+// every check (after each training epoch, or every Every training batches)
+// it attacks a held-out batch with PGD and compares the robust accuracy
+// with that of the last good check; a drop of more than MaxDrop trips it:
+// the model's weights and buffers and the optimizer's state are restored to
+// the last good check's, and it stops the fit or lowers the learning rate
+// (Action). A check that does not trip becomes the new good one.
+//
+// The guard is a field of AdversarialTrainer (NewFastAT sets one); Checks
+// records every check, so that a collapse never goes unnoticed. The first
+// check has nothing to compare with, and only records.
+type OverfitGuard struct {
+	// X and Y are the held-out batch (nil: the first HeldOut items of the
+	// validation set, taken when the fit starts).
+	X *tensor.Tensor
+	Y []int
+	// HeldOut is the number of validation items taken when X is nil (0: 512).
+	HeldOut int
+	// Attack is the check's attack (nil: PGD with 10 steps from a random
+	// start, seed 1: the same starts at every check).
+	Attack Attack
+	// Threat is the check's threat model (the zero value: the trainer's).
+	Threat ThreatModel
+	// Every checks every Every training batches instead of after each
+	// epoch (0: after each epoch).
+	Every int
+	// MaxDrop is the fall in robust accuracy from the last good check that
+	// trips the guard (0: 0.2, Wong et al.'s threshold).
+	MaxDrop float64
+	// Action is what a trip does after restoring the weights (default
+	// GuardStop).
+	Action GuardAction
+	// LRFactor multiplies the learning rate at each trip under GuardLowerLR
+	// (0: 0.5).
+	LRFactor float64
+
+	// Checks records every check of the last fit, in order.
+	Checks []GuardCheck
+	// Trips counts the checks that tripped in the last fit.
+	Trips int
+
+	snap    *snapshot
+	good    float64
+	lrScale float64
+	lastSet []float64
+	base    []float64
+	x       *tensor.Tensor
+	y       []int
+}
+
+// GuardCheck is one check of an OverfitGuard.
+type GuardCheck struct {
+	// Epoch and TrainIter locate the check (TrainIter: training batches
+	// since the start of the fit).
+	Epoch, TrainIter int
+	// Clean and Robust are the accuracies on the held-out batch, clean and
+	// under the check's attack, before any restore.
+	Clean, Robust float64
+	// Tripped says whether the check detected catastrophic overfitting
+	// (and restored the weights of the last good check).
+	Tripped bool
+}
+
+// Tripped reports whether any check of the last fit tripped.
+func (g *OverfitGuard) Tripped() bool { return g.Trips > 0 }
+
+// snapshot is a copy of a model's state and its optimizer's.
+type snapshot struct {
+	model *layers.StateDict
+	opt   *optim.State
+}
+
+func takeSnapshot(l *learner.Learner) *snapshot {
+	sd := layers.GetStateDict(l.Model)
+	cp := &layers.StateDict{Names: append([]string(nil), sd.Names...), Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
+	for k, t := range sd.Tensors {
+		cp.Tensors[k] = t.Clone()
+	}
+	for k, v := range sd.Ints {
+		cp.Ints[k] = v
+	}
+	s := &snapshot{model: cp}
+	if l.Opt != nil {
+		s.opt = l.Opt.StateDict()
+	}
+	return s
+}
+
+func (s *snapshot) restore(l *learner.Learner) error {
+	if _, err := layers.LoadStateDict(l.Model, s.model, true); err != nil {
+		return err
+	}
+	if s.opt != nil && l.Opt != nil {
+		return l.Opt.LoadStateDict(s.opt)
+	}
+	return nil
+}
+
+// handle runs the guard's part of the trainer's events; tm is the trainer's
+// threat model.
+func (g *OverfitGuard) handle(l *learner.Learner, e learner.Event, tm ThreatModel) error {
+	switch e {
+	case learner.BeforeFit:
+		g.Checks, g.Trips, g.snap, g.good, g.lrScale, g.lastSet, g.base = nil, 0, nil, math.Inf(-1), 1, nil, nil
+		if g.MaxDrop < 0 || math.IsNaN(g.MaxDrop) || g.LRFactor < 0 || g.LRFactor > 1 || math.IsNaN(g.LRFactor) {
+			return fmt.Errorf("adversarial.OverfitGuard: MaxDrop %v must be >= 0 and LRFactor %v in [0, 1]", g.MaxDrop, g.LRFactor)
+		}
+		return g.heldOut(l)
+	case learner.BeforeBatch:
+		if l.Training && g.lrScale != 1 {
+			g.scaleLR(l)
+		}
+	case learner.AfterBatch:
+		if l.Training && g.Every > 0 && l.TrainIter%g.Every == 0 {
+			return g.check(l, tm)
+		}
+	case learner.AfterTrain:
+		if g.Every <= 0 {
+			return g.check(l, tm)
+		}
+	}
+	return nil
+}
+
+// heldOut sets the held-out batch: X and Y, or the first HeldOut
+// validation items.
+func (g *OverfitGuard) heldOut(l *learner.Learner) error {
+	if g.X != nil {
+		if len(g.Y) != g.X.Dim(0) {
+			return fmt.Errorf("adversarial.OverfitGuard: %d labels for a held-out batch of shape %v", len(g.Y), g.X.Shape())
+		}
+		g.x, g.y = g.X, g.Y
+		return nil
+	}
+	want := orDefault(g.HeldOut, 512)
+	var xs []*tensor.Tensor
+	var ys []int
+	for b, err := range l.Data.ValidLoader().Epoch(context.Background(), 0) {
+		if err != nil {
+			return fmt.Errorf("adversarial.OverfitGuard: reading the held-out batch: %w", err)
+		}
+		xs, ys = append(xs, b.X), append(ys, b.Y...)
+		if len(ys) >= want {
+			break
+		}
+	}
+	if len(ys) == 0 {
+		return fmt.Errorf("adversarial.OverfitGuard: the validation set is empty (give X and Y)")
+	}
+	n := min(want, len(ys))
+	g.x, g.y = tensor.Concat(0, xs...).Narrow0(0, n).Clone(), ys[:n]
+	return nil
+}
+
+// check attacks the held-out batch and trips on a collapse.
+func (g *OverfitGuard) check(l *learner.Learner, tm ThreatModel) error {
+	if g.Threat != (ThreatModel{}) {
+		tm = g.Threat
+	}
+	a := g.Attack
+	if a == nil {
+		a = PGD{Steps: 10, RandomStart: true, Seed: 1}
+	}
+	r, err := Run(context.Background(), a, l.Model, g.x, Untargeted(g.y), tm)
+	if err != nil {
+		return fmt.Errorf("adversarial.OverfitGuard: %w", err)
+	}
+	var clean *tensor.Tensor
+	if err := WithAttackMode(l.Model, func(m *Model) error {
+		var err error
+		clean, err = m.Outputs(g.x)
+		return err
+	}); err != nil {
+		return err
+	}
+	c := GuardCheck{Epoch: l.Epoch, TrainIter: l.TrainIter, Clean: accuracyOf(Predictions(clean), g.y), Robust: r.Accuracy(g.y)}
+	drop := g.MaxDrop
+	if drop == 0 {
+		drop = 0.2
+	}
+	if c.Robust < g.good-drop && g.snap != nil {
+		c.Tripped = true
+		g.Trips++
+		g.Checks = append(g.Checks, c)
+		if g.Action == GuardLowerLR && l.Opt != nil {
+			g.observeLR(l) // the rates in force, before the restore resets them
+		}
+		if err := g.snap.restore(l); err != nil {
+			return fmt.Errorf("adversarial.OverfitGuard: restoring the last good weights: %w", err)
+		}
+		if g.Action == GuardLowerLR {
+			f := g.LRFactor
+			if f == 0 {
+				f = 0.5
+			}
+			g.lrScale *= f
+			if l.Opt != nil {
+				g.applyLR(l)
+			}
+			return nil
+		}
+		return learner.CancelFit
+	}
+	g.Checks = append(g.Checks, c)
+	g.good = c.Robust
+	g.snap = takeSnapshot(l)
+	return nil
+}
+
+// scaleLR multiplies each optimizer group's learning rate by the guard's
+// scale: the rate a schedule (or the fit) set, observed once per value.
+func (g *OverfitGuard) scaleLR(l *learner.Learner) {
+	g.observeLR(l)
+	g.applyLR(l)
+}
+
+// observeLR records as each group's base rate its current rate, unless
+// that is the value the guard itself set last (no schedule reset it).
+func (g *OverfitGuard) observeLR(l *learner.Learner) {
+	pgs := l.Opt.ParamGroups()
+	if len(g.lastSet) != len(pgs) {
+		g.lastSet = make([]float64, len(pgs))
+		g.base = make([]float64, len(pgs))
+		for i := range g.lastSet {
+			g.lastSet[i] = math.NaN()
+		}
+	}
+	for i, pg := range pgs {
+		if v, ok := pg.Lookup("lr"); ok && v != g.lastSet[i] {
+			g.base[i] = v
+		}
+	}
+}
+
+// applyLR sets each group's rate to its base rate times the scale.
+func (g *OverfitGuard) applyLR(l *learner.Learner) {
+	for i, pg := range l.Opt.ParamGroups() {
+		if _, ok := pg.Lookup("lr"); ok {
+			g.lastSet[i] = g.base[i] * g.lrScale
+			pg.Set("lr", g.lastSet[i])
+		}
+	}
+}
+
+func accuracyOf(pred, labels []int) float64 {
+	n := 0
+	for i, p := range pred {
+		if p == labels[i] {
+			n++
+		}
+	}
+	return float64(n) / float64(max(len(labels), 1))
+}
