@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
@@ -45,16 +48,24 @@ type evalResult struct {
 
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", stderr)
-	arch := fs.String("arch", "smallcnn", "architecture: "+strings.Join(evalArchNames(), ", "))
-	weights := fs.String("weights", "", "safetensors state dict with PyTorch names (conv1, bn1, conv2, bn2, fc1, fc2 for smallcnn); required")
-	data := fs.String("data", "", "directory holding Fashion-MNIST's t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (.gz or not); default: the official test split embedded in fastgo")
+	model := fs.String("model", "", "an exported learner (fastgo train's output); evaluated on the validation set of -data")
+	arch := fs.String("arch", "smallcnn", "architecture of -weights: "+strings.Join(evalArchNames(), ", "))
+	weights := fs.String("weights", "", "safetensors state dict with PyTorch names (conv1, bn1, conv2, bn2, fc1, fc2 for smallcnn)")
+	data := fs.String("data", "", "with -weights: directory holding Fashion-MNIST's t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (.gz or not), default the official test split embedded in fastgo; "+
+		"with -model: the data as for fastgo train (default embedded), whose validation set is evaluated")
 	batch := fs.Int("batch", 1000, "images per forward pass")
 	threads := fs.Int("threads", 0, "GOMAXPROCS (0: the Go default)")
+	seed := fs.Uint64("seed", 42, "with -model: the seed of the data's train/validation split (train's -seed)")
+	validPct := fs.Float64("valid-pct", 0.2, "with -model: the fraction held out when the data has no split (train's -valid-pct)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: fastgo eval -arch smallcnn -weights FILE [-data DIR]\n\n"+
-			"Loads FILE strictly (an unknown, missing or mis-shaped tensor is an error naming it), puts the\n"+
+		fmt.Fprintf(fs.Output(), "Usage: fastgo eval -arch smallcnn -weights FILE [-data DIR]\n"+
+			"       fastgo eval -model FILE [-data DIR|FILE.csv|embedded|fashion-mnist]\n\n"+
+			"With -weights: loads FILE strictly (an unknown, missing or mis-shaped tensor is an error naming it), puts the\n"+
 			"model in eval mode and prints its top-1 accuracy on the 10,000 Fashion-MNIST test images,\n"+
-			"then a RESULT line of JSON.\n\nFlags:\n")
+			"then a RESULT line of JSON.\n\n"+
+			"With -model: loads an exported learner and prints its accuracy and loss on the validation set of the\n"+
+			"data it was trained on (the same -data, -seed and -valid-pct as fastgo train), read through the\n"+
+			"learner's recorded transforms, then a RESULT line.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -62,17 +73,24 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	build, ok := evalArchs[*arch]
 	switch {
-	case !ok:
+	case *model != "" && *weights != "":
+		return fmt.Errorf("%w: give -model or -weights, not both", errUsage)
+	case *model == "" && !ok:
 		return fmt.Errorf("%w: unknown -arch %q (have %s)", errUsage, *arch, strings.Join(evalArchNames(), ", "))
-	case *weights == "":
-		return fmt.Errorf("%w: -weights FILE is required", errUsage)
+	case *model == "" && *weights == "":
+		return fmt.Errorf("%w: -model FILE or -weights FILE is required", errUsage)
 	case *batch < 1:
 		return fmt.Errorf("%w: -batch %d must be positive", errUsage, *batch)
 	case *threads < 0:
 		return fmt.Errorf("%w: -threads %d must not be negative", errUsage, *threads)
+	case !(*validPct > 0 && *validPct < 1):
+		return fmt.Errorf("%w: -valid-pct %v must be between 0 and 1", errUsage, *validPct)
 	}
 	if *threads > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*threads))
+	}
+	if *model != "" {
+		return evalExported(*model, *data, *batch, *seed, *validPct, stdout)
 	}
 
 	m := build()
@@ -90,6 +108,53 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s %s: test accuracy %.4f (%d/%d), mean cross-entropy %.4f, on %s\n",
 		res.Arch, res.Weights, res.TestAcc, res.Correct, res.N, res.Loss, res.Data)
+	return printResult(stdout, res)
+}
+
+// evalExported evaluates an exported learner on the validation set of
+// data (as fastgo train opens it), through the learner's transforms.
+func evalExported(path, data string, batch int, seed uint64, validPct float64, stdout io.Writer) error {
+	lm, err := (&modelFlags{model: path}).load()
+	if err != nil {
+		return err
+	}
+	if data == "" {
+		data = "embedded"
+	}
+	df := dataFlags{data: data, bs: batch, seed: seed, validPct: validPct, channels: lm.Channels, csvHeader: true}
+	df.itemTfms = lm.Exported.ItemTfms
+	ctx, stop := interruptContext()
+	defer stop()
+	dls, desc, err := df.open(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(dls.Vocab, lm.Classes) {
+		return fmt.Errorf("-data %s: its classes %q are not the model's %q", data, dls.Vocab, lm.Classes)
+	}
+	if lm.InputShape != nil {
+		shape, err := itemShape(ctx, dls)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(shape, lm.InputShape) {
+			return fmt.Errorf("-data %s: its images are %s, the model %s was exported for %s", data, shapeString(shape), path, shapeString(lm.InputShape))
+		}
+	}
+	l := lm.Learner
+	l.Metrics = []learner.Metric{learner.Accuracy()}
+	vals, err := l.Validate(ctx, dls.Valid)
+	if err != nil {
+		return interrupted(ctx, err, "")
+	}
+	n := dls.Valid.Dataset().Len()
+	acc := vals[1]
+	res := evalResult{
+		Arch: l.Arch.Name, Weights: path, Data: desc, N: n, Correct: int(math.Round(acc * float64(n))),
+		TestAcc: acc, Loss: vals[0],
+	}
+	fmt.Fprintf(stdout, "%s %s: validation accuracy %.4f (%d/%d), mean cross-entropy %.4f, on %s\n",
+		res.Arch, path, res.TestAcc, res.Correct, res.N, res.Loss, res.Data)
 	return printResult(stdout, res)
 }
 

@@ -88,10 +88,22 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning a parse error into a usage error.
+// parseFlags parses args, turning a parse error into a usage error. The
+// flag package's own report (the error and the whole usage text) is held
+// back, so a bad flag costs one line on stderr; -h prints the usage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if fs.Usage != nil {
+				fs.Usage()
+			} else {
+				fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+				fs.PrintDefaults()
+			}
 			return err
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/fastgo-ml/fastgo/callbacks"
+	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/learner"
+)
+
+func init() {
+	register(&command{
+		name:  "train",
+		short: "train a classifier on an image folder, a CSV file or a named data set and export it",
+		run:   runTrain,
+	})
+}
+
+// trainFlags are the flags of train that lr-find shares.
+type trainFlags struct {
+	dataFlags
+	arch       string
+	pretrained string
+	wd         float64
+	threads    int
+}
+
+func (t *trainFlags) register(fs *flag.FlagSet) {
+	t.dataFlags.register(fs, "embedded")
+	fs.StringVar(&t.arch, "arch", "auto", "architecture: auto (smallcnn for 1x28x28 images, else resnet18), "+strings.Join(trainArchs, ", "))
+	fs.StringVar(&t.pretrained, "pretrained", "", "torchvision ResNet weights (safetensors) for the body, as fastai's pretrained=True (ResNet archs only)")
+	fs.Float64Var(&t.wd, "wd", 0.01, "decoupled weight decay")
+	fs.IntVar(&t.threads, "threads", 0, "GOMAXPROCS (0: the Go default)")
+}
+
+func (t *trainFlags) check() error {
+	if err := t.dataFlags.check(); err != nil {
+		return err
+	}
+	switch {
+	case t.wd < 0:
+		return usagef("-wd %v must not be negative", t.wd)
+	case t.threads < 0:
+		return usagef("-threads %d must not be negative", t.threads)
+	}
+	if t.pretrained != "" {
+		if err := checkReadable(t.pretrained); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setup applies -threads and builds the data and the learner.
+func (t *trainFlags) setup(ctx context.Context, stdout io.Writer, opts ...learner.Option) (*learner.Learner, string, func(), error) {
+	undo := func() {}
+	if t.threads > 0 {
+		prev := runtime.GOMAXPROCS(t.threads)
+		undo = func() { runtime.GOMAXPROCS(prev) }
+	}
+	dls, desc, err := t.open(ctx)
+	if err != nil {
+		undo()
+		return nil, "", nil, err
+	}
+	opts = append(opts, learner.WithWD(t.wd))
+	l, arch, err := buildLearner(ctx, dls, t.arch, t.pretrained, t.seed, opts...)
+	if err != nil {
+		undo()
+		return nil, "", nil, err
+	}
+	fmt.Fprintf(stdout, "data: %s: %d classes, %d training and %d validation batches of %d\n",
+		desc, dls.C(), dls.Train.Len(), dls.Valid.Len(), t.bs)
+	return l, arch, undo, nil
+}
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", stderr)
+	var tf trainFlags
+	tf.register(fs)
+	epochs := fs.Int("epochs", 5, "epochs to train (after the frozen epoch, for fine-tune)")
+	lr := fs.Float64("lr", 0, "peak learning rate (0: fastai's default for the method: 1e-3, or base_lr 2e-3 for fine-tune)")
+	lrFind := fs.Bool("lr-find", false, "run the learning-rate finder first and train at its valley suggestion")
+	method := fs.String("method", "", "one-cycle, flat-cos, fit or fine-tune (default: fine-tune with -pretrained, else one-cycle)")
+	out := fs.String("out", "export.safetensors", "the exported learner (fastai's export.pkl): architecture, weights, classes and transforms")
+	ckpt := fs.String("checkpoint", "", "checkpoint saved after every epoch (default: OUT with .ckpt before its extension); removed after a successful export")
+	resume := fs.Bool("resume", false, "continue from -checkpoint if it exists (same flags as the interrupted run)")
+	csvLog := fs.String("csv", "", "also write the results table to this CSV file")
+	plot := fs.String("plot", "", "also write the loss curve (PNG) to this file")
+	setUsage(fs, "fastgo train [-data DIR|FILE.csv|embedded|fashion-mnist] [-arch ARCH] [-epochs N] [-out FILE]", `
+Trains an image classifier the fastai way (fit_one_cycle, or fine_tune with
+pretrained weights), showing a progress bar and the results table, and exports
+it to -out for "fastgo eval -model", "fastgo attack -model" and
+vision.LoadLearner. A checkpoint is saved after every epoch; after Ctrl-C the
+run stops at the next batch and keeps it: run the same command with -resume to
+continue.
+
+Examples:
+  fastgo train                                   # SmallCNN on the embedded Fashion-MNIST
+  fastgo train -data fashion-mnist -epochs 3     # the full 60,000 images
+  fastgo train -data ./pets -arch resnet18 -size 128 -pretrained resnet18.safetensors`)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := tf.check(); err != nil {
+		return err
+	}
+	if *epochs < 1 {
+		return usagef("-epochs %d must be positive", *epochs)
+	}
+	if *lr < 0 {
+		return usagef("-lr %v must not be negative", *lr)
+	}
+	if *out == "" {
+		return usagef("-out must name a file")
+	}
+	m := *method
+	if m == "" {
+		m = "one-cycle"
+		if tf.pretrained != "" {
+			m = "fine-tune"
+		}
+	}
+	switch m {
+	case "one-cycle", "flat-cos", "fit", "fine-tune":
+	default:
+		return usagef("unknown -method %q (have one-cycle, flat-cos, fit, fine-tune)", m)
+	}
+	if *resume && m == "fine-tune" {
+		return usagef("-resume does not support -method fine-tune (its two fits); use one-cycle")
+	}
+	if *ckpt == "" {
+		*ckpt = withSuffix(*out, ".ckpt")
+	}
+
+	for _, p := range []string{*out, *ckpt} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	l, arch, undo, err := tf.setup(ctx, stdout, learner.Metrics(learner.Accuracy()))
+	if err != nil {
+		return err
+	}
+	defer undo()
+	fmt.Fprintf(stdout, "model: %s, %d parameters\n", arch, layers.NumParams(l.Model))
+
+	start := 0
+	if *resume {
+		ok, err := fileExists(*ckpt)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if start, err = l.Resume(*ckpt); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "resuming from %s at epoch %d\n", *ckpt, start)
+		} else {
+			fmt.Fprintf(stdout, "no checkpoint %s: starting afresh\n", *ckpt)
+		}
+	}
+	rate := *lr
+	if *lrFind {
+		res, err := l.LRFind(ctx, nil)
+		if err != nil {
+			return interrupted(ctx, err, "")
+		}
+		rate = res.Valley
+		fmt.Fprintf(stdout, "lr-find: valley %.3g (slide %.3g, minimum %.3g, steep %.3g)\n", res.Valley, res.Slide, res.Minimum, res.Steep)
+	}
+	if rate == 0 {
+		rate = 1e-3
+		if m == "fine-tune" {
+			rate = 2e-3
+		}
+	}
+	cbs := []learner.Callback{callbacks.NewProgress(stdout), &learner.Checkpoint{Path: *ckpt}}
+	if *csvLog != "" {
+		cbs = append(cbs, &callbacks.CSVLogger{Path: *csvLog, Append: *resume && start > 0})
+	}
+	fo := []learner.FitOption{learner.FitCallbacks(cbs...), learner.StartEpoch(start)}
+	fmt.Fprintf(stdout, "training: %s, %d epochs, lr %.3g\n", m, *epochs, rate)
+	switch m {
+	case "one-cycle":
+		err = l.FitOneCycle(ctx, *epochs, learner.LR(rate), fo...)
+	case "flat-cos":
+		err = l.FitFlatCos(ctx, *epochs, learner.LR(rate), fo...)
+	case "fit":
+		err = l.Fit(ctx, *epochs, append(fo, learner.FitLR(learner.LR(rate)))...)
+	case "fine-tune":
+		err = l.FineTune(ctx, *epochs, &learner.FineTuneOptions{BaseLR: rate}, learner.FitCallbacks(cbs...))
+	}
+	if err != nil {
+		kept := ""
+		if ok, _ := fileExists(*ckpt); ok {
+			kept = fmt.Sprintf("the last checkpoint is %s: run the same command with -resume to continue", *ckpt)
+		}
+		return interrupted(ctx, err, kept)
+	}
+	if *plot != "" {
+		if err := l.Recorder.PlotLoss(*plot, 0, true); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "loss curve: %s\n", *plot)
+	}
+	if err := l.Export(*out); err != nil {
+		return err
+	}
+	if acc, ok := l.Recorder.Last("accuracy"); ok {
+		fmt.Fprintf(stdout, "validation accuracy %.4f\n", acc)
+	}
+	fmt.Fprintf(stdout, "exported %s (try: fastgo eval -model %s -data %s)\n", *out, *out, tf.data)
+	os.Remove(*ckpt)
+	return nil
+}
+
+// withSuffix inserts suffix before path's extension: ("a/m.safetensors",
+// ".ckpt") gives "a/m.ckpt.safetensors".
+func withSuffix(path, suffix string) string {
+	ext := ""
+	if i := strings.LastIndexByte(path, '.'); i > strings.LastIndexAny(path, `/\`) {
+		ext = path[i:]
+		path = path[:i]
+	}
+	return path + suffix + ext
+}
