@@ -19,6 +19,11 @@ type Conv2dOptions struct {
 	Groups   int
 }
 
+// convPacked selects the float32 path of nn_conv32.go and nn_conv32same.go
+// (GEMMs over packed views of the tensors) instead of im2col + GEMM; see
+// SetConvPacked.
+var convPacked = false
+
 // convWeightGEMMs counts the weight-gradient GEMMs run by Conv2d's backward
 // (tests use it to check that a frozen weight costs none).
 var convWeightGEMMs atomic.Int64
@@ -41,8 +46,9 @@ func (p *convPlan) colsLen() int { return p.cin * p.geom.KH * p.geom.KW * p.oh *
 // [Cout, Cin/groups, KH, KW], plus bias b [Cout] when b is not nil, as
 // torch.nn.functional.conv2d: output [N, Cout, OH, OW].
 //
-// It runs as im2col + GEMM per sample (a 1x1 kernel with stride 1 and no
-// padding reads the input directly), split over samples across GOMAXPROCS.
+// float32 runs as GEMMs over the whole batch whose operands are packed
+// straight from the tensors (see nn_conv32.go); float64, for gradient
+// checks, as im2col + GEMM per sample or chunk of samples.
 // Backward computes dx, dw and db only for the inputs that require them; the
 // weight gradient is summed in a fixed order, so every result is bit-identical
 // for any GOMAXPROCS.
@@ -148,6 +154,10 @@ const convDWChunk = 8
 
 // convForward computes out = conv(x, w) + b for every sample.
 func convForward[T tensor.Float](p *convPlan, x, w, b, out []T) {
+	if x32, ok := any(x).([]float32); ok && convPacked {
+		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32))
+		return
+	}
 	ohw := p.oh * p.ow
 	if p.direct {
 		// 1x1, stride 1, no padding: each sample's input is its own im2col
@@ -275,6 +285,16 @@ func convRowSum[T tensor.Float](row []T) T {
 // chunk, in order) and the input gradient's columns (folded back per sample
 // by Col2Im). Every summation order depends on the shapes only.
 func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.Dense[T]) {
+	if x32, ok := any(x).([]float32); ok && convPacked {
+		data := func(t *tensor.Dense[T]) []float32 {
+			if t == nil {
+				return nil
+			}
+			return any(t.Data()).([]float32)
+		}
+		conv32Backward(p, x32, any(w).([]float32), any(gy).([]float32), data(gx), data(gw), data(gb))
+		return
+	}
 	ohw := p.oh * p.ow
 	if gx == nil && gw == nil {
 		if gb != nil {
@@ -573,4 +593,13 @@ func convAddTo[T tensor.Float](dst, src []T) {
 	for i := range dst {
 		dst[i] += src[i]
 	}
+}
+
+// SetConvPacked selects the float32 convolution path (true: GEMMs over
+// packed views, nn_conv32*.go; false: im2col) and returns the previous
+// setting. It exists for benchmarks that compare the two.
+func SetConvPacked(on bool) bool {
+	prev := convPacked
+	convPacked = on
+	return prev
 }

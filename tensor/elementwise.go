@@ -170,12 +170,13 @@ func binRun[T Float](k binKind, d, a, b []T, sa, sb int) {
 
 // binary returns a op b with broadcasting.
 func binary[T Float](k binKind, a, b *Dense[T]) *Dense[T] {
+	// Every element of out is written: its buffer may come from the pool.
 	if SameShape(a.shape, b.shape) {
-		out := &Dense[T]{shape: append([]int(nil), a.shape...), data: make([]T, len(a.data))}
+		out := Empty[T](a.shape...)
 		binSame(k, out.data, a.data, b.data)
 		return out
 	}
-	out := New[T](BroadcastShapes(binNames[k], a.shape, b.shape)...)
+	out := Empty[T](BroadcastShapes(binNames[k], a.shape, b.shape)...)
 	binBroadcast(k, out, a, b)
 	return out
 }

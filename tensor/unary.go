@@ -132,7 +132,7 @@ func unRun[T Float](k unKind, d, a []T, p, q T) {
 
 // unary returns f(a) in a new tensor.
 func unary[T Float](k unKind, a *Dense[T], p, q T) *Dense[T] {
-	out := &Dense[T]{shape: append([]int(nil), a.shape...), data: make([]T, len(a.data))}
+	out := Empty[T](a.shape...) // every element is written
 	d, s := out.data, a.data
 	parallel.For(len(d), k.grain(), func(lo, hi int) { unRun(k, d[lo:hi], s[lo:hi], p, q) })
 	return out

@@ -48,6 +48,10 @@ type gemmKernel struct {
 
 // packB packs the B sliver of kc steps from pc and w columns from col.
 func (j *gemmJob) packB(dst []float32, pc, kc, col, w int) {
+	if j.packBFn != nil {
+		j.packBFn(dst, pc, kc, col, w, j.g.nr)
+		return
+	}
 	if j.transB && j.g.packBT != nil {
 		j.g.packBT(dst, j.b, j.ldb, pc, kc, col, w)
 		return
@@ -109,6 +113,11 @@ type gemmJob struct {
 	colSplit int  // parts each row block's columns are cut into
 	aRows    int  // rows of the largest row block
 
+	// Custom operands (SgemmPacked): when set, they replace a, b and c.
+	packAFn func(dst []float32, row, h, p0, kc, mr int)
+	packBFn func(dst []float32, p0, kc, col, w, nr int)
+	cAt     func(row, col int) (c []float32, ldc, run int)
+
 	bp   [2][]float32 // the packed panels of op(B), shared, used in turn
 	next atomic.Int64 // units claimed so far, over all steps
 	bar  *barrier
@@ -150,7 +159,8 @@ func (j *gemmJob) workPrivate(w int) {
 	mr, nr := g.mr, g.nr
 	abuf := getBuffer(j.aRows * j.kc0)
 	bbuf := getBuffer(j.kc0 * nr)
-	ap, bs := abuf.f, bbuf.f
+	tbuf := getBuffer(mr * nr)
+	ap, bs, tmp := abuf.f, bbuf.f, tbuf.f
 	nSl := ceilDiv(j.n, nr)
 	for pc := 0; pc < j.k; pc += j.kc0 {
 		kc := min(j.kc0, j.k-pc)
@@ -165,10 +175,11 @@ func (j *gemmJob) workPrivate(w int) {
 			j.packB(bs[:kc*nr], pc, kc, col, cw)
 			for s := 0; s < j.slivers; s++ {
 				row := s * mr
-				g.tile(kc, ap[s*kc*mr:], bs, j.c[row*j.ldc+col:], j.ldc, min(mr, j.m-row), cw, j.alpha, beta)
+				j.tileAt(kc, ap[s*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
 			}
 		}
 	}
+	putBuffer(tbuf)
 	putBuffer(bbuf)
 	putBuffer(abuf)
 }
@@ -179,7 +190,9 @@ func (j *gemmJob) packABlock(ap []float32, s0, s1, pc, kc int) {
 	for s := s0; s < s1; s++ {
 		row := s * mr
 		dst := ap[(s-s0)*kc*mr : (s-s0+1)*kc*mr]
-		if h := min(mr, j.m-row); h == mr && !j.transA && j.g.packFull != nil {
+		if j.packAFn != nil {
+			j.packAFn(dst, row, min(mr, j.m-row), pc, kc, mr)
+		} else if h := min(mr, j.m-row); h == mr && !j.transA && j.g.packFull != nil {
 			j.g.packFull(dst, j.a, j.lda, row, pc, kc)
 		} else {
 			packA(dst, j.transA, j.a, j.lda, row, h, pc, kc, mr)
@@ -204,7 +217,8 @@ func (j *gemmJob) work(w int) {
 	mr, nr := g.mr, g.nr
 	units := int64(j.blocks * j.colSplit)
 	abuf := getBuffer(j.aRows * j.kc0)
-	ap := abuf.f
+	tbuf := getBuffer(mr * nr)
+	ap, tmp := abuf.f, tbuf.f
 	var base int64
 	step := 0
 	for jc := 0; jc < j.n; jc += ncBlock {
@@ -237,14 +251,57 @@ func (j *gemmJob) work(w int) {
 					bs := bp[js*kc*nr : (js+1)*kc*nr]
 					for s := s0; s < s1; s++ {
 						row := s * mr
-						g.tile(kc, ap[(s-s0)*kc*mr:], bs, j.c[row*j.ldc+col:], j.ldc, min(mr, j.m-row), cw, j.alpha, beta)
+						j.tileAt(kc, ap[(s-s0)*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
 					}
 				}
 			}
 			base += units
 		}
 	}
+	putBuffer(tbuf)
 	putBuffer(abuf)
+}
+
+// tileAt computes the h x w tile of C at (row, col). With a custom C whose
+// columns there are not evenly strided (a tile across two samples of a
+// convolution's output), it goes through tmp, an MR x NR scratch.
+func (j *gemmJob) tileAt(kc int, a, b []float32, row, col, h, w int, beta float32, tmp []float32) {
+	g := j.g
+	if j.cAt == nil {
+		g.tile(kc, a, b, j.c[row*j.ldc+col:], j.ldc, h, w, j.alpha, beta)
+		return
+	}
+	c, ldc, run := j.cAt(row, col)
+	if run >= w {
+		g.tile(kc, a, b, c, ldc, h, w, j.alpha, beta)
+		return
+	}
+	nr := g.nr
+	t := tmp[:h*nr]
+	if beta != 0 {
+		j.moveTile(t, nr, row, col, h, w, false)
+	}
+	g.tile(kc, a, b, t, nr, h, w, j.alpha, beta)
+	j.moveTile(t, nr, row, col, h, w, true)
+}
+
+// moveTile copies the h x w tile of C at (row, col) into t (row stride ldt),
+// or back from t when out, run by run.
+func (j *gemmJob) moveTile(t []float32, ldt, row, col, h, w int, out bool) {
+	for j0 := 0; j0 < w; {
+		c, ldc, run := j.cAt(row, col+j0)
+		seg := min(run, w-j0)
+		for i := 0; i < h; i++ {
+			ci := c[i*ldc : i*ldc+seg]
+			ti := t[i*ldt+j0 : i*ldt+j0+seg]
+			if out {
+				copy(ci, ti)
+			} else {
+				copy(ti, ci)
+			}
+		}
+		j0 += seg
+	}
 }
 
 // claim returns the next unclaimed unit of the step whose units are

@@ -1,0 +1,277 @@
+package autograd
+
+import (
+	"github.com/fastgo-ml/fastgo/internal/kernels"
+	"github.com/fastgo-ml/fastgo/internal/parallel"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// The float32 path of a stride-1 convolution with "same" padding (2*pad =
+// dilation*(kernel-1) on both axes: SmallCNN's convolutions, a ResNet's 3x3
+// stride-1 and 1x1 ones). The input is copied once into a zero-padded
+// buffer of width Wp = W + 2*padW, and the output is computed on that width:
+// output pixel (y, x') for x' in [0, Wp), of which x' >= W are garbage that
+// a compaction drops. On that grid, row k = (c, ky, kx) of the unfolded
+// input is the padded plane itself, shifted by ky*dilH*Wp + kx*dilW: one
+// contiguous copy per sample, where the general unfolding copies one
+// output row at a time.
+//
+// The backward uses the same grid: dY embedded in a zero-padded buffer of
+// the same shape (its padding is the forward's, for a same convolution)
+// makes the garbage columns contribute exactly zero to dW, and dX is the
+// same forward, on padded dY, with the flipped kernel.
+
+// sameConv reports whether p takes this path. Besides stride 1 and same
+// padding it needs a padding row under the last row when there are garbage
+// columns (padW > 0): dY's padded buffer must read zeros there.
+func (p *convPlan) sameConv() bool {
+	g := p.geom
+	return g.StrideH == 1 && g.StrideW == 1 && 2*g.PadH == g.DilH*(g.KH-1) && 2*g.PadW == g.DilW*(g.KW-1) &&
+		(g.PadW == 0 || g.PadH >= 1)
+}
+
+// padded is an NCHW batch with its planes zero-padded to hp x wp, plus
+// slack at the end so that a shifted read of the last plane stays in the
+// buffer.
+type padded struct {
+	t          *tensor.Tensor
+	d          []float32
+	n, c       int
+	hp, wp     int
+	plane      int // hp*wp
+	slack      int
+	ph, pw     int
+	srcH, srcW int
+}
+
+// newPadded copies src [n, c, h, w] into a zero-padded buffer.
+func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
+	hp, wp := h+2*ph, w+2*pw
+	b := &padded{n: n, c: c, hp: hp, wp: wp, plane: hp * wp, slack: slack, ph: ph, pw: pw, srcH: h, srcW: w}
+	b.t = tensor.Empty[float32](n*c*hp*wp + slack)
+	b.d = b.t.Data()
+	clear(b.d[n*c*hp*wp:])
+	parallel.For(n*c, 8, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			dst := b.d[pl*b.plane : (pl+1)*b.plane]
+			s := src[pl*h*w : (pl+1)*h*w]
+			clear(dst[:ph*wp])
+			for y := 0; y < h; y++ {
+				row := dst[(ph+y)*wp : (ph+y+1)*wp]
+				clear(row[:pw])
+				copy(row[pw:pw+w], s[y*w:(y+1)*w])
+				clear(row[pw+w:])
+			}
+			clear(dst[(ph+h)*wp:])
+		}
+	})
+	return b
+}
+
+func (b *padded) release() { b.t.Release() }
+
+// sameUnfold is the unfolded matrix of a padded batch on the wide output
+// grid: row k is (channel c0 + k/taps, tap k%taps), column j is (sample
+// j/(oh*wp), wide pixel j%(oh*wp)); element = plane[pixel + shift(tap)].
+type sameUnfold struct {
+	b        *padded
+	c0       int
+	kh, kw   int
+	dh, dw   int
+	oh       int // output height (= input height)
+	perImage int // oh*wp columns per sample
+}
+
+func (u *sameUnfold) row(dst []float32, k, j0 int) {
+	taps := u.kh * u.kw
+	ci, t := u.c0+k/taps, k%taps
+	shift := (t/u.kw)*u.dh*u.b.wp + (t%u.kw)*u.dw
+	n, q := j0/u.perImage, j0%u.perImage
+	for d := 0; d < len(dst); {
+		run := min(u.perImage-q, len(dst)-d)
+		o := (n*u.b.c+ci)*u.b.plane + q + shift
+		copy(dst[d:d+run], u.b.d[o:o+run])
+		d += run
+		q = 0
+		n++
+	}
+}
+
+func (u *sameUnfold) packB(dst []float32, p0, kc, col, w, nr int) {
+	for p := 0; p < kc; p++ {
+		row := dst[p*nr : (p+1)*nr]
+		u.row(row[:w], p0+p, col)
+		clear(row[w:])
+	}
+}
+
+func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
+	return func(dst []float32, row, h, p0, kc, mr int) {
+		tmp := tensor.Empty[float32](h * kc)
+		t := tmp.Data()
+		for i := 0; i < h; i++ {
+			u.row(t[i*kc:(i+1)*kc], row+i, j0+p0)
+		}
+		kernels.PackRowsA(dst, t, kc, h, kc, mr)
+		tmp.Release()
+	}
+}
+
+// wide is a GEMM output on the wide grid: [n, c, oh, wp], compacted into
+// NCHW afterwards.
+type wide struct {
+	t        *tensor.Tensor
+	d        []float32
+	c, c0    int
+	perImage int
+}
+
+func (o *wide) cAt(row, col int) ([]float32, int, int) {
+	n, q := col/o.perImage, col%o.perImage
+	return o.d[(n*o.c+o.c0+row)*o.perImage+q:], o.perImage, o.perImage - q
+}
+
+// compact copies the first w of every wp columns of the wide output into
+// dst [n, c, oh, w], adding bias[c] when bias is not nil.
+func compact(src []float32, dst []float32, n, c, oh, w, wp int, bias []float32) {
+	parallel.For(n*c, 8, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			s := src[pl*oh*wp : (pl+1)*oh*wp]
+			d := dst[pl*oh*w : (pl+1)*oh*w]
+			for y := 0; y < oh; y++ {
+				if bias != nil {
+					kernels.Affine(d[y*w:(y+1)*w], s[y*wp:y*wp+w], 1, bias[pl%c])
+				} else {
+					copy(d[y*w:(y+1)*w], s[y*wp:y*wp+w])
+				}
+			}
+		}
+	})
+}
+
+// sameSlack is the slack a padded buffer needs for the shifted reads of
+// geometry p's kernel from the last plane.
+func (p *convPlan) sameSlack() int {
+	g := p.geom
+	return (g.KH-1)*g.DilH*(p.w+2*g.PadW) + (g.KW-1)*g.DilW + 1
+}
+
+// sameForward is conv32Forward for a same convolution.
+func sameForward(p *convPlan, x, w, b, out []float32) {
+	g := p.geom
+	xp := newPadded(x, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
+	defer xp.release()
+	sameConvGEMM(p, xp, p.cin, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return w[grp*p.coutG*p.kG:] }, p.kG, out, b)
+}
+
+// sameConvGEMM computes outC channels (groups of outG) on the wide grid of
+// the padded input xp (groups of inG channels) with weight rows wOf(group)
+// of length k, then compacts into out (adding bias when not nil).
+func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32) {
+	g := p.geom
+	perImage := p.h * xp.wp
+	o := &wide{t: tensor.Empty[float32](p.n * outC * perImage), c: outC, perImage: perImage}
+	o.d = o.t.Data()
+	defer o.t.Release()
+	for grp := 0; grp < p.groups; grp++ {
+		u := &sameUnfold{b: xp, c0: grp * inG, kh: g.KH, kw: g.KW, dh: g.DilH, dw: g.DilW, oh: p.h, perImage: perImage}
+		o.c0 = grp * outG
+		oc := *o
+		kernels.SgemmPacked(outG, p.n*perImage, k, 1, &kernels.Packed{
+			PackA: kernels.PackerA(false, wOf(grp), k),
+			PackB: u.packB,
+			C:     oc.cAt,
+		}, 0)
+	}
+	compact(o.d, out, p.n, outC, p.h, p.w, xp.wp, bias)
+}
+
+// sameBackward is conv32Backward for a same convolution.
+func sameBackward(p *convPlan, x, w, gy []float32, gx, gw, gb []float32) {
+	g := p.geom
+	if gb != nil {
+		conv32BiasGrad(p, gy, gb)
+	}
+	if gw == nil && gx == nil {
+		return
+	}
+	// dY on the padded grid: for a same convolution its padding is the
+	// forward's, so one buffer serves dW (dY at wide pixel q is at q +
+	// padH*Wp + padW, with zeros under the garbage columns) and dX (the
+	// padded input of the flipped convolution).
+	gp := newPadded(gy, p.n, p.cout, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
+	defer gp.release()
+	perImage := p.h * gp.wp
+	if gw != nil {
+		convWeightGEMMs.Add(int64(p.groups))
+		xp := newPadded(x, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
+		defer xp.release()
+		wT := tensor.Empty[float32](p.cout * p.kG)
+		defer wT.Release()
+		wt := wT.Data()
+		off := g.PadH*gp.wp + g.PadW
+		split := p.n > conv32DWGroup && kernels.Workers(p.kG, p.coutG, p.n*perImage, conv32RefThreads) < conv32MinWorkers
+		for grp := 0; grp < p.groups; grp++ {
+			u := &sameUnfold{b: xp, c0: grp * p.cinG, kh: g.KH, kw: g.KW, dh: g.DilH, dw: g.DilW, oh: p.h, perImage: perImage}
+			c0 := grp * p.coutG
+			// B[j][c] = dY of channel c0+c at wide column j (zero under the
+			// garbage columns).
+			packB := func(j0 int) func(dst []float32, p0, kc, col, w, nr int) {
+				return func(dst []float32, p0, kc, col, w, nr int) {
+					for d := 0; d < kc; {
+						j := j0 + p0 + d
+						n, q := j/perImage, j%perImage
+						seg := min(perImage-q, kc-d)
+						src := gp.d[(n*p.cout+c0+col)*gp.plane+q+off:]
+						kernels.PackColsB(dst[d*nr:(d+seg)*nr], src, gp.plane, seg, w, nr)
+						d += seg
+					}
+				}
+			}
+			dst := wt[grp*p.kG*p.coutG : (grp+1)*p.kG*p.coutG]
+			if !split {
+				kernels.SgemmPacked(p.kG, p.coutG, p.n*perImage, 1, &kernels.Packed{
+					PackA: u.packA(0), PackB: packB(0), C: dense(dst, p.coutG, p.coutG),
+				}, 0)
+				continue
+			}
+			groups := (p.n + conv32DWGroup - 1) / conv32DWGroup
+			part := tensor.Empty[float32](groups * len(dst))
+			pd := part.Data()
+			parallel.For(groups, 1, func(lo, hi int) {
+				for gi := lo; gi < hi; gi++ {
+					n0, n1 := gi*conv32DWGroup, min((gi+1)*conv32DWGroup, p.n)
+					j0 := n0 * perImage
+					kernels.SgemmPacked(p.kG, p.coutG, (n1-n0)*perImage, 1, &kernels.Packed{
+						PackA: u.packA(j0), PackB: packB(j0), C: dense(pd[gi*len(dst):(gi+1)*len(dst)], p.coutG, p.coutG), Threads: 1,
+					}, 0)
+				}
+			})
+			copy(dst, pd[:len(dst)])
+			for gi := 1; gi < groups; gi++ {
+				kernels.Axpy(1, pd[gi*len(dst):(gi+1)*len(dst)], dst)
+			}
+			part.Release()
+		}
+		convTransposeWeight(p, wt, gw)
+	}
+	if gx != nil {
+		taps := g.KH * g.KW
+		kG := p.coutG * taps
+		wf := tensor.Empty[float32](p.groups * p.cinG * kG)
+		defer wf.Release()
+		f := wf.Data()
+		for grp := 0; grp < p.groups; grp++ {
+			for co := 0; co < p.coutG; co++ {
+				for ci := 0; ci < p.cinG; ci++ {
+					src := w[((grp*p.coutG+co)*p.cinG+ci)*taps:][:taps]
+					d := f[(grp*p.cinG+ci)*kG+co*taps:][:taps]
+					for t, v := range src {
+						d[taps-1-t] = v
+					}
+				}
+			}
+		}
+		sameConvGEMM(p, gp, p.cout, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil)
+	}
+}

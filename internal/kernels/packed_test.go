@@ -1,0 +1,83 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSgemmPackedMatchesSgemm runs SgemmPacked with the plain packers and a
+// C split into uneven column runs (as a convolution's output is, sample by
+// sample) against Sgemm, bit for bit, on every tier, for both k-blockings
+// and both parallel plans, and checks the guard around every run.
+func TestSgemmPackedMatchesSgemm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, tr := range tiers {
+		for _, sz := range []struct{ m, n, k, run int }{
+			{5, 7, 3, 3}, {37, 100, 300, 17}, {64, 196 * 3, 288, 196}, {300, 70, 40, 33}, {13, 257, 9, 64},
+		} {
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					for _, beta := range []float32{0, 0.5} {
+						name := fmt.Sprintf("%s %+v tA=%v tB=%v beta=%v", tr.name, sz, tA, tB, beta)
+						m, n, k := sz.m, sz.n, sz.k
+						lda, ldb := k, n
+						if tA {
+							lda = m
+						}
+						if tB {
+							ldb = k
+						}
+						a, b := randSlice(rng, m*k), randSlice(rng, k*n)
+						c0 := randSlice(rng, m*n)
+						want := append([]float32(nil), c0...)
+						withTier(tr, func() { Sgemm(tA, tB, m, n, k, 1.5, a, lda, b, ldb, beta, want, n) })
+						// C in runs of sz.run columns: run r holds columns
+						// [r*run, (r+1)*run) as its own m x run block, with a guard.
+						runs := (n + sz.run - 1) / sz.run
+						blocks := make([][]float32, runs)
+						for r := range blocks {
+							w := min(sz.run, n-r*sz.run)
+							blk := make([]float32, m*w+5)
+							for i := 0; i < m; i++ {
+								copy(blk[i*w:(i+1)*w], c0[i*n+r*sz.run:i*n+r*sz.run+w])
+							}
+							for i := m * w; i < len(blk); i++ {
+								blk[i] = sentinel
+							}
+							blocks[r] = blk
+						}
+						withTier(tr, func() {
+							SgemmPacked(m, n, k, 1.5, &Packed{
+								PackA: PackerA(tA, a, lda),
+								PackB: PackerB(tB, b, ldb),
+								C: func(row, col int) ([]float32, int, int) {
+									r, off := col/sz.run, col%sz.run
+									w := min(sz.run, n-r*sz.run)
+									return blocks[r][row*w+off:], w, w - off
+								},
+							}, beta)
+						})
+						for i := 0; i < m; i++ {
+							for jj := 0; jj < n; jj++ {
+								r, off := jj/sz.run, jj%sz.run
+								w := min(sz.run, n-r*sz.run)
+								if got := blocks[r][i*w+off]; got != want[i*n+jj] {
+									t.Fatalf("%s: C[%d][%d] = %v, Sgemm %v", name, i, jj, got, want[i*n+jj])
+								}
+							}
+						}
+						for r, blk := range blocks {
+							w := min(sz.run, n-r*sz.run)
+							for i := m * w; i < len(blk); i++ {
+								if blk[i] != sentinel {
+									t.Fatalf("%s: wrote past run %d", name, r)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
