@@ -93,6 +93,9 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
 	if err := write(f); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -456,6 +459,60 @@ func (lm *loadedModel) loadImage(path string) (*tensor.Tensor, error) {
 		x = vision.Resize(s[1], s[2], vision.Squish).TransformItem(x, nil, false)
 	}
 	return x, nil
+}
+
+// validData opens the data of df (default: embedded) for lm: images
+// decoded to the model's channels and through its recorded item
+// transforms, with the model's classes and input shape checked.
+func (lm *loadedModel) validData(ctx context.Context, df dataFlags) (*vision.DataLoaders, string, error) {
+	if df.data == "" {
+		df.data = "embedded"
+	}
+	df.channels = lm.Channels
+	if lm.Exported != nil {
+		df.itemTfms = lm.Exported.ItemTfms
+	}
+	if df.itemTfms == nil && len(lm.InputShape) == 3 {
+		df.size = lm.InputShape[1]
+	}
+	dls, desc, err := df.open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.Equal(dls.Vocab, lm.Classes) && (lm.Exported != nil || len(dls.Vocab) != len(lm.Classes)) {
+		return nil, "", fmt.Errorf("-data %s: its classes %q are not the model's %q", df.data, dls.Vocab, lm.Classes)
+	}
+	if lm.InputShape != nil {
+		shape, err := itemShape(ctx, dls)
+		if err != nil {
+			return nil, "", err
+		}
+		if !slices.Equal(shape, lm.InputShape) {
+			return nil, "", fmt.Errorf("-data %s: its images are %s, the model %s takes %s", df.data, shapeString(shape), lm.Source, shapeString(lm.InputShape))
+		}
+	}
+	return dls, desc, nil
+}
+
+// firstValid returns the first n items of the validation set (all of them
+// when there are fewer) as one batch and their labels.
+func firstValid(ctx context.Context, dls *vision.DataLoaders, n int) (*tensor.Tensor, []int, error) {
+	var xs []*tensor.Tensor
+	var ys []int
+	for b, err := range dls.Valid.Epoch(ctx, 0) {
+		if err != nil {
+			return nil, nil, err
+		}
+		xs, ys = append(xs, b.X), append(ys, b.Y...)
+		if len(ys) >= n {
+			break
+		}
+	}
+	if len(ys) == 0 {
+		return nil, nil, fmt.Errorf("the validation set is empty")
+	}
+	n = min(n, len(ys))
+	return tensor.Concat(0, xs...).Narrow0(0, n), ys[:n], nil
 }
 
 // classIndex resolves a class given by index or by name.

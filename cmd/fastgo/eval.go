@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 
@@ -118,28 +117,11 @@ func evalExported(path, data string, batch int, seed uint64, validPct float64, s
 	if err != nil {
 		return err
 	}
-	if data == "" {
-		data = "embedded"
-	}
-	df := dataFlags{data: data, bs: batch, seed: seed, validPct: validPct, channels: lm.Channels, csvHeader: true}
-	df.itemTfms = lm.Exported.ItemTfms
 	ctx, stop := interruptContext()
 	defer stop()
-	dls, desc, err := df.open(ctx)
+	dls, desc, err := lm.validData(ctx, dataFlags{data: data, bs: batch, seed: seed, validPct: validPct, csvHeader: true})
 	if err != nil {
 		return err
-	}
-	if !slices.Equal(dls.Vocab, lm.Classes) {
-		return fmt.Errorf("-data %s: its classes %q are not the model's %q", data, dls.Vocab, lm.Classes)
-	}
-	if lm.InputShape != nil {
-		shape, err := itemShape(ctx, dls)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(shape, lm.InputShape) {
-			return fmt.Errorf("-data %s: its images are %s, the model %s was exported for %s", data, shapeString(shape), path, shapeString(lm.InputShape))
-		}
 	}
 	l := lm.Learner
 	l.Metrics = []learner.Metric{learner.Accuracy()}

@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
+	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
@@ -94,6 +96,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	resume := fs.Bool("resume", false, "continue from -checkpoint if it exists (same flags as the interrupted run)")
 	csvLog := fs.String("csv", "", "also write the results table to this CSV file")
 	plot := fs.String("plot", "", "also write the loss curve (PNG) to this file")
+	defence := fs.String("defence", "none", "train with a defence: none, pgd-at (Madry's PGD adversarial training), fast-at (Wong et al.'s FGSM-RS with its overfitting guard), trades (Zhang et al.), noise (Gaussian noise, for fastgo certify)")
+	defEps := fs.Float64("defence-eps", 0.1, "the Linf budget of pgd-at, fast-at and trades, in [0,1] pixels")
+	defSteps := fs.Int("defence-steps", 7, "PGD steps of pgd-at and trades")
+	beta := fs.Float64("trades-beta", 6, "TRADES's weight of the robust (KL) term")
+	sigma := fs.Float64("sigma", 0.25, "the noise of -defence noise, in [0,1] pixels")
 	setUsage(fs, "fastgo train [-data DIR|FILE.csv|embedded|fashion-mnist] [-arch ARCH] [-epochs N] [-out FILE]", `
 Trains an image classifier the fastai way (fit_one_cycle, or fine_tune with
 pretrained weights), showing a progress bar and the results table, and exports
@@ -105,7 +112,9 @@ continue.
 Examples:
   fastgo train                                   # SmallCNN on the embedded Fashion-MNIST
   fastgo train -data fashion-mnist -epochs 3     # the full 60,000 images
-  fastgo train -data ./pets -arch resnet18 -size 128 -pretrained resnet18.safetensors`)
+  fastgo train -data ./pets -arch resnet18 -size 128 -pretrained resnet18.safetensors
+  fastgo train -defence pgd-at -defence-eps 0.1 -out robust.safetensors
+  fastgo train -defence noise -sigma 0.25 -out smooth.safetensors   # then fastgo certify`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -138,6 +147,10 @@ Examples:
 	}
 	if *ckpt == "" {
 		*ckpt = withSuffix(*out, ".ckpt")
+	}
+	def, err := defenceCallback(*defence, *defEps, *defSteps, *beta, *sigma, tf.seed)
+	if err != nil {
+		return err
 	}
 
 	for _, p := range []string{*out, *ckpt} {
@@ -185,6 +198,10 @@ Examples:
 		}
 	}
 	cbs := []learner.Callback{callbacks.NewProgress(stdout), &learner.Checkpoint{Path: *ckpt}}
+	if def != nil {
+		cbs = append(cbs, def)
+		fmt.Fprintf(stdout, "defence: %s\n", *defence)
+	}
 	if *csvLog != "" {
 		cbs = append(cbs, &callbacks.CSVLogger{Path: *csvLog, Append: *resume && start > 0})
 	}
@@ -233,4 +250,39 @@ func withSuffix(path, suffix string) string {
 		path = path[:i]
 	}
 	return path + suffix + ext
+}
+
+// defenceCallback returns the training callback of -defence (nil for none).
+func defenceCallback(name string, eps float64, steps int, beta, sigma float64, seed uint64) (learner.Callback, error) {
+	if name == "none" || name == "" {
+		return nil, nil
+	}
+	if !(eps > 0) || math.IsInf(eps, 0) {
+		return nil, usagef("-defence-eps %v must be positive", eps)
+	}
+	if steps < 1 {
+		return nil, usagef("-defence-steps %d must be positive", steps)
+	}
+	tm := adversarial.ThreatModel{Norm: adversarial.Linf, Eps: eps}
+	switch name {
+	case "pgd-at":
+		t := adversarial.NewTrainer(adversarial.PGD{Steps: steps, RandomStart: true, LastIterate: true}, tm)
+		t.Seed = seed
+		return t, nil
+	case "fast-at":
+		t := adversarial.NewFastAT(tm)
+		t.Seed = seed
+		return t, nil
+	case "trades":
+		if !(beta > 0) {
+			return nil, usagef("-trades-beta %v must be positive", beta)
+		}
+		return &adversarial.TRADES{Threat: tm, Beta: beta, Steps: steps, Seed: seed}, nil
+	case "noise":
+		if !(sigma > 0) || math.IsInf(sigma, 0) {
+			return nil, usagef("-sigma %v must be positive", sigma)
+		}
+		return &adversarial.GaussianNoise{Sigma: sigma, Seed: seed}, nil
+	}
+	return nil, usagef("unknown -defence %q (have none, pgd-at, fast-at, trades, noise)", name)
 }
