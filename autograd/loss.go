@@ -55,6 +55,7 @@ const DefaultIgnoreIndex = -100
 // *CrossEntropyOptions means the defaults: mean reduction, no smoothing, no
 // class weights, targets equal to DefaultIgnoreIndex ignored.
 type CrossEntropyOptions struct {
+	// Reduction is how the per-sample losses are combined (mean).
 	Reduction Reduction
 	// LabelSmoothing in [0, 1] mixes the target with the uniform
 	// distribution: loss = (1-ls)*nll + ls * mean over classes of -logp
@@ -70,6 +71,8 @@ type CrossEntropyOptions struct {
 // NLLOptions are the options of NLLLoss; a nil *NLLOptions means the
 // defaults, as for CrossEntropyOptions.
 type NLLOptions struct {
+	// Reduction, Weight and IgnoreIndex are CrossEntropyOptions' fields
+	// of the same names.
 	Reduction   Reduction
 	Weight      []float64
 	IgnoreIndex *int
@@ -348,6 +351,7 @@ func MSELoss[T tensor.Float](a, b *Var[T], red Reduction) *Var[T] {
 // BCEOptions are the options of BCEWithLogits. A nil *BCEOptions means mean
 // reduction and no positive weight.
 type BCEOptions struct {
+	// Reduction is how the per-element losses are combined (mean).
 	Reduction Reduction
 	// PosWeight, when not nil, weighs the positive term of each class; it
 	// has one entry per element of the last dimension and is broadcast over

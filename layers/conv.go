@@ -12,6 +12,8 @@ import (
 // Zero values mean PyTorch's defaults: stride 1, padding 0, dilation 1,
 // groups 1, with bias.
 type ConvConfig struct {
+	// Stride, Padding, Dilation and Groups are PyTorch's arguments of the
+	// same names, one value for both spatial dimensions.
 	Stride, Padding, Dilation, Groups int
 	// NoBias drops the bias (bias=False in PyTorch).
 	NoBias bool
@@ -57,6 +59,7 @@ func (c *Conv2d) Forward(x *autograd.Value) *autograd.Value {
 	return autograd.Conv2d(x, c.Weight, c.Bias, &c.Opts)
 }
 
+// String describes the layer as PyTorch prints it.
 func (c *Conv2d) String() string {
 	s := c.Weight.Shape()
 	return fmt.Sprintf("Conv2d(%d, %d, kernel_size=(%d, %d), stride=%v, padding=%v, groups=%d, bias=%v)",

@@ -41,6 +41,7 @@ func (l *Linear) Forward(x *autograd.Value) *autograd.Value {
 	return autograd.Linear(x, l.Weight, l.Bias)
 }
 
+// String describes the layer as PyTorch prints it.
 func (l *Linear) String() string {
 	s := l.Weight.Shape()
 	return fmt.Sprintf("Linear(in_features=%d, out_features=%d, bias=%v)", s[1], s[0], l.Bias != nil)

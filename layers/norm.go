@@ -79,6 +79,7 @@ func CallReLU(b *BatchNorm, x *autograd.Value) *autograd.Value {
 	return out
 }
 
+// String describes the layer as PyTorch prints it.
 func (b *BatchNorm) String() string {
 	return fmt.Sprintf("BatchNorm%dd(%d, eps=%g, momentum=%g)", b.rank-2, b.RunningMean.Len(), b.Eps, b.Momentum)
 }

@@ -11,8 +11,11 @@ import (
 // [0,1] pixels), Y the N integer targets and Index the items' positions in
 // their data set (nil when unknown).
 type Batch struct {
-	X     *tensor.Tensor
-	Y     []int
+	// X is the input [N, ...].
+	X *tensor.Tensor
+	// Y holds the N targets.
+	Y []int
+	// Index holds the items' positions in their data set, or nil.
 	Index []int
 }
 

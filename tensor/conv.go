@@ -8,10 +8,14 @@ import "fmt"
 // A zero stride or dilation means 1, so ConvGeom{KH: 3, KW: 3, PadH: 1,
 // PadW: 1} is the usual "same" 3x3 convolution.
 type ConvGeom struct {
-	KH, KW           int
+	// KH and KW are the kernel's height and width.
+	KH, KW int
+	// StrideH and StrideW are the strides (0 means 1).
 	StrideH, StrideW int
-	PadH, PadW       int
-	DilH, DilW       int
+	// PadH and PadW are the zero padding on each side.
+	PadH, PadW int
+	// DilH and DilW are the dilations (0 means 1).
+	DilH, DilW int
 }
 
 // Norm returns g with zero strides and dilations replaced by 1.

@@ -16,10 +16,13 @@ import (
 // layers.<i>.{conv1,bn1,conv2,bn2,shortcut.0,shortcut.1}, fc.
 type CIFARResNet18 struct {
 	layers.Base
-	Conv1  *layers.Conv2d
-	BN1    *layers.BatchNorm
+	// Conv1 and BN1 are the 3x3 stem and its BatchNorm.
+	Conv1 *layers.Conv2d
+	BN1   *layers.BatchNorm
+	// Blocks are the 8 BasicBlocks ("layers.0" to "layers.7").
 	Blocks *layers.Sequential
-	FC     *layers.Linear
+	// FC is the classifier, Linear(512, classes).
+	FC *layers.Linear
 }
 
 // NewCIFARResNet18 returns the W4 model for inCh input channels (0 means 3).

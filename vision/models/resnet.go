@@ -29,6 +29,7 @@ func (k BlockKind) expansion() int {
 
 // ResNetConfig describes a torchvision-layout ResNet.
 type ResNetConfig struct {
+	// Block is the residual block: Basic or Bottleneck.
 	Block BlockKind
 	// Layers is the number of blocks in each of the four stages.
 	Layers [4]int
@@ -44,13 +45,17 @@ type ResNetConfig struct {
 // (3x3, stride 2), layer1..layer4, avgpool, fc, with torchvision's names.
 type ResNet struct {
 	layers.Base
-	Conv1                          *layers.Conv2d
-	BN1                            *layers.BatchNorm
-	Relu                           *layers.ReLU
-	MaxPool                        *layers.MaxPool2d
+	// Conv1, BN1, Relu and MaxPool are the stem (7x7 stride-2 convolution,
+	// BatchNorm, ReLU, 3x3 stride-2 max pool).
+	Conv1   *layers.Conv2d
+	BN1     *layers.BatchNorm
+	Relu    *layers.ReLU
+	MaxPool *layers.MaxPool2d
+	// Layer1, Layer2, Layer3 and Layer4 are the four stages of blocks.
 	Layer1, Layer2, Layer3, Layer4 *layers.Sequential
-	AvgPool                        *layers.AdaptiveAvgPool2d
-	FC                             *layers.Linear
+	// AvgPool is the global average pool and FC the classifier.
+	AvgPool *layers.AdaptiveAvgPool2d
+	FC      *layers.Linear
 	// Features is the number of channels layer4 outputs.
 	Features int
 	// Config is the configuration the ResNet was built from, with its

@@ -12,10 +12,14 @@ import (
 // PyTorch's names conv1, bn1, conv2, bn2, fc1, fc2.
 type SmallCNN struct {
 	layers.Base
-	Conv1    *layers.Conv2d
-	BN1      *layers.BatchNorm
-	Conv2    *layers.Conv2d
-	BN2      *layers.BatchNorm
+	// Conv1 and BN1 are the first convolution, 1 to 32 channels, and its
+	// BatchNorm; Conv2 and BN2 the second, 32 to 64 channels.
+	Conv1 *layers.Conv2d
+	BN1   *layers.BatchNorm
+	Conv2 *layers.Conv2d
+	BN2   *layers.BatchNorm
+	// FC1 and FC2 are the classifier, Linear(3136, 128) and
+	// Linear(128, classes).
 	FC1, FC2 *layers.Linear
 	pool     *layers.MaxPool2d
 }
