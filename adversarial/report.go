@@ -1,0 +1,550 @@
+package adversarial
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// Report is the outcome of EvaluateRobustness. Accuracies are shares of
+// all Samples; success rates are shares of the initially correct samples
+// (the ones attacked). Every number is finite, so the report round-trips
+// through JSON (WriteJSON, ReadReport).
+type Report struct {
+	// Norm is the threat model's norm ("Linf", "L2", "L1"); Lo and Hi its
+	// pixel box; Eps the suite's eps, ascending.
+	Norm string    `json:"norm"`
+	Lo   float64   `json:"lo"`
+	Hi   float64   `json:"hi"`
+	Eps  []float64 `json:"eps"`
+	// Samples is the number of samples evaluated, Correct the number the
+	// model classifies correctly, CleanAccuracy their share.
+	Samples       int     `json:"samples"`
+	Correct       int     `json:"correct"`
+	CleanAccuracy float64 `json:"clean_accuracy"`
+	// Classes names the classes when known (the learner's vocabulary).
+	Classes []string `json:"classes,omitempty"`
+	// Labels and CleanPred are each sample's label and clean prediction.
+	Labels    []int `json:"labels"`
+	CleanPred []int `json:"clean_pred"`
+	// Attacks holds the suite's attacks one by one, in order.
+	Attacks []AttackReport `json:"attacks"`
+	// AutoAttack holds the cascade at each eps (empty without one).
+	AutoAttack []CascadeReport `json:"autoattack,omitempty"`
+	// WorstCase is, at each eps, the per-sample worst case over every
+	// attack of the suite at that eps or a smaller one.
+	WorstCase []WorstCase `json:"worst_case"`
+	// Checks are the gradient-masking checks that could run, each flagged
+	// or not; Unbounded and Gradients their measurements.
+	Checks    []Check          `json:"checks"`
+	Unbounded *UnboundedResult `json:"unbounded,omitempty"`
+	Gradients *GradientResult  `json:"gradients,omitempty"`
+	// Seconds is the evaluation's wall time.
+	Seconds float64 `json:"seconds"`
+	// Examples are adversarial examples found at the largest eps, for
+	// WriteExamples (not written to JSON).
+	Examples []Example `json:"-"`
+}
+
+// AttackReport is one attack of the suite, at each of its eps.
+type AttackReport struct {
+	Name     string     `json:"name"`
+	Kind     AttackKind `json:"kind"`
+	Targeted bool       `json:"targeted"`
+	// Skipped says why the attack did not run (empty when it ran).
+	Skipped string         `json:"skipped,omitempty"`
+	Seconds float64        `json:"seconds"`
+	Results []AttackResult `json:"results"`
+}
+
+// AttackResult is one attack at one eps.
+type AttackResult struct {
+	Eps float64 `json:"eps"`
+	// RobustAccuracy is the share of all samples classified correctly
+	// after the attack (misclassified samples count as not robust).
+	RobustAccuracy float64 `json:"robust_accuracy"`
+	// Attacked is the number of initially correct samples attacked,
+	// Succeeded those meeting the attack's criterion (misclassified, or at
+	// the target), SuccessRate their share.
+	Attacked    int     `json:"attacked"`
+	Succeeded   int     `json:"succeeded"`
+	SuccessRate float64 `json:"success_rate"`
+	// MedianNorm and MeanNorm are over the successful perturbations (0
+	// with none).
+	MedianNorm float64 `json:"median_norm"`
+	MeanNorm   float64 `json:"mean_norm"`
+	// MedianQueries and MeanQueries are over the successful samples of a
+	// black-box attack, TotalQueries over all it attacked (0 for white-box
+	// attacks).
+	MedianQueries float64 `json:"median_queries"`
+	MeanQueries   float64 `json:"mean_queries"`
+	TotalQueries  int     `json:"total_queries"`
+	// Robust says, per sample, whether it was classified correctly after
+	// the attack.
+	Robust []bool `json:"robust"`
+}
+
+// CascadeReport is the AutoAttack-style cascade at one eps.
+type CascadeReport struct {
+	Eps    float64       `json:"eps"`
+	Stages []StageResult `json:"stages"`
+	// RobustAccuracy is the share of samples robust after every stage.
+	RobustAccuracy float64 `json:"robust_accuracy"`
+}
+
+// StageResult is one attack of the cascade at one eps.
+type StageResult struct {
+	Name    string     `json:"name"`
+	Kind    AttackKind `json:"kind"`
+	Skipped string     `json:"skipped,omitempty"`
+	// Attacked is the number of samples still robust when the stage ran,
+	// Fooled the number it fooled, RobustAccuracy the share of all samples
+	// robust after it.
+	Attacked       int     `json:"attacked"`
+	Fooled         int     `json:"fooled"`
+	RobustAccuracy float64 `json:"robust_accuracy"`
+	TotalQueries   int     `json:"total_queries"`
+	Seconds        float64 `json:"seconds"`
+}
+
+// WorstCase is the per-sample worst case at one eps.
+type WorstCase struct {
+	Eps            float64 `json:"eps"`
+	RobustAccuracy float64 `json:"robust_accuracy"`
+	Robust         []bool  `json:"robust"`
+}
+
+// Check is one gradient-masking check (see CheckOneStep and the other
+// Check names).
+type Check struct {
+	Name    string `json:"name"`
+	Flagged bool   `json:"flagged"`
+	Detail  string `json:"detail"`
+}
+
+// UnboundedResult is the unbounded attack's outcome.
+type UnboundedResult struct {
+	Name        string  `json:"name"`
+	Attacked    int     `json:"attacked"`
+	Succeeded   int     `json:"succeeded"`
+	SuccessRate float64 `json:"success_rate"`
+}
+
+// GradientResult is the gradient check's outcome: of Checked correct
+// samples, Zero had an all-zero input gradient and NonFinite a NaN or
+// infinite one.
+type GradientResult struct {
+	Checked   int `json:"checked"`
+	Zero      int `json:"zero"`
+	NonFinite int `json:"non_finite"`
+}
+
+// Example is an adversarial example for the report's image grid: sample
+// Index, its Label, the clean and adversarial predictions, the attack that
+// found it at Eps, and both images [C, H, W].
+type Example struct {
+	Index, Label, CleanPred, AdvPred int
+	Attack                           string
+	Eps                              float64
+	Clean, Adv                       *tensor.Tensor
+}
+
+func (r *Report) addCheck(name string, flagged bool, ifFlagged, ifOK string) {
+	d := strings.TrimSuffix(ifFlagged, "; ")
+	if !flagged {
+		d = ifOK
+	}
+	r.Checks = append(r.Checks, Check{Name: name, Flagged: flagged, Detail: d})
+}
+
+// Flags returns the checks that are flagged (none: no sign of gradient
+// masking was found by the checks that ran).
+func (r *Report) Flags() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if c.Flagged {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Flagged reports whether the check called name ran and was flagged.
+func (r *Report) Flagged(name string) bool {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c.Flagged
+		}
+	}
+	return false
+}
+
+// WorstAccuracy returns the worst-case robust accuracy at eps, and false
+// when eps is not in the report.
+func (r *Report) WorstAccuracy(eps float64) (float64, bool) {
+	for _, w := range r.WorstCase {
+		if w.Eps == eps {
+			return w.RobustAccuracy, true
+		}
+	}
+	return 0, false
+}
+
+// className returns the name of class c when known, else its number.
+func (r *Report) className(c int) string {
+	if c >= 0 && c < len(r.Classes) {
+		return r.Classes[c]
+	}
+	if c < 0 {
+		return "NaN"
+	}
+	return fmt.Sprint(c)
+}
+
+// table rows shared by the text and Markdown outputs.
+func (r *Report) rows() (header []string, rows [][]string) {
+	header = []string{"attack", "kind", "eps", "robust acc", "success", "median norm", "mean norm", "queries (mean/median)", "time"}
+	for _, a := range r.Attacks {
+		name := a.Name
+		if a.Skipped != "" {
+			rows = append(rows, []string{name, a.Kind.String(), "-", "skipped: " + a.Skipped, "", "", "", "", ""})
+			continue
+		}
+		for k, res := range a.Results {
+			q := "-"
+			if a.Kind == BlackBoxKind {
+				q = fmt.Sprintf("%.0f/%.0f", res.MeanQueries, res.MedianQueries)
+			}
+			t := ""
+			if k == 0 {
+				t = fmt.Sprintf("%.1fs", a.Seconds)
+			}
+			rows = append(rows, []string{name, a.Kind.String(), fmt.Sprintf("%g", res.Eps), fmt.Sprintf("%.4f", res.RobustAccuracy),
+				fmt.Sprintf("%.4f", res.SuccessRate), fmt.Sprintf("%.4f", res.MedianNorm), fmt.Sprintf("%.4f", res.MeanNorm), q, t})
+		}
+	}
+	for _, c := range r.AutoAttack {
+		for _, st := range c.Stages {
+			name := "AutoAttack: +" + st.Name
+			if st.Skipped != "" {
+				rows = append(rows, []string{name, st.Kind.String(), fmt.Sprintf("%g", c.Eps), "skipped: " + st.Skipped, "", "", "", "", ""})
+				continue
+			}
+			q := "-"
+			if st.Kind == BlackBoxKind {
+				q = fmt.Sprintf("total %d", st.TotalQueries)
+			}
+			rows = append(rows, []string{name, st.Kind.String(), fmt.Sprintf("%g", c.Eps), fmt.Sprintf("%.4f", st.RobustAccuracy),
+				fmt.Sprintf("%d/%d", st.Fooled, st.Attacked), "", "", q, fmt.Sprintf("%.1fs", st.Seconds)})
+		}
+	}
+	for _, w := range r.WorstCase {
+		rows = append(rows, []string{"worst case", "", fmt.Sprintf("%g", w.Eps), fmt.Sprintf("%.4f", w.RobustAccuracy), "", "", "", "", ""})
+	}
+	return header, rows
+}
+
+// WriteTable writes the report as an aligned text table (for a terminal):
+// the clean accuracy, a row per attack and eps, the cascade's stages and
+// the worst case, then the checks, each "ok" or "FLAGGED".
+func (r *Report) WriteTable(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "Robustness (%s, box [%g, %g]) on %d samples: clean accuracy %.4f (%d correct), %.1fs\n\n",
+		r.Norm, r.Lo, r.Hi, r.Samples, r.CleanAccuracy, r.Correct, r.Seconds)
+	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
+	header, rows := r.rows()
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.TrimRight(strings.Join(row, "\t"), "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Checks) > 0 {
+		fmt.Fprintln(bw, "\nGradient-masking checks:")
+		for _, c := range r.Checks {
+			status := "ok     "
+			if c.Flagged {
+				status = "FLAGGED"
+			}
+			fmt.Fprintf(bw, "  %s  %s: %s\n", status, c.Name, c.Detail)
+		}
+	}
+	return bw.Flush()
+}
+
+// Table returns WriteTable's text.
+func (r *Report) Table() string {
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	return b.String()
+}
+
+// Markdown returns the report as Markdown: a summary line, the table, the
+// checks and how to read them.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Robustness report\n\n%s threat model, box [%g, %g], %d samples: clean accuracy **%.4f** (%d correct); %.1f s.\n\n",
+		r.Norm, r.Lo, r.Hi, r.Samples, r.CleanAccuracy, r.Correct, r.Seconds)
+	if len(r.WorstCase) > 0 {
+		b.WriteString("Worst-case robust accuracy: ")
+		for k, w := range r.WorstCase {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "**%.4f** at eps %g", w.RobustAccuracy, w.Eps)
+		}
+		b.WriteString(".\n\n")
+	}
+	header, rows := r.rows()
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for range header {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		for k := range row {
+			row[k] = strings.ReplaceAll(row[k], "|", "\\|")
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	if len(r.Checks) > 0 {
+		b.WriteString("\n## Gradient-masking checks\n\n")
+		for _, c := range r.Checks {
+			status := "ok"
+			if c.Flagged {
+				status = "**FLAGGED**"
+			}
+			fmt.Fprintf(&b, "- %s: %s. %s\n", status, c.Name, c.Detail)
+		}
+		b.WriteString("\nA flagged check means the white-box figures above are likely too optimistic: the model's gradients mislead the attacks (gradient masking), and only the worst case over diverse attacks, black-box ones included, approaches its true robustness.\n")
+	}
+	return b.String()
+}
+
+// WriteMarkdown writes Markdown's text to path, atomically.
+func (r *Report) WriteMarkdown(path string) error {
+	return writeAtomically(path, func(w io.Writer) error {
+		_, err := io.WriteString(w, r.Markdown())
+		return err
+	})
+}
+
+// WriteJSON writes the report as indented JSON to path, atomically (a
+// failed or killed write leaves the previous file).
+func (r *Report) WriteJSON(path string) error {
+	if err := r.checkFinite(); err != nil {
+		return fmt.Errorf("adversarial: WriteJSON %s: %w", path, err)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("adversarial: WriteJSON %s: %w", path, err)
+	}
+	b = append(b, '\n')
+	return writeAtomically(path, func(w io.Writer) error { _, err := w.Write(b); return err })
+}
+
+// ReadReport reads a report written by WriteJSON, with an error naming the
+// file and the problem for anything else.
+func ReadReport(path string) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("adversarial: ReadReport: %w", err)
+	}
+	defer f.Close()
+	r, err := DecodeReport(f)
+	if err != nil {
+		return nil, fmt.Errorf("adversarial: ReadReport %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// DecodeReport reads a JSON report from rd and checks that it is
+// consistent (lengths of the per-sample fields, shares in [0, 1]).
+func DecodeReport(rd io.Reader) (*Report, error) {
+	dec := json.NewDecoder(io.LimitReader(rd, 1<<30))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decoding the report: %w", err)
+	}
+	if err := r.validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// validate checks a decoded report's consistency.
+func (r *Report) validate() error {
+	if r.Samples < 0 || r.Correct < 0 || r.Correct > r.Samples {
+		return fmt.Errorf("report: samples %d, correct %d", r.Samples, r.Correct)
+	}
+	if len(r.Labels) != r.Samples || len(r.CleanPred) != r.Samples {
+		return fmt.Errorf("report: %d labels and %d clean predictions for %d samples", len(r.Labels), len(r.CleanPred), r.Samples)
+	}
+	share := func(field string, v float64) error {
+		if !(v >= 0 && v <= 1) {
+			return fmt.Errorf("report: %s = %v, not in [0, 1]", field, v)
+		}
+		return nil
+	}
+	if err := share("clean_accuracy", r.CleanAccuracy); err != nil {
+		return err
+	}
+	for _, a := range r.Attacks {
+		for _, res := range a.Results {
+			if err := share("attacks["+a.Name+"].robust_accuracy", res.RobustAccuracy); err != nil {
+				return err
+			}
+			if err := share("attacks["+a.Name+"].success_rate", res.SuccessRate); err != nil {
+				return err
+			}
+			if len(res.Robust) != r.Samples {
+				return fmt.Errorf("report: attacks[%s] at eps %g: %d per-sample flags for %d samples", a.Name, res.Eps, len(res.Robust), r.Samples)
+			}
+		}
+	}
+	for _, w := range r.WorstCase {
+		if err := share("worst_case.robust_accuracy", w.RobustAccuracy); err != nil {
+			return err
+		}
+		if len(w.Robust) != r.Samples {
+			return fmt.Errorf("report: worst_case at eps %g: %d per-sample flags for %d samples", w.Eps, len(w.Robust), r.Samples)
+		}
+	}
+	return r.checkFinite()
+}
+
+// checkFinite returns an error naming the first number of the report that
+// is not finite (JSON cannot hold it).
+func (r *Report) checkFinite() error {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	for _, v := range append([]float64{r.Lo, r.Hi, r.CleanAccuracy, r.Seconds}, r.Eps...) {
+		if bad(v) {
+			return fmt.Errorf("report: a summary value is %v", v)
+		}
+	}
+	for _, a := range r.Attacks {
+		for _, res := range a.Results {
+			for _, v := range []float64{res.Eps, res.RobustAccuracy, res.SuccessRate, res.MedianNorm, res.MeanNorm, res.MedianQueries, res.MeanQueries} {
+				if bad(v) {
+					return fmt.Errorf("report: attack %s at eps %g holds %v", a.Name, res.Eps, v)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// reportWriteHook, when set by tests, is called after each piece written by
+// writeAtomically with the bytes written so far; an error aborts the write.
+var reportWriteHook func(written int64) error
+
+// writeAtomically writes path so that a failed or killed write leaves the
+// previous file intact: the content goes to a temporary file in the same
+// directory, which is synced, closed and renamed over path.
+func writeAtomically(path string, write func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("adversarial: writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("adversarial: writing %s: %w", path, err)
+		}
+	}()
+	bw := bufio.NewWriterSize(&reportHookWriter{w: f}, 1<<16)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if st, e := os.Stat(path); e == nil {
+		mode = st.Mode().Perm()
+	}
+	if err = os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, e := os.Open(dir); e == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// reportHookWriter passes writes through, in pieces of at most 4 kB when
+// reportWriteHook is set, calling it after each.
+type reportHookWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (h *reportHookWriter) Write(p []byte) (int, error) {
+	if reportWriteHook == nil {
+		n, err := h.w.Write(p)
+		h.n += int64(n)
+		return n, err
+	}
+	done := 0
+	for done < len(p) {
+		k := min(len(p)-done, 4<<10)
+		n, err := h.w.Write(p[done : done+k])
+		done += n
+		h.n += int64(n)
+		if err == nil {
+			err = reportWriteHook(h.n)
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// Save writes the report's files into dir (created if needed), each
+// atomically: report.json, report.md, accuracy.png (robust accuracy
+// against eps) and, when the report holds examples, examples.png.
+func (r *Report) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("adversarial: Save: %w", err)
+	}
+	if err := r.WriteJSON(filepath.Join(dir, "report.json")); err != nil {
+		return err
+	}
+	if err := r.WriteMarkdown(filepath.Join(dir, "report.md")); err != nil {
+		return err
+	}
+	if err := r.PlotAccuracy(filepath.Join(dir, "accuracy.png")); err != nil {
+		return err
+	}
+	if len(r.Examples) > 0 {
+		if err := r.WriteExamples(filepath.Join(dir, "examples.png"), 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,385 @@
+package adversarial
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// AttackKind is the role of an attack in an evaluation, which the
+// gradient-masking checks compare.
+type AttackKind int
+
+const (
+	// KindAuto takes the kind from the attack's type: FGSM and FGM are
+	// one-step, every other white-box attack iterative, and every
+	// black-box attack (transfer included) black-box.
+	KindAuto AttackKind = iota
+	// OneStep is a single gradient step (FGSM, FGM).
+	OneStep
+	// Iterative is an iterative white-box attack (PGD, APGD, C&W...).
+	Iterative
+	// BlackBoxKind is an attack through the oracle only: score- or
+	// decision-based, or a transfer from a surrogate.
+	BlackBoxKind
+)
+
+// String returns "one-step", "iterative", "black-box" or "auto".
+func (k AttackKind) String() string {
+	switch k {
+	case KindAuto:
+		return "auto"
+	case OneStep:
+		return "one-step"
+	case Iterative:
+		return "iterative"
+	case BlackBoxKind:
+		return "black-box"
+	}
+	return fmt.Sprintf("AttackKind(%d)", int(k))
+}
+
+// MarshalText implements encoding.TextMarshaler (the names of String).
+func (k AttackKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (k *AttackKind) UnmarshalText(b []byte) error {
+	for _, v := range []AttackKind{KindAuto, OneStep, Iterative, BlackBoxKind} {
+		if v.String() == string(b) {
+			*k = v
+			return nil
+		}
+	}
+	return fmt.Errorf("adversarial: unknown attack kind %q", b)
+}
+
+// TargetRule chooses the targets of a targeted attack in an evaluation
+// from the true labels and the model's clean scores [N, C] (nil when only
+// labels are known).
+type TargetRule func(labels []int, clean *tensor.Tensor, numClasses int) Targeted
+
+// TargetsRandom is the rule of RandomTargets with seed: a uniform class
+// other than the label, per position.
+func TargetsRandom(seed uint64) TargetRule {
+	return func(labels []int, _ *tensor.Tensor, k int) Targeted { return RandomTargets(labels, k, seed) }
+}
+
+// TargetsNextClass is the rule of NextClassTargets: label + 1 mod C.
+func TargetsNextClass() TargetRule {
+	return func(labels []int, _ *tensor.Tensor, k int) Targeted { return NextClassTargets(labels, k) }
+}
+
+// TargetsLeastLikely is the rule of LeastLikelyTargets on the clean scores
+// (the next class when the scores are not available).
+func TargetsLeastLikely() TargetRule {
+	return func(labels []int, clean *tensor.Tensor, k int) Targeted {
+		if clean == nil {
+			return NextClassTargets(labels, k)
+		}
+		return LeastLikelyTargets(clean)
+	}
+}
+
+// SuiteAttack is one attack of a Suite: a white-box Attack or a
+// BlackBoxAttack (exactly one of the two), with what it needs to run.
+type SuiteAttack struct {
+	// Name names the attack in the report (empty: the attack's Name, with
+	// a "targeted " prefix for a targeted entry).
+	Name string
+	// Attack is a white-box attack, run on the model with RunEps.
+	Attack Attack
+	// BlackBox is a black-box attack, run through an oracle of Access with
+	// a per-sample Budget (0: unlimited, the attack's own limit applies)
+	// with RunBlackBoxEps.
+	BlackBox BlackBoxAttack
+	Access   Access
+	Budget   int
+	// Targets makes the attack targeted (nil: untargeted, away from the
+	// true labels). Robust accuracy still counts the samples that keep
+	// their label; the success rate counts those that reach the target.
+	Targets TargetRule
+	// Kind is the attack's role in the masking checks (KindAuto: from the
+	// type).
+	Kind AttackKind
+	// Eps overrides the suite's list of eps for this attack (nil: the
+	// suite's).
+	Eps []float64
+	// MinClasses skips the attack, noted in the report, for a model with
+	// fewer classes (APGD-T's targeted DLR loss needs 4).
+	MinClasses int
+}
+
+// WhiteBox returns the suite entry of a white-box attack.
+func WhiteBox(a Attack) SuiteAttack { return SuiteAttack{Attack: a} }
+
+// BlackBox returns the suite entry of a black-box attack, run through an
+// oracle revealing access with a budget of queries per sample.
+func BlackBox(a BlackBoxAttack, access Access, budget int) SuiteAttack {
+	return SuiteAttack{BlackBox: a, Access: access, Budget: budget}
+}
+
+// Targeted returns e made targeted by rule.
+func (e SuiteAttack) Targeted(rule TargetRule) SuiteAttack {
+	e.Targets = rule
+	return e
+}
+
+// AtEps returns e run at the given eps instead of the suite's.
+func (e SuiteAttack) AtEps(eps ...float64) SuiteAttack {
+	e.Eps = slices.Clone(eps)
+	return e
+}
+
+// DisplayName returns the name of the entry in the report.
+func (e SuiteAttack) DisplayName() string {
+	if e.Name != "" {
+		return e.Name
+	}
+	var n string
+	switch {
+	case e.Attack != nil:
+		n = e.Attack.Name()
+	case e.BlackBox != nil:
+		n = e.BlackBox.Name()
+	}
+	if e.Targets != nil {
+		n = "targeted " + n
+	}
+	return n
+}
+
+// kind returns the entry's kind, resolving KindAuto.
+func (e SuiteAttack) kind() AttackKind {
+	if e.Kind != KindAuto {
+		return e.Kind
+	}
+	if e.BlackBox != nil {
+		return BlackBoxKind
+	}
+	switch e.Attack.(type) {
+	case FGSM, FGM, *FGSM, *FGM:
+		return OneStep
+	}
+	return Iterative
+}
+
+// Suite is what EvaluateRobustness runs: a threat model, a list of eps, the
+// attacks to report one by one, an AutoAttack-style cascade for the worst
+// case, and the gradient-masking checks. StandardSuite gives the usual one;
+// NewSuite and the fields build others.
+type Suite struct {
+	// Threat is the norm and the pixel box; its Eps is not used.
+	Threat ThreatModel
+	// Eps is the list of budgets, each finite and >= 0 (sorted ascending
+	// by EvaluateRobustness).
+	Eps []float64
+	// Attacks are run one by one, each at each of its eps on every
+	// initially correct sample, and reported separately.
+	Attacks []SuiteAttack
+	// AutoAttack is the cascade of the worst case (AutoAttack's standard
+	// version runs APGD-CE, APGD-T, FAB-T and Square): at each eps, each
+	// attack in turn runs only on the samples that every earlier one left
+	// robust, starting from those the cascade left robust at the previous,
+	// smaller eps.
+	AutoAttack []SuiteAttack
+	// Unbounded, when set, is run at eps = +Inf on the initially correct
+	// samples: with no bound any input can be turned into any other, so
+	// anything short of 100% success means the attack cannot follow the
+	// model's gradients (see UnboundedPGD).
+	Unbounded Attack
+	// GradientCheck computes the input gradient of the cross-entropy at
+	// each clean sample and flags zero or NaN gradients.
+	GradientCheck bool
+	// Tolerance is the margin of the masking checks, as a share of the
+	// samples (0: 0.01): a check fires when the difference it measures
+	// exceeds both the tolerance and one sample (the unbounded check fires
+	// on any failure).
+	Tolerance float64
+	// BatchSize is the number of samples per attack call (0: 250). Results
+	// do not depend on it.
+	BatchSize int
+	// Samples is the number of validation samples that
+	// AdversarialLearner.EvaluateRobustness takes (0: 500).
+	Samples int
+	// Examples is the number of adversarial examples kept for the report's
+	// image grid (0: 12).
+	Examples int
+	// Log, when set, receives a line per attack and eps as the evaluation
+	// goes.
+	Log io.Writer
+}
+
+// NewSuite returns an empty suite for tm's norm and box at the given eps,
+// to be filled with With and WithAutoAttack.
+func NewSuite(tm ThreatModel, eps ...float64) Suite {
+	return Suite{Threat: tm, Eps: slices.Clone(eps)}
+}
+
+// With returns s with the attacks added to its one-by-one attacks.
+func (s Suite) With(attacks ...SuiteAttack) Suite {
+	s.Attacks = append(slices.Clone(s.Attacks), attacks...)
+	return s
+}
+
+// WithAutoAttack returns s with the cascade replaced by attacks.
+func (s Suite) WithAutoAttack(attacks ...SuiteAttack) Suite {
+	s.AutoAttack = slices.Clone(attacks)
+	return s
+}
+
+// WithChecks returns s with the unbounded attack (UnboundedPGD when nil) and
+// the gradient check turned on.
+func (s Suite) WithChecks(unbounded Attack) Suite {
+	if unbounded == nil {
+		unbounded = UnboundedPGD{}
+	}
+	s.Unbounded, s.GradientCheck = unbounded, true
+	return s
+}
+
+// BlackBoxOnly returns s without its white-box attacks and checks (for
+// EvaluateBlackBox, which only reaches the model through a function).
+func (s Suite) BlackBoxOnly() Suite {
+	keep := func(as []SuiteAttack) []SuiteAttack {
+		var out []SuiteAttack
+		for _, a := range as {
+			if a.BlackBox != nil {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	s.Attacks, s.AutoAttack = keep(s.Attacks), keep(s.AutoAttack)
+	s.Unbounded, s.GradientCheck = nil, false
+	return s
+}
+
+// StandardSuite returns the standard Linf evaluation at the given eps
+// (DefaultEps when none): FGSM and PGD-20 (random start, 2.5 eps/20 steps)
+// one by one; AutoAttack's standard cascade without FAB-T, APGD-CE (100
+// steps), APGD-T (100 steps, 9 target classes, skipped below 4 classes)
+// and Square (5,000 queries, scores); the unbounded check with
+// UnboundedPGD; and the gradient check.
+func StandardSuite(eps ...float64) Suite {
+	return StandardSuiteFor(ThreatModel{Norm: Linf}, eps...)
+}
+
+// StandardSuiteFor is StandardSuite for tm's norm and box: for L2, FGM
+// replaces FGSM and the L2 versions of PGD, APGD and Square run; for L1,
+// PGD with the sparse L1 step runs alone (FGM, APGD and Square do not
+// support L1).
+func StandardSuiteFor(tm ThreatModel, eps ...float64) Suite {
+	if len(eps) == 0 {
+		eps = []float64{DefaultEps}
+	}
+	s := NewSuite(tm, eps...)
+	pgd := WhiteBox(PGD{Steps: 20, RandomStart: true})
+	switch tm.Norm {
+	case L1:
+		s = s.With(pgd)
+	case L2:
+		s = s.With(WhiteBox(FGM{}), pgd)
+	default:
+		s = s.With(WhiteBox(FGSM{}), pgd)
+	}
+	if tm.Norm != L1 {
+		apgdt := WhiteBox(APGDT{Steps: 100, Targets: 9})
+		apgdt.MinClasses = 4
+		s = s.WithAutoAttack(
+			WhiteBox(APGD{Steps: 100, Loss: APGDCrossEntropy}),
+			apgdt,
+			BlackBox(Square{Queries: 5000}, ScoreAccess, 5000),
+		)
+	}
+	return s.WithChecks(nil)
+}
+
+// validate checks the suite and returns its eps sorted.
+func (s Suite) validate() ([]float64, error) {
+	if err := s.Threat.WithEps(0).Validate(); err != nil {
+		return nil, fmt.Errorf("adversarial: suite: %w", err)
+	}
+	if len(s.Eps) == 0 {
+		return nil, fmt.Errorf("adversarial: suite: empty Eps")
+	}
+	if s.Tolerance < 0 || math.IsNaN(s.Tolerance) || s.BatchSize < 0 || s.Samples < 0 || s.Examples < 0 {
+		return nil, fmt.Errorf("adversarial: suite: bad setting (Tolerance %v, BatchSize %d, Samples %d, Examples %d)", s.Tolerance, s.BatchSize, s.Samples, s.Examples)
+	}
+	check := func(what string, eps []float64) error {
+		for _, e := range eps {
+			if math.IsNaN(e) || math.IsInf(e, 0) || e < 0 {
+				return fmt.Errorf("adversarial: suite: %s eps %v must be finite and >= 0 (the unbounded check is Suite.Unbounded)", what, e)
+			}
+		}
+		return nil
+	}
+	if err := check("Eps", s.Eps); err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for gi, group := range [][]SuiteAttack{s.Attacks, s.AutoAttack} {
+		for k, a := range group {
+			field := "Attacks"
+			if gi == 1 {
+				field = "AutoAttack"
+			}
+			if (a.Attack == nil) == (a.BlackBox == nil) {
+				return nil, fmt.Errorf("adversarial: suite: %s[%d] must set exactly one of Attack and BlackBox", field, k)
+			}
+			if a.Access != ScoreAccess && a.Access != LabelAccess {
+				return nil, fmt.Errorf("adversarial: suite: %s[%d] (%s) has unknown access %v", field, k, a.DisplayName(), a.Access)
+			}
+			if err := check(field+"["+a.DisplayName()+"]", a.Eps); err != nil {
+				return nil, err
+			}
+			if gi == 1 && a.Eps != nil {
+				return nil, fmt.Errorf("adversarial: suite: AutoAttack[%d] (%s) sets Eps: the cascade runs at the suite's eps", k, a.DisplayName())
+			}
+			key := field + "/" + a.DisplayName()
+			if names[key] {
+				return nil, fmt.Errorf("adversarial: suite: two %s named %q (set Name)", field, a.DisplayName())
+			}
+			names[key] = true
+		}
+	}
+	eps := slices.Clone(s.Eps)
+	slices.Sort(eps)
+	return slices.Compact(eps), nil
+}
+
+// UnboundedPGD is the attack of the unbounded check: PGD from the input
+// itself (no random start, which at eps = +Inf would be a uniform image
+// and could fool a model whose gradients are useless), with the margin
+// loss, Steps steps (0: 50) of size (Hi-Lo)/10 in the norm's units (times
+// sqrt(d) for L2 and d for L1, d the number of pixels), so the steps can
+// cross the whole box several times. At a finite eps it is PGD with
+// Madry's step 2.5 eps/Steps.
+type UnboundedPGD struct {
+	// Steps is the number of steps (0: 50).
+	Steps int
+}
+
+// Name returns "PGD-<steps>-unbounded".
+func (a UnboundedPGD) Name() string { return fmt.Sprintf("PGD-%d-unbounded", orDefault(a.Steps, 50)) }
+
+// Perturb implements Attack.
+func (a UnboundedPGD) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Criterion, tm ThreatModel) (*tensor.Tensor, error) {
+	steps := orDefault(a.Steps, 50)
+	var alpha float64
+	if math.IsInf(tm.Eps, 1) {
+		lo, hi := tm.Bounds()
+		d := float64(x.Len() / x.Dim(0))
+		alpha = (hi - lo) / 10
+		switch tm.Norm {
+		case L2:
+			alpha *= math.Sqrt(d)
+		case L1:
+			alpha *= d
+		}
+	}
+	return PGD{Steps: steps, Alpha: alpha, Loss: MarginLoss}.Perturb(ctx, m, x, c, tm)
+}
