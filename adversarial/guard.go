@@ -50,9 +50,10 @@ func (a GuardAction) String() string {
 // records every check, so that a collapse never goes unnoticed. The first
 // check has nothing to compare with, and only records.
 type OverfitGuard struct {
-	// X and Y are the held-out batch (nil: the first HeldOut items of the
-	// validation set, taken when the fit starts).
+	// X is the held-out batch, [0,1] pixels (nil: the first HeldOut items
+	// of the validation set, taken when the fit starts).
 	X *tensor.Tensor
+	// Y holds X's labels.
 	Y []int
 	// HeldOut is the number of validation items taken when X is nil (0: 512).
 	HeldOut int

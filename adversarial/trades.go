@@ -120,8 +120,10 @@ type klAttack struct {
 	seed  uint64
 }
 
+// Name implements Attack.
 func (a klAttack) Name() string { return fmt.Sprintf("TRADES-KL-PGD-%d", a.steps) }
 
+// Perturb implements Attack.
 func (a klAttack) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, _ Criterion, tm ThreatModel) (*tensor.Tensor, error) {
 	if tm.Eps == 0 {
 		return x.Clone(), nil

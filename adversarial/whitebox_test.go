@@ -658,3 +658,31 @@ func linearOut(w, b []float32, x *tensor.Tensor, d int) *tensor.Tensor {
 	}
 	return out
 }
+
+// TestTargetRunnerUpOption: the learner option targets the runner-up of
+// the true labels (or of the predictions without them).
+func TestTargetRunnerUpOption(t *testing.T) {
+	adv := NewLearner(synthLearner(1))
+	x, y := synthData(8, 5)
+	var out *tensor.Tensor
+	if err := WithAttackMode(adv.Model, func(m *Model) error {
+		var err error
+		out, err = m.Outputs(x)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, labels := range [][]int{y, nil} {
+		opts := []GenOption{TargetRunnerUp(), WithAttack(PGD{Steps: 2})}
+		if labels != nil {
+			opts = append(opts, TrueLabels(labels...))
+		}
+		r, err := adv.AttackBatch(x, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := RunnerUpTargets(out, labels); !slices.Equal(r.Criterion.Classes(), want) {
+			t.Errorf("labels %v: targets %v, want %v", labels, r.Criterion.Classes(), want)
+		}
+	}
+}
