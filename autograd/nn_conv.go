@@ -20,9 +20,29 @@ type Conv2dOptions struct {
 }
 
 // convPacked selects the float32 path of nn_conv32.go and nn_conv32same.go
-// (GEMMs over packed views of the tensors) instead of im2col + GEMM; see
-// SetConvPacked.
-var convPacked = false
+// (GEMMs over packed views of the tensors, never storing the unfolded
+// input) over im2col + GEMM: always (1), never (-1), or by shape (0, the
+// default; see convPlan.packed). SetConvPacked sets it.
+var convPacked = 0
+
+// convPackedMin is the size of one sample's unfolded input (Cin*KH*KW x
+// OH*OW elements) from which the packed path is used by default: below it
+// (a small CNN, a ResNet's stem) im2col + GEMM measured as fast or faster;
+// above it (a ResNet's stages) storing the unfolded input costs more than
+// packing from the tensors. The choice depends on the shapes only, so a run
+// is repeatable bit for bit.
+const convPackedMin = 1 << 16
+
+// packed reports whether p runs on the packed float32 path.
+func (p *convPlan) packed() bool {
+	switch {
+	case convPacked > 0:
+		return true
+	case convPacked < 0:
+		return false
+	}
+	return p.colsLen() >= convPackedMin
+}
 
 // convWeightGEMMs counts the weight-gradient GEMMs run by Conv2d's backward
 // (tests use it to check that a frozen weight costs none).
@@ -154,7 +174,7 @@ const convDWChunk = 8
 
 // convForward computes out = conv(x, w) + b for every sample.
 func convForward[T tensor.Float](p *convPlan, x, w, b, out []T) {
-	if x32, ok := any(x).([]float32); ok && convPacked {
+	if x32, ok := any(x).([]float32); ok && p.packed() {
 		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32))
 		return
 	}
@@ -285,7 +305,7 @@ func convRowSum[T tensor.Float](row []T) T {
 // chunk, in order) and the input gradient's columns (folded back per sample
 // by Col2Im). Every summation order depends on the shapes only.
 func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.Dense[T]) {
-	if x32, ok := any(x).([]float32); ok && convPacked {
+	if x32, ok := any(x).([]float32); ok && p.packed() {
 		data := func(t *tensor.Dense[T]) []float32 {
 			if t == nil {
 				return nil
@@ -595,11 +615,18 @@ func convAddTo[T tensor.Float](dst, src []T) {
 	}
 }
 
-// SetConvPacked selects the float32 convolution path (true: GEMMs over
-// packed views, nn_conv32*.go; false: im2col) and returns the previous
-// setting. It exists for benchmarks that compare the two.
-func SetConvPacked(on bool) bool {
+// SetConvPacked forces the float32 convolution path (true: GEMMs over
+// packed views, nn_conv32*.go; false: im2col) instead of the choice by
+// shape, and returns the function that restores the previous setting. It
+// exists for tests and benchmarks that compare the two.
+//
+// It is not safe to call while convolutions run.
+func SetConvPacked(on bool) (restore func()) {
 	prev := convPacked
-	convPacked = on
-	return prev
+	if on {
+		convPacked = 1
+	} else {
+		convPacked = -1
+	}
+	return func() { convPacked = prev }
 }

@@ -14,7 +14,7 @@ import (
 // and on every gradient, over strides, paddings, dilations, groups, kernel
 // sizes, odd shapes and batches large enough for the sample-group split.
 func TestConv32MatchesReference(t *testing.T) {
-	defer SetConvPacked(SetConvPacked(true))
+	defer SetConvPacked(true)()
 	type geom struct{ n, cin, h, w, cout, k, s, pad, dil, groups int }
 	cases := []geom{
 		{2, 3, 7, 7, 4, 3, 2, 1, 1, 1},
@@ -71,7 +71,7 @@ func TestConv32MatchesReference(t *testing.T) {
 // gradients are the same bits at GOMAXPROCS 1 and 2, on the same-padding,
 // general, flipped, strided and sample-group-split paths.
 func TestConv32BitIdenticalAcrossThreads(t *testing.T) {
-	defer SetConvPacked(SetConvPacked(true))
+	defer SetConvPacked(true)()
 	type geom struct{ n, cin, h, w, cout, k, s, pad int }
 	for _, c := range []geom{{16, 8, 14, 14, 16, 3, 1, 1}, {16, 8, 14, 14, 16, 3, 2, 1}, {24, 1, 12, 12, 8, 3, 1, 1}, {8, 6, 10, 10, 12, 3, 1, 0}} {
 		run := func(procs int) []*tensor.Tensor {

@@ -98,12 +98,30 @@ func (u *sameUnfold) row(dst []float32, k, j0 int) {
 }
 
 func (u *sameUnfold) packB(dst []float32, p0, kc, col, w, nr int) {
+	n, q := col/u.perImage, col%u.perImage
+	if q+w <= u.perImage && kc <= len(sameOffsets{}) {
+		// The sliver's columns are in one sample: each row is one run of
+		// its shifted plane, and the whole sliver one gather.
+		var offs sameOffsets
+		taps := u.kh * u.kw
+		for p := 0; p < kc; p++ {
+			k := p0 + p
+			ci, t := u.c0+k/taps, k%taps
+			offs[p] = (n*u.b.c+ci)*u.b.plane + q + (t/u.kw)*u.dh*u.b.wp + (t%u.kw)*u.dw
+		}
+		kernels.GatherRows(dst, u.b.d, offs[:kc], w, nr)
+		return
+	}
 	for p := 0; p < kc; p++ {
 		row := dst[p*nr : (p+1)*nr]
 		u.row(row[:w], p0+p, col)
 		clear(row[w:])
 	}
 }
+
+// sameOffsets holds a sliver's row offsets (kc is at most the GEMM's k
+// block).
+type sameOffsets [256]int
 
 func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 	return func(dst []float32, row, h, p0, kc, mr int) {
@@ -117,26 +135,14 @@ func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 	}
 }
 
-// wide is a GEMM output on the wide grid: [n, c, oh, wp], compacted into
-// NCHW afterwards.
-type wide struct {
-	t        *tensor.Tensor
-	d        []float32
-	c, c0    int
-	perImage int
-}
-
-func (o *wide) cAt(row, col int) ([]float32, int, int) {
-	n, q := col/o.perImage, col%o.perImage
-	return o.d[(n*o.c+o.c0+row)*o.perImage+q:], o.perImage, o.perImage - q
-}
-
-// compact copies the first w of every wp columns of the wide output into
-// dst [n, c, oh, w], adding bias[c] when bias is not nil.
+// compact copies the first w of every wp columns of the wide output src
+// [c, n, oh, wp] (channel-major, so that the GEMM writes it as one plain
+// matrix) into dst [n, c, oh, w], adding bias[c] when bias is not nil.
 func compact(src []float32, dst []float32, n, c, oh, w, wp int, bias []float32) {
 	parallel.For(n*c, 8, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			s := src[pl*oh*wp : (pl+1)*oh*wp]
+			sn, sc := pl/c, pl%c
+			s := src[(sc*n+sn)*oh*wp : (sc*n+sn+1)*oh*wp]
 			d := dst[pl*oh*w : (pl+1)*oh*w]
 			for y := 0; y < oh; y++ {
 				if bias != nil {
@@ -170,20 +176,19 @@ func sameForward(p *convPlan, x, w, b, out []float32) {
 func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32) {
 	g := p.geom
 	perImage := p.h * xp.wp
-	o := &wide{t: tensor.Empty[float32](p.n * outC * perImage), c: outC, perImage: perImage}
-	o.d = o.t.Data()
-	defer o.t.Release()
+	cols := p.n * perImage
+	wt := tensor.Empty[float32](outC * cols) // [outC, n, oh, wp]
+	o := wt.Data()
+	defer wt.Release()
 	for grp := 0; grp < p.groups; grp++ {
 		u := &sameUnfold{b: xp, c0: grp * inG, kh: g.KH, kw: g.KW, dh: g.DilH, dw: g.DilW, oh: p.h, perImage: perImage}
-		o.c0 = grp * outG
-		oc := *o
-		kernels.SgemmPacked(outG, p.n*perImage, k, 1, &kernels.Packed{
+		kernels.SgemmPacked(outG, cols, k, 1, &kernels.Packed{
 			PackA: kernels.PackerA(false, wOf(grp), k),
 			PackB: u.packB,
-			C:     oc.cAt,
+			C:     dense(o[grp*outG*cols:], cols, cols),
 		}, 0)
 	}
-	compact(o.d, out, p.n, outC, p.h, p.w, xp.wp, bias)
+	compact(o, out, p.n, outC, p.h, p.w, xp.wp, bias)
 }
 
 // sameBackward is conv32Backward for a same convolution.

@@ -79,6 +79,11 @@ func packA12x512(n16 int, a *float32, lda int, dst *float32)
 //go:noescape
 func packBT16x512(n16 int, b *float32, ldb int, dst *float32)
 
+// gatherRows512 copies kc rows of w <= 32 floats, row p from src[offs[p]:], into 32-float rows of dst, zero-filled (AVX-512).
+//
+//go:noescape
+func gatherRows512(kc int, src *float32, offs *int, w int, dst *float32)
+
 // axpy512 computes y += alpha*x (AVX-512, any n).
 //
 //go:noescape

@@ -81,3 +81,38 @@ func TestSgemmPackedMatchesSgemm(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherRows checks GatherRows on every tier against the Go copy, for
+// every width, with guard bands on both sides of every row.
+func TestGatherRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	src := randSlice(rng, 1000)
+	for _, tr := range append([]*tier{genericTier}, tiers...) {
+		for _, nr := range []int{16, 32} {
+			for w := 1; w <= nr; w++ {
+				offs := []int{0, 7, 1000 - w, 333, 64}
+				got := make([]float32, len(offs)*nr+3)
+				for i := range got {
+					got[i] = sentinel
+				}
+				withTier(tr, func() { GatherRows(got[:len(offs)*nr], src, offs, w, nr) })
+				for p, o := range offs {
+					for j := 0; j < nr; j++ {
+						want := float32(0)
+						if j < w {
+							want = src[o+j]
+						}
+						if got[p*nr+j] != want {
+							t.Fatalf("%s nr=%d w=%d: row %d column %d = %v, want %v", tr.name, nr, w, p, j, got[p*nr+j], want)
+						}
+					}
+				}
+				for i := len(offs) * nr; i < len(got); i++ {
+					if got[i] != sentinel {
+						t.Fatalf("%s nr=%d w=%d: wrote past the rows", tr.name, nr, w)
+					}
+				}
+			}
+		}
+	}
+}

@@ -59,6 +59,22 @@ func (j *gemmJob) packB(dst []float32, pc, kc, col, w int) {
 	packB(dst, j.transB, j.b, j.ldb, pc, kc, col, w, j.g.nr)
 }
 
+// packB copies the kc x w block of op(B) at (p0, col) into dst as kc groups
+// of nr floats, zero-padding columns w..nr: an untransposed B row by row
+// through the tier's row gather (GatherRows) when it has one.
+func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, col, w, nr int) {
+	if !trans && nr == 32 && kc <= kcBlock && w > 0 {
+		var offs [kcBlock]int
+		for p := 0; p < kc; p++ {
+			offs[p] = (p0+p)*ldb + col
+		}
+		if gatherRowsTier(kc, b, offs[:kc], w, dst) {
+			return
+		}
+	}
+	packBGo(dst, trans, b, ldb, p0, kc, col, w, nr)
+}
+
 // sgemm is Sgemm on checked arguments, with kernel g and at most threads
 // goroutines.
 func sgemm(g *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -376,9 +392,8 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// packB copies the kc x w block of op(B) at (p0, col) into dst as kc groups
-// of nr floats, zero-padding columns w..nr.
-func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, col, w, nr int) {
+// packBGo is packB in Go.
+func packBGo(dst []float32, trans bool, b []float32, ldb, p0, kc, col, w, nr int) {
 	dst = dst[:kc*nr]
 	if !trans {
 		for p := 0; p < kc; p++ {

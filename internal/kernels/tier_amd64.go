@@ -340,3 +340,13 @@ func packBT512(dst, b []float32, ldb, p0, kc, col, w int) {
 		packB(dst[16*n16*32:], true, b, ldb, p0+16*n16, rest, col, w, 32)
 	}
 }
+
+// gatherRowsTier runs the AVX-512 row gather (32-float rows) and reports
+// whether the active tier has one; the arguments are checked.
+func gatherRowsTier(kc int, src []float32, offs []int, w int, dst []float32) bool {
+	if active.name != "avx512" { // by name: avx512Tier's own packers lead here
+		return false
+	}
+	gatherRows512(kc, &src[0], &offs[0], w, &dst[0])
+	return true
+}

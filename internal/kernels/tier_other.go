@@ -12,3 +12,5 @@ func sumDotTier(n int, g, x []float32, mu float32, p *partials) { sumDotGo(g[:n]
 func sumDotMaskTier(n int, g, x, y []float32, mu float32, p *partials) {
 	sumDotMaskGo(g[:n], x[:n], y[:n], 0, mu, p)
 }
+
+func gatherRowsTier(kc int, src []float32, offs []int, w int, dst []float32) bool { return false }

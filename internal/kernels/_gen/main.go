@@ -32,6 +32,7 @@ func main() {
 	gemmKernel256()
 	packA12x512()
 	packBT16x512()
+	gatherRows512()
 	elementwise512()
 	elementwise256()
 	nnKernels512()

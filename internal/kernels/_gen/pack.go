@@ -158,3 +158,42 @@ func packBT16x512() {
 	VZEROUPPER()
 	RET()
 }
+
+// gatherRows512 emits the AVX-512 copy of kc rows of up to 32 floats: row p
+// of dst (32 floats) is src[offs[p] : offs[p]+32], its columns w and on
+// zero. Packing a B sliver from any source whose rows are contiguous runs
+// of 32 (a strided matrix, a shifted image plane) is one call.
+func gatherRows512() {
+	TEXT("gatherRows512", NOSPLIT, "func(kc int, src *float32, offs *int, w int, dst *float32)")
+	Pragma("noescape")
+	Doc("gatherRows512 copies kc rows of w <= 32 floats, row p from src[offs[p]:], into 32-float rows of dst, zero-filled (AVX-512).")
+	kc := Load(Param("kc"), GP64()).(GPVirtual)
+	src := Load(Param("src"), GP64()).(GPVirtual)
+	offs := Load(Param("offs"), GP64()).(GPVirtual)
+	w := Load(Param("w"), GP64()).(GPVirtual)
+	dst := Load(Param("dst"), GP64()).(GPVirtual)
+	all, m := GP32(), GP32()
+	MOVL(U32(0xffffffff), all)
+	BZHIL(w.As32(), all, m) // w <= 32
+	klo, khi := K(), K()
+	KMOVW(m, klo)
+	SHRL(U8(16), m)
+	KMOVW(m, khi)
+	Label("gatherRows512_loop")
+	TESTQ(kc, kc)
+	JZ(LabelRef("gatherRows512_done"))
+	o := GP64()
+	MOVQ(Mem{Base: offs}, o)
+	lo, hi := ZMM(), ZMM()
+	VMOVUPS_Z(Mem{Base: src, Index: o, Scale: 4}, klo, lo)
+	VMOVUPS_Z(Mem{Base: src, Index: o, Scale: 4, Disp: 64}, khi, hi)
+	VMOVUPS(lo, Mem{Base: dst})
+	VMOVUPS(hi, Mem{Base: dst, Disp: 64})
+	ADDQ(U8(8), offs)
+	ADDQ(U8(128), dst)
+	DECQ(kc)
+	JMP(LabelRef("gatherRows512_loop"))
+	Label("gatherRows512_done")
+	VZEROUPPER()
+	RET()
+}
