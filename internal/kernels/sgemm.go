@@ -178,20 +178,29 @@ func (j *gemmJob) workPrivate(w int) {
 	tbuf := getBuffer(mr * nr)
 	ap, bs, tmp := abuf.f, bbuf.f, tbuf.f
 	nSl := ceilDiv(j.n, nr)
-	for pc := 0; pc < j.k; pc += j.kc0 {
-		kc := min(j.kc0, j.k-pc)
-		beta := j.beta
-		if pc > 0 {
-			beta = 1
-		}
-		j.packABlock(ap, 0, j.slivers, pc, kc)
-		for js := w * nSl / j.colSplit; js < (w+1)*nSl/j.colSplit; js++ {
-			col := js * nr
-			cw := min(nr, j.n-col)
-			j.packB(bs[:kc*nr], pc, kc, col, cw)
-			for s := 0; s < j.slivers; s++ {
-				row := s * mr
-				j.tileAt(kc, ap[s*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
+	// The worker's slivers go in panels of ncBlock columns, each through
+	// every k block before the next, so that the panel's part of C stays
+	// in cache between k blocks (A, at most mcBlock rows, is packed again
+	// per panel).
+	sl0, sl1 := w*nSl/j.colSplit, (w+1)*nSl/j.colSplit
+	panel := ncBlock / nr
+	for ps := sl0; ps < sl1; ps += panel {
+		pe := min(ps+panel, sl1)
+		for pc := 0; pc < j.k; pc += j.kc0 {
+			kc := min(j.kc0, j.k-pc)
+			beta := j.beta
+			if pc > 0 {
+				beta = 1
+			}
+			j.packABlock(ap, 0, j.slivers, pc, kc)
+			for js := ps; js < pe; js++ {
+				col := js * nr
+				cw := min(nr, j.n-col)
+				j.packB(bs[:kc*nr], pc, kc, col, cw)
+				for s := 0; s < j.slivers; s++ {
+					row := s * mr
+					j.tileAt(kc, ap[s*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
+				}
 			}
 		}
 	}
