@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/fastgo-ml/fastgo/adversarial"
+)
+
+// savePNG writes img to path as a PNG, atomically.
+func savePNG(path string, img image.Image) error {
+	return writeAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
+}
+
+// plotRobustness writes robust accuracy against eps for both models: for
+// each, the worst case over the suite (solid) and PGD alone (dashed), from
+// the clean accuracy at eps 0.
+func plotRobustness(path string, before, after *adversarial.Report) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Robust accuracy against eps (Linf, %d validation images)", before.Samples)
+	p.X.Label.Text = "eps (pixels in [0,1])"
+	p.Y.Label.Text = "accuracy"
+	p.Y.Min, p.Y.Max = 0, 1
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	blue := color.RGBA{31, 119, 180, 255}
+	orange := color.RGBA{255, 127, 14, 255}
+	for _, m := range []struct {
+		name string
+		r    *adversarial.Report
+		c    color.Color
+	}{{"standard", before, blue}, {"adversarially trained", after, orange}} {
+		worst := plotter.XYs{{X: 0, Y: m.r.CleanAccuracy}}
+		for _, w := range m.r.WorstCase {
+			if w.Eps > 0 {
+				worst = append(worst, plotter.XY{X: w.Eps, Y: w.RobustAccuracy})
+			}
+		}
+		if err := addLine(p, m.name+": worst case", worst, m.c, false); err != nil {
+			return err
+		}
+		for _, a := range m.r.Attacks {
+			if a.Kind != adversarial.Iterative || len(a.Results) < 2 {
+				continue
+			}
+			pts := plotter.XYs{{X: 0, Y: m.r.CleanAccuracy}}
+			for _, res := range a.Results {
+				if res.Eps > 0 {
+					pts = append(pts, plotter.XY{X: res.Eps, Y: res.RobustAccuracy})
+				}
+			}
+			if err := addLine(p, m.name+": "+a.Name, pts, m.c, true); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	c := vgimg.New(7*vg.Inch, 4.5*vg.Inch)
+	p.Draw(draw.New(c))
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
+		return err
+	})
+}
+
+func addLine(p *plot.Plot, name string, pts plotter.XYs, c color.Color, dashed bool) error {
+	l, s, err := plotter.NewLinePoints(pts)
+	if err != nil {
+		return err
+	}
+	l.Color, s.Color = c, c
+	l.Width = vg.Points(1.5)
+	if dashed {
+		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	}
+	p.Add(l, s)
+	p.Legend.Add(name, l, s)
+	return nil
+}
