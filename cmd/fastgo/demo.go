@@ -535,7 +535,7 @@ func (d *demo) markdown(before, after *adversarial.Report) string {
 	b.WriteString("## Training\n\n")
 	fmt.Fprintf(&b, "`fit_one_cycle(%d, lr_max=%g)`, batch 128:\n\n", p.Epochs, p.LR)
 	b.WriteString(markdownTable(s.Training))
-	fmt.Fprintf(&b, "\n![loss](loss.png)\n\n")
+	fmt.Fprintf(&b, "\n![loss](loss.png)\n\nThe smoothed training loss of both fits, with the validation loss at the end of each epoch; the jump is where adversarial training begins (its loss is on adversarial examples, and the smoothing restarts with each fit).\n\n")
 	b.WriteString("## A targeted white-box example\n\n")
 	t := s.Targeted
 	fmt.Fprintf(&b, "Validation image %d, a %s, predicted %s (p=%.3f). %s toward the runner-up class, %s, within Linf %g: the model now says **%s** (p(%s)=%.3f), with a perturbation of Linf %.3f and L2 %.3f. The first row of the grid below.\n\n",
