@@ -32,7 +32,7 @@ import (
 
 func main() {
 	data := flag.String("data", "", "an image folder: train/ and valid/, or one sub-folder per class (default: make a tiny one)")
-	out := flag.String("out", "imagefolder-out", "folder for the batch picture, the confusion matrix and the exported learner")
+	out := flag.String("out", filepath.Join("fastgo-out", "imagefolder"), "folder for the batch picture, the confusion matrix and the exported learner")
 	size := flag.Int("size", 64, "images are resized to size x size")
 	epochs := flag.Int("epochs", 8, "epochs (of fine_tune after its frozen one, with -pretrained)")
 	pretrained := flag.String("pretrained", "", "torchvision resnet18 weights (safetensors) to fine-tune from")

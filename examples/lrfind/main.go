@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/learner"
@@ -25,7 +26,7 @@ import (
 
 func main() {
 	small := flag.Bool("small", false, "fewer finder batches and a short epoch: runs in seconds")
-	plot := flag.String("plot", "lr_find.png", "where to write the loss-against-learning-rate plot")
+	plot := flag.String("plot", filepath.Join("fastgo-out", "lr_find.png"), "where to write the loss-against-learning-rate plot")
 	flag.Parse()
 	if err := run(*small, *plot); err != nil {
 		log.Fatal(err)
@@ -49,6 +50,9 @@ func run(small bool, plot string) error {
 		return err
 	}
 	fmt.Printf("valley %.2e  slide %.2e  minimum %.2e  steep %.2e\n", res.Valley, res.Slide, res.Minimum, res.Steep)
+	if err := os.MkdirAll(filepath.Dir(plot), 0o755); err != nil {
+		return err
+	}
 	if err := res.Plot(plot); err != nil {
 		return err
 	}
