@@ -448,3 +448,45 @@ func TestLearnerEvaluateRobustness(t *testing.T) {
 		t.Error("the learner's evaluation differs from the direct one")
 	}
 }
+
+func TestStandardSuites(t *testing.T) {
+	names := func(as []SuiteAttack) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.DisplayName())
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name          string
+		s             Suite
+		attacks, auto []string
+		unbounded     string
+	}{
+		{"standard", StandardSuite(), []string{"FGSM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "Square-5000"}, "PGD-50-unbounded"},
+		{"standard/L2", StandardSuiteFor(ThreatModel{Norm: L2}, 1), []string{"FGM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "Square-5000"}, "PGD-50-unbounded"},
+		{"standard/L1", StandardSuiteFor(ThreatModel{Norm: L1}, 5), []string{"PGD-20"}, nil, "PGD-50-unbounded"},
+		{"fast", FastSuite(0.1), []string{"FGSM", "PGD-10"}, []string{"APGD-CE", "APGD-T", "Square-1000"}, "PGD-25-unbounded"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := names(c.s.Attacks); !slices.Equal(got, c.attacks) {
+				t.Errorf("attacks %v, want %v", got, c.attacks)
+			}
+			if got := names(c.s.AutoAttack); !slices.Equal(got, c.auto) {
+				t.Errorf("cascade %v, want %v", got, c.auto)
+			}
+			if c.s.Unbounded == nil || c.s.Unbounded.Name() != c.unbounded || !c.s.GradientCheck {
+				t.Errorf("checks: unbounded %v, gradients %v", c.s.Unbounded, c.s.GradientCheck)
+			}
+			if _, err := c.s.validate(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if s := StandardSuite(); !slices.Equal(s.Eps, []float64{DefaultEps}) {
+		t.Errorf("StandardSuite() at eps %v", s.Eps)
+	}
+	if s := StandardSuite().BlackBoxOnly(); len(s.Attacks) != 0 || len(s.AutoAttack) != 1 || s.Unbounded != nil || s.GradientCheck {
+		t.Errorf("BlackBoxOnly: %+v", s)
+	}
+}

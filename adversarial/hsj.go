@@ -410,19 +410,20 @@ func (h *hsjRun) gradient(i, k int, delta float64) ([]float64, error) {
 	g := h.rngs[i]
 	d := h.d
 	cur := row(h.cur.Data(), i, d)
-	grad := make([]float64, d)
+	// The estimate is mean_k (f_k - mean f) rv_k, accumulated in one pass
+	// as sum f rv - mean f * sum rv, so the probes need not be kept; they
+	// are queried in blocks of at most maxQueryRows rows and 16M values.
 	var sumF float64
-	var sumRV = make([]float64, d)
-	fvals := make([]float64, 0, k)
-	rvs := make([][]float32, 0, k)
-	for s := 0; s < k; s += maxQueryRows {
-		m := min(maxQueryRows, k-s)
+	sumRV := make([]float64, d)
+	sumFRV := make([]float64, d)
+	u := make([]float64, d)
+	block := min(maxQueryRows, max(1, (1<<24)/d))
+	for s := 0; s < k; s += block {
+		m := min(block, k-s)
 		q := tensor.New[float32](append([]int{m}, h.x.Shape()[1:]...)...)
 		idx := make([]int, m)
-		rvBlock := make([][]float32, m)
 		for r := 0; r < m; r++ {
 			idx[r] = i
-			u := make([]float64, d)
 			var nrm float64
 			for j := range u {
 				if h.tm.Norm == L2 {
@@ -434,13 +435,9 @@ func (h *hsjRun) gradient(i, k int, delta float64) ([]float64, error) {
 			}
 			nrm = math.Sqrt(nrm)
 			pr := row(q.Data(), r, d)
-			rv := make([]float32, d)
 			for j := range u {
-				p := math.Min(math.Max(float64(cur[j])+delta*u[j]/nrm, h.lo), h.hi)
-				pr[j] = float32(p)
-				rv[j] = float32((float64(pr[j]) - float64(cur[j])) / delta)
+				pr[j] = float32(math.Min(math.Max(float64(cur[j])+delta*u[j]/nrm, h.lo), h.hi))
 			}
-			rvBlock[r] = rv
 		}
 		adv, err := h.decide(idx, q)
 		if err != nil {
@@ -451,15 +448,17 @@ func (h *hsjRun) gradient(i, k int, delta float64) ([]float64, error) {
 			if adv[r] {
 				f = 1
 			}
-			fvals = append(fvals, f)
 			sumF += f
-			rvs = append(rvs, rvBlock[r])
-			for j, v := range rvBlock[r] {
-				sumRV[j] += float64(v)
+			// rv is the probe's actual direction after clipping, over delta.
+			for j, p := range row(q.Data(), r, d) {
+				rv := (float64(p) - float64(cur[j])) / delta
+				sumRV[j] += rv
+				sumFRV[j] += f * rv
 			}
 		}
 	}
-	mean := sumF / float64(len(fvals))
+	mean := sumF / float64(k)
+	grad := make([]float64, d)
 	switch mean {
 	case 1:
 		copy(grad, sumRV)
@@ -468,11 +467,8 @@ func (h *hsjRun) gradient(i, k int, delta float64) ([]float64, error) {
 			grad[j] = -v
 		}
 	default:
-		for r, f := range fvals {
-			w := f - mean
-			for j, v := range rvs[r] {
-				grad[j] += w * float64(v)
-			}
+		for j := range grad {
+			grad[j] = sumFRV[j] - mean*sumRV[j]
 		}
 	}
 	if h.tm.Norm == Linf {
