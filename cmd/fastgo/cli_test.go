@@ -445,3 +445,36 @@ func TestTrainDefences(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainFromCSV trains from a CSV of file names and labels (relative to
+// the CSV's folder) and exports a learner with the CSV's classes.
+func TestTrainFromCSV(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyFolder(t, filepath.Join(dir, "imgs"), 10)
+	var b strings.Builder
+	b.WriteString("file,label\n")
+	for _, c := range []string{"bright", "dark"} {
+		for i := range 10 {
+			fmt.Fprintf(&b, "%s/%s_%d.png,%s\n", c, c, i, c)
+		}
+	}
+	csvPath := filepath.Join(data, "labels.csv")
+	if err := os.WriteFile(csvPath, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	export := filepath.Join(dir, "csv.safetensors")
+	code, stdout, stderr := runCLI("train", "-data", csvPath, "-channels", "1", "-size", "28", "-epochs", "1", "-bs", "4", "-out", export, "-workers", "1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "the images listed in "+csvPath) {
+		t.Errorf("output:\n%s", stdout)
+	}
+	l, err := vision.LoadLearner(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(l.Classes, ",") != "bright,dark" || l.Channels != 1 {
+		t.Errorf("exported classes %v, channels %d", l.Classes, l.Channels)
+	}
+}
