@@ -11,6 +11,8 @@
 //	adv := adversarial.NewLearner(learn)                          // learn is a *learner.Learner
 //	x, err := adv.GenerateAdvExample(img, adversarial.TargetLabel(3))
 //	pred, err := adv.Predict(x)                                   // the Learner's Predict
+//	report, err := adv.EvaluateRobustness(ctx, adversarial.StandardSuite(0.1))
+//	report.WriteTable(os.Stdout)                                  // and report.Save(dir): JSON, Markdown, PNGs
 //
 // and the general one is
 //
@@ -134,6 +136,116 @@
 // mode and frozen flags come back as they were, so adversarial training can
 // attack in the middle of a fit. WithAttackMode gives a Model for other
 // uses (clean outputs, gradient checks) under the same rules.
+//
+// # Black-box attacks
+//
+// A black-box attack sees the model only through an Oracle and pays for
+// every query; each Result says how many each sample used (Queries), and
+// no sample ever exceeds the oracle's budget. All take a Seed and draw
+// per-sample streams, so a batch gives what its rows give alone.
+//
+//   - Square (Andriushchenko et al.; Linf, L2; scores) is random search over
+//     square windows, the black-box part of AutoAttack: Linf windows set to
+//     x +/- eps from vertical stripes, L2 windows that move mass between
+//     two squares of a pseudo-Gaussian pattern, both with the paper's
+//     shrinking window schedule; the margin loss (cross-entropy for
+//     targeted attacks). The strongest score-based attack here: 5,000
+//     queries bring a normally trained SmallCNN from 0.89 to 0.08 at Linf
+//     0.1 on Fashion-MNIST.
+//   - SimBA (Guo et al.; Linf, L2; scores) steps along one orthonormal
+//     direction at a time, keeping steps that lower the label's
+//     probability: pixels in a random order, or the 2-D DCT basis with low
+//     frequencies first (DCTBasis, DCTOrder), which finds natural images'
+//     weak directions sooner.
+//   - NES (Ilyas et al.) and SPSA (Uesato et al.) estimate the gradient
+//     from scores with antithetic Gaussian or Rademacher probes and feed it
+//     to PGD steps; each step costs 2*Samples+1 queries. They show what a
+//     gradient attack can do without gradients, and are the usual check
+//     against defences that hide them.
+//   - HopSkipJump (Chen et al.; L2, Linf) needs the top class alone
+//     (LabelAccess): from an adversarial start it walks along the decision
+//     boundary (binary search, a normal estimated from the labels of random
+//     probes, geometric steps), shrinking the perturbation; with a finite
+//     eps it stops a sample once within it.
+//   - Transfer crafts examples with white-box attacks on a Surrogate module
+//     the attacker owns and sends them to the target, one query per
+//     candidate to see which transfer.
+//
+// ScoreLoss chooses the objective of the score-based attacks (margin,
+// cross-entropy or probability, each treating scores as logits).
+//
+// # Evaluating robustness
+//
+// EvaluateRobustness(ctx, model, x, labels, suite) (or the learner's
+// EvaluateRobustness(ctx, suite), on its validation set) runs a Suite and
+// returns a Report. StandardSuite(eps...) is the default: FGSM and PGD-20
+// reported one by one, then AutoAttack's standard cascade without FAB-T:
+// APGD-CE (100 steps), APGD-T (100 steps over the 9 most likely other
+// classes) and Square (5,000 queries), each run only on the samples the
+// previous ones left robust, and the checks below. Build other suites with
+// NewSuite, With (WhiteBox, BlackBox entries, Targeted, AtEps) and
+// WithAutoAttack; EvaluateBlackBox evaluates a model reachable only through
+// a function with a suite's black-box attacks (Suite.BlackBoxOnly).
+// FastSuite is the same at about a fifth of the budgets, for demos.
+// Results are repeatable and do not depend on the batch size. On a SmallCNN
+// trained normally on Fashion-MNIST, two shared cores, at Linf eps 0.05 and
+// 0.1: FastSuite takes 87 s on 500 test images, StandardSuite 138 s on 200
+// (about 13 minutes on 500 on a busy machine), most of it in Square on the
+// samples APGD leaves robust (AutoAttack's cost too).
+//
+// # Reading the report
+//
+// Report.WriteTable prints the table to a terminal, Save writes
+// report.json, report.md, accuracy.png (robust accuracy against eps per
+// attack, the cascade and the worst case) and examples.png (clean image,
+// perturbation amplified to fill the grey range, adversarial image, with
+// the classes' names). For each attack and eps: the robust accuracy is the
+// share of all samples still classified correctly (a misclassified sample
+// is never robust); the success rate is over the initially correct
+// samples, the only ones attacked; norms are the median and mean sizes of
+// the successful perturbations; queries are per successful sample (mean
+// and median) and in total. The worst case counts a sample as robust at
+// eps only if no attack of the suite fooled it at that eps or below: it is
+// the figure to quote, an upper bound on the true robust accuracy.
+//
+// Gradient masking makes a model look robust to gradient attacks while
+// it is not; the checks (Report.Checks, each "ok" or FLAGGED) look for its
+// symptoms, after Athalye, Carlini and Wagner (2018) and Carlini et al.'s
+// "On evaluating adversarial robustness" (2019):
+//
+//   - CheckOneStep: a one-step attack beats an iterative one (an iterative
+//     attack should be at least as strong);
+//   - CheckBlackBox: black-box attacks fool samples that every white-box
+//     attack left robust (with useful gradients, white-box is stronger);
+//   - CheckEpsMonotone: an attack's robust accuracy rises with eps (a
+//     larger ball contains the smaller one);
+//   - CheckUnbounded: UnboundedPGD at eps = +Inf does not fool every
+//     sample (with no bound, any image can become another class's);
+//   - CheckGradients: input gradients are exactly zero or NaN (an attack
+//     cannot start from such a point).
+//
+// Each fires when the effect exceeds Suite.Tolerance (1%) and one sample.
+// A flag means the white-box figures are not to be trusted: evaluate with
+// attacks that do not follow the model's gradients (the cascade's Square,
+// HopSkipJump, Transfer) or with EOT for randomised models, and quote the
+// worst case. No flag is no proof of robustness, only the absence of the
+// usual symptoms.
+//
+// The tests of this part (go test ./adversarial/) check every black-box
+// attack with the oracle tests (eps 0, ball and box, input untouched, a
+// batch equal to its rows, the budget never exceeded, targeted hits
+// rising), HopSkipJump against the closed-form minimum of a linear model,
+// Square and HopSkipJump on a briefly trained SmallCNN (skipped with
+// -short), EvaluateRobustness against a linear model's closed-form
+// robustness, on a step-function model that must be flagged, and the
+// report's files (JSON round trip, a killed write keeping the previous
+// report). With the full Fashion-MNIST,
+//
+//	go test ./adversarial/ -long -run 'TestSquareFullFashionMNIST|FullFashionMNIST' -timeout 60m
+//
+// checks that Square with 5,000 queries brings a normally trained SmallCNN
+// under 0.20 at Linf 0.1 on 500 test images (measured: 0.892 clean, 0.078
+// robust, median 259 queries per success) and runs both suites.
 //
 // # Tests
 //
