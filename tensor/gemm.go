@@ -47,3 +47,11 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 		panic("tensor.Gemm: element type must be float32 or float64")
 	}
 }
+
+// UseInGonum installs fastgo's SGEMM as the Sgemm of gonum's blas32 package
+// (through blas32.Use), so that gonum code doing float32 matrix products
+// (blas32.Gemm, and what is built on it) runs on fastgo's SIMD kernels. The
+// adapter keeps gonum's contract exactly, panics included; every other
+// BLAS routine stays gonum's own. Call it once, at start-up, before other
+// goroutines use blas32.
+func UseInGonum() { kernels.UseInGonum() }
