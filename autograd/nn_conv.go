@@ -13,10 +13,15 @@ import (
 // a zero field, means PyTorch's default: stride 1, padding 0, dilation 1,
 // groups 1. Each pair is (H, W).
 type Conv2dOptions struct {
-	Stride   [2]int
-	Padding  [2]int
+	// Stride is the step between windows (default 1).
+	Stride [2]int
+	// Padding is the number of zeros added on each side (default 0).
+	Padding [2]int
+	// Dilation is the spacing between kernel taps (default 1).
 	Dilation [2]int
-	Groups   int
+	// Groups splits the channels into groups convolved separately
+	// (default 1; Cin = groups gives a depthwise convolution).
+	Groups int
 }
 
 // convPacked selects the float32 path of nn_conv32.go and nn_conv32same.go

@@ -15,10 +15,15 @@ import (
 // (PyTorch's default), zero Padding means none, zero Dilation means 1.
 // Output sizes round down (PyTorch's ceil_mode=False).
 type Pool2dOptions struct {
-	Kernel   [2]int
-	Stride   [2]int
-	Padding  [2]int
-	Dilation [2]int // MaxPool2d only
+	// Kernel is the window size (required).
+	Kernel [2]int
+	// Stride is the step between windows (default: the kernel size).
+	Stride [2]int
+	// Padding is added on each side, at most half the kernel (default 0).
+	Padding [2]int
+	// Dilation is the spacing between window taps (MaxPool2d only;
+	// default 1).
+	Dilation [2]int
 	// ExcludePad makes AvgPool2d divide by the number of input pixels in the
 	// window instead of the kernel area (PyTorch's count_include_pad=False).
 	ExcludePad bool
