@@ -20,21 +20,25 @@ import (
 // (the ones attacked). Every number is finite, so the report round-trips
 // through JSON (WriteJSON, ReadReport).
 type Report struct {
-	// Norm is the threat model's norm ("Linf", "L2", "L1"); Lo and Hi its
-	// pixel box; Eps the suite's eps, ascending.
-	Norm string    `json:"norm"`
-	Lo   float64   `json:"lo"`
-	Hi   float64   `json:"hi"`
-	Eps  []float64 `json:"eps"`
-	// Samples is the number of samples evaluated, Correct the number the
-	// model classifies correctly, CleanAccuracy their share.
-	Samples       int     `json:"samples"`
-	Correct       int     `json:"correct"`
+	// Norm is the threat model's norm ("Linf", "L2", "L1").
+	Norm string `json:"norm"`
+	// Lo is the lower bound of the pixel box.
+	Lo float64 `json:"lo"`
+	// Hi is the upper bound of the pixel box.
+	Hi float64 `json:"hi"`
+	// Eps is the suite's list of eps, ascending.
+	Eps []float64 `json:"eps"`
+	// Samples is the number of samples evaluated.
+	Samples int `json:"samples"`
+	// Correct is the number of samples the model classifies correctly.
+	Correct int `json:"correct"`
+	// CleanAccuracy is Correct / Samples.
 	CleanAccuracy float64 `json:"clean_accuracy"`
 	// Classes names the classes when known (the learner's vocabulary).
 	Classes []string `json:"classes,omitempty"`
-	// Labels and CleanPred are each sample's label and clean prediction.
-	Labels    []int `json:"labels"`
+	// Labels is each sample's true label.
+	Labels []int `json:"labels"`
+	// CleanPred is each sample's clean prediction.
 	CleanPred []int `json:"clean_pred"`
 	// Attacks holds the suite's attacks one by one, in order.
 	Attacks []AttackReport `json:"attacks"`
@@ -44,10 +48,12 @@ type Report struct {
 	// attack of the suite at that eps or a smaller one.
 	WorstCase []WorstCase `json:"worst_case"`
 	// Checks are the gradient-masking checks that could run, each flagged
-	// or not; Unbounded and Gradients their measurements.
-	Checks    []Check          `json:"checks"`
+	// or not.
+	Checks []Check `json:"checks"`
+	// Unbounded is the unbounded check's measurement (nil when not run).
 	Unbounded *UnboundedResult `json:"unbounded,omitempty"`
-	Gradients *GradientResult  `json:"gradients,omitempty"`
+	// Gradients is the gradient check's measurement (nil when not run).
+	Gradients *GradientResult `json:"gradients,omitempty"`
 	// Seconds is the evaluation's wall time.
 	Seconds float64 `json:"seconds"`
 	// Examples are adversarial examples found at the largest eps, for
@@ -57,37 +63,46 @@ type Report struct {
 
 // AttackReport is one attack of the suite, at each of its eps.
 type AttackReport struct {
-	Name     string     `json:"name"`
-	Kind     AttackKind `json:"kind"`
-	Targeted bool       `json:"targeted"`
+	// Name is the entry's display name.
+	Name string `json:"name"`
+	// Kind is its role in the masking checks.
+	Kind AttackKind `json:"kind"`
+	// Targeted says whether the entry is targeted.
+	Targeted bool `json:"targeted"`
 	// Skipped says why the attack did not run (empty when it ran).
-	Skipped string         `json:"skipped,omitempty"`
-	Seconds float64        `json:"seconds"`
+	Skipped string `json:"skipped,omitempty"`
+	// Seconds is the attack's wall time over all its eps.
+	Seconds float64 `json:"seconds"`
+	// Results holds one row per eps, ascending.
 	Results []AttackResult `json:"results"`
 }
 
 // AttackResult is one attack at one eps.
 type AttackResult struct {
+	// Eps is the budget of the row.
 	Eps float64 `json:"eps"`
 	// RobustAccuracy is the share of all samples classified correctly
 	// after the attack (misclassified samples count as not robust).
 	RobustAccuracy float64 `json:"robust_accuracy"`
-	// Attacked is the number of initially correct samples attacked,
-	// Succeeded those meeting the attack's criterion (misclassified, or at
-	// the target), SuccessRate their share.
-	Attacked    int     `json:"attacked"`
-	Succeeded   int     `json:"succeeded"`
+	// Attacked is the number of initially correct samples attacked.
+	Attacked int `json:"attacked"`
+	// Succeeded is the number of those meeting the attack's criterion
+	// (misclassified, or at the target).
+	Succeeded int `json:"succeeded"`
+	// SuccessRate is Succeeded / Attacked.
 	SuccessRate float64 `json:"success_rate"`
-	// MedianNorm and MeanNorm are over the successful perturbations (0
+	// MedianNorm is the median norm of the successful perturbations (0
 	// with none).
 	MedianNorm float64 `json:"median_norm"`
-	MeanNorm   float64 `json:"mean_norm"`
-	// MedianQueries and MeanQueries are over the successful samples of a
-	// black-box attack, TotalQueries over all it attacked (0 for white-box
-	// attacks).
+	// MeanNorm is their mean norm (0 with none).
+	MeanNorm float64 `json:"mean_norm"`
+	// MedianQueries is the median number of queries of the successful
+	// samples of a black-box attack (0 for white-box attacks).
 	MedianQueries float64 `json:"median_queries"`
-	MeanQueries   float64 `json:"mean_queries"`
-	TotalQueries  int     `json:"total_queries"`
+	// MeanQueries is their mean number of queries.
+	MeanQueries float64 `json:"mean_queries"`
+	// TotalQueries is the number of queries over all attacked samples.
+	TotalQueries int `json:"total_queries"`
 	// Robust says, per sample, whether it was classified correctly after
 	// the attack.
 	Robust []bool `json:"robust"`
@@ -95,7 +110,9 @@ type AttackResult struct {
 
 // CascadeReport is the AutoAttack-style cascade at one eps.
 type CascadeReport struct {
-	Eps    float64       `json:"eps"`
+	// Eps is the budget.
+	Eps float64 `json:"eps"`
+	// Stages holds each attack of the cascade, in order.
 	Stages []StageResult `json:"stages"`
 	// RobustAccuracy is the share of samples robust after every stage.
 	RobustAccuracy float64 `json:"robust_accuracy"`
@@ -103,59 +120,85 @@ type CascadeReport struct {
 
 // StageResult is one attack of the cascade at one eps.
 type StageResult struct {
-	Name    string     `json:"name"`
-	Kind    AttackKind `json:"kind"`
-	Skipped string     `json:"skipped,omitempty"`
-	// Attacked is the number of samples still robust when the stage ran,
-	// Fooled the number it fooled, RobustAccuracy the share of all samples
-	// robust after it.
-	Attacked       int     `json:"attacked"`
-	Fooled         int     `json:"fooled"`
+	// Name is the entry's display name.
+	Name string `json:"name"`
+	// Kind is its role in the masking checks.
+	Kind AttackKind `json:"kind"`
+	// Skipped says why the stage did not run (empty when it ran).
+	Skipped string `json:"skipped,omitempty"`
+	// Attacked is the number of samples still robust when the stage ran.
+	Attacked int `json:"attacked"`
+	// Fooled is the number of those it fooled.
+	Fooled int `json:"fooled"`
+	// RobustAccuracy is the share of all samples robust after the stage.
 	RobustAccuracy float64 `json:"robust_accuracy"`
-	TotalQueries   int     `json:"total_queries"`
-	Seconds        float64 `json:"seconds"`
+	// TotalQueries is the stage's queries (black-box stages).
+	TotalQueries int `json:"total_queries"`
+	// Seconds is the stage's wall time.
+	Seconds float64 `json:"seconds"`
 }
 
 // WorstCase is the per-sample worst case at one eps.
 type WorstCase struct {
-	Eps            float64 `json:"eps"`
+	// Eps is the budget.
+	Eps float64 `json:"eps"`
+	// RobustAccuracy is the share of samples robust to every attack.
 	RobustAccuracy float64 `json:"robust_accuracy"`
-	Robust         []bool  `json:"robust"`
+	// Robust says, per sample, whether no attack at this eps or a smaller
+	// one fooled it (and it was correct).
+	Robust []bool `json:"robust"`
 }
 
 // Check is one gradient-masking check (see CheckOneStep and the other
 // Check names).
 type Check struct {
-	Name    string `json:"name"`
-	Flagged bool   `json:"flagged"`
-	Detail  string `json:"detail"`
+	// Name is one of the Check names.
+	Name string `json:"name"`
+	// Flagged says whether the check found the symptom.
+	Flagged bool `json:"flagged"`
+	// Detail says what was measured.
+	Detail string `json:"detail"`
 }
 
 // UnboundedResult is the unbounded attack's outcome.
 type UnboundedResult struct {
-	Name        string  `json:"name"`
-	Attacked    int     `json:"attacked"`
-	Succeeded   int     `json:"succeeded"`
+	// Name is the attack's name.
+	Name string `json:"name"`
+	// Attacked is the number of initially correct samples attacked.
+	Attacked int `json:"attacked"`
+	// Succeeded is the number it fooled.
+	Succeeded int `json:"succeeded"`
+	// SuccessRate is Succeeded / Attacked (1 unless the gradients are
+	// masked).
 	SuccessRate float64 `json:"success_rate"`
 }
 
-// GradientResult is the gradient check's outcome: of Checked correct
-// samples, Zero had an all-zero input gradient and NonFinite a NaN or
-// infinite one.
+// GradientResult is the gradient check's outcome.
 type GradientResult struct {
-	Checked   int `json:"checked"`
-	Zero      int `json:"zero"`
+	// Checked is the number of initially correct samples checked.
+	Checked int `json:"checked"`
+	// Zero is the number with an all-zero input gradient.
+	Zero int `json:"zero"`
+	// NonFinite is the number with a NaN or infinite one.
 	NonFinite int `json:"non_finite"`
 }
 
-// Example is an adversarial example for the report's image grid: sample
-// Index, its Label, the clean and adversarial predictions, the attack that
-// found it at Eps, and both images [C, H, W].
+// Example is an adversarial example for the report's image grid.
 type Example struct {
-	Index, Label, CleanPred, AdvPred int
-	Attack                           string
-	Eps                              float64
-	Clean, Adv                       *tensor.Tensor
+	// Index is the sample's position in the evaluated batch.
+	Index int
+	// Label is its label (the target, for ExamplesFromResult on a
+	// targeted result).
+	Label int
+	// CleanPred and AdvPred are the model's predictions on the clean and
+	// the adversarial image.
+	CleanPred, AdvPred int
+	// Attack names the attack that found it.
+	Attack string
+	// Eps is the budget it was found at.
+	Eps float64
+	// Clean and Adv are the images [C, H, W].
+	Clean, Adv *tensor.Tensor
 }
 
 func (r *Report) addCheck(name string, flagged bool, ifFlagged, ifOK string) {
@@ -503,6 +546,7 @@ type reportHookWriter struct {
 	n int64
 }
 
+// Write implements io.Writer.
 func (h *reportHookWriter) Write(p []byte) (int, error) {
 	if reportWriteHook == nil {
 		n, err := h.w.Write(p)

@@ -92,12 +92,15 @@ type SuiteAttack struct {
 	Name string
 	// Attack is a white-box attack, run on the model with RunEps.
 	Attack Attack
-	// BlackBox is a black-box attack, run through an oracle of Access with
-	// a per-sample Budget (0: unlimited, the attack's own limit applies)
-	// with RunBlackBoxEps.
+	// BlackBox is a black-box attack, run through an oracle with
+	// RunBlackBoxEps.
 	BlackBox BlackBoxAttack
-	Access   Access
-	Budget   int
+	// Access is what the black-box attack's oracle reveals (ScoreAccess,
+	// the zero value, or LabelAccess).
+	Access Access
+	// Budget is the oracle's budget of queries per sample (0: unlimited,
+	// the attack's own limit applies).
+	Budget int
 	// Targets makes the attack targeted (nil: untargeted, away from the
 	// true labels). Robust accuracy still counts the samples that keep
 	// their label; the success rate counts those that reach the target.
