@@ -287,8 +287,13 @@ func convBiasGrad[T tensor.Float](p *convPlan, gy, gb []T) {
 	})
 }
 
-// convRowSum returns the sum of row in a fixed order.
+// convRowSum returns the sum of row in a fixed order (float32 through the
+// SIMD reduction).
 func convRowSum[T tensor.Float](row []T) T {
+	if r32, ok := any(row).([]float32); ok {
+		s, _ := kernels.BNStats(r32, 0)
+		return T(s)
+	}
 	var s0, s1, s2, s3 T
 	i := 0
 	for ; i+4 <= len(row); i += 4 {
