@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/vision/models"
 )
 
 // bbCase is a black-box attack under test with the oracle it needs.
@@ -492,5 +494,52 @@ func TestHSJMinimumNorm(t *testing.T) {
 			}
 			t.Logf("gamma %v, sample %d: distance %.5f, optimum %.5f, %d queries", c.gamma, i, r.Norms[i], opt, r.Queries[i])
 		}
+	}
+}
+
+// TestBlackBoxSmallCNNRepeatable runs each score- and label-based attack on
+// SmallCNN with GOMAXPROCS 1 and 2, and on rows alone: the same seed must
+// give the same batch bit for bit (the oracle's answers do not depend on
+// the thread count or the batch, and the attacks' randomness is per
+// sample).
+func TestBlackBoxSmallCNNRepeatable(t *testing.T) {
+	m := models.NewSmallCNN(10, tensor.NewRNG(3))
+	const n = 13
+	x := tensor.Uniform[float32](tensor.NewRNG(4), 0, 1, n, 1, 28, 28)
+	for _, c := range []struct {
+		name   string
+		a      BlackBoxAttack
+		access Access
+		tm     ThreatModel
+	}{
+		{"Square", Square{Queries: 30, Seed: 2}, ScoreAccess, ThreatModel{Norm: Linf, Eps: 0.05}},
+		{"SimBA-DCT", SimBA{Basis: DCTBasis, Queries: 30, Seed: 2}, ScoreAccess, ThreatModel{Norm: L2, Eps: 0.5}},
+		{"NES", NES{Queries: 30, Samples: 4, Seed: 2}, ScoreAccess, ThreatModel{Norm: Linf, Eps: 0.05}},
+		{"HSJ", HopSkipJump{Queries: 150, InitEvals: 20, Seed: 2}, LabelAccess, ThreatModel{Norm: L2, Eps: 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			run := func(procs int, x *tensor.Tensor) *Result {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				o := NewScoreOracle(m, 0)
+				if c.access == LabelAccess {
+					o = NewLabelOracle(m, 0)
+				}
+				r, err := RunBlackBox(context.Background(), c.a, o, x, Untargeted(nil), c.tm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			two := run(2, x)
+			if one := run(1, x); !slices.Equal(one.Adv.Data(), two.Adv.Data()) || !slices.Equal(one.Queries, two.Queries) {
+				t.Error("GOMAXPROCS 1 and 2 give different results")
+			}
+			d := x.Len() / n
+			for _, i := range []int{0, 7, 12} {
+				if alone := run(2, x.Narrow0(i, 1)); !slices.Equal(alone.Adv.Data(), row(two.Adv.Data(), i, d)) || alone.Queries[0] != two.Queries[i] {
+					t.Errorf("row %d alone differs from its row in the batch", i)
+				}
+			}
+		})
 	}
 }
