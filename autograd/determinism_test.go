@@ -3,22 +3,15 @@ package autograd
 import (
 	"math"
 	"runtime"
-	"runtime/metrics"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// goroutinesCreated returns the number of goroutines the process has
-// created, or ok false if the runtime does not report it.
-func goroutinesCreated() (n uint64, ok bool) {
-	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0, false
-	}
-	return s[0].Value.Uint64(), true
-}
+// tasksOnWorkers returns the number of tasks the parallel package has run
+// on its workers: it grows only when an op really splits its work.
+func tasksOnWorkers() int64 { return parallel.Tasks() }
 
 // detCase is a forward and backward pass whose every output must not depend
 // on GOMAXPROCS.
@@ -126,29 +119,28 @@ func detCases() []detCase {
 // TestBitIdenticalAcrossGOMAXPROCS runs matmul, conv2d, softmax and the
 // other parallel ops forward and backward with GOMAXPROCS 1 and 2 and checks
 // that every output and gradient is the same bit for bit. It also proves
-// that the sizes are large enough to split: with 2 procs each case starts
-// goroutines, with 1 it starts none.
+// that the sizes are large enough to split: with 2 procs each case hands
+// tasks to the parallel package's workers, with 1 it hands none.
 func TestBitIdenticalAcrossGOMAXPROCS(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	_, haveMetric := goroutinesCreated()
 	for _, c := range detCases() {
 		t.Run(c.name, func(t *testing.T) {
 			var results [2][]*tensor.Tensor
-			var spawned [2]uint64
+			var split [2]int64
 			for i, procs := range []int{1, 2} {
 				runtime.GOMAXPROCS(procs)
-				c.run() // warm the pools, so that only the op's own goroutines count
-				before, _ := goroutinesCreated()
+				c.run() // warm the pools
+				before := tasksOnWorkers()
 				results[i] = c.run()
-				after, _ := goroutinesCreated()
-				spawned[i] = after - before
+				split[i] = tasksOnWorkers() - before
 			}
-			if haveMetric {
-				if spawned[1] == 0 {
-					t.Errorf("with GOMAXPROCS 2 the op started no goroutine: it did not split, so the comparison proves nothing")
-				}
-				t.Logf("goroutines started: %d with GOMAXPROCS 1, %d with 2", spawned[0], spawned[1])
+			if split[1] == 0 {
+				t.Errorf("with GOMAXPROCS 2 the op ran no task on a worker: it did not split, so the comparison proves nothing")
 			}
+			if split[0] != 0 {
+				t.Errorf("with GOMAXPROCS 1 the op ran %d tasks on workers", split[0])
+			}
+			t.Logf("tasks on workers: %d with GOMAXPROCS 1, %d with 2", split[0], split[1])
 			for k := range results[0] {
 				one, two := results[0][k].Data(), results[1][k].Data()
 				if len(one) != len(two) {

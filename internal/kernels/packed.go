@@ -64,24 +64,10 @@ func SgemmPacked(m, n, k int, alpha float32, ops *Packed, beta float32) {
 		threads = 1
 	}
 	j := jobPool.Get().(*gemmJob)
-	*j = gemmJob{g: g, m: m, n: n, k: k, alpha: alpha, beta: beta, bar: j.bar,
+	*j = gemmJob{g: g, m: m, n: n, k: k, alpha: alpha, beta: beta, bar: j.bar, workFn: j.workFn,
 		packAFn: ops.PackA, packBFn: ops.PackB, cAt: ops.C}
-	j.plan(threads)
-	panel := j.kc0 * roundUp(min(n, ncBlock), g.nr)
-	if j.private {
-		panel = 0
-	}
-	bbuf := getBuffer(2 * panel)
-	j.bp = [2][]float32{bbuf.f[:panel], bbuf.f[panel:]}
-	j.bar.reset(j.threads)
-	j.wg.Add(j.threads - 1)
-	for w := 1; w < j.threads; w++ {
-		go j.work(w)
-	}
-	j.work(0)
-	j.wg.Wait()
-	putBuffer(bbuf)
-	*j = gemmJob{bar: j.bar}
+	j.run(threads)
+	*j = gemmJob{bar: j.bar, workFn: j.workFn}
 	jobPool.Put(j)
 }
 

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
 // The SGEMM follows the BLIS/GotoBLAS structure. k is cut into blocks of
@@ -91,25 +93,29 @@ func sgemm(g *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha f
 	j := jobPool.Get().(*gemmJob)
 	*j = gemmJob{
 		g: g, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, bar: j.bar,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, bar: j.bar, workFn: j.workFn,
 	}
-	j.plan(threads)
-	panel := j.kc0 * roundUp(min(n, ncBlock), g.nr)
+	j.run(threads)
+	*j = gemmJob{bar: j.bar, workFn: j.workFn}
+	jobPool.Put(j)
+}
+
+// run plans the job for the workers it can reserve, at most threads, and
+// runs it on them: the shared plan's workers wait for each other at its
+// barrier, so they must all run at once.
+func (j *gemmJob) run(threads int) {
+	g := j.g
+	team := parallel.Reserve(threads)
+	j.plan(team.Size())
+	panel := j.kc0 * roundUp(min(j.n, ncBlock), g.nr)
 	if j.private {
 		panel = 0
 	}
 	bbuf := getBuffer(2 * panel)
 	j.bp = [2][]float32{bbuf.f[:panel], bbuf.f[panel:]}
 	j.bar.reset(j.threads)
-	j.wg.Add(j.threads - 1)
-	for w := 1; w < j.threads; w++ {
-		go j.work(w)
-	}
-	j.work(0)
-	j.wg.Wait()
+	team.Run(j.threads, j.workFn)
 	putBuffer(bbuf)
-	*j = gemmJob{bar: j.bar}
-	jobPool.Put(j)
 }
 
 // gemmJob is one SGEMM call shared by its workers.
@@ -134,13 +140,17 @@ type gemmJob struct {
 	packBFn func(dst []float32, p0, kc, col, w, nr int)
 	cAt     func(row, col int) (c []float32, ldc, run int)
 
-	bp   [2][]float32 // the packed panels of op(B), shared, used in turn
-	next atomic.Int64 // units claimed so far, over all steps
-	bar  *barrier
-	wg   sync.WaitGroup
+	bp     [2][]float32 // the packed panels of op(B), shared, used in turn
+	next   atomic.Int64 // units claimed so far, over all steps
+	bar    *barrier
+	workFn func(int) // j.work, made once per pooled job
 }
 
-var jobPool = sync.Pool{New: func() any { return &gemmJob{bar: new(barrier)} }}
+var jobPool = sync.Pool{New: func() any {
+	j := &gemmJob{bar: new(barrier)}
+	j.workFn = j.work
+	return j
+}}
 
 // plan chooses the blocking. k is cut into equal blocks of at most kcBlock
 // steps. When op(A) fits one row block (m <= mcBlock), the job is private:
@@ -168,9 +178,6 @@ func (j *gemmJob) plan(threads int) {
 // workPrivate is work for a private job: worker w computes its share of
 // C's column slivers over all rows.
 func (j *gemmJob) workPrivate(w int) {
-	if w > 0 {
-		defer j.wg.Done()
-	}
 	g := j.g
 	mr, nr := g.mr, g.nr
 	abuf := getBuffer(j.aRows * j.kc0)
@@ -234,9 +241,6 @@ func (j *gemmJob) work(w int) {
 	if j.private {
 		j.workPrivate(w)
 		return
-	}
-	if w > 0 {
-		defer j.wg.Done()
 	}
 	g := j.g
 	mr, nr := g.mr, g.nr

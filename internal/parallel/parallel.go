@@ -2,7 +2,6 @@ package parallel
 
 import (
 	"runtime"
-	"sync"
 )
 
 // For calls fn(lo, hi) over disjoint ranges that cover [0, n). Ranges hold at
@@ -20,22 +19,13 @@ func For(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	chunks := (n + grain - 1) / grain
-	if chunks > workers {
-		chunks = workers
-	}
+	chunks := min((n+grain-1)/grain, workers)
 	size := (n + chunks - 1) / chunks
-	var wg sync.WaitGroup
-	for lo := size; lo < n; lo += size {
-		hi := min(lo+size, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	fn(0, min(size, n))
-	wg.Wait()
+	Run(chunks, func(i int) {
+		if lo := i * size; lo < n {
+			fn(lo, min(lo+size, n))
+		}
+	})
 }
 
 // Workers returns the number of goroutines For may use.
