@@ -78,8 +78,9 @@ type sameUnfold struct {
 	c0       int
 	kh, kw   int
 	dh, dw   int
-	oh       int // output height (= input height)
-	perImage int // oh*wp columns per sample
+	oh       int   // output height (= input height)
+	perImage int   // oh*wp columns per sample
+	rowOff   []int // see offsets
 }
 
 func (u *sameUnfold) row(dst []float32, k, j0 int) {
@@ -99,17 +100,10 @@ func (u *sameUnfold) row(dst []float32, k, j0 int) {
 
 func (u *sameUnfold) packB(dst []float32, p0, kc, col, w, nr int) {
 	n, q := col/u.perImage, col%u.perImage
-	if q+w <= u.perImage && kc <= len(sameOffsets{}) {
-		// The sliver's columns are in one sample: each row is one run of
-		// its shifted plane, and the whole sliver one gather.
-		var offs sameOffsets
-		taps := u.kh * u.kw
-		for p := 0; p < kc; p++ {
-			k := p0 + p
-			ci, t := u.c0+k/taps, k%taps
-			offs[p] = (n*u.b.c+ci)*u.b.plane + q + (t/u.kw)*u.dh*u.b.wp + (t%u.kw)*u.dw
-		}
-		kernels.GatherRows(dst, u.b.d, offs[:kc], w, nr)
+	if q+w <= u.perImage {
+		// The sliver's columns are in one sample: row k is the run at
+		// rowOff[k] from the sample's pixel q, and the sliver one gather.
+		kernels.GatherRows(dst, u.b.d[n*u.b.c*u.b.plane+q:], u.rowOff[p0:p0+kc], w, nr)
 		return
 	}
 	for p := 0; p < kc; p++ {
@@ -119,9 +113,17 @@ func (u *sameUnfold) packB(dst []float32, p0, kc, col, w, nr int) {
 	}
 }
 
-// sameOffsets holds a sliver's row offsets (kc is at most the GEMM's k
-// block).
-type sameOffsets [256]int
+// offsets fills rowOff: row k's offset from its sample's planes, channel
+// plane plus tap shift.
+func (u *sameUnfold) offsets(rows int) *sameUnfold {
+	taps := u.kh * u.kw
+	u.rowOff = make([]int, rows)
+	for k := range u.rowOff {
+		ci, t := u.c0+k/taps, k%taps
+		u.rowOff[k] = ci*u.b.plane + (t/u.kw)*u.dh*u.b.wp + (t%u.kw)*u.dw
+	}
+	return u
+}
 
 func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 	return func(dst []float32, row, h, p0, kc, mr int) {
@@ -136,13 +138,14 @@ func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 }
 
 // compact copies the first w of every wp columns of the wide output src
-// [c, n, oh, wp] (channel-major, so that the GEMM writes it as one plain
-// matrix) into dst [n, c, oh, w], adding bias[c] when bias is not nil.
-func compact(src []float32, dst []float32, n, c, oh, w, wp int, bias []float32) {
+// (channel-major: channel c's n planes of oh x wp from c*ld, so that the
+// GEMM writes it as one plain matrix with row stride ld) into dst [n, c,
+// oh, w], adding bias[c] when bias is not nil.
+func compact(src []float32, ld int, dst []float32, n, c, oh, w, wp int, bias []float32) {
 	parallel.For(n*c, 8, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			sn, sc := pl/c, pl%c
-			s := src[(sc*n+sn)*oh*wp : (sc*n+sn+1)*oh*wp]
+			s := src[sc*ld+sn*oh*wp : sc*ld+(sn+1)*oh*wp]
 			d := dst[pl*oh*w : (pl+1)*oh*w]
 			for y := 0; y < oh; y++ {
 				if bias != nil {
@@ -177,18 +180,19 @@ func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int
 	g := p.geom
 	perImage := p.h * xp.wp
 	cols := p.n * perImage
-	wt := tensor.Empty[float32](outC * cols) // [outC, n, oh, wp]
+	ld := kernels.PaddedLD(cols)
+	wt := tensor.Empty[float32](outC * ld) // [outC, n, oh, wp], row stride ld
 	o := wt.Data()
 	defer wt.Release()
 	for grp := 0; grp < p.groups; grp++ {
-		u := &sameUnfold{b: xp, c0: grp * inG, kh: g.KH, kw: g.KW, dh: g.DilH, dw: g.DilW, oh: p.h, perImage: perImage}
+		u := (&sameUnfold{b: xp, c0: grp * inG, kh: g.KH, kw: g.KW, dh: g.DilH, dw: g.DilW, oh: p.h, perImage: perImage}).offsets(k)
 		kernels.SgemmPacked(outG, cols, k, 1, &kernels.Packed{
 			PackA: kernels.PackerA(false, wOf(grp), k),
 			PackB: u.packB,
-			C:     dense(o[grp*outG*cols:], cols, cols),
+			C:     dense(o[grp*outG*ld:], ld, cols),
 		}, 0)
 	}
-	compact(o, out, p.n, outC, p.h, p.w, xp.wp, bias)
+	compact(o, ld, out, p.n, outC, p.h, p.w, xp.wp, bias)
 }
 
 // sameBackward is conv32Backward for a same convolution.

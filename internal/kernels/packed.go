@@ -144,3 +144,16 @@ func MR() int { return active.gemm.mr }
 
 // NR returns the width of a packed B sliver of the active tier (see MR).
 func NR() int { return active.gemm.nr }
+
+// PaddedLD returns a row stride of at least n floats for a matrix the GEMM
+// writes or reads by rows: n itself unless n*4 bytes is a multiple of 1 KiB,
+// in which case 16 floats more. With a stride that is a multiple of a large
+// power of two, the rows of a tile fall into the same cache set, and the
+// lines of one tile evict each other (a 12-row tile of C is 12 lines in a
+// 12-way L1 set); the padding spreads them over the sets.
+func PaddedLD(n int) int {
+	if n%256 == 0 {
+		return n + 16
+	}
+	return n
+}
