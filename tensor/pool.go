@@ -229,3 +229,14 @@ func (t *Dense[T]) GiveBuffer(view *Dense[T]) bool {
 	view.pb, t.pb = t.pb, nil
 	return true
 }
+
+// FreePool drops every buffer the pool holds, so that the garbage collector
+// can return their memory. A program that moves from one phase to another
+// with tensors of other sizes (from training at one batch size to
+// evaluation at another) calls it in between, so that its peak memory is
+// the larger phase's, not their sum; PyTorch's caching allocator has the
+// same need. Tensors in use are not affected.
+func FreePool() {
+	pools32.trim(gcEpoch.Load() + 1)
+	pools64.trim(gcEpoch.Load() + 1)
+}

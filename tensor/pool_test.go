@@ -56,3 +56,18 @@ func TestEmptyReleaseReuse(t *testing.T) {
 		t.Fatal("float64 tensors are not pooled")
 	}
 }
+
+func TestFreePool(t *testing.T) {
+	a := Empty[float32](5000)
+	a.Release()
+	FreePool()
+	b := Empty[float32](5000)
+	if b.pb == a.pb && a.pb != nil {
+		t.Fatal("FreePool kept a buffer")
+	}
+	for c, l := range pools32.free {
+		if len(l) != 0 {
+			t.Fatalf("class %d still holds %d buffers", c, len(l))
+		}
+	}
+}
