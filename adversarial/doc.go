@@ -99,11 +99,81 @@
 //
 // # Attacks
 //
-// White-box, gradient-based (this package's first set): FGSM and FGM (one
-// step of size eps, sign or L2-normalised), BIM (Kurakin et al.), PGD
-// (Madry et al.; Linf, L2, and L1 with Tramer and Boneh's sparse step;
-// random start; restarts) and MIFGSM (Dong et al.). Each is a small struct
-// whose zero value is a sensible attack; see each type for its defaults.
+// White-box, gradient-based: FGSM and FGM (one step of size eps, sign or
+// L2-normalised), BIM (Kurakin et al.), PGD (Madry et al.; Linf, L2, and L1
+// with Tramer and Boneh's sparse step; random start; restarts) and MIFGSM
+// (Dong et al.). Each is a small struct whose zero value is a sensible
+// attack; see each type for its defaults. Beyond them:
+//
+//   - APGD (Croce and Hein; Linf, L2) is PGD without a step size to tune:
+//     momentum and a step size halved at checkpoints when progress stalls,
+//     with the cross-entropy or the DLR loss (APGDCrossEntropy, APGDDLR).
+//     Prefer it to PGD for evaluation: at the same number of steps it is
+//     usually at least as strong (a test checks it on a trained model), and
+//     DLR (DLRLoss) is immune to logit rescaling, a common cause of gradient
+//     masking. APGDT is AutoAttack's APGD-T: the
+//     targeted DLR loss toward each of the 9 most likely other classes, an
+//     untargeted attack stronger than either alone.
+//   - CW (Carlini and Wagner's L2 attack) and DeepFool (Moosavi-Dezfooli et
+//     al.; L2, Linf) are minimum-norm attacks: they find, per sample, a small
+//     perturbation that succeeds, and report its size. Use them to measure
+//     how far samples are from the boundary (median norms), not robust
+//     accuracy at one eps (RunEps projects their result onto each ball,
+//     which underestimates what a fixed-eps attack finds). DeepFool is fast
+//     (a few steps, one gradient per candidate class) and lands 2% past the
+//     linearised boundary; C&W is slow (a search over its constant c, Adam
+//     steps in tanh space) and finds smaller perturbations. Both are
+//     MinimumNormAttacks.
+//   - EOT wraps any gradient attack for a randomised model: the wrapped
+//     attack sees m.Expectation(k), averaging outputs and gradients over k
+//     passes (Athalye et al.). Without it an attack on a randomised defence
+//     measures the randomness.
+//   - RunnerUpTargets (and the learner option TargetRunnerUp) target, per
+//     sample, the most likely class other than the label: the easiest
+//     target, the one a targeted attack should reach most often; RandomTargets
+//     is the hard, standard benchmark.
+//
+// # Defences
+//
+// Adversarial training runs inside the Learner's ordinary fits (Fit,
+// FitOneCycle, FineTune) as callbacks, all of order TrainerOrder. Each
+// training batch's examples are made in attack mode (the model in eval mode,
+// so BatchNorm statistics do not move, parameters frozen), then the model is
+// back in training mode for the step; each batch's attack has its own seed
+// (Reseeder), so random starts differ between batches and epochs.
+//
+//   - NewTrainer(attack, tm), an AdversarialTrainer, is Madry et al.'s PGD
+//     adversarial training: every training input replaced by its PGD
+//     example (the default attack: 10 steps of 2.5 eps/10 from a random
+//     start, last iterate). CleanFraction keeps a share of each batch clean
+//     (Goodfellow et al.'s and Kurakin et al.'s mix). The most reliable
+//     defence, at the cost of Steps + 1 forward-backward passes per batch.
+//   - NewFastAT(tm) is Wong et al.'s fast adversarial training: FGSM from a
+//     random start with step 1.25 eps, about twice the cost of normal
+//     training. It can overfit catastrophically (robustness to PGD vanishes
+//     within an epoch), so it carries an OverfitGuard: a PGD check of a
+//     held-out batch after each epoch (or every k batches) that, on a drop
+//     of more than 0.2, restores the last good weights and optimizer state
+//     and stops the fit or lowers the learning rate. Checks records every
+//     check, so the collapse never goes unnoticed.
+//   - TRADES (Zhang et al.) trains on CE(f(x), y) + beta KL(f(x) || f(x')),
+//     x' maximising the KL within the ball: a tunable trade-off between
+//     clean and robust accuracy (beta), often a little more robust than PGD
+//     training at the same clean accuracy, for one more training forward
+//     and backward pass per batch.
+//
+// # Randomised smoothing
+//
+// Smoothed is the certified defence of Cohen et al.: the smoothed
+// classifier g(x) = argmax_c P(f(x + N(0, sigma^2 I)) = c) of a base model
+// f. Certify (CERTIFY: n0 samples to choose the class, n to bound pA with
+// a Clopper-Pearson bound at level alpha) returns a class and an L2 radius
+// sigma * PhiInv(pA) within which g provably does not change, or abstains;
+// Predict (PREDICT) returns g's class, abstaining when a binomial test cannot
+// tell the top two classes apart. Train the base model for it with the
+// GaussianNoise callback at the same sigma. The guarantee is statistical
+// (wrong with probability at most alpha) and for L2 only; the noise is
+// drawn in batches from per-input seeded streams.
 //
 // # Adding an attack
 //
@@ -251,11 +321,37 @@
 //
 // go test ./adversarial/ runs the oracle tests (eps 0 returns the input,
 // every perturbation within eps and the box for each norm, the input not
-// mutated, a batch equal to its rows alone, closed forms on linear models,
-// robust accuracy at most clean accuracy, targeted hits rising, restarts
-// never worse, modes, frozen flags and BatchNorm statistics restored) in a
-// few seconds, and a short Fashion-MNIST check (skipped with -short).
-// go test ./adversarial/ -long -run W3 also trains SmallCNN on the full
-// Fashion-MNIST and checks W3 of BENCHMARKS.md (PGD-20, Linf 0.1, step 0.01,
-// random start) against PyTorch's figures.
+// mutated, a batch equal to its rows alone, closed forms on linear models:
+// FGSM's optimal Linf step, DeepFool's one-step distance, C&W at the exact
+// minimum; robust accuracy at most clean accuracy, targeted hits rising,
+// restarts never worse, APGD at least as strong as PGD, modes, frozen flags
+// and BatchNorm statistics restored; the trainers' batches, seeds and guard;
+// CERTIFY's radius for a constant classifier, 3.8115 sigma at n = 100,000
+// and 2.4633 sigma at n = 1,000, and PREDICT's abstention on a coin flip)
+// in seconds, and a short Fashion-MNIST check (skipped with -short).
+//
+// The long checks train SmallCNN on the full Fashion-MNIST
+// (/usr/share/datasets/fashion-mnist; they skip without it) and run with
+// -long:
+//
+//	go test ./adversarial/ -long -run W3 -timeout 30m
+//	go test ./adversarial/ -long -run 'TestFMNIST(TargetedPGD|MinimumNorm)' -timeout 1h
+//	go test ./adversarial/ -long -run TestFMNISTPGDAT -timeout 1h
+//	go test ./adversarial/ -long -run TestFMNISTFastAT -timeout 1h
+//	go test ./adversarial/ -long -run TestFMNISTTRADES -timeout 1h
+//	go test ./adversarial/ -long -run TestFMNISTSmoothing -timeout 30m
+//
+// or all the TestFMNIST checks at once with -run TestFMNIST -timeout 2h.
+// W3 is BENCHMARKS.md's PGD-20 check against PyTorch's figures. The
+// TestFMNIST checks are the issue's, at Linf eps 0.1: on a normally trained
+// SmallCNN (2 epochs of FitOneCycle), targeted PGD-20 reaches the runner-up
+// class on at least 90% of 1000 test images (the random-target rate is
+// logged), and C&W and DeepFool succeed on every one of 200 (median L2
+// norms logged); PGD adversarial training (PGD-3, 3 epochs of FitOneCycle)
+// reaches clean accuracy 0.80 and PGD-20 robust accuracy 0.70 on the
+// 10,000 test images, fast AT (2 epochs) 0.65 robust with its guard's
+// checks recorded and consistent with the model returned, and TRADES
+// (beta 3, 2 epochs) trains to 0.65 robust; Gaussian-noise training and
+// CERTIFY give certified accuracies at radii 0, 0.25 and 0.5. On this
+// project's 2-core machine, shared, each took 4 to 10 minutes.
 package adversarial
