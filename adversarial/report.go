@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
+
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -495,46 +497,16 @@ var reportWriteHook func(written int64) error
 // writeAtomically writes path so that a failed or killed write leaves the
 // previous file intact: the content goes to a temporary file in the same
 // directory, which is synced, closed and renamed over path.
-func writeAtomically(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+func writeAtomically(path string, write func(w io.Writer) error) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(&reportHookWriter{w: w}, 1<<16)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return fmt.Errorf("adversarial: writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("adversarial: writing %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(&reportHookWriter{w: f}, 1<<16)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	mode := os.FileMode(0o644)
-	if st, e := os.Stat(path); e == nil {
-		mode = st.Mode().Perm()
-	}
-	if err = os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, e := os.Open(dir); e == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

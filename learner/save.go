@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/optim"
@@ -67,48 +67,16 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // directory, which is synced, closed and renamed over path, and the
 // directory is synced. An existing file's permissions are kept (0644 for a
 // new one). On error the temporary file is removed.
-func saveAtomically(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+func saveAtomically(path string, write func(w io.Writer) error) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(&countingWriter{w: w}, 1<<20)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return fmt.Errorf("learner: saving %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("learner: saving %s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(&countingWriter{w: f}, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	mode := os.FileMode(0o644)
-	if st, e := os.Stat(path); e == nil {
-		mode = st.Mode().Perm()
-	}
-	if err = os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not every file system can sync a
-	// directory, so a failure here is not an error.
-	if d, e := os.Open(dir); e == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

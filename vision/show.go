@@ -1,6 +1,7 @@
 package vision
 
 import (
+	"bufio"
 	"fmt"
 	"image"
 	"image/color"
@@ -8,9 +9,9 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -92,27 +93,15 @@ func ShowBatch(path string, b Batch, vocab []string, maxN int) (err error) {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("vision: ShowBatch: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := png.Encode(bw, img); err != nil {
+			return err
 		}
-	}()
-	if err := png.Encode(f, img); err != nil {
+		return bw.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("vision: ShowBatch %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("vision: ShowBatch %s: %w", path, err)
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return fmt.Errorf("vision: ShowBatch %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("vision: ShowBatch: %w", err)
 	}
 	return nil
 }

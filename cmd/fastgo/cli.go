@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
+
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -78,34 +80,16 @@ func fileExists(path string) (bool, error) {
 // writeAtomic writes what write produces to path through a temporary file
 // in the same directory, synced and renamed, so that a failed or killed
 // write never leaves a half-written file at path. The directory is created.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+func writeAtomic(path string, write func(w io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if err := write(w); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
-	}()
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := write(f); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+		return nil
+	})
 }
 
 // writeFileAtomic writes b to path atomically (see writeAtomic).

@@ -8,10 +8,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -193,59 +194,23 @@ func Save(path string, tensors map[string]*tensor.Tensor, ints map[string]Int64T
 	if err != nil {
 		return err
 	}
-	perm := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		if !st.Mode().IsRegular() {
-			return fmt.Errorf("safetensors: %s: not a regular file", path)
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		if err := write(bw, entries, hdr); err != nil {
+			return err
 		}
-		perm = st.Mode().Perm()
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if testHookBeforeRename != nil {
+			if f, ok := w.(*os.File); ok {
+				return testHookBeforeRename(f.Name())
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("safetensors: saving %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	wrap := func(err error) error { return fmt.Errorf("safetensors: saving %s: %w", path, err) }
-	if err := write(tmp, entries, hdr); err != nil {
-		return wrap(err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return wrap(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return wrap(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return wrap(err)
-	}
-	if testHookBeforeRename != nil {
-		if err := testHookBeforeRename(tmp.Name()); err != nil {
-			return wrap(err)
-		}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return wrap(err)
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes a rename in dir durable where the platform allows it; a
-// failure is ignored, as some platforms cannot sync a directory.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	d.Sync() // the data itself is already synced; only the rename may be lost
-	d.Close()
 }
