@@ -260,48 +260,76 @@ const (
 
 // conv32WeightGrad computes gw through dWᵀ = unfold(X) · dYᵀ per group.
 func conv32WeightGrad(p *convPlan, x, gy, gw []float32) {
-	convWeightGEMMs.Add(int64(p.groups))
 	ohw := p.oh * p.ow
 	wT := tensor.Empty[float32](p.cout * p.kG)
 	defer wT.Release()
 	wt := wT.Data()
-	// Whether to split depends on the shapes only (the GEMM's workers for a
-	// fixed number of threads), never on GOMAXPROCS: it fixes the order of
-	// the sums.
-	split := p.n > conv32DWGroup && kernels.Workers(p.kG, p.coutG, p.n*ohw, conv32RefThreads) < conv32MinWorkers
 	for g := 0; g < p.groups; g++ {
 		u := p.unfoldOf(x, g)
 		dy := &planes{d: gy, c: p.cout, hw: ohw, c0: g * p.coutG}
-		dst := wt[g*p.kG*p.coutG : (g+1)*p.kG*p.coutG]
-		if !split {
-			kernels.SgemmPacked(p.kG, p.coutG, p.n*ohw, 1, &kernels.Packed{
-				PackA: u.packA(0), PackB: dy.packBT(0), C: dense(dst, p.coutG, p.coutG),
-			}, 0)
-			continue
-		}
-		// Too small to split across threads by rows or columns (the first
-		// layer of a small CNN): split the samples into fixed groups, one
-		// single-threaded GEMM each, and add the partials in order.
-		groups := (p.n + conv32DWGroup - 1) / conv32DWGroup
-		part := tensor.Empty[float32](groups * len(dst))
-		pd := part.Data()
-		parallel.For(groups, 1, func(lo, hi int) {
-			for grp := lo; grp < hi; grp++ {
-				n0, n1 := grp*conv32DWGroup, min((grp+1)*conv32DWGroup, p.n)
-				j0 := n0 * ohw
-				out := pd[grp*len(dst) : (grp+1)*len(dst)]
-				kernels.SgemmPacked(p.kG, p.coutG, (n1-n0)*ohw, 1, &kernels.Packed{
-					PackA: u.packA(j0), PackB: dy.packBT(j0), C: dense(out, p.coutG, p.coutG), Threads: 1,
-				}, 0)
-			}
-		})
-		copy(dst, pd[:len(dst)])
-		for grp := 1; grp < groups; grp++ {
-			kernels.Axpy(1, pd[grp*len(dst):(grp+1)*len(dst)], dst)
-		}
-		part.Release()
+		weightGradT(p, wt[g*p.kG*p.coutG:(g+1)*p.kG*p.coutG], ohw, u.packA, dy.packBT)
 	}
 	convTransposeWeight(p, wt, gw)
+}
+
+// weightGradT computes one group's transposed weight gradient dst [kG,
+// coutG] = A · B over the n*perSample columns of the samples, A and B
+// packed by packA(j0) and packB(j0) for columns offset by j0. When the GEMM
+// alone cannot use every thread (the first layer of a small CNN) the
+// samples go in fixed groups of conv32DWGroup, one single-threaded GEMM
+// each, and the partials are added in order; whether to split depends on
+// the shapes only (the GEMM's workers for a fixed number of threads), never
+// on GOMAXPROCS, since it fixes the order of the sums.
+func weightGradT(p *convPlan, dst []float32, perSample int,
+	packA func(j0 int) func(dst []float32, row, h, p0, kc, mr int),
+	packB func(j0 int) func(dst []float32, p0, kc, col, w, nr int)) {
+	convWeightGEMMs.Add(1)
+	cols := p.n * perSample
+	if p.n <= conv32DWGroup || kernels.Workers(p.kG, p.coutG, cols, conv32RefThreads) >= conv32MinWorkers {
+		kernels.SgemmPacked(p.kG, p.coutG, cols, 1, &kernels.Packed{
+			PackA: packA(0), PackB: packB(0), C: dense(dst, p.coutG, p.coutG),
+		}, 0)
+		return
+	}
+	groups := (p.n + conv32DWGroup - 1) / conv32DWGroup
+	part := tensor.Empty[float32](groups * len(dst))
+	defer part.Release()
+	pd := part.Data()
+	parallel.For(groups, 1, func(lo, hi int) {
+		for grp := lo; grp < hi; grp++ {
+			n0, n1 := grp*conv32DWGroup, min((grp+1)*conv32DWGroup, p.n)
+			j0 := n0 * perSample
+			kernels.SgemmPacked(p.kG, p.coutG, (n1-n0)*perSample, 1, &kernels.Packed{
+				PackA: packA(j0), PackB: packB(j0), C: dense(pd[grp*len(dst):(grp+1)*len(dst)], p.coutG, p.coutG), Threads: 1,
+			}, 0)
+		}
+	})
+	copy(dst, pd[:len(dst)])
+	for grp := 1; grp < groups; grp++ {
+		kernels.Axpy(1, pd[grp*len(dst):(grp+1)*len(dst)], dst)
+	}
+}
+
+// flipKernel returns every group's kernel flipped in space and transposed
+// ([groups, Cin/groups, Cout/groups*KH*KW]): the weight of the input
+// gradient as a convolution of dY. The caller releases it.
+func flipKernel(p *convPlan, w []float32) *tensor.Tensor {
+	taps := p.geom.KH * p.geom.KW
+	kG := p.coutG * taps
+	wf := tensor.Empty[float32](p.groups * p.cinG * kG)
+	f := wf.Data()
+	for grp := 0; grp < p.groups; grp++ {
+		for co := 0; co < p.coutG; co++ {
+			for ci := 0; ci < p.cinG; ci++ {
+				src := w[((grp*p.coutG+co)*p.cinG+ci)*taps:][:taps]
+				dst := f[(grp*p.cinG+ci)*kG+co*taps:][:taps]
+				for t, v := range src {
+					dst[taps-1-t] = v
+				}
+			}
+		}
+	}
+	return wf
 }
 
 // flippable reports whether the input gradient is a stride-1 convolution of
@@ -317,22 +345,10 @@ func (p *convPlan) flippable() bool {
 // padded by the dilated kernel's reach less the forward padding.
 func conv32InputGradFlipped(p *convPlan, w, gy, gx []float32) {
 	g := p.geom
-	taps := g.KH * g.KW
-	kG := p.coutG * taps
-	wf := tensor.Empty[float32](p.groups * p.cinG * kG)
+	kG := p.coutG * g.KH * g.KW
+	wf := flipKernel(p, w)
 	defer wf.Release()
 	f := wf.Data()
-	for grp := 0; grp < p.groups; grp++ {
-		for co := 0; co < p.coutG; co++ {
-			for ci := 0; ci < p.cinG; ci++ {
-				src := w[((grp*p.coutG+co)*p.cinG+ci)*taps:][:taps]
-				dst := f[(grp*p.cinG+ci)*kG+co*taps:][:taps]
-				for t, v := range src {
-					dst[taps-1-t] = v
-				}
-			}
-		}
-	}
 	cols := p.n * p.h * p.w
 	for grp := 0; grp < p.groups; grp++ {
 		u := &unfold{src: gy, c: p.cout, h: p.oh, w: p.ow, c0: grp * p.coutG, kh: g.KH, kw: g.KW,

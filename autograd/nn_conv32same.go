@@ -212,14 +212,12 @@ func sameBackward(p *convPlan, x, w, gy []float32, gx, gw, gb []float32) {
 	defer gp.release()
 	perImage := p.h * gp.wp
 	if gw != nil {
-		convWeightGEMMs.Add(int64(p.groups))
 		xp := newPadded(x, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
 		defer xp.release()
 		wT := tensor.Empty[float32](p.cout * p.kG)
 		defer wT.Release()
 		wt := wT.Data()
 		off := g.PadH*gp.wp + g.PadW
-		split := p.n > conv32DWGroup && kernels.Workers(p.kG, p.coutG, p.n*perImage, conv32RefThreads) < conv32MinWorkers
 		for grp := 0; grp < p.groups; grp++ {
 			u := &sameUnfold{b: xp, c0: grp * p.cinG, kh: g.KH, kw: g.KW, dh: g.DilH, dw: g.DilW, oh: p.h, perImage: perImage}
 			c0 := grp * p.coutG
@@ -237,50 +235,15 @@ func sameBackward(p *convPlan, x, w, gy []float32, gx, gw, gb []float32) {
 					}
 				}
 			}
-			dst := wt[grp*p.kG*p.coutG : (grp+1)*p.kG*p.coutG]
-			if !split {
-				kernels.SgemmPacked(p.kG, p.coutG, p.n*perImage, 1, &kernels.Packed{
-					PackA: u.packA(0), PackB: packB(0), C: dense(dst, p.coutG, p.coutG),
-				}, 0)
-				continue
-			}
-			groups := (p.n + conv32DWGroup - 1) / conv32DWGroup
-			part := tensor.Empty[float32](groups * len(dst))
-			pd := part.Data()
-			parallel.For(groups, 1, func(lo, hi int) {
-				for gi := lo; gi < hi; gi++ {
-					n0, n1 := gi*conv32DWGroup, min((gi+1)*conv32DWGroup, p.n)
-					j0 := n0 * perImage
-					kernels.SgemmPacked(p.kG, p.coutG, (n1-n0)*perImage, 1, &kernels.Packed{
-						PackA: u.packA(j0), PackB: packB(j0), C: dense(pd[gi*len(dst):(gi+1)*len(dst)], p.coutG, p.coutG), Threads: 1,
-					}, 0)
-				}
-			})
-			copy(dst, pd[:len(dst)])
-			for gi := 1; gi < groups; gi++ {
-				kernels.Axpy(1, pd[gi*len(dst):(gi+1)*len(dst)], dst)
-			}
-			part.Release()
+			weightGradT(p, wt[grp*p.kG*p.coutG:(grp+1)*p.kG*p.coutG], perImage, u.packA, packB)
 		}
 		convTransposeWeight(p, wt, gw)
 	}
 	if gx != nil {
-		taps := g.KH * g.KW
-		kG := p.coutG * taps
-		wf := tensor.Empty[float32](p.groups * p.cinG * kG)
+		kG := p.coutG * g.KH * g.KW
+		wf := flipKernel(p, w)
 		defer wf.Release()
 		f := wf.Data()
-		for grp := 0; grp < p.groups; grp++ {
-			for co := 0; co < p.coutG; co++ {
-				for ci := 0; ci < p.cinG; ci++ {
-					src := w[((grp*p.coutG+co)*p.cinG+ci)*taps:][:taps]
-					d := f[(grp*p.cinG+ci)*kG+co*taps:][:taps]
-					for t, v := range src {
-						d[taps-1-t] = v
-					}
-				}
-			}
-		}
 		sameConvGEMM(p, gp, p.cout, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil)
 	}
 }
