@@ -353,5 +353,6 @@
 // checks recorded and consistent with the model returned, and TRADES
 // (beta 3, 2 epochs) trains to 0.65 robust; Gaussian-noise training and
 // CERTIFY give certified accuracies at radii 0, 0.25 and 0.5. On this
-// project's 2-core machine, shared, each took 4 to 10 minutes.
+// project's 2-core machine the TestFMNIST checks took 12 minutes together
+// when it was otherwise idle (4 to 10 minutes each when it was shared).
 package adversarial

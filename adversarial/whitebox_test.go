@@ -70,6 +70,9 @@ func TestPhase2AttackOracles(t *testing.T) {
 				if !slices.Equal(pred, r.Pred) {
 					t.Fatalf("Result.Pred %v, model on Adv %v", r.Pred, pred)
 				}
+				if want := c.IsAdversarialClass(pred); !slices.Equal(r.Success, want) {
+					t.Fatalf("Result.Success %v, criterion on the model's predictions %v", r.Success, want)
+				}
 				clean := predict(m, x)
 				switch cc := c.(type) {
 				case Untargeted:
