@@ -73,8 +73,13 @@ func (n Norm) Distance(a, b []float32) float64 {
 // ball of radius 0.1 in [0,1] pixels. Eps may be +Inf (no norm limit: only
 // the box binds), which minimum-norm attacks use.
 type ThreatModel struct {
-	Norm   Norm
-	Eps    float64
+	// Norm is the norm the perturbation is measured in (Linf, L2 or L1).
+	Norm Norm
+	// Eps is the radius of the ball, in that norm, in pixel units; 0
+	// leaves the input unchanged and +Inf lets only the box bind.
+	Eps float64
+	// Lo and Hi bound every pixel of the adversarial input; both zero
+	// means [0, 1].
 	Lo, Hi float64
 }
 
