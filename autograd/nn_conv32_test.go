@@ -31,6 +31,9 @@ func TestConv32MatchesReference(t *testing.T) {
 		{3, 4, 7, 9, 5, 5, 1, 2, 1, 1},  // same 5x5
 		{2, 4, 8, 8, 4, 3, 1, 2, 2, 2},  // same, dilated, groups
 		{12, 1, 9, 7, 8, 3, 1, 1, 1, 1}, // same first layer: sample-group split
+		{3, 6, 4, 4, 5, 3, 1, 1, 1, 1},  // same on a ResNet's last-stage 4x4
+		{3, 4, 1, 1, 3, 3, 1, 1, 1, 1},  // same on 1x1 images: rows of one pad and one pixel
+		{2, 3, 2, 5, 4, 5, 1, 2, 1, 1},  // same 5x5 on images narrower than the kernel
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {

@@ -9,9 +9,13 @@ import (
 // The float32 path of a stride-1 convolution with "same" padding (2*pad =
 // dilation*(kernel-1) on both axes: SmallCNN's convolutions, a ResNet's 3x3
 // stride-1 and 1x1 ones). The input is copied once into a zero-padded
-// buffer of width Wp = W + 2*padW, and the output is computed on that width:
-// output pixel (y, x') for x' in [0, Wp), of which x' >= W are garbage that
-// a compaction drops. On that grid, row k = (c, ky, kx) of the unfolded
+// buffer of width Wp = W + padW, each row its padW zeros then its W pixels:
+// the zeros at the start of row y+1 are also the right padding of row y, as
+// a read past the end of a row lands on them, so the two sides share one
+// band of padding and the wide grid wastes padW columns, not 2*padW (a
+// quarter of a ResNet's last stage at 4x4, not half). The output is
+// computed on that width: output pixel (y, x') for x' in [0, Wp), of which
+// x' >= W are garbage that a compaction drops. On that grid, row k = (c, ky, kx) of the unfolded
 // input is the padded plane itself, shifted by ky*dilH*Wp + kx*dilW: one
 // contiguous copy per sample, where the general unfolding copies one
 // output row at a time.
@@ -44,9 +48,12 @@ type padded struct {
 	srcH, srcW int
 }
 
-// newPadded copies src [n, c, h, w] into a zero-padded buffer.
+// newPadded copies src [n, c, h, w] into a zero-padded buffer: ph zero
+// rows above and below each plane, and rows of wp = w+pw, pw zeros then the
+// w pixels (the zeros of the next row, or of the bottom padding, are the
+// right padding).
 func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
-	hp, wp := h+2*ph, w+2*pw
+	hp, wp := h+2*ph, w+pw
 	b := &padded{n: n, c: c, hp: hp, wp: wp, plane: hp * wp, slack: slack, ph: ph, pw: pw, srcH: h, srcW: w}
 	b.t = tensor.Empty[float32](n*c*hp*wp + slack)
 	b.d = b.t.Data()
@@ -59,8 +66,7 @@ func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
 			for y := 0; y < h; y++ {
 				row := dst[(ph+y)*wp : (ph+y+1)*wp]
 				clear(row[:pw])
-				copy(row[pw:pw+w], s[y*w:(y+1)*w])
-				clear(row[pw+w:])
+				copy(row[pw:], s[y*w:(y+1)*w])
 			}
 			clear(dst[(ph+h)*wp:])
 		}
@@ -162,7 +168,7 @@ func compact(src []float32, ld int, dst []float32, n, c, oh, w, wp int, bias []f
 // geometry p's kernel from the last plane.
 func (p *convPlan) sameSlack() int {
 	g := p.geom
-	return (g.KH-1)*g.DilH*(p.w+2*g.PadW) + (g.KW-1)*g.DilW + 1
+	return (g.KH-1)*g.DilH*(p.w+g.PadW) + (g.KW-1)*g.DilW + 1
 }
 
 // sameForward is conv32Forward for a same convolution.
