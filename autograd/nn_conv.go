@@ -462,21 +462,29 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 // The transpose goes in 32x32 blocks, so that its reads and writes stay in
 // cache lines (a ResNet-18 layer4 weight has 2.4M elements).
 func convTransposeWeight[T tensor.Float](p *convPlan, wT, gw []T) {
-	const blk = 32
+	// 16x16 tiles through a local buffer: a tile's 16 destination rows are
+	// 4*Cin*KH*KW bytes apart (18 KB for 512x3x3), a stride that maps
+	// them onto a few L1 sets, so writing straight across a wider tile
+	// evicts its own lines.
+	const blk = 16
 	rows, cols := p.kG, p.coutG
 	for g := 0; g < p.groups; g++ {
 		src := wT[g*rows*cols : (g+1)*rows*cols]
 		dst := gw[g*cols*rows : (g+1)*cols*rows]
 		parallel.For((rows+blk-1)/blk, 4, func(lo, hi int) {
+			var tile [blk * blk]T
 			for k0 := lo * blk; k0 < min(hi*blk, rows); k0 += blk {
-				k1 := min(k0+blk, rows)
+				kn := min(blk, rows-k0)
 				for o0 := 0; o0 < cols; o0 += blk {
-					o1 := min(o0+blk, cols)
-					for k := k0; k < k1; k++ {
-						row := src[k*cols+o0 : k*cols+o1]
+					on := min(blk, cols-o0)
+					for k := 0; k < kn; k++ {
+						row := src[(k0+k)*cols+o0:][:on]
 						for o, v := range row {
-							dst[(o0+o)*rows+k] = v
+							tile[o*blk+k] = v
 						}
+					}
+					for o := 0; o < on; o++ {
+						copy(dst[(o0+o)*rows+k0:][:kn], tile[o*blk:o*blk+kn])
 					}
 				}
 			}
