@@ -47,3 +47,71 @@ func TestBatchNormReLUIsFused(t *testing.T) {
 		}
 	}
 }
+
+// TestConv2dReLUIsFused checks that Conv2dReLU gives, bit for bit, the
+// output and the input, weight and bias gradients of ReLU after Conv2d, on
+// the float32 packed paths (same and strided convolutions, with and without
+// bias) and on the im2col path.
+func TestConv2dReLUIsFused(t *testing.T) {
+	rng := tensor.NewRNG(22)
+	for _, packed := range []bool{true, false} {
+		restore := SetConvPacked(packed)
+		for _, c := range []struct {
+			name string
+			opts Conv2dOptions
+			bias bool
+		}{
+			{"same 3x3 with bias", Conv2dOptions{Padding: [2]int{1, 1}}, true},
+			{"same 3x3 no bias", Conv2dOptions{Padding: [2]int{1, 1}}, false},
+			{"stride 2 with bias", Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}, true},
+			{"1x1 stride 2 no bias", Conv2dOptions{Stride: [2]int{2, 2}}, false},
+		} {
+			k := 3
+			if c.opts.Padding[0] == 0 {
+				k = 1
+			}
+			xd := tensor.Uniform[float32](rng, -1, 1, 3, 5, 9, 7)
+			wd := tensor.Uniform[float32](rng, -0.5, 0.5, 6, 5, k, k)
+			bd := tensor.Uniform[float32](rng, -0.5, 0.5, 6)
+			run := func(fused bool) []*tensor.Tensor {
+				x, w := Param(xd.Clone()), Param(wd.Clone())
+				var b *Value
+				if c.bias {
+					b = Param(bd.Clone())
+				}
+				var y *Value
+				if fused {
+					y = Conv2dReLU(x, w, b, &c.opts)
+				} else {
+					y = ReLU(Conv2d(x, w, b, &c.opts))
+				}
+				gy := tensor.Uniform[float32](tensor.NewRNG(5), -1, 1, y.Shape()...)
+				out := y.Data().Clone()
+				y.BackwardWith(gy)
+				res := []*tensor.Tensor{out, x.Grad(), w.Grad()}
+				if b != nil {
+					res = append(res, b.Grad())
+				}
+				return res
+			}
+			want, got := run(false), run(true)
+			zeros := 0
+			for _, v := range want[0].Data() {
+				if v == 0 {
+					zeros++
+				}
+			}
+			if zeros == 0 || zeros == want[0].Len() {
+				t.Fatalf("packed=%v %s: %d of %d outputs are 0; the ReLU is not exercised", packed, c.name, zeros, want[0].Len())
+			}
+			for r, name := range []string{"output", "input gradient", "weight gradient", "bias gradient"}[:len(want)] {
+				for i, v := range want[r].Data() {
+					if math.Float32bits(got[r].Data()[i]) != math.Float32bits(v) {
+						t.Fatalf("packed=%v %s %s[%d]: fused %v, unfused %v", packed, c.name, name, i, got[r].Data()[i], v)
+					}
+				}
+			}
+		}
+		restore()
+	}
+}

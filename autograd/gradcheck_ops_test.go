@@ -67,6 +67,15 @@ func everyOpCases() []gradCase {
 			return Conv2d(x[0], x[1], b, &o)
 		}
 	}
+	convReLU := func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
+		return func(x vars) *Var[float64] {
+			var b *Var[float64]
+			if bias {
+				b = x[2]
+			}
+			return Conv2dReLU(x[0], x[1], b, &o)
+		}
+	}
 	bn := func(training, running bool) func(x vars) *Var[float64] {
 		rm, rv := uni(60, -1, 1, 3), uni(61, 0.5, 2, 3)
 		return func(x vars) *Var[float64] {
@@ -224,6 +233,10 @@ func everyOpCases() []gradCase {
 		{op: "Conv2d", name: "non-square 2x3 kernel", inputs: in(uni(1, -1, 1, 2, 2, 6, 7), uni(2, -1, 1, 3, 2, 2, 3), uni(3, -1, 1, 3)), f: conv(Conv2dOptions{Stride: [2]int{1, 2}, Padding: [2]int{1, 0}}, true)},
 		{op: "Conv2d", name: "1x1 direct", inputs: in(uni(1, -1, 1, 2, 3, 4, 5), uni(2, -1, 1, 4, 3, 1, 1), uni(3, -1, 1, 4)), f: conv(Conv2dOptions{}, true)},
 		{op: "Conv2d", name: "1x1 stride 2", inputs: in(uni(1, -1, 1, 2, 3, 5, 5), uni(2, -1, 1, 2, 3, 1, 1)), f: conv(Conv2dOptions{Stride: [2]int{2, 2}}, false)},
+		// Conv2dReLU: with these seeds no output lies within a
+		// difference step of the kink at 0.
+		{op: "Conv2dReLU", name: "3x3 padding 1 with bias", inputs: in(uni(80, -1, 1, 2, 3, 5, 5), uni(81, -1, 1, 4, 3, 3, 3), uni(82, -1, 1, 4)), f: convReLU(Conv2dOptions{Padding: [2]int{1, 1}}, true)},
+		{op: "Conv2dReLU", name: "stride 2 no bias", inputs: in(uni(83, -1, 1, 2, 3, 7, 6), uni(84, -1, 1, 2, 3, 3, 3)), f: convReLU(Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}, false)},
 
 		// Pools. Distinct, well-separated values keep max pools off ties.
 		{op: "MaxPool2d", name: "2x2", inputs: in(spread(1, 2, 3, 6, 6)), f: pool(true, Pool2dOptions{Kernel: [2]int{2, 2}})},

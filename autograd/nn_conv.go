@@ -78,6 +78,24 @@ func (p *convPlan) colsLen() int { return p.cin * p.geom.KH * p.geom.KW * p.oh *
 // weight gradient is summed in a fixed order, so every result is bit-identical
 // for any GOMAXPROCS.
 func Conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
+	return conv2d(x, w, b, opts, false)
+}
+
+// Conv2dReLU is ReLU(Conv2d(x, w, b, opts)) as one op: the ReLU is applied
+// as the output (and its bias) is written, not in a pass of its own, and
+// there is no tensor in between; backward masks the incoming gradient by the
+// output and back-propagates through the convolution. layers.CallConvBN uses
+// it for an eval-mode Conv2d, BatchNorm and ReLU folded into one
+// convolution.
+func Conv2dReLU[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
+	return conv2d(x, w, b, opts, true)
+}
+
+func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool) *Var[T] {
+	op := "Conv2d"
+	if relu {
+		op = "Conv2dReLU"
+	}
 	if opts == nil {
 		opts = &Conv2dOptions{}
 	}
@@ -124,9 +142,15 @@ func Conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
 	if b != nil {
 		bd = b.data.Data()
 	}
-	convForward(p, xd.Data(), wd.Data(), bd, out.Data())
+	convForward(p, xd.Data(), wd.Data(), bd, out.Data(), relu)
 	inputs := nnInputs(x, w, b)
-	return Record("Conv2d", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
+	return Record(op, out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
+		if relu {
+			m := tensor.Empty[T](gy.Shape()...)
+			defer m.Release()
+			convReLUMask(m.Data(), gy.Data(), out.Data())
+			gy = m
+		}
 		var gx, gw, gb *tensor.Dense[T]
 		if x.RequiresGrad() {
 			gx = tensor.Empty[T](xs...)
@@ -177,12 +201,51 @@ func (p *convPlan) perSample() bool {
 // chunk order: a constant, so the order does not depend on GOMAXPROCS.
 const convDWChunk = 8
 
-// convForward computes out = conv(x, w) + b for every sample.
-func convForward[T tensor.Float](p *convPlan, x, w, b, out []T) {
+// convForward writes the convolution (plus bias) into out, and its ReLU
+// when relu is set.
+func convForward[T tensor.Float](p *convPlan, x, w, b, out []T, relu bool) {
 	if x32, ok := any(x).([]float32); ok && p.packed() {
-		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32))
+		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu)
 		return
 	}
+	convForwardUnpacked(p, x, w, b, out)
+	if relu {
+		convReLUInPlace(out)
+	}
+}
+
+// convReLUInPlace sets the non-positive (and NaN) values of out to 0.
+func convReLUInPlace[T tensor.Float](out []T) {
+	if o32, ok := any(out).([]float32); ok {
+		parallel.For(len(o32), 1<<14, func(lo, hi int) { kernels.Relu(o32[lo:hi], o32[lo:hi]) })
+		return
+	}
+	for i, v := range out {
+		if !(v > 0) {
+			out[i] = 0
+		}
+	}
+}
+
+// convReLUMask writes dst = gy where out > 0, else 0: the gradient through
+// the ReLU of Conv2dReLU, whose output out is.
+func convReLUMask[T tensor.Float](dst, gy, out []T) {
+	if d32, ok := any(dst).([]float32); ok {
+		g32, o32 := any(gy).([]float32), any(out).([]float32)
+		parallel.For(len(d32), 1<<14, func(lo, hi int) { kernels.ReluBackward(d32[lo:hi], g32[lo:hi], o32[lo:hi]) })
+		return
+	}
+	for i, v := range out {
+		if v > 0 {
+			dst[i] = gy[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+// convForwardUnpacked is convForward on the im2col paths.
+func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
 	ohw := p.oh * p.ow
 	if p.direct {
 		// 1x1, stride 1, no padding: each sample's input is its own im2col

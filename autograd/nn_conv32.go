@@ -183,9 +183,9 @@ func (p *convPlan) unfoldOf(x []float32, g int) *unfold {
 }
 
 // conv32Forward computes out = conv(x, w) + b.
-func conv32Forward(p *convPlan, x, w, b, out []float32) {
+func conv32Forward(p *convPlan, x, w, b, out []float32, relu bool) {
 	if p.sameConv() {
-		sameForward(p, x, w, b, out)
+		sameForward(p, x, w, b, out, relu)
 		return
 	}
 	cols := p.n * p.oh * p.ow
@@ -197,12 +197,12 @@ func conv32Forward(p *convPlan, x, w, b, out []float32) {
 			C:     o.cAt(0),
 		}, 0)
 	}
-	if b != nil {
+	if b != nil || relu {
 		ohw := p.oh * p.ow
 		parallel.For(p.n*p.cout, 16, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				row := out[r*ohw : (r+1)*ohw]
-				kernels.Affine(row, row, 1, b[r%p.cout])
+				biasReLU(row, row, b, r%p.cout, relu)
 			}
 		})
 	}

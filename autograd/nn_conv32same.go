@@ -146,22 +146,34 @@ func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 // compact copies the first w of every wp columns of the wide output src
 // (channel-major: channel c's n planes of oh x wp from c*ld, so that the
 // GEMM writes it as one plain matrix with row stride ld) into dst [n, c,
-// oh, w], adding bias[c] when bias is not nil.
-func compact(src []float32, ld int, dst []float32, n, c, oh, w, wp int, bias []float32) {
+// oh, w], adding bias[c] when bias is not nil and taking the ReLU when relu
+// is set.
+func compact(src []float32, ld int, dst []float32, n, c, oh, w, wp int, bias []float32, relu bool) {
 	parallel.For(n*c, 8, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			sn, sc := pl/c, pl%c
 			s := src[sc*ld+sn*oh*wp : sc*ld+(sn+1)*oh*wp]
 			d := dst[pl*oh*w : (pl+1)*oh*w]
 			for y := 0; y < oh; y++ {
-				if bias != nil {
-					kernels.Affine(d[y*w:(y+1)*w], s[y*wp:y*wp+w], 1, bias[pl%c])
-				} else {
-					copy(d[y*w:(y+1)*w], s[y*wp:y*wp+w])
-				}
+				biasReLU(d[y*w:(y+1)*w], s[y*wp:y*wp+w], bias, sc, relu)
 			}
 		}
 	})
+}
+
+// biasReLU writes dst = src + bias[c] (src alone when bias is nil), then
+// its ReLU when relu is set, in one pass.
+func biasReLU(dst, src, bias []float32, c int, relu bool) {
+	switch {
+	case bias != nil && relu:
+		kernels.AffineRelu(dst, src, 1, bias[c])
+	case bias != nil:
+		kernels.Affine(dst, src, 1, bias[c])
+	case relu:
+		kernels.Relu(dst, src)
+	default:
+		copy(dst, src)
+	}
 }
 
 // sameSlack is the slack a padded buffer needs for the shifted reads of
@@ -172,17 +184,18 @@ func (p *convPlan) sameSlack() int {
 }
 
 // sameForward is conv32Forward for a same convolution.
-func sameForward(p *convPlan, x, w, b, out []float32) {
+func sameForward(p *convPlan, x, w, b, out []float32, relu bool) {
 	g := p.geom
 	xp := newPadded(x, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
 	defer xp.release()
-	sameConvGEMM(p, xp, p.cin, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return w[grp*p.coutG*p.kG:] }, p.kG, out, b)
+	sameConvGEMM(p, xp, p.cin, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return w[grp*p.coutG*p.kG:] }, p.kG, out, b, relu)
 }
 
 // sameConvGEMM computes outC channels (groups of outG) on the wide grid of
 // the padded input xp (groups of inG channels) with weight rows wOf(group)
-// of length k, then compacts into out (adding bias when not nil).
-func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32) {
+// of length k, then compacts into out (adding bias when not nil, and taking
+// the ReLU when relu is set).
+func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32, relu bool) {
 	g := p.geom
 	perImage := p.h * xp.wp
 	cols := p.n * perImage
@@ -198,7 +211,7 @@ func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int
 			C:     dense(o[grp*outG*ld:], ld, cols),
 		}, 0)
 	}
-	compact(o, ld, out, p.n, outC, p.h, p.w, xp.wp, bias)
+	compact(o, ld, out, p.n, outC, p.h, p.w, xp.wp, bias, relu)
 }
 
 // sameBackward is conv32Backward for a same convolution.
@@ -250,6 +263,6 @@ func sameBackward(p *convPlan, x, w, gy []float32, gx, gw, gb []float32) {
 		wf := flipKernel(p, w)
 		defer wf.Release()
 		f := wf.Data()
-		sameConvGEMM(p, gp, p.cout, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil)
+		sameConvGEMM(p, gp, p.cout, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil, false)
 	}
 }

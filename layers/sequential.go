@@ -38,16 +38,42 @@ func (s *Sequential) At(i int) Module { return s.mods[i] }
 // the last are intermediate values that nothing else reads, so they are
 // marked consumed (autograd.Consumed): their buffers are recycled after the
 // backward pass, or at once under NoGrad. The caller's x and the result are
-// never recycled.
+// never recycled. A Conv2d followed by a BatchNorm (and a ReLU without a
+// hook) runs through CallConvBN, which folds them in eval mode when nothing
+// needs their parameters' gradients.
 func (s *Sequential) Forward(x *autograd.Value) *autograd.Value {
-	for i, m := range s.mods {
-		out := Call(m, x)
+	for i := 0; i < len(s.mods); {
+		out, n := s.convBN(i, x)
+		if out == nil {
+			out, n = Call(s.mods[i], x), 1
+		}
 		if i > 0 {
 			autograd.Consumed(x, out)
 		}
 		x = out
+		i += n
 	}
 	return x
+}
+
+// convBN runs children i, i+1 (and i+2) through CallConvBN when they are a
+// foldable Conv2d, BatchNorm (and ReLU), returning the output and the number
+// of children it covers, or nil.
+func (s *Sequential) convBN(i int, x *autograd.Value) (*autograd.Value, int) {
+	if i+1 >= len(s.mods) {
+		return nil, 0
+	}
+	conv, ok1 := s.mods[i].(*Conv2d)
+	bn, ok2 := s.mods[i+1].(*BatchNorm)
+	if !ok1 || !ok2 || !foldable(conv, bn) {
+		return nil, 0
+	}
+	if i+2 < len(s.mods) {
+		if r, ok := s.mods[i+2].(*ReLU); ok && r.Core().hook == nil {
+			return CallConvBN(conv, bn, x, true), 3
+		}
+	}
+	return CallConvBN(conv, bn, x, false), 2
 }
 
 // Call runs m.Forward(x) and then the hook installed on m, if any (Summary

@@ -50,8 +50,7 @@ func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18 {
 
 // Forward maps x [N, inCh, 32, 32] to logits.
 func (m *CIFARResNet18) Forward(x *autograd.Value) *autograd.Value {
-	h := layers.Call(m.Conv1, x)
-	h = autograd.Consumed(h, layers.CallReLU(m.BN1, h))
+	h := layers.CallConvBN(m.Conv1, m.BN1, x, true)
 	h = autograd.Consumed(h, layers.Call(m.Blocks, h))
 	h = autograd.Consumed(h, autograd.AdaptiveAvgPool2d(h, 1, 1))
 	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
@@ -81,10 +80,8 @@ func newCIFARBlock(in, out, stride int, rng *tensor.RNG) *cifarBlock {
 }
 
 func (b *cifarBlock) Forward(x *autograd.Value) *autograd.Value {
-	h := layers.Call(b.conv1, x)
-	h = autograd.Consumed(h, layers.CallReLU(b.bn1, h))
-	h = autograd.Consumed(h, layers.Call(b.conv2, h))
-	h = autograd.Consumed(h, layers.Call(b.bn2, h))
+	h := layers.CallConvBN(b.conv1, b.bn1, x, true)
+	h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h, false))
 	idt := layers.Call(b.shortcut, x) // x itself when the shortcut is empty
 	s := autograd.Consumed(h, autograd.Add(h, idt))
 	if idt != x { // x is the caller's

@@ -198,15 +198,12 @@ func (b *block) Forward(x *autograd.Value) *autograd.Value {
 	if b.downsample != nil {
 		idt = layers.Call(b.downsample, x)
 	}
-	h := layers.Call(b.conv1, x)
-	h = autograd.Consumed(h, layers.CallReLU(b.bn1, h))
-	h = autograd.Consumed(h, layers.Call(b.conv2, h))
+	h := layers.CallConvBN(b.conv1, b.bn1, x, true)
 	if b.kind == Bottleneck {
-		h = autograd.Consumed(h, layers.CallReLU(b.bn2, h))
-		h = autograd.Consumed(h, layers.Call(b.conv3, h))
-		h = autograd.Consumed(h, layers.Call(b.bn3, h))
+		h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h, true))
+		h = autograd.Consumed(h, layers.CallConvBN(b.conv3, b.bn3, h, false))
 	} else {
-		h = autograd.Consumed(h, layers.Call(b.bn2, h))
+		h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h, false))
 	}
 	s := autograd.Consumed(h, autograd.Add(h, idt))
 	if idt != x {

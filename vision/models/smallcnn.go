@@ -42,11 +42,9 @@ func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNN {
 // Every value inside is consumed (autograd.Consumed), so a training step
 // recycles their buffers.
 func (m *SmallCNN) Forward(x *autograd.Value) *autograd.Value {
-	h := layers.Call(m.Conv1, x)
-	h = autograd.Consumed(h, layers.CallReLU(m.BN1, h))
+	h := layers.CallConvBN(m.Conv1, m.BN1, x, true)
 	h = autograd.Consumed(h, layers.Call(m.pool, h))
-	h = autograd.Consumed(h, layers.Call(m.Conv2, h))
-	h = autograd.Consumed(h, layers.CallReLU(m.BN2, h))
+	h = autograd.Consumed(h, layers.CallConvBN(m.Conv2, m.BN2, h, true))
 	h = autograd.Consumed(h, layers.Call(m.pool, h))
 	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
 	h = autograd.Consumed(h, layers.Call(m.FC1, h))

@@ -1,0 +1,90 @@
+package layers
+
+import (
+	"math"
+
+	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// CallConvBN is Call(bn, Call(conv, x)), followed by a ReLU when relu is set:
+// the Conv2d → BatchNorm2d (→ ReLU) of every ResNet block and CNN stem.
+//
+// When bn is in eval mode, neither module has a hook, and no parameter of
+// either will receive a gradient (they are frozen, or gradients are off, as
+// for inference and for attacks on a frozen model), the batch-norm is folded
+// into the convolution: weight a⊙W and bias a⊙(b−mean)+beta per output
+// channel, with a = gamma/sqrt(var+eps), computed afresh on each call (so a
+// loaded or updated state is always used), and the ReLU is applied as the
+// output is written (autograd.Conv2dReLU). The result equals the unfolded
+// one up to float32 rounding (about 1e-6 relative), and the gradient with
+// respect to x still flows. Otherwise CallConvBN runs the modules as they
+// are, so training, hooks (Summary) and fine-tuning see them unchanged.
+func CallConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *autograd.Value {
+	if foldable(conv, bn) && x.Data().Rank() == 4 {
+		w, b := foldConvBN(conv, bn)
+		var out *autograd.Value
+		if relu {
+			out = autograd.Conv2dReLU(x, w, b, &conv.Opts)
+		} else {
+			out = autograd.Conv2d(x, w, b, &conv.Opts)
+		}
+		if !autograd.GradEnabled() || !x.RequiresGrad() {
+			// Nothing will run the convolution's backward: the folded
+			// tensors can go back to the pool now.
+			w.Data().Release()
+			b.Data().Release()
+		}
+		return out
+	}
+	h := Call(conv, x)
+	if relu {
+		return autograd.Consumed(h, CallReLU(bn, h))
+	}
+	return autograd.Consumed(h, Call(bn, h))
+}
+
+// foldable reports whether CallConvBN may fold bn into conv (see there).
+func foldable(conv *Conv2d, bn *BatchNorm) bool {
+	if bn.Training() || bn.rank != 4 || bn.RunningMean == nil || bn.RunningVar == nil ||
+		conv.Core().hook != nil || bn.Core().hook != nil {
+		return false
+	}
+	for _, p := range []*autograd.Value{conv.Weight, conv.Bias, bn.Weight, bn.Bias} {
+		if p != nil && p.RequiresGrad() && autograd.GradEnabled() {
+			return false
+		}
+	}
+	return conv.Weight.Shape()[0] == bn.RunningMean.Len()
+}
+
+// foldConvBN returns the weight and bias of the convolution equal to bn
+// (eval) applied after conv, as constants, computed in float64 from the
+// float32 parameters.
+func foldConvBN(conv *Conv2d, bn *BatchNorm) (w, b *autograd.Value) {
+	ws := conv.Weight.Shape()
+	out := ws[0]
+	per := ws[1] * ws[2] * ws[3]
+	wt := tensor.Empty[float32](ws...)
+	bt := tensor.Empty[float32](out)
+	src, dst, bd := conv.Weight.Data().Data(), wt.Data(), bt.Data()
+	rm, rv := bn.RunningMean.Data(), bn.RunningVar.Data()
+	for o := 0; o < out; o++ {
+		a := 1 / math.Sqrt(float64(rv[o])+float64(bn.Eps))
+		if bn.Weight != nil {
+			a *= float64(bn.Weight.Data().Data()[o])
+		}
+		var cb, beta float64
+		if conv.Bias != nil {
+			cb = float64(conv.Bias.Data().Data()[o])
+		}
+		if bn.Bias != nil {
+			beta = float64(bn.Bias.Data().Data()[o])
+		}
+		bd[o] = float32(a*(cb-float64(rm[o])) + beta)
+		for i, v := range src[o*per : (o+1)*per] {
+			dst[o*per+i] = float32(a * float64(v))
+		}
+	}
+	return autograd.Const(wt), autograd.Const(bt)
+}

@@ -1,0 +1,188 @@
+package layers
+
+import (
+	"math"
+	"testing"
+
+	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/tensor"
+)
+
+// convBNFixture returns a Conv2d and a BatchNorm2d with non-trivial
+// parameters and running statistics.
+func convBNFixture(cfg ConvConfig, k int) (*Conv2d, *BatchNorm) {
+	rng := tensor.NewRNG(31)
+	conv := NewConv2d(5, 7, k, cfg, rng)
+	bn := NewBatchNorm2d(7)
+	copy(bn.Weight.Data().Data(), tensor.Uniform[float32](rng, 0.5, 1.5, 7).Data())
+	copy(bn.Bias.Data().Data(), tensor.Uniform[float32](rng, -0.5, 0.5, 7).Data())
+	copy(bn.RunningMean.Data(), tensor.Uniform[float32](rng, -0.3, 0.3, 7).Data())
+	copy(bn.RunningVar.Data(), tensor.Uniform[float32](rng, 0.2, 2, 7).Data())
+	return conv, bn
+}
+
+// unfusedConvBN is what CallConvBN must equal.
+func unfusedConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *autograd.Value {
+	y := bn.Forward(conv.Forward(x))
+	if relu {
+		y = autograd.ReLU(y)
+	}
+	return y
+}
+
+func maxRelDiff(t *testing.T, what string, got, want *tensor.Tensor) float64 {
+	t.Helper()
+	if !tensor.SameShape(got.Shape(), want.Shape()) {
+		t.Fatalf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
+	}
+	scale := 0.0
+	for _, v := range want.Data() {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	d := 0.0
+	for i, v := range want.Data() {
+		d = max(d, math.Abs(float64(got.Data()[i])-float64(v))/scale)
+	}
+	return d
+}
+
+// TestCallConvBNFoldsInEval checks the folded path against Conv2d, BatchNorm
+// (and ReLU) run one by one: the outputs and the gradient with respect to
+// the input agree to float32 rounding, on the packed and im2col paths, for
+// same and strided convolutions, with and without a conv bias; and the
+// fold really happened (the output is made by one convolution op).
+func TestCallConvBNFoldsInEval(t *testing.T) {
+	for _, packed := range []bool{true, false} {
+		restore := autograd.SetConvPacked(packed)
+		for _, c := range []struct {
+			name string
+			cfg  ConvConfig
+			k    int
+		}{
+			{"3x3 same, no bias", ConvConfig{Padding: 1, NoBias: true}, 3},
+			{"3x3 stride 2, bias", ConvConfig{Padding: 1, Stride: 2}, 3},
+			{"1x1 stride 2, no bias", ConvConfig{Stride: 2, NoBias: true}, 1},
+		} {
+			for _, relu := range []bool{false, true} {
+				conv, bn := convBNFixture(c.cfg, c.k)
+				Eval(conv)
+				Eval(bn)
+				SetRequiresGrad(conv, false)
+				SetRequiresGrad(bn, false)
+				xd := tensor.Uniform[float32](tensor.NewRNG(32), -1, 1, 3, 5, 8, 9)
+				x0, x1 := autograd.Param(xd.Clone()), autograd.Param(xd.Clone())
+				want := unfusedConvBN(conv, bn, x0, relu)
+				got := CallConvBN(conv, bn, x1, relu)
+				op := map[bool]string{false: "Conv2d", true: "Conv2dReLU"}[relu]
+				if got.Op() != op {
+					t.Fatalf("packed=%v %s relu=%v: output made by %q, want the folded %q", packed, c.name, relu, got.Op(), op)
+				}
+				if d := maxRelDiff(t, "output", got.Data(), want.Data()); d > 1e-5 {
+					t.Errorf("packed=%v %s relu=%v: output differs by %.2g relative", packed, c.name, relu, d)
+				}
+				gy := tensor.Uniform[float32](tensor.NewRNG(33), -1, 1, want.Shape()...)
+				want.BackwardWith(gy)
+				got.BackwardWith(gy)
+				if d := maxRelDiff(t, "input gradient", x1.Grad(), x0.Grad()); d > 1e-5 {
+					t.Errorf("packed=%v %s relu=%v: input gradient differs by %.2g relative", packed, c.name, relu, d)
+				}
+				if bn.NumBatchesTracked != 0 {
+					t.Errorf("eval forward counted %d batches", bn.NumBatchesTracked)
+				}
+				// Under NoGrad too (inference), and the result follows a
+				// change of the running statistics (nothing is cached).
+				autograd.NoGrad(func() {
+					g := CallConvBN(conv, bn, autograd.Const(xd), relu)
+					if d := maxRelDiff(t, "NoGrad output", g.Data(), want.Data()); d > 1e-5 {
+						t.Errorf("packed=%v %s relu=%v: NoGrad output differs by %.2g relative", packed, c.name, relu, d)
+					}
+					bn.RunningMean.Data()[0] += 1
+					g = CallConvBN(conv, bn, autograd.Const(xd), relu)
+					w := unfusedConvBN(conv, bn, autograd.Const(xd), relu)
+					if d := maxRelDiff(t, "output after a change", g.Data(), w.Data()); d > 1e-5 {
+						t.Errorf("packed=%v %s relu=%v: after a change of the running mean, differs by %.2g", packed, c.name, relu, d)
+					}
+				})
+			}
+		}
+		restore()
+	}
+}
+
+// TestCallConvBNDoesNotFold checks the cases that must run the modules as
+// they are: training mode (batch statistics, running statistics updated),
+// parameters that need a gradient (they get it), and a hook (it sees each
+// module).
+func TestCallConvBNDoesNotFold(t *testing.T) {
+	xd := tensor.Uniform[float32](tensor.NewRNG(34), -1, 1, 2, 5, 6, 6)
+	t.Run("training", func(t *testing.T) {
+		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		SetRequiresGrad(conv, false)
+		SetRequiresGrad(bn, false)
+		rm := bn.RunningMean.Clone()
+		got := CallConvBN(conv, bn, autograd.Param(xd.Clone()), true)
+		if got.Op() != "BatchNormReLU" {
+			t.Fatalf("training output made by %q, want BatchNormReLU", got.Op())
+		}
+		if bn.NumBatchesTracked != 1 || maxRelDiff(t, "running mean", bn.RunningMean, rm) == 0 {
+			t.Errorf("training forward did not update the running statistics")
+		}
+	})
+	t.Run("parameters need gradients", func(t *testing.T) {
+		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		Eval(conv)
+		Eval(bn)
+		got := CallConvBN(conv, bn, autograd.Const(xd), false)
+		if got.Op() != "BatchNorm" {
+			t.Fatalf("output made by %q, want BatchNorm", got.Op())
+		}
+		autograd.Sum(got, false).Backward()
+		if conv.Weight.Grad() == nil || bn.Weight.Grad() == nil {
+			t.Errorf("parameters got no gradient")
+		}
+	})
+	t.Run("hook", func(t *testing.T) {
+		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		Eval(conv)
+		Eval(bn)
+		SetRequiresGrad(conv, false)
+		SetRequiresGrad(bn, false)
+		var seen []Module
+		conv.Core().hook = func(m Module, _, _ *autograd.Value) { seen = append(seen, m) }
+		bn.Core().hook = func(m Module, _, _ *autograd.Value) { seen = append(seen, m) }
+		CallConvBN(conv, bn, autograd.Const(xd), true)
+		if len(seen) != 2 || seen[0] != Module(conv) || seen[1] != Module(bn) {
+			t.Errorf("hooks saw %v, want the conv then the batch-norm", seen)
+		}
+	})
+}
+
+// TestSequentialFoldsConvBN checks that Sequential folds Conv2d, BatchNorm
+// (and a ReLU) in eval with frozen parameters, to the same values, and not
+// in training.
+func TestSequentialFoldsConvBN(t *testing.T) {
+	xd := tensor.Uniform[float32](tensor.NewRNG(35), -1, 1, 2, 5, 6, 6)
+	for _, relu := range []bool{false, true} {
+		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		seq := NewSequential(conv, bn)
+		folded, unfolded := "Conv2d", "BatchNorm"
+		if relu {
+			seq.Append(&ReLU{})
+			folded, unfolded = "Conv2dReLU", "ReLU"
+		}
+		Eval(seq)
+		SetRequiresGrad(seq, false)
+		got := seq.Forward(autograd.Param(xd.Clone()))
+		want := unfusedConvBN(conv, bn, autograd.Const(xd), relu)
+		if got.Op() != folded {
+			t.Errorf("relu=%v: eval output made by %q, want %q", relu, got.Op(), folded)
+		}
+		if d := maxRelDiff(t, "output", got.Data(), want.Data()); d > 1e-5 {
+			t.Errorf("relu=%v: output differs by %.2g relative", relu, d)
+		}
+		Train(seq)
+		if got := seq.Forward(autograd.Param(xd.Clone())); got.Op() != unfolded {
+			t.Errorf("relu=%v: training output made by %q, want %q", relu, got.Op(), unfolded)
+		}
+	}
+}
