@@ -4031,7 +4031,7 @@ packBT16x512_done:
 	RET
 
 // func gatherRows512(kc int, src *float32, offs *int, w int, dst *float32)
-// Requires: AVX, AVX512F, BMI2
+// Requires: AVX, AVX512F, BMI2, MMX+
 TEXT ·gatherRows512(SB), NOSPLIT, $0-40
 	MOVQ  kc+0(FP), AX
 	MOVQ  src+8(FP), CX
@@ -4045,17 +4045,19 @@ TEXT ·gatherRows512(SB), NOSPLIT, $0-40
 	KMOVW BX, K2
 
 gatherRows512_loop:
-	TESTQ     AX, AX
-	JZ        gatherRows512_done
-	MOVQ      (DX), BX
-	VMOVUPS.Z (CX)(BX*4), K1, Z0
-	VMOVUPS.Z 64(CX)(BX*4), K2, Z1
-	VMOVUPS   Z0, (SI)
-	VMOVUPS   Z1, 64(SI)
-	ADDQ      $0x08, DX
-	ADDQ      $0x80, SI
-	DECQ      AX
-	JMP       gatherRows512_loop
+	TESTQ      AX, AX
+	JZ         gatherRows512_done
+	MOVQ       (DX), BX
+	VMOVUPS.Z  (CX)(BX*4), K1, Z0
+	VMOVUPS.Z  64(CX)(BX*4), K2, Z1
+	PREFETCHT0 256(CX)(BX*4)
+	PREFETCHT0 320(CX)(BX*4)
+	VMOVUPS    Z0, (SI)
+	VMOVUPS    Z1, 64(SI)
+	ADDQ       $0x08, DX
+	ADDQ       $0x80, SI
+	DECQ       AX
+	JMP        gatherRows512_loop
 
 gatherRows512_done:
 	VZEROUPPER
