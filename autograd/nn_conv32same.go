@@ -133,13 +133,13 @@ func (u *sameUnfold) offsets(rows int) *sameUnfold {
 
 func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 	return func(dst []float32, row, h, p0, kc, mr int) {
-		tmp := tensor.Empty[float32](h * kc)
-		t := tmp.Data()
+		tmp := getRowScratch(h * kc)
+		t := *tmp
 		for i := 0; i < h; i++ {
 			u.row(t[i*kc:(i+1)*kc], row+i, j0+p0)
 		}
 		kernels.PackRowsA(dst, t, kc, h, kc, mr)
-		tmp.Release()
+		rowScratch.Put(tmp)
 	}
 }
 
