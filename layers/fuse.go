@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -69,22 +70,24 @@ func foldConvBN(conv *Conv2d, bn *BatchNorm) (w, b *autograd.Value) {
 	bt := tensor.Empty[float32](out)
 	src, dst, bd := conv.Weight.Data().Data(), wt.Data(), bt.Data()
 	rm, rv := bn.RunningMean.Data(), bn.RunningVar.Data()
-	for o := 0; o < out; o++ {
-		a := 1 / math.Sqrt(float64(rv[o])+float64(bn.Eps))
-		if bn.Weight != nil {
-			a *= float64(bn.Weight.Data().Data()[o])
+	parallel.For(out, 8, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			a := 1 / math.Sqrt(float64(rv[o])+float64(bn.Eps))
+			if bn.Weight != nil {
+				a *= float64(bn.Weight.Data().Data()[o])
+			}
+			var cb, beta float64
+			if conv.Bias != nil {
+				cb = float64(conv.Bias.Data().Data()[o])
+			}
+			if bn.Bias != nil {
+				beta = float64(bn.Bias.Data().Data()[o])
+			}
+			bd[o] = float32(a*(cb-float64(rm[o])) + beta)
+			for i, v := range src[o*per : (o+1)*per] {
+				dst[o*per+i] = float32(a * float64(v))
+			}
 		}
-		var cb, beta float64
-		if conv.Bias != nil {
-			cb = float64(conv.Bias.Data().Data()[o])
-		}
-		if bn.Bias != nil {
-			beta = float64(bn.Bias.Data().Data()[o])
-		}
-		bd[o] = float32(a*(cb-float64(rm[o])) + beta)
-		for i, v := range src[o*per : (o+1)*per] {
-			dst[o*per+i] = float32(a * float64(v))
-		}
-	}
+	})
 	return autograd.Const(wt), autograd.Const(bt)
 }
