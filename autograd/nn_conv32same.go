@@ -112,10 +112,19 @@ func (u *sameUnfold) packB(dst []float32, p0, kc, col, w, nr int) {
 		kernels.GatherRows(dst, u.b.d[n*u.b.c*u.b.plane+q:], u.rowOff[p0:p0+kc], w, nr)
 		return
 	}
-	for p := 0; p < kc; p++ {
-		row := dst[p*nr : (p+1)*nr]
-		u.row(row[:w], p0+p, col)
-		clear(row[w:])
+	// The sliver spans samples: one gather per sample's run of columns,
+	// each into its columns of the rows.
+	offs := u.rowOff[p0 : p0+kc]
+	for j := 0; j < w; {
+		n, q := (col+j)/u.perImage, (col+j)%u.perImage
+		run := min(u.perImage-q, w-j)
+		kernels.GatherRowsPart(dst[j:kc*nr], u.b.d[n*u.b.c*u.b.plane+q:], offs, run, nr)
+		j += run
+	}
+	if w < nr {
+		for p := 0; p < kc; p++ {
+			clear(dst[p*nr+w : (p+1)*nr])
+		}
 	}
 }
 

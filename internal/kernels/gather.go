@@ -32,3 +32,27 @@ func gatherRowsGo(dst, src []float32, offs []int, w, nr int) {
 		clear(row[w:])
 	}
 }
+
+// GatherRowsPart copies w floats of src from each offset offs[p] to
+// dst[p*nr : p*nr+w], leaving the other columns of dst's rows unchanged:
+// GatherRows for a sliver whose columns come from several runs, one call
+// per run with dst starting at the run's column.
+func GatherRowsPart(dst, src []float32, offs []int, w, nr int) {
+	if len(offs) == 0 || w == 0 {
+		return
+	}
+	if w < 0 || w > nr || len(dst) < (len(offs)-1)*nr+w {
+		panic(fmt.Sprintf("kernels.GatherRowsPart: %d rows of width %d into %d floats with row stride %d", len(offs), w, len(dst), nr))
+	}
+	for p, o := range offs {
+		if o < 0 || o+w > len(src) {
+			panic(fmt.Sprintf("kernels.GatherRowsPart: row %d at offset %d (width %d) outside a source of %d floats", p, o, w, len(src)))
+		}
+	}
+	if nr == 32 && gatherRowsPartTier(len(offs), src, offs, w, dst) {
+		return
+	}
+	for p, o := range offs {
+		copy(dst[p*nr:p*nr+w], src[o:o+w])
+	}
+}

@@ -4063,6 +4063,37 @@ gatherRows512_done:
 	VZEROUPPER
 	RET
 
+// func gatherRowsPart512(kc int, src *float32, offs *int, w int, dst *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gatherRowsPart512(SB), NOSPLIT, $0-40
+	MOVQ  kc+0(FP), AX
+	MOVQ  src+8(FP), CX
+	MOVQ  offs+16(FP), DX
+	MOVQ  w+24(FP), BX
+	MOVQ  dst+32(FP), SI
+	MOVL  $0xffffffff, DI
+	BZHIL BX, DI, BX
+	KMOVW BX, K1
+	SHRL  $0x10, BX
+	KMOVW BX, K2
+
+gatherRowsPart512_loop:
+	TESTQ     AX, AX
+	JZ        gatherRowsPart512_done
+	MOVQ      (DX), BX
+	VMOVUPS.Z (CX)(BX*4), K1, Z0
+	VMOVUPS.Z 64(CX)(BX*4), K2, Z1
+	VMOVUPS   Z0, K1, (SI)
+	VMOVUPS   Z1, K2, 64(SI)
+	ADDQ      $0x08, DX
+	ADDQ      $0x80, SI
+	DECQ      AX
+	JMP       gatherRowsPart512_loop
+
+gatherRowsPart512_done:
+	VZEROUPPER
+	RET
+
 // func axpy512(n int, alpha float32, x *float32, y *float32)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·axpy512(SB), NOSPLIT, $0-32

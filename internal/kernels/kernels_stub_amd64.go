@@ -84,6 +84,11 @@ func packBT16x512(n16 int, b *float32, ldb int, dst *float32)
 //go:noescape
 func gatherRows512(kc int, src *float32, offs *int, w int, dst *float32)
 
+// gatherRowsPart512 copies kc rows of w <= 32 floats, row p from src[offs[p]:], into the first w floats of 32-float rows of dst, leaving the rest (AVX-512).
+//
+//go:noescape
+func gatherRowsPart512(kc int, src *float32, offs *int, w int, dst *float32)
+
 // axpy512 computes y += alpha*x (AVX-512, any n).
 //
 //go:noescape

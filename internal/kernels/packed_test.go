@@ -116,3 +116,34 @@ func TestGatherRows(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherRowsPart checks GatherRowsPart on every tier: each row's first w
+// floats are the source run, every other float of dst (the rest of the
+// rows, and a guard band after the last row's w) keeps its value.
+func TestGatherRowsPart(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	src := randSlice(rng, 1000)
+	for _, tr := range append([]*tier{genericTier}, tiers...) {
+		for _, nr := range []int{16, 32} {
+			for w := 1; w <= nr; w++ {
+				offs := []int{0, 7, 1000 - w, 333, 64}
+				n := (len(offs)-1)*nr + w
+				got := make([]float32, n+nr)
+				for i := range got {
+					got[i] = sentinel
+				}
+				withTier(tr, func() { GatherRowsPart(got[:n], src, offs, w, nr) })
+				for i, v := range got {
+					p, j := i/nr, i%nr
+					want := sentinel
+					if p < len(offs) && j < w {
+						want = src[offs[p]+j]
+					}
+					if v != want {
+						t.Fatalf("%s nr=%d w=%d: dst[%d] (row %d column %d) = %v, want %v", tr.name, nr, w, i, p, j, v, want)
+					}
+				}
+			}
+		}
+	}
+}

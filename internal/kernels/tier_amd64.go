@@ -350,3 +350,12 @@ func gatherRowsTier(kc int, src []float32, offs []int, w int, dst []float32) boo
 	gatherRows512(kc, &src[0], &offs[0], w, &dst[0])
 	return true
 }
+
+// gatherRowsPartTier is gatherRowsTier for GatherRowsPart.
+func gatherRowsPartTier(kc int, src []float32, offs []int, w int, dst []float32) bool {
+	if active.name != "avx512" {
+		return false
+	}
+	gatherRowsPart512(kc, &src[0], &offs[0], w, &dst[0])
+	return true
+}

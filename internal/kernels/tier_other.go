@@ -14,3 +14,5 @@ func sumDotMaskTier(n int, g, x, y []float32, mu float32, p *partials) {
 }
 
 func gatherRowsTier(kc int, src []float32, offs []int, w int, dst []float32) bool { return false }
+
+func gatherRowsPartTier(kc int, src []float32, offs []int, w int, dst []float32) bool { return false }

@@ -163,10 +163,24 @@ func packBT16x512() {
 // of dst (32 floats) is src[offs[p] : offs[p]+32], its columns w and on
 // zero. Packing a B sliver from any source whose rows are contiguous runs
 // of 32 (a strided matrix, a shifted image plane) is one call.
+//
+// gatherRowsPart512 is the same copy with masked stores: columns w and on
+// of dst's rows are left as they are, so that a sliver whose columns come
+// from several runs (a convolution's B across two samples) is one call per
+// run, each at its column of dst.
 func gatherRows512() {
-	TEXT("gatherRows512", NOSPLIT, "func(kc int, src *float32, offs *int, w int, dst *float32)")
+	gatherRows512Variant("gatherRows512", true)
+	gatherRows512Variant("gatherRowsPart512", false)
+}
+
+func gatherRows512Variant(name string, fill bool) {
+	TEXT(name, NOSPLIT, "func(kc int, src *float32, offs *int, w int, dst *float32)")
 	Pragma("noescape")
-	Doc("gatherRows512 copies kc rows of w <= 32 floats, row p from src[offs[p]:], into 32-float rows of dst, zero-filled (AVX-512).")
+	if fill {
+		Doc(name + " copies kc rows of w <= 32 floats, row p from src[offs[p]:], into 32-float rows of dst, zero-filled (AVX-512).")
+	} else {
+		Doc(name + " copies kc rows of w <= 32 floats, row p from src[offs[p]:], into the first w floats of 32-float rows of dst, leaving the rest (AVX-512).")
+	}
 	kc := Load(Param("kc"), GP64()).(GPVirtual)
 	src := Load(Param("src"), GP64()).(GPVirtual)
 	offs := Load(Param("offs"), GP64()).(GPVirtual)
@@ -179,26 +193,32 @@ func gatherRows512() {
 	KMOVW(m, klo)
 	SHRL(U8(16), m)
 	KMOVW(m, khi)
-	Label("gatherRows512_loop")
+	Label(name + "_loop")
 	TESTQ(kc, kc)
-	JZ(LabelRef("gatherRows512_done"))
+	JZ(LabelRef(name + "_done"))
 	o := GP64()
 	MOVQ(Mem{Base: offs}, o)
 	lo, hi := ZMM(), ZMM()
 	VMOVUPS_Z(Mem{Base: src, Index: o, Scale: 4}, klo, lo)
 	VMOVUPS_Z(Mem{Base: src, Index: o, Scale: 4, Disp: 64}, khi, hi)
-	// The next slivers of a convolution's B read the 32 floats after
-	// these, in as many streams as the block has rows (more than the
-	// hardware prefetchers follow): fetch them two slivers ahead.
-	PREFETCHT0(Mem{Base: src, Index: o, Scale: 4, Disp: 256})
-	PREFETCHT0(Mem{Base: src, Index: o, Scale: 4, Disp: 320})
-	VMOVUPS(lo, Mem{Base: dst})
-	VMOVUPS(hi, Mem{Base: dst, Disp: 64})
+	if fill {
+		// The next slivers of a convolution's B read the 32 floats
+		// after these, in as many streams as the block has rows (more
+		// than the hardware prefetchers follow): fetch them two
+		// slivers ahead.
+		PREFETCHT0(Mem{Base: src, Index: o, Scale: 4, Disp: 256})
+		PREFETCHT0(Mem{Base: src, Index: o, Scale: 4, Disp: 320})
+		VMOVUPS(lo, Mem{Base: dst})
+		VMOVUPS(hi, Mem{Base: dst, Disp: 64})
+	} else {
+		VMOVUPS(lo, klo, Mem{Base: dst})
+		VMOVUPS(hi, khi, Mem{Base: dst, Disp: 64})
+	}
 	ADDQ(U8(8), offs)
 	ADDQ(U8(128), dst)
 	DECQ(kc)
-	JMP(LabelRef("gatherRows512_loop"))
-	Label("gatherRows512_done")
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }
