@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -223,6 +224,24 @@ func BenchmarkSmallCNNStep(b *testing.B) {
 				step()
 			}
 			reportCPU(b, cpu)
+		})
+	}
+}
+
+// BenchmarkConv2dStrided is the forward of ResNet-18 CIFAR's stage-3
+// downsampling convolutions at batch 256: the 3x3 stride-2 one and the 1x1
+// stride-2 shortcut, whose B is packed by unfold.row.
+func BenchmarkConv2dStrided(b *testing.B) {
+	for _, k := range []int{3, 1} {
+		b.Run(fmt.Sprintf("%dx%d", k, k), func(b *testing.B) {
+			rng := tensor.NewRNG(1)
+			x := Const(tensor.Uniform[float32](rng, -1, 1, 256, 128, 16, 16))
+			w := Const(tensor.Uniform[float32](rng, -1, 1, 256, 128, k, k))
+			o := &Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{k / 2, k / 2}}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Conv2d(x, w, nil, o).Data().Release()
+			}
 		})
 	}
 }
