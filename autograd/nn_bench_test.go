@@ -245,3 +245,23 @@ func BenchmarkConv2dStrided(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConv2dSame is the forward of ResNet-18 CIFAR's 3x3 same
+// convolutions at batch 256, stage 1 (64 channels, 32x32) and stage 4 (512
+// channels, 4x4), with a bias and the ReLU as in eval with BatchNorm
+// folded: the wide-grid GEMM and the compaction of its output.
+func BenchmarkConv2dSame(b *testing.B) {
+	for _, c := range []struct{ ch, hw int }{{64, 32}, {512, 4}} {
+		b.Run(fmt.Sprintf("c%d_%dx%d", c.ch, c.hw, c.hw), func(b *testing.B) {
+			rng := tensor.NewRNG(1)
+			x := Const(tensor.Uniform[float32](rng, -1, 1, 256, c.ch, c.hw, c.hw))
+			w := Const(tensor.Uniform[float32](rng, -1, 1, c.ch, c.ch, 3, 3))
+			bias := Const(tensor.Uniform[float32](rng, -1, 1, c.ch))
+			o := &Conv2dOptions{Padding: [2]int{1, 1}}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Conv2dReLU(x, w, bias, o).Data().Release()
+			}
+		})
+	}
+}
