@@ -11,16 +11,18 @@ import "fmt"
 // partials is the scratch of the two 32-way reductions.
 type partials [64]float32
 
-// reduce32 adds 32 partials in a fixed pairwise tree.
-func reduce32(p []float32) float32 {
-	var t [32]float32
-	copy(t[:], p[:32])
-	for w := 16; w >= 1; w /= 2 {
-		for i := 0; i < w; i++ {
-			t[i] += t[i+w]
-		}
+// reduce32 adds 32 partials in a fixed pairwise tree (lane i and lane i+w
+// for w = 16, 8, 4, 2, 1), in place: written out, without a loop or bounds
+// checks, as batch-norm calls it once per plane and statistic.
+func reduce32(t *[32]float32) float32 {
+	for i := 0; i < 16; i++ {
+		t[i] += t[i+16]
 	}
-	return t[0]
+	t[0], t[1], t[2], t[3] = t[0]+t[8], t[1]+t[9], t[2]+t[10], t[3]+t[11]
+	t[4], t[5], t[6], t[7] = t[4]+t[12], t[5]+t[13], t[6]+t[14], t[7]+t[15]
+	t[0], t[1], t[2], t[3] = t[0]+t[4], t[1]+t[5], t[2]+t[6], t[3]+t[7]
+	t[0], t[1] = t[0]+t[2], t[1]+t[3]
+	return t[0] + t[1]
 }
 
 // BNStats returns the sums of d and of d*d over x, where d = x - shift.
@@ -33,7 +35,7 @@ func BNStats(x []float32, shift float32) (s1, s2 float32) {
 		bnStatsTier(n, x, shift, &p)
 	}
 	bnStatsGo(x[n:], n, shift, &p)
-	return reduce32(p[:32]), reduce32(p[32:])
+	return reduce32((*[32]float32)(p[:32])), reduce32((*[32]float32)(p[32:]))
 }
 
 // SumDot returns the sums of g and of g*(x - mu) over len(g) elements.
@@ -47,7 +49,7 @@ func SumDot(g, x []float32, mu float32) (sg, sgx float32) {
 		sumDotTier(n, g, x, mu, &p)
 	}
 	sumDotGo(g[n:], x[n:len(g)], n, mu, &p)
-	return reduce32(p[:32]), reduce32(p[32:])
+	return reduce32((*[32]float32)(p[:32])), reduce32((*[32]float32)(p[32:]))
 }
 
 // SumDotMask is SumDot of gm, the gradient g masked to where y > 0 (y a
@@ -63,7 +65,7 @@ func SumDotMask(g, x, y []float32, mu float32) (sg, sgx float32) {
 		sumDotMaskTier(n, g, x, y, mu, &p)
 	}
 	sumDotMaskGo(g[n:], x[n:len(g)], y[n:len(g)], n, mu, &p)
-	return reduce32(p[:32]), reduce32(p[32:])
+	return reduce32((*[32]float32)(p[:32])), reduce32((*[32]float32)(p[32:]))
 }
 
 // BNBackwardMask is BNBackward of gm = g where y > 0, else 0:
