@@ -26,8 +26,10 @@
 // pools, BatchNorm (training, with running statistics, and eval), Dropout,
 // ReLU, LeakyReLU, GELU, Sigmoid, Tanh, and the losses CrossEntropy
 // (integer targets, label smoothing, class weights, ignored index,
-// reductions none/mean/sum), NLLLoss, MSELoss, BCEWithLogits and KLDiv. New
-// ops are written with Record.
+// reductions none/mean/sum), NLLLoss, MSELoss, BCEWithLogits and KLDiv.
+// BatchNormReLU and Conv2dReLU are the fused forms that models use where a
+// ReLU follows (the same values, a pass over memory less). New ops are
+// written with Record.
 //
 // # Checking gradients
 //

@@ -34,6 +34,12 @@
 // groups (a body and a head, say), and FreezeGroups freezes the first ones
 // as fastai's freeze_to does, keeping norm layers trainable on request.
 //
+// In eval mode, with no parameter of the pair needing a gradient (inference,
+// or an attack on a frozen model), a Conv2d followed by a BatchNorm (and a
+// ReLU) runs as one convolution with the batch-norm folded into its weight
+// and bias (CallConvBN; Sequential and the models in vision/models do it),
+// equal to the modules run one by one up to float32 rounding.
+//
 // # Weights
 //
 // A module tree that mirrors a PyTorch one has the same state-dict names
