@@ -58,24 +58,18 @@ func kinkFree(seed uint64, shape ...int) *tensor.Tensor64 {
 // everyOpCases lists the gradient checks, grouped as the ops are.
 func everyOpCases() []gradCase {
 	ig := 1
-	conv := func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
-		return func(x vars) *Var[float64] {
-			var b *Var[float64]
-			if bias {
-				b = x[2]
+	convWith := func(op func(x, w, b *Var[float64], o *Conv2dOptions) *Var[float64]) func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
+		return func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
+			return func(x vars) *Var[float64] {
+				var b *Var[float64]
+				if bias {
+					b = x[2]
+				}
+				return op(x[0], x[1], b, &o)
 			}
-			return Conv2d(x[0], x[1], b, &o)
 		}
 	}
-	convReLU := func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
-		return func(x vars) *Var[float64] {
-			var b *Var[float64]
-			if bias {
-				b = x[2]
-			}
-			return Conv2dReLU(x[0], x[1], b, &o)
-		}
-	}
+	conv, convReLU := convWith(Conv2d[float64]), convWith(Conv2dReLU[float64])
 	bn := func(training, running bool) func(x vars) *Var[float64] {
 		rm, rv := uni(60, -1, 1, 3), uni(61, 0.5, 2, 3)
 		return func(x vars) *Var[float64] {
