@@ -1,10 +1,11 @@
 package autograd
 
 import (
+	"sync"
+
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
-	"sync"
 )
 
 // Conv2d's float32 path. Every GEMM runs over the whole batch at once with
