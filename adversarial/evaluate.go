@@ -2,11 +2,13 @@ package adversarial
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -75,23 +77,14 @@ func (a *AdversarialLearner) EvaluateRobustness(ctx context.Context, s Suite) (*
 	if a.Data == nil {
 		return nil, fmt.Errorf("adversarial: EvaluateRobustness: the learner has no data")
 	}
-	var xs []*tensor.Tensor
-	var ys []int
-	for b, err := range a.Data.ValidLoader().Epoch(ctx, 0) {
-		if err != nil {
-			return nil, fmt.Errorf("adversarial: EvaluateRobustness: validation data: %w", err)
-		}
-		xs, ys = append(xs, b.X), append(ys, b.Y...)
-		if len(ys) >= want {
-			break
-		}
-	}
-	if len(ys) == 0 {
+	b, err := data.First(ctx, a.Data.ValidLoader(), want)
+	if errors.Is(err, data.ErrEmpty) {
 		return nil, fmt.Errorf("adversarial: EvaluateRobustness: empty validation set")
 	}
-	n := min(want, len(ys))
-	x := tensor.Concat(0, xs...).Narrow0(0, n)
-	r, err := EvaluateRobustness(ctx, a.Model, x, ys[:n], s)
+	if err != nil {
+		return nil, fmt.Errorf("adversarial: EvaluateRobustness: validation data: %w", err)
+	}
+	r, err := EvaluateRobustness(ctx, a.Model, b.X, b.Y, s)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -425,9 +426,9 @@ func TestEvaluateSkipsAPGDTBelowFourClasses(t *testing.T) {
 func TestLearnerEvaluateRobustness(t *testing.T) {
 	m := newLinear4(1, false)
 	x, y := evalData(m, 50, 10)
-	data := &learner.SliceData{
-		Train: &learner.SliceLoader{X: x, Y: y, BatchSize: 16},
-		Valid: &learner.SliceLoader{X: x, Y: y, BatchSize: 16},
+	data := &data.SliceData{
+		Train: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
+		Valid: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
 		Vocab: []string{"a", "b", "c", "d"},
 	}
 	adv := NewLearner(learner.New(data, m))

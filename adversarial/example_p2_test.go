@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -76,9 +77,9 @@ func ExampleNewTrainer() {
 		return r.Accuracy(yv)
 	}
 	fit := func(cbs ...learner.Callback) layers.Module {
-		data := &learner.SliceData{
-			Train: &learner.SliceLoader{X: x, Y: y, BatchSize: 32, Shuffle: true, Seed: 1},
-			Valid: &learner.SliceLoader{X: xv, Y: yv, BatchSize: 64},
+		data := &data.SliceData{
+			Train: &data.SliceLoader{X: x, Y: y, BatchSize: 32, Shuffle: true, Seed: 1},
+			Valid: &data.SliceLoader{X: xv, Y: yv, BatchSize: 64},
 			Vocab: []string{"dark", "bright"},
 		}
 		model := layers.NewSequential(layers.NewFlatten(), layers.NewLinear(20, 2, true, tensor.NewRNG(1)))

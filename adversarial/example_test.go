@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -28,9 +29,9 @@ func tinyModel() layers.Module {
 // train, and here it does not train).
 func tinyLearner() *learner.Learner {
 	x := tensor.Zeros(1, 1, 2, 2)
-	data := &learner.SliceData{
-		Train: &learner.SliceLoader{X: x, Y: []int{0}, BatchSize: 1},
-		Valid: &learner.SliceLoader{X: x, Y: []int{0}, BatchSize: 1},
+	data := &data.SliceData{
+		Train: &data.SliceLoader{X: x, Y: []int{0}, BatchSize: 1},
+		Valid: &data.SliceLoader{X: x, Y: []int{0}, BatchSize: 1},
 		Vocab: []string{"left", "right", "bottom"},
 	}
 	return learner.New(data, tinyModel())

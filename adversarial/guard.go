@@ -2,9 +2,11 @@ package adversarial
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/optim"
@@ -174,22 +176,14 @@ func (g *OverfitGuard) heldOut(l *learner.Learner) error {
 		return nil
 	}
 	want := orDefault(g.HeldOut, 512)
-	var xs []*tensor.Tensor
-	var ys []int
-	for b, err := range l.Data.ValidLoader().Epoch(context.Background(), 0) {
-		if err != nil {
-			return fmt.Errorf("adversarial.OverfitGuard: reading the held-out batch: %w", err)
-		}
-		xs, ys = append(xs, b.X), append(ys, b.Y...)
-		if len(ys) >= want {
-			break
-		}
-	}
-	if len(ys) == 0 {
+	b, err := data.First(context.Background(), l.Data.ValidLoader(), want)
+	if errors.Is(err, data.ErrEmpty) {
 		return fmt.Errorf("adversarial.OverfitGuard: the validation set is empty (give X and Y)")
 	}
-	n := min(want, len(ys))
-	g.x, g.y = tensor.Concat(0, xs...).Narrow0(0, n).Clone(), ys[:n]
+	if err != nil {
+		return fmt.Errorf("adversarial.OverfitGuard: reading the held-out batch: %w", err)
+	}
+	g.x, g.y = b.X.Clone(), b.Y
 	return nil
 }
 

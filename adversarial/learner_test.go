@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -16,9 +17,9 @@ func tinyLearner(seed uint64) (*AdversarialLearner, *tensor.Tensor) {
 	x := images(16, seed)
 	m := newTinyCNN(seed)
 	labels := predict(m, x)
-	data := &learner.SliceData{
-		Train: &learner.SliceLoader{X: x, Y: labels, BatchSize: 8},
-		Valid: &learner.SliceLoader{X: x, Y: labels, BatchSize: 8},
+	data := &data.SliceData{
+		Train: &data.SliceLoader{X: x, Y: labels, BatchSize: 8},
+		Valid: &data.SliceLoader{X: x, Y: labels, BatchSize: 8},
 		Vocab: []string{"a", "b", "c"},
 	}
 	return NewLearner(learner.New(data, m)), x

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -68,9 +69,9 @@ func synthData(n int, seed uint64) (*tensor.Tensor, []int) {
 func synthLearner(seed uint64) *learner.Learner {
 	xt, yt := synthData(480, 1)
 	xv, yv := synthData(120, 2)
-	data := &learner.SliceData{
-		Train: &learner.SliceLoader{X: xt, Y: yt, BatchSize: 32, Shuffle: true, Seed: 3},
-		Valid: &learner.SliceLoader{X: xv, Y: yv, BatchSize: 60},
+	data := &data.SliceData{
+		Train: &data.SliceLoader{X: xt, Y: yt, BatchSize: 32, Shuffle: true, Seed: 3},
+		Valid: &data.SliceLoader{X: xv, Y: yv, BatchSize: 60},
 		Vocab: []string{"a", "b", "c", "d", "e"},
 	}
 	return learner.New(data, newSmallNet(seed, synthClasses), learner.WithLR(1e-2))

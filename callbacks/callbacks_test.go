@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -34,12 +35,12 @@ func blobs(n int, seed uint64) (*tensor.Tensor, []int) {
 	return x, y
 }
 
-func data(train, valid, bs int) *learner.SliceData {
+func blobData(train, valid, bs int) *data.SliceData {
 	xt, yt := blobs(train, 1)
 	xv, yv := blobs(valid, 2)
-	return &learner.SliceData{
-		Train: &learner.SliceLoader{X: xt, Y: yt, BatchSize: bs, Shuffle: true, Seed: 3},
-		Valid: &learner.SliceLoader{X: xv, Y: yv, BatchSize: bs},
+	return &data.SliceData{
+		Train: &data.SliceLoader{X: xt, Y: yt, BatchSize: bs, Shuffle: true, Seed: 3},
+		Valid: &data.SliceLoader{X: xv, Y: yv, BatchSize: bs},
 		Vocab: []string{"a", "b", "c"},
 	}
 }
@@ -92,7 +93,7 @@ func scripted(col string, vals ...float64) learner.Callback {
 
 func TestProgressPlain(t *testing.T) {
 	var buf bytes.Buffer
-	l := learner.New(data(32, 9, 8), mlp(1), learner.Metrics(learner.Accuracy()))
+	l := learner.New(blobData(32, 9, 8), mlp(1), learner.Metrics(learner.Accuracy()))
 	p := &Progress{Out: &buf, Display: DisplayPlain}
 	cancelValid := on(learner.BeforeValidate, func(l *learner.Learner) error {
 		if l.Epoch == 1 {
@@ -131,7 +132,7 @@ func TestProgressBars(t *testing.T) {
 	// Bars drawn into a buffer (as on a terminal): the fit completes, the
 	// bars shut down, and the table is still printed.
 	var buf bytes.Buffer
-	l := learner.New(data(64, 16, 8), mlp(1), learner.Metrics(learner.Accuracy()))
+	l := learner.New(blobData(64, 16, 8), mlp(1), learner.Metrics(learner.Accuracy()))
 	done := make(chan error, 1)
 	go func() {
 		done <- l.Fit(context.Background(), 2, learner.FitCallbacks(&Progress{Out: &buf, Display: DisplayBars}))
@@ -171,7 +172,7 @@ func TestFormatTime(t *testing.T) {
 
 func TestCSVLogger(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logs", "history.csv")
-	l := learner.New(data(32, 9, 8), mlp(1), learner.Metrics(learner.Accuracy()))
+	l := learner.New(blobData(32, 9, 8), mlp(1), learner.Metrics(learner.Accuracy()))
 	c := &CSVLogger{Path: path}
 	kill := on(learner.AfterEpoch, func(l *learner.Learner) error {
 		if l.Epoch == 1 {
@@ -236,7 +237,7 @@ func TestEarlyStopping(t *testing.T) {
 		{"explicit comp", &EarlyStopping{Monitor: "accuracy", Comp: Less}, "accuracy", []float64{0.5, 0.4, 0.6, 0.9, 0.9, 0.9}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := learner.New(data(16, 8, 8), mlp(1), learner.Metrics(learner.Accuracy()))
+			l := learner.New(blobData(16, 8, 8), mlp(1), learner.Metrics(learner.Accuracy()))
 			epochs := 0
 			count := on(learner.AfterTrain, func(*learner.Learner) error { epochs++; return nil })
 			if err := l.Fit(context.Background(), 6, learner.FitCallbacks(tc.cb, scripted(tc.col, tc.vals...), count)); err != nil {
@@ -254,7 +255,7 @@ func TestEarlyStopping(t *testing.T) {
 			}
 		})
 	}
-	l := learner.New(data(16, 8, 8), mlp(1))
+	l := learner.New(blobData(16, 8, 8), mlp(1))
 	if err := l.Fit(context.Background(), 1, learner.FitCallbacks(&EarlyStopping{Monitor: "f1_score"})); err == nil || !strings.Contains(err.Error(), `"f1_score" is not recorded`) {
 		t.Fatalf("monitoring a missing column: %v", err)
 	}
@@ -266,7 +267,7 @@ func TestSaveModel(t *testing.T) {
 	t.Run("best reloaded", func(t *testing.T) {
 		path := filepath.Join(dir, "best.safetensors")
 		m := mlp(1)
-		l := learner.New(data(32, 8, 8), m)
+		l := learner.New(blobData(32, 8, 8), m)
 		var after []map[string][]float32
 		snap := on(learner.AfterEpoch, func(l *learner.Learner) error { after = append(after, weights(l.Model)); return nil })
 		sm := &SaveModel{Path: path}
@@ -286,7 +287,7 @@ func TestSaveModel(t *testing.T) {
 		// saved, the fit stopped, and the best reloaded.
 		path := filepath.Join(dir, "es.safetensors")
 		m := mlp(1)
-		l := learner.New(data(32, 8, 8), m)
+		l := learner.New(blobData(32, 8, 8), m)
 		var after []map[string][]float32
 		snap := on(learner.AfterEpoch, func(l *learner.Learner) error { after = append(after, weights(l.Model)); return nil })
 		es := &EarlyStopping{Patience: 2}
@@ -299,7 +300,7 @@ func TestSaveModel(t *testing.T) {
 	})
 	t.Run("every epoch", func(t *testing.T) {
 		path := filepath.Join(dir, "model.safetensors")
-		l := learner.New(data(32, 8, 8), mlp(1))
+		l := learner.New(blobData(32, 8, 8), mlp(1))
 		sm := &SaveModel{Path: path, EveryEpoch: true, WithOpt: true}
 		if err := l.Fit(ctx, 3, learner.FitCallbacks(sm)); err != nil {
 			t.Fatal(err)
@@ -316,12 +317,12 @@ func TestSaveModel(t *testing.T) {
 	t.Run("at end", func(t *testing.T) {
 		path := filepath.Join(dir, "end.safetensors")
 		m := mlp(1)
-		l := learner.New(data(32, 8, 8), m)
+		l := learner.New(blobData(32, 8, 8), m)
 		if err := l.Fit(ctx, 3, learner.FitCallbacks(&SaveModel{Path: path, AtEnd: true}, scripted("valid_loss", 1, 2, 3))); err != nil {
 			t.Fatal(err)
 		}
 		m2 := mlp(5)
-		if err := learner.New(data(32, 8, 8), m2).Load(path, false); err != nil {
+		if err := learner.New(blobData(32, 8, 8), m2).Load(path, false); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(weights(m), weights(m2)) {
@@ -330,7 +331,7 @@ func TestSaveModel(t *testing.T) {
 	})
 	t.Run("not during LRFind", func(t *testing.T) {
 		path := filepath.Join(dir, "lrfind.safetensors")
-		l := learner.New(data(320, 8, 8), mlp(1), learner.WithCallbacks(&SaveModel{Path: path}, &EarlyStopping{}))
+		l := learner.New(blobData(320, 8, 8), mlp(1), learner.WithCallbacks(&SaveModel{Path: path}, &EarlyStopping{}))
 		if _, err := l.LRFind(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -338,13 +339,13 @@ func TestSaveModel(t *testing.T) {
 			t.Fatalf("SaveModel saved during LRFind: %v", err)
 		}
 	})
-	if err := learner.New(data(16, 8, 8), mlp(1)).Fit(ctx, 1, learner.FitCallbacks(&SaveModel{})); err == nil {
+	if err := learner.New(blobData(16, 8, 8), mlp(1)).Fit(ctx, 1, learner.FitCallbacks(&SaveModel{})); err == nil {
 		t.Fatal("SaveModel without a Path did not fail")
 	}
 }
 
 func TestReduceLROnPlateau(t *testing.T) {
-	l := learner.New(data(16, 8, 8), mlp(1), learner.WithLR(1e-2))
+	l := learner.New(blobData(16, 8, 8), mlp(1), learner.WithLR(1e-2))
 	var lrs []float64
 	rec := on(learner.BeforeTrain, func(l *learner.Learner) error { lrs = append(lrs, l.Hyper("lr")[0]); return nil })
 	var log bytes.Buffer
@@ -367,7 +368,7 @@ func TestReduceLROnPlateau(t *testing.T) {
 
 func TestGradientClip(t *testing.T) {
 	for _, maxNorm := range []float64{0.05, 1e6} {
-		l := learner.New(data(32, 8, 8), mlp(1))
+		l := learner.New(blobData(32, 8, 8), mlp(1))
 		clip := &GradientClip{MaxNorm: maxNorm}
 		var before, after []float64
 		var ratio []float64
@@ -411,7 +412,7 @@ func TestGradientAccumulation(t *testing.T) {
 	// consecutive batches of 8.
 	run := func(bs int, cbs ...learner.Callback) (*learner.Learner, layers.Module) {
 		m := mlp(1)
-		l := learner.New(data(64, 8, bs), m, learner.WithLR(0.05))
+		l := learner.New(blobData(64, 8, bs), m, learner.WithLR(0.05))
 		if err := l.Fit(context.Background(), 2, learner.FitCallbacks(cbs...)); err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +442,7 @@ func TestGradientAccumulation(t *testing.T) {
 }
 
 func TestMixUp(t *testing.T) {
-	l := learner.New(data(64, 16, 16), mlp(1))
+	l := learner.New(blobData(64, 16, 16), mlp(1))
 	mix := &MixUp{Alpha: 0.4, Seed: 5}
 	var x0 *tensor.Tensor
 	var y0 []int
@@ -535,7 +536,7 @@ func TestBetaSampler(t *testing.T) {
 }
 
 // images are [N,2,6,5] tensors with distinct values, labels i%3.
-func images(n int) *learner.SliceData {
+func images(n int) *data.SliceData {
 	x := tensor.Zeros(n, 2, 6, 5)
 	for i := range x.Data() {
 		x.Data()[i] = float32(i)
@@ -544,9 +545,9 @@ func images(n int) *learner.SliceData {
 	for i := range y {
 		y[i] = i % 3
 	}
-	return &learner.SliceData{
-		Train: &learner.SliceLoader{X: x, Y: y, BatchSize: 8, Shuffle: true, Seed: 1},
-		Valid: &learner.SliceLoader{X: x, Y: y, BatchSize: 8},
+	return &data.SliceData{
+		Train: &data.SliceLoader{X: x, Y: y, BatchSize: 8, Shuffle: true, Seed: 1},
+		Valid: &data.SliceLoader{X: x, Y: y, BatchSize: 8},
 		Vocab: []string{"a", "b", "c"},
 	}
 }
@@ -614,14 +615,14 @@ func TestCutMix(t *testing.T) {
 	if len(areas) < 3 {
 		t.Fatalf("box areas drawn %v: the box does not vary", areas)
 	}
-	bad := learner.New(data(16, 8, 8), mlp(1))
+	bad := learner.New(blobData(16, 8, 8), mlp(1))
 	if err := bad.Fit(context.Background(), 1, learner.FitCallbacks(&CutMix{})); err == nil || !strings.Contains(err.Error(), "[N,C,H,W]") {
 		t.Fatalf("CutMix on non-images: %v", err)
 	}
 }
 
 func TestTerminateOnNaN(t *testing.T) {
-	l := learner.New(data(32, 8, 8), mlp(1))
+	l := learner.New(blobData(32, 8, 8), mlp(1))
 	nan := on(learner.AfterLoss, func(l *learner.Learner) error {
 		if l.Training && l.Epoch == 1 && l.Iter == 2 {
 			l.LossV = autograd.MulScalar(l.LossV, float32(math.Inf(1)))
@@ -653,7 +654,7 @@ func TestShortEpoch(t *testing.T) {
 		{&ShortEpoch{Pct: 0.5}, 5, 4},
 		{&ShortEpoch{}, 2, 2}, // 0.01: batch 0, and batch 1 (1/8 >= 0.01)
 	} {
-		l := learner.New(data(64, 40, 8), mlp(1))
+		l := learner.New(blobData(64, 40, 8), mlp(1))
 		train, valid := 0, 0
 		count := on(learner.AfterBatch, func(l *learner.Learner) error {
 			if l.Training {

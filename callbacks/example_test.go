@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fastgo-ml/fastgo/callbacks"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -23,9 +24,9 @@ func Example() {
 		x.Data()[2*i] = float32(2*y[i]-1) + float32(0.7*rng.NormFloat64())
 		x.Data()[2*i+1] = float32(0.7 * rng.NormFloat64())
 	}
-	data := &learner.SliceData{
-		Train: &learner.SliceLoader{X: x.Narrow0(0, 400), Y: y[:400], BatchSize: 32, Shuffle: true, Seed: 1},
-		Valid: &learner.SliceLoader{X: x.Narrow0(400, 200), Y: y[400:], BatchSize: 100},
+	data := &data.SliceData{
+		Train: &data.SliceLoader{X: x.Narrow0(0, 400), Y: y[:400], BatchSize: 32, Shuffle: true, Seed: 1},
+		Valid: &data.SliceLoader{X: x.Narrow0(400, 200), Y: y[400:], BatchSize: 100},
 		Vocab: []string{"left", "right"},
 	}
 	model := layers.NewSequential(layers.NewLinear(2, 8, true, rng), &layers.ReLU{}, layers.NewLinear(8, 2, true, rng))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -25,12 +26,12 @@ func spiral(n int, seed uint64) (*tensor.Tensor, []int) {
 	return x, y
 }
 
-func spiralData() *learner.SliceData {
+func spiralData() *data.SliceData {
 	xt, yt := spiral(1500, 1)
 	xv, yv := spiral(600, 2)
-	return &learner.SliceData{
-		Train: &learner.SliceLoader{X: xt, Y: yt, BatchSize: 50, Shuffle: true, Seed: 1},
-		Valid: &learner.SliceLoader{X: xv, Y: yv, BatchSize: 200},
+	return &data.SliceData{
+		Train: &data.SliceLoader{X: xt, Y: yt, BatchSize: 50, Shuffle: true, Seed: 1},
+		Valid: &data.SliceLoader{X: xv, Y: yv, BatchSize: 200},
 		Vocab: []string{"red", "green", "blue"},
 	}
 }

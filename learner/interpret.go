@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -38,7 +39,7 @@ type ClassificationInterpretation struct {
 // NewClassificationInterpretation runs the model over dl (nil: the
 // validation loader) and keeps its predictions, inputs and per-item losses
 // (fastai's ClassificationInterpretation.from_learner).
-func NewClassificationInterpretation(ctx context.Context, l *Learner, dl Loader) (*ClassificationInterpretation, error) {
+func NewClassificationInterpretation(ctx context.Context, l *Learner, dl data.Loader) (*ClassificationInterpretation, error) {
 	p, err := l.GetPreds(ctx, dl, &PredsOptions{WithInput: true, WithLoss: true})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -30,7 +31,7 @@ func (p *pixelLogits) Forward(x *autograd.Value) *autograd.Value {
 // designed returns 1x4x4 images whose first three pixels are the logits
 // of 3 classes, predicting pred[i] with confidence strength[i], and their
 // targets.
-func designed(pred, targets []int, strength []float32) *SliceData {
+func designed(pred, targets []int, strength []float32) *data.SliceData {
 	n := len(pred)
 	x := tensor.Zeros(n, 1, 4, 4)
 	for i := range pred {
@@ -39,9 +40,9 @@ func designed(pred, targets []int, strength []float32) *SliceData {
 			x.Data()[i*16+k] = float32(k) / 16 // something to draw
 		}
 	}
-	return &SliceData{
-		Train: &SliceLoader{X: x, Y: targets, BatchSize: 4},
-		Valid: &SliceLoader{X: x, Y: targets, BatchSize: 4},
+	return &data.SliceData{
+		Train: &data.SliceLoader{X: x, Y: targets, BatchSize: 4},
+		Valid: &data.SliceLoader{X: x, Y: targets, BatchSize: 4},
 		Vocab: []string{"cat", "dog", "owl"},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/optim"
 )
@@ -23,7 +24,7 @@ type Splitter func(m layers.Module) [][]layers.NamedParam
 // callbacks read and change during a fit.
 type Learner struct {
 	// Data supplies the batches; Model maps a batch's X to predictions.
-	Data  Data
+	Data  data.Data
 	Model layers.Module
 	// Loss is the training loss (default: cross-entropy, mean).
 	Loss LossFunc
@@ -143,7 +144,7 @@ func CrossEntropyItems(pred *autograd.Value, targets []int) *autograd.Value {
 // New returns a Learner with fastai's defaults: cross-entropy loss, Adam with
 // betas (0.9, 0.99), eps 1e-5 and decoupled weight decay 0.01 spared to norm
 // layers and biases, lr 1e-3, and a Recorder.
-func New(data Data, model layers.Module, opts ...Option) *Learner {
+func New(data data.Data, model layers.Module, opts ...Option) *Learner {
 	l := &Learner{
 		Data: data, Model: model, LR: 1e-3, WD: 0.01, TrainBN: true,
 		OptFunc: func(g []*optim.ParamGroup) optim.Optimizer { return optim.FastaiAdam(g) },

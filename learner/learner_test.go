@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -31,12 +32,12 @@ func blobs(n int, seed uint64) (*tensor.Tensor, []int) {
 	return x, y
 }
 
-func blobData(train, valid, bs int) *SliceData {
+func blobData(train, valid, bs int) *data.SliceData {
 	xt, yt := blobs(train, 1)
 	xv, yv := blobs(valid, 2)
-	return &SliceData{
-		Train: &SliceLoader{X: xt, Y: yt, BatchSize: bs, Shuffle: true, Seed: 3},
-		Valid: &SliceLoader{X: xv, Y: yv, BatchSize: bs},
+	return &data.SliceData{
+		Train: &data.SliceLoader{X: xt, Y: yt, BatchSize: bs, Shuffle: true, Seed: 3},
+		Valid: &data.SliceLoader{X: xv, Y: yv, BatchSize: bs},
 		Vocab: []string{"a", "b", "c"},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 )
 
@@ -295,7 +296,7 @@ func (l *Learner) doEpoch(rs *runState) error {
 }
 
 // allBatches runs one phase over a loader's epoch.
-func (l *Learner) allBatches(rs *runState, dl Loader, epoch int) error {
+func (l *Learner) allBatches(rs *runState, dl data.Loader, epoch int) error {
 	l.NIter = dl.Len()
 	i := 0
 	for b, err := range dl.Epoch(rs.ctx, epoch) {

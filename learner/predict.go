@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -48,7 +49,7 @@ func (l *Learner) evalMode(f func()) {
 // get_preds): when the loader gives the items' indices, the results are
 // sorted by them, so a shuffled loader gives the same order as an ordered
 // one. Per-item losses use ItemLoss (see Learner.ItemLoss).
-func (l *Learner) GetPreds(ctx context.Context, dl Loader, o *PredsOptions) (*Preds, error) {
+func (l *Learner) GetPreds(ctx context.Context, dl data.Loader, o *PredsOptions) (*Preds, error) {
 	if dl == nil {
 		dl = l.Data.ValidLoader()
 	}
@@ -226,7 +227,7 @@ func (l *Learner) Predict(x *tensor.Tensor) (Prediction, error) {
 // loader), in eval mode without a graph (fastai's validate). The first value
 // is the mean loss (each batch weighted by its size); the others follow
 // Metrics' order.
-func (l *Learner) Validate(ctx context.Context, dl Loader) ([]float64, error) {
+func (l *Learner) Validate(ctx context.Context, dl data.Loader) ([]float64, error) {
 	if dl == nil {
 		dl = l.Data.ValidLoader()
 	}
@@ -269,14 +270,6 @@ func (l *Learner) Validate(ctx context.Context, dl Loader) ([]float64, error) {
 	return res, nil
 }
 
-// AugmentedLoader is implemented by Data that can serve the validation set
-// with the training transforms, for test-time augmentation.
-type AugmentedLoader interface {
-	// AugmentedValid serves the validation items with the training
-	// transforms, in order; pass different epochs for different draws.
-	AugmentedValid() Loader
-}
-
 // TTA returns test-time-augmented probabilities over the validation set
 // (fastai's tta): the mean of n passes over the validation items with the
 // training transforms (each pass a different draw), mixed with the plain
@@ -285,12 +278,12 @@ type AugmentedLoader interface {
 //	probs = (1-beta)*augmented + beta*plain
 //
 // so fastai's default beta 0.25 weighs the augmented mean 0.75. Data must
-// implement AugmentedLoader; n must be at least 1 and beta in [0, 1].
+// implement data.Augmented (or unwrap to one, see data.As); n must be at least 1 and beta in [0, 1].
 func (l *Learner) TTA(ctx context.Context, n int, beta float64) (*Preds, error) {
 	if n < 1 || !(beta >= 0 && beta <= 1) {
 		return nil, fmt.Errorf("learner.TTA: %d passes, beta %g; want n >= 1 and beta in [0, 1]", n, beta)
 	}
-	al, ok := l.Data.(AugmentedLoader)
+	al, ok := data.As[data.Augmented](l.Data)
 	if !ok {
 		return nil, fmt.Errorf("learner.TTA: the data (%T) cannot serve augmented validation batches", l.Data)
 	}
@@ -322,10 +315,10 @@ func (l *Learner) TTA(ctx context.Context, n int, beta float64) (*Preds, error) 
 
 // epochLoader serves a fixed epoch of a loader whatever epoch is asked.
 type epochLoader struct {
-	Loader
+	data.Loader
 	epoch int
 }
 
-func (e epochLoader) Epoch(ctx context.Context, _ int) iter.Seq2[Batch, error] {
+func (e epochLoader) Epoch(ctx context.Context, _ int) iter.Seq2[data.Batch, error] {
 	return e.Loader.Epoch(ctx, e.epoch)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -24,7 +25,7 @@ func TestGetPredsInDatasetOrder(t *testing.T) {
 	}
 	// The same items served shuffled (and without the last partial batch
 	// dropping anything: 40 = 5 batches of 8) come back in dataset order.
-	shuffled := &SliceLoader{X: d.Valid.X, Y: d.Valid.Y, BatchSize: 8, Shuffle: true, Seed: 7}
+	shuffled := &data.SliceLoader{X: d.Valid.X, Y: d.Valid.Y, BatchSize: 8, Shuffle: true, Seed: 7}
 	sh, err := l.GetPreds(ctx, shuffled, &PredsOptions{WithLoss: true, WithInput: true})
 	if err != nil {
 		t.Fatal(err)
@@ -64,12 +65,12 @@ func TestGetPredsInDatasetOrder(t *testing.T) {
 
 // augData serves the validation items scaled by (epoch+2) as their
 // "augmented" version.
-type augData struct{ *SliceData }
+type augData struct{ *data.SliceData }
 
-type scaledLoader struct{ *SliceLoader }
+type scaledLoader struct{ *data.SliceLoader }
 
-func (s scaledLoader) Epoch(ctx context.Context, e int) iter.Seq2[Batch, error] {
-	return func(yield func(Batch, error) bool) {
+func (s scaledLoader) Epoch(ctx context.Context, e int) iter.Seq2[data.Batch, error] {
+	return func(yield func(data.Batch, error) bool) {
 		for b, err := range s.SliceLoader.Epoch(ctx, 0) {
 			if err == nil {
 				b.X = b.X.Clone()
@@ -82,7 +83,7 @@ func (s scaledLoader) Epoch(ctx context.Context, e int) iter.Seq2[Batch, error] 
 	}
 }
 
-func (d augData) AugmentedValid() Loader { return scaledLoader{d.Valid} }
+func (d augData) AugmentedValid() data.Loader { return scaledLoader{d.Valid} }
 
 func TestTTA(t *testing.T) {
 	ctx := context.Background()
@@ -143,7 +144,7 @@ func TestPredictErrors(t *testing.T) {
 			t.Errorf("Predict of shape %v succeeded", x.Shape())
 		}
 	}
-	if _, err := l.GetPreds(context.Background(), &SliceLoader{X: tensor.Zeros(4, 5), Y: make([]int, 4), BatchSize: 2}, nil); err == nil {
+	if _, err := l.GetPreds(context.Background(), &data.SliceLoader{X: tensor.Zeros(4, 5), Y: make([]int, 4), BatchSize: 2}, nil); err == nil {
 		t.Error("GetPreds on inputs the model cannot take succeeded")
 	}
 }

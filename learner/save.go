@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
 	"github.com/fastgo-ml/fastgo/layers"
@@ -282,7 +283,7 @@ func (l *Learner) Export(path string) error {
 		return err
 	}
 	meta := map[string]string{metaFormat: "fastgo-export-1", metaArch: l.Arch.Name, metaArchCfg: string(l.Arch.Config), metaClasses: string(classes)}
-	if t, ok := l.Data.(Transformer); ok {
+	if t, ok := data.As[Transformer](l.Data); ok {
 		spec, err := t.TransformSpec()
 		if err != nil {
 			return fmt.Errorf("learner.Export: %w", err)
@@ -306,9 +307,13 @@ type Exported struct {
 // exportData is the Data of a loaded learner: class names, no loaders.
 type exportData struct{ classes []string }
 
-func (d exportData) TrainLoader() Loader { return &SliceLoader{X: tensor.Zeros(0, 1), BatchSize: 1} }
-func (d exportData) ValidLoader() Loader { return &SliceLoader{X: tensor.Zeros(0, 1), BatchSize: 1} }
-func (d exportData) Classes() []string   { return d.classes }
+func (d exportData) TrainLoader() data.Loader {
+	return &data.SliceLoader{X: tensor.Zeros(0, 1), BatchSize: 1}
+}
+func (d exportData) ValidLoader() data.Loader {
+	return &data.SliceLoader{X: tensor.Zeros(0, 1), BatchSize: 1}
+}
+func (d exportData) Classes() []string { return d.classes }
 
 // LoadLearner reads a file written by Export and returns a Learner ready for
 // Predict (in eval mode; its Data holds only the class names), with the

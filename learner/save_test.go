@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -28,7 +29,7 @@ func init() {
 }
 
 // tfmData is blob data that describes its transforms, for Export.
-type tfmData struct{ *SliceData }
+type tfmData struct{ *data.SliceData }
 
 func (tfmData) TransformSpec() (json.RawMessage, error) {
 	return json.RawMessage(`{"normalize":"none"}`), nil
@@ -64,7 +65,7 @@ func TestExportLoadLearner(t *testing.T) {
 	}
 	want, _ := l.GetPreds(ctx, nil, nil)
 	for i := 0; i < 30; i++ {
-		x := l.Data.ValidLoader().(*SliceLoader).X.Narrow0(i, 1)
+		x := l.Data.ValidLoader().(*data.SliceLoader).X.Narrow0(i, 1)
 		p, err := got.Predict(x)
 		if err != nil {
 			t.Fatal(err)

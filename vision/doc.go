@@ -69,7 +69,7 @@
 //
 // # Batches and determinism
 //
-// A Batch (the learner package's type) holds X, [N,C,H,W] float32 pixels in
+// A data.Batch holds X, [N,C,H,W] float32 pixels in
 // [0,1], Y, N int labels, and Index, the items' places in the data set.
 // Normalisation belongs to the model (a Normalize layer), so that attack
 // budgets are in pixels. Iterate with
@@ -77,7 +77,7 @@
 //	for b, err := range dl.Batches(ctx) { ... }
 //
 // Each call serves the next epoch; Epoch(ctx, e) serves a given one, which
-// makes a DataLoader a learner.Loader and DataLoaders a learner.Data (with
+// makes a DataLoader a data.Loader and DataLoaders a data.Data (with
 // AugmentedValid for test-time augmentation). A training loader shuffles and
 // drops the last incomplete batch; a validation or test loader (TestDL)
 // keeps the order and every item. Batches are built by Workers goroutines,

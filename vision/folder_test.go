@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fastgo-ml/fastgo/data"
 )
 
 // quietLogger records warnings in a buffer.
@@ -20,9 +22,9 @@ func quietLogger() (*slog.Logger, *bytes.Buffer) {
 }
 
 // allBatches collects an epoch, failing the test on an error.
-func allBatches(t testing.TB, dl *DataLoader, epoch int) []Batch {
+func allBatches(t testing.TB, dl *DataLoader, epoch int) []data.Batch {
 	t.Helper()
-	var out []Batch
+	var out []data.Batch
 	for b, err := range dl.Epoch(context.Background(), epoch) {
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +85,7 @@ func TestImageFolderTrainValid(t *testing.T) {
 }
 
 // checkColour checks the dominant channel of item i's centre pixel.
-func checkColour(t *testing.T, b Batch, i int, c color.NRGBA) {
+func checkColour(t *testing.T, b data.Batch, i int, c color.NRGBA) {
 	t.Helper()
 	s := b.X.Shape()
 	h, w := s[2], s[3]

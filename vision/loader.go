@@ -10,24 +10,17 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/fastgo-ml/fastgo/learner"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// A DataLoader serves the learner's batches and DataLoaders is its Data,
+// A DataLoader is a data.Loader and DataLoaders a data.Data,
 // with test-time augmentation.
 var (
-	_ learner.Loader          = (*DataLoader)(nil)
-	_ learner.Data            = (*DataLoaders)(nil)
-	_ learner.AugmentedLoader = (*DataLoaders)(nil)
+	_ data.Loader    = (*DataLoader)(nil)
+	_ data.Data      = (*DataLoaders)(nil)
+	_ data.Augmented = (*DataLoaders)(nil)
 )
-
-// Batch is one mini-batch, the learner package's type, so that a
-// DataLoader is a learner.Loader: X is [N,C,H,W] float32 pixels in [0,1], Y
-// the N labels (-1 for unlabelled items) and Index the items' indices in the
-// data set. A batch is newly allocated and belongs to the receiver, unless
-// the loader was made with ReuseBatches.
-type Batch = learner.Batch
 
 // ItemTransform changes one image, [C,H,W], before batching. It must not
 // modify x (it may return it unchanged) nor keep it after returning (the
@@ -48,7 +41,7 @@ type BatchTransform interface {
 // DataLoader serves a Dataset as batches, built by a pool of worker
 // goroutines ahead of the consumer. Batches depend only on the seed, the
 // epoch and the settings: not on the number of workers or GOMAXPROCS. A
-// DataLoader is safe for concurrent use. It is a learner.Loader.
+// DataLoader is safe for concurrent use. It is a data.Loader.
 type DataLoader struct {
 	ds        Dataset
 	bs        int
@@ -112,7 +105,7 @@ func (dl *DataLoader) Skipped() int { return int(dl.skipped.Load()) }
 // `for b, err := range dl.Batches(ctx)`. A non-nil error ends the epoch: a
 // bad item (naming its file) or ctx's error. Breaking out of the loop stops
 // the workers.
-func (dl *DataLoader) Batches(ctx context.Context) iter.Seq2[Batch, error] {
+func (dl *DataLoader) Batches(ctx context.Context) iter.Seq2[data.Batch, error] {
 	e := int(dl.epoch.Add(1) - 1)
 	return dl.Epoch(ctx, e)
 }
@@ -122,25 +115,25 @@ func (dl *DataLoader) Batches(ctx context.Context) iter.Seq2[Batch, error] {
 // workers start when the loop does; while the loop body runs they build
 // the next batches (up to Prefetch of them), so that a consumer slower than
 // the workers never waits.
-func (dl *DataLoader) Epoch(ctx context.Context, epoch int) iter.Seq2[Batch, error] {
-	return func(yield func(Batch, error) bool) {
+func (dl *DataLoader) Epoch(ctx context.Context, epoch int) iter.Seq2[data.Batch, error] {
+	return func(yield func(data.Batch, error) bool) {
 		dl.run(ctx, epoch, yield)
 	}
 }
 
 // OneBatch returns the first batch of the current epoch.
-func (dl *DataLoader) OneBatch(ctx context.Context) (Batch, error) {
+func (dl *DataLoader) OneBatch(ctx context.Context) (data.Batch, error) {
 	for b, err := range dl.Epoch(ctx, int(dl.epoch.Load())) {
 		if err == nil && dl.reuse {
 			b = cloneBatch(b)
 		}
 		return b, err
 	}
-	return Batch{}, fmt.Errorf("vision: OneBatch: the loader has no batch (%d items, batch size %d)", dl.ds.Len(), dl.bs)
+	return data.Batch{}, fmt.Errorf("vision: OneBatch: the loader has no batch (%d items, batch size %d)", dl.ds.Len(), dl.bs)
 }
 
-func cloneBatch(b Batch) Batch {
-	return Batch{X: b.X.Clone(), Y: slices.Clone(b.Y), Index: slices.Clone(b.Index)}
+func cloneBatch(b data.Batch) data.Batch {
+	return data.Batch{X: b.X.Clone(), Y: slices.Clone(b.Y), Index: slices.Clone(b.Index)}
 }
 
 // order returns the item indices of an epoch.
@@ -163,7 +156,7 @@ type batchBuf struct {
 }
 
 type batchResult struct {
-	b        Batch
+	b        data.Batch
 	buf      *batchBuf
 	err      error
 	skipped  int
@@ -177,9 +170,9 @@ type scratch struct {
 	items []int     // the indices of a batch's good items
 }
 
-func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, error) bool) {
+func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(data.Batch, error) bool) {
 	if err := ctx.Err(); err != nil {
-		yield(Batch{}, err)
+		yield(data.Batch{}, err)
 		return
 	}
 	order := dl.order(epoch)
@@ -263,7 +256,7 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, erro
 		select {
 		case r = <-out:
 		case <-ctx.Done():
-			yield(Batch{}, ctx.Err())
+			yield(data.Batch{}, ctx.Err())
 			return
 		}
 		if r.skipped > 0 {
@@ -273,7 +266,7 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, erro
 			}
 		}
 		if r.err != nil {
-			yield(Batch{}, r.err)
+			yield(data.Batch{}, r.err)
 			return
 		}
 		if len(r.b.Y) > 0 { // else every item of the batch was bad and skipped
@@ -286,7 +279,7 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(Batch, erro
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		yield(Batch{}, err)
+		yield(data.Batch{}, err)
 	}
 }
 
@@ -368,7 +361,7 @@ func (dl *DataLoader) build(epoch int, items []int, buf *batchBuf, s *scratch) b
 	for _, t := range dl.batchTfms {
 		t.TransformBatch(x, rngs, dl.train)
 	}
-	res.b = Batch{X: x, Y: y, Index: index}
+	res.b = data.Batch{X: x, Y: y, Index: index}
 	return res
 }
 
@@ -421,27 +414,27 @@ type DataLoaders struct {
 // C returns the number of classes.
 func (d *DataLoaders) C() int { return len(d.Vocab) }
 
-// TrainLoader returns d.Train (learner.Data).
-func (d *DataLoaders) TrainLoader() learner.Loader { return d.Train }
+// TrainLoader returns d.Train (data.Data).
+func (d *DataLoaders) TrainLoader() data.Loader { return d.Train }
 
-// ValidLoader returns d.Valid (learner.Data).
-func (d *DataLoaders) ValidLoader() learner.Loader { return d.Valid }
+// ValidLoader returns d.Valid (data.Data).
+func (d *DataLoaders) ValidLoader() data.Loader { return d.Valid }
 
-// Classes returns d.Vocab (learner.Data).
+// Classes returns d.Vocab (data.Data).
 func (d *DataLoaders) Classes() []string { return d.Vocab }
 
 // AugmentedValid returns a loader over the validation items with the
 // training transforms, in order and keeping every item, for test-time
-// augmentation (learner.AugmentedLoader, fastai's tta): each epoch draws
+// augmentation (data.Augmented, fastai's tta): each epoch draws
 // other augmentations.
-func (d *DataLoaders) AugmentedValid() learner.Loader {
+func (d *DataLoaders) AugmentedValid() data.Loader {
 	dl := newLoader(d.Valid.ds, true, &d.cfg)
 	dl.shuffle, dl.dropLast = false, false
 	return dl
 }
 
 // OneBatch returns the first batch of the training loader's current epoch.
-func (d *DataLoaders) OneBatch() (Batch, error) { return d.Train.OneBatch(context.Background()) }
+func (d *DataLoaders) OneBatch() (data.Batch, error) { return d.Train.OneBatch(context.Background()) }
 
 // TestDL returns a loader over items with the validation settings: in order,
 // every item kept, the transforms in their validation form.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fastgo-ml/fastgo/learner"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -30,7 +30,7 @@ func (p plainDataset) Len() int                            { return p.ds.Len() }
 func (p plainDataset) Label(i int) int                     { return p.ds.Label(i) }
 func (p plainDataset) Image(i int) (*tensor.Tensor, error) { return p.ds.Image(i) }
 
-func sameBatches(t *testing.T, a, b []Batch) {
+func sameBatches(t *testing.T, a, b []data.Batch) {
 	t.Helper()
 	if len(a) != len(b) {
 		t.Fatalf("%d and %d batches", len(a), len(b))
@@ -196,7 +196,7 @@ func TestFolderDeterminism(t *testing.T) {
 		return dls
 	}
 	ref := load(Workers(1))
-	want := [][]Batch{allBatches(t, ref.Train, 0), allBatches(t, ref.Train, 1), allBatches(t, ref.Valid, 0)}
+	want := [][]data.Batch{allBatches(t, ref.Train, 0), allBatches(t, ref.Train, 1), allBatches(t, ref.Valid, 0)}
 	if len(want[0]) == 0 || len(want[2]) == 0 {
 		t.Fatal("no batches")
 	}
@@ -222,9 +222,9 @@ func TestFolderDeterminism(t *testing.T) {
 }
 
 // collectClones runs an epoch and keeps deep copies of its batches.
-func collectClones(t *testing.T, dl *DataLoader, epoch int) []Batch {
+func collectClones(t *testing.T, dl *DataLoader, epoch int) []data.Batch {
 	t.Helper()
-	var out []Batch
+	var out []data.Batch
 	for b, err := range dl.Epoch(context.Background(), epoch) {
 		if err != nil {
 			t.Fatal(err)
@@ -277,17 +277,17 @@ func TestReuseBatches(t *testing.T) {
 // TestLearnerInterfaces drives DataLoaders through the learner's
 // interfaces only, as the training loop does.
 func TestLearnerInterfaces(t *testing.T) {
-	var data learner.Data
+	var d data.Data
 	dls, err := EmbeddedFashionMNIST(BatchSize(500), BatchTfms(AugTransforms()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data = dls
-	if data.TrainLoader().Len() != 16 || data.ValidLoader().Len() != 4 || len(data.Classes()) != 10 {
-		t.Fatalf("lengths %d %d %d", data.TrainLoader().Len(), data.ValidLoader().Len(), len(data.Classes()))
+	d = dls
+	if d.TrainLoader().Len() != 16 || d.ValidLoader().Len() != 4 || len(d.Classes()) != 10 {
+		t.Fatalf("lengths %d %d %d", d.TrainLoader().Len(), d.ValidLoader().Len(), len(d.Classes()))
 	}
-	var first learner.Batch
-	for b, err := range data.ValidLoader().Epoch(context.Background(), 0) {
+	var first data.Batch
+	for b, err := range d.ValidLoader().Epoch(context.Background(), 0) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,9 +299,9 @@ func TestLearnerInterfaces(t *testing.T) {
 	}
 	// Test-time augmentation: the validation items in order, augmented, a
 	// new draw each epoch; every item is kept.
-	aug := data.(learner.AugmentedLoader).AugmentedValid()
-	var e0, e1 []Batch
-	for e, dst := range []*[]Batch{&e0, &e1} {
+	aug := d.(data.Augmented).AugmentedValid()
+	var e0, e1 []data.Batch
+	for e, dst := range []*[]data.Batch{&e0, &e1} {
 		for b, err := range aug.Epoch(context.Background(), e) {
 			if err != nil {
 				t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fastgo-ml/fastgo/data"
 )
 
 const debianFMNIST = "/usr/share/datasets/fashion-mnist"
@@ -156,7 +158,7 @@ func TestShowBatch(t *testing.T) {
 		t.Errorf("left behind: %v", left)
 	}
 	vb, _ := dls.Valid.OneBatch(context.Background())
-	if _, err := GridImage(Batch{X: vb.X.Reshape(-1, 28, 28), Y: vb.Y}, nil, 4); err == nil {
+	if _, err := GridImage(data.Batch{X: vb.X.Reshape(-1, 28, 28), Y: vb.Y}, nil, 4); err == nil {
 		t.Error("3-d batch: no error")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
 	"golang.org/x/image/font"
@@ -23,7 +24,7 @@ import (
 // GridImage lays out the first maxN images of b (all when maxN <= 0) in a
 // square grid, each enlarged to at least 64 pixels and captioned with its
 // label's name from vocab (its number when vocab does not cover it).
-func GridImage(b Batch, vocab []string, maxN int) (image.Image, error) {
+func GridImage(b data.Batch, vocab []string, maxN int) (image.Image, error) {
 	s := b.X.Shape()
 	if len(s) != 4 {
 		return nil, fmt.Errorf("vision: GridImage: x of shape %v: want [N,C,H,W]", s)
@@ -77,7 +78,7 @@ func GridImage(b Batch, vocab []string, maxN int) (image.Image, error) {
 }
 
 // WriteGrid writes GridImage's grid to out as a PNG.
-func WriteGrid(out io.Writer, b Batch, vocab []string, maxN int) error {
+func WriteGrid(out io.Writer, b data.Batch, vocab []string, maxN int) error {
 	img, err := GridImage(b, vocab, maxN)
 	if err != nil {
 		return err
@@ -88,7 +89,7 @@ func WriteGrid(out io.Writer, b Batch, vocab []string, maxN int) error {
 // ShowBatch writes the first maxN images of b with their labels to a PNG file
 // (fastai's show_batch). The file is written under a temporary name and
 // renamed into place, so an existing file is never left half written.
-func ShowBatch(path string, b Batch, vocab []string, maxN int) (err error) {
+func ShowBatch(path string, b data.Batch, vocab []string, maxN int) (err error) {
 	img, err := GridImage(b, vocab, maxN)
 	if err != nil {
 		return err

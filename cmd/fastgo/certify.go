@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -42,7 +43,7 @@ func runCertify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("certify", stderr)
 	var mf modelFlags
 	mf.register(fs)
-	data := fs.String("data", "embedded", "the data whose validation images are certified (as for fastgo train)")
+	dataDir := fs.String("data", "embedded", "the data whose validation images are certified (as for fastgo train)")
 	seed := fs.Uint64("seed", 42, "the data's split seed (train's -seed)")
 	samples := fs.Int("samples", 100, "validation images to certify")
 	image := fs.String("image", "", "certify this one image file (or embedded:N) instead of -data's")
@@ -108,13 +109,15 @@ A model not trained on noisy inputs certifies almost nothing: train it with
 		labels = []int{label}
 		source = *image
 	} else {
-		dls, desc, err := lm.validData(ctx, dataFlags{data: *data, bs: 256, seed: *seed, validPct: 0.2, csvHeader: true})
+		dls, desc, err := lm.validData(ctx, dataFlags{data: *dataDir, bs: 256, seed: *seed, validPct: 0.2, csvHeader: true})
 		if err != nil {
 			return err
 		}
-		if x, labels, err = firstValid(ctx, dls, *samples); err != nil {
+		b, err := data.First(ctx, dls.Valid, *samples)
+		if err != nil {
 			return err
 		}
+		x, labels = b.X, b.Y
 		source = fmt.Sprintf("the first %d validation images of %s", len(labels), desc)
 	}
 	fmt.Fprintf(stdout, "certifying %s: sigma %g, n0 %d, n %d, alpha %g\n", source, *sigma, *n0, *n, *alpha)

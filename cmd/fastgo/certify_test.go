@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision/models"
@@ -91,10 +92,11 @@ func TestCertifyValidationSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, y, err := firstValid(t.Context(), dls, 20)
+	b, err := data.First(t.Context(), dls.Valid, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
+	y := b.Y
 	zeros := 0
 	for _, v := range y {
 		if v == 0 {

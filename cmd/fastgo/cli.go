@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
 	"github.com/fastgo-ml/fastgo/layers"
@@ -405,7 +406,7 @@ func (m *modelFlags) load() (*loadedModel, error) {
 	if m.classes == 10 && m.arch == "smallcnn" {
 		classes = slices.Clone(vision.FashionMNISTClasses)
 	}
-	l := learner.New(&learner.SliceData{Vocab: classes}, mod)
+	l := learner.New(&data.SliceData{Vocab: classes}, mod)
 	return &loadedModel{Learner: l, Classes: classes, Channels: shape[0], InputShape: shape, Source: m.weights}, nil
 }
 
@@ -476,27 +477,6 @@ func (lm *loadedModel) validData(ctx context.Context, df dataFlags) (*vision.Dat
 		}
 	}
 	return dls, desc, nil
-}
-
-// firstValid returns the first n items of the validation set (all of them
-// when there are fewer) as one batch and their labels.
-func firstValid(ctx context.Context, dls *vision.DataLoaders, n int) (*tensor.Tensor, []int, error) {
-	var xs []*tensor.Tensor
-	var ys []int
-	for b, err := range dls.Valid.Epoch(ctx, 0) {
-		if err != nil {
-			return nil, nil, err
-		}
-		xs, ys = append(xs, b.X), append(ys, b.Y...)
-		if len(ys) >= n {
-			break
-		}
-	}
-	if len(ys) == 0 {
-		return nil, nil, fmt.Errorf("the validation set is empty")
-	}
-	n = min(n, len(ys))
-	return tensor.Concat(0, xs...).Narrow0(0, n), ys[:n], nil
 }
 
 // classIndex resolves a class given by index or by name.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/callbacks"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
@@ -198,42 +198,6 @@ func (d *demo) fitCallbacks(extra ...learner.Callback) learner.FitOption {
 	return learner.FitCallbacks(append([]learner.Callback{callbacks.NewProgress(d.out), &learner.Checkpoint{Path: d.ckpt()}}, extra...)...)
 }
 
-// shortData serves the first batches of each epoch of its DataLoaders (the
-// -quick demo), keeping everything else (classes, transforms for Export).
-type shortData struct {
-	*vision.DataLoaders
-	train, valid int
-}
-
-func (s shortData) TrainLoader() learner.Loader { return firstBatches{s.Train, s.train} }
-func (s shortData) ValidLoader() learner.Loader { return firstBatches{s.Valid, s.valid} }
-
-// firstBatches serves the first n batches of each epoch of a Loader (all
-// when n is 0).
-type firstBatches struct {
-	learner.Loader
-	n int
-}
-
-func (f firstBatches) Len() int {
-	if f.n == 0 {
-		return f.Loader.Len()
-	}
-	return min(f.n, f.Loader.Len())
-}
-
-func (f firstBatches) Epoch(ctx context.Context, e int) iter.Seq2[learner.Batch, error] {
-	return func(yield func(learner.Batch, error) bool) {
-		k := 0
-		for b, err := range f.Loader.Epoch(ctx, e) {
-			if k == f.Len() || !yield(b, err) {
-				return
-			}
-			k++
-		}
-	}
-}
-
 func (d *demo) run(ctx context.Context) error {
 	d.t = newStageTimer(d.out)
 	p := d.plan
@@ -258,7 +222,7 @@ func (d *demo) run(ctx context.Context) error {
 	d.t.begin(fmt.Sprintf("2. Train a SmallCNN: fit_one_cycle(%d, lr_max=%g)", p.Epochs, p.LR))
 	l := vision.Learner(dls, models.NewSmallCNN(dls.C(), tensor.NewRNG(d.seed)), learner.Metrics(learner.Accuracy()))
 	if p.TrainBatches > 0 || p.ValidBatches > 0 {
-		l.Data = shortData{dls, p.TrainBatches, p.ValidBatches}
+		l.Data = data.TakeData(dls, p.TrainBatches, p.ValidBatches)
 	}
 	if err := l.FitOneCycle(ctx, p.Epochs, learner.LR(p.LR), d.fitCallbacks()); err != nil {
 		return err

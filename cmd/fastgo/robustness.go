@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/data"
 )
 
 func init() {
@@ -57,7 +58,7 @@ func runRobustness(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("robustness", stderr)
 	var mf modelFlags
 	mf.register(fs)
-	data := fs.String("data", "embedded", "the data whose validation images are attacked (as for fastgo train)")
+	dataDir := fs.String("data", "embedded", "the data whose validation images are attacked (as for fastgo train)")
 	seed := fs.Uint64("seed", 42, "the data's split seed (train's -seed)")
 	samples := fs.Int("samples", 500, "validation images to evaluate")
 	epsFlag := fs.String("eps", "0.1", "comma-separated attack budgets, in [0,1] pixels (e.g. 0.05,0.1,0.15)")
@@ -115,14 +116,15 @@ The standard suite is thorough and slow (AutoAttack's 100-step APGDs and
 	}
 	ctx, stop := interruptContext()
 	defer stop()
-	dls, desc, err := lm.validData(ctx, dataFlags{data: *data, bs: 250, seed: *seed, validPct: 0.2, csvHeader: true})
+	dls, desc, err := lm.validData(ctx, dataFlags{data: *dataDir, bs: 250, seed: *seed, validPct: 0.2, csvHeader: true})
 	if err != nil {
 		return err
 	}
-	x, y, err := firstValid(ctx, dls, *samples)
+	b, err := data.First(ctx, dls.Valid, *samples)
 	if err != nil {
 		return err
 	}
+	x, y := b.X, b.Y
 	fmt.Fprintf(stdout, "evaluating %s on the first %d validation images of %s: %s suite, %s eps %s\n",
 		lm.Source, len(y), desc, *suite, tm.Norm, *epsFlag)
 	s.Log = &prefixWriter{w: stdout, prefix: "  "}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/callbacks"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -71,10 +72,11 @@ func run(small bool, eps float64) error {
 	}
 	start := layers.GetStateDict(base.Model)
 
-	x, y, err := firstValid(ctx, dls, n)
+	b, err := data.First(ctx, dls.Valid, n)
 	if err != nil {
 		return err
 	}
+	x, y := b.X, b.Y
 	epsList := []float64{eps / 2, eps, 1.5 * eps}
 	rows := [][]string{{"model", "clean"}}
 	for _, e := range epsList {
@@ -136,20 +138,4 @@ func pad(cells []string, w int) []string {
 		out[i] = fmt.Sprintf("%-*s", w, c)
 	}
 	return out
-}
-
-// firstValid returns the first n validation images and their labels.
-func firstValid(ctx context.Context, dls *vision.DataLoaders, n int) (*tensor.Tensor, []int, error) {
-	var xs []*tensor.Tensor
-	var ys []int
-	for b, err := range dls.Valid.Epoch(ctx, 0) {
-		if err != nil {
-			return nil, nil, err
-		}
-		xs, ys = append(xs, b.X), append(ys, b.Y...)
-		if len(ys) >= n {
-			break
-		}
-	}
-	return tensor.Concat(0, xs...).Narrow0(0, n), ys[:n], nil
 }

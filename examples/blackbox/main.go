@@ -19,6 +19,7 @@ import (
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/callbacks"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -53,10 +54,11 @@ func run(small bool) error {
 	service := serve(learn.Model)
 
 	// The attacker has the service and some images with their labels.
-	x, y, err := firstValid(ctx, dls, n)
+	b, err := data.First(ctx, dls.Valid, n)
 	if err != nil {
 		return err
 	}
+	x, y := b.X, b.Y
 	tm := adversarial.ThreatModel{Norm: adversarial.Linf, Eps: 0.1}
 	attacks := []struct {
 		attack adversarial.BlackBoxAttack
@@ -100,22 +102,6 @@ func serve(model layers.Module) adversarial.PredictFunc {
 		}
 		return rows, nil
 	}
-}
-
-// firstValid returns the first n validation images and their labels.
-func firstValid(ctx context.Context, dls *vision.DataLoaders, n int) (*tensor.Tensor, []int, error) {
-	var xs []*tensor.Tensor
-	var ys []int
-	for b, err := range dls.Valid.Epoch(ctx, 0) {
-		if err != nil {
-			return nil, nil, err
-		}
-		xs, ys = append(xs, b.X), append(ys, b.Y...)
-		if len(ys) >= n {
-			break
-		}
-	}
-	return tensor.Concat(0, xs...).Narrow0(0, n), ys[:n], nil
 }
 
 func maxOf(v []float64) float64 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/callbacks"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
@@ -52,15 +53,11 @@ func run(small bool, sigma float64) error {
 		return err
 	}
 
-	var x *tensor.Tensor
-	var y []int
-	for b, err := range dls.Valid.Epoch(ctx, 0) {
-		if err != nil {
-			return err
-		}
-		x, y = b.X.Narrow0(0, images), b.Y[:images]
-		break
+	b, err := data.First(ctx, dls.Valid, images)
+	if err != nil {
+		return err
 	}
+	x, y := b.X, b.Y
 	smoothed := &adversarial.Smoothed{Model: learn.Model, Sigma: sigma, Seed: 1}
 	const alpha = 0.001
 	certs, err := smoothed.Certify(ctx, x, n0, n, alpha)

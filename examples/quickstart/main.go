@@ -26,6 +26,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/callbacks"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
@@ -63,7 +64,7 @@ func run(small bool, epochs int) error {
 		return err
 	}
 	if small {
-		learn.Data = smallData{dls, 2, 2} // 2 training and 2 validation batches per epoch
+		learn.Data = data.TakeData(dls, 2, 2) // 2 training and 2 validation batches per epoch
 	}
 	// learn.fine_tune(5)
 	if err := learn.FineTune(ctx, epochs, nil, learner.FitCallbacks(show...)); err != nil {
