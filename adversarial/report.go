@@ -490,55 +490,14 @@ func (r *Report) checkFinite() error {
 	return nil
 }
 
-// reportWriteHook, when set by tests, is called after each piece written by
-// writeAtomically with the bytes written so far; an error aborts the write.
-var reportWriteHook func(written int64) error
-
 // writeAtomically writes path so that a failed or killed write leaves the
 // previous file intact: the content goes to a temporary file in the same
 // directory, which is synced, closed and renamed over path.
 func writeAtomically(path string, write func(w io.Writer) error) error {
-	err := atomicfile.Write(path, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(&reportHookWriter{w: w}, 1<<16)
-		if err := write(bw); err != nil {
-			return err
-		}
-		return bw.Flush()
-	})
-	if err != nil {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("adversarial: writing %s: %w", path, err)
 	}
 	return nil
-}
-
-// reportHookWriter passes writes through, in pieces of at most 4 kB when
-// reportWriteHook is set, calling it after each.
-type reportHookWriter struct {
-	w io.Writer
-	n int64
-}
-
-// Write implements io.Writer.
-func (h *reportHookWriter) Write(p []byte) (int, error) {
-	if reportWriteHook == nil {
-		n, err := h.w.Write(p)
-		h.n += int64(n)
-		return n, err
-	}
-	done := 0
-	for done < len(p) {
-		k := min(len(p)-done, 4<<10)
-		n, err := h.w.Write(p[done : done+k])
-		done += n
-		h.n += int64(n)
-		if err == nil {
-			err = reportWriteHook(h.n)
-		}
-		if err != nil {
-			return done, err
-		}
-	}
-	return done, nil
 }
 
 // Save writes the report's files into dir (created if needed), each

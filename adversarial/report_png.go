@@ -4,28 +4,14 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
-	"io"
-	"math"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
-	"github.com/fastgo-ml/fastgo/vision"
 )
-
-// reportColor returns matplotlib's default colour cycle.
-func reportColor(i int) color.Color {
-	cycle := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255},
-		{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255}}
-	return cycle[i%len(cycle)]
-}
 
 // PlotAccuracy writes a PNG of the robust accuracy against eps: a line per
 // attack that ran, the AutoAttack cascade, and the worst case (black,
@@ -71,7 +57,7 @@ func (r *Report) PlotAccuracy(path string) error {
 		for _, res := range a.Results {
 			eps, acc = append(eps, res.Eps), append(acc, res.RobustAccuracy)
 		}
-		if err := add(a.Name, eps, acc, reportColor(lines), false, false); err != nil {
+		if err := add(a.Name, eps, acc, render.Color(lines), false, false); err != nil {
 			return err
 		}
 	}
@@ -80,7 +66,7 @@ func (r *Report) PlotAccuracy(path string) error {
 		for _, c := range r.AutoAttack {
 			eps, acc = append(eps, c.Eps), append(acc, c.RobustAccuracy)
 		}
-		if err := add("AutoAttack cascade", eps, acc, reportColor(lines), false, true); err != nil {
+		if err := add("AutoAttack cascade", eps, acc, render.Color(lines), false, true); err != nil {
 			return err
 		}
 	}
@@ -98,11 +84,7 @@ func (r *Report) PlotAccuracy(path string) error {
 	}
 	p.Legend.Top = true
 	p.X.Min = 0
-	wt, err := p.WriterTo(6*vg.Inch, 4*vg.Inch, "png")
-	if err != nil {
-		return fmt.Errorf("adversarial: PlotAccuracy %s: %w", path, err)
-	}
-	return writeAtomically(path, func(w io.Writer) error { _, err := wt.WriteTo(w); return err })
+	return render.SavePlot(path, p, 6*vg.Inch, 4*vg.Inch)
 }
 
 // WriteExamples writes a PNG grid of the report's adversarial examples
@@ -119,7 +101,7 @@ func (r *Report) WriteExamples(path string, maxN int) error {
 	if err != nil {
 		return fmt.Errorf("adversarial: WriteExamples %s: %w", path, err)
 	}
-	return writeAtomically(path, func(w io.Writer) error { return png.Encode(w, img) })
+	return render.WritePNG(path, img)
 }
 
 // ExamplesFromResult returns the examples of the samples of r that the
@@ -152,32 +134,12 @@ func ExamplesFromResult(r *Result, x *tensor.Tensor, cleanPred []int, maxN int) 
 
 // ExampleGrid draws examples as WriteExamples does, naming classes from
 // classes (numbers when it does not cover them). Images are [C, H, W] with
-// 1 or 3 channels (vision.ToImage).
+// 1 or 3 channels, all of the same shape.
 func ExampleGrid(examples []Example, classes []string) (image.Image, error) {
 	if len(examples) == 0 {
 		return nil, fmt.Errorf("no examples")
 	}
 	s := examples[0].Clean.Shape()
-	if len(s) != 3 {
-		return nil, fmt.Errorf("example image of shape %v, want [C, H, W]", s)
-	}
-	h, w := s[1], s[2]
-	const pad, capH, titleH, minCell = 6, 30, 18, 140
-	k := max(1, int(math.Ceil(96/float64(max(h, w)))))
-	cellW := max(w*k, minCell) + pad
-	cellH := h*k + capH + pad
-	grid := image.NewRGBA(image.Rect(0, 0, 3*cellW+pad, titleH+len(examples)*cellH+pad))
-	draw.Draw(grid, grid.Bounds(), image.White, image.Point{}, draw.Src)
-	face := basicfont.Face7x13
-	text := func(x0, y, width int, s string) {
-		if r := []rune(s); len(r) > width/7 {
-			s = string(r[:width/7])
-		}
-		d := font.Drawer{Dst: grid, Src: image.NewUniform(color.Black), Face: face}
-		tw := d.MeasureString(s).Ceil()
-		d.Dot = fixed.P(x0+(width-tw)/2, y)
-		d.DrawString(s)
-	}
 	name := func(c int) string {
 		if c >= 0 && c < len(classes) {
 			return classes[c]
@@ -187,50 +149,20 @@ func ExampleGrid(examples []Example, classes []string) (image.Image, error) {
 		}
 		return fmt.Sprint(c)
 	}
-	for col, t := range []string{"clean", "perturbation", "adversarial"} {
-		text(pad+col*cellW, 13, cellW-pad, t)
-	}
+	rows := make([][]render.Cell, len(examples))
 	for i, e := range examples {
 		if !tensorShapeIs(e.Clean, s) || !tensorShapeIs(e.Adv, s) {
 			return nil, fmt.Errorf("example %d: images of shapes %v and %v, want %v", i, shapeOf(e.Clean), shapeOf(e.Adv), s)
 		}
-		delta := tensor.New[float32](s...)
-		var m float64
-		for j := range delta.Data() {
-			v := float64(e.Adv.Data()[j]) - float64(e.Clean.Data()[j])
-			m = math.Max(m, math.Abs(v))
+		delta, amp, m := render.Perturbation(e.Clean, e.Adv)
+		rows[i] = []render.Cell{
+			{Image: e.Clean, Caption: []string{"label: " + name(e.Label), "pred: " + name(e.CleanPred)}},
+			{Image: delta, Caption: []string{fmt.Sprintf("x%.3g, max %.3g", amp, m), fmt.Sprintf("eps %g", e.Eps)}},
+			{Image: e.Adv, Caption: []string{"pred: " + name(e.AdvPred), e.Attack}},
 		}
-		amp := 0.0
-		if m > 0 {
-			amp = 0.5 / m
-		}
-		for j := range delta.Data() {
-			delta.Data()[j] = float32(0.5 + amp*(float64(e.Adv.Data()[j])-float64(e.Clean.Data()[j])))
-		}
-		y0 := titleH + i*cellH
-		for col, t := range []*tensor.Tensor{e.Clean, delta, e.Adv} {
-			im, err := vision.ToImage(t)
-			if err != nil {
-				return nil, err
-			}
-			x0 := pad + col*cellW + (cellW-pad-w*k)/2
-			frame := image.Rect(x0-1, y0-1, x0+w*k+1, y0+h*k+1)
-			draw.Draw(grid, frame, image.NewUniform(color.Gray{Y: 160}), image.Point{}, draw.Src)
-			for y := 0; y < h*k; y++ {
-				for x := 0; x < w*k; x++ {
-					grid.Set(x0+x, y0+y, im.At(x/k, y/k))
-				}
-			}
-		}
-		base := y0 + h*k + 12
-		text(pad, base, cellW-pad, "label: "+name(e.Label))
-		text(pad, base+13, cellW-pad, "pred: "+name(e.CleanPred))
-		text(pad+cellW, base, cellW-pad, fmt.Sprintf("x%.3g, max %.3g", amp, m))
-		text(pad+cellW, base+13, cellW-pad, fmt.Sprintf("eps %g", e.Eps))
-		text(pad+2*cellW, base, cellW-pad, "pred: "+name(e.AdvPred))
-		text(pad+2*cellW, base+13, cellW-pad, e.Attack)
 	}
-	return grid, nil
+	return render.Grid(rows, render.ColumnTitles("clean", "perturbation", "adversarial"),
+		render.MinSide(96), render.MinCellWidth(140), render.MaxCaption(20), render.Frames())
 }
 
 func tensorShapeIs(t *tensor.Tensor, s []int) bool {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 )
 
 // sampleReport evaluates a small linear model with the quick suite, with
@@ -176,13 +178,12 @@ func TestReportWriteFails(t *testing.T) {
 	}
 	good, _ := os.ReadFile(path)
 	rep.CleanAccuracy = 0.5
-	reportWriteHook = func(n int64) error {
+	defer atomicfile.SetWriteHook(func(n int64) error {
 		if n > int64(len(good))/2 {
 			return errors.New("disk full")
 		}
 		return nil
-	}
-	defer func() { reportWriteHook = nil }()
+	})()
 	if err := rep.WriteJSON(path); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("err = %v", err)
 	}
@@ -204,14 +205,14 @@ func TestHelperKilledReportWrite(t *testing.T) {
 	}
 	rep := sampleReport(t, 400)
 	rep.CleanAccuracy = 0.5
-	reportWriteHook = func(n int64) error {
+	atomicfile.SetWriteHook(func(n int64) error {
 		if n > 20<<10 {
 			fmt.Println("HALF-WRITTEN")
 			os.Stdout.Sync()
 			time.Sleep(time.Minute)
 		}
 		return nil
-	}
+	})
 	rep.WriteJSON(path)
 	t.Fatal("the helper was not killed")
 }

@@ -3,25 +3,18 @@ package learner
 import (
 	"context"
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
-	"io"
 	"math"
 	"sort"
 	"strconv"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 
 	"github.com/fastgo-ml/fastgo/data"
-	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/render"
 )
 
 // ClassificationInterpretation explains a classifier's mistakes on a data
@@ -212,7 +205,7 @@ func (ci *ClassificationInterpretation) PlotConfusionMatrix(path string, normali
 	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = text.XRight, text.YCenter
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -0.5, float64(n)-0.5, -0.5, float64(n)-0.5
 	side := vg.Length(max(4, 0.6*float64(n)+2)) * vg.Inch
-	return savePlot(path, p, side, side)
+	return render.SavePlot(path, p, side, side)
 }
 
 // PlotTopLosses writes a PNG grid of the k items with the largest losses,
@@ -238,8 +231,16 @@ func (ci *ClassificationInterpretation) PlotTopLosses(path string, k int) error 
 		prob := ci.Preds.Probs.Data()[j*ci.Preds.Probs.Dim(1)+pred]
 		titles[i] = [2]string{ci.className(pred) + "/" + ci.className(act), fmt.Sprintf("%.2f / %.2f", losses[i], prob)}
 	}
-	img := imageGrid(in, idx, titles, "Prediction/Actual/Loss/Probability")
-	return saveAtomically(path, func(w io.Writer) error { return png.Encode(w, img) })
+	items := render.Items(in)
+	cells := make([]render.Cell, len(idx))
+	for i, j := range idx {
+		cells[i] = render.Cell{Image: items[j], Caption: titles[i][:]}
+	}
+	img, err := render.Grid(render.Square(cells), render.Title("Prediction/Actual/Loss/Probability"), render.MinSide(112))
+	if err != nil {
+		return fmt.Errorf("learner: PlotTopLosses %s: %w", path, err)
+	}
+	return render.WritePNG(path, img)
 }
 
 func (ci *ClassificationInterpretation) className(i int) string {
@@ -247,55 +248,4 @@ func (ci *ClassificationInterpretation) className(i int) string {
 		return ci.Classes[i]
 	}
 	return strconv.Itoa(i)
-}
-
-// imageGrid draws items idx of x [N,C,H,W] in a grid under a heading, each
-// with two title lines.
-func imageGrid(x *tensor.Tensor, idx []int, titles [][2]string, heading string) *image.RGBA {
-	face := basicfont.Face7x13
-	const lineH, pad = 14, 6
-	c, h, w := x.Dim(1), x.Dim(2), x.Dim(3)
-	scale := max(1, 112/max(h, w))
-	cellW := w * scale
-	for _, t := range titles {
-		cellW = max(cellW, 7*max(len(t[0]), len(t[1])))
-	}
-	cellH := 2*lineH + h*scale
-	cols := int(math.Ceil(math.Sqrt(float64(len(idx)))))
-	rows := (len(idx) + cols - 1) / cols
-	top := lineH + 2*pad
-	out := image.NewRGBA(image.Rect(0, 0, cols*(cellW+pad)+pad, top+rows*(cellH+pad)))
-	draw.Draw(out, out.Bounds(), image.White, image.Point{}, draw.Src)
-	say := func(s string, x0, y0 int) {
-		d := font.Drawer{Dst: out, Src: image.Black, Face: face, Dot: fixed.P(x0, y0)}
-		d.DrawString(s)
-	}
-	say(heading, pad, pad+11)
-	data := x.Data()
-	plane := h * w
-	for n, j := range idx {
-		x0 := pad + (n%cols)*(cellW+pad)
-		y0 := top + (n/cols)*(cellH+pad)
-		say(titles[n][0], x0, y0+11)
-		say(titles[n][1], x0, y0+lineH+11)
-		item := data[j*c*plane : (j+1)*c*plane]
-		px := func(ch, yy, xx int) uint8 {
-			v := item[ch*plane+yy*w+xx]
-			return uint8(math.Round(255 * math.Min(1, math.Max(0, float64(v)))))
-		}
-		for yy := 0; yy < h; yy++ {
-			for xx := 0; xx < w; xx++ {
-				var col color.RGBA
-				if c == 3 {
-					col = color.RGBA{px(0, yy, xx), px(1, yy, xx), px(2, yy, xx), 255}
-				} else {
-					g := px(0, yy, xx)
-					col = color.RGBA{g, g, g, 255}
-				}
-				r := image.Rect(x0+xx*scale, y0+2*lineH+yy*scale, x0+(xx+1)*scale, y0+2*lineH+(yy+1)*scale)
-				draw.Draw(out, r, &image.Uniform{col}, image.Point{}, draw.Src)
-			}
-		}
-	}
-	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/data"
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -429,15 +430,15 @@ func TestSaveLoadAndAtomicity(t *testing.T) {
 	good, _ := os.ReadFile(path)
 	// A write that fails half way (a full disk) leaves the previous file as
 	// it was, and no temporary file.
-	writeHook = func(n int64) error {
+	restore := atomicfile.SetWriteHook(func(n int64) error {
 		if n > int64(len(good)/2) {
 			return fmt.Errorf("no space left on device")
 		}
 		return nil
-	}
+	})
 	l.Model.(*mlp).fc1.Weight.Data().Data()[0] += 1
 	err := l.Save(path, true)
-	writeHook = nil
+	restore()
 	if err == nil || !strings.Contains(err.Error(), "no space") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("a failed write: %v", err)
 	}

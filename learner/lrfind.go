@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/fastgo-ml/fastgo/layers"
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -280,7 +281,7 @@ func (r *LRFindResult) Plot(path string) error {
 	if err != nil {
 		return err
 	}
-	line.Color = plotColor(0)
+	line.Color = render.Color(0)
 	p.Add(line)
 	// lossAt interpolates the curve at lr in log space, as fastai marks
 	// its suggestions.
@@ -307,14 +308,14 @@ func (r *LRFindResult) Plot(path string) error {
 		if err != nil {
 			return err
 		}
-		sc.Color = plotColor(i + 1)
+		sc.Color = render.Color(i + 1)
 		sc.Shape = draw.CircleGlyph{}
 		sc.Radius = vg.Points(4)
 		p.Add(sc)
 		p.Legend.Add(fmt.Sprintf("%s %.2g", s.name, s.lr), sc)
 	}
 	p.Legend.Top = true
-	return savePlot(path, p, 6*vg.Inch, 4*vg.Inch)
+	return render.SavePlot(path, p, 6*vg.Inch, 4*vg.Inch)
 }
 
 // decadeTicks marks the powers of ten of a log axis, labelled 1e-07 ...

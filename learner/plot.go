@@ -2,41 +2,13 @@ package learner
 
 import (
 	"fmt"
-	"image/color"
-	"io"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/render"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
-
-// savePlot writes p as a PNG of w x h to path, atomically.
-func savePlot(path string, p *plot.Plot, w, h vg.Length) error {
-	wt, err := p.WriterTo(w, h, "png")
-	if err != nil {
-		return fmt.Errorf("learner: plotting %s: %w", path, err)
-	}
-	return saveAtomically(path, func(out io.Writer) error { _, err := wt.WriteTo(out); return err })
-}
-
-// savePlots writes plots side by side, one row, as a PNG to path.
-func savePlots(path string, plots []*plot.Plot, w, h vg.Length) error {
-	img := vgimg.New(w, h)
-	dc := draw.New(img)
-	t := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 4, PadTop: vg.Millimeter * 2,
-		PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
-	canvases := plot.Align([][]*plot.Plot{plots}, t, dc)
-	for i, p := range plots {
-		p.Draw(canvases[0][i])
-	}
-	return saveAtomically(path, func(out io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(out)
-		return err
-	})
-}
 
 // finiteXYs returns the points of ys (x = xs[i], or i when xs is nil) whose
 // values are finite.
@@ -79,7 +51,7 @@ func (r *Recorder) PlotLoss(path string, skipStart int, withValid bool) error {
 	if err != nil {
 		return err
 	}
-	line.Color = plotColor(0)
+	line.Color = render.Color(0)
 	p.Add(line)
 	p.Legend.Add("train", line)
 	if withValid {
@@ -94,13 +66,13 @@ func (r *Recorder) PlotLoss(path string, skipStart int, withValid bool) error {
 			if err != nil {
 				return err
 			}
-			vl.Color, sc.Color = plotColor(1), plotColor(1)
+			vl.Color, sc.Color = render.Color(1), render.Color(1)
 			p.Add(vl, sc)
 			p.Legend.Add("valid", vl, sc)
 		}
 	}
 	p.Legend.Top = true
-	return savePlot(path, p, 6*vg.Inch, 4*vg.Inch)
+	return render.SavePlot(path, p, 6*vg.Inch, 4*vg.Inch)
 }
 
 // PlotSched writes a PNG of the learning rate and, when recorded, the
@@ -125,15 +97,9 @@ func (r *Recorder) PlotSched(path string) error {
 		if err != nil {
 			return err
 		}
-		line.Color = plotColor(i)
+		line.Color = render.Color(i)
 		p.Add(line)
 		plots = append(plots, p)
 	}
-	return savePlots(path, plots, vg.Length(len(plots))*5*vg.Inch, 3.5*vg.Inch)
-}
-
-// plotColor returns matplotlib's default colour cycle (tab:blue, tab:orange...).
-func plotColor(i int) color.Color {
-	cycle := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255}}
-	return cycle[i%len(cycle)]
+	return render.SavePlots(path, plots, vg.Length(len(plots))*5*vg.Inch, 3.5*vg.Inch)
 }

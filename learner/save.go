@@ -1,7 +1,6 @@
 package learner
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,53 +29,13 @@ const (
 	metaFormat    = "fastgo.format"
 )
 
-// writeHook, when set (by tests), is called after every write to the
-// temporary file of saveAtomically with the bytes written so far; an error
-// aborts the save as a failing disk would.
-var writeHook func(written int64) error
-
-// countingWriter counts bytes and calls writeHook.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	if writeHook == nil {
-		n, err := c.w.Write(p)
-		c.n += int64(n)
-		return n, err
-	}
-	done := 0
-	for done < len(p) { // in pieces, so that the hook sees a write half done
-		k := min(len(p)-done, 64<<10)
-		n, err := c.w.Write(p[done : done+k])
-		done += n
-		c.n += int64(n)
-		if err == nil {
-			err = writeHook(c.n)
-		}
-		if err != nil {
-			return done, err
-		}
-	}
-	return done, nil
-}
-
 // saveAtomically writes a file so that a failed or killed write leaves the
 // previous file at path intact: write fills a temporary file in path's
 // directory, which is synced, closed and renamed over path, and the
 // directory is synced. An existing file's permissions are kept (0644 for a
 // new one). On error the temporary file is removed.
 func saveAtomically(path string, write func(w io.Writer) error) error {
-	err := atomicfile.Write(path, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(&countingWriter{w: w}, 1<<20)
-		if err := write(bw); err != nil {
-			return err
-		}
-		return bw.Flush()
-	})
-	if err != nil {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("learner: saving %s: %w", path, err)
 	}
 	return nil

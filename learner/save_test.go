@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fastgo-ml/fastgo/data"
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -131,14 +132,14 @@ func TestHelperKilledWrite(t *testing.T) {
 		t.Skip("helper process")
 	}
 	l := New(blobData(32, 8, 8), wide(2))
-	writeHook = func(n int64) error {
+	atomicfile.SetWriteHook(func(n int64) error {
 		if n > 200<<10 {
 			fmt.Println("HALF-WRITTEN")
 			os.Stdout.Sync()
 			time.Sleep(time.Minute)
 		}
 		return nil
-	}
+	})
 	l.Save(path, true)
 	t.Fatal("the helper was not killed")
 }

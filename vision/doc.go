@@ -125,8 +125,9 @@
 // IDX, CIFAR and image readers are fuzzed (FuzzIDX, FuzzReadIDXFloats,
 // FuzzCIFAR, FuzzLoadImage, seeded from testdata).
 //
-// Show a batch with ShowBatch (a PNG grid with the class names); ToImage and
-// FromImage convert between [C,H,W] tensors and image.Image.
+// Show a batch with ShowBatch (a PNG grid with the class names, drawn by
+// package render); FromImage converts an image.Image to a [C,H,W] tensor and
+// render.Image converts it back.
 //
 // # Security Considerations
 //

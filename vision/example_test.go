@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/vision"
 )
 
@@ -81,12 +82,12 @@ func ExampleFindData() {
 	_ = dir
 }
 
-func ExampleToImage() {
+func ExampleFromImage() {
 	img := image.NewNRGBA(image.Rect(0, 0, 3, 2))
 	img.Set(1, 1, color.NRGBA{255, 0, 0, 255})
 	x, _ := vision.FromImage(img, 3)
 	fmt.Println(x.Shape(), x.At(0, 1, 1), x.At(1, 1, 1))
-	back, _ := vision.ToImage(x)
+	back, _ := render.Image(x) // and back
 	fmt.Println(back.At(1, 1))
 	// Output:
 	// [3 2 3] 1 0
@@ -138,7 +139,7 @@ func ExampleDataLoaders_ShowBatch() {
 	cfg, _ := png.DecodeConfig(f)
 	fmt.Println(cfg.Width, cfg.Height)
 	// Output:
-	// 268 316
+	// 276 318
 }
 
 // writePNG writes a w x h image of one grey level.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -58,7 +59,7 @@ func TestImageRoundTrip(t *testing.T) {
 	g := tensor.NewRNG(1)
 	for _, c := range []int{1, 3} {
 		x := tensor.Uniform[float32](g, 0, 1, c, 5, 7)
-		img, err := ToImage(x)
+		img, err := render.Image(x)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +73,7 @@ func TestImageRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if _, err := ToImage(tensor.Zeros(2, 3, 3)); err == nil {
+	if _, err := render.Image(tensor.Zeros(2, 3, 3)); err == nil {
 		t.Error("2 channels: no error")
 	}
 	// Grey input to three channels and alpha handling.

@@ -16,6 +16,7 @@ import (
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 	"github.com/fastgo-ml/fastgo/vision/models"
@@ -335,7 +336,7 @@ func TestCNNExportLoadLearner(t *testing.T) {
 	}
 	for i := 0; i < 12; i++ {
 		x, _ := dls.Valid.Dataset().Image(i)
-		img, err := ToImage(x)
+		img, err := render.Image(x)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package vision
 import (
 	"context"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,8 +121,9 @@ func TestShowBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 3x3 cells of 84+4 by 84+16+4 pixels plus a margin.
-	if b := img.Bounds(); b.Dx() != 3*88+4 || b.Dy() != 3*104+4 {
+	// render's layout: 3x3 cells of 84+6 by 84+14+6 pixels (the image
+	// enlarged 3 times, one caption line, padding) plus a 6-pixel margin.
+	if b := img.Bounds(); b.Dx() != 3*90+6 || b.Dy() != 3*104+6 {
 		t.Errorf("grid is %v", b)
 	}
 	// Each cell shows its image, enlarged 3 times, over its caption.
@@ -130,15 +132,15 @@ func TestShowBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 9; i++ {
-		x0, y0 := 4+(i%3)*88+(84-84)/2, 4+(i/3)*104
+		x0, y0 := 6+(i%3)*90, 6+(i/3)*104
 		for _, p := range [][2]int{{0, 0}, {40, 50}, {83, 83}} {
-			want := to8(b.X.At(i, 0, p[1]/3, p[0]/3))
+			want := uint8(math.Round(255 * min(1, max(0, float64(b.X.At(i, 0, p[1]/3, p[0]/3))))))
 			if r, _, _, _ := img.At(x0+p[0], y0+p[1]).RGBA(); uint8(r>>8) != want {
 				t.Errorf("cell %d pixel %v: %d, want %d", i, p, r>>8, want)
 			}
 		}
 		dark := 0
-		for y := y0 + 84; y < y0+84+16; y++ {
+		for y := y0 + 84; y < y0+84+14; y++ {
 			for x := x0; x < x0+84; x++ {
 				if r, _, _, _ := img.At(x, y).RGBA(); r < 0x8000 {
 					dark++

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/learner"
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
 )
@@ -121,17 +122,24 @@ Examples:
 	}
 
 	advPath := filepath.Join(*out, "adversarial.png")
-	if err := writeImagePNG(advPath, adv); err != nil {
+	advImg, err := render.Image(adv)
+	if err != nil {
 		return err
 	}
-	pert, scale := perturbationImage(x, adv)
+	if err := render.WritePNG(advPath, advImg); err != nil {
+		return err
+	}
+	pert, scale, _ := render.Perturbation(x, adv)
 	sidePath := filepath.Join(*out, "side_by_side.png")
-	rows := [][]gridCell{{
-		{X: x, Caption: []string{"original", predCaption(clean)}},
-		{X: pert, Caption: []string{"perturbation", fmt.Sprintf("x%.3g, %s %.3g", scale, tm.Norm, res.Norms[0])}},
-		{X: adv, Caption: []string{"adversarial", predCaption(advPred)}},
-	}}
-	if err := writeGridPNG(sidePath, rows, fmt.Sprintf("%s, %s, %s", name, tm, goal)); err != nil {
+	side, err := render.Grid([][]render.Cell{{
+		{Image: x, Caption: []string{"original", predCaption(clean)}},
+		{Image: pert, Caption: []string{"perturbation", fmt.Sprintf("x%.3g, %s %.3g", scale, tm.Norm, res.Norms[0])}},
+		{Image: adv, Caption: []string{"adversarial", predCaption(advPred)}},
+	}}, render.Title(fmt.Sprintf("%s, %s, %s", name, tm, goal)), render.MinCellWidth(150))
+	if err != nil {
+		return err
+	}
+	if err := render.WritePNG(sidePath, side); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "attack:      %s within %s, %s\n", name, tm, goal)

@@ -17,6 +17,7 @@ import (
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
@@ -459,7 +460,7 @@ func (d *demo) write(l *learner.Learner, targeted []adversarial.Example, before,
 	if err != nil {
 		return err
 	}
-	if err := savePNG(d.path("examples.png"), img); err != nil {
+	if err := render.WritePNG(d.path("examples.png"), img); err != nil {
 		return err
 	}
 	if err := before.Save(d.path("standard")); err != nil {

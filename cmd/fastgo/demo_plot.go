@@ -2,24 +2,15 @@ package main
 
 import (
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
-	"io"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/render"
 )
-
-// savePNG writes img to path as a PNG, atomically.
-func savePNG(path string, img image.Image) error {
-	return writeAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
-}
 
 // plotRobustness writes robust accuracy against eps for both models: for
 // each, the worst case over the suite (solid) and PGD alone (dashed), from
@@ -32,13 +23,11 @@ func plotRobustness(path string, before, after *adversarial.Report) error {
 	p.Y.Min, p.Y.Max = 0, 1
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
-	blue := color.RGBA{31, 119, 180, 255}
-	orange := color.RGBA{255, 127, 14, 255}
 	for _, m := range []struct {
 		name string
 		r    *adversarial.Report
 		c    color.Color
-	}{{"standard", before, blue}, {"adversarially trained", after, orange}} {
+	}{{"standard", before, render.Color(0)}, {"adversarially trained", after, render.Color(1)}} {
 		worst := plotter.XYs{{X: 0, Y: m.r.CleanAccuracy}}
 		for _, w := range m.r.WorstCase {
 			if w.Eps > 0 {
@@ -64,12 +53,7 @@ func plotRobustness(path string, before, after *adversarial.Report) error {
 			break
 		}
 	}
-	c := vgimg.New(7*vg.Inch, 4.5*vg.Inch)
-	p.Draw(draw.New(c))
-	return writeAtomic(path, func(w io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: c}.WriteTo(w)
-		return err
-	})
+	return render.SavePlot(path, p, 7*vg.Inch, 4.5*vg.Inch)
 }
 
 func addLine(p *plot.Plot, name string, pts plotter.XYs, c color.Color, dashed bool) error {

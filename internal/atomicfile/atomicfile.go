@@ -1,18 +1,35 @@
 package atomicfile
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 )
 
-// Write writes path atomically with write, which gets the temporary file
-// (unbuffered: a writer of many small pieces wraps it in a bufio.Writer and
-// flushes it before returning). A new file gets permissions 0644; an
-// existing file keeps its own. Errors are returned as they are, for the caller to
-// name its operation; a path that exists and is not a regular file is an
-// error.
+// hook, when set by a test (SetWriteHook), is called after every piece
+// written with the bytes written so far.
+var hook func(written int64) error
+
+// SetWriteHook makes every later Write call h after each piece it writes
+// (at most 4 kB) with the bytes written so far; an error from h fails the
+// write as a full disk would. It returns a function that restores the
+// previous hook. It is for tests, which must not run in parallel with
+// other writes while a hook is set.
+func SetWriteHook(h func(written int64) error) (restore func()) {
+	old := hook
+	hook = h
+	return func() { hook = old }
+}
+
+// Write writes path atomically with write, which gets a buffered writer
+// on a temporary file in path's directory; Write flushes it, syncs and
+// closes the file and renames it over path, then syncs the directory. A
+// new file gets permissions 0644; an existing file keeps its own. On error
+// the temporary file is removed and the previous file at path is left as
+// it was. Errors are returned as they are, for the caller to name its
+// operation; a path that exists and is not a regular file is an error.
 func Write(path string, write func(w io.Writer) error) (err error) {
 	perm := os.FileMode(0o644)
 	if st, e := os.Stat(path); e == nil {
@@ -35,7 +52,11 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if err = write(f); err != nil {
+	bw := bufio.NewWriterSize(&hookWriter{w: f}, 1<<20)
+	if err = write(bw); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
 		return err
 	}
 	if err = f.Chmod(perm); err != nil {
@@ -57,4 +78,33 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// hookWriter passes writes through, in pieces of at most 4 kB when a hook
+// is set, calling it after each so that a test sees a write half done.
+type hookWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *hookWriter) Write(p []byte) (int, error) {
+	if hook == nil {
+		n, err := c.w.Write(p)
+		c.n += int64(n)
+		return n, err
+	}
+	done := 0
+	for done < len(p) {
+		k := min(len(p)-done, 4<<10)
+		n, err := c.w.Write(p[done : done+k])
+		done += n
+		c.n += int64(n)
+		if err == nil {
+			err = hook(c.n)
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
