@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -228,7 +229,7 @@ func dlrPair(out *autograd.Value, y, t []int) *autograd.Value {
 func dlrDenominator(op string, out *autograd.Value, w []float32) *autograd.Value {
 	n, c := out.Shape()[0], out.Shape()[1]
 	if c < len(w) {
-		panic(fmt.Errorf("adversarial: %s needs at least %d classes, the outputs have %d", op, len(w), c))
+		panic(fastgo.Errorf("adversarial: %s needs at least %d classes, the outputs have %d", op, len(w), c))
 	}
 	mask := tensor.New[float32](n, c)
 	d := out.Data().Data()

@@ -98,8 +98,8 @@ func trainFull(t *testing.T) (*learner.Learner, *tensor.Tensor, []int, error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)), learner.WithWD(0), learner.WithLR(1e-3),
-		learner.WithOpt(func(g []*optim.ParamGroup) optim.Optimizer {
+	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)), learner.WD(0), learner.LR(1e-3),
+		learner.Optimizer(func(g []*optim.ParamGroup) optim.Optimizer {
 			return optim.NewAdam(g, optim.Betas(0.9, 0.999), optim.Eps(1e-8))
 		}))
 	start := time.Now()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -56,7 +57,7 @@ type Targeted []int
 // IsAdversarial implements Criterion.
 func (u Untargeted) IsAdversarial(outputs *tensor.Tensor) []bool {
 	if u == nil {
-		panic("adversarial.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)")
+		panic(fastgo.Errorf("adversarial.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)"))
 	}
 	return u.IsAdversarialClass(topClasses("Untargeted", outputs, u))
 }
@@ -65,7 +66,7 @@ func (u Untargeted) IsAdversarial(outputs *tensor.Tensor) []bool {
 // is never adversarial.
 func (u Untargeted) IsAdversarialClass(pred []int) []bool {
 	if u == nil {
-		panic("adversarial.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)")
+		panic(fastgo.Errorf("adversarial.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)"))
 	}
 	checkLen("Untargeted", len(pred), len(u))
 	out := make([]bool, len(pred))
@@ -134,7 +135,7 @@ func selectInts(v []int, idx []int) []int {
 
 func checkLen(op string, got, want int) {
 	if got != want {
-		panic(fmt.Sprintf("adversarial.%s: %d predictions for a criterion of %d samples", op, got, want))
+		panic(fastgo.Errorf("adversarial.%s: %d predictions for a criterion of %d samples", op, got, want))
 	}
 }
 
@@ -142,13 +143,13 @@ func checkLen(op string, got, want int) {
 // -1 for a row holding a NaN, after checking the classes of c fit C.
 func topClasses(op string, outputs *tensor.Tensor, classes []int) []int {
 	if outputs.Rank() != 2 {
-		panic(fmt.Sprintf("adversarial.%s.IsAdversarial: outputs of shape %v, want [N, C]", op, outputs.Shape()))
+		panic(fastgo.Errorf("adversarial.%s.IsAdversarial: outputs of shape %v, want [N, C]", op, outputs.Shape()))
 	}
 	n, c := outputs.Dim(0), outputs.Dim(1)
 	checkLen(op, n, len(classes))
 	for i, k := range classes {
 		if k < 0 || k >= c {
-			panic(fmt.Sprintf("adversarial.%s: class %d of sample %d out of range for %d classes", op, k, i, c))
+			panic(fastgo.Errorf("adversarial.%s: class %d of sample %d out of range for %d classes", op, k, i, c))
 		}
 	}
 	return Predictions(outputs)
@@ -296,7 +297,7 @@ func NextClassTargets(labels []int, numClasses int) Targeted {
 // Kurakin et al. NaN scores are skipped (a row of NaNs targets class 0).
 func LeastLikelyTargets(outputs *tensor.Tensor) Targeted {
 	if outputs.Rank() != 2 || outputs.Dim(1) < 2 {
-		panic(fmt.Sprintf("adversarial.LeastLikelyTargets: outputs of shape %v, want [N, C] with C >= 2", outputs.Shape()))
+		panic(fastgo.Errorf("adversarial.LeastLikelyTargets: outputs of shape %v, want [N, C] with C >= 2", outputs.Shape()))
 	}
 	n, c := outputs.Dim(0), outputs.Dim(1)
 	t := make(Targeted, n)
@@ -318,11 +319,11 @@ func LeastLikelyTargets(outputs *tensor.Tensor) Targeted {
 
 func checkTargetArgs(op string, labels []int, numClasses int) {
 	if numClasses < 2 {
-		panic(fmt.Sprintf("adversarial.%s: %d classes (need at least 2)", op, numClasses))
+		panic(fastgo.Errorf("adversarial.%s: %d classes (need at least 2)", op, numClasses))
 	}
 	for i, y := range labels {
 		if y < 0 || y >= numClasses {
-			panic(fmt.Sprintf("adversarial.%s: label %d of sample %d out of range for %d classes", op, y, i, numClasses))
+			panic(fastgo.Errorf("adversarial.%s: label %d of sample %d out of range for %d classes", op, y, i, numClasses))
 		}
 	}
 }

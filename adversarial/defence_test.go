@@ -92,7 +92,7 @@ func TestTrainerBatches(t *testing.T) {
 			}
 			return nil
 		}}
-		if err := l.Fit(context.Background(), 1, learner.FitCallbacks(tr, before, after)); err != nil {
+		if err := l.Fit(context.Background(), 1, learner.Callbacks(tr, before, after)); err != nil {
 			t.Fatal(err)
 		}
 		if batches != l.Data.TrainLoader().Len() || validSeen == 0 {
@@ -125,7 +125,7 @@ func TestTrainerSeedsPerBatch(t *testing.T) {
 		var seeds []uint64
 		tr := NewTrainer(seedAttack{seeds: &seeds}, DefaultThreat())
 		tr.Seed = seed
-		if err := synthLearner(1).Fit(context.Background(), 2, learner.FitCallbacks(tr)); err != nil {
+		if err := synthLearner(1).Fit(context.Background(), 2, learner.Callbacks(tr)); err != nil {
 			t.Fatal(err)
 		}
 		return seeds
@@ -167,7 +167,7 @@ func TestAdversarialTrainingRobust(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := synthLearner(7)
-			if err := l.FitOneCycle(context.Background(), 8, learner.LR(1e-2), learner.FitCallbacks(c.cb)); err != nil {
+			if err := l.FitOneCycle(context.Background(), 8, learner.LR(1e-2), learner.Callbacks(c.cb)); err != nil {
 				t.Fatal(err)
 			}
 			rob := robustAcc(t, l.Model, xv, yv, tm)
@@ -232,7 +232,7 @@ func TestOverfitGuard(t *testing.T) {
 			}
 			return nil
 		}}
-		err := l.FitOneCycle(context.Background(), 6, learner.LR(1e-2), learner.FitCallbacks(tr, keep, count, sabotage(4*15)))
+		err := l.FitOneCycle(context.Background(), 6, learner.LR(1e-2), learner.Callbacks(tr, keep, count, sabotage(4*15)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +273,7 @@ func TestOverfitGuard(t *testing.T) {
 			}
 			return nil
 		}}
-		if err := l.FitOneCycle(context.Background(), 3, learner.LR(1e-2), learner.FitCallbacks(tr, before, after, sabotage(24))); err != nil {
+		if err := l.FitOneCycle(context.Background(), 3, learner.LR(1e-2), learner.Callbacks(tr, before, after, sabotage(24))); err != nil {
 			t.Fatal(err)
 		}
 		g := tr.Guard

@@ -84,7 +84,7 @@ func ExampleNewTrainer() {
 		}
 		model := layers.NewSequential(layers.NewFlatten(), layers.NewLinear(20, 2, true, tensor.NewRNG(1)))
 		l := learner.New(data, model)
-		if err := l.FitOneCycle(context.Background(), 10, learner.LR(0.1), learner.FitCallbacks(cbs...)); err != nil {
+		if err := l.FitOneCycle(context.Background(), 10, learner.LR(0.1), learner.Callbacks(cbs...)); err != nil {
 			panic(err)
 		}
 		return model

@@ -141,8 +141,8 @@ func TestW3PGD20(t *testing.T) {
 	if err != nil {
 		t.Skipf("full Fashion-MNIST not available: %v", err)
 	}
-	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)), learner.WithWD(0), learner.WithLR(1e-3),
-		learner.WithOpt(func(g []*optim.ParamGroup) optim.Optimizer {
+	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)), learner.WD(0), learner.LR(1e-3),
+		learner.Optimizer(func(g []*optim.ParamGroup) optim.Optimizer {
 			return optim.NewAdam(g, optim.Betas(0.9, 0.999), optim.Eps(1e-8))
 		}))
 	if *w3Weights != "" {

@@ -140,14 +140,14 @@ func TestGenerateAdvExample(t *testing.T) {
 // through the AdversarialLearner.
 func TestLearnerStillLearns(t *testing.T) {
 	adv, _ := tinyLearner(5)
-	before, err := adv.Validate(context.Background(), nil)
+	before, err := adv.Validate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := adv.Fit(context.Background(), 2); err != nil {
 		t.Fatal(err)
 	}
-	after, err := adv.Validate(context.Background(), nil)
+	after, err := adv.Validate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -189,7 +190,7 @@ func (m *Model) Gradient(x *tensor.Tensor, c Criterion, loss Loss) (grad, output
 		}
 		l := loss(out, classes)
 		if l.Data().Rank() != 1 || l.Data().Dim(0) != len(classes) {
-			panic(fmt.Errorf("adversarial: loss returned shape %v for %d samples, want [%d]", l.Shape(), len(classes), len(classes)))
+			panic(fastgo.Errorf("adversarial: loss returned shape %v for %d samples, want [%d]", l.Shape(), len(classes), len(classes)))
 		}
 		return autograd.MulScalar(autograd.SumAll(l), sign)
 	})

@@ -198,7 +198,7 @@ func trainAT(t *testing.T, dls *vision.DataLoaders, cfg atConfig) (*learner.Lear
 	t.Helper()
 	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)))
 	start := time.Now()
-	if err := l.FitOneCycle(context.Background(), cfg.epochs, learner.LR(cfg.lr), learner.FitCallbacks(cfg.cb)); err != nil {
+	if err := l.FitOneCycle(context.Background(), cfg.epochs, learner.LR(cfg.lr), learner.Callbacks(cfg.cb)); err != nil {
 		t.Fatal(err)
 	}
 	el := time.Since(start)
@@ -296,7 +296,7 @@ func TestFMNISTSmoothing(t *testing.T) {
 	const sigma = 0.25
 	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)))
 	start := time.Now()
-	if err := l.FitOneCycle(context.Background(), 1, learner.LR(3e-3), learner.FitCallbacks(&GaussianNoise{Sigma: sigma})); err != nil {
+	if err := l.FitOneCycle(context.Background(), 1, learner.LR(3e-3), learner.Callbacks(&GaussianNoise{Sigma: sigma})); err != nil {
 		t.Fatal(err)
 	}
 	trained := time.Since(start)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -86,7 +87,7 @@ func (r *Result) SuccessRate() float64 {
 // labels (the robust accuracy, for Untargeted(labels) with the true labels).
 func (r *Result) Accuracy(labels []int) float64 {
 	if len(labels) != len(r.Pred) {
-		panic(fmt.Sprintf("adversarial.Result.Accuracy: %d labels for %d samples", len(labels), len(r.Pred)))
+		panic(fastgo.Errorf("adversarial.Result.Accuracy: %d labels for %d samples", len(labels), len(r.Pred)))
 	}
 	n := 0
 	for i, p := range r.Pred {

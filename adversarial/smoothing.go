@@ -9,6 +9,7 @@ import (
 	"gonum.org/v1/gonum/mathext"
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
@@ -273,7 +274,7 @@ func argmaxCount(c []int) int {
 // n it is alpha^(1/n).
 func ClopperPearsonLower(k, n int, alpha float64) float64 {
 	if k < 0 || k > n || n < 1 {
-		panic(fmt.Sprintf("adversarial.ClopperPearsonLower: %d successes in %d trials", k, n))
+		panic(fastgo.Errorf("adversarial.ClopperPearsonLower: %d successes in %d trials", k, n))
 	}
 	if k == 0 {
 		return 0
@@ -290,7 +291,7 @@ func ClopperPearsonLower(k, n int, alpha float64) float64 {
 // and 1 when k = n/2. n = 0 gives 1.
 func BinomialTestPValue(k, n int) float64 {
 	if k < 0 || k > n {
-		panic(fmt.Sprintf("adversarial.BinomialTestPValue: %d successes in %d trials", k, n))
+		panic(fastgo.Errorf("adversarial.BinomialTestPValue: %d successes in %d trials", k, n))
 	}
 	if n == 0 || 2*k == n {
 		return 1

@@ -270,7 +270,7 @@ func TestGaussianNoise(t *testing.T) {
 			noise = append(noise, nz)
 			return nil
 		}}
-		if err := l.Fit(context.Background(), 1, learner.FitCallbacks(&GaussianNoise{Sigma: 0.3, Seed: seed}, before, after)); err != nil {
+		if err := l.Fit(context.Background(), 1, learner.Callbacks(&GaussianNoise{Sigma: 0.3, Seed: seed}, before, after)); err != nil {
 			t.Fatal(err)
 		}
 		return noise
@@ -293,7 +293,7 @@ func TestGaussianNoise(t *testing.T) {
 	if math.Abs(mean) > 0.01 || math.Abs(sd-0.3) > 0.01 {
 		t.Errorf("noise mean %.4f sd %.4f over %d values, want 0 and 0.3", mean, sd, n)
 	}
-	if err := synthLearner(1).Fit(context.Background(), 1, learner.FitCallbacks(&GaussianNoise{})); err == nil {
+	if err := synthLearner(1).Fit(context.Background(), 1, learner.Callbacks(&GaussianNoise{})); err == nil {
 		t.Error("sigma 0 accepted")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -40,7 +41,7 @@ func (n Norm) valid() bool { return n == Linf || n == L2 || n == L1 }
 // the same length (one sample each).
 func (n Norm) Distance(a, b []float32) float64 {
 	if len(a) != len(b) {
-		panic(fmt.Sprintf("adversarial.Norm.Distance: lengths %d and %d", len(a), len(b)))
+		panic(fastgo.Errorf("adversarial.Norm.Distance: lengths %d and %d", len(a), len(b)))
 	}
 	var s float64
 	switch n {
@@ -61,7 +62,7 @@ func (n Norm) Distance(a, b []float32) float64 {
 		}
 		return s
 	}
-	panic(fmt.Sprintf("adversarial.Norm.Distance: unknown norm %d", int(n)))
+	panic(fastgo.Errorf("adversarial.Norm.Distance: unknown norm %d", int(n)))
 }
 
 // ThreatModel is what an adversary may do to an input: move it anywhere
@@ -197,7 +198,7 @@ func (tm ThreatModel) project(op string, x0, x *tensor.Tensor, exact bool) {
 
 func checkPair(op string, x0, x *tensor.Tensor) {
 	if !tensor.SameShape(x0.Shape(), x.Shape()) || x0.Rank() < 1 || x0.Dim(0) == 0 {
-		panic(fmt.Sprintf("adversarial.ThreatModel.%s: shapes %v and %v", op, x0.Shape(), x.Shape()))
+		panic(fastgo.Errorf("adversarial.ThreatModel.%s: shapes %v and %v", op, x0.Shape(), x.Shape()))
 	}
 }
 
@@ -433,7 +434,7 @@ func shrinkToBall(norm Norm, eps float64, x0, x []float32) {
 // rest of the batch. With Eps +Inf the start is uniform in the box.
 func (tm ThreatModel) RandomStart(x0 *tensor.Tensor, rngs []*tensor.RNG) *tensor.Tensor {
 	if x0.Rank() < 1 || len(rngs) != x0.Dim(0) {
-		panic(fmt.Sprintf("adversarial.ThreatModel.RandomStart: %d generators for input %v", len(rngs), x0.Shape()))
+		panic(fastgo.Errorf("adversarial.ThreatModel.RandomStart: %d generators for input %v", len(rngs), x0.Shape()))
 	}
 	lo, hi := tm.Bounds()
 	out := x0.Clone()

@@ -74,7 +74,7 @@ func synthLearner(seed uint64) *learner.Learner {
 		Valid: &data.SliceLoader{X: xv, Y: yv, BatchSize: 60},
 		Vocab: []string{"a", "b", "c", "d", "e"},
 	}
-	return learner.New(data, newSmallNet(seed, synthClasses), learner.WithLR(1e-2))
+	return learner.New(data, newSmallNet(seed, synthClasses), learner.LR(1e-2))
 }
 
 var (

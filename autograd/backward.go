@@ -1,8 +1,7 @@
 package autograd
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -13,7 +12,7 @@ import (
 // The graph is freed afterwards: a second Backward through it panics.
 func (v *Var[T]) Backward() {
 	if v.data.Len() != 1 {
-		panic(fmt.Sprintf("autograd.Backward: output of shape %v is not a scalar; use BackwardWith", v.data.Shape()))
+		panic(fastgo.Errorf("autograd.Backward: output of shape %v is not a scalar; use BackwardWith", v.data.Shape()))
 	}
 	v.BackwardWith(tensor.Full[T](1, v.data.Shape()...))
 }
@@ -30,7 +29,7 @@ func (v *Var[T]) BackwardWith(g *tensor.Dense[T]) {
 func Grads[T tensor.Float](v *Var[T], g *tensor.Dense[T], wrt ...*Var[T]) []*tensor.Dense[T] {
 	if g == nil {
 		if v.data.Len() != 1 {
-			panic(fmt.Sprintf("autograd.Grads: output of shape %v is not a scalar and no gradient was given", v.data.Shape()))
+			panic(fastgo.Errorf("autograd.Grads: output of shape %v is not a scalar and no gradient was given", v.data.Shape()))
 		}
 		g = tensor.Full[T](1, v.data.Shape()...)
 	}
@@ -105,13 +104,13 @@ func topoReverse[T tensor.Float](root *Var[T]) []*Var[T] {
 // share memory with a value that is not transient.
 func run[T tensor.Float](root *Var[T], g *tensor.Dense[T], want map[*Var[T]]bool) map[*Var[T]]*tensor.Dense[T] {
 	if root.freed {
-		panic("autograd.Backward: the graph was already freed by an earlier backward pass")
+		panic(fastgo.Errorf("autograd.Backward: the graph was already freed by an earlier backward pass"))
 	}
 	if !tensor.SameShape(g.Shape(), root.data.Shape()) {
-		panic(fmt.Sprintf("autograd.Backward: gradient of shape %v for output of shape %v", g.Shape(), root.data.Shape()))
+		panic(fastgo.Errorf("autograd.Backward: gradient of shape %v for output of shape %v", g.Shape(), root.data.Shape()))
 	}
 	if !root.requiresGrad {
-		panic("autograd.Backward: the output does not require a gradient (no input requires one, or it was made under NoGrad)")
+		panic(fastgo.Errorf("autograd.Backward: the output does not require a gradient (no input requires one, or it was made under NoGrad)"))
 	}
 	order := topo(root)
 	var captured []*Var[T] // transient constants that ops kept for backward
@@ -157,7 +156,7 @@ func run[T tensor.Float](root *Var[T], g *tensor.Dense[T], want map[*Var[T]]bool
 		}
 		gins := v.fn.backward(gv)
 		if len(gins) != len(ins) {
-			panic(fmt.Sprintf("autograd: backward of %s returned %d gradients for %d inputs", v.fn.op, len(gins), len(ins)))
+			panic(fastgo.Errorf("autograd: backward of %s returned %d gradients for %d inputs", v.fn.op, len(gins), len(ins)))
 		}
 		for i, in := range ins {
 			gi := gins[i]
@@ -165,7 +164,7 @@ func run[T tensor.Float](root *Var[T], g *tensor.Dense[T], want map[*Var[T]]bool
 				continue
 			}
 			if !tensor.SameShape(gi.Shape(), in.data.Shape()) {
-				panic(fmt.Sprintf("autograd: backward of %s gave gradient of shape %v for input %d of shape %v", v.fn.op, gi.Shape(), i, in.data.Shape()))
+				panic(fastgo.Errorf("autograd: backward of %s gave gradient of shape %v for input %d of shape %v", v.fn.op, gi.Shape(), i, in.data.Shape()))
 			}
 			e.add(in, gi)
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -171,7 +172,7 @@ func TestSecondBackwardPanics(t *testing.T) {
 	s.Backward()
 	defer func() {
 		r := recover()
-		if r == nil || !strings.Contains(r.(string), "freed") {
+		if r == nil || !strings.Contains(r.(fastgo.Error).Error(), "freed") {
 			t.Fatalf("second backward: recover() = %v, want a panic about the freed graph", r)
 		}
 	}()
@@ -182,7 +183,7 @@ func TestBackwardNonScalarPanicsWithShape(t *testing.T) {
 	x := Param(tensor.FromSlice([]float32{1, 2}, 2))
 	defer func() {
 		r := recover()
-		if r == nil || !strings.Contains(r.(string), "[2]") {
+		if r == nil || !strings.Contains(r.(fastgo.Error).Error(), "[2]") {
 			t.Fatalf("recover() = %v, want a panic naming shape [2]", r)
 		}
 	}()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -43,7 +44,7 @@ func (r Reduction) String() string {
 // lossCheckReduction panics unless r is valid for op.
 func lossCheckReduction(op string, r Reduction, batchMean bool) {
 	if r < ReductionMean || r > ReductionBatchMean || (r == ReductionBatchMean && !batchMean) {
-		panic(fmt.Sprintf("autograd.%s: unsupported reduction %v", op, r))
+		panic(fastgo.Errorf("autograd.%s: unsupported reduction %v", op, r))
 	}
 }
 
@@ -92,10 +93,10 @@ func lossNewClass[T tensor.Float](op string, x *Var[T], targets []int, red Reduc
 	lossCheckReduction(op, red, false)
 	n, c := x.Shape()[0], x.Shape()[1]
 	if len(targets) != n {
-		panic(fmt.Sprintf("autograd.%s: %d targets for input %v", op, len(targets), x.Shape()))
+		panic(fastgo.Errorf("autograd.%s: %d targets for input %v", op, len(targets), x.Shape()))
 	}
 	if weight != nil && len(weight) != c {
-		panic(fmt.Sprintf("autograd.%s: %d class weights for input %v with %d classes", op, len(weight), x.Shape(), c))
+		panic(fastgo.Errorf("autograd.%s: %d class weights for input %v with %d classes", op, len(weight), x.Shape(), c))
 	}
 	ig := DefaultIgnoreIndex
 	if ignore != nil {
@@ -103,7 +104,7 @@ func lossNewClass[T tensor.Float](op string, x *Var[T], targets []int, red Reduc
 	}
 	for i, t := range targets {
 		if t != ig && (t < 0 || t >= c) {
-			panic(fmt.Sprintf("autograd.%s: target %d at index %d out of range for %d classes", op, t, i, c))
+			panic(fastgo.Errorf("autograd.%s: target %d at index %d out of range for %d classes", op, t, i, c))
 		}
 	}
 	return lossClass{n: n, c: c, targets: targets, weight: weight, ignore: ig, red: red}
@@ -171,7 +172,7 @@ func CrossEntropy[T tensor.Float](logits *Var[T], targets []int, opts *CrossEntr
 		opts = &CrossEntropyOptions{}
 	}
 	if !(opts.LabelSmoothing >= 0 && opts.LabelSmoothing <= 1) {
-		panic(fmt.Sprintf("autograd.CrossEntropy: label smoothing %v outside [0, 1]", opts.LabelSmoothing))
+		panic(fastgo.Errorf("autograd.CrossEntropy: label smoothing %v outside [0, 1]", opts.LabelSmoothing))
 	}
 	l := lossNewClass("CrossEntropy", logits, targets, opts.Reduction, opts.Weight, opts.IgnoreIndex)
 	ls := opts.LabelSmoothing
@@ -310,7 +311,7 @@ func lossGrad[T tensor.Float](red Reduction, g []T, f float64, i int) float64 {
 // lossSameShape panics unless a and b have the same shape.
 func lossSameShape[T tensor.Float](op string, a, b *Var[T]) {
 	if !tensor.SameShape(a.Shape(), b.Shape()) {
-		panic(fmt.Sprintf("autograd.%s: input %v and target %v differ in shape", op, a.Shape(), b.Shape()))
+		panic(fastgo.Errorf("autograd.%s: input %v and target %v differ in shape", op, a.Shape(), b.Shape()))
 	}
 }
 
@@ -379,7 +380,7 @@ func BCEWithLogits[T tensor.Float](logits, targets *Var[T], opts *BCEOptions) *V
 	}
 	pw := opts.PosWeight
 	if pw != nil && len(pw) != last {
-		panic(fmt.Sprintf("autograd.BCEWithLogits: %d positive weights for input %v (want %d)", len(pw), xs, last))
+		panic(fastgo.Errorf("autograd.BCEWithLogits: %d positive weights for input %v (want %d)", len(pw), xs, last))
 	}
 	posW := func(i int) float64 {
 		if pw == nil {

@@ -1,9 +1,9 @@
 package autograd
 
 import (
-	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -52,16 +52,16 @@ func batchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 		s    []int
 	}{{"weight", nnShapeOf(weight)}, {"bias", nnShapeOf(bias)}, {"running mean", nnDenseShape(runningMean)}, {"running var", nnDenseShape(runningVar)}} {
 		if p.s != nil && (len(p.s) != 1 || p.s[0] != c) {
-			panic(fmt.Sprintf("autograd.%s: %s %v does not match input %v (want [%d])", op, p.name, p.s, xs, c))
+			panic(fastgo.Errorf("autograd.%s: %s %v does not match input %v (want [%d])", op, p.name, p.s, xs, c))
 		}
 	}
 	if (runningMean == nil) != (runningVar == nil) {
-		panic("autograd." + op + ": running mean and running var must both be given or both be nil")
+		panic(fastgo.Errorf("autograd."+"%s"+": running mean and running var must both be given or both be nil", op))
 	}
 	m := n * inner
 	useBatch := training || runningMean == nil
 	if useBatch && m <= 1 && training {
-		panic(fmt.Sprintf("autograd.%s: expected more than 1 value per channel when training, got input %v", op, xs))
+		panic(fastgo.Errorf("autograd.%s: expected more than 1 value per channel when training, got input %v", op, xs))
 	}
 	out := tensor.Empty[T](xs...)
 	xd, od := x.data.Data(), out.Data()

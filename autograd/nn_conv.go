@@ -1,9 +1,9 @@
 package autograd
 
 import (
-	"fmt"
 	"sync/atomic"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -108,26 +108,26 @@ func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool) *Va
 		groups = 1
 	}
 	if groups < 0 {
-		panic(fmt.Sprintf("autograd.Conv2d: groups %d is negative", groups))
+		panic(fastgo.Errorf("autograd.Conv2d: groups %d is negative", groups))
 	}
 	if xs[1] != ws[1]*groups {
-		panic(fmt.Sprintf("autograd.Conv2d: input %v has %d channels, weight %v expects %d (groups %d)", xs, xs[1], ws, ws[1]*groups, groups))
+		panic(fastgo.Errorf("autograd.Conv2d: input %v has %d channels, weight %v expects %d (groups %d)", xs, xs[1], ws, ws[1]*groups, groups))
 	}
 	if ws[0]%groups != 0 || ws[0] == 0 {
-		panic(fmt.Sprintf("autograd.Conv2d: weight %v has %d output channels, not a positive multiple of groups %d", ws, ws[0], groups))
+		panic(fastgo.Errorf("autograd.Conv2d: weight %v has %d output channels, not a positive multiple of groups %d", ws, ws[0], groups))
 	}
 	if b != nil && (b.data.Rank() != 1 || b.Shape()[0] != ws[0]) {
-		panic(fmt.Sprintf("autograd.Conv2d: bias %v does not match weight %v (want [%d])", b.Shape(), ws, ws[0]))
+		panic(fastgo.Errorf("autograd.Conv2d: bias %v does not match weight %v (want [%d])", b.Shape(), ws, ws[0]))
 	}
 	sh, sw := nnPair(opts.Stride, 1)
 	ph, pw := opts.Padding[0], opts.Padding[1]
 	dh, dw := nnPair(opts.Dilation, 1)
 	if sh < 1 || sw < 1 || ph < 0 || pw < 0 || dh < 1 || dw < 1 {
-		panic(fmt.Sprintf("autograd.Conv2d: invalid stride %v, padding %v or dilation %v", opts.Stride, opts.Padding, opts.Dilation))
+		panic(fastgo.Errorf("autograd.Conv2d: invalid stride %v, padding %v or dilation %v", opts.Stride, opts.Padding, opts.Dilation))
 	}
 	geom := tensor.ConvGeom{KH: ws[2], KW: ws[3], StrideH: sh, StrideW: sw, PadH: ph, PadW: pw, DilH: dh, DilW: dw}
 	if xs[2]+2*ph < dh*(ws[2]-1)+1 || xs[3]+2*pw < dw*(ws[3]-1)+1 {
-		panic(fmt.Sprintf("autograd.Conv2d: kernel %dx%d (dilation %dx%d) larger than input %v padded by %dx%d", ws[2], ws[3], dh, dw, xs, ph, pw))
+		panic(fastgo.Errorf("autograd.Conv2d: kernel %dx%d (dilation %dx%d) larger than input %v padded by %dx%d", ws[2], ws[3], dh, dw, xs, ph, pw))
 	}
 	oh, ow := geom.OutSize(xs[2], xs[3])
 	p := &convPlan{

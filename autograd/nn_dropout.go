@@ -1,8 +1,7 @@
 package autograd
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -14,13 +13,13 @@ import (
 // and, when it draws a mask, rng is not nil.
 func Dropout[T tensor.Float](x *Var[T], p float64, training bool, rng *tensor.RNG) *Var[T] {
 	if !(p >= 0 && p <= 1) {
-		panic(fmt.Sprintf("autograd.Dropout: probability %v outside [0, 1] (input %v)", p, x.Shape()))
+		panic(fastgo.Errorf("autograd.Dropout: probability %v outside [0, 1] (input %v)", p, x.Shape()))
 	}
 	if !training || p == 0 {
 		return x
 	}
 	if rng == nil {
-		panic(fmt.Sprintf("autograd.Dropout: nil RNG in training (input %v)", x.Shape()))
+		panic(fastgo.Errorf("autograd.Dropout: nil RNG in training (input %v)", x.Shape()))
 	}
 	xd := x.data.Data()
 	keep := make([]bool, len(xd))

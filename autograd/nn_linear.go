@@ -1,8 +1,7 @@
 package autograd
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -15,10 +14,10 @@ func Linear[T tensor.Float](x, w, b *Var[T]) *Var[T] {
 	nnRank("Linear", "weight", w, 2)
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) < 1 || xs[len(xs)-1] != ws[1] {
-		panic(fmt.Sprintf("autograd.Linear: input %v does not end in weight %v's %d input features", xs, ws, ws[1]))
+		panic(fastgo.Errorf("autograd.Linear: input %v does not end in weight %v's %d input features", xs, ws, ws[1]))
 	}
 	if b != nil && (b.data.Rank() != 1 || b.Shape()[0] != ws[0]) {
-		panic(fmt.Sprintf("autograd.Linear: bias %v does not match weight %v (want [%d])", b.Shape(), ws, ws[0]))
+		panic(fastgo.Errorf("autograd.Linear: bias %v does not match weight %v (want [%d])", b.Shape(), ws, ws[0]))
 	}
 	in, outF := ws[1], ws[0]
 	rows := 1

@@ -1,10 +1,10 @@
 package autograd
 
 import (
-	"fmt"
 	"math"
 	"unsafe"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -39,7 +39,7 @@ func poolGeom[T tensor.Float](op string, x *Var[T], opts Pool2dOptions, dilation
 	nnRank(op, "input", x, 4)
 	kh, kw := opts.Kernel[0], opts.Kernel[1]
 	if kh < 1 || kw < 1 {
-		panic(fmt.Sprintf("autograd.%s: kernel %v must be positive", op, opts.Kernel))
+		panic(fastgo.Errorf("autograd.%s: kernel %v must be positive", op, opts.Kernel))
 	}
 	sh, sw := nnPair(opts.Stride, 0)
 	if sh == 0 {
@@ -50,16 +50,16 @@ func poolGeom[T tensor.Float](op string, x *Var[T], opts Pool2dOptions, dilation
 	}
 	dh, dw := nnPair(opts.Dilation, 1)
 	if !dilation && (dh != 1 || dw != 1) {
-		panic(fmt.Sprintf("autograd.%s: dilation %v is not supported", op, opts.Dilation))
+		panic(fastgo.Errorf("autograd.%s: dilation %v is not supported", op, opts.Dilation))
 	}
 	ph, pw := opts.Padding[0], opts.Padding[1]
 	if sh < 1 || sw < 1 || dh < 1 || dw < 1 || ph < 0 || pw < 0 || ph > kh/2 || pw > kw/2 {
-		panic(fmt.Sprintf("autograd.%s: invalid stride %v, dilation %v or padding %v for kernel %v (padding must be at most half the kernel)", op, opts.Stride, opts.Dilation, opts.Padding, opts.Kernel))
+		panic(fastgo.Errorf("autograd.%s: invalid stride %v, dilation %v or padding %v for kernel %v (padding must be at most half the kernel)", op, opts.Stride, opts.Dilation, opts.Padding, opts.Kernel))
 	}
 	g := tensor.ConvGeom{KH: kh, KW: kw, StrideH: sh, StrideW: sw, PadH: ph, PadW: pw, DilH: dh, DilW: dw}
 	xs := x.Shape()
 	if xs[2]+2*ph < dh*(kh-1)+1 || xs[3]+2*pw < dw*(kw-1)+1 {
-		panic(fmt.Sprintf("autograd.%s: kernel %v (dilation %dx%d) larger than input %v padded by %v", op, opts.Kernel, dh, dw, xs, opts.Padding))
+		panic(fastgo.Errorf("autograd.%s: kernel %v (dilation %dx%d) larger than input %v padded by %v", op, opts.Kernel, dh, dw, xs, opts.Padding))
 	}
 	oh, ow := g.OutSize(xs[2], xs[3])
 	return g, oh, ow
@@ -303,10 +303,10 @@ func poolAdaptiveBin(i, in, out int) (int, int) {
 func poolAdaptiveCheck[T tensor.Float](op string, x *Var[T], outH, outW int) {
 	nnRank(op, "input", x, 4)
 	if outH < 1 || outW < 1 {
-		panic(fmt.Sprintf("autograd.%s: output size %dx%d must be positive (input %v)", op, outH, outW, x.Shape()))
+		panic(fastgo.Errorf("autograd.%s: output size %dx%d must be positive (input %v)", op, outH, outW, x.Shape()))
 	}
 	if x.Shape()[2] < 1 || x.Shape()[3] < 1 {
-		panic(fmt.Sprintf("autograd.%s: input %v has an empty plane", op, x.Shape()))
+		panic(fastgo.Errorf("autograd.%s: input %v has an empty plane", op, x.Shape()))
 	}
 }
 

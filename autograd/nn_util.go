@@ -1,8 +1,7 @@
 package autograd
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -73,5 +72,5 @@ func nnRank[T tensor.Float](op, name string, x *Var[T], ranks ...int) {
 			return
 		}
 	}
-	panic(fmt.Sprintf("autograd.%s: %s of shape %v has rank %d, want rank %v", op, name, x.Shape(), x.data.Rank(), ranks))
+	panic(fastgo.Errorf("autograd.%s: %s of shape %v has rank %d, want rank %v", op, name, x.Shape(), x.data.Rank(), ranks))
 }

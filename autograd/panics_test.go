@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -82,8 +83,8 @@ func TestShapeMismatchPanicsNameOpAndShapes(t *testing.T) {
 			if r == nil {
 				t.Fatalf("no panic, want one naming %q", tc.wants)
 			}
-			if _, isErr := r.(error); isErr {
-				t.Fatalf("panic is a runtime error (%v), not the op's own message", r)
+			if _, typed := r.(fastgo.Error); !typed {
+				t.Fatalf("panic %v (%T) is not a fastgo.Error: a runtime error rather than the op's own message", r, r)
 			}
 			msg := fmt.Sprint(r)
 			for _, w := range tc.wants {

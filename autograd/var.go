@@ -1,9 +1,9 @@
 package autograd
 
 import (
-	"fmt"
 	"sync/atomic"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -54,7 +54,7 @@ func (v *Var[T]) Data() *tensor.Dense[T] { return v.data }
 // does. The shape must stay the same.
 func (v *Var[T]) SetData(d *tensor.Dense[T]) {
 	if !tensor.SameShape(v.data.Shape(), d.Shape()) {
-		panic(fmt.Sprintf("autograd.SetData: shape %v replaced by %v", v.data.Shape(), d.Shape()))
+		panic(fastgo.Errorf("autograd.SetData: shape %v replaced by %v", v.data.Shape(), d.Shape()))
 	}
 	v.data = d
 }
@@ -84,7 +84,7 @@ func (v *Var[T]) RequiresGrad() bool { return v.requiresGrad }
 // this way removes its gradient work from backward. It panics on a non-leaf.
 func (v *Var[T]) SetRequiresGrad(b bool) {
 	if v.fn != nil {
-		panic("autograd.SetRequiresGrad: not a leaf (made by " + v.fn.op + ")")
+		panic(fastgo.Errorf("autograd.SetRequiresGrad: not a leaf (made by "+"%s"+")", v.fn.op))
 	}
 	v.requiresGrad = b
 }

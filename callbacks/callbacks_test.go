@@ -9,10 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/data"
@@ -91,85 +89,6 @@ func scripted(col string, vals ...float64) learner.Callback {
 	})}
 }
 
-func TestProgressPlain(t *testing.T) {
-	var buf bytes.Buffer
-	l := learner.New(blobData(32, 9, 8), mlp(1), learner.Metrics(learner.Accuracy()))
-	p := &Progress{Out: &buf, Display: DisplayPlain}
-	cancelValid := on(learner.BeforeValidate, func(l *learner.Learner) error {
-		if l.Epoch == 1 {
-			return learner.CancelValidate
-		}
-		return nil
-	})
-	if err := l.Fit(context.Background(), 2, learner.FitCallbacks(p, cancelValid)); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	// fastprogress's console table: names padded to 8, joined by two
-	// spaces; values under them, 6 decimals, #na# when not computed.
-	if lines[0] != "epoch     train_loss  valid_loss  accuracy  time" {
-		t.Fatalf("header %q", lines[0])
-	}
-	row := regexp.MustCompile(`^(\d)         (\d\.\d{6})    (\d\.\d{6}|#na#    )    (\d\.\d{6}|#na#    )  \d\d:\d\d$`)
-	if len(lines) != 3 {
-		t.Fatalf("%d lines:\n%s", len(lines), buf.String())
-	}
-	for e, line := range lines[1:] {
-		m := row.FindStringSubmatch(line)
-		if m == nil || m[1] != string(rune('0'+e)) {
-			t.Fatalf("row %d %q does not match the table", e, line)
-		}
-		if (e == 1) != (m[3] == "#na#    ") {
-			t.Fatalf("row %d %q: #na# belongs to the cancelled validation only", e, line)
-		}
-	}
-	if !strings.HasPrefix(lines[1][10:], formatStat(l.Recorder.Values[0][0])) {
-		t.Fatalf("row %q does not show the recorded train_loss %v", lines[1], l.Recorder.Values[0][0])
-	}
-}
-
-func TestProgressBars(t *testing.T) {
-	// Bars drawn into a buffer (as on a terminal): the fit completes, the
-	// bars shut down, and the table is still printed.
-	var buf bytes.Buffer
-	l := learner.New(blobData(64, 16, 8), mlp(1), learner.Metrics(learner.Accuracy()))
-	done := make(chan error, 1)
-	go func() {
-		done <- l.Fit(context.Background(), 2, learner.FitCallbacks(&Progress{Out: &buf, Display: DisplayBars}))
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the progress bars hang")
-	}
-	out := buf.String()
-	for _, want := range []string{"epoch     train_loss  valid_loss  accuracy  time", "epoch", "2/2"} {
-		if !strings.Contains(out, want) {
-			t.Fatalf("bar output lacks %q:\n%s", want, out)
-		}
-	}
-	if isTerminal(&buf) {
-		t.Fatal("a buffer is not a terminal")
-	}
-}
-
-func TestFormatTime(t *testing.T) {
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{{0, "00:00"}, {59 * time.Second, "00:59"}, {61*time.Second + 900*time.Millisecond, "01:01"}, {3723 * time.Second, "1:02:03"}} {
-		if got := formatTime(tc.d); got != tc.want {
-			t.Errorf("formatTime(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-	}
-	if formatStat(math.NaN()) != "#na#" || formatStat(0.5) != "0.500000" {
-		t.Error("formatStat")
-	}
-}
-
 func TestCSVLogger(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logs", "history.csv")
 	l := learner.New(blobData(32, 9, 8), mlp(1), learner.Metrics(learner.Accuracy()))
@@ -183,7 +102,7 @@ func TestCSVLogger(t *testing.T) {
 	// The run dies at the end of its second epoch, in a callback that runs
 	// before CSVLogger (order 0 < 60): the first epoch's row, written and
 	// synced when it ended, survives; the second was never written.
-	if err := l.Fit(context.Background(), 3, learner.FitCallbacks(c, kill)); err == nil {
+	if err := l.Fit(context.Background(), 3, learner.Callbacks(c, kill)); err == nil {
 		t.Fatal("the run did not fail")
 	}
 	rows := readCSV(t, path)
@@ -192,14 +111,14 @@ func TestCSVLogger(t *testing.T) {
 	}
 	// Append adds rows without a second header.
 	c.Append = true
-	if err := l.Fit(context.Background(), 2, learner.FitCallbacks(c)); err != nil {
+	if err := l.Fit(context.Background(), 2, learner.Callbacks(c)); err != nil {
 		t.Fatal(err)
 	}
 	rows = readCSV(t, path)
 	if len(rows) != 4 || rows[2][0] != "0" || rows[3][0] != "1" {
 		t.Fatalf("rows after appending: %v", rows)
 	}
-	if _, err := l.LRFind(context.Background(), nil); err != nil {
+	if _, err := l.LRFind(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := readCSV(t, path); len(got) != 4 {
@@ -240,7 +159,7 @@ func TestEarlyStopping(t *testing.T) {
 			l := learner.New(blobData(16, 8, 8), mlp(1), learner.Metrics(learner.Accuracy()))
 			epochs := 0
 			count := on(learner.AfterTrain, func(*learner.Learner) error { epochs++; return nil })
-			if err := l.Fit(context.Background(), 6, learner.FitCallbacks(tc.cb, scripted(tc.col, tc.vals...), count)); err != nil {
+			if err := l.Fit(context.Background(), 6, learner.Callbacks(tc.cb, scripted(tc.col, tc.vals...), count)); err != nil {
 				t.Fatal(err)
 			}
 			if tc.cb.StoppedEpoch != tc.stoppedAt {
@@ -256,7 +175,7 @@ func TestEarlyStopping(t *testing.T) {
 		})
 	}
 	l := learner.New(blobData(16, 8, 8), mlp(1))
-	if err := l.Fit(context.Background(), 1, learner.FitCallbacks(&EarlyStopping{Monitor: "f1_score"})); err == nil || !strings.Contains(err.Error(), `"f1_score" is not recorded`) {
+	if err := l.Fit(context.Background(), 1, learner.Callbacks(&EarlyStopping{Monitor: "f1_score"})); err == nil || !strings.Contains(err.Error(), `"f1_score" is not recorded`) {
 		t.Fatalf("monitoring a missing column: %v", err)
 	}
 }
@@ -272,7 +191,7 @@ func TestSaveModel(t *testing.T) {
 		snap := on(learner.AfterEpoch, func(l *learner.Learner) error { after = append(after, weights(l.Model)); return nil })
 		sm := &SaveModel{Path: path}
 		// valid_loss 1, 0.5, 0.7, 0.6: the best is epoch 1.
-		if err := l.Fit(ctx, 4, learner.FitCallbacks(sm, scripted("valid_loss", 1, 0.5, 0.7, 0.6), snap)); err != nil {
+		if err := l.Fit(ctx, 4, learner.Callbacks(sm, scripted("valid_loss", 1, 0.5, 0.7, 0.6), snap)); err != nil {
 			t.Fatal(err)
 		}
 		if sm.BestEpoch != 1 || sm.Best() != 0.5 {
@@ -291,7 +210,7 @@ func TestSaveModel(t *testing.T) {
 		var after []map[string][]float32
 		snap := on(learner.AfterEpoch, func(l *learner.Learner) error { after = append(after, weights(l.Model)); return nil })
 		es := &EarlyStopping{Patience: 2}
-		if err := l.Fit(ctx, 10, learner.FitCallbacks(es, &SaveModel{Path: path}, scripted("valid_loss", 1, 0.4, 0.5, 0.6, 0.1, 0, 0, 0, 0, 0), snap)); err != nil {
+		if err := l.Fit(ctx, 10, learner.Callbacks(es, &SaveModel{Path: path}, scripted("valid_loss", 1, 0.4, 0.5, 0.6, 0.1, 0, 0, 0, 0, 0), snap)); err != nil {
 			t.Fatal(err)
 		}
 		if es.StoppedEpoch != 3 || len(after) != 4 || !reflect.DeepEqual(weights(m), after[1]) {
@@ -302,7 +221,7 @@ func TestSaveModel(t *testing.T) {
 		path := filepath.Join(dir, "model.safetensors")
 		l := learner.New(blobData(32, 8, 8), mlp(1))
 		sm := &SaveModel{Path: path, EveryEpoch: true, WithOpt: true}
-		if err := l.Fit(ctx, 3, learner.FitCallbacks(sm)); err != nil {
+		if err := l.Fit(ctx, 3, learner.Callbacks(sm)); err != nil {
 			t.Fatal(err)
 		}
 		for e := 0; e < 3; e++ {
@@ -318,11 +237,11 @@ func TestSaveModel(t *testing.T) {
 		path := filepath.Join(dir, "end.safetensors")
 		m := mlp(1)
 		l := learner.New(blobData(32, 8, 8), m)
-		if err := l.Fit(ctx, 3, learner.FitCallbacks(&SaveModel{Path: path, AtEnd: true}, scripted("valid_loss", 1, 2, 3))); err != nil {
+		if err := l.Fit(ctx, 3, learner.Callbacks(&SaveModel{Path: path, AtEnd: true}, scripted("valid_loss", 1, 2, 3))); err != nil {
 			t.Fatal(err)
 		}
 		m2 := mlp(5)
-		if err := learner.New(blobData(32, 8, 8), m2).Load(path, false); err != nil {
+		if err := learner.New(blobData(32, 8, 8), m2).Load(path, learner.WithoutOpt()); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(weights(m), weights(m2)) {
@@ -331,28 +250,28 @@ func TestSaveModel(t *testing.T) {
 	})
 	t.Run("not during LRFind", func(t *testing.T) {
 		path := filepath.Join(dir, "lrfind.safetensors")
-		l := learner.New(blobData(320, 8, 8), mlp(1), learner.WithCallbacks(&SaveModel{Path: path}, &EarlyStopping{}))
-		if _, err := l.LRFind(ctx, nil); err != nil {
+		l := learner.New(blobData(320, 8, 8), mlp(1), learner.Callbacks(&SaveModel{Path: path}, &EarlyStopping{}))
+		if _, err := l.LRFind(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
 			t.Fatalf("SaveModel saved during LRFind: %v", err)
 		}
 	})
-	if err := learner.New(blobData(16, 8, 8), mlp(1)).Fit(ctx, 1, learner.FitCallbacks(&SaveModel{})); err == nil {
+	if err := learner.New(blobData(16, 8, 8), mlp(1)).Fit(ctx, 1, learner.Callbacks(&SaveModel{})); err == nil {
 		t.Fatal("SaveModel without a Path did not fail")
 	}
 }
 
 func TestReduceLROnPlateau(t *testing.T) {
-	l := learner.New(blobData(16, 8, 8), mlp(1), learner.WithLR(1e-2))
+	l := learner.New(blobData(16, 8, 8), mlp(1), learner.LR(1e-2))
 	var lrs []float64
 	rec := on(learner.BeforeTrain, func(l *learner.Learner) error { lrs = append(lrs, l.Hyper("lr")[0]); return nil })
 	var log bytes.Buffer
 	cb := &ReduceLROnPlateau{Patience: 1, Factor: 10, MinLR: 2e-5, Log: &log}
 	// No improvement at epochs 1 and 2 (two reductions), an improvement at
 	// 3, none at 4 (a third, floored at MinLR).
-	if err := l.Fit(context.Background(), 6, learner.FitCallbacks(cb, rec, scripted("valid_loss", 1, 1.1, 1.2, 0.5, 0.6, 0.4))); err != nil {
+	if err := l.Fit(context.Background(), 6, learner.Callbacks(cb, rec, scripted("valid_loss", 1, 1.1, 1.2, 0.5, 0.6, 0.4))); err != nil {
 		t.Fatal(err)
 	}
 	want := []float64{1e-2, 1e-2, 1e-3, 1e-4, 1e-4, 2e-5}
@@ -385,7 +304,7 @@ func TestGradientClip(t *testing.T) {
 			ratio = append(ratio, float64(ps[0].Grad().Data()[0]/g0[0]))
 			return nil
 		})}
-		if err := l.Fit(context.Background(), 1, learner.FitCallbacks(clip, first, last)); err != nil {
+		if err := l.Fit(context.Background(), 1, learner.Callbacks(clip, first, last)); err != nil {
 			t.Fatal(err)
 		}
 		if clipped := before[0] > maxNorm; clipped != (maxNorm < 1) {
@@ -412,8 +331,8 @@ func TestGradientAccumulation(t *testing.T) {
 	// consecutive batches of 8.
 	run := func(bs int, cbs ...learner.Callback) (*learner.Learner, layers.Module) {
 		m := mlp(1)
-		l := learner.New(blobData(64, 8, bs), m, learner.WithLR(0.05))
-		if err := l.Fit(context.Background(), 2, learner.FitCallbacks(cbs...)); err != nil {
+		l := learner.New(blobData(64, 8, bs), m, learner.LR(0.05))
+		if err := l.Fit(context.Background(), 2, learner.Callbacks(cbs...)); err != nil {
 			t.Fatal(err)
 		}
 		return l, m
@@ -496,7 +415,7 @@ func TestMixUp(t *testing.T) {
 		}
 		return nil
 	})}
-	if err := l.Fit(context.Background(), 2, learner.FitCallbacks(mix, keep, check)); err != nil {
+	if err := l.Fit(context.Background(), 2, learner.Callbacks(mix, keep, check)); err != nil {
 		t.Fatal(err)
 	}
 	if batches != 8 || !validSeen {
@@ -558,7 +477,7 @@ func flatLinear() layers.Module {
 }
 
 func TestCutMix(t *testing.T) {
-	l := learner.New(images(32), flatLinear(), learner.WithLR(1e-4))
+	l := learner.New(images(32), flatLinear(), learner.LR(1e-4))
 	cm := &CutMix{Seed: 3}
 	var x0 *tensor.Tensor
 	var y0 []int
@@ -609,14 +528,14 @@ func TestCutMix(t *testing.T) {
 		}
 		return nil
 	})}
-	if err := l.Fit(context.Background(), 4, learner.FitCallbacks(cm, keep, check)); err != nil {
+	if err := l.Fit(context.Background(), 4, learner.Callbacks(cm, keep, check)); err != nil {
 		t.Fatal(err)
 	}
 	if len(areas) < 3 {
 		t.Fatalf("box areas drawn %v: the box does not vary", areas)
 	}
 	bad := learner.New(blobData(16, 8, 8), mlp(1))
-	if err := bad.Fit(context.Background(), 1, learner.FitCallbacks(&CutMix{})); err == nil || !strings.Contains(err.Error(), "[N,C,H,W]") {
+	if err := bad.Fit(context.Background(), 1, learner.Callbacks(&CutMix{})); err == nil || !strings.Contains(err.Error(), "[N,C,H,W]") {
 		t.Fatalf("CutMix on non-images: %v", err)
 	}
 }
@@ -632,7 +551,7 @@ func TestTerminateOnNaN(t *testing.T) {
 	ended := false
 	end := on(learner.AfterFit, func(*learner.Learner) error { ended = true; return nil })
 	c := &TerminateOnNaN{}
-	if err := l.Fit(context.Background(), 3, learner.FitCallbacks(c, ordered{-20, nan}, end)); err != nil {
+	if err := l.Fit(context.Background(), 3, learner.Callbacks(c, ordered{-20, nan}, end)); err != nil {
 		t.Fatalf("TerminateOnNaN ends the fit cleanly, got %v", err)
 	}
 	if !c.Stopped || c.Epoch != 1 || c.Iter != 2 || !ended {
@@ -664,7 +583,7 @@ func TestShortEpoch(t *testing.T) {
 			}
 			return nil
 		})
-		if err := l.Fit(context.Background(), 1, learner.FitCallbacks(tc.cb, count)); err != nil {
+		if err := l.Fit(context.Background(), 1, learner.Callbacks(tc.cb, count)); err != nil {
 			t.Fatal(err)
 		}
 		if train != tc.train || valid != tc.valid {

@@ -65,7 +65,7 @@ func (c *CSVLogger) Handle(l *learner.Learner, e learner.Event) error {
 		if err != nil {
 			return fmt.Errorf("callbacks.CSVLogger: %w", err)
 		}
-		return closeCSV(f, writeCSV(f, epochCells(l)))
+		return closeCSV(f, writeCSV(f, l.Recorder.Row(l.Epoch)))
 	}
 	return nil
 }

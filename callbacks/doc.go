@@ -1,18 +1,19 @@
 // Package callbacks holds the standard callbacks of a fastgo Learner, the
-// ones fastai ships: progress display (Progress), result logging
-// (CSVLogger), early stopping (EarlyStopping), saving the best model
+// ones fastai ships: result logging (CSVLogger), early stopping (EarlyStopping), saving the best model
 // (SaveModel), learning-rate reduction on a plateau (ReduceLROnPlateau),
 // gradient clipping and accumulation (GradientClip, GradientAccumulation),
 // MixUp and CutMix, and the small guards TerminateOnNaN and ShortEpoch. The
 // Recorder, which every Learner has, lives in package learner, with its
-// plots (Recorder.PlotLoss, Recorder.PlotSched).
+// plots (Recorder.PlotLoss, Recorder.PlotSched), and so does the progress
+// display, which every fit shows when standard output is a terminal
+// (learner.NoProgress and learner.ProgressTo change that).
 //
 // A callback is a learner.Callback: a value whose Handle method the
-// training loop calls at every event. Pass callbacks for one fit with
-// learner.FitCallbacks, or for every fit with learner.WithCallbacks:
+// training loop calls at every event. Pass callbacks with learner.Callbacks,
+// to a fit for that fit only, or to learner.New (or vision.CNNLearner) for
+// every fit:
 //
-//	err := learn.Fit(ctx, 20, learner.FitCallbacks(
-//		callbacks.NewProgress(os.Stdout),
+//	err := learn.Fit(ctx, 20, learner.Callbacks(
 //		&callbacks.SaveModel{Path: "best.safetensors"},
 //		&callbacks.EarlyStopping{Patience: 3},
 //	))
@@ -21,8 +22,8 @@
 //
 // Callbacks run in the order of their Order method (fastai's order), then in
 // the order they were given. The Recorder runs at 50; everything that reads
-// an epoch's results (Progress, CSVLogger, the trackers) runs after it, at
-// fastai's orders: CSVLogger and Progress at 60, SaveModel at 61,
+// an epoch's results (the progress display, CSVLogger, the trackers) runs
+// after it, at fastai's orders: CSVLogger and the progress display at 60, SaveModel at 61,
 // ReduceLROnPlateau at 62, EarlyStopping at 63. So the best model is saved
 // before EarlyStopping ends the fit, and SaveModel then reloads it.
 //
@@ -49,6 +50,6 @@
 // # LRFind
 //
 // During Learner.LRFind (l.InLRFind() is true) the trackers, CSVLogger and
-// the results table of Progress do nothing, as in fastai: the mock training
+// the results table of the progress display do nothing, as in fastai: the mock training
 // saves no model, stops nothing early and logs no epoch.
 package callbacks

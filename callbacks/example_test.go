@@ -37,8 +37,8 @@ func Example() {
 	stop := &callbacks.EarlyStopping{Patience: 3}
 	save := &callbacks.SaveModel{Path: filepath.Join(dir, "best.safetensors")}
 	var table strings.Builder // os.Stdout in a program
-	err := learn.Fit(context.Background(), 50, learner.FitLR(learner.LR(1e-2)),
-		learner.FitCallbacks(&callbacks.Progress{Out: &table}, save, stop))
+	err := learn.Fit(context.Background(), 50, learner.LR(1e-2),
+		learner.Callbacks(save, stop), learner.ProgressTo(&table))
 	fmt.Println("error:", err)
 	fmt.Println(strings.Split(table.String(), "\n")[0])
 	fmt.Println("stopped early:", stop.StoppedEpoch > 0 && stop.StoppedEpoch < 49)

@@ -219,12 +219,12 @@ func (c *SaveModel) Handle(l *learner.Learner, e learner.Event) error {
 			return nil
 		}
 		if c.EveryEpoch {
-			return l.Save(c.EpochPath(l.Epoch), c.WithOpt)
+			return l.Save(c.EpochPath(l.Epoch), c.saveOpts()...)
 		}
 		c.t.afterEpoch(l)
 		if c.t.newBest {
 			logf(c.Log, "Better model found at epoch %d with %s value: %g.", l.Epoch, c.t.monitor, c.t.best)
-			if err := l.Save(c.Path, c.WithOpt); err != nil {
+			if err := l.Save(c.Path, c.saveOpts()...); err != nil {
 				return err
 			}
 			c.BestEpoch = l.Epoch
@@ -235,9 +235,9 @@ func (c *SaveModel) Handle(l *learner.Learner, e learner.Event) error {
 		}
 		switch {
 		case c.AtEnd:
-			return l.Save(c.Path, c.WithOpt)
+			return l.Save(c.Path, c.saveOpts()...)
 		case !c.EveryEpoch && c.BestEpoch >= 0:
-			return l.Load(c.Path, c.WithOpt)
+			return l.Load(c.Path, c.saveOpts()...)
 		}
 	}
 	return nil
@@ -245,6 +245,15 @@ func (c *SaveModel) Handle(l *learner.Learner, e learner.Event) error {
 
 // Best returns the best monitored value of the current or last fit.
 func (c *SaveModel) Best() float64 { return c.t.best }
+
+// saveOpts are the options of Save and Load: the optimizer's state only
+// WithOpt.
+func (c *SaveModel) saveOpts() []learner.Option {
+	if c.WithOpt {
+		return nil
+	}
+	return []learner.Option{learner.WithoutOpt()}
+}
 
 // ReduceLROnPlateau divides the learning rate of every layer group by
 // Factor when the monitored value has not improved for Patience epochs,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -33,7 +34,7 @@ type Conv2d struct {
 func NewConv2d(in, out, kernel int, cfg ConvConfig, rng *tensor.RNG) *Conv2d {
 	g := max(cfg.Groups, 1)
 	if in <= 0 || out <= 0 || kernel <= 0 || in%g != 0 || out%g != 0 {
-		panic(fmt.Sprintf("layers.NewConv2d: in=%d out=%d kernel=%d groups=%d are not valid", in, out, kernel, g))
+		panic(fastgo.Errorf("layers.NewConv2d: in=%d out=%d kernel=%d groups=%d are not valid", in, out, kernel, g))
 	}
 	rng = rngOr(rng)
 	c := &Conv2d{Opts: autograd.Conv2dOptions{

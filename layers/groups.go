@@ -1,9 +1,9 @@
 package layers
 
 import (
-	"fmt"
 	"strings"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 )
 
@@ -28,12 +28,12 @@ func ParamGroups(root Module, parts ...Module) [][]NamedParam {
 	for i, part := range parts {
 		prefix, ok := names[part]
 		if !ok {
-			panic(fmt.Sprintf("layers.ParamGroups: part %d (%T) is not in the module tree of %T", i, part, root))
+			panic(fastgo.Errorf("layers.ParamGroups: part %d (%T) is not in the module tree of %T", i, part, root))
 		}
 		for _, np := range NamedParameters(part) {
 			np.Name = join(prefix, np.Name)
 			if j, dup := owner[np.Name]; dup {
-				panic(fmt.Sprintf("layers.ParamGroups: parameter %s is in parts %d and %d", np.Name, j, i))
+				panic(fastgo.Errorf("layers.ParamGroups: parameter %s is in parts %d and %d", np.Name, j, i))
 			}
 			owner[np.Name] = i
 			groups[i] = append(groups[i], np)
@@ -46,7 +46,7 @@ func ParamGroups(root Module, parts ...Module) [][]NamedParam {
 		}
 	}
 	if len(left) > 0 {
-		panic(fmt.Sprintf("layers.ParamGroups: parameters %s are in no part", strings.Join(left, ", ")))
+		panic(fastgo.Errorf("layers.ParamGroups: parameters %s are in no part", strings.Join(left, ", ")))
 	}
 	return groups
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -20,7 +21,7 @@ type Linear struct {
 // the default generator (see SeedDefault).
 func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
 	if in <= 0 || out <= 0 {
-		panic(fmt.Sprintf("layers.NewLinear: sizes in=%d out=%d must be positive", in, out))
+		panic(fastgo.Errorf("layers.NewLinear: sizes in=%d out=%d must be positive", in, out))
 	}
 	rng = rngOr(rng)
 	l := &Linear{}

@@ -1,9 +1,9 @@
 package layers
 
 import (
-	"fmt"
 	"strings"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -76,26 +76,26 @@ func (b *Base) Training() bool { return !b.eval }
 // checkName panics on an empty, dotted or duplicate name.
 func (b *Base) checkName(kind, name string) {
 	if name == "" || strings.Contains(name, ".") {
-		panic(fmt.Sprintf("layers: %s name %q must be non-empty and contain no dot", kind, name))
+		panic(fastgo.Errorf("layers: %s name %q must be non-empty and contain no dot", kind, name))
 	}
 	for _, p := range b.params {
 		if p.name == name {
-			panic(fmt.Sprintf("layers: %s name %q is already a parameter", kind, name))
+			panic(fastgo.Errorf("layers: %s name %q is already a parameter", kind, name))
 		}
 	}
 	for _, t := range b.buffers {
 		if t.name == name {
-			panic(fmt.Sprintf("layers: %s name %q is already a buffer", kind, name))
+			panic(fastgo.Errorf("layers: %s name %q is already a buffer", kind, name))
 		}
 	}
 	for _, t := range b.ints {
 		if t.name == name {
-			panic(fmt.Sprintf("layers: %s name %q is already a buffer", kind, name))
+			panic(fastgo.Errorf("layers: %s name %q is already a buffer", kind, name))
 		}
 	}
 	for _, c := range b.children {
 		if c.name == name {
-			panic(fmt.Sprintf("layers: %s name %q is already a sub-module", kind, name))
+			panic(fastgo.Errorf("layers: %s name %q is already a sub-module", kind, name))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -129,7 +130,7 @@ func TestLoadStateDictStrictAndLenient(t *testing.T) {
 
 func TestDuplicateNamePanics(t *testing.T) {
 	defer func() {
-		if r := recover(); r == nil || !strings.Contains(r.(string), `"weight"`) {
+		if r := recover(); r == nil || !strings.Contains(r.(fastgo.Error).Error(), `"weight"`) {
 			t.Fatalf("recover() = %v, want a panic naming \"weight\"", r)
 		}
 	}()

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -25,7 +26,7 @@ type BatchNorm struct {
 
 func newBatchNorm(c, rank int) *BatchNorm {
 	if c <= 0 {
-		panic(fmt.Sprintf("layers.NewBatchNorm%dd: %d features", rank-2, c))
+		panic(fastgo.Errorf("layers.NewBatchNorm%dd: %d features", rank-2, c))
 	}
 	b := &BatchNorm{Momentum: 0.1, Eps: 1e-5, rank: rank}
 	b.Weight = b.AddParam("weight", autograd.Param(tensor.Ones(c)))
@@ -46,7 +47,7 @@ func NewBatchNorm2d(c int) *BatchNorm { return newBatchNorm(c, 4) }
 // running ones) and with the running statistics in eval.
 func (b *BatchNorm) Forward(x *autograd.Value) *autograd.Value {
 	if x.Data().Rank() != b.rank {
-		panic(fmt.Sprintf("layers.BatchNorm%dd: input of shape %v, want rank %d", b.rank-2, x.Shape(), b.rank))
+		panic(fastgo.Errorf("layers.BatchNorm%dd: input of shape %v, want rank %d", b.rank-2, x.Shape(), b.rank))
 	}
 	training := b.Training()
 	if training {
@@ -60,7 +61,7 @@ func (b *BatchNorm) Forward(x *autograd.Value) *autograd.Value {
 // memory less each way and no tensor in between.
 func (b *BatchNorm) ForwardReLU(x *autograd.Value) *autograd.Value {
 	if x.Data().Rank() != b.rank {
-		panic(fmt.Sprintf("layers.BatchNorm%dd: input of shape %v, want rank %d", b.rank-2, x.Shape(), b.rank))
+		panic(fastgo.Errorf("layers.BatchNorm%dd: input of shape %v, want rank %d", b.rank-2, x.Shape(), b.rank))
 	}
 	training := b.Training()
 	if training {

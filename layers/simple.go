@@ -1,8 +1,7 @@
 package layers
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -80,7 +79,7 @@ type Dropout struct {
 // generator split off the default one).
 func NewDropout(p float64, rng *tensor.RNG) *Dropout {
 	if p < 0 || p >= 1 {
-		panic(fmt.Sprintf("layers.NewDropout: p=%g must be in [0, 1)", p))
+		panic(fastgo.Errorf("layers.NewDropout: p=%g must be in [0, 1)", p))
 	}
 	return &Dropout{P: p, rng: rngOr(rng)}
 }
@@ -185,13 +184,13 @@ var (
 // NewNormalize returns a Normalize layer for len(mean) channels.
 func NewNormalize(mean, std []float32) *Normalize {
 	if len(mean) == 0 || len(mean) != len(std) {
-		panic(fmt.Sprintf("layers.NewNormalize: %d means and %d stds", len(mean), len(std)))
+		panic(fastgo.Errorf("layers.NewNormalize: %d means and %d stds", len(mean), len(std)))
 	}
 	c := len(mean)
 	shift, scale := tensor.Zeros(1, c, 1, 1), tensor.Zeros(1, c, 1, 1)
 	for i := range mean {
 		if std[i] <= 0 {
-			panic(fmt.Sprintf("layers.NewNormalize: std[%d] = %g must be positive", i, std[i]))
+			panic(fastgo.Errorf("layers.NewNormalize: std[%d] = %g must be positive", i, std[i]))
 		}
 		scale.Data()[i] = 1 / std[i]
 		shift.Data()[i] = -mean[i] / std[i]
@@ -203,7 +202,7 @@ func NewNormalize(mean, std []float32) *Normalize {
 // Forward returns (x - mean) / std per channel of x [N, C, H, W].
 func (n *Normalize) Forward(x *autograd.Value) *autograd.Value {
 	if x.Data().Rank() != 4 || x.Shape()[1] != len(n.Mean) {
-		panic(fmt.Sprintf("layers.Normalize: input of shape %v, want [N %d H W]", x.Shape(), len(n.Mean)))
+		panic(fastgo.Errorf("layers.Normalize: input of shape %v, want [N %d H W]", x.Shape(), len(n.Mean)))
 	}
 	return autograd.Add(autograd.Mul(x, n.scale), n.shift)
 }

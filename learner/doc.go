@@ -7,8 +7,8 @@
 //
 //	learn := learner.New(data, model, learner.Metrics(learner.Accuracy()))
 //	err := learn.FitOneCycle(ctx, 3, learner.LR(1e-2))
-//	res, err := learn.LRFind(ctx, nil)     // res.Valley: a learning rate to use
-//	err = learn.FineTune(ctx, 5, nil)       // transfer learning, see below
+//	res, err := learn.LRFind(ctx)     // res.Valley: a learning rate to use
+//	err = learn.FineTune(ctx, 5)       // transfer learning, see below
 //	pred, err := learn.Predict(item)        // class, index, probabilities
 //
 // vision.CNNLearner builds a Learner for image classification from a model

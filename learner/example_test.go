@@ -68,7 +68,7 @@ func ExampleLearner_FitOneCycle() {
 func ExampleLearner_LRFind() {
 	ctx := context.Background()
 	learn := learner.New(spiralData(), mlp(), learner.Metrics(learner.Accuracy()))
-	res, err := learn.LRFind(ctx, nil)
+	res, err := learn.LRFind(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -99,7 +99,7 @@ func ExampleCallbackFunc() {
 		return nil
 	})
 	learn := learner.New(spiralData(), mlp())
-	err := learn.Fit(context.Background(), 5, learner.FitCallbacks(stop))
+	err := learn.Fit(context.Background(), 5, learner.Callbacks(stop))
 	fmt.Println(batches, err)
 	// Output:
 	// 10 <nil>

@@ -2,12 +2,13 @@ package learner
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/fastgo-ml/fastgo/autograd"
 )
 
 // FreezeTo freezes the layer groups before n (n < 0 counts from the end) and
-// unfreezes the others, as fastai's freeze_to. With TrainBN (the default),
+// unfreezes the others, as fastai's freeze_to. Unless the learner was made with FreezeNorm,
 // norm-layer parameters stay trainable in frozen groups. Frozen parameters
 // get no gradient and cost no gradient work. As in fastai, the optimizer's
 // state (Adam's moments, step counts) is cleared, its hyper-parameters kept.
@@ -21,7 +22,7 @@ func (l *Learner) FreezeTo(n int) {
 	norm := normParams(l.Model)
 	for i, g := range groups {
 		for _, np := range g {
-			np.Param.SetRequiresGrad(i >= n || (l.TrainBN && norm[np.Param]))
+			np.Param.SetRequiresGrad(i >= n || (l.trainBN && norm[np.Param]))
 		}
 	}
 	l.clearOptState()
@@ -36,64 +37,51 @@ func (l *Learner) Unfreeze() { l.FreezeTo(0) }
 // FrozenTo returns the number of leading layer groups that are frozen.
 func (l *Learner) FrozenTo() int { return l.frozenTo }
 
-// FineTuneOptions are FineTune's settings; the zero value means fastai's
-// defaults: base lr 2e-3, 1 frozen epoch, lr_mult 100, pct_start 0.3, div 5.
-type FineTuneOptions struct {
-	// BaseLR is the head's learning rate in the frozen phase (2e-3); the
-	// unfrozen phase uses half of it.
-	BaseLR float64
-	// FreezeEpochs is the length of the frozen phase (1).
-	FreezeEpochs int
-	// LRMult is the ratio of the last group's rate to the first's in the
-	// unfrozen phase (100).
-	LRMult float64
-	// PctStart is the unfrozen one-cycle's warm-up fraction (0.3).
-	PctStart float64
-	// Div is the unfrozen one-cycle's initial division of the rates (5).
-	Div float64
-	// NoFreezeEpochs skips the frozen phase (FreezeEpochs is then ignored).
-	NoFreezeEpochs bool
-}
-
 // FineTune is fastai's fine_tune for transfer learning: freeze, one-cycle
-// for FreezeEpochs at pct_start 0.99 and slice(base_lr), halve base_lr,
-// unfreeze, then one-cycle for epochs with discriminative learning rates
-// slice(base_lr/lr_mult, base_lr), PctStart and Div. opts (callbacks,
-// DivFinal, Moms, FitWD...) are passed to both fits, as fastai passes its
-// kwargs to both fit_one_cycle calls; PctStart and Div in opts are
-// overridden by FineTune's own (the frozen phase uses 0.99 and 25).
-func (l *Learner) FineTune(ctx context.Context, epochs int, o *FineTuneOptions, opts ...FitOption) error {
-	var c FineTuneOptions
-	if o != nil {
-		c = *o
+// for FreezeEpochs (default 1; FreezeEpochs(0) skips this phase) at
+// Slice(0, base) with PctStart 0.99, halve base, unfreeze, then one-cycle
+// for epochs with discriminative rates Slice(base/LRMult, base) (LRMult
+// 100), PctStart 0.3 and Div 5. The base rate is the LR option's (a single
+// rate; default 2e-3, fastai's base_lr); PctStart and Div set the unfrozen
+// phase's, as fastai's fine_tune arguments do. The other options of the
+// fits (Callbacks, WD, DivFinal, Moms, NoProgress...) apply to both
+// phases, as fastai passes its kwargs to both fit_one_cycle calls.
+func (l *Learner) FineTune(ctx context.Context, epochs int, opts ...Option) error {
+	s := resolve("FineTune", inFineTune, opts)
+	base, freeze, mult := 2e-3, 1, 100.0
+	if s.lr != nil {
+		r, ok := s.lr.(oneRate)
+		if !ok {
+			return fmt.Errorf("learner.FineTune: the base rate is one value (fastai's base_lr), not %T", s.lr)
+		}
+		base = float64(r)
 	}
-	if c.BaseLR == 0 {
-		c.BaseLR = 2e-3
+	if s.freezeEpochs != nil {
+		freeze = *s.freezeEpochs
 	}
-	if c.FreezeEpochs == 0 && !c.NoFreezeEpochs {
-		c.FreezeEpochs = 1
+	if s.lrMult != nil {
+		mult = *s.lrMult
 	}
-	if c.LRMult == 0 {
-		c.LRMult = 100
+	if freeze < 0 || !(base > 0) || !(mult >= 1) {
+		return fmt.Errorf("learner.FineTune: %d frozen epochs, base rate %g, rate multiplier %g", freeze, base, mult)
 	}
-	if c.PctStart == 0 {
-		c.PctStart = 0.3
-	}
-	if c.Div == 0 {
-		c.Div = 5
-	}
-	with := func(extra ...FitOption) []FitOption {
-		return append(append([]FitOption(nil), opts...), extra...)
-	}
-	if c.FreezeEpochs > 0 && !c.NoFreezeEpochs {
+	frozen := fitConfigOf(s, 0.99)
+	frozen.div = 25
+	if freeze > 0 {
 		l.Freeze()
-		if err := l.FitOneCycle(ctx, c.FreezeEpochs, Slice(0, c.BaseLR), with(PctStart(0.99), Div(25))...); err != nil {
+		frozen.lr = SliceRate{0, base}
+		if err := l.fitOneCycle(ctx, freeze, frozen); err != nil {
 			return err
 		}
 	}
-	base := c.BaseLR / 2
+	base /= 2
 	l.Unfreeze()
-	return l.FitOneCycle(ctx, epochs, Slice(base/c.LRMult, base), with(PctStart(c.PctStart), Div(c.Div))...)
+	unfrozen := fitConfigOf(s, 0.3)
+	if s.div == nil {
+		unfrozen.div = 5
+	}
+	unfrozen.lr = SliceRate{base / mult, base}
+	return l.fitOneCycle(ctx, epochs, unfrozen)
 }
 
 // Parameters returns the model's parameters that are trainable now.

@@ -13,7 +13,6 @@ import (
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/render"
 )
 
@@ -29,11 +28,16 @@ type ClassificationInterpretation struct {
 	Preds *Preds
 }
 
-// NewClassificationInterpretation runs the model over dl (nil: the
-// validation loader) and keeps its predictions, inputs and per-item losses
+// NewClassificationInterpretation runs the model over the validation loader
+// (or OnLoader's) and keeps its predictions, inputs and per-item losses
 // (fastai's ClassificationInterpretation.from_learner).
-func NewClassificationInterpretation(ctx context.Context, l *Learner, dl data.Loader) (*ClassificationInterpretation, error) {
-	p, err := l.GetPreds(ctx, dl, &PredsOptions{WithInput: true, WithLoss: true})
+func NewClassificationInterpretation(ctx context.Context, l *Learner, opts ...Option) (*ClassificationInterpretation, error) {
+	dl := resolve("NewClassificationInterpretation", inPreds, opts).loader
+	popts := []Option{WithInput(), WithLoss()}
+	if dl != nil {
+		popts = append(popts, OnLoader(dl))
+	}
+	p, err := l.GetPreds(ctx, popts...)
 	if err != nil {
 		return nil, err
 	}
@@ -84,10 +88,21 @@ func (ci *ClassificationInterpretation) MostConfused(minVal int) []Confusion {
 	return out
 }
 
-// TopLosses returns the k largest per-item losses (the smallest when
-// largest is false; every item when k <= 0) and the items' positions in
-// Preds, sorted, ties by position (fastai's top_losses).
-func (ci *ClassificationInterpretation) TopLosses(k int, largest bool) (losses []float64, idx []int) {
+// TopLosses returns the k largest per-item losses (every item when k <= 0)
+// and the items' positions in Preds, largest first, ties by position
+// (fastai's top_losses).
+func (ci *ClassificationInterpretation) TopLosses(k int) (losses []float64, idx []int) {
+	return ci.sortedLosses(k, true)
+}
+
+// SmallestLosses returns the k smallest per-item losses (every item when
+// k <= 0) and the items' positions in Preds, smallest first, ties by
+// position (fastai's top_losses(largest=False)).
+func (ci *ClassificationInterpretation) SmallestLosses(k int) (losses []float64, idx []int) {
+	return ci.sortedLosses(k, false)
+}
+
+func (ci *ClassificationInterpretation) sortedLosses(k int, largest bool) (losses []float64, idx []int) {
 	ls := ci.Preds.Losses
 	idx = make([]int, len(ls))
 	for i := range idx {
@@ -137,9 +152,10 @@ func (b blues) Colors() []color.Color {
 
 // PlotConfusionMatrix writes a PNG of the confusion matrix, actual classes
 // down, predicted across, each cell shaded and labelled with its count (with
-// normalize, each row is divided by its total and shown with 2 decimals), as
-// fastai's plot_confusion_matrix.
-func (ci *ClassificationInterpretation) PlotConfusionMatrix(path string, normalize bool) error {
+// Normalized, each row is divided by its total and shown with 2 decimals),
+// as fastai's plot_confusion_matrix.
+func (ci *ClassificationInterpretation) PlotConfusionMatrix(path string, opts ...Option) error {
+	normalize := resolve("PlotConfusionMatrix", inPlot, opts).normalize
 	cm := ci.ConfusionMatrix()
 	n := len(cm)
 	if n == 0 {
@@ -221,7 +237,7 @@ func (ci *ClassificationInterpretation) PlotTopLosses(path string, k int) error 
 	if in == nil || in.Rank() != 4 {
 		return fmt.Errorf("learner: PlotTopLosses %s: the inputs are not images [N,C,H,W]", path)
 	}
-	losses, idx := ci.TopLosses(k, true)
+	losses, idx := ci.TopLosses(k)
 	if len(idx) == 0 {
 		return fmt.Errorf("learner: PlotTopLosses %s: no item", path)
 	}

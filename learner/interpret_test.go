@@ -55,7 +55,7 @@ func TestClassificationInterpretation(t *testing.T) {
 	strength := []float32{1, 2, 3, 1, 5, 1, 1, 4, 0.5, 6}
 	d := designed(pred, targets, strength)
 	l := New(d, &pixelLogits{c: 3})
-	ci, err := NewClassificationInterpretation(context.Background(), l, nil)
+	ci, err := NewClassificationInterpretation(context.Background(), l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestClassificationInterpretation(t *testing.T) {
 	// The loss of item i is CE([s at pred, 0, 0], target): log(e^s+2) - 0
 	// when wrong. The worst: owl predicted dog with 6 (item 9), then dog
 	// predicted cat with 5 (item 4), then owl->cat with 4 (item 7).
-	losses, idx := ci.TopLosses(3, true)
+	losses, idx := ci.TopLosses(3)
 	if !reflect.DeepEqual(idx, []int{9, 4, 7}) {
 		t.Fatalf("top losses at %v, want [9 4 7]", idx)
 	}
@@ -83,10 +83,10 @@ func TestClassificationInterpretation(t *testing.T) {
 	}
 	// The smallest: the correct predictions 0, 3, 5, 6 tie at
 	// log(e+2)-1; ties keep dataset order.
-	if _, small := ci.TopLosses(2, false); !reflect.DeepEqual(small, []int{0, 3}) {
+	if _, small := ci.SmallestLosses(2); !reflect.DeepEqual(small, []int{0, 3}) {
 		t.Fatalf("smallest losses at %v, want [0 3]", small)
 	}
-	_, all := ci.TopLosses(0, false)
+	_, all := ci.SmallestLosses(0)
 	if len(all) != 10 {
 		t.Fatalf("TopLosses(0) gave %d items", len(all))
 	}
@@ -100,8 +100,8 @@ func TestClassificationInterpretation(t *testing.T) {
 		name string
 		plot func(string) error
 	}{
-		{"cm.png", func(p string) error { return ci.PlotConfusionMatrix(p, false) }},
-		{"cm_norm.png", func(p string) error { return ci.PlotConfusionMatrix(p, true) }},
+		{"cm.png", func(p string) error { return ci.PlotConfusionMatrix(p) }},
+		{"cm_norm.png", func(p string) error { return ci.PlotConfusionMatrix(p, Normalized()) }},
 		{"top.png", func(p string) error { return ci.PlotTopLosses(p, 4) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestRecorderPlots(t *testing.T) {
 		dir = d
 	}
 	loss, sched := filepath.Join(dir, "loss.png"), filepath.Join(dir, "sched.png")
-	if err := l.Recorder.PlotLoss(loss, 5, true); err != nil {
+	if err := l.Recorder.PlotLoss(loss, SkipStart(5)); err != nil {
 		t.Fatal(err)
 	}
 	checkPNG(t, loss, 300, 200)
@@ -167,7 +167,7 @@ func TestRecorderPlots(t *testing.T) {
 	if img := checkPNG(t, sched, 600, 200); img.Bounds().Dx() < 2*img.Bounds().Dy() {
 		t.Fatalf("the schedule plot is %v: want lr and mom side by side", img.Bounds())
 	}
-	if err := l.Recorder.PlotLoss(loss, 1000, true); err == nil {
+	if err := l.Recorder.PlotLoss(loss, SkipStart(1000)); err == nil {
 		t.Fatal("PlotLoss past the recorded losses succeeded")
 	}
 	if err := (&Recorder{}).PlotSched(sched); err == nil {

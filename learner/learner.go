@@ -1,8 +1,9 @@
 package learner
 
 import (
-	"fmt"
+	"context"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
@@ -20,44 +21,31 @@ type OptFunc func(groups []*optim.ParamGroup) optim.Optimizer
 type Splitter func(m layers.Module) [][]layers.NamedParam
 
 // Learner trains a model on Data with a loss, an optimizer, metrics and
-// callbacks: fastai's Learner. Create it with New. Its exported state is what
-// callbacks read and change during a fit.
+// callbacks: fastai's Learner. Create it with New (or vision.CNNLearner) and
+// its options. Its exported state is what callbacks read and change during
+// a fit.
 type Learner struct {
 	// Data supplies the batches; Model maps a batch's X to predictions.
 	Data  data.Data
 	Model layers.Module
 	// Loss is the training loss (default: cross-entropy, mean).
 	Loss LossFunc
-	// ItemLoss is Loss without its reduction: one loss per item, for
-	// GetPreds' per-item losses and the interpretation's top losses. When
-	// nil, the default loss uses cross-entropy with no reduction and a
-	// custom Loss is evaluated one item at a time.
-	ItemLoss LossFunc
-	// OptFunc builds the optimizer (default: optim.FastaiAdam).
-	OptFunc OptFunc
 	// Opt is the optimizer, built on the first fit and kept across fits.
 	Opt optim.Optimizer
-	// Splitter gives the layer groups (default: one group of everything).
-	Splitter Splitter
-	// LR is the default learning rate (1e-3).
-	LR float64
-	// WD is the weight decay (0.01; decoupled with the default optimizer).
-	WD float64
-	// WDBNBias applies weight decay to biases and norm layers too (default
-	// false, as fastai).
-	WDBNBias bool
-	// TrainBN keeps norm layers trainable when their group is frozen
-	// (default true, as fastai).
-	TrainBN bool
 	// Metrics are computed on the validation set after each epoch.
 	Metrics []Metric
 	// Recorder records losses, hyper-parameters and metrics; always present.
 	Recorder *Recorder
-	// Arch, when set, names the registered architecture of Model, so that
-	// Export can record how to rebuild it.
-	Arch *ArchSpec
 
-	cbs []Callback
+	itemLoss LossFunc // Loss without its reduction; nil: see itemLosses
+	optFunc  OptFunc
+	splitter Splitter
+	lr       rate
+	wd       float64
+	wdBNBias bool
+	trainBN  bool
+	progress progressSetting
+	cbs      []Callback
 
 	// Fit state, valid during a fit (callbacks read and may change it).
 
@@ -88,6 +76,7 @@ type Learner struct {
 	// replaces Loss (MixUp uses it); the loop clears it after each batch.
 	LossFuncOverride LossFunc
 
+	ctx       context.Context // the running fit's
 	groups    [][]layers.NamedParam
 	optGroups [][]int // layer group -> indices into the optimizer's groups
 	optDecay  []bool  // per optimizer group: whether it takes weight decay
@@ -96,40 +85,6 @@ type Learner struct {
 	lrFinding bool
 	defLoss   bool // Loss is still the default cross-entropy
 }
-
-// Option configures a Learner.
-type Option func(*Learner)
-
-// WithLoss sets the loss function.
-func WithLoss(f LossFunc) Option { return func(l *Learner) { l.Loss = f } }
-
-// WithItemLoss sets the per-item (unreduced) form of the loss, used for
-// per-item losses in GetPreds and the interpretation.
-func WithItemLoss(f LossFunc) Option { return func(l *Learner) { l.ItemLoss = f } }
-
-// WithOpt sets the optimizer constructor.
-func WithOpt(f OptFunc) Option { return func(l *Learner) { l.OptFunc = f } }
-
-// WithLR sets the default learning rate.
-func WithLR(lr float64) Option { return func(l *Learner) { l.LR = lr } }
-
-// WithWD sets the weight decay.
-func WithWD(wd float64) Option { return func(l *Learner) { l.WD = wd } }
-
-// WithWDBNBias applies weight decay to biases and norm layers too.
-func WithWDBNBias(on bool) Option { return func(l *Learner) { l.WDBNBias = on } }
-
-// WithTrainBN sets whether norm layers train while their group is frozen.
-func WithTrainBN(on bool) Option { return func(l *Learner) { l.TrainBN = on } }
-
-// WithSplitter sets the layer-group splitter.
-func WithSplitter(s Splitter) Option { return func(l *Learner) { l.Splitter = s } }
-
-// Metrics adds metrics computed on the validation set after each epoch.
-func Metrics(ms ...Metric) Option { return func(l *Learner) { l.Metrics = append(l.Metrics, ms...) } }
-
-// WithCallbacks adds callbacks that stay for every fit.
-func WithCallbacks(cbs ...Callback) Option { return func(l *Learner) { l.cbs = append(l.cbs, cbs...) } }
 
 // CrossEntropy is the default loss: cross-entropy with mean reduction.
 func CrossEntropy(pred *autograd.Value, targets []int) *autograd.Value {
@@ -143,14 +98,28 @@ func CrossEntropyItems(pred *autograd.Value, targets []int) *autograd.Value {
 
 // New returns a Learner with fastai's defaults: cross-entropy loss, Adam with
 // betas (0.9, 0.99), eps 1e-5 and decoupled weight decay 0.01 spared to norm
-// layers and biases, lr 1e-3, and a Recorder.
-func New(data data.Data, model layers.Module, opts ...Option) *Learner {
+// layers and biases, lr 1e-3, norm layers training in frozen groups, a
+// Recorder, and progress bars when standard output is a terminal. Its
+// options (Metrics, Callbacks, LR, WD, Loss, ItemLoss, Optimizer,
+// WithSplitter, WDBNBias, FreezeNorm, NoProgress, ProgressTo) change them.
+func New(d data.Data, model layers.Module, opts ...Option) *Learner {
+	s := resolve("New", inNew, opts)
 	l := &Learner{
-		Data: data, Model: model, LR: 1e-3, WD: 0.01, TrainBN: true,
-		OptFunc: func(g []*optim.ParamGroup) optim.Optimizer { return optim.FastaiAdam(g) },
+		Data: d, Model: model, Loss: s.loss, Metrics: s.metrics, itemLoss: s.itemLoss, splitter: s.splitter,
+		lr: oneRate(1e-3), wd: 0.01, wdBNBias: s.wdBNBias, trainBN: !s.freezeNorm, optFunc: s.optFunc,
+		cbs: s.cbs,
 	}
-	for _, o := range opts {
-		o(l)
+	if s.lr != nil {
+		l.lr = s.lr
+	}
+	if s.wd != nil {
+		l.wd = *s.wd
+	}
+	if s.progress != nil {
+		l.progress = *s.progress
+	}
+	if l.optFunc == nil {
+		l.optFunc = func(g []*optim.ParamGroup) optim.Optimizer { return optim.FastaiAdam(g) }
 	}
 	if l.Loss == nil {
 		l.Loss, l.defLoss = CrossEntropy, true
@@ -159,6 +128,19 @@ func New(data data.Data, model layers.Module, opts ...Option) *Learner {
 	l.cbs = append([]Callback{l.Recorder}, l.cbs...)
 	return l
 }
+
+// Context returns the context of the running fit (context.Background()
+// outside a fit), for callbacks whose work inside a batch should stop when
+// the fit is cancelled (an adversarial trainer's attack).
+func (l *Learner) Context() context.Context {
+	if l.ctx == nil {
+		return context.Background()
+	}
+	return l.ctx
+}
+
+// WD returns the learner's default weight decay.
+func (l *Learner) WD() float64 { return l.wd }
 
 // AddCallbacks adds callbacks that stay for every later fit.
 func (l *Learner) AddCallbacks(cbs ...Callback) { l.cbs = append(l.cbs, cbs...) }
@@ -183,8 +165,8 @@ func (l *Learner) Callbacks() []Callback {
 // LayerGroups returns the model's parameter groups as the Splitter gives them.
 func (l *Learner) LayerGroups() [][]layers.NamedParam {
 	if l.groups == nil {
-		if l.Splitter != nil {
-			l.groups = l.Splitter(l.Model)
+		if l.splitter != nil {
+			l.groups = l.splitter(l.Model)
 		} else {
 			l.groups = [][]layers.NamedParam{layers.NamedParameters(l.Model)}
 		}
@@ -194,16 +176,18 @@ func (l *Learner) LayerGroups() [][]layers.NamedParam {
 
 // CreateOpt builds the optimizer: for each layer group, a group of the
 // parameters that take weight decay and one of those that do not (biases and
-// norm-layer parameters, unless WDBNBias), all with lr LR and wd WD.
+// norm-layer parameters, unless WDBNBias), all with the learner's rate and
+// weight decay.
 func (l *Learner) CreateOpt() {
 	var groups []*optim.ParamGroup
 	l.optGroups, l.optDecay = nil, nil
 	norm := normParams(l.Model)
-	for _, lg := range l.LayerGroups() {
+	lrs := l.lr.rates(len(l.LayerGroups()))
+	for gi, lg := range l.LayerGroups() {
 		var idx []int
-		decay, no := optim.NewGroup(nil, optim.LR(l.LR), optim.WeightDecay(l.WD)), optim.NewGroup(nil, optim.LR(l.LR), optim.WeightDecay(0))
+		decay, no := optim.NewGroup(nil, optim.LR(lrs[gi]), optim.WeightDecay(l.wd)), optim.NewGroup(nil, optim.LR(lrs[gi]), optim.WeightDecay(0))
 		for _, np := range lg {
-			if !l.WDBNBias && (norm[np.Param] || len(np.Param.Shape()) <= 1) {
+			if !l.wdBNBias && (norm[np.Param] || len(np.Param.Shape()) <= 1) {
 				no.Params = append(no.Params, np.Param)
 			} else {
 				decay.Params = append(decay.Params, np.Param)
@@ -218,7 +202,7 @@ func (l *Learner) CreateOpt() {
 		}
 		l.optGroups = append(l.optGroups, idx)
 	}
-	l.Opt = l.OptFunc(groups)
+	l.Opt = l.optFunc(groups)
 }
 
 // clearOptState drops the optimizer's per-parameter state (moments, step
@@ -280,7 +264,7 @@ func (l *Learner) SetHyper(name string, vals ...float64) {
 	}
 	n := len(l.optGroups)
 	if len(vals) != 1 && len(vals) != n {
-		panic(fmt.Sprintf("learner.SetHyper: %d values of %s for %d layer groups", len(vals), name, n))
+		panic(fastgo.Errorf("learner.SetHyper: %d values of %s for %d layer groups", len(vals), name, n))
 	}
 	pgs := l.Opt.ParamGroups()
 	for i, idx := range l.optGroups {

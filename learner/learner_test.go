@@ -137,7 +137,7 @@ func TestEventOrder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := &trace{at: tc.at, cancel: tc.cancel}
 			l := New(blobData(8, 4, 4), newMLP(1))
-			if err := l.Fit(context.Background(), 1, FitCallbacks(tr)); err != nil {
+			if err := l.Fit(context.Background(), 1, Callbacks(tr)); err != nil {
 				t.Fatal(err)
 			}
 			if got := names(tr.events); got != tc.want {
@@ -157,7 +157,7 @@ func TestCallbackOrder(t *testing.T) {
 			return nil
 		})}
 	}
-	l := New(blobData(8, 4, 4), newMLP(1), WithCallbacks(mk("late", 70), mk("early", -5), mk("mid", 0)))
+	l := New(blobData(8, 4, 4), newMLP(1), Callbacks(mk("late", 70), mk("early", -5), mk("mid", 0)))
 	if err := l.Fit(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -226,14 +226,14 @@ func TestFlatCosAndSGDR(t *testing.T) {
 
 func TestDiscriminativeRates(t *testing.T) {
 	for _, tc := range []struct {
-		r    Rate
+		r    Option
 		n    int
 		want []float64
 	}{
-		{Slice(1e-5, 1e-3), 3, []float64{1e-5, 1e-4, 1e-3}},
-		{Slice(0, 1e-3), 3, []float64{1e-4, 1e-4, 1e-3}},
+		{LR(Slice(1e-5, 1e-3)), 3, []float64{1e-5, 1e-4, 1e-3}},
+		{LR(Slice(0, 1e-3)), 3, []float64{1e-4, 1e-4, 1e-3}},
 		{LR(0.5), 2, []float64{0.5, 0.5}},
-		{PerGroup{1, 2}, 2, []float64{1, 2}},
+		{LR(PerGroup{1, 2}), 2, []float64{1, 2}},
 	} {
 		got := Rates(tc.r, tc.n)
 		for i := range got {
@@ -244,7 +244,7 @@ func TestDiscriminativeRates(t *testing.T) {
 		}
 	}
 	l := New(blobData(16, 8, 8), newMLP(1), WithSplitter(mlpSplitter))
-	if err := l.FitOneCycle(context.Background(), 1, Slice(1e-4, 1e-2)); err != nil {
+	if err := l.FitOneCycle(context.Background(), 1, LR(Slice(1e-4, 1e-2))); err != nil {
 		t.Fatal(err)
 	}
 	// At the end of the one-cycle, each group sits near its lr/1e5.
@@ -263,7 +263,7 @@ func TestFreezeAndFineTune(t *testing.T) {
 	}
 	before := m.fc1.Weight.Data().Clone()
 	headBefore := m.fc2.Weight.Data().Clone()
-	if err := l.FitOneCycle(context.Background(), 1, nil); err != nil {
+	if err := l.FitOneCycle(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(before.Data(), m.fc1.Weight.Data().Data()) {
@@ -290,7 +290,7 @@ func TestFreezeAndFineTune(t *testing.T) {
 		}
 		return nil
 	})
-	if err := l.FineTune(context.Background(), 1, nil, FitCallbacks(rec)); err != nil {
+	if err := l.FineTune(context.Background(), 1, Callbacks(rec)); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != 2 || seen[0][0] != 0 || seen[1][0] != 1 {
@@ -327,7 +327,7 @@ func TestTrainingLearns(t *testing.T) {
 	if acc < 0.95 || math.Abs(acc+er-1) > 1e-9 {
 		t.Fatalf("accuracy %.3f error rate %.3f after training on separable blobs", acc, er)
 	}
-	v, err := l.Validate(context.Background(), nil)
+	v, err := l.Validate(context.Background())
 	if err != nil || math.Abs(v[1]-acc) > 1e-9 {
 		t.Fatalf("Validate = %v, %v; recorder accuracy %v", v, err, acc)
 	}
@@ -335,7 +335,7 @@ func TestTrainingLearns(t *testing.T) {
 	if err != nil || p.Class != "a" || len(p.Probs) != 3 {
 		t.Fatalf("Predict = %+v, %v", p, err)
 	}
-	preds, err := l.GetPreds(context.Background(), nil, &PredsOptions{WithLoss: true, WithInput: true})
+	preds, err := l.GetPreds(context.Background(), WithInput(), WithLoss())
 	if err != nil || preds.Probs.Dim(0) != 150 || len(preds.Losses) != 150 || preds.Inputs.Dim(0) != 150 {
 		t.Fatalf("GetPreds: %v", err)
 	}
@@ -350,7 +350,7 @@ func TestLRFindHasNoSideEffects(t *testing.T) {
 	m := newMLP(1)
 	l := New(blobData(400, 8, 16), m)
 	before := snapshot(m)
-	res, err := l.LRFind(context.Background(), nil)
+	res, err := l.LRFind(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestFailuresNameWhere(t *testing.T) {
 		return nil
 	})
 	l := New(blobData(16, 8, 4), newMLP(1))
-	err := l.Fit(ctx, 1, FitCallbacks(panicky))
+	err := l.Fit(ctx, 1, Callbacks(panicky))
 	var fe *FitError
 	if !errors.As(err, &fe) || fe.Batch != 1 || fe.Epoch != 0 || !strings.Contains(err.Error(), "boom") || !strings.Contains(fe.Callback, "CallbackFunc") {
 		t.Fatalf("callback panic: %v", err)
@@ -400,7 +400,7 @@ func TestFailuresNameWhere(t *testing.T) {
 		}
 		return nil
 	})
-	err = l.Fit(ctx, 2, FitCallbacks(nan))
+	err = l.Fit(ctx, 2, Callbacks(nan))
 	if !errors.Is(err, ErrNaNLoss) || !errors.As(err, &fe) || fe.Batch != 2 {
 		t.Fatalf("NaN loss: %v", err)
 	}
@@ -411,7 +411,7 @@ func TestFailuresNameWhere(t *testing.T) {
 		}
 		return nil
 	})
-	err = l.Fit(cctx, 1, FitCallbacks(stop))
+	err = l.Fit(cctx, 1, Callbacks(stop))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled context: %v", err)
 	}
@@ -424,7 +424,7 @@ func TestSaveLoadAndAtomicity(t *testing.T) {
 	if err := l.Fit(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Save(path, true); err != nil {
+	if err := l.Save(path); err != nil {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(path)
@@ -437,7 +437,7 @@ func TestSaveLoadAndAtomicity(t *testing.T) {
 		return nil
 	})
 	l.Model.(*mlp).fc1.Weight.Data().Data()[0] += 1
-	err := l.Save(path, true)
+	err := l.Save(path)
 	restore()
 	if err == nil || !strings.Contains(err.Error(), "no space") || !strings.Contains(err.Error(), path) {
 		t.Fatalf("a failed write: %v", err)
@@ -450,7 +450,7 @@ func TestSaveLoadAndAtomicity(t *testing.T) {
 	}
 	l.Model.(*mlp).fc1.Weight.Data().Data()[0] -= 1
 	l2 := New(blobData(32, 8, 8), newMLP(9))
-	if err := l2.Load(path, true); err != nil {
+	if err := l2.Load(path); err != nil {
 		t.Fatal(err)
 	}
 	a, b := layers.GetStateDict(l.Model), layers.GetStateDict(l2.Model)
@@ -462,7 +462,7 @@ func TestSaveLoadAndAtomicity(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not a checkpoint"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := l2.Load(path, true); err == nil || !strings.Contains(err.Error(), "model.safetensors") {
+	if err := l2.Load(path); err == nil || !strings.Contains(err.Error(), "model.safetensors") {
 		t.Fatalf("loading garbage: %v", err)
 	}
 }
@@ -483,7 +483,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	})
 	// Checkpoint (order 55) saves before the "kill" (order 0 runs first, so
 	// give the kill a later order).
-	err := first.FitOneCycle(ctx, 3, LR(0.02), FitCallbacks(&Checkpoint{Path: path}, orderedCB{90, killAfter}))
+	err := first.FitOneCycle(ctx, 3, LR(0.02), Callbacks(&Checkpoint{Path: path}, orderedCB{90, killAfter}))
 	if err == nil {
 		t.Fatal("the run was not interrupted")
 	}

@@ -12,12 +12,10 @@ import (
 	"github.com/fastgo-ml/fastgo/layers"
 )
 
-// FitOption configures one fit.
-type FitOption func(*fitConfig)
-
+// fitConfig is one fit's settings, with the defaults filled in.
 type fitConfig struct {
 	cbs        []Callback
-	lr         Rate
+	lr         rate
 	wd         *float64
 	startEpoch int
 	pctStart   float64
@@ -25,51 +23,31 @@ type fitConfig struct {
 	divFinal   float64
 	moms       [3]float64
 	cycleMult  int
+	progress   *progressSetting
 }
 
-func newFitConfig(opts []FitOption) fitConfig {
-	c := fitConfig{pctStart: -1, div: 25, divFinal: 1e5, moms: [3]float64{0.95, 0.85, 0.95}, cycleMult: 2}
-	for _, o := range opts {
-		o(&c)
+// fitConfigOf fills a fit's settings with fastai's defaults; pctStart is
+// the schedule's default.
+func fitConfigOf(s settings, pctStart float64) fitConfig {
+	c := fitConfig{cbs: s.cbs, lr: s.lr, wd: s.wd, startEpoch: s.startEpoch, pctStart: pctStart,
+		div: 25, divFinal: 1e5, moms: [3]float64{0.95, 0.85, 0.95}, cycleMult: 2, progress: s.progress}
+	if s.pctStart != nil {
+		c.pctStart = *s.pctStart
+	}
+	if s.div != nil {
+		c.div = *s.div
+	}
+	if s.divFinal != nil {
+		c.divFinal = *s.divFinal
+	}
+	if s.moms != nil {
+		c.moms = *s.moms
+	}
+	if s.cycleMult != nil {
+		c.cycleMult = *s.cycleMult
 	}
 	return c
 }
-
-// FitCallbacks adds callbacks for this fit only.
-func FitCallbacks(cbs ...Callback) FitOption {
-	return func(c *fitConfig) { c.cbs = append(c.cbs, cbs...) }
-}
-
-// FitLR sets the learning rate of Fit (fastai's fit(n, lr)): one value, a
-// Slice or PerGroup. Without it Fit trains at the learner's LR. The
-// schedules (FitOneCycle...) take their rate as an argument instead.
-func FitLR(r Rate) FitOption { return func(c *fitConfig) { c.lr = r } }
-
-// FitWD sets the weight decay of this fit (default: the learner's WD),
-// applied to every parameter that takes weight decay.
-func FitWD(wd float64) FitOption { return func(c *fitConfig) { c.wd = &wd } }
-
-// StartEpoch skips the first epochs of the fit (schedules included), to
-// resume an interrupted run from its checkpoint.
-func StartEpoch(e int) FitOption { return func(c *fitConfig) { c.startEpoch = e } }
-
-// PctStart sets the fraction of a one-cycle (default 0.25) or flat-cos
-// (default 0.75) schedule spent before the peak or the decay.
-func PctStart(p float64) FitOption { return func(c *fitConfig) { c.pctStart = p } }
-
-// Div sets one-cycle's initial division of the peak lr (default 25).
-func Div(d float64) FitOption { return func(c *fitConfig) { c.div = d } }
-
-// DivFinal sets the division of the peak lr at the end (default 1e5).
-func DivFinal(d float64) FitOption { return func(c *fitConfig) { c.divFinal = d } }
-
-// Moms sets one-cycle's momentum schedule (default 0.95, 0.85, 0.95).
-func Moms(start, mid, end float64) FitOption {
-	return func(c *fitConfig) { c.moms = [3]float64{start, mid, end} }
-}
-
-// CycleMult sets SGDR's cycle-length multiplier (default 2).
-func CycleMult(m int) FitOption { return func(c *fitConfig) { c.cycleMult = m } }
 
 // FitError is the error of a fit that failed: where it stopped and why.
 type FitError struct {
@@ -116,14 +94,15 @@ type runState struct {
 }
 
 // Fit trains for nEpoch epochs at a constant learning rate (fastai's fit):
-// the learner's LR, or FitLR's, and weight decay WD, or FitWD's; callbacks
-// may change them as it runs. It returns nil when the fit completes or a
+// the LR option's, else the learner's, and weight decay (WD); callbacks may
+// change them as it runs. Its options are the fits' (Callbacks, LR, WD,
+// StartEpoch, NoProgress, ProgressTo). It returns nil when the fit completes or a
 // callback cancels it with CancelFit, and a *FitError when ctx is done, the
 // loss is not finite, a callback fails or panics, the model panics, or the
 // data fails; the model is left usable (no pending gradients, in training
 // mode), the optimizer keeps the steps taken.
-func (l *Learner) Fit(ctx context.Context, nEpoch int, opts ...FitOption) error {
-	return l.fit(ctx, nEpoch, newFitConfig(opts))
+func (l *Learner) Fit(ctx context.Context, nEpoch int, opts ...Option) error {
+	return l.fit(ctx, nEpoch, fitConfigOf(resolve("Fit", inFit, opts), 0))
 }
 
 func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error) {
@@ -135,19 +114,19 @@ func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error
 	}
 	// As fastai's fit: weight decay and learning rate are set at the start
 	// of every fit; schedules then set them batch by batch.
-	wd := l.WD
+	wd := l.wd
 	if cfg.wd != nil {
 		wd = *cfg.wd
 	}
 	l.setWD(wd)
-	lr := cfg.lr
-	if lr == nil {
-		lr = LR(l.LR)
-	}
-	l.SetHyper("lr", l.lrMax(lr)...)
+	l.SetHyper("lr", l.lrMax(cfg.lr)...)
 	cbs := append(append([]Callback{trainEval{}}, l.cbs...), cfg.cbs...)
+	if p := l.progressFor(cfg.progress); p != nil {
+		cbs = append(cbs, p)
+	}
 	sortCallbacks(cbs)
 	rs := &runState{ctx: ctx, cbs: cbs}
+	l.ctx = ctx
 	l.NEpoch, l.TrainIter, l.PctTrain = nEpoch, 0, 0
 	l.Epoch, l.Iter = cfg.startEpoch, 0
 	if cfg.startEpoch > 0 && nEpoch > 0 {
@@ -156,6 +135,7 @@ func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error
 		l.PctTrain = float64(cfg.startEpoch) / float64(nEpoch)
 	}
 	defer func() {
+		l.ctx = nil
 		l.XB, l.YB, l.Pred, l.LossV, l.LossFuncOverride, l.BatchIndex = nil, nil, nil, nil, nil, nil
 		l.Opt.ZeroGrad()
 		layers.Train(l.Model)

@@ -53,7 +53,7 @@ func TestCancellationEffects(t *testing.T) {
 			sawGrad = sawGrad || m.fc1.Weight.Grad() != nil
 			return CancelStep
 		})
-		if err := l.Fit(ctx, 1, FitCallbacks(check, cancel)); err != nil {
+		if err := l.Fit(ctx, 1, Callbacks(check, cancel)); err != nil {
 			t.Fatal(err)
 		}
 		if !sawGrad {
@@ -76,7 +76,7 @@ func TestCancellationEffects(t *testing.T) {
 		l := New(blobData(32, 8, 8), m)
 		before := weights(m)
 		steps := 0
-		cbs := FitCallbacks(at(BeforeBackward, func(*Learner) error { return CancelBackward }),
+		cbs := Callbacks(at(BeforeBackward, func(*Learner) error { return CancelBackward }),
 			at(AfterStep, func(*Learner) error { steps++; return nil }))
 		if err := l.Fit(ctx, 1, cbs); err != nil {
 			t.Fatal(err)
@@ -91,7 +91,7 @@ func TestCancellationEffects(t *testing.T) {
 	t.Run("train", func(t *testing.T) {
 		l := New(blobData(32, 8, 8), newMLP(1), Metrics(Accuracy()))
 		n := 0
-		cbs := FitCallbacks(at(AfterBatch, func(l *Learner) error {
+		cbs := Callbacks(at(AfterBatch, func(l *Learner) error {
 			if l.Training {
 				n++
 				if l.Iter == 1 {
@@ -110,7 +110,7 @@ func TestCancellationEffects(t *testing.T) {
 	})
 	t.Run("validate", func(t *testing.T) {
 		l := New(blobData(32, 8, 8), newMLP(1), Metrics(Accuracy()))
-		cbs := FitCallbacks(at(AfterBatch, func(l *Learner) error {
+		cbs := Callbacks(at(AfterBatch, func(l *Learner) error {
 			if !l.Training {
 				return CancelValidate
 			}
@@ -127,7 +127,7 @@ func TestCancellationEffects(t *testing.T) {
 	t.Run("epoch", func(t *testing.T) {
 		l := New(blobData(32, 8, 8), newMLP(1))
 		var trained []int
-		cbs := FitCallbacks(at(BeforeEpoch, func(l *Learner) error {
+		cbs := Callbacks(at(BeforeEpoch, func(l *Learner) error {
 			if l.Epoch == 0 {
 				return CancelEpoch
 			}
@@ -143,7 +143,7 @@ func TestCancellationEffects(t *testing.T) {
 	t.Run("fit", func(t *testing.T) {
 		l := New(blobData(32, 8, 8), newMLP(1))
 		epochs, fitEnded := 0, false
-		cbs := FitCallbacks(at(AfterEpoch, func(l *Learner) error {
+		cbs := Callbacks(at(AfterEpoch, func(l *Learner) error {
 			epochs++
 			if l.Epoch == 1 {
 				return CancelFit
@@ -159,7 +159,7 @@ func TestCancellationEffects(t *testing.T) {
 	})
 	t.Run("outside its stage", func(t *testing.T) {
 		l := New(blobData(32, 8, 8), newMLP(1))
-		err := l.Fit(ctx, 1, FitCallbacks(at(BeforeFit, func(*Learner) error { return CancelBatch })))
+		err := l.Fit(ctx, 1, Callbacks(at(BeforeFit, func(*Learner) error { return CancelBatch })))
 		var fe *FitError
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "batch cancelled raised outside its stage") {
 			t.Fatalf("CancelBatch in BeforeFit: %v", err)
@@ -217,7 +217,7 @@ func TestPhasesModeAndGrad(t *testing.T) {
 		seen[key] = true
 		return nil
 	})
-	if err := l.Fit(context.Background(), 1, FitCallbacks(cb)); err != nil {
+	if err := l.Fit(context.Background(), 1, Callbacks(cb)); err != nil {
 		t.Fatal(err)
 	}
 	if !seen["train"] || !seen["valid"] {
@@ -239,7 +239,7 @@ func TestCallbacksReplaceBatchPredAndLoss(t *testing.T) {
 			}
 			return nil
 		})
-		if err := l.FitOneCycle(ctx, 3, LR(0.05), FitCallbacks(cb)); err != nil {
+		if err := l.FitOneCycle(ctx, 3, LR(0.05), Callbacks(cb)); err != nil {
 			t.Fatal(err)
 		}
 		p, err := l.Predict(x)
@@ -249,10 +249,10 @@ func TestCallbacksReplaceBatchPredAndLoss(t *testing.T) {
 	})
 	t.Run("pred and loss", func(t *testing.T) {
 		m := newMLP(1)
-		l := New(blobData(32, 8, 8), m, WithWD(0))
+		l := New(blobData(32, 8, 8), m, WD(0))
 		before := weights(m)
 		var preds []*autograd.Value
-		cbs := FitCallbacks(
+		cbs := Callbacks(
 			at(AfterPred, func(l *Learner) error {
 				l.Pred = autograd.MulScalar(l.Pred, 2)
 				preds = append(preds, l.Pred)
@@ -285,7 +285,7 @@ func TestCallbacksReplaceBatchPredAndLoss(t *testing.T) {
 
 func TestFitSetsLRAndWD(t *testing.T) {
 	ctx := context.Background()
-	l := New(blobData(32, 8, 8), newMLP(1), WithSplitter(mlpSplitter), WithWD(0))
+	l := New(blobData(32, 8, 8), newMLP(1), WithSplitter(mlpSplitter), WD(0))
 	if err := l.FitOneCycle(ctx, 1, LR(0.01)); err != nil {
 		t.Fatal(err)
 	}
@@ -296,13 +296,13 @@ func TestFitSetsLRAndWD(t *testing.T) {
 	}
 	var lrs []float64
 	rec := at(BeforeBatch, func(l *Learner) error { lrs = l.Hyper("lr"); return nil })
-	if err := l.Fit(ctx, 1, FitCallbacks(rec)); err != nil {
+	if err := l.Fit(ctx, 1, Callbacks(rec)); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(lrs, []float64{1e-3, 1e-3}) {
 		t.Fatalf("Fit trained at %v, want the learner's LR", lrs)
 	}
-	if err := l.Fit(ctx, 1, FitCallbacks(rec), FitLR(Slice(1e-4, 1e-2)), FitWD(0.1)); err != nil {
+	if err := l.Fit(ctx, 1, Callbacks(rec), LR(Slice(1e-4, 1e-2)), WD(0.1)); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(lrs, []float64{1e-4, 1e-2}) {
@@ -436,7 +436,7 @@ func TestRecorderSmoothing(t *testing.T) {
 		}
 		return nil
 	})
-	if err := l.Fit(context.Background(), 2, FitCallbacks(fixed)); err != nil {
+	if err := l.Fit(context.Background(), 2, Callbacks(fixed)); err != nil {
 		t.Fatal(err)
 	}
 	// fastai's AvgSmoothLoss: val = lerp(loss, val, 0.98), value =
@@ -470,7 +470,7 @@ func TestGroupRatesReachTheirParameters(t *testing.T) {
 	m := newMLP(1)
 	l := New(blobData(32, 8, 8), m, WithSplitter(mlpSplitter))
 	before := weights(m)
-	if err := l.Fit(context.Background(), 1, FitLR(PerGroup{0, 1e-2})); err != nil {
+	if err := l.Fit(context.Background(), 1, LR(PerGroup{0, 1e-2})); err != nil {
 		t.Fatal(err)
 	}
 	after := weights(m)

@@ -12,23 +12,11 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
-
-// LRFindOptions are LRFind's settings; the zero value means fastai's:
-// lr from 1e-7 to 10 exponentially over 100 iterations, stopping when the
-// smoothed loss passes 4x the best.
-type LRFindOptions struct {
-	// StartLR and EndLR are the range of the exponential schedule (1e-7
-	// and 10).
-	StartLR, EndLR float64
-	// NumIt is the number of batches (100; at least 6).
-	NumIt int
-	// NoStopDiv keeps going after the loss diverges.
-	NoStopDiv bool
-}
 
 // LRFindResult holds the recorded curve and fastai's four suggestions.
 type LRFindResult struct {
@@ -83,22 +71,26 @@ func (f *lrFinder) Handle(l *Learner, e Event) error {
 }
 
 // LRFind runs fastai's learning-rate finder and returns the curve and the
-// suggestions. The model's weights and buffers, the optimizer (its state and
-// hyper-parameters), the Recorder and the data epoch are restored after, so
-// LRFind has no side effects on later training.
-func (l *Learner) LRFind(ctx context.Context, o *LRFindOptions) (*LRFindResult, error) {
-	var c LRFindOptions
-	if o != nil {
-		c = *o
+// suggestions: the rate grows exponentially from StartLR (1e-7) to EndLR
+// (10) over NumIt (100) training batches, stopping when the smoothed loss
+// passes 4 times its best (unless NoStopDiv). The model's weights and
+// buffers, the optimizer (its state and hyper-parameters), the Recorder and
+// the data epoch are restored after, so LRFind has no side effects on later
+// training. NoProgress and ProgressTo set its display.
+func (l *Learner) LRFind(ctx context.Context, opts ...Option) (*LRFindResult, error) {
+	s := resolve("LRFind", inLRFind, opts)
+	c := struct {
+		StartLR, EndLR float64
+		NumIt          int
+	}{1e-7, 10, 100}
+	if s.startLR != nil {
+		c.StartLR = *s.startLR
 	}
-	if c.StartLR == 0 {
-		c.StartLR = 1e-7
+	if s.endLR != nil {
+		c.EndLR = *s.endLR
 	}
-	if c.EndLR == 0 {
-		c.EndLR = 10
-	}
-	if c.NumIt == 0 {
-		c.NumIt = 100
+	if s.numIt != nil {
+		c.NumIt = *s.numIt
 	}
 	c.NumIt = max(c.NumIt, 6)
 	if !(c.StartLR > 0 && c.EndLR > c.StartLR) {
@@ -119,7 +111,7 @@ func (l *Learner) LRFind(ctx context.Context, o *LRFindOptions) (*LRFindResult, 
 		l.lrFinding = false
 		restore(l.Model, modelState)
 		if err := l.Opt.LoadStateDict(optState); err != nil {
-			panic("learner.LRFind: restoring the optimizer: " + err.Error())
+			panic(fastgo.Errorf("learner.LRFind: restoring the optimizer: "+"%v", err))
 		}
 		l.Opt.ZeroGrad()
 		if !hadOpt {
@@ -129,8 +121,9 @@ func (l *Learner) LRFind(ctx context.Context, o *LRFindOptions) (*LRFindResult, 
 		l.Recorder, l.DataEpoch, l.Epoch = rec, dataEpoch, epoch
 	}()
 	nEpoch := c.NumIt/max(l.Data.TrainLoader().Len(), 1) + 1
-	finder := &lrFinder{start: c.StartLR, end: c.EndLR, numIt: c.NumIt, stopDiv: !c.NoStopDiv}
-	if err := l.Fit(ctx, nEpoch, FitCallbacks(finder)); err != nil && !errors.Is(err, ErrNaNLoss) {
+	finder := &lrFinder{start: c.StartLR, end: c.EndLR, numIt: c.NumIt, stopDiv: !s.noStopDiv}
+	cfg := fitConfigOf(settings{cbs: []Callback{finder}, progress: s.progress}, 0)
+	if err := l.fit(ctx, nEpoch, cfg); err != nil && !errors.Is(err, ErrNaNLoss) {
 		return nil, err
 	}
 	res := &LRFindResult{LRs: l.Recorder.LRs, Losses: l.Recorder.Losses}
@@ -159,7 +152,7 @@ func indexOf(cbs []Callback, cb Callback) int {
 			return i
 		}
 	}
-	panic("learner: callback not found")
+	panic(fastgo.Errorf("learner: callback not found"))
 }
 
 // snapshot copies a module's state dict.
@@ -177,7 +170,7 @@ func snapshot(m layers.Module) *layers.StateDict {
 
 func restore(m layers.Module, sd *layers.StateDict) {
 	if _, err := layers.LoadStateDict(m, sd, true); err != nil {
-		panic("learner: restoring a snapshot of the same model: " + err.Error())
+		panic(fastgo.Errorf("learner: restoring a snapshot of the same model: "+"%v", err))
 	}
 }
 

@@ -51,7 +51,7 @@ func TestSuggestionFunctions(t *testing.T) {
 func TestLRFindSuggestsATrainableRate(t *testing.T) {
 	ctx := context.Background()
 	l := New(blobData(1600, 300, 16), newMLP(1), Metrics(Accuracy()))
-	res, err := l.LRFind(ctx, nil)
+	res, err := l.LRFind(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +94,12 @@ func TestLRFindSuggestsATrainableRate(t *testing.T) {
 func TestLRFindRestoresTheOptimizer(t *testing.T) {
 	ctx := context.Background()
 	l := New(blobData(400, 8, 16), newMLP(1), WithSplitter(mlpSplitter))
-	if err := l.Fit(ctx, 1, FitLR(Slice(1e-4, 1e-3))); err != nil {
+	if err := l.Fit(ctx, 1, LR(Slice(1e-4, 1e-3))); err != nil {
 		t.Fatal(err)
 	}
 	opt, st := l.Opt, l.Opt.StateDict()
 	epoch, dataEpoch, rows := l.Epoch, l.DataEpoch, len(l.Recorder.Values)
-	if _, err := l.LRFind(ctx, nil); err != nil {
+	if _, err := l.LRFind(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if l.Opt != opt {

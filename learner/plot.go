@@ -27,11 +27,15 @@ func finiteXYs(xs []float64, ys []float64) plotter.XYs {
 }
 
 // PlotLoss writes a PNG of the smoothed training loss against the batch
-// number, from batch skipStart on, and with withValid the validation loss
-// of each epoch at the batch that ended it (fastai's plot_loss; fastai's
-// skipStart is 5).
-func (r *Recorder) PlotLoss(path string, skipStart int, withValid bool) error {
-	skipStart = max(skipStart, 0)
+// number, from batch 5 on (SkipStart), and the validation loss of each
+// epoch at the batch that ended it (unless TrainOnly), as fastai's
+// plot_loss.
+func (r *Recorder) PlotLoss(path string, opts ...Option) error {
+	o := resolve("PlotLoss", inPlot, opts)
+	skipStart, withValid := 5, !o.trainOnly
+	if o.skipStart != nil {
+		skipStart = max(*o.skipStart, 0)
+	}
 	if skipStart >= len(r.Losses) {
 		return fmt.Errorf("learner: PlotLoss %s: %d training losses recorded, none after batch %d", path, len(r.Losses), skipStart)
 	}

@@ -28,14 +28,6 @@ type Preds struct {
 	Index []int
 }
 
-// PredsOptions choose what GetPreds returns besides probabilities, targets
-// and decoded classes.
-type PredsOptions struct {
-	// WithInput keeps the inputs (Preds.Inputs); WithLoss computes the
-	// per-item losses (Preds.Losses).
-	WithInput, WithLoss bool
-}
-
 // evalMode runs f with the model in eval mode and no graph, restoring the mode.
 func (l *Learner) evalMode(f func()) {
 	training := l.Model.Core().Training()
@@ -44,20 +36,10 @@ func (l *Learner) evalMode(f func()) {
 	autograd.NoGrad(f)
 }
 
-// GetPreds runs the model over dl (nil: the validation loader) in eval mode
-// without a graph and returns the predictions in dataset order (fastai's
-// get_preds): when the loader gives the items' indices, the results are
-// sorted by them, so a shuffled loader gives the same order as an ordered
-// one. Per-item losses use ItemLoss (see Learner.ItemLoss).
-func (l *Learner) GetPreds(ctx context.Context, dl data.Loader, o *PredsOptions) (*Preds, error) {
-	if dl == nil {
-		dl = l.Data.ValidLoader()
-	}
-	if o == nil {
-		o = &PredsOptions{}
-	}
-	var probs, inputs []*tensor.Tensor
-	res := &Preds{}
+// evalBatches runs the model over one epoch of dl in eval mode without a
+// graph and hands each batch and its outputs to f; call names the caller in
+// errors. It is the loop of GetPreds and Validate.
+func (l *Learner) evalBatches(ctx context.Context, call string, dl data.Loader, f func(b data.Batch, out *autograd.Value) error) error {
 	var err error
 	l.evalMode(func() {
 		for b, e := range dl.Epoch(ctx, 0) {
@@ -65,33 +47,54 @@ func (l *Learner) GetPreds(ctx context.Context, dl data.Loader, o *PredsOptions)
 				e = ctx.Err()
 			}
 			if e != nil {
-				err = fmt.Errorf("learner.GetPreds: %w", e)
+				err = fmt.Errorf("learner.%s: %w", call, e)
 				return
 			}
 			var out *autograd.Value
 			if out, err = l.forward(b.X); err != nil {
 				return
 			}
-			if out.Data().Rank() != 2 {
-				err = fmt.Errorf("learner.GetPreds: model output of shape %v, want [N, C]", out.Shape())
+			if err = f(b, out); err != nil {
 				return
 			}
-			probs = append(probs, tensor.Softmax(out.Data(), 1))
-			res.Targets = append(res.Targets, b.Y...)
-			res.Index = append(res.Index, b.Index...)
-			res.Decoded = append(res.Decoded, argmaxRows(out.Data())...)
-			if o.WithLoss {
-				per, e := l.itemLosses(out, b.Y)
-				if e != nil {
-					err = e
-					return
-				}
-				res.Losses = append(res.Losses, per...)
-			}
-			if o.WithInput {
-				inputs = append(inputs, b.X)
-			}
 		}
+	})
+	return err
+}
+
+// GetPreds runs the model over the validation loader (or OnLoader's) in
+// eval mode without a graph and returns the predictions in dataset order
+// (fastai's get_preds): when the loader gives the items' indices, the
+// results are sorted by them, so a shuffled loader gives the same order as
+// an ordered one. WithInput keeps the inputs and WithLoss computes the
+// per-item losses (with the ItemLoss given to New, else see ItemLoss).
+func (l *Learner) GetPreds(ctx context.Context, opts ...Option) (*Preds, error) {
+	o := resolve("GetPreds", inPreds, opts)
+	dl := o.loader
+	if dl == nil {
+		dl = l.Data.ValidLoader()
+	}
+	var probs, inputs []*tensor.Tensor
+	res := &Preds{}
+	err := l.evalBatches(ctx, "GetPreds", dl, func(b data.Batch, out *autograd.Value) error {
+		if out.Data().Rank() != 2 {
+			return fmt.Errorf("learner.GetPreds: model output of shape %v, want [N, C]", out.Shape())
+		}
+		probs = append(probs, tensor.Softmax(out.Data(), 1))
+		res.Targets = append(res.Targets, b.Y...)
+		res.Index = append(res.Index, b.Index...)
+		res.Decoded = append(res.Decoded, argmaxRows(out.Data())...)
+		if o.withLoss {
+			per, err := l.itemLosses(out, b.Y)
+			if err != nil {
+				return err
+			}
+			res.Losses = append(res.Losses, per...)
+		}
+		if o.withInput {
+			inputs = append(inputs, b.X)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -100,7 +103,7 @@ func (l *Learner) GetPreds(ctx context.Context, dl data.Loader, o *PredsOptions)
 		return nil, fmt.Errorf("learner.GetPreds: the loader served no batch")
 	}
 	res.Probs = tensor.Concat(0, probs...)
-	if o.WithInput {
+	if o.withInput {
 		res.Inputs = tensor.Concat(0, inputs...)
 	}
 	if len(res.Index) != len(res.Targets) {
@@ -124,7 +127,7 @@ func (l *Learner) forward(x *tensor.Tensor) (out *autograd.Value, err error) {
 
 // itemLosses returns the per-item losses of a batch.
 func (l *Learner) itemLosses(out *autograd.Value, y []int) ([]float64, error) {
-	f := l.ItemLoss
+	f := l.itemLoss
 	if f == nil && l.defLoss {
 		f = CrossEntropyItems
 	}
@@ -132,7 +135,7 @@ func (l *Learner) itemLosses(out *autograd.Value, y []int) ([]float64, error) {
 	if f != nil {
 		per := f(out, y).Data()
 		if per.Len() != len(y) {
-			return nil, fmt.Errorf("learner: ItemLoss returned %d values for %d items", per.Len(), len(y))
+			return nil, fmt.Errorf("learner: the item loss returned %d values for %d items", per.Len(), len(y))
 		}
 		for _, v := range per.Data() {
 			res = append(res, float64(v))
@@ -223,11 +226,12 @@ func (l *Learner) Predict(x *tensor.Tensor) (Prediction, error) {
 	return Prediction{Class: name, Index: idx, Probs: append([]float32(nil), p.Data()...)}, nil
 }
 
-// Validate returns the loss and the metrics over dl (nil: the validation
-// loader), in eval mode without a graph (fastai's validate). The first value
-// is the mean loss (each batch weighted by its size); the others follow
-// Metrics' order.
-func (l *Learner) Validate(ctx context.Context, dl data.Loader) ([]float64, error) {
+// Validate returns the loss and the metrics over the validation loader
+// (or OnLoader's), in eval mode without a graph (fastai's validate). The
+// first value is the mean loss (each batch weighted by its size); the
+// others follow Metrics' order.
+func (l *Learner) Validate(ctx context.Context, opts ...Option) ([]float64, error) {
+	dl := resolve("Validate", inPreds, opts).loader
 	if dl == nil {
 		dl = l.Data.ValidLoader()
 	}
@@ -235,27 +239,14 @@ func (l *Learner) Validate(ctx context.Context, dl data.Loader) ([]float64, erro
 		m.Reset()
 	}
 	var sum, cnt float64
-	var err error
-	l.evalMode(func() {
-		for b, e := range dl.Epoch(ctx, 0) {
-			if e == nil {
-				e = ctx.Err()
-			}
-			if e != nil {
-				err = fmt.Errorf("learner.Validate: %w", e)
-				return
-			}
-			var out *autograd.Value
-			if out, err = l.forward(b.X); err != nil {
-				return
-			}
-			loss := float64(l.Loss(out, b.Y).Data().Item())
-			sum += loss * float64(len(b.Y))
-			cnt += float64(len(b.Y))
-			for _, m := range l.Metrics {
-				m.Accumulate(out.Data(), b.Y)
-			}
+	err := l.evalBatches(ctx, "Validate", dl, func(b data.Batch, out *autograd.Value) error {
+		loss := float64(l.Loss(out, b.Y).Data().Item())
+		sum += loss * float64(len(b.Y))
+		cnt += float64(len(b.Y))
+		for _, m := range l.Metrics {
+			m.Accumulate(out.Data(), b.Y)
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -271,15 +262,25 @@ func (l *Learner) Validate(ctx context.Context, dl data.Loader) ([]float64, erro
 }
 
 // TTA returns test-time-augmented probabilities over the validation set
-// (fastai's tta): the mean of n passes over the validation items with the
-// training transforms (each pass a different draw), mixed with the plain
-// pass as fastai's torch.lerp(augmented, plain, beta):
+// (fastai's tta): the mean of n passes (Passes, default 4) over the
+// validation items with the training transforms (each pass a different
+// draw), mixed with the plain pass as fastai's torch.lerp(augmented, plain,
+// beta) (Beta, default 0.25):
 //
 //	probs = (1-beta)*augmented + beta*plain
 //
-// so fastai's default beta 0.25 weighs the augmented mean 0.75. Data must
-// implement data.Augmented (or unwrap to one, see data.As); n must be at least 1 and beta in [0, 1].
-func (l *Learner) TTA(ctx context.Context, n int, beta float64) (*Preds, error) {
+// so the default weighs the augmented mean 0.75. The Data must implement
+// data.Augmented (or unwrap to one, see data.As); n must be at least 1 and
+// beta in [0, 1].
+func (l *Learner) TTA(ctx context.Context, opts ...Option) (*Preds, error) {
+	o := resolve("TTA", inTTA, opts)
+	n, beta := 4, 0.25
+	if o.passes != nil {
+		n = *o.passes
+	}
+	if o.beta != nil {
+		beta = *o.beta
+	}
 	if n < 1 || !(beta >= 0 && beta <= 1) {
 		return nil, fmt.Errorf("learner.TTA: %d passes, beta %g; want n >= 1 and beta in [0, 1]", n, beta)
 	}
@@ -287,13 +288,13 @@ func (l *Learner) TTA(ctx context.Context, n int, beta float64) (*Preds, error) 
 	if !ok {
 		return nil, fmt.Errorf("learner.TTA: the data (%T) cannot serve augmented validation batches", l.Data)
 	}
-	plain, err := l.GetPreds(ctx, nil, nil)
+	plain, err := l.GetPreds(ctx)
 	if err != nil {
 		return nil, err
 	}
 	aug := make([]float64, plain.Probs.Len())
 	for i := 0; i < n; i++ {
-		p, err := l.GetPreds(ctx, epochLoader{al.AugmentedValid(), i}, nil)
+		p, err := l.GetPreds(ctx, OnLoader(epochLoader{al.AugmentedValid(), i}))
 		if err != nil {
 			return nil, err
 		}

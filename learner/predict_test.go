@@ -19,14 +19,14 @@ func TestGetPredsInDatasetOrder(t *testing.T) {
 	if err := l.Fit(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	plain, err := l.GetPreds(ctx, nil, &PredsOptions{WithLoss: true, WithInput: true})
+	plain, err := l.GetPreds(ctx, WithInput(), WithLoss())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The same items served shuffled (and without the last partial batch
 	// dropping anything: 40 = 5 batches of 8) come back in dataset order.
 	shuffled := &data.SliceLoader{X: d.Valid.X, Y: d.Valid.Y, BatchSize: 8, Shuffle: true, Seed: 7}
-	sh, err := l.GetPreds(ctx, shuffled, &PredsOptions{WithLoss: true, WithInput: true})
+	sh, err := l.GetPreds(ctx, OnLoader(shuffled), WithInput(), WithLoss())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,14 +45,14 @@ func TestGetPredsInDatasetOrder(t *testing.T) {
 		}
 		mean += v / float64(len(plain.Losses))
 	}
-	v, err := l.Validate(ctx, nil)
+	v, err := l.Validate(ctx)
 	if err != nil || math.Abs(v[0]-mean) > 1e-5 {
 		t.Fatalf("Validate = %v, %v; mean item loss %v", v, err, mean)
 	}
 	// A custom loss without ItemLoss is evaluated item by item.
 	l.Loss = func(p *autograd.Value, y []int) *autograd.Value { return autograd.MulScalar(CrossEntropy(p, y), 2) }
 	l.defLoss = false
-	custom, err := l.GetPreds(ctx, nil, &PredsOptions{WithLoss: true})
+	custom, err := l.GetPreds(ctx, WithLoss())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,14 +93,14 @@ func TestTTA(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n, beta = 3, 0.25
-	got, err := l.TTA(ctx, n, beta)
+	got, err := l.TTA(ctx, Passes(n), Beta(beta))
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _ := l.GetPreds(ctx, nil, nil)
+	plain, _ := l.GetPreds(ctx)
 	var augs []*Preds
 	for e := 0; e < n; e++ {
-		p, _ := l.GetPreds(ctx, epochLoader{d.AugmentedValid(), e}, nil)
+		p, _ := l.GetPreds(ctx, OnLoader(epochLoader{d.AugmentedValid(), e}))
 		augs = append(augs, p)
 	}
 	for j, v := range got.Probs.Data() {
@@ -113,10 +113,10 @@ func TestTTA(t *testing.T) {
 			t.Fatalf("TTA prob %d = %v, want %v", j, v, want)
 		}
 	}
-	if _, err := New(blobData(8, 8, 8), newMLP(1)).TTA(ctx, 2, 0.25); err == nil {
+	if _, err := New(blobData(8, 8, 8), newMLP(1)).TTA(ctx, Passes(2)); err == nil {
 		t.Fatal("TTA on data without augmented validation succeeded")
 	}
-	if _, err := l.TTA(ctx, 0, 0.25); err == nil {
+	if _, err := l.TTA(ctx, Passes(0)); err == nil {
 		t.Fatal("TTA with 0 passes succeeded")
 	}
 }
@@ -144,7 +144,7 @@ func TestPredictErrors(t *testing.T) {
 			t.Errorf("Predict of shape %v succeeded", x.Shape())
 		}
 	}
-	if _, err := l.GetPreds(context.Background(), &data.SliceLoader{X: tensor.Zeros(4, 5), Y: make([]int, 4), BatchSize: 2}, nil); err == nil {
+	if _, err := l.GetPreds(context.Background(), OnLoader(&data.SliceLoader{X: tensor.Zeros(4, 5), Y: make([]int, 4), BatchSize: 2})); err == nil {
 		t.Error("GetPreds on inputs the model cannot take succeeded")
 	}
 }

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
@@ -83,7 +81,8 @@ func readState(f *safetensors.File) (*layers.StateDict, error) {
 // optimizer's state, the epoch reached and the data epoch, to a safetensors
 // file at path, atomically. A file saved without the optimizer is a plain
 // weights file that PyTorch's load_state_dict accepts.
-func (l *Learner) Save(path string, withOpt bool) error {
+func (l *Learner) Save(path string, opts ...Option) error {
+	withOpt := !resolve("Save", inSave, opts).withoutOpt
 	tensors, ints := stateEntries(layers.GetStateDict(l.Model))
 	meta := map[string]string{metaFormat: "fastgo-checkpoint-1"}
 	if withOpt && l.Opt != nil {
@@ -107,7 +106,8 @@ func (l *Learner) Save(path string, withOpt bool) error {
 // model's PyTorch names) into the model, strictly; with withOpt, and when the
 // file has it, the optimizer's state and the epoch too. On error the model
 // and optimizer are unchanged.
-func (l *Learner) Load(path string, withOpt bool) error {
+func (l *Learner) Load(path string, opts ...Option) error {
+	withOpt := !resolve("Load", inSave, opts).withoutOpt
 	f, err := safetensors.Load(path)
 	if err != nil {
 		return err
@@ -168,7 +168,7 @@ func (c *Checkpoint) Handle(l *Learner, e Event) error {
 		return nil
 	}
 	l.Epoch++ // the next epoch to run
-	err := l.Save(c.Path, true)
+	err := l.Save(c.Path)
 	l.Epoch--
 	return err
 }
@@ -177,48 +177,10 @@ func (c *Checkpoint) Handle(l *Learner, e Event) error {
 // pass to StartEpoch, so that the same fit call continues where the run
 // stopped (schedules included).
 func (l *Learner) Resume(path string) (int, error) {
-	if err := l.Load(path, true); err != nil {
+	if err := l.Load(path); err != nil {
 		return 0, err
 	}
 	return l.Epoch, nil
-}
-
-// ArchBuilder builds a model from the JSON configuration that Export stored.
-type ArchBuilder func(config json.RawMessage) (layers.Module, error)
-
-var (
-	archMu sync.RWMutex
-	archs  = map[string]ArchBuilder{}
-)
-
-// RegisterArch makes an architecture loadable by LoadLearner under name.
-// The model zoo registers its architectures; register your own models the
-// same way.
-func RegisterArch(name string, b ArchBuilder) {
-	archMu.Lock()
-	defer archMu.Unlock()
-	archs[name] = b
-}
-
-// Archs returns the registered architecture names.
-func Archs() []string {
-	archMu.RLock()
-	defer archMu.RUnlock()
-	out := make([]string, 0, len(archs))
-	for n := range archs {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// ArchSpec names a registered architecture and its configuration, so that
-// Export can record how to rebuild the model.
-type ArchSpec struct {
-	// Name is the name the architecture was registered under.
-	Name string
-	// Config is the JSON its builder takes.
-	Config json.RawMessage
 }
 
 // Transformer is implemented by Data that can describe its validation
@@ -228,20 +190,21 @@ type Transformer interface {
 }
 
 // Export writes everything needed for inference to one safetensors file:
-// the architecture (l.Arch, which must be set and registered), the weights,
-// the class names and, when the Data describes them, the validation
-// transforms (fastai's export). LoadLearner reads it without the training
-// code.
+// the model's architecture (the model must describe itself, see
+// layers.Described: the model zoo's do), the weights, the class names and,
+// when the Data describes them, the validation transforms (fastai's export).
+// LoadLearner reads it without the training code.
 func (l *Learner) Export(path string) error {
-	if l.Arch == nil {
-		return fmt.Errorf("learner.Export: the learner has no ArchSpec (build it with vision.CNNLearner or set Arch to a registered architecture)")
+	arch, err := layers.ArchOf(l.Model)
+	if err != nil {
+		return fmt.Errorf("learner.Export: %w", err)
 	}
 	tensors, ints := stateEntries(layers.GetStateDict(l.Model))
 	classes, err := json.Marshal(l.Data.Classes())
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{metaFormat: "fastgo-export-1", metaArch: l.Arch.Name, metaArchCfg: string(l.Arch.Config), metaClasses: string(classes)}
+	meta := map[string]string{metaFormat: "fastgo-export-1", metaArch: arch.Name, metaArchCfg: string(arch.Config), metaClasses: string(classes)}
 	if t, ok := data.As[Transformer](l.Data); ok {
 		spec, err := t.TransformSpec()
 		if err != nil {
@@ -256,7 +219,7 @@ func (l *Learner) Export(path string) error {
 // recorded at export, for the caller's data pipeline.
 type Exported struct {
 	// Arch is the recorded architecture.
-	Arch ArchSpec
+	Arch layers.Arch
 	// Classes are the class names.
 	Classes []string
 	// Transforms is the data's TransformSpec, or nil.
@@ -286,22 +249,16 @@ func LoadLearner(path string, opts ...Option) (*Learner, *Exported, error) {
 	if meta[metaFormat] != "fastgo-export-1" {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s is not a fastgo export (format %q)", path, meta[metaFormat])
 	}
-	ex := &Exported{Arch: ArchSpec{Name: meta[metaArch], Config: json.RawMessage(meta[metaArchCfg])}}
+	ex := &Exported{Arch: layers.Arch{Name: meta[metaArch], Config: json.RawMessage(meta[metaArchCfg])}}
 	if err := json.Unmarshal([]byte(meta[metaClasses]), &ex.Classes); err != nil {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: field %s: %w", path, metaClasses, err)
 	}
 	if t := meta[metaTfms]; t != "" {
 		ex.Transforms = json.RawMessage(t)
 	}
-	archMu.RLock()
-	build, ok := archs[ex.Arch.Name]
-	archMu.RUnlock()
-	if !ok {
-		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: architecture %q is not registered (have %v; import the package that defines it)", path, ex.Arch.Name, Archs())
-	}
-	m, err := build(ex.Arch.Config)
+	m, err := layers.BuildArch(ex.Arch)
 	if err != nil {
-		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: building %q: %w", path, ex.Arch.Name, err)
+		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
 	}
 	sd, err := readState(f)
 	if err != nil {
@@ -311,7 +268,5 @@ func LoadLearner(path string, opts ...Option) (*Learner, *Exported, error) {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
 	}
 	layers.Eval(m)
-	l := New(exportData{ex.Classes}, m, opts...)
-	l.Arch = &ex.Arch
-	return l, ex, nil
+	return New(exportData{ex.Classes}, m, opts...), ex, nil
 }

@@ -20,14 +20,22 @@ import (
 )
 
 func init() {
-	RegisterArch("test.mlp", func(cfg json.RawMessage) (layers.Module, error) {
+	layers.RegisterArch("test.mlp", func(cfg json.RawMessage) (layers.Module, error) {
 		var c struct{ Seed uint64 }
 		if err := json.Unmarshal(cfg, &c); err != nil {
 			return nil, err
 		}
-		return newMLP(c.Seed), nil
+		return &describedMLP{newMLP(c.Seed), layers.Arch{Name: "test.mlp", Config: cfg}}, nil
 	})
 }
+
+// describedMLP is an mlp that describes its architecture, for Export.
+type describedMLP struct {
+	*mlp
+	arch layers.Arch
+}
+
+func (m *describedMLP) Arch() (layers.Arch, error) { return m.arch, nil }
 
 // tfmData is blob data that describes its transforms, for Export.
 type tfmData struct{ *data.SliceData }
@@ -40,11 +48,11 @@ func TestExportLoadLearner(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "export.safetensors")
-	l := New(tfmData{blobData(64, 30, 8)}, newMLP(1))
-	if err := l.Export(path); err == nil || !strings.Contains(err.Error(), "ArchSpec") {
-		t.Fatalf("Export without an ArchSpec: %v", err)
+	if err := New(tfmData{blobData(64, 30, 8)}, newMLP(1)).Export(path); err == nil || !strings.Contains(err.Error(), "does not describe its architecture") {
+		t.Fatalf("Export of a model that does not describe itself: %v", err)
 	}
-	l.Arch = &ArchSpec{Name: "test.mlp", Config: json.RawMessage(`{"Seed":1}`)}
+	model := &describedMLP{newMLP(1), layers.Arch{Name: "test.mlp", Config: json.RawMessage(`{"Seed":1}`)}}
+	l := New(tfmData{blobData(64, 30, 8)}, model)
 	if err := l.FitOneCycle(ctx, 2, LR(0.05)); err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +72,7 @@ func TestExportLoadLearner(t *testing.T) {
 	if got.Model.Core().Training() {
 		t.Fatal("LoadLearner's model is in training mode")
 	}
-	want, _ := l.GetPreds(ctx, nil, nil)
+	want, _ := l.GetPreds(ctx)
 	for i := 0; i < 30; i++ {
 		x := l.Data.ValidLoader().(*data.SliceLoader).X.Narrow0(i, 1)
 		p, err := got.Predict(x)
@@ -98,7 +106,7 @@ func TestExportLoadLearner(t *testing.T) {
 	}
 	t.Run("checkpoint is not an export", func(t *testing.T) {
 		p := filepath.Join(dir, "ckpt.safetensors")
-		if err := l.Save(p, true); err != nil {
+		if err := l.Save(p); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := LoadLearner(p); err == nil || !strings.Contains(err.Error(), "not a fastgo export") {
@@ -106,7 +114,7 @@ func TestExportLoadLearner(t *testing.T) {
 		}
 	})
 	t.Run("unregistered arch", func(t *testing.T) {
-		l.Arch = &ArchSpec{Name: "test.nowhere", Config: json.RawMessage(`{}`)}
+		model.arch = layers.Arch{Name: "test.nowhere", Config: json.RawMessage(`{}`)}
 		p := filepath.Join(dir, "nowhere.safetensors")
 		if err := l.Export(p); err != nil {
 			t.Fatal(err)
@@ -140,7 +148,7 @@ func TestHelperKilledWrite(t *testing.T) {
 		}
 		return nil
 	})
-	l.Save(path, true)
+	l.Save(path)
 	t.Fatal("the helper was not killed")
 }
 
@@ -151,7 +159,7 @@ func TestKilledCheckpointWrite(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ckpt.safetensors")
 	l := New(blobData(32, 8, 8), wide(1))
-	if err := l.Save(path, true); err != nil {
+	if err := l.Save(path); err != nil {
 		t.Fatal(err)
 	}
 	good, _ := os.ReadFile(path)
@@ -197,7 +205,7 @@ func TestKilledCheckpointWrite(t *testing.T) {
 		t.Fatal("the killed write changed the previous checkpoint")
 	}
 	l2 := New(blobData(32, 8, 8), wide(9))
-	if err := l2.Load(path, true); err != nil {
+	if err := l2.Load(path); err != nil {
 		t.Fatalf("the previous checkpoint does not load after the kill: %v", err)
 	}
 	a, b := weights(l.Model), weights(l2.Model)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+
+	"github.com/fastgo-ml/fastgo"
 )
 
 // Sched maps the position in a schedule, from 0 to 1, to a value.
@@ -32,17 +34,17 @@ func SchedNo(start float64) Sched { return func(float64) float64 { return start 
 // fastai's combine_scheds. The fractions must be positive and add up to 1.
 func CombineScheds(pcts []float64, scheds ...Sched) Sched {
 	if len(pcts) != len(scheds) {
-		panic(fmt.Sprintf("learner.CombineScheds: %d fractions for %d schedules", len(pcts), len(scheds)))
+		panic(fastgo.Errorf("learner.CombineScheds: %d fractions for %d schedules", len(pcts), len(scheds)))
 	}
 	edges := make([]float64, len(pcts)+1)
 	for i, p := range pcts {
 		if p < 0 {
-			panic(fmt.Sprintf("learner.CombineScheds: negative fraction %g", p))
+			panic(fastgo.Errorf("learner.CombineScheds: negative fraction %g", p))
 		}
 		edges[i+1] = edges[i] + p
 	}
 	if math.Abs(edges[len(pcts)]-1) > 1e-6 {
-		panic(fmt.Sprintf("learner.CombineScheds: fractions %v add up to %g, not 1", pcts, edges[len(pcts)]))
+		panic(fastgo.Errorf("learner.CombineScheds: fractions %v add up to %g, not 1", pcts, edges[len(pcts)]))
 	}
 	return func(pos float64) float64 {
 		if pos >= 1 {
@@ -109,16 +111,21 @@ func (p *ParamScheduler) update(l *Learner) {
 	}
 }
 
-// Rate gives a learning rate per layer group: LR for one value, Slice for
-// fastai's slice(lo, hi), PerGroup for explicit values.
+// Rate is what LR takes: one float64 for every layer group, a SliceRate
+// (Slice(lo, hi), fastai's slice) or PerGroup rates.
 type Rate interface {
+	float64 | SliceRate | PerGroup
+}
+
+// rate gives a learning rate per layer group.
+type rate interface {
 	rates(groups int) []float64
 }
 
-// LR is one learning rate for every layer group.
-type LR float64
+// oneRate is one learning rate for every layer group.
+type oneRate float64
 
-func (r LR) rates(n int) []float64 {
+func (r oneRate) rates(n int) []float64 {
 	out := make([]float64, n)
 	for i := range out {
 		out[i] = float64(r)
@@ -131,48 +138,60 @@ type PerGroup []float64
 
 func (r PerGroup) rates(n int) []float64 {
 	if len(r) != n {
-		panic(fmt.Sprintf("learner.PerGroup: %d rates for %d layer groups", len(r), n))
+		panic(fastgo.Errorf("learner.PerGroup: %d rates for %d layer groups", len(r), n))
 	}
 	return append([]float64(nil), r...)
 }
 
-// Slice is fastai's slice(lo, hi): rates spread log-evenly from lo (first
-// group) to hi (last group). With lo 0 (slice(hi)), the last group gets hi
-// and the others hi/10.
-func Slice(lo, hi float64) Rate { return sliceRate{lo, hi} }
+// SliceRate is fastai's slice(lo, hi): rates spread log-evenly from Lo
+// (first group) to Hi (last group). With Lo 0 (slice(hi)), the last group
+// gets Hi and the others Hi/10.
+type SliceRate struct {
+	// Lo is the first layer group's rate (0: Hi/10 for all but the last);
+	// Hi the last group's.
+	Lo, Hi float64
+}
 
-type sliceRate struct{ lo, hi float64 }
+// Slice returns fastai's slice(lo, hi), for LR.
+func Slice(lo, hi float64) SliceRate { return SliceRate{lo, hi} }
 
-func (s sliceRate) rates(n int) []float64 {
+func (s SliceRate) rates(n int) []float64 {
 	out := make([]float64, n)
 	switch {
-	case s.lo == 0:
+	case s.Lo == 0:
 		for i := range out {
-			out[i] = s.hi / 10
+			out[i] = s.Hi / 10
 		}
-		out[n-1] = s.hi
+		out[n-1] = s.Hi
 	case n == 1:
-		out[0] = s.hi
+		out[0] = s.Hi
 	default:
-		step := math.Pow(s.hi/s.lo, 1/float64(n-1))
+		step := math.Pow(s.Hi/s.Lo, 1/float64(n-1))
 		for i := range out {
-			out[i] = s.lo * math.Pow(step, float64(i))
+			out[i] = s.Lo * math.Pow(step, float64(i))
 		}
-		out[n-1] = s.hi
+		out[n-1] = s.Hi
 	}
 	return out
 }
 
-// Rates returns the learning rate of each of n layer groups that r gives.
-func Rates(r Rate, n int) []float64 { return r.rates(n) }
+// Rates returns the learning rate of each of n layer groups that an LR
+// option gives.
+func Rates(lr Option, n int) []float64 {
+	s := resolve("Rates", inNew, []Option{lr})
+	if s.lr == nil {
+		panic(fastgo.Errorf("learner.Rates: %s is not an LR option", lr.name))
+	}
+	return s.lr.rates(n)
+}
 
-// lrMax resolves a Rate (nil: the learner's LR) against the layer groups.
-func (l *Learner) lrMax(r Rate) []float64 {
+// lrMax resolves a rate (nil: the learner's) against the layer groups.
+func (l *Learner) lrMax(r rate) []float64 {
 	if l.Opt == nil {
 		l.CreateOpt()
 	}
 	if r == nil {
-		r = LR(l.LR)
+		r = l.lr
 	}
 	return r.rates(len(l.optGroups))
 }
@@ -186,16 +205,18 @@ func perGroup(n int, f func(i int) Sched) []Sched {
 }
 
 // FitOneCycle trains for nEpoch epochs with the 1cycle policy (fastai's
-// fit_one_cycle): lr goes from lrMax/div to lrMax by a cosine over PctStart
-// of the run (default 0.25), then down to lrMax/DivFinal (div 25, div_final
-// 1e5); momentum goes 0.95 -> 0.85 -> 0.95 along the same cosines. A nil
-// lrMax uses the learner's LR.
-func (l *Learner) FitOneCycle(ctx context.Context, nEpoch int, lrMax Rate, opts ...FitOption) error {
-	cfg := newFitConfig(opts)
-	if cfg.pctStart < 0 {
-		cfg.pctStart = 0.25
-	}
-	lrs := l.lrMax(lrMax)
+// fit_one_cycle): the rate goes from lr/Div to lr (the LR option, else the
+// learner's) by a cosine over PctStart of the run (default 0.25), then down
+// to lr/DivFinal (Div 25, DivFinal 1e5); momentum goes 0.95 -> 0.85 -> 0.95
+// along the same cosines (Moms). Its options are the fits' (Callbacks, LR,
+// WD, PctStart, Div, DivFinal, Moms, StartEpoch, NoProgress, ProgressTo).
+func (l *Learner) FitOneCycle(ctx context.Context, nEpoch int, opts ...Option) error {
+	cfg := fitConfigOf(resolve("FitOneCycle", inFit, opts), 0.25)
+	return l.fitOneCycle(ctx, nEpoch, cfg)
+}
+
+func (l *Learner) fitOneCycle(ctx context.Context, nEpoch int, cfg fitConfig) error {
+	lrs := l.lrMax(cfg.lr)
 	ps := &ParamScheduler{Scheds: map[string][]Sched{
 		"lr": perGroup(len(lrs), func(i int) Sched {
 			return CombinedCos(cfg.pctStart, lrs[i]/cfg.div, lrs[i], lrs[i]/cfg.divFinal)
@@ -206,14 +227,12 @@ func (l *Learner) FitOneCycle(ctx context.Context, nEpoch int, lrMax Rate, opts 
 	return l.fit(ctx, nEpoch, cfg)
 }
 
-// FitFlatCos trains at a flat lr for PctStart of the run (default 0.75),
-// then anneals it by a cosine to lr/DivFinal (fastai's fit_flat_cos).
-func (l *Learner) FitFlatCos(ctx context.Context, nEpoch int, lr Rate, opts ...FitOption) error {
-	cfg := newFitConfig(opts)
-	if cfg.pctStart < 0 {
-		cfg.pctStart = 0.75
-	}
-	lrs := l.lrMax(lr)
+// FitFlatCos trains at a flat rate (LR) for PctStart of the run (default
+// 0.75), then anneals it by a cosine to lr/DivFinal (fastai's
+// fit_flat_cos). Its options are the fits'.
+func (l *Learner) FitFlatCos(ctx context.Context, nEpoch int, opts ...Option) error {
+	cfg := fitConfigOf(resolve("FitFlatCos", inFit, opts), 0.75)
+	lrs := l.lrMax(cfg.lr)
 	ps := &ParamScheduler{Scheds: map[string][]Sched{
 		"lr": perGroup(len(lrs), func(i int) Sched { return CombinedCos(cfg.pctStart, lrs[i], lrs[i], lrs[i]/cfg.divFinal) }),
 	}}
@@ -223,9 +242,10 @@ func (l *Learner) FitFlatCos(ctx context.Context, nEpoch int, lr Rate, opts ...F
 
 // FitSGDR trains nCycles cosine-annealing cycles with warm restarts (fastai's
 // fit_sgdr): the first lasts cycleLen epochs, each next one CycleMult
-// (default 2) times longer, each annealing from lrMax to 0.
-func (l *Learner) FitSGDR(ctx context.Context, nCycles, cycleLen int, lrMax Rate, opts ...FitOption) error {
-	cfg := newFitConfig(opts)
+// (default 2) times longer, each annealing from the rate (LR) to 0. Its
+// options are the fits'.
+func (l *Learner) FitSGDR(ctx context.Context, nCycles, cycleLen int, opts ...Option) error {
+	cfg := fitConfigOf(resolve("FitSGDR", inFit, opts), 0)
 	if nCycles < 1 || cycleLen < 1 || cfg.cycleMult < 1 {
 		return fmt.Errorf("learner.FitSGDR: %d cycles of length %d, multiplier %d", nCycles, cycleLen, cfg.cycleMult)
 	}
@@ -240,7 +260,7 @@ func (l *Learner) FitSGDR(ctx context.Context, nCycles, cycleLen int, lrMax Rate
 	for i, n := range lens {
 		pcts[i] = float64(n) / float64(nEpoch)
 	}
-	lrs := l.lrMax(lrMax)
+	lrs := l.lrMax(cfg.lr)
 	ps := &ParamScheduler{Scheds: map[string][]Sched{
 		"lr": perGroup(len(lrs), func(g int) Sched {
 			ss := make([]Sched, nCycles)

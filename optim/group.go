@@ -1,9 +1,9 @@
 package optim
 
 import (
-	"fmt"
 	"sort"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 )
 
@@ -53,7 +53,7 @@ func Params(params ...*autograd.Value) []*ParamGroup {
 func (g *ParamGroup) Get(name string) float64 {
 	v, ok := g.hyper[canonical(name)]
 	if !ok {
-		panic(fmt.Sprintf("optim: param group has no hyper-parameter %q (has %v)", name, g.Names()))
+		panic(fastgo.Errorf("optim: param group has no hyper-parameter %q (has %v)", name, g.Names()))
 	}
 	return v
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -115,7 +116,7 @@ func newBase(op, kind string, specs []hyperSpec, buffers []string, groups []*Par
 	seen := map[*autograd.Value]bool{}
 	for gi, g := range groups {
 		if g == nil {
-			panic(fmt.Sprintf("%s: param group %d is nil", op, gi))
+			panic(fastgo.Errorf("%s: param group %d is nil", op, gi))
 		}
 		if g.hyper == nil {
 			g.hyper = map[string]float64{}
@@ -128,18 +129,18 @@ func newBase(op, kind string, specs []hyperSpec, buffers []string, groups []*Par
 		for name, v := range g.hyper {
 			s, ok := known[name]
 			if !ok {
-				panic(fmt.Sprintf("%s: hyper-parameter %q does not apply (it uses %v)", op, name, sortedNames(known)))
+				panic(fastgo.Errorf("%s: hyper-parameter %q does not apply (it uses %v)", op, name, sortedNames(known)))
 			}
 			if math.IsNaN(v) || v < s.lo || v > s.hi || (s.hiOpen && v == s.hi) || (s.boolean && v != 0 && v != 1) {
-				panic(fmt.Sprintf("%s: invalid %s %v in param group %d", op, name, v, gi))
+				panic(fastgo.Errorf("%s: invalid %s %v in param group %d", op, name, v, gi))
 			}
 		}
 		for pi, p := range g.Params {
 			if p == nil {
-				panic(fmt.Sprintf("%s: param %d of group %d is nil", op, pi, gi))
+				panic(fastgo.Errorf("%s: param %d of group %d is nil", op, pi, gi))
 			}
 			if seen[p] {
-				panic(fmt.Sprintf("%s: param %d of group %d appears more than once", op, pi, gi))
+				panic(fastgo.Errorf("%s: param %d of group %d appears more than once", op, pi, gi))
 			}
 			seen[p] = true
 		}
@@ -180,7 +181,7 @@ func (b *base) next(op string, p *autograd.Value) ([]float32, *paramState) {
 		return nil, nil
 	}
 	if !tensor.SameShape(grad.Shape(), p.Data().Shape()) {
-		panic(fmt.Sprintf("%s: gradient of shape %v for a parameter of shape %v", op, grad.Shape(), p.Data().Shape()))
+		panic(fastgo.Errorf("%s: gradient of shape %v for a parameter of shape %v", op, grad.Shape(), p.Data().Shape()))
 	}
 	s := b.state[p]
 	if s == nil {

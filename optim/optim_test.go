@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/tensor/safetensors"
@@ -352,7 +353,7 @@ func TestGroupHyper(t *testing.T) {
 		t.Errorf("Names() = %v", g.Names())
 	}
 	defer func() {
-		if r := recover(); r == nil || !strings.Contains(r.(string), "nesterov") {
+		if r := recover(); r == nil || !strings.Contains(r.(fastgo.Error).Error(), "nesterov") {
 			t.Errorf("Get of a missing name: panic %v", r)
 		}
 	}()
@@ -414,7 +415,7 @@ func TestConstructorPanics(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			defer func() {
 				r := recover()
-				if s, _ := r.(string); !strings.Contains(s, c.want) {
+				if e, ok := r.(fastgo.Error); !ok || !strings.Contains(e.Error(), c.want) {
 					t.Errorf("panic %v, want one mentioning %q", r, c.want)
 				}
 			}()
@@ -427,8 +428,8 @@ func TestStepPanicsOnGradShape(t *testing.T) {
 	p := autograd.Param(tensor.Zeros(2, 3))
 	p.SetGrad(tensor.Zeros(3, 2))
 	defer func() {
-		if s, _ := recover().(string); !strings.Contains(s, "[3 2]") {
-			t.Errorf("panic %q", s)
+		if r := recover(); !strings.Contains(r.(fastgo.Error).Error(), "[3 2]") {
+			t.Errorf("panic %v", r)
 		}
 	}()
 	NewAdam(Params(p)).Step()

@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 )
@@ -35,7 +36,7 @@ func NewSGD(groups []*ParamGroup, opts ...Option) *SGD {
 	o := &SGD{newBase("optim.NewSGD", "SGD", sgdSpecs, []string{"momentum_buffer"}, groups, opts)}
 	for _, g := range groups {
 		if g.Get("nesterov") != 0 && (g.Get("mom") == 0 || g.Get("dampening") != 0) {
-			panic("optim.NewSGD: Nesterov momentum needs mom > 0 and dampening 0")
+			panic(fastgo.Errorf("optim.NewSGD: Nesterov momentum needs mom > 0 and dampening 0"))
 		}
 	}
 	return o

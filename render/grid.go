@@ -17,7 +17,10 @@ import (
 // Cell is one picture of a grid: an image [C,H,W] in [0,1] (nil leaves the
 // cell blank) and the caption lines drawn under it.
 type Cell struct {
-	Image   *tensor.Tensor
+	// Image is [C,H,W] with 1 or 3 channels, in [0,1]; nil leaves the cell
+	// blank.
+	Image *tensor.Tensor
+	// Caption holds the lines drawn under the image.
 	Caption []string
 }
 

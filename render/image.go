@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -66,7 +67,7 @@ func to8(v float32) uint8 {
 // changed) and the largest absolute change.
 func Perturbation(x, adv *tensor.Tensor) (pic *tensor.Tensor, amp, maxChange float64) {
 	if !tensor.SameShape(x.Shape(), adv.Shape()) {
-		panic(fmt.Sprintf("render.Perturbation: shapes %v and %v", x.Shape(), adv.Shape()))
+		panic(fastgo.Errorf("render.Perturbation: shapes %v and %v", x.Shape(), adv.Shape()))
 	}
 	xd, ad := x.Data(), adv.Data()
 	for i := range xd {

@@ -1,8 +1,7 @@
 package tensor
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
@@ -27,7 +26,7 @@ func BroadcastShapes(op string, a, b []int) []int {
 		case da == 1:
 			out[i] = db
 		default:
-			panic(fmt.Sprintf("%s: shapes %v and %v do not broadcast", op, a, b))
+			panic(fastgo.Errorf("%s: shapes %v and %v do not broadcast", op, a, b))
 		}
 	}
 	return out
@@ -182,7 +181,7 @@ func ReduceTo[T Float](grad *Dense[T], shape []int) *Dense[T] {
 		return grad
 	}
 	if !broadcastsTo(shape, grad.shape) {
-		panic(fmt.Sprintf("tensor.ReduceTo: shape %v does not broadcast to %v", shape, grad.shape))
+		panic(fastgo.Errorf("tensor.ReduceTo: shape %v does not broadcast to %v", shape, grad.shape))
 	}
 	off := len(grad.shape) - len(shape)
 	var axes []int
@@ -201,7 +200,7 @@ func ReduceTo[T Float](grad *Dense[T], shape []int) *Dense[T] {
 // panics if a's shape does not broadcast to shape.
 func BroadcastTo[T Float](a *Dense[T], shape ...int) *Dense[T] {
 	if !broadcastsTo(a.shape, shape) {
-		panic(fmt.Sprintf("tensor.BroadcastTo: shape %v does not broadcast to %v", a.shape, shape))
+		panic(fastgo.Errorf("tensor.BroadcastTo: shape %v does not broadcast to %v", a.shape, shape))
 	}
 	return expandCopy(a, shape)
 }
@@ -215,13 +214,13 @@ func Expand[T Float](a *Dense[T], shape ...int) *Dense[T] {
 	for i, d := range s {
 		if d == -1 {
 			if i < off {
-				panic(fmt.Sprintf("tensor.Expand: -1 in a new leading dimension of %v for %v", shape, a.shape))
+				panic(fastgo.Errorf("tensor.Expand: -1 in a new leading dimension of %v for %v", shape, a.shape))
 			}
 			s[i] = a.shape[i-off]
 		}
 	}
 	if off < 0 || !broadcastsTo(a.shape, s) {
-		panic(fmt.Sprintf("tensor.Expand: shape %v does not expand to %v", a.shape, shape))
+		panic(fastgo.Errorf("tensor.Expand: shape %v does not expand to %v", a.shape, shape))
 	}
 	return expandCopy(a, s)
 }

@@ -1,6 +1,6 @@
 package tensor
 
-import "fmt"
+import "github.com/fastgo-ml/fastgo"
 
 // ConvGeom is the geometry of a 2-d convolution or pooling window over one
 // image: kernel size, stride, zero padding and dilation, each per axis (H, W).
@@ -41,12 +41,12 @@ func (g ConvGeom) Norm() ConvGeom {
 func (g ConvGeom) OutSize(h, w int) (oh, ow int) {
 	g = g.Norm()
 	if g.KH < 1 || g.KW < 1 || g.StrideH < 1 || g.StrideW < 1 || g.PadH < 0 || g.PadW < 0 || g.DilH < 1 || g.DilW < 1 {
-		panic(fmt.Sprintf("tensor.ConvGeom: invalid geometry %+v", g))
+		panic(fastgo.Errorf("tensor.ConvGeom: invalid geometry %+v", g))
 	}
 	eh := g.DilH*(g.KH-1) + 1
 	ew := g.DilW*(g.KW-1) + 1
 	if h+2*g.PadH < eh || w+2*g.PadW < ew {
-		panic(fmt.Sprintf("tensor.ConvGeom: kernel %dx%d (dilation %dx%d) larger than padded input %dx%d (padding %dx%d)",
+		panic(fastgo.Errorf("tensor.ConvGeom: kernel %dx%d (dilation %dx%d) larger than padded input %dx%d (padding %dx%d)",
 			g.KH, g.KW, g.DilH, g.DilW, h, w, g.PadH, g.PadW))
 	}
 	return (h+2*g.PadH-eh)/g.StrideH + 1, (w+2*g.PadW-ew)/g.StrideW + 1
@@ -94,7 +94,7 @@ func Im2ColStrided[T Float](x []T, c, h, w int, g ConvGeom, cols []T, ld int) {
 	plane := oh * ow
 	rows := c * g.KH * g.KW
 	if ld < plane || len(x) < c*h*w || (rows > 0 && len(cols) < (rows-1)*ld+plane) {
-		panic(fmt.Sprintf("tensor.Im2Col: %d input elements for %dx%dx%d, %d column elements for %dx%d with row stride %d", len(x), c, h, w, len(cols), rows, plane, ld))
+		panic(fastgo.Errorf("tensor.Im2Col: %d input elements for %dx%dx%d, %d column elements for %dx%d with row stride %d", len(x), c, h, w, len(cols), rows, plane, ld))
 	}
 	row := 0
 	for ci := 0; ci < c; ci++ {
@@ -160,7 +160,7 @@ func Col2ImStrided[T Float](cols []T, ld, c, h, w int, g ConvGeom, x []T) {
 	plane := oh * ow
 	rows := c * g.KH * g.KW
 	if ld < plane || len(x) < c*h*w || (rows > 0 && len(cols) < (rows-1)*ld+plane) {
-		panic(fmt.Sprintf("tensor.Col2Im: %d image elements for %dx%dx%d, %d column elements for %dx%d with row stride %d", len(x), c, h, w, len(cols), rows, plane, ld))
+		panic(fastgo.Errorf("tensor.Col2Im: %d image elements for %dx%dx%d, %d column elements for %dx%d with row stride %d", len(x), c, h, w, len(cols), rows, plane, ld))
 	}
 	clear(x[:c*h*w])
 	row := 0

@@ -1,9 +1,9 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
@@ -221,7 +221,7 @@ func binInPlace[T Float](op string, k binKind, dst, src *Dense[T]) {
 		return
 	}
 	if !broadcastsTo(src.shape, dst.shape) {
-		panic(fmt.Sprintf("%s: shape %v does not broadcast to %v", op, src.shape, dst.shape))
+		panic(fastgo.Errorf("%s: shape %v does not broadcast to %v", op, src.shape, dst.shape))
 	}
 	binBroadcast(k, dst, dst, src)
 }
@@ -283,7 +283,7 @@ func DivInPlace[T Float](dst, src *Dense[T]) { binInPlace("tensor.DivInPlace", b
 // equal.
 func AddScaledInPlace[T Float](dst *Dense[T], alpha T, src *Dense[T]) {
 	if !SameShape(dst.shape, src.shape) {
-		panic(fmt.Sprintf("tensor.AddScaledInPlace: shapes %v and %v differ", dst.shape, src.shape))
+		panic(fastgo.Errorf("tensor.AddScaledInPlace: shapes %v and %v differ", dst.shape, src.shape))
 	}
 	d, s := dst.data, src.data
 	fast, _ := any(kernels.Axpy).(func(alpha T, x, y []T))
@@ -324,7 +324,7 @@ func ClampInPlace[T Float](dst *Dense[T], lo, hi T) {
 func Where[T Float](cond, a, b *Dense[T]) *Dense[T] {
 	shape, ok := broadcast3(cond.shape, a.shape, b.shape)
 	if !ok {
-		panic(fmt.Sprintf("tensor.Where: shapes %v, %v and %v do not broadcast", cond.shape, a.shape, b.shape))
+		panic(fastgo.Errorf("tensor.Where: shapes %v, %v and %v do not broadcast", cond.shape, a.shape, b.shape))
 	}
 	out := New[T](shape...)
 	p := newStridedPlan(shape, broadcastStrides(cond.shape, shape), broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape))

@@ -4,6 +4,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 )
 
@@ -44,7 +45,7 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 		gonum.Implementation{}.Dgemm(ta, tb, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	default:
 		// T is a named type over float32 or float64: convert through the base type.
-		panic("tensor.Gemm: element type must be float32 or float64")
+		panic(fastgo.Errorf("tensor.Gemm: element type must be float32 or float64"))
 	}
 }
 

@@ -3,6 +3,7 @@ package tensor
 import (
 	"fmt"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
@@ -29,10 +30,10 @@ const smallGemm = 1 << 18
 func matmul[T Float](op string, a, b *Dense[T], ta, tb bool) *Dense[T] {
 	ra, rb := len(a.shape), len(b.shape)
 	if ra == 0 || rb == 0 {
-		panic(fmt.Sprintf("%s: shapes %v and %v: operands need at least one dimension", op, a.shape, b.shape))
+		panic(fastgo.Errorf("%s: shapes %v and %v: operands need at least one dimension", op, a.shape, b.shape))
 	}
 	if (ta && ra < 2) || (tb && rb < 2) {
-		panic(fmt.Sprintf("%s: shapes %v and %v: a 1-d operand cannot be transposed", op, a.shape, b.shape))
+		panic(fastgo.Errorf("%s: shapes %v and %v: a 1-d operand cannot be transposed", op, a.shape, b.shape))
 	}
 	as, bs := a.shape, b.shape
 	if ra == 1 {
@@ -54,12 +55,12 @@ func matmul[T Float](op string, a, b *Dense[T], ta, tb bool) *Dense[T] {
 		if ta || tb {
 			flags = fmt.Sprintf(" (transA %v, transB %v)", ta, tb)
 		}
-		panic(fmt.Sprintf("%s: shapes %v and %v do not multiply%s: inner dimensions %d and %d", op, a.shape, b.shape, flags, k, k2))
+		panic(fastgo.Errorf("%s: shapes %v and %v do not multiply%s: inner dimensions %d and %d", op, a.shape, b.shape, flags, k, k2))
 	}
 	batchA, batchB := as[:len(as)-2], bs[:len(bs)-2]
 	batch, ok := broadcast2(batchA, batchB)
 	if !ok {
-		panic(fmt.Sprintf("%s: batch dimensions of shapes %v and %v do not broadcast", op, a.shape, b.shape))
+		panic(fastgo.Errorf("%s: batch dimensions of shapes %v and %v do not broadcast", op, a.shape, b.shape))
 	}
 	shape := append(append([]int(nil), batch...), m, n)
 	out := New[T](shape...)

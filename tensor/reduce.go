@@ -1,9 +1,9 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
@@ -47,10 +47,10 @@ func normAxes(op string, shape []int, axes []int) []bool {
 			a += len(shape)
 		}
 		if a < 0 || a >= len(shape) {
-			panic(fmt.Sprintf("%s: axis %d out of range for shape %v", op, ax, shape))
+			panic(fastgo.Errorf("%s: axis %d out of range for shape %v", op, ax, shape))
 		}
 		if mask[a] {
-			panic(fmt.Sprintf("%s: axis %d repeated in %v for shape %v", op, ax, axes, shape))
+			panic(fastgo.Errorf("%s: axis %d repeated in %v for shape %v", op, ax, axes, shape))
 		}
 		mask[a] = true
 	}
@@ -318,7 +318,7 @@ func sumBlocks[T Float](x []T) float64 {
 func reduceExtreme[T Float](op string, a *Dense[T], min, keepdim bool, axes []int) (*Dense[T], []int) {
 	p := newReducePlan(op, a.shape, keepdim, axes)
 	if p.nRed == 0 {
-		panic(fmt.Sprintf("%s: reduction over an empty dimension of shape %v", op, a.shape))
+		panic(fastgo.Errorf("%s: reduction over an empty dimension of shape %v", op, a.shape))
 	}
 	out := New[T](p.outShape...)
 	at := make([]int, p.nOut)

@@ -1,8 +1,7 @@
 package tensor
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
@@ -40,7 +39,7 @@ func Permute[T Float](a *Dense[T], dims ...int) *Dense[T] {
 		perm[i] = d
 	}
 	if bad {
-		panic(fmt.Sprintf("tensor.Permute: dims %v are not a permutation of the axes of shape %v", dims, a.shape))
+		panic(fastgo.Errorf("tensor.Permute: dims %v are not a permutation of the axes of shape %v", dims, a.shape))
 	}
 	return permute(a, perm)
 }
@@ -75,7 +74,7 @@ func Transpose[T Float](a *Dense[T], d0, d1 int) *Dense[T] {
 func checkIndices(op string, idx []int, n int, shape []int, axis int) {
 	for _, i := range idx {
 		if i < 0 || i >= n {
-			panic(fmt.Sprintf("%s: index %d out of range for axis %d of shape %v", op, i, axis, shape))
+			panic(fastgo.Errorf("%s: index %d out of range for axis %d of shape %v", op, i, axis, shape))
 		}
 	}
 }
@@ -114,7 +113,7 @@ func IndexAddInPlace[T Float](dst *Dense[T], axis int, idx []int, src *Dense[T])
 	want := append([]int(nil), dst.shape...)
 	want[ax] = len(idx)
 	if !SameShape(want, src.shape) {
-		panic(fmt.Sprintf("%s: source shape %v does not match %v with %d indices on axis %d", op, src.shape, dst.shape, len(idx), ax))
+		panic(fastgo.Errorf("%s: source shape %v does not match %v with %d indices on axis %d", op, src.shape, dst.shape, len(idx), ax))
 	}
 	m := len(idx)
 	parallel.For(outer, max(1, grainCheap/max(1, m*inner)), func(lo, hi int) {
@@ -139,7 +138,7 @@ func Narrow[T Float](a *Dense[T], axis, start, length int) *Dense[T] {
 	ax := a.axis(op, axis)
 	outer, dim, inner := splitAt(a.shape, ax)
 	if start < 0 || length < 0 || start+length > dim {
-		panic(fmt.Sprintf("%s: range [%d,%d) out of range for axis %d of shape %v", op, start, start+length, ax, a.shape))
+		panic(fastgo.Errorf("%s: range [%d,%d) out of range for axis %d of shape %v", op, start, start+length, ax, a.shape))
 	}
 	shape := append([]int(nil), a.shape...)
 	shape[ax] = length
@@ -163,7 +162,7 @@ func Narrow[T Float](a *Dense[T], axis, start, length int) *Dense[T] {
 func Concat[T Float](axis int, ts ...*Dense[T]) *Dense[T] {
 	const op = "tensor.Concat"
 	if len(ts) == 0 {
-		panic(op + ": no tensors")
+		panic(fastgo.Errorf("%s"+": no tensors", op))
 	}
 	ax := ts[0].axis(op, axis)
 	ref := ts[0].shape
@@ -174,7 +173,7 @@ func Concat[T Float](axis int, ts ...*Dense[T]) *Dense[T] {
 			ok = i == ax || t.shape[i] == ref[i]
 		}
 		if !ok {
-			panic(fmt.Sprintf("%s: shapes %v and %v differ outside axis %d", op, ref, t.shape, ax))
+			panic(fastgo.Errorf("%s: shapes %v and %v differ outside axis %d", op, ref, t.shape, ax))
 		}
 		total += t.shape[ax]
 	}
@@ -200,11 +199,11 @@ func Concat[T Float](axis int, ts ...*Dense[T]) *Dense[T] {
 func Stack[T Float](axis int, ts ...*Dense[T]) *Dense[T] {
 	const op = "tensor.Stack"
 	if len(ts) == 0 {
-		panic(op + ": no tensors")
+		panic(fastgo.Errorf("%s"+": no tensors", op))
 	}
 	for _, t := range ts[1:] {
 		if !SameShape(t.shape, ts[0].shape) {
-			panic(fmt.Sprintf("%s: shapes %v and %v differ", op, ts[0].shape, t.shape))
+			panic(fastgo.Errorf("%s: shapes %v and %v differ", op, ts[0].shape, t.shape))
 		}
 	}
 	ax := newAxis(op, axis, ts[0].shape)
@@ -223,7 +222,7 @@ func newAxis(op string, axis int, shape []int) int {
 		a += r + 1
 	}
 	if a < 0 || a > r {
-		panic(fmt.Sprintf("%s: axis %d out of range for inserting into shape %v", op, axis, shape))
+		panic(fastgo.Errorf("%s: axis %d out of range for inserting into shape %v", op, axis, shape))
 	}
 	return a
 }
@@ -272,7 +271,7 @@ func Flatten[T Float](a *Dense[T], start, end int) *Dense[T] {
 	}
 	s, e := a.axis("tensor.Flatten", start), a.axis("tensor.Flatten", end)
 	if s > e {
-		panic(fmt.Sprintf("tensor.Flatten: start axis %d after end axis %d for shape %v", start, end, a.shape))
+		panic(fastgo.Errorf("tensor.Flatten: start axis %d after end axis %d for shape %v", start, end, a.shape))
 	}
 	n := 1
 	for _, d := range a.shape[s : e+1] {

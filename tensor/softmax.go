@@ -1,9 +1,9 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
@@ -17,7 +17,7 @@ func lines(op string, shape []int, axis int, fn func(base, n, stride int)) {
 		ax += r
 	}
 	if ax < 0 || ax >= r {
-		panic(fmt.Sprintf("%s: axis %d out of range for shape %v", op, axis, shape))
+		panic(fastgo.Errorf("%s: axis %d out of range for shape %v", op, axis, shape))
 	}
 	outer, n, inner := splitAt(shape, ax)
 	parallel.For(outer*inner, max(1, grainExpensive/max(1, n)), func(lo, hi int) {
@@ -119,6 +119,6 @@ func LogSoftmaxGrad[T Float](y, g *Dense[T], axis int) *Dense[T] {
 // checkSame panics unless a and b have the same shape.
 func checkSame[T Float](op string, a, b *Dense[T]) {
 	if !SameShape(a.shape, b.shape) {
-		panic(fmt.Sprintf("%s: shapes %v and %v differ", op, a.shape, b.shape))
+		panic(fastgo.Errorf("%s: shapes %v and %v differ", op, a.shape, b.shape))
 	}
 }

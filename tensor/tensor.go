@@ -1,8 +1,9 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
+
+	"github.com/fastgo-ml/fastgo"
 )
 
 // Float is the set of element types a Dense tensor can hold. Compute runs in
@@ -40,7 +41,7 @@ func numel(op string, shape []int) int {
 		if d < 0 {
 			// A copy, so that shape does not escape (callers' variadic
 			// shapes then stay on their stacks).
-			panic(fmt.Sprintf("%s: negative dimension in shape %v", op, append([]int(nil), shape...)))
+			panic(fastgo.Errorf("%s: negative dimension in shape %v", op, append([]int(nil), shape...)))
 		}
 		n *= d
 	}
@@ -72,7 +73,7 @@ func Full[T Float](v T, shape ...int) *Dense[T] {
 // It panics if len(data) does not equal the product of shape.
 func FromSlice[T Float](data []T, shape ...int) *Dense[T] {
 	if n := numel("tensor.FromSlice", shape); n != len(data) {
-		panic(fmt.Sprintf("tensor.FromSlice: %d elements do not fill shape %v (%d)", len(data), shape, n))
+		panic(fastgo.Errorf("tensor.FromSlice: %d elements do not fill shape %v (%d)", len(data), shape, n))
 	}
 	return &Dense[T]{shape: append([]int(nil), shape...), data: data}
 }
@@ -86,7 +87,7 @@ func Scalar[T Float](v T) *Dense[T] { return &Dense[T]{shape: []int{}, data: []T
 // float64, so values do not drift along the tensor.
 func Arange[T Float](start, stop, step T) *Dense[T] {
 	if step == 0 {
-		panic("tensor.Arange: step is 0")
+		panic(fastgo.Errorf("tensor.Arange: step is 0"))
 	}
 	s0, st := float64(start), float64(step)
 	n := int(math.Ceil((float64(stop) - s0) / st))
@@ -119,7 +120,7 @@ func (t *Dense[T]) Data() []T { return t.data }
 // Item returns the single element of a one-element tensor.
 func (t *Dense[T]) Item() T {
 	if len(t.data) != 1 {
-		panic(fmt.Sprintf("tensor.Item: shape %v has %d elements, want 1", t.shape, len(t.data)))
+		panic(fastgo.Errorf("tensor.Item: shape %v has %d elements, want 1", t.shape, len(t.data)))
 	}
 	return t.data[0]
 }
@@ -127,12 +128,12 @@ func (t *Dense[T]) Item() T {
 // offset returns the flat offset of idx, panicking when it is out of range.
 func (t *Dense[T]) offset(op string, idx []int) int {
 	if len(idx) != len(t.shape) {
-		panic(fmt.Sprintf("%s: %d indices for shape %v", op, len(idx), t.shape))
+		panic(fastgo.Errorf("%s: %d indices for shape %v", op, len(idx), t.shape))
 	}
 	off := 0
 	for i, v := range idx {
 		if v < 0 || v >= t.shape[i] {
-			panic(fmt.Sprintf("%s: index %v out of range for shape %v", op, idx, t.shape))
+			panic(fastgo.Errorf("%s: index %v out of range for shape %v", op, idx, t.shape))
 		}
 		off = off*t.shape[i] + v
 	}
@@ -152,7 +153,7 @@ func (t *Dense[T]) axis(op string, a int) int {
 		a += r
 	}
 	if a < 0 || a >= r {
-		panic(fmt.Sprintf("%s: axis %d out of range for shape %v", op, a, t.shape))
+		panic(fastgo.Errorf("%s: axis %d out of range for shape %v", op, a, t.shape))
 	}
 	return a
 }
@@ -165,7 +166,7 @@ func (t *Dense[T]) Clone() *Dense[T] {
 // CopyFrom copies src's elements into t. The shapes must be equal.
 func (t *Dense[T]) CopyFrom(src *Dense[T]) {
 	if !SameShape(t.shape, src.shape) {
-		panic(fmt.Sprintf("tensor.CopyFrom: shapes %v and %v differ", t.shape, src.shape))
+		panic(fastgo.Errorf("tensor.CopyFrom: shapes %v and %v differ", t.shape, src.shape))
 	}
 	copy(t.data, src.data)
 }
@@ -187,20 +188,20 @@ func (t *Dense[T]) Reshape(shape ...int) *Dense[T] {
 		case d == -1 && infer < 0:
 			infer = i
 		case d < 0:
-			panic(fmt.Sprintf("tensor.Reshape: bad shape %v for %v", shape, t.shape))
+			panic(fastgo.Errorf("tensor.Reshape: bad shape %v for %v", shape, t.shape))
 		default:
 			n *= d
 		}
 	}
 	if infer >= 0 {
 		if n == 0 || len(t.data)%n != 0 {
-			panic(fmt.Sprintf("tensor.Reshape: cannot infer -1 in %v for %v", shape, t.shape))
+			panic(fastgo.Errorf("tensor.Reshape: cannot infer -1 in %v for %v", shape, t.shape))
 		}
 		s[infer] = len(t.data) / n
 		n *= s[infer]
 	}
 	if n != len(t.data) {
-		panic(fmt.Sprintf("tensor.Reshape: shape %v (%d elements) does not fit %v (%d)", shape, n, t.shape, len(t.data)))
+		panic(fastgo.Errorf("tensor.Reshape: shape %v (%d elements) does not fit %v (%d)", shape, n, t.shape, len(t.data)))
 	}
 	return &Dense[T]{shape: s, data: t.data}
 }
@@ -208,7 +209,7 @@ func (t *Dense[T]) Reshape(shape ...int) *Dense[T] {
 // Narrow0 returns the view of rows [start, start+length) along dimension 0.
 func (t *Dense[T]) Narrow0(start, length int) *Dense[T] {
 	if len(t.shape) == 0 || start < 0 || length < 0 || start+length > t.shape[0] {
-		panic(fmt.Sprintf("tensor.Narrow0: rows [%d,%d) out of range for shape %v", start, start+length, t.shape))
+		panic(fastgo.Errorf("tensor.Narrow0: rows [%d,%d) out of range for shape %v", start, start+length, t.shape))
 	}
 	row := 1
 	for _, d := range t.shape[1:] {

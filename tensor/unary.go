@@ -1,9 +1,9 @@
 package tensor
 
 import (
-	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
@@ -146,7 +146,7 @@ func unInPlace[T Float](k unKind, dst *Dense[T], p, q T) {
 
 func checkClamp[T Float](op string, lo, hi T) {
 	if lo > hi {
-		panic(fmt.Sprintf("%s: lo %v > hi %v", op, lo, hi))
+		panic(fastgo.Errorf("%s: lo %v > hi %v", op, lo, hi))
 	}
 }
 

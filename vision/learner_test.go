@@ -61,9 +61,12 @@ func seq(a, b int) []int {
 
 // tinyResNet is the torchvision-layout ResNet of the PyTorch parity
 // fixture: one BasicBlock per stage, widths 8, 16, 24, 32.
-func tinyResNet(cfg models.ResNetConfig, rng *tensor.RNG) *models.ResNet {
-	cfg.Block, cfg.Layers, cfg.Widths = models.Basic, [4]int{1, 1, 1, 1}, [4]int{8, 16, 24, 32}
-	return models.NewResNet(cfg, rng)
+var tinyResNet = models.ResNetArch("tinyresnet", models.ResNetConfig{Block: models.Basic, Layers: [4]int{1, 1, 1, 1}, Widths: [4]int{8, 16, 24, 32}})
+
+// newTinyResNet builds tinyResNet with its fc for 1000 classes.
+func newTinyResNet(rng *tensor.RNG) *models.ResNet {
+	c, _ := tinyResNet.ResNetConfig(3, 1000)
+	return models.NewResNet(c, rng)
 }
 
 func TestCNNLearnerModel(t *testing.T) {
@@ -201,7 +204,7 @@ func TestCNNLearnerPretrained(t *testing.T) {
 	x := must("tinyresnet_train.x") // [4, 3, H, W], PyTorch's input
 
 	dls := tinyData(t, 32, 3, 32, 32)
-	l, err := CNNLearner(dls, tinyResNet, Pretrained(path))
+	l, err := CNNLearner(dls, tinyResNet, Weights(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +264,7 @@ func TestCNNLearnerPretrained(t *testing.T) {
 			}
 		}
 	}
-	l1, err := CNNLearner(tinyData(t, 32, 1, 32, 32), tinyResNet, Pretrained(path))
+	l1, err := CNNLearner(tinyData(t, 32, 1, 32, 32), tinyResNet, Weights(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +291,7 @@ func TestCNNLearnerPretrained(t *testing.T) {
 		{"unexpected", func(m map[string]*tensor.Tensor) { m["head.weight"] = tensor.Zeros(1) }, "unexpected (head.weight)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sd := layers.GetStateDict(tinyResNet(models.ResNetConfig{}, tensor.NewRNG(1)))
+			sd := layers.GetStateDict(newTinyResNet(tensor.NewRNG(1)))
 			ints := map[string]safetensors.Int64Tensor{}
 			for k, v := range sd.Ints {
 				ints[k] = safetensors.Int64Tensor{Data: []int64{v}}
@@ -298,13 +301,13 @@ func TestCNNLearnerPretrained(t *testing.T) {
 			if err := safetensors.Save(p, sd.Tensors, ints, nil); err != nil {
 				t.Fatal(err)
 			}
-			_, err := CNNLearner(dls, tinyResNet, Pretrained(p))
+			_, err := CNNLearner(dls, tinyResNet, Weights(p))
 			if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error naming %s and %q", err, p, tc.want)
 			}
 		})
 	}
-	if _, err := CNNLearner(dls, tinyResNet, Pretrained(filepath.Join(dir, "nowhere.safetensors"))); err == nil || !strings.Contains(err.Error(), "nowhere.safetensors") {
+	if _, err := CNNLearner(dls, tinyResNet, Weights(filepath.Join(dir, "nowhere.safetensors"))); err == nil || !strings.Contains(err.Error(), "nowhere.safetensors") {
 		t.Fatalf("a missing file: %v", err)
 	}
 }
@@ -312,7 +315,7 @@ func TestCNNLearnerPretrained(t *testing.T) {
 func TestCNNExportLoadLearner(t *testing.T) {
 	ctx := context.Background()
 	dls := tinyData(t, 48, 1, 28, 28)
-	l, err := CNNLearner(dls, tinyResNet, LearnerOptions(learner.Metrics(learner.Accuracy())))
+	l, err := CNNLearner(dls, tinyResNet, learner.Metrics(learner.Accuracy()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +333,7 @@ func TestCNNExportLoadLearner(t *testing.T) {
 	if !reflect.DeepEqual(e.Classes, dls.Vocab) || e.Channels != 1 || !reflect.DeepEqual(e.InputShape, []int{1, 28, 28}) {
 		t.Fatalf("loaded classes %v channels %d shape %v", e.Classes, e.Channels, e.InputShape)
 	}
-	want, err := l.GetPreds(ctx, nil, nil)
+	want, err := l.GetPreds(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +406,7 @@ func fashionLearner(t testing.TB, seed uint64) *learner.Learner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Learner(dls, models.NewSmallCNN(10, tensor.NewRNG(seed)), learner.Metrics(learner.Accuracy()))
+	return learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(seed)), learner.Metrics(learner.Accuracy()))
 }
 
 func TestSmallCNNEmbeddedFashionMNIST(t *testing.T) {
@@ -434,7 +437,7 @@ func TestSmallCNNFullFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := Learner(dls, models.NewSmallCNN(10, tensor.NewRNG(1)), learner.Metrics(learner.Accuracy()))
+	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(1)), learner.Metrics(learner.Accuracy()))
 	if err := l.FitOneCycle(context.Background(), 3, learner.LR(1e-2)); err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +462,7 @@ func TestFineTuneResNet18OneChannel(t *testing.T) {
 	// names) so that FineTune starts frozen, as it does in transfer
 	// learning.
 	path := filepath.Join(t.TempDir(), "resnet18.safetensors")
-	sd := layers.GetStateDict(models.ResNet18(models.ResNetConfig{}, tensor.NewRNG(5)))
+	sd := layers.GetStateDict(mustBuild(t, models.ResNet18, 3, 1000, 5))
 	ints := map[string]safetensors.Int64Tensor{}
 	for k, v := range sd.Ints {
 		ints[k] = safetensors.Int64Tensor{Data: []int64{v}}
@@ -467,7 +470,7 @@ func TestFineTuneResNet18OneChannel(t *testing.T) {
 	if err := safetensors.Save(path, sd.Tensors, ints, nil); err != nil {
 		t.Fatal(err)
 	}
-	l, err := CNNLearner(dls, models.ResNet18, Pretrained(path), LearnerOptions(learner.Metrics(learner.Accuracy())))
+	l, err := CNNLearner(dls, models.ResNet18, Weights(path), learner.Metrics(learner.Accuracy()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +499,7 @@ func TestFineTuneResNet18OneChannel(t *testing.T) {
 		return nil
 	})
 	// A few batches per phase: ShortEpoch cuts each epoch at 4%.
-	err = l.FineTune(ctx, 1, nil, learner.FitCallbacks(watch, &callbacks.ShortEpoch{Pct: 0.04}))
+	err = l.FineTune(ctx, 1, learner.Callbacks(watch, &callbacks.ShortEpoch{Pct: 0.04}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +516,7 @@ func TestFineTuneResNet18OneChannel(t *testing.T) {
 	if math.Abs(r1[0]/r1[2]-0.01) > 1e-9 || math.Abs(r1[1]/r1[2]-0.1) > 1e-9 || r1[2] > 1e-3*(1+1e-12) {
 		t.Errorf("unfrozen peak lrs %v, want in the ratios of slice(1e-5, 1e-3)", r1)
 	}
-	if _, err := l.Validate(ctx, nil); err != nil {
+	if _, err := l.Validate(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -529,11 +532,11 @@ func TestSameSeedSameWeights(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l := Learner(dls, models.NewSmallCNN(10, tensor.NewRNG(9)), learner.Metrics(learner.Accuracy()))
+		l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(9)), learner.Metrics(learner.Accuracy()))
 		// 25 batches of a one-cycle, with MixUp's random draws, and the
 		// validation's BatchNorm statistics untouched.
 		err = l.FitOneCycle(context.Background(), 1, learner.LR(5e-3),
-			learner.FitCallbacks(&callbacks.ShortEpoch{Pct: 0.2}, &callbacks.MixUp{Seed: 3}))
+			learner.Callbacks(&callbacks.ShortEpoch{Pct: 0.2}, &callbacks.MixUp{Seed: 3}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -551,4 +554,14 @@ func TestSameSeedSameWeights(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mustBuild builds the whole model of a zoo architecture.
+func mustBuild(t testing.TB, a models.Arch, nIn, nOut int, seed uint64) layers.Module {
+	t.Helper()
+	m, err := a.Build(nIn, nOut, tensor.NewRNG(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -50,10 +51,10 @@ func (m ResizeMode) String() string {
 // float32 rounding.
 func Resize(h, w int, mode ResizeMode) ItemTransform {
 	if h < 1 || w < 1 {
-		panic(fmt.Sprintf("vision.Resize: size %dx%d", h, w))
+		panic(fastgo.Errorf("vision.Resize: size %dx%d", h, w))
 	}
 	if mode < Crop || mode > Squish {
-		panic(fmt.Sprintf("vision.Resize: unknown mode %v", mode))
+		panic(fastgo.Errorf("vision.Resize: unknown mode %v", mode))
 	}
 	return &resize{h: h, w: w, mode: mode}
 }
@@ -108,7 +109,7 @@ func (r *resize) spans(W, H int, px, py float64) (sx, sy span) {
 // clamped into it.
 func RandomResizedCrop(h, w int, minScale float64) ItemTransform {
 	if h < 1 || w < 1 {
-		panic(fmt.Sprintf("vision.RandomResizedCrop: size %dx%d", h, w))
+		panic(fastgo.Errorf("vision.RandomResizedCrop: size %dx%d", h, w))
 	}
 	if !(minScale > 0) {
 		minScale = 1e-3
@@ -169,7 +170,7 @@ func (r *randomResizedCrop) box(W, H int, rng *tensor.RNG) (x0, y0, cw, ch int) 
 // smaller.
 func CenterCrop(h, w int) ItemTransform {
 	if h < 1 || w < 1 {
-		panic(fmt.Sprintf("vision.CenterCrop: size %dx%d", h, w))
+		panic(fastgo.Errorf("vision.CenterCrop: size %dx%d", h, w))
 	}
 	return &centerCrop{h: h, w: w}
 }
@@ -216,7 +217,7 @@ func floorDiv(a, b int) int {
 func chw(x *tensor.Tensor) (c, h, w int) {
 	s := x.Shape()
 	if len(s) != 3 {
-		panic(fmt.Sprintf("vision: image tensor of shape %v: want [C,H,W]", s))
+		panic(fastgo.Errorf("vision: image tensor of shape %v: want [C,H,W]", s))
 	}
 	return s[0], s[1], s[2]
 }

@@ -141,7 +141,7 @@ func (r *rawSplit) gather(x []float32, y []int, idx []int) {
 
 // runW2 trains the W2 SmallCNN for one epoch and evaluates it; it returns the
 // result, the model (in eval mode) and the test set.
-func runW2(dataDir string, stdout io.Writer) (*w2Result, *models.SmallCNN, *vision.TensorDataset, error) {
+func runW2(dataDir string, stdout io.Writer) (*w2Result, *models.SmallCNNModel, *vision.TensorDataset, error) {
 	t0 := time.Now()
 	dir, err := vision.FindData("fashion-mnist", dataDir)
 	if err != nil {
@@ -238,7 +238,7 @@ func benchW3(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: -threads must be >= 1, got %d", errUsage, *threads)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*threads))
-	var m *models.SmallCNN
+	var m *models.SmallCNNModel
 	var test *vision.TensorDataset
 	if *weights != "" {
 		m = models.NewSmallCNN(10, tensor.NewRNG(0))

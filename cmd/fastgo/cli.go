@@ -271,11 +271,10 @@ func itemShape(ctx context.Context, dls *vision.DataLoaders) ([]int, error) {
 // trainArchs are the architectures train and lr-find build by -arch name.
 var trainArchs = []string{"smallcnn", "resnet18", "resnet34", "resnet50", "cifar-resnet18"}
 
-// buildLearner makes a Learner for arch over dls: SmallCNN and the CIFAR
-// ResNet-18 through vision.Learner (trained from scratch), the ImageNet
-// ResNets through vision.CNNLearner (fastai's vision_learner, with
-// pretrained weights when given). arch "auto" is smallcnn for 1x28x28
-// images and resnet18 otherwise. The learner's Arch is set, so it exports.
+// buildLearner makes a Learner for arch over dls with vision.CNNLearner
+// (fastai's vision_learner): SmallCNN and the CIFAR ResNet-18 trained from
+// scratch, the ImageNet ResNets with pretrained weights when given. arch
+// "auto" is smallcnn for 1x28x28 images and resnet18 otherwise.
 func buildLearner(ctx context.Context, dls *vision.DataLoaders, arch, pretrained string, seed uint64, opts ...learner.Option) (*learner.Learner, string, error) {
 	shape, err := itemShape(ctx, dls)
 	if err != nil {
@@ -290,28 +289,29 @@ func buildLearner(ctx context.Context, dls *vision.DataLoaders, arch, pretrained
 	if pretrained != "" && !strings.HasPrefix(arch, "resnet") {
 		return nil, "", usagef("-pretrained needs a ResNet -arch (resnet18, resnet34, resnet50), not %s", arch)
 	}
-	rng := tensor.NewRNG(seed)
+	var a models.Arch
 	switch arch {
 	case "smallcnn":
 		if !slices.Equal(shape, []int{1, 28, 28}) {
 			return nil, "", usagef("-arch smallcnn takes 1x28x28 images, the data's are %s (use -channels 1 -size 28, or -arch resnet18)", shapeString(shape))
 		}
-		return vision.Learner(dls, models.NewSmallCNN(dls.C(), rng), opts...), arch, nil
+		a = models.SmallCNN
 	case "cifar-resnet18":
 		if shape[1] != 32 || shape[2] != 32 {
 			return nil, "", usagef("-arch cifar-resnet18 takes 32x32 images, the data's are %s (use -size 32)", shapeString(shape))
 		}
-		return vision.Learner(dls, models.NewCIFARResNet18(shape[0], dls.C(), rng), opts...), arch, nil
+		a = models.CIFARResNet18
 	case "resnet18", "resnet34", "resnet50":
-		a := map[string]models.ResNetArch{"resnet18": models.ResNet18, "resnet34": models.ResNet34, "resnet50": models.ResNet50}[arch]
-		copts := []vision.CNNOption{vision.InitSeed(seed), vision.LearnerOptions(opts...)}
-		if pretrained != "" {
-			copts = append(copts, vision.Pretrained(pretrained))
-		}
-		l, err := vision.CNNLearner(dls, a, copts...)
-		return l, arch, err
+		a, _ = models.ArchByName(arch)
+	default:
+		return nil, "", usagef("unknown -arch %q (have auto, %s)", arch, strings.Join(trainArchs, ", "))
 	}
-	return nil, "", usagef("unknown -arch %q (have auto, %s)", arch, strings.Join(trainArchs, ", "))
+	opts = append(opts, vision.InitSeed(seed))
+	if pretrained != "" {
+		opts = append(opts, vision.Weights(pretrained))
+	}
+	l, err := vision.CNNLearner(dls, a, opts...)
+	return l, arch, err
 }
 
 func shapeString(s []int) string {

@@ -122,7 +122,7 @@ func exportUntrained(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := vision.Learner(dls, models.NewSmallCNN(10, tensor.NewRNG(5)), learner.Metrics(learner.Accuracy()))
+	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(5)), learner.Metrics(learner.Accuracy()))
 	p := filepath.Join(dir, "export.safetensors")
 	if err := l.Export(p); err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestInterruptKeepsCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := vision.Learner(dls, models.NewSmallCNN(2, nil))
+	l := learner.New(dls, models.NewSmallCNN(2, tensor.NewRNG(0)))
 	epoch, err := l.Resume(ckpt)
 	if err != nil {
 		t.Fatalf("resuming from the kept checkpoint: %v", err)

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
-	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/render"
@@ -193,10 +192,9 @@ func (d *demo) threat() adversarial.ThreatModel {
 	return adversarial.ThreatModel{Norm: adversarial.Linf, Eps: d.plan.Eps}
 }
 
-// fitCallbacks are the callbacks of both fits: the progress display and
-// the checkpoint.
-func (d *demo) fitCallbacks(extra ...learner.Callback) learner.FitOption {
-	return learner.FitCallbacks(append([]learner.Callback{callbacks.NewProgress(d.out), &learner.Checkpoint{Path: d.ckpt()}}, extra...)...)
+// fitCallbacks are the callbacks of both fits: the checkpoint and extra.
+func (d *demo) fitCallbacks(extra ...learner.Callback) learner.Option {
+	return learner.Callbacks(append([]learner.Callback{&learner.Checkpoint{Path: d.ckpt()}}, extra...)...)
 }
 
 func (d *demo) run(ctx context.Context) error {
@@ -221,7 +219,10 @@ func (d *demo) run(ctx context.Context) error {
 
 	// 2. Train.
 	d.t.begin(fmt.Sprintf("2. Train a SmallCNN: fit_one_cycle(%d, lr_max=%g)", p.Epochs, p.LR))
-	l := vision.Learner(dls, models.NewSmallCNN(dls.C(), tensor.NewRNG(d.seed)), learner.Metrics(learner.Accuracy()))
+	l, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), learner.ProgressTo(d.out), vision.InitSeed(d.seed))
+	if err != nil {
+		return err
+	}
 	if p.TrainBatches > 0 || p.ValidBatches > 0 {
 		l.Data = data.TakeData(dls, p.TrainBatches, p.ValidBatches)
 	}
@@ -448,7 +449,7 @@ func beforeAfterRows(before, after *adversarial.Report) [][]string {
 // write writes the demo's files.
 func (d *demo) write(l *learner.Learner, targeted []adversarial.Example, before, after *adversarial.Report) error {
 	files := []string{"report.md", "report.json", "loss.png", "robustness.png", "examples.png"}
-	if err := l.Recorder.PlotLoss(d.path("loss.png"), 0, true); err != nil {
+	if err := l.Recorder.PlotLoss(d.path("loss.png"), learner.SkipStart(0)); err != nil {
 		return err
 	}
 	if err := plotRobustness(d.path("robustness.png"), before, after); err != nil {

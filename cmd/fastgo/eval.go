@@ -125,14 +125,18 @@ func evalExported(path, data string, batch int, seed uint64, validPct float64, s
 	}
 	l := lm.Learner
 	l.Metrics = []learner.Metric{learner.Accuracy()}
-	vals, err := l.Validate(ctx, dls.Valid)
+	vals, err := l.Validate(ctx, learner.OnLoader(dls.Valid))
 	if err != nil {
 		return interrupted(ctx, err, "")
 	}
 	n := dls.Valid.Dataset().Len()
 	acc := vals[1]
+	arch, err := layers.ArchOf(l.Model)
+	if err != nil {
+		return err
+	}
 	res := evalResult{
-		Arch: l.Arch.Name, Weights: path, Data: desc, N: n, Correct: int(math.Round(acc * float64(n))),
+		Arch: arch.Name, Weights: path, Data: desc, N: n, Correct: int(math.Round(acc * float64(n))),
 		TestAcc: acc, Loss: vals[0],
 	}
 	fmt.Fprintf(stdout, "%s %s: validation accuracy %.4f (%d/%d), mean cross-entropy %.4f, on %s\n",

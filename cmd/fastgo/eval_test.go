@@ -47,7 +47,7 @@ func evalResultOf(t *testing.T, stdout string) evalResult {
 
 // saveSmallCNN writes a seeded SmallCNN, with non-trivial BatchNorm
 // buffers, to dir and returns the path and the model.
-func saveSmallCNN(t *testing.T, dir string, seed uint64) (string, *models.SmallCNN) {
+func saveSmallCNN(t *testing.T, dir string, seed uint64) (string, *models.SmallCNNModel) {
 	t.Helper()
 	m := models.NewSmallCNN(10, tensor.NewRNG(seed))
 	rng := tensor.NewRNG(seed + 1)

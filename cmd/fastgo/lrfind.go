@@ -57,7 +57,7 @@ pick to "fastgo train -lr".`)
 	}
 	defer undo()
 	fmt.Fprintf(stdout, "model: %s; %d mock training batches from lr %.3g to %.3g\n", arch, *numIt, *startLR, *endLR)
-	res, err := l.LRFind(ctx, &learner.LRFindOptions{StartLR: *startLR, EndLR: *endLR, NumIt: *numIt})
+	res, err := l.LRFind(ctx, learner.StartLR(*startLR), learner.EndLR(*endLR), learner.NumIt(*numIt), learner.ProgressTo(stdout))
 	if err != nil {
 		return interrupted(ctx, err, "")
 	}

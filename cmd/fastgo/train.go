@@ -72,7 +72,7 @@ func (t *trainFlags) setup(ctx context.Context, stdout io.Writer, opts ...learne
 		undo()
 		return nil, "", nil, err
 	}
-	opts = append(opts, learner.WithWD(t.wd))
+	opts = append(opts, learner.WD(t.wd))
 	l, arch, err := buildLearner(ctx, dls, t.arch, t.pretrained, t.seed, opts...)
 	if err != nil {
 		undo()
@@ -184,7 +184,7 @@ Examples:
 	}
 	rate := *lr
 	if *lrFind {
-		res, err := l.LRFind(ctx, nil)
+		res, err := l.LRFind(ctx)
 		if err != nil {
 			return interrupted(ctx, err, "")
 		}
@@ -197,7 +197,7 @@ Examples:
 			rate = 2e-3
 		}
 	}
-	cbs := []learner.Callback{callbacks.NewProgress(stdout), &learner.Checkpoint{Path: *ckpt}}
+	cbs := []learner.Callback{&learner.Checkpoint{Path: *ckpt}}
 	if def != nil {
 		cbs = append(cbs, def)
 		fmt.Fprintf(stdout, "defence: %s\n", *defence)
@@ -205,17 +205,17 @@ Examples:
 	if *csvLog != "" {
 		cbs = append(cbs, &callbacks.CSVLogger{Path: *csvLog, Append: *resume && start > 0})
 	}
-	fo := []learner.FitOption{learner.FitCallbacks(cbs...), learner.StartEpoch(start)}
+	fo := []learner.Option{learner.Callbacks(cbs...), learner.StartEpoch(start), learner.ProgressTo(stdout), learner.LR(rate)}
 	fmt.Fprintf(stdout, "training: %s, %d epochs, lr %.3g\n", m, *epochs, rate)
 	switch m {
 	case "one-cycle":
-		err = l.FitOneCycle(ctx, *epochs, learner.LR(rate), fo...)
+		err = l.FitOneCycle(ctx, *epochs, fo...)
 	case "flat-cos":
-		err = l.FitFlatCos(ctx, *epochs, learner.LR(rate), fo...)
+		err = l.FitFlatCos(ctx, *epochs, fo...)
 	case "fit":
-		err = l.Fit(ctx, *epochs, append(fo, learner.FitLR(learner.LR(rate)))...)
+		err = l.Fit(ctx, *epochs, fo...)
 	case "fine-tune":
-		err = l.FineTune(ctx, *epochs, &learner.FineTuneOptions{BaseLR: rate}, learner.FitCallbacks(cbs...))
+		err = l.FineTune(ctx, *epochs, learner.LR(rate), learner.Callbacks(cbs...), learner.ProgressTo(stdout))
 	}
 	if err != nil {
 		kept := ""
@@ -225,7 +225,7 @@ Examples:
 		return interrupted(ctx, err, kept)
 	}
 	if *plot != "" {
-		if err := l.Recorder.PlotLoss(*plot, 0, true); err != nil {
+		if err := l.Recorder.PlotLoss(*plot, learner.SkipStart(0)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "loss curve: %s\n", *plot)

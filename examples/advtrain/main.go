@@ -11,7 +11,7 @@
 //
 // They are learner callbacks, so a fit takes them as any other:
 //
-//	learn.FitOneCycle(ctx, epochs, lr, learner.FitCallbacks(defence))
+//	learn.FitOneCycle(ctx, epochs, lr, learner.Callbacks(defence))
 //
 // Run it with
 //
@@ -32,7 +32,6 @@ import (
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
-	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
@@ -65,9 +64,13 @@ func run(small bool, eps float64) error {
 	threat := adversarial.ThreatModel{Norm: adversarial.Linf, Eps: eps}
 
 	// The standard model, trained once; every defence starts from it.
-	base := vision.Learner(dls, models.NewSmallCNN(dls.C(), tensor.NewRNG(1)), learner.Metrics(learner.Accuracy()))
+	show := learner.ProgressTo(os.Stdout) // bars in a terminal, the results table in a log
+	base, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), show, vision.InitSeed(1))
+	if err != nil {
+		return err
+	}
 	fmt.Println("standard training:")
-	if err := base.FitOneCycle(ctx, epochs, learner.LR(5e-3), learner.FitCallbacks(append(short(), callbacks.NewProgress(os.Stdout))...)); err != nil {
+	if err := base.FitOneCycle(ctx, epochs, learner.LR(5e-3), learner.Callbacks(short()...)); err != nil {
 		return err
 	}
 	start := layers.GetStateDict(base.Model)
@@ -107,14 +110,17 @@ func run(small bool, eps float64) error {
 		{"TRADES", &adversarial.TRADES{Threat: threat, Beta: 6, Steps: steps}},
 	}
 	for _, d := range defences {
-		m := models.NewSmallCNN(dls.C(), nil)
+		learn, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), show)
+		if err != nil {
+			return err
+		}
+		m := learn.Model
 		if _, err := layers.LoadStateDict(m, start, true); err != nil {
 			return err
 		}
-		learn := vision.Learner(dls, m, learner.Metrics(learner.Accuracy()))
 		fmt.Printf("\n%s:\n", d.name)
-		cbs := append(short(), callbacks.NewProgress(os.Stdout), d.cb)
-		if err := learn.FitOneCycle(ctx, epochs, learner.LR(2e-3), learner.FitCallbacks(cbs...)); err != nil {
+		cbs := append(short(), d.cb)
+		if err := learn.FitOneCycle(ctx, epochs, learner.LR(2e-3), learner.Callbacks(cbs...)); err != nil {
 			return err
 		}
 		if t, ok := d.cb.(*adversarial.AdversarialTrainer); ok && t.Guard != nil && t.Guard.Tripped() {

@@ -47,8 +47,11 @@ func run(small bool) error {
 	if err != nil {
 		return err
 	}
-	learn := vision.Learner(dls, models.NewSmallCNN(dls.C(), tensor.NewRNG(1)), learner.Metrics(learner.Accuracy()))
-	if err := learn.FitOneCycle(ctx, 1, learner.LR(5e-3), learner.FitCallbacks(&callbacks.ShortEpoch{Pct: pct, FullValid: true})); err != nil {
+	learn, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), vision.InitSeed(1))
+	if err != nil {
+		return err
+	}
+	if err := learn.FitOneCycle(ctx, 1, learner.LR(5e-3), learner.Callbacks(&callbacks.ShortEpoch{Pct: pct, FullValid: true})); err != nil {
 		return err
 	}
 	service := serve(learn.Model)

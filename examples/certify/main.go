@@ -20,7 +20,6 @@ import (
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
-	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
@@ -44,12 +43,15 @@ func run(small bool, sigma float64) error {
 	if err != nil {
 		return err
 	}
-	learn := vision.Learner(dls, models.NewSmallCNN(dls.C(), tensor.NewRNG(1)), learner.Metrics(learner.Accuracy()))
-	cbs := []learner.Callback{callbacks.NewProgress(os.Stdout), &adversarial.GaussianNoise{Sigma: sigma, Seed: 1}}
+	learn, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), learner.ProgressTo(os.Stdout), vision.InitSeed(1))
+	if err != nil {
+		return err
+	}
+	cbs := []learner.Callback{&adversarial.GaussianNoise{Sigma: sigma, Seed: 1}}
 	if pct < 1 {
 		cbs = append(cbs, &callbacks.ShortEpoch{Pct: pct, FullValid: true})
 	}
-	if err := learn.FitOneCycle(ctx, epochs, learner.LR(5e-3), learner.FitCallbacks(cbs...)); err != nil {
+	if err := learn.FitOneCycle(ctx, epochs, learner.LR(5e-3), learner.Callbacks(cbs...)); err != nil {
 		return err
 	}
 

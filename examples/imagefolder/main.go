@@ -72,39 +72,39 @@ func run(data, out, pretrained string, size, epochs int, small bool) error {
 	}
 
 	// learn = vision_learner(dls, resnet18, metrics=accuracy)
-	opts := []vision.CNNOption{vision.LearnerOptions(learner.Metrics(learner.Accuracy()))}
+	opts := []learner.Option{learner.Metrics(learner.Accuracy()), learner.ProgressTo(os.Stdout)}
 	if pretrained != "" {
-		opts = append(opts, vision.Pretrained(pretrained))
+		opts = append(opts, vision.Weights(pretrained))
 	}
 	learn, err := vision.CNNLearner(dls, models.ResNet18, opts...)
 	if err != nil {
 		return err
 	}
-	cbs := []learner.Callback{callbacks.NewProgress(os.Stdout)}
+	var cbs []learner.Callback
 	if small {
 		epochs = 1
 		cbs = append(cbs, &callbacks.ShortEpoch{Pct: 0.5})
 	}
 	if pretrained != "" {
 		// learn.fine_tune(epochs): the frozen head first, then everything.
-		err = learn.FineTune(ctx, epochs, nil, learner.FitCallbacks(cbs...))
+		err = learn.FineTune(ctx, epochs, learner.Callbacks(cbs...))
 	} else {
 		// From scratch there is nothing to keep frozen: fit_one_cycle.
-		err = learn.FitOneCycle(ctx, epochs, learner.LR(3e-3), learner.FitCallbacks(cbs...))
+		err = learn.FitOneCycle(ctx, epochs, learner.LR(3e-3), learner.Callbacks(cbs...))
 	}
 	if err != nil {
 		return err
 	}
 
 	// interp = ClassificationInterpretation.from_learner(learn)
-	interp, err := learner.NewClassificationInterpretation(ctx, learn, nil)
+	interp, err := learner.NewClassificationInterpretation(ctx, learn)
 	if err != nil {
 		return err
 	}
 	for _, c := range interp.MostConfused(1) {
 		fmt.Printf("confused %s for %s %d times\n", c.Actual, c.Predicted, c.Count)
 	}
-	if err := interp.PlotConfusionMatrix(filepath.Join(out, "confusion.png"), false); err != nil {
+	if err := interp.PlotConfusionMatrix(filepath.Join(out, "confusion.png")); err != nil {
 		return err
 	}
 

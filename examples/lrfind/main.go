@@ -19,7 +19,6 @@ import (
 
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/learner"
-	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
@@ -39,13 +38,16 @@ func run(small bool, plot string) error {
 	if err != nil {
 		return err
 	}
-	learn := vision.Learner(dls, models.NewSmallCNN(dls.C(), tensor.NewRNG(1)), learner.Metrics(learner.Accuracy()))
-
-	opts := &learner.LRFindOptions{} // fastai's: 1e-7 to 10 over 100 batches
-	if small {
-		opts.NumIt = 30
+	learn, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), learner.ProgressTo(os.Stdout), vision.InitSeed(1))
+	if err != nil {
+		return err
 	}
-	res, err := learn.LRFind(ctx, opts)
+
+	var opts []learner.Option // fastai's: 1e-7 to 10 over 100 batches
+	if small {
+		opts = append(opts, learner.NumIt(30))
+	}
+	res, err := learn.LRFind(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -60,9 +62,9 @@ func run(small bool, plot string) error {
 
 	// LRFind left the model and the optimizer as they were: train at the
 	// valley, fastai's default suggestion.
-	cbs := []learner.Callback{callbacks.NewProgress(os.Stdout)}
+	var cbs []learner.Callback
 	if small {
 		cbs = append(cbs, &callbacks.ShortEpoch{Pct: 0.1, FullValid: true})
 	}
-	return learn.FitOneCycle(ctx, 1, learner.LR(res.Valley), learner.FitCallbacks(cbs...))
+	return learn.FitOneCycle(ctx, 1, learner.LR(res.Valley), learner.Callbacks(cbs...))
 }

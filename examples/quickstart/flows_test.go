@@ -35,13 +35,13 @@ func check(err error) {
 func Example_flows() {
 	ctx := context.Background()
 	dls := must(vision.EmbeddedFashionMNIST(vision.BatchSize(128)))
-	learn := must(vision.CNNLearner(dls, models.ResNet34, vision.LearnerOptions(learner.Metrics(learner.Accuracy()))))
-	check(learn.FineTune(ctx, 5, nil))
+	learn := must(vision.CNNLearner(dls, models.ResNet34, learner.Metrics(learner.Accuracy())))
+	check(learn.FineTune(ctx, 5))
 	adv := adversarial.NewLearner(learn)
 	img := must(dls.Valid.Dataset().Image(0))
 	x := must(adv.GenerateAdvExample(img, adversarial.TargetLabel(3)))
 	pred := must(adv.Predict(x))
-	check(adv.FitOneCycle(ctx, 5, nil, learner.FitCallbacks(adversarial.NewTrainer(nil, adversarial.DefaultThreat()))))
+	check(adv.FitOneCycle(ctx, 5, learner.Callbacks(adversarial.NewTrainer(nil, adversarial.DefaultThreat()))))
 	report := must(adv.EvaluateRobustness(ctx, adversarial.StandardSuite(0.1)))
 	fmt.Println(pred.Class, report.WorstCase)
 }

@@ -25,7 +25,6 @@ import (
 	"os"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
-	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/vision"
@@ -43,7 +42,7 @@ func main() {
 
 func run(small bool, epochs int) error {
 	ctx := context.Background()
-	show := []learner.Callback{callbacks.NewProgress(os.Stdout)}
+	show := learner.ProgressTo(os.Stdout)   // bars in a terminal, the results table in a log
 	suite := adversarial.StandardSuite(0.1) // 500 validation images, AutoAttack's cascade
 	bs := 64
 	if small {
@@ -59,7 +58,7 @@ func run(small bool, epochs int) error {
 	if err != nil {
 		return err
 	}
-	learn, err := vision.CNNLearner(dls, models.ResNet34, vision.LearnerOptions(learner.Metrics(learner.Accuracy())))
+	learn, err := vision.CNNLearner(dls, models.ResNet34, learner.Metrics(learner.Accuracy()), show)
 	if err != nil {
 		return err
 	}
@@ -67,7 +66,7 @@ func run(small bool, epochs int) error {
 		learn.Data = data.TakeData(dls, 2, 2) // 2 training and 2 validation batches per epoch
 	}
 	// learn.fine_tune(5)
-	if err := learn.FineTune(ctx, epochs, nil, learner.FitCallbacks(show...)); err != nil {
+	if err := learn.FineTune(ctx, epochs); err != nil {
 		return err
 	}
 	// adv_learner = learn.to_learner(AdversarialLearner)
@@ -96,7 +95,7 @@ func run(small bool, epochs int) error {
 
 	// adv_learner.fit_one_cycle(5, cbs=[AdversarialTrainer()])
 	trainer := adversarial.NewTrainer(nil, adversarial.DefaultThreat()) // Madry's PGD-10 at Linf 0.1
-	if err := adv.FitOneCycle(ctx, epochs, nil, learner.FitCallbacks(append(show, trainer)...)); err != nil {
+	if err := adv.FitOneCycle(ctx, epochs, learner.Callbacks(trainer)); err != nil {
 		return err
 	}
 

@@ -1,9 +1,10 @@
 package kernels
 
 import (
-	"fmt"
 	"runtime"
 	"strings"
+
+	"github.com/fastgo-ml/fastgo"
 )
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major float32
@@ -27,7 +28,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // checkSgemm panics on arguments Sgemm cannot honour.
 func checkSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("kernels.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+		panic(fastgo.Errorf("kernels.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
 	}
 	checkMatrix("a", transA, m, k, a, lda)
 	checkMatrix("b", transB, k, n, b, ldb)
@@ -42,10 +43,10 @@ func checkMatrix(name string, trans bool, rows, cols int, s []float32, ld int) {
 		r, w = cols, rows
 	}
 	if ld < max(1, w) {
-		panic(fmt.Sprintf("kernels.Sgemm: ld%s=%d < max(1, %d) for %s stored %dx%d", name, ld, w, strings.ToUpper(name), r, w))
+		panic(fastgo.Errorf("kernels.Sgemm: ld%s=%d < max(1, %d) for %s stored %dx%d", name, ld, w, strings.ToUpper(name), r, w))
 	}
 	if r > 0 && w > 0 && len(s) < (r-1)*ld+w {
-		panic(fmt.Sprintf("kernels.Sgemm: len(%s)=%d < %d for %s stored %dx%d with ld%s=%d", name, len(s), (r-1)*ld+w, strings.ToUpper(name), r, w, name, ld))
+		panic(fastgo.Errorf("kernels.Sgemm: len(%s)=%d < %d for %s stored %dx%d with ld%s=%d", name, len(s), (r-1)*ld+w, strings.ToUpper(name), r, w, name, ld))
 	}
 }
 

@@ -1,6 +1,6 @@
 package kernels
 
-import "fmt"
+import "github.com/fastgo-ml/fastgo"
 
 // The element-wise kernels below are the API the rest of fastgo calls. Each
 // dispatches to the active tier (see Tier); the pure-Go references they are
@@ -11,7 +11,7 @@ import "fmt"
 // Axpy computes y += alpha*x over len(x) elements.
 func Axpy(alpha float32, x, y []float32) {
 	if len(y) < len(x) {
-		panic(fmt.Sprintf("kernels.Axpy: len(y)=%d < len(x)=%d", len(y), len(x)))
+		panic(fastgo.Errorf("kernels.Axpy: len(y)=%d < len(x)=%d", len(y), len(x)))
 	}
 	active.axpy(alpha, x, y[:len(x)])
 }
@@ -36,7 +36,7 @@ func Mul(dst, a, b []float32) {
 // Relu computes dst = max(x, 0); a NaN in x gives 0.
 func Relu(dst, x []float32) {
 	if len(x) < len(dst) {
-		panic(fmt.Sprintf("kernels.Relu: len(x)=%d < len(dst)=%d", len(x), len(dst)))
+		panic(fastgo.Errorf("kernels.Relu: len(x)=%d < len(dst)=%d", len(x), len(dst)))
 	}
 	active.relu(dst, x[:len(dst)])
 }
@@ -58,7 +58,7 @@ func ReluBackward(dst, g, x []float32) {
 func AdamUpdate(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float32) {
 	n := len(p)
 	if len(g) < n || len(m) < n || len(v) < n {
-		panic(fmt.Sprintf("kernels.AdamUpdate: len(p)=%d but len(g)=%d, len(m)=%d, len(v)=%d", n, len(g), len(m), len(v)))
+		panic(fastgo.Errorf("kernels.AdamUpdate: len(p)=%d but len(g)=%d, len(m)=%d, len(v)=%d", n, len(g), len(m), len(v)))
 	}
 	active.adam(p, g[:n], m[:n], v[:n], beta1, beta2, stepSize, sqrtBias2, eps)
 }
@@ -66,7 +66,7 @@ func AdamUpdate(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps flo
 // check2 panics unless a and b are at least as long as dst.
 func check2(fn string, dst, a, b []float32) {
 	if len(a) < len(dst) || len(b) < len(dst) {
-		panic(fmt.Sprintf("%s: inputs of length %d and %d shorter than len(dst)=%d", fn, len(a), len(b), len(dst)))
+		panic(fastgo.Errorf("%s: inputs of length %d and %d shorter than len(dst)=%d", fn, len(a), len(b), len(dst)))
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/fastgo-ml/fastgo"
 )
 
 // guarded returns a slice of n values from fill inside a buffer whose
@@ -184,7 +186,11 @@ func TestElementwisePanics(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
-				msg, _ := recover().(string)
+				r := recover()
+				if _, ok := r.(fastgo.Error); !ok {
+					t.Fatalf("panic %v is not a fastgo.Error", r)
+				}
+				msg := fmt.Sprint(r)
 				if len(msg) < len(name) || msg[:len(name)] != name {
 					t.Fatalf("panic %q, want one starting with %q", msg, name)
 				}

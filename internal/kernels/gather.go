@@ -1,6 +1,6 @@
 package kernels
 
-import "fmt"
+import "github.com/fastgo-ml/fastgo"
 
 // GatherRows packs rows of up to nr floats from src into dst: row p of dst
 // (nr floats) is src[offs[p] : offs[p]+w], followed by zeros to nr. A
@@ -9,11 +9,11 @@ import "fmt"
 // of a whole sliver in one call.
 func GatherRows(dst, src []float32, offs []int, w, nr int) {
 	if w < 0 || w > nr || len(dst) < len(offs)*nr {
-		panic(fmt.Sprintf("kernels.GatherRows: %d rows of width %d into %d floats with row stride %d", len(offs), w, len(dst), nr))
+		panic(fastgo.Errorf("kernels.GatherRows: %d rows of width %d into %d floats with row stride %d", len(offs), w, len(dst), nr))
 	}
 	for p, o := range offs {
 		if o < 0 || o+w > len(src) {
-			panic(fmt.Sprintf("kernels.GatherRows: row %d at offset %d (width %d) outside a source of %d floats", p, o, w, len(src)))
+			panic(fastgo.Errorf("kernels.GatherRows: row %d at offset %d (width %d) outside a source of %d floats", p, o, w, len(src)))
 		}
 	}
 	if len(offs) == 0 {
@@ -42,11 +42,11 @@ func GatherRowsPart(dst, src []float32, offs []int, w, nr int) {
 		return
 	}
 	if w < 0 || w > nr || len(dst) < (len(offs)-1)*nr+w {
-		panic(fmt.Sprintf("kernels.GatherRowsPart: %d rows of width %d into %d floats with row stride %d", len(offs), w, len(dst), nr))
+		panic(fastgo.Errorf("kernels.GatherRowsPart: %d rows of width %d into %d floats with row stride %d", len(offs), w, len(dst), nr))
 	}
 	for p, o := range offs {
 		if o < 0 || o+w > len(src) {
-			panic(fmt.Sprintf("kernels.GatherRowsPart: row %d at offset %d (width %d) outside a source of %d floats", p, o, w, len(src)))
+			panic(fastgo.Errorf("kernels.GatherRowsPart: row %d at offset %d (width %d) outside a source of %d floats", p, o, w, len(src)))
 		}
 	}
 	if nr == 32 && gatherRowsPartTier(len(offs), src, offs, w, dst) {

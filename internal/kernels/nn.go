@@ -1,6 +1,6 @@
 package kernels
 
-import "fmt"
+import "github.com/fastgo-ml/fastgo"
 
 // The kernels of batch-norm and the 2x2 max pool. Like the element-wise
 // kernels, every tier computes exactly what the pure-Go references below
@@ -41,7 +41,7 @@ func BNStats(x []float32, shift float32) (s1, s2 float32) {
 // SumDot returns the sums of g and of g*(x - mu) over len(g) elements.
 func SumDot(g, x []float32, mu float32) (sg, sgx float32) {
 	if len(x) < len(g) {
-		panic(fmt.Sprintf("kernels.SumDot: len(x)=%d < len(g)=%d", len(x), len(g)))
+		panic(fastgo.Errorf("kernels.SumDot: len(x)=%d < len(g)=%d", len(x), len(g)))
 	}
 	var p partials
 	n := len(g) &^ 31
@@ -57,7 +57,7 @@ func SumDot(g, x []float32, mu float32) (sg, sgx float32) {
 // a batch-norm fused with the ReLU after it.
 func SumDotMask(g, x, y []float32, mu float32) (sg, sgx float32) {
 	if len(x) < len(g) || len(y) < len(g) {
-		panic(fmt.Sprintf("kernels.SumDotMask: len(x)=%d, len(y)=%d < len(g)=%d", len(x), len(y), len(g)))
+		panic(fastgo.Errorf("kernels.SumDotMask: len(x)=%d, len(y)=%d < len(g)=%d", len(x), len(y), len(g)))
 	}
 	var p partials
 	n := len(g) &^ 31
@@ -73,7 +73,7 @@ func SumDotMask(g, x, y []float32, mu float32) (sg, sgx float32) {
 func BNBackwardMask(dst, g, x, y []float32, c1, c2, c3 float32) {
 	check2("kernels.BNBackwardMask", dst, g, x)
 	if len(y) < len(dst) {
-		panic(fmt.Sprintf("kernels.BNBackwardMask: len(y)=%d < len(dst)=%d", len(y), len(dst)))
+		panic(fastgo.Errorf("kernels.BNBackwardMask: len(y)=%d < len(dst)=%d", len(y), len(dst)))
 	}
 	active.bnBackwardMask(dst, g[:len(dst)], x[:len(dst)], y[:len(dst)], c1, c2, c3)
 }
@@ -81,7 +81,7 @@ func BNBackwardMask(dst, g, x, y []float32, c1, c2, c3 float32) {
 // Affine computes dst = x*a + b (the multiply rounded before the add).
 func Affine(dst, x []float32, a, b float32) {
 	if len(x) < len(dst) {
-		panic(fmt.Sprintf("kernels.Affine: len(x)=%d < len(dst)=%d", len(x), len(dst)))
+		panic(fastgo.Errorf("kernels.Affine: len(x)=%d < len(dst)=%d", len(x), len(dst)))
 	}
 	active.affine(dst, x[:len(dst)], a, b)
 }
@@ -89,7 +89,7 @@ func Affine(dst, x []float32, a, b float32) {
 // AffineRelu computes dst = max(x*a + b, 0), with NaN giving 0.
 func AffineRelu(dst, x []float32, a, b float32) {
 	if len(x) < len(dst) {
-		panic(fmt.Sprintf("kernels.AffineRelu: len(x)=%d < len(dst)=%d", len(x), len(dst)))
+		panic(fastgo.Errorf("kernels.AffineRelu: len(x)=%d < len(dst)=%d", len(x), len(dst)))
 	}
 	active.affineRelu(dst, x[:len(dst)], a, b)
 }
@@ -104,13 +104,13 @@ func BNBackward(dst, g, x []float32, c1, c2, c3 float32) {
 // output and the codes.
 func checkPool(fn string, rows, ow, stride, w, in, out, codes int) {
 	if rows < 0 || ow < 0 || w < 2*ow || stride < 2*w {
-		panic(fmt.Sprintf("%s: bad geometry rows=%d ow=%d stride=%d w=%d (want w >= 2*ow, stride >= 2*w)", fn, rows, ow, stride, w))
+		panic(fastgo.Errorf("%s: bad geometry rows=%d ow=%d stride=%d w=%d (want w >= 2*ow, stride >= 2*w)", fn, rows, ow, stride, w))
 	}
 	if rows == 0 || ow == 0 {
 		return
 	}
 	if need := (rows-1)*stride + w + 2*ow; in < need || out < rows*ow || codes < rows*ow {
-		panic(fmt.Sprintf("%s: rows=%d ow=%d stride=%d w=%d need %d inputs and %d outputs, have %d inputs, %d outputs, %d codes",
+		panic(fastgo.Errorf("%s: rows=%d ow=%d stride=%d w=%d need %d inputs and %d outputs, have %d inputs, %d outputs, %d codes",
 			fn, rows, ow, stride, w, need, rows*ow, in, out, codes))
 	}
 }

@@ -1,8 +1,9 @@
 package kernels
 
 import (
-	"fmt"
 	"runtime"
+
+	"github.com/fastgo-ml/fastgo"
 )
 
 // Packed describes the operands of SgemmPacked: instead of strided
@@ -36,10 +37,10 @@ type Packed struct {
 // bit-for-bit determinism as Sgemm. When beta is 0, C is not read.
 func SgemmPacked(m, n, k int, alpha float32, ops *Packed, beta float32) {
 	if m < 0 || n < 0 || k < 0 {
-		panic(fmt.Sprintf("kernels.SgemmPacked: negative size m=%d n=%d k=%d", m, n, k))
+		panic(fastgo.Errorf("kernels.SgemmPacked: negative size m=%d n=%d k=%d", m, n, k))
 	}
 	if ops.PackA == nil || ops.PackB == nil || ops.C == nil {
-		panic("kernels.SgemmPacked: PackA, PackB and C are all required")
+		panic(fastgo.Errorf("kernels.SgemmPacked: PackA, PackB and C are all required"))
 	}
 	if m == 0 || n == 0 {
 		return

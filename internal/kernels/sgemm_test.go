@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/race"
 )
 
@@ -251,8 +253,7 @@ func TestSgemmPanics(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			defer func() {
 				r := recover()
-				msg, ok := r.(string)
-				if !ok || len(msg) < len("kernels.Sgemm") || msg[:len("kernels.Sgemm")] != "kernels.Sgemm" {
+				if _, ok := r.(fastgo.Error); !ok || !strings.HasPrefix(fmt.Sprint(r), "kernels.Sgemm") {
 					t.Fatalf("got panic %v, want a kernels.Sgemm message", r)
 				}
 			}()

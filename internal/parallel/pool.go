@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fastgo-ml/fastgo"
 )
 
 // Run calls fn(i) for every i in [0, n) concurrently and returns when all
@@ -235,7 +237,7 @@ func (t *Team) Size() int { return t.n + 1 }
 // unused are released.
 func (t *Team) Run(n int, fn func(i int)) {
 	if n > t.Size() {
-		panic("parallel.Team.Run: more tasks than the team's size")
+		panic(fastgo.Errorf("parallel.Team.Run: more tasks than the team's size"))
 	}
 	g := getGroup()
 	for i, w := range t.ws[:t.n] {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -333,13 +334,12 @@ func TestSaveAtomic(t *testing.T) {
 	second := map[string]*tensor.Tensor{"w": tensor.FromSlice([]float32{3, 4}, 2)}
 
 	t.Run("failure before rename", func(t *testing.T) {
-		testHookBeforeRename = func(tmp string) error {
+		defer atomicfile.SetWriteHook(func(int64) error {
 			if got := dirEntries(t, dir); len(got) != 2 {
 				t.Errorf("while saving, dir holds %v, want the file and one temporary", got)
 			}
 			return errors.New("injected failure")
-		}
-		defer func() { testHookBeforeRename = nil }()
+		})()
 		err := Save(path, second, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), path) {
 			t.Fatalf("Save error = %v", err)

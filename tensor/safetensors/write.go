@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -179,10 +178,6 @@ func write(w io.Writer, entries []entry, hdr []byte) error {
 	return bw.Flush()
 }
 
-// testHookBeforeRename, when set by a test, runs after the temporary file is
-// written and closed, before the rename; an error from it aborts Save.
-var testHookBeforeRename func(tmp string) error
-
 // Save writes tensors, ints and meta to the safetensors file at path, as
 // Write does, atomically: the data goes to a temporary file in the same
 // directory, which is synced and then renamed over path. If Save fails,
@@ -194,21 +189,7 @@ func Save(path string, tensors map[string]*tensor.Tensor, ints map[string]Int64T
 	if err != nil {
 		return err
 	}
-	err = atomicfile.Write(path, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 1<<20)
-		if err := write(bw, entries, hdr); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		if testHookBeforeRename != nil {
-			if f, ok := w.(*os.File); ok {
-				return testHookBeforeRename(f.Name())
-			}
-		}
-		return nil
-	})
+	err = atomicfile.Write(path, func(w io.Writer) error { return write(w, entries, hdr) })
 	if err != nil {
 		return fmt.Errorf("safetensors: saving %s: %w", path, err)
 	}

@@ -1,20 +1,19 @@
 package models
 
 import (
-	"fmt"
-
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// CIFARResNet18 is the CIFAR variant of ResNet-18 used by the W4 benchmark:
+// CIFARResNet18Model is the CIFAR variant of ResNet-18 used by the W4 benchmark:
 // a 3x3 stride-1 stem without max-pool, 4 stages of 2 BasicBlocks
 // (64/128/256/512 channels, strides 1/2/2/2), global average pool and
 // Linear(512, classes); 11,173,962 parameters for 3 input channels and 10
 // classes. Names follow the benchmark's PyTorch program: conv1, bn1,
 // layers.<i>.{conv1,bn1,conv2,bn2,shortcut.0,shortcut.1}, fc.
-type CIFARResNet18 struct {
+type CIFARResNet18Model struct {
 	layers.Base
 	// Conv1 and BN1 are the 3x3 stem and its BatchNorm.
 	Conv1 *layers.Conv2d
@@ -26,14 +25,14 @@ type CIFARResNet18 struct {
 }
 
 // NewCIFARResNet18 returns the W4 model for inCh input channels (0 means 3).
-func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18 {
+func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18Model {
 	if inCh == 0 {
 		inCh = 3
 	}
 	if classes <= 0 {
-		panic(fmt.Sprintf("models.NewCIFARResNet18: %d classes", classes))
+		panic(fastgo.Errorf("models.NewCIFARResNet18: %d classes", classes))
 	}
-	m := &CIFARResNet18{}
+	m := &CIFARResNet18Model{}
 	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(inCh, 64, 3, layers.ConvConfig{Padding: 1, NoBias: true}, rng))
 	m.BN1 = layers.Register(&m.Base, "bn1", layers.NewBatchNorm2d(64))
 	seq := layers.NewSequential()
@@ -49,7 +48,7 @@ func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18 {
 }
 
 // Forward maps x [N, inCh, 32, 32] to logits.
-func (m *CIFARResNet18) Forward(x *autograd.Value) *autograd.Value {
+func (m *CIFARResNet18Model) Forward(x *autograd.Value) *autograd.Value {
 	h := layers.CallConvBN(m.Conv1, m.BN1, x, true)
 	h = autograd.Consumed(h, layers.Call(m.Blocks, h))
 	h = autograd.Consumed(h, autograd.AdaptiveAvgPool2d(h, 1, 1))

@@ -5,17 +5,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 )
-
-// ResNetArch is the type of ResNet18, ResNet34 and ResNet50: a function that
-// builds a torchvision-layout ResNet, which CNNLearner cuts into a body.
-// cfg's InChannels and NumClasses are set by the caller; an architecture
-// sets Block and Layers (and may set Widths).
-type ResNetArch func(cfg ResNetConfig, rng *tensor.RNG) *ResNet
 
 // CNNConfig describes a CNN: the ResNet its body is cut from, the number of
 // classes, the input normalisation and fastai's head settings. It is what
@@ -57,7 +52,7 @@ type CNN struct {
 // nn.Conv2d), and the head as Head does.
 func NewCNN(cfg CNNConfig, rng *tensor.RNG) *CNN {
 	if cfg.NOut <= 0 {
-		panic(fmt.Sprintf("models.NewCNN: %d outputs", cfg.NOut))
+		panic(fastgo.Errorf("models.NewCNN: %d outputs", cfg.NOut))
 	}
 	rng = layers.OrDefault(rng)
 	rc := cfg.ResNet
@@ -74,11 +69,11 @@ func NewCNN(cfg CNNConfig, rng *tensor.RNG) *CNN {
 // r's body modules.
 func CNNFromResNet(r *ResNet, nOut int, mean, std []float32, rng *tensor.RNG) *CNN {
 	if nOut <= 0 {
-		panic(fmt.Sprintf("models.CNNFromResNet: %d outputs", nOut))
+		panic(fastgo.Errorf("models.CNNFromResNet: %d outputs", nOut))
 	}
 	cfg := CNNConfig{ResNet: r.Config, NOut: nOut, Mean: mean, Std: std}
 	if len(cfg.Mean) != len(cfg.Std) || (len(cfg.Mean) != 0 && len(cfg.Mean) != r.Config.InChannels) {
-		panic(fmt.Sprintf("models.NewCNN: normalisation of %d means and %d stds for %d input channels", len(cfg.Mean), len(cfg.Std), r.Config.InChannels))
+		panic(fastgo.Errorf("models.NewCNN: normalisation of %d means and %d stds for %d input channels", len(cfg.Mean), len(cfg.Std), r.Config.InChannels))
 	}
 	m := &CNN{Config: cfg}
 	if len(cfg.Mean) > 0 {
@@ -104,7 +99,7 @@ func (m *CNN) Forward(x *autograd.Value) *autograd.Value {
 // Splitter; m must be a *CNN.
 func Split(m layers.Module) [][]layers.NamedParam {
 	if _, ok := m.(*CNN); !ok {
-		panic(fmt.Sprintf("models.Split: a %T is not a *models.CNN", m))
+		panic(fastgo.Errorf("models.Split: a %T is not a *models.CNN", m))
 	}
 	groups := make([][]layers.NamedParam, 3)
 	for _, np := range layers.NamedParameters(m) {

@@ -161,9 +161,9 @@ func TestParameterCounts(t *testing.T) {
 		m    layers.Module
 		want int
 	}{
-		{"resnet18", ResNet18(ResNetConfig{}, tensor.NewRNG(1)), 11689512},
-		{"resnet34", ResNet34(ResNetConfig{}, tensor.NewRNG(1)), 21797672},
-		{"resnet50", ResNet50(ResNetConfig{}, tensor.NewRNG(1)), 25557032},
+		{"resnet18", mustBuild(t, ResNet18, 3, 1000), 11689512},
+		{"resnet34", mustBuild(t, ResNet34, 3, 1000), 21797672},
+		{"resnet50", mustBuild(t, ResNet50, 3, 1000), 25557032},
 		{"cifar_resnet18", NewCIFARResNet18(3, 10, tensor.NewRNG(1)), 11173962},
 	} {
 		if got := layers.NumParams(tc.m); got != tc.want {
@@ -173,7 +173,7 @@ func TestParameterCounts(t *testing.T) {
 }
 
 func TestTorchvisionNames(t *testing.T) {
-	sd := layers.GetStateDict(ResNet50(ResNetConfig{}, tensor.NewRNG(1)))
+	sd := layers.GetStateDict(mustBuild(t, ResNet50, 3, 1000))
 	for _, n := range []string{"conv1.weight", "bn1.running_var", "layer1.0.downsample.0.weight",
 		"layer1.0.downsample.1.num_batches_tracked", "layer4.2.conv3.weight", "layer4.2.bn3.bias", "fc.weight", "fc.bias"} {
 		if _, ok := sd.Tensors[n]; !ok {
@@ -185,4 +185,14 @@ func TestTorchvisionNames(t *testing.T) {
 	if len(sd.Names) != 320 { // torchvision's resnet50 state_dict has 320 entries
 		t.Errorf("resnet50 state dict has %d entries, want 320", len(sd.Names))
 	}
+}
+
+// mustBuild builds the whole model of an architecture, seed 1.
+func mustBuild(t *testing.T, a Arch, nIn, nOut int) layers.Module {
+	t.Helper()
+	m, err := a.Build(nIn, nOut, tensor.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -64,24 +65,6 @@ type ResNet struct {
 	body   *layers.Sequential
 }
 
-// ResNet18 returns torchvision's resnet18 layout (BasicBlock, [2,2,2,2]).
-func ResNet18(cfg ResNetConfig, rng *tensor.RNG) *ResNet {
-	cfg.Block, cfg.Layers = Basic, [4]int{2, 2, 2, 2}
-	return NewResNet(cfg, rng)
-}
-
-// ResNet34 returns torchvision's resnet34 layout (BasicBlock, [3,4,6,3]).
-func ResNet34(cfg ResNetConfig, rng *tensor.RNG) *ResNet {
-	cfg.Block, cfg.Layers = Basic, [4]int{3, 4, 6, 3}
-	return NewResNet(cfg, rng)
-}
-
-// ResNet50 returns torchvision's resnet50 layout (Bottleneck, [3,4,6,3]).
-func ResNet50(cfg ResNetConfig, rng *tensor.RNG) *ResNet {
-	cfg.Block, cfg.Layers = Bottleneck, [4]int{3, 4, 6, 3}
-	return NewResNet(cfg, rng)
-}
-
 // NewResNet builds a ResNet from cfg, initialised as torchvision does
 // (kaiming-normal fan-out convolutions, BatchNorm weight 1 and bias 0,
 // PyTorch's default Linear). A nil rng uses the default generator.
@@ -97,7 +80,7 @@ func NewResNet(cfg ResNetConfig, rng *tensor.RNG) *ResNet {
 	}
 	for i, n := range cfg.Layers {
 		if n <= 0 || cfg.Widths[i] <= 0 {
-			panic(fmt.Sprintf("models.NewResNet: stage %d has %d blocks of width %d", i+1, n, cfg.Widths[i]))
+			panic(fastgo.Errorf("models.NewResNet: stage %d has %d blocks of width %d", i+1, n, cfg.Widths[i]))
 		}
 	}
 	rng = layers.OrDefault(rng)

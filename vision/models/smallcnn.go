@@ -6,11 +6,11 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// SmallCNN is the benchmark model of BENCHMARKS.md for 1x28x28 input:
+// SmallCNNModel is the benchmark model of BENCHMARKS.md for 1x28x28 input:
 // Conv2d(1,32,3,p1) BN ReLU MaxPool2 Conv2d(32,64,3,p1) BN ReLU MaxPool2
 // Flatten Linear(3136,128) ReLU Linear(128,10); 421,834 parameters, with
 // PyTorch's names conv1, bn1, conv2, bn2, fc1, fc2.
-type SmallCNN struct {
+type SmallCNNModel struct {
 	layers.Base
 	// Conv1 and BN1 are the first convolution, 1 to 32 channels, and its
 	// BatchNorm; Conv2 and BN2 the second, 32 to 64 channels.
@@ -26,8 +26,8 @@ type SmallCNN struct {
 
 // NewSmallCNN returns a SmallCNN with nClasses outputs (10 in the benchmark),
 // initialised as PyTorch does, drawing from rng (nil: the default generator).
-func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNN {
-	m := &SmallCNN{pool: layers.NewMaxPool2d(2, 2, 0)}
+func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNNModel {
+	m := &SmallCNNModel{pool: layers.NewMaxPool2d(2, 2, 0)}
 	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(1, 32, 3, layers.ConvConfig{Padding: 1}, rng))
 	m.BN1 = layers.Register(&m.Base, "bn1", layers.NewBatchNorm2d(32))
 	m.Conv2 = layers.Register(&m.Base, "conv2", layers.NewConv2d(32, 64, 3, layers.ConvConfig{Padding: 1}, rng))
@@ -41,7 +41,7 @@ func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNN {
 //
 // Every value inside is consumed (autograd.Consumed), so a training step
 // recycles their buffers.
-func (m *SmallCNN) Forward(x *autograd.Value) *autograd.Value {
+func (m *SmallCNNModel) Forward(x *autograd.Value) *autograd.Value {
 	h := layers.CallConvBN(m.Conv1, m.BN1, x, true)
 	h = autograd.Consumed(h, layers.Call(m.pool, h))
 	h = autograd.Consumed(h, layers.CallConvBN(m.Conv2, m.BN2, h, true))

@@ -1,4 +1,4 @@
-package callbacks
+package learner
 
 import (
 	"fmt"
@@ -13,24 +13,20 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
-
-	"github.com/fastgo-ml/fastgo/learner"
 )
 
-// Display chooses how Progress shows a fit.
-type Display int
+// display chooses how the progress is shown.
+type display int
 
 const (
-	// DisplayAuto draws bars when the output is a terminal and prints plain
+	// displayAuto draws bars when the output is a terminal and prints plain
 	// lines otherwise.
-	DisplayAuto Display = iota
-	// DisplayBars always draws bars (with cursor movements).
-	DisplayBars
-	// DisplayPlain only prints the results table, one line per epoch.
-	DisplayPlain
+	displayAuto display = iota
+	// displayBars always draws bars (with cursor movements).
+	displayBars
 )
 
-// Progress shows a fit as fastai's ProgressCallback does: in a terminal, a
+// progress shows a fit as fastai's ProgressCallback does: in a terminal, a
 // bar over the epochs and one over the current phase's batches with the
 // smoothed training loss; and, in any case, the results table
 //
@@ -39,46 +35,42 @@ const (
 //
 // with one line printed as each epoch ends: floats with 6 decimals, "#na#"
 // for a value not computed (a cancelled validation), the epoch's time as
-// mm:ss (h:mm:ss past an hour).
-//
-// Use NewProgress, or the zero value, which writes to os.Stdout. A fit that
-// fails with an error (not a cancellation) skips AfterFit, so its bars are
-// only shut down when the next fit begins.
-type Progress struct {
-	// Out receives the bars and the table (os.Stdout when nil).
-	Out io.Writer
-	// Display chooses bars or plain lines (default: bars on a terminal).
-	Display Display
-
-	bars *progressBars
+// mm:ss (h:mm:ss past an hour). New and the fits add it (see NoProgress and
+// ProgressTo). A fit that fails with an error (not a cancellation) skips
+// AfterFit, so its bars are only shut down when the next fit begins.
+type progress struct {
+	out     io.Writer
+	display display
+	bars    *progressBars
 }
 
-// NewProgress returns a Progress writing to out, with bars when out is a
-// terminal.
-func NewProgress(out io.Writer) *Progress { return &Progress{Out: out} }
+// progressFor returns the progress callback of a fit: the fit's setting,
+// else the learner's, else bars on standard output when it is a terminal.
+func (l *Learner) progressFor(fit *progressSetting) Callback {
+	s := l.progress
+	if fit != nil {
+		s = *fit
+	}
+	switch {
+	case s.off:
+		return nil
+	case s.out != nil:
+		return &progress{out: s.out}
+	case isTerminal(os.Stdout):
+		return &progress{out: os.Stdout}
+	}
+	return nil
+}
 
-// Order runs Progress after the Recorder (fastai's 60).
-func (p *Progress) Order() int { return 60 }
+// Order runs the progress display after the Recorder (fastai's 60).
+func (p *progress) Order() int { return 60 }
 
 // Name names the callback.
-func (p *Progress) Name() string { return "Progress" }
+func (p *progress) Name() string { return "Progress" }
 
-func (p *Progress) out() io.Writer {
-	if p.Out == nil {
-		return os.Stdout
-	}
-	return p.Out
-}
-
-// useBars reports whether to draw bars on w.
-func (p *Progress) useBars(w io.Writer) bool {
-	switch p.Display {
-	case DisplayBars:
-		return true
-	case DisplayPlain:
-		return false
-	}
-	return isTerminal(w)
+// useBars reports whether to draw bars.
+func (p *progress) useBars() bool {
+	return p.display == displayBars || isTerminal(p.out)
 }
 
 // isTerminal reports whether w is a terminal.
@@ -88,15 +80,15 @@ func isTerminal(w io.Writer) bool {
 }
 
 // Handle draws the bars and prints the table.
-func (p *Progress) Handle(l *learner.Learner, e learner.Event) error {
+func (p *progress) Handle(l *Learner, e Event) error {
 	switch e {
-	case learner.BeforeFit:
+	case BeforeFit:
 		if p.bars != nil { // a previous fit failed before AfterFit
 			p.bars.close(true)
 			p.bars = nil
 		}
-		w := p.out()
-		if p.useBars(w) {
+		w := p.out
+		if p.useBars() {
 			p.bars = newProgressBars(w, l.NEpoch-l.Epoch)
 			w = p.bars.p
 		}
@@ -105,20 +97,20 @@ func (p *Progress) Handle(l *learner.Learner, e learner.Event) error {
 		}
 		_, err := io.WriteString(w, tableHeader(l.Recorder.MetricNames)+"\n")
 		return err
-	case learner.BeforeTrain, learner.BeforeValidate:
+	case BeforeTrain, BeforeValidate:
 		if p.bars != nil {
 			p.bars.startPhase(l.Training, l.NIter)
 		}
-	case learner.AfterBatch:
+	case AfterBatch:
 		if p.bars != nil {
 			p.bars.batchDone(l.Training, l.Recorder.SmoothLoss)
 		}
-	case learner.AfterTrain, learner.AfterValidate:
+	case AfterTrain, AfterValidate:
 		if p.bars != nil {
 			p.bars.endPhase()
 		}
-	case learner.AfterEpoch:
-		w := p.out()
+	case AfterEpoch:
+		w := p.out
 		if p.bars != nil {
 			w = p.bars.p
 			p.bars.epoch.Increment()
@@ -126,9 +118,9 @@ func (p *Progress) Handle(l *learner.Learner, e learner.Event) error {
 		if l.InLRFind() {
 			return nil
 		}
-		_, err := io.WriteString(w, tableRow(l.Recorder.MetricNames, epochCells(l))+"\n")
+		_, err := io.WriteString(w, tableRow(l.Recorder.MetricNames, l.Recorder.Row(l.Epoch))+"\n")
 		return err
-	case learner.AfterFit:
+	case AfterFit:
 		if p.bars != nil {
 			p.bars.close(false)
 			p.bars = nil
@@ -205,10 +197,12 @@ func (b *progressBars) close(aborted bool) {
 	b.p.Wait()
 }
 
-// epochCells formats the last epoch's row of the results table.
-func epochCells(l *learner.Learner) []string {
-	r := l.Recorder
-	cells := []string{strconv.Itoa(l.Epoch)}
+// Row returns the results-table row of the last recorded epoch, labelled
+// epoch, as the progress display prints it: floats with 6 decimals, "#na#"
+// for a value not computed, the epoch's time as mm:ss (h:mm:ss past an
+// hour). Its columns are MetricNames.
+func (r *Recorder) Row(epoch int) []string {
+	cells := []string{strconv.Itoa(epoch)}
 	if len(r.Values) > 0 {
 		for _, v := range r.Values[len(r.Values)-1] {
 			cells = append(cells, formatStat(v))
