@@ -239,7 +239,7 @@ func dlrDenominator(op string, out *autograd.Value, w []float32) *autograd.Value
 			mask.Data()[i*c+order[r]] += v
 		}
 	}
-	return autograd.AddScalar(autograd.Sum(autograd.Mul(out, autograd.Const(mask)), false, 1), 1e-12)
+	return autograd.AddScalar(autograd.Sum(autograd.Mul(out, autograd.Const(mask)), 1), 1e-12)
 }
 
 // sortedDesc returns the classes of row by decreasing score (ties: lower

@@ -282,7 +282,7 @@ func classDiff(out *autograd.Value, to, from []int) *autograd.Value {
 		mask.Data()[k*c+to[k]] += 1
 		mask.Data()[k*c+from[k]] -= 1
 	}
-	return autograd.Sum(autograd.Mul(out, autograd.Const(mask)), false, 1)
+	return autograd.Sum(autograd.Mul(out, autograd.Const(mask)), 1)
 }
 
 func l2Norm(v []float32) float64 {

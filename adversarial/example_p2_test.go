@@ -82,7 +82,7 @@ func ExampleNewTrainer() {
 			Valid: &data.SliceLoader{X: xv, Y: yv, BatchSize: 64},
 			Vocab: []string{"dark", "bright"},
 		}
-		model := layers.NewSequential(layers.NewFlatten(), layers.NewLinear(20, 2, true, tensor.NewRNG(1)))
+		model := layers.NewSequential(layers.NewFlatten(), layers.NewLinear(20, 2, tensor.NewRNG(1)))
 		l := learner.New(data, model)
 		if err := l.FitOneCycle(context.Background(), 10, learner.LR(0.1), learner.Callbacks(cbs...)); err != nil {
 			panic(err)
@@ -102,7 +102,7 @@ func ExampleNewTrainer() {
 // always answers the same class is the extreme case: pA is bounded below by
 // alpha^(1/n), and the radius is sigma * PhiInv(pA).
 func ExampleSmoothed_Certify() {
-	lin := layers.NewLinear(4, 3, true, tensor.NewRNG(1))
+	lin := layers.NewLinear(4, 3, tensor.NewRNG(1))
 	lin.Weight.Data().Fill(0)
 	copy(lin.Bias.Data().Data(), []float32{0, 1, 0}) // always class 1
 	s := &adversarial.Smoothed{Model: layers.NewSequential(layers.NewFlatten(), lin), Sigma: 0.5}

@@ -15,7 +15,7 @@ import (
 // hand-set weights: class 0 likes the left column, class 1 the right one,
 // class 2 the bottom row.
 func tinyModel() layers.Module {
-	lin := layers.NewLinear(4, 3, true, tensor.NewRNG(1))
+	lin := layers.NewLinear(4, 3, tensor.NewRNG(1))
 	copy(lin.Weight.Data().Data(), []float32{
 		4, -4, 4, -4, // class 0
 		-4, 4, -4, 4, // class 1

@@ -43,7 +43,7 @@ func loadWeights(m layers.Module, path string) error {
 		}
 		sd.Tensors[name] = t
 	}
-	_, err = layers.LoadStateDict(m, sd, true)
+	_, err = layers.LoadStateDict(m, sd)
 	return err
 }
 

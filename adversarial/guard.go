@@ -130,7 +130,7 @@ func takeSnapshot(l *learner.Learner) *snapshot {
 }
 
 func (s *snapshot) restore(l *learner.Learner) error {
-	if _, err := layers.LoadStateDict(l.Model, s.model, true); err != nil {
+	if _, err := layers.LoadStateDict(l.Model, s.model); err != nil {
 		return err
 	}
 	if s.opt != nil && l.Opt != nil {

@@ -22,9 +22,9 @@ type tinyCNN struct {
 func newTinyCNN(seed uint64) *tinyCNN {
 	rng := tensor.NewRNG(seed)
 	m := &tinyCNN{}
-	m.conv = layers.Register(&m.Base, "conv", layers.NewConv2d(1, 4, 3, layers.ConvConfig{Padding: 1}, rng))
+	m.conv = layers.Register(&m.Base, "conv", layers.NewConv2d(1, 4, 3, rng, layers.Padding(1)))
 	m.bn = layers.Register(&m.Base, "bn", layers.NewBatchNorm2d(4))
-	m.fc = layers.Register(&m.Base, "fc", layers.NewLinear(4*6*6, 3, true, rng))
+	m.fc = layers.Register(&m.Base, "fc", layers.NewLinear(4*6*6, 3, rng))
 	// Non-trivial running statistics, so that eval mode matters.
 	for i := range m.bn.RunningMean.Data() {
 		m.bn.RunningMean.Data()[i] = 0.1 * float32(i)
@@ -67,7 +67,7 @@ func predict(m layers.Module, x *tensor.Tensor) []int {
 // linearModel returns a Linear layer from d inputs to k classes with the
 // given weights [k*d] and biases.
 func linearModel(d, k int, w, b []float32) *layers.Linear {
-	l := layers.NewLinear(d, k, true, tensor.NewRNG(1))
+	l := layers.NewLinear(d, k, tensor.NewRNG(1))
 	copy(l.Weight.Data().Data(), w)
 	copy(l.Bias.Data().Data(), b)
 	return l

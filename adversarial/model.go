@@ -160,8 +160,8 @@ func MarginLoss(outputs *autograd.Value, classes []int) *autograd.Value {
 		}
 	}
 	notTrue := tensor.RSubScalar(1, mask)
-	best := autograd.Max(autograd.Where(notTrue, outputs, autograd.Const(other)), false, 1)
-	own := autograd.Sum(autograd.Mul(outputs, autograd.Const(mask)), false, 1)
+	best := autograd.Max(autograd.Where(notTrue, outputs, autograd.Const(other)), 1)
+	own := autograd.Sum(autograd.Mul(outputs, autograd.Const(mask)), 1)
 	return autograd.Sub(best, own)
 }
 
@@ -216,7 +216,7 @@ func (m *Model) InputGradient(x *tensor.Tensor, f func(outputs *autograd.Value) 
 }
 
 func (m *Model) inputGradient(x *tensor.Tensor, f func(outputs *autograd.Value) *autograd.Value) (grad, outputs *tensor.Tensor, err error) {
-	xv := autograd.New(x, true)
+	xv := autograd.Param(x)
 	out, err := m.Forward(xv)
 	if err != nil {
 		return nil, nil, err

@@ -323,7 +323,7 @@ func TestMarginLoss(t *testing.T) {
 		t.Errorf("MarginLoss = %v", v)
 	}
 	// The gradient goes to the runner-up (+1) and the true class (-1).
-	xv := autograd.New(tensor.FromSlice([]float32{1, 4, 3}, 1, 3), true)
+	xv := autograd.Param(tensor.FromSlice([]float32{1, 4, 3}, 1, 3))
 	g := autograd.Grads(autograd.SumAll(MarginLoss(xv, []int{0})), nil, xv)[0]
 	if !slices.Equal(g.Data(), []float32{-1, 1, 0}) {
 		t.Errorf("MarginLoss gradient = %v", g.Data())
@@ -344,7 +344,7 @@ func (n *noisy) Forward(x *autograd.Value) *autograd.Value {
 }
 
 func TestExpectation(t *testing.T) {
-	m := &noisy{fc: layers.NewLinear(4, 3, true, tensor.NewRNG(1))}
+	m := &noisy{fc: layers.NewLinear(4, 3, tensor.NewRNG(1))}
 	layers.Register(&m.Base, "fc", m.fc)
 	x := tensor.Uniform[float32](tensor.NewRNG(2), 0, 1, 5, 4)
 	c := Untargeted{0, 1, 2, 0, 1}

@@ -15,7 +15,7 @@ import (
 
 // constantModel answers class 2 of 4 for any input of d values.
 func constantModel(d int) *layers.Linear {
-	l := layers.NewLinear(d, 4, true, tensor.NewRNG(1))
+	l := layers.NewLinear(d, 4, tensor.NewRNG(1))
 	l.Weight.Data().Fill(0)
 	copy(l.Bias.Data().Data(), []float32{0, 0, 1, 0})
 	return l
@@ -24,7 +24,7 @@ func constantModel(d int) *layers.Linear {
 // coinModel is a two-class linear model whose boundary passes through the
 // grey image 0.5: under noise at 0.5 each class has probability 1/2.
 func coinModel(d int) *layers.Linear {
-	l := layers.NewLinear(d, 2, true, tensor.NewRNG(1))
+	l := layers.NewLinear(d, 2, tensor.NewRNG(1))
 	w := l.Weight.Data().Data()
 	for j := 0; j < d; j++ {
 		w[j], w[d+j] = 1, -1

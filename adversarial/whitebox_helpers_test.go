@@ -26,9 +26,9 @@ type smallNet struct {
 func newSmallNet(seed uint64, k int) *smallNet {
 	rng := tensor.NewRNG(seed)
 	m := &smallNet{}
-	m.conv = layers.Register(&m.Base, "conv", layers.NewConv2d(1, 6, 3, layers.ConvConfig{Padding: 1}, rng))
+	m.conv = layers.Register(&m.Base, "conv", layers.NewConv2d(1, 6, 3, rng, layers.Padding(1)))
 	m.bn = layers.Register(&m.Base, "bn", layers.NewBatchNorm2d(6))
-	m.fc = layers.Register(&m.Base, "fc", layers.NewLinear(6*6*6, k, true, rng))
+	m.fc = layers.Register(&m.Base, "fc", layers.NewLinear(6*6*6, k, rng))
 	for i := range m.bn.RunningMean.Data() {
 		m.bn.RunningMean.Data()[i] = 0.05 * float32(i)
 		m.bn.RunningVar.Data()[i] = 0.6 + 0.1*float32(i)

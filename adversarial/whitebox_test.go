@@ -356,7 +356,7 @@ func TestCWHingeMasksTrueLogit(t *testing.T) {
 		{false, 0, 0.5e5 + 1, []float32{1, 0, -1, 0}}, // z_0 - z_2 + kappa
 		{true, 3, 2e5 + 1, []float32{1, 0, 0, -1}},    // z_0 - z_3 + kappa
 	} {
-		z := autograd.New(tensor.FromSlice(slices.Clone(logits), 1, 4), true)
+		z := autograd.Param(tensor.FromSlice(slices.Clone(logits), 1, 4))
 		h := cwHinge(z, []int{c.class}, c.targeted, 1)
 		if got := float64(h.Data().Item()); math.Abs(got-c.want) > 1 {
 			t.Errorf("targeted %v: f6 %v, want %v", c.targeted, got, c.want)

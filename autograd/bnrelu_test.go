@@ -25,9 +25,9 @@ func TestBatchNormReLUIsFused(t *testing.T) {
 			rm, rv := tensor.Full[float32](0.1, 5), tensor.Full[float32](1.2, 5)
 			var y *Value
 			if fused {
-				y = BatchNormReLU(x, w, b, rm, rv, training, 0.1, 1e-5)
+				y = BatchNormReLU(x, w, b, rm, rv, BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
 			} else {
-				y = ReLU(BatchNorm(x, w, b, rm, rv, training, 0.1, 1e-5))
+				y = ReLU(BatchNorm(x, w, b, rm, rv, BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5}))
 			}
 			out := y.Data().Clone()
 			y.BackwardWith(gy)

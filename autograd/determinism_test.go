@@ -98,7 +98,7 @@ func detCases() []detCase {
 		{"BatchNorm train 64x64x14x14", func() []*tensor.Tensor {
 			x, w, bias := Param(bx), Param(tensor.Ones(64)), Param(tensor.Zeros(64))
 			rm, rv := tensor.Zeros(64), tensor.Ones(64)
-			r := grads(BatchNorm(x, w, bias, rm, rv, true, 0.1, 1e-5), gbn, x, w, bias)
+			r := grads(BatchNorm(x, w, bias, rm, rv, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5}), gbn, x, w, bias)
 			return append(r, rm, rv)
 		}},
 		{"Linear 256x3136 -> 128", func() []*tensor.Tensor {
@@ -111,7 +111,7 @@ func detCases() []detCase {
 		}},
 		{"Sum over batch axes", func() []*tensor.Tensor {
 			x := Param(bx)
-			return grads(Sum(x, false, 0, 2, 3), tensor.Ones(64), x)
+			return grads(Sum(x, 0, 2, 3), tensor.Ones(64), x)
 		}},
 	}
 }

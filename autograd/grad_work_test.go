@@ -47,15 +47,15 @@ func TestFrozenWeightsCostNoGradientWork(t *testing.T) {
 		build func(w bool) (loss *Value, x, weight *Value)
 	}{
 		{"Linear", func(w bool) (*Value, *Value, *Value) {
-			x, wv, b := Param(xd), New(wd, w), New(bd, w)
+			x, wv, b := Param(xd), leaf(wd, w), leaf(bd, w)
 			return SumAll(Linear(x, wv, b)), x, wv
 		}},
 		{"MatMulT", func(w bool) (*Value, *Value, *Value) {
-			x, wv := Param(xd), New(wd, w)
-			return SumAll(MatMulT(x, wv, false, true)), x, wv
+			x, wv := Param(xd), leaf(wd, w)
+			return SumAll(MatMulT(x, wv, tensor.NoTrans, tensor.Trans)), x, wv
 		}},
 		{"MatMul batched", func(w bool) (*Value, *Value, *Value) {
-			x, wv := Param(xd.Reshape(2, 2, in)), New(tensor.Transpose(wd, 0, 1), w)
+			x, wv := Param(xd.Reshape(2, 2, in)), leaf(tensor.Transpose(wd, 0, 1), w)
 			return SumAll(MatMul(x, wv)), x, wv
 		}},
 	}
@@ -98,7 +98,7 @@ func TestFrozenConvCostsNoWeightGEMM(t *testing.T) {
 			wd := tensor.Uniform[float32](rng, -0.1, 0.1, s.w...)
 			bd := tensor.Uniform[float32](rng, -0.1, 0.1, s.w[0])
 			run := func(train bool) (gemms int64, x, w, b *Value) {
-				x, w, b = Param(xd), New(wd, train), New(bd, train)
+				x, w, b = Param(xd), leaf(wd, train), leaf(bd, train)
 				y := Conv2d(x, w, b, &Conv2dOptions{Padding: [2]int{1, 1}})
 				before := convWeightGEMMs.Load()
 				SumAll(y).Backward()
@@ -123,14 +123,14 @@ func TestFrozenBatchNormAndConstInputs(t *testing.T) {
 	// a gradient: nothing is recorded at all.
 	x := Const(tensor.Uniform[float32](tensor.NewRNG(3), -1, 1, 4, 3, 5, 5))
 	w, b := Const(tensor.Ones(3)), Const(tensor.Zeros(3))
-	y := BatchNorm(x, w, b, tensor.Zeros(3), tensor.Ones(3), true, 0.1, 1e-5)
+	y := BatchNorm(x, w, b, tensor.Zeros(3), tensor.Ones(3), BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 	if y.RequiresGrad() || !y.IsLeaf() {
 		t.Fatal("BatchNorm of constants recorded a graph")
 	}
 	// An input that requires a gradient and frozen affine parameters: the
 	// input gets one, the parameters none.
 	xp := Param(x.Data())
-	SumAll(Mul(BatchNorm(xp, w, b, nil, nil, true, 0.1, 1e-5), Const(tensor.Uniform[float32](tensor.NewRNG(4), -1, 1, 4, 3, 5, 5)))).Backward()
+	SumAll(Mul(BatchNorm(xp, w, b, nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5}), Const(tensor.Uniform[float32](tensor.NewRNG(4), -1, 1, 4, 3, 5, 5)))).Backward()
 	if xp.Grad() == nil || w.Grad() != nil || b.Grad() != nil {
 		t.Fatal("want an input gradient only")
 	}
@@ -156,7 +156,7 @@ func TestGradsComputesOnlyWhatIsAsked(t *testing.T) {
 		t.Fatal("Grads touched a leaf's Grad")
 	}
 	// dx = 1 * W: each element of row r of dx is the column sum of W.
-	col := tensor.Sum(wd, false, 0).Data()
+	col := tensor.Sum(wd, 0).Data()
 	for i, v := range g[0].Data() {
 		if d := math.Abs(float64(v - col[i%in])); d > 1e-4 {
 			t.Fatalf("dx[%d] = %v, want %v", i, v, col[i%in])
@@ -167,4 +167,12 @@ func TestGradsComputesOnlyWhatIsAsked(t *testing.T) {
 	if bytes >= wBytes/2 {
 		t.Errorf("Grads wrt the input allocated %d bytes, at least half the %d-byte weight: it computed the weight gradient", bytes, wBytes)
 	}
+}
+
+// leaf returns data as a leaf that requires a gradient when w is set.
+func leaf(data *tensor.Dense[float32], w bool) *Value {
+	if w {
+		return Param(data)
+	}
+	return Const(data)
 }

@@ -24,7 +24,6 @@ import (
 // differentiable ops: they make leaves or are the recording primitive every
 // op is built on.
 var notOps = map[string]string{
-	"New":       "makes a leaf",
 	"Param":     "makes a leaf",
 	"Const":     "makes a leaf",
 	"Record":    "the primitive that records an op; checked through every op built on it",
@@ -81,13 +80,13 @@ func everyOpCases() []gradCase {
 			if !running {
 				m, v = nil, nil
 			}
-			return BatchNorm(x[0], w, b, m, v, training, 0.1, 1e-5)
+			return BatchNorm(x[0], w, b, m, v, BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
 		}
 	}
 	bnRelu := func(training bool) func(x vars) *Var[float64] {
 		rm, rv := uni(62, -1, 1, 3), uni(63, 0.5, 2, 3)
 		return func(x vars) *Var[float64] {
-			return BatchNormReLU(x[0], x[1], x[2], rm.Clone(), rv.Clone(), training, 0.1, 1e-5)
+			return BatchNormReLU(x[0], x[1], x[2], rm.Clone(), rv.Clone(), BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
 		}
 	}
 	ce := func(targets []int, o CrossEntropyOptions) func(x vars) *Var[float64] {
@@ -149,23 +148,23 @@ func everyOpCases() []gradCase {
 		{op: "Reciprocal", inputs: in(awayFrom(1, -2, 2, 0.3, []float64{0}, 2, 3)), f: func(x vars) *Var[float64] { return Reciprocal(x[0]) }},
 
 		// Reductions, over every axis pattern that has its own code path.
-		{op: "Sum", name: "all", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], false) }},
-		{op: "Sum", name: "axis 0", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], false, 0) }},
-		{op: "Sum", name: "axis -1 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], true, -1) }},
-		{op: "Sum", name: "axes 0,2", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], false, 0, 2) }},
-		{op: "Sum", name: "axes 2,0 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], true, 2, 0) }},
+		{op: "Sum", name: "all", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0]) }},
+		{op: "Sum", name: "axis 0", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], 0) }},
+		{op: "Sum", name: "axis -1 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Sum(x[0], -1), 2, 3, 1) }},
+		{op: "Sum", name: "axes 0,2", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], 0, 2) }},
+		{op: "Sum", name: "axes 2,0 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Sum(x[0], 2, 0), 1, 3, 1) }},
 		{op: "SumAll", inputs: in(uni(1, -1, 1, 2, 3)), f: func(x vars) *Var[float64] { return SumAll(x[0]) }},
-		{op: "Mean", name: "axis -2", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Mean(x[0], false, -2) }},
-		{op: "Mean", name: "axes 1,2 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Mean(x[0], true, 1, 2) }},
+		{op: "Mean", name: "axis -2", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Mean(x[0], -2) }},
+		{op: "Mean", name: "axes 1,2 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Mean(x[0], 1, 2), 2, 1, 1) }},
 		{op: "MeanAll", inputs: in(uni(1, -1, 1, 2, 3)), f: func(x vars) *Var[float64] { return MeanAll(x[0]) }},
-		{op: "Variance", name: "unbiased axis 1", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Variance(x[0], 1, false, 1) }},
-		{op: "Variance", name: "population axes 0,-1 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Variance(x[0], 0, true, 0, -1) }},
-		{op: "Variance", name: "all", inputs: in(uni(1, -1, 1, 3, 4)), f: func(x vars) *Var[float64] { return Variance(x[0], 1, false) }},
-		{op: "Max", name: "axis 1", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Max(x[0], false, 1) }},
-		{op: "Max", name: "all", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Max(x[0], false) }},
-		{op: "Max", name: "axes 0,-1 keepdim", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Max(x[0], true, 0, -1) }},
-		{op: "Min", name: "axis -1", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Min(x[0], false, -1) }},
-		{op: "Min", name: "axis 0 keepdim", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Min(x[0], true, 0) }},
+		{op: "Variance", name: "unbiased axis 1", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Variance(x[0], 1, 1) }},
+		{op: "Variance", name: "population axes 0,-1 keepdim", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Variance(x[0], 0, 0, -1), 1, 3, 1) }},
+		{op: "Variance", name: "all", inputs: in(uni(1, -1, 1, 3, 4)), f: func(x vars) *Var[float64] { return Variance(x[0], 1) }},
+		{op: "Max", name: "axis 1", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Max(x[0], 1) }},
+		{op: "Max", name: "all", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Max(x[0]) }},
+		{op: "Max", name: "axes 0,-1 keepdim", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Max(x[0], 0, -1), 1, 3, 1) }},
+		{op: "Min", name: "axis -1", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Min(x[0], -1) }},
+		{op: "Min", name: "axis 0 keepdim", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Min(x[0], 0), 1, 3, 4) }},
 
 		// Shape ops.
 		{op: "Reshape", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(x[0], 4, -1) }},
@@ -195,10 +194,10 @@ func everyOpCases() []gradCase {
 		{op: "MatMul", name: "[4]x[2 4 3]", bcast: true, inputs: in(uni(1, -1, 1, 4), uni(2, -1, 1, 2, 4, 3)), f: func(x vars) *Var[float64] { return MatMul(x[0], x[1]) }},
 		{op: "MatMul", name: "[2 3 4]x[4]", bcast: true, inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 4)), f: func(x vars) *Var[float64] { return MatMul(x[0], x[1]) }},
 		{op: "MatMul", name: "[4]x[4]", inputs: in(uni(1, -1, 1, 4), uni(2, -1, 1, 4)), f: func(x vars) *Var[float64] { return MatMul(x[0], x[1]) }},
-		{op: "MatMulT", name: "TN batched a", inputs: in(uni(1, -1, 1, 2, 4, 3), uni(2, -1, 1, 4, 5)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], true, false) }},
-		{op: "MatMulT", name: "NT batched a", inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], false, true) }},
-		{op: "MatMulT", name: "TT batched b", inputs: in(uni(1, -1, 1, 4, 3), uni(2, -1, 1, 2, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], true, true) }},
-		{op: "MatMulT", name: "NT both batched", inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 2, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], false, true) }},
+		{op: "MatMulT", name: "TN batched a", inputs: in(uni(1, -1, 1, 2, 4, 3), uni(2, -1, 1, 4, 5)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], tensor.Trans, tensor.NoTrans) }},
+		{op: "MatMulT", name: "NT batched a", inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], tensor.NoTrans, tensor.Trans) }},
+		{op: "MatMulT", name: "TT batched b", inputs: in(uni(1, -1, 1, 4, 3), uni(2, -1, 1, 2, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], tensor.Trans, tensor.Trans) }},
+		{op: "MatMulT", name: "NT both batched", inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 2, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], tensor.NoTrans, tensor.Trans) }},
 
 		{op: "Softmax", name: "axis -1", inputs: in(uni(1, -2, 2, 3, 5)), f: func(x vars) *Var[float64] { return Softmax(x[0], -1) }},
 		{op: "Softmax", name: "axis 0", inputs: in(uni(1, -2, 2, 3, 5)), f: func(x vars) *Var[float64] { return Softmax(x[0], 0) }},
@@ -257,7 +256,7 @@ func everyOpCases() []gradCase {
 
 		// Dropout: every call draws the same mask from a fresh seeded RNG.
 		{op: "Dropout", name: "p 0.4", inputs: in(uni(1, -1, 1, 3, 4, 5)), f: func(x vars) *Var[float64] {
-			return Dropout(x[0], 0.4, true, tensor.NewRNG(11))
+			return Dropout(x[0], 0.4, tensor.NewRNG(11))
 		}},
 
 		// Losses.
@@ -328,16 +327,16 @@ func TestGradCheckCompositions(t *testing.T) {
 			lp := LogSoftmax(Add(x[0], x[1]), 1)
 			picked := Mul(lp, Const(tensor.FromSlice([]float64{
 				1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0}, 4, 5)))
-			return Neg(MeanAll(Sum(picked, false, 1)))
+			return Neg(MeanAll(Sum(picked, 1)))
 		}},
 		{"mlp", in(uni(1, -1, 1, 3, 4), uni(2, -1, 1, 5, 4), uni(3, -1, 1, 5), uni(4, -1, 1, 2, 5)), func(x vars) *Var[float64] {
-			h := Add(MatMulT(x[0], x[1], false, true), x[2])
+			h := Add(MatMulT(x[0], x[1], tensor.NoTrans, tensor.Trans), x[2])
 			h = Mul(h, Exp(Neg(Square(h))))
-			return MatMulT(h, x[3], false, true)
+			return MatMulT(h, x[3], tensor.NoTrans, tensor.Trans)
 		}},
 		{"conv-bn-relu-pool-linear-ce", in(uni(1, 0, 1, 3, 1, 6, 6), uni(2, -0.5, 0.5, 4, 1, 3, 3), uni(3, 0.5, 1.5, 4), uni(4, -0.2, 0.2, 4), uni(5, -0.5, 0.5, 3, 36)), func(x vars) *Var[float64] {
 			h := Conv2d(x[0], x[1], nil, &Conv2dOptions{Padding: [2]int{1, 1}})
-			h = BatchNorm(h, x[2], x[3], nil, nil, true, 0.1, 1e-5)
+			h = BatchNorm(h, x[2], x[3], nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 			h = Tanh(h) // smooth, so that finite differences see no kink
 			h = AvgPool2d(h, Pool2dOptions{Kernel: [2]int{2, 2}})
 			return CrossEntropy(Linear(Flatten(h, 1, -1), x[4], nil), []int{0, 2, 1}, nil)
@@ -500,7 +499,7 @@ func TestCheckGradFailsOnWrongGradients(t *testing.T) {
 		{"broadcast mean instead of sum", in(uni(1, -1, 1, 2, 3), uni(2, -1, 1, 3)), func(x vars) *Var[float64] {
 			out := tensor.Add(x[0].Data(), x[1].Data())
 			return Record("BadAdd", out, func(g *tensor.Tensor64) []*tensor.Tensor64 {
-				return []*tensor.Tensor64{g, tensor.Mean(g, false, 0)}
+				return []*tensor.Tensor64{g, tensor.Mean(g, 0)}
 			}, x[0], x[1])
 		}},
 	}

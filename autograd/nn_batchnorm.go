@@ -21,9 +21,21 @@ import (
 // runningMean and runningVar are used instead (the batch statistics if they
 // are nil). weight and bias ([C]) may be nil (affine=false). Backward
 // computes the gradients of x, weight and bias that are required, through
-// the batch statistics in training.
-func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool, momentum, eps T) *Var[T] {
-	return batchNorm(x, weight, bias, runningMean, runningVar, training, momentum, eps, false)
+// the batch statistics in training. opts says which mode and holds momentum
+// and eps (no defaults: layers.BatchNorm supplies PyTorch's).
+func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], opts BatchNormOptions) *Var[T] {
+	return batchNorm(x, weight, bias, runningMean, runningVar, opts.Training, T(opts.Momentum), T(opts.Eps), false)
+}
+
+// BatchNormOptions are the settings of BatchNorm and BatchNormReLU:
+// torch.nn.functional.batch_norm's training, momentum and eps.
+type BatchNormOptions struct {
+	// Training normalises with the batch statistics and updates the
+	// running ones; otherwise the running statistics are used.
+	Training bool
+	// Momentum weighs the batch statistics in the running ones; Eps is
+	// added to the variance.
+	Momentum, Eps float64
 }
 
 // BatchNormReLU is ReLU(BatchNorm(...)) in one op, with the same arguments
@@ -31,8 +43,8 @@ func BatchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 // tensor in between: the ReLU is applied as the normalised values are
 // written, and its mask is folded into the batch-norm backward. Models use
 // it wherever a batch-norm feeds a ReLU.
-func BatchNormReLU[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool, momentum, eps T) *Var[T] {
-	return batchNorm(x, weight, bias, runningMean, runningVar, training, momentum, eps, true)
+func BatchNormReLU[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], opts BatchNormOptions) *Var[T] {
+	return batchNorm(x, weight, bias, runningMean, runningVar, opts.Training, T(opts.Momentum), T(opts.Eps), true)
 }
 
 func batchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool, momentum, eps T, relu bool) *Var[T] {

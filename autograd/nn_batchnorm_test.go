@@ -41,7 +41,7 @@ func TestBatchNormGradCheck(t *testing.T) {
 				if c.running {
 					m, v = rm, rv
 				}
-				return BatchNorm(xs[0], w, b, m, v, c.training, 0.1, 1e-5)
+				return BatchNorm(xs[0], w, b, m, v, BatchNormOptions{Training: c.training, Momentum: 0.1, Eps: 1e-5})
 			}, inputs, CheckOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -60,7 +60,7 @@ func TestBatchNormValuesAndRunningStats(t *testing.T) {
 	rv := tensor.FromSlice([]float64{1, 1}, 2)
 	w := Const(tensor.FromSlice([]float64{2, 1}, 2))
 	b := Const(tensor.FromSlice([]float64{0, 1}, 2))
-	y := BatchNorm(Const(x), w, b, rm, rv, true, 0.1, 0).Data().Data()
+	y := BatchNorm(Const(x), w, b, rm, rv, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 0}).Data().Data()
 	// channel 0: mean 3, biased var (4+1+0+9)/4 = 3.5, unbiased 14/3.
 	s := 1 / math.Sqrt(3.5)
 	want0 := []float64{2 * -2 * s, 2 * -1 * s, 0, 2 * 3 * s}
@@ -82,7 +82,7 @@ func TestBatchNormValuesAndRunningStats(t *testing.T) {
 	}
 	// Eval uses the running stats and leaves them alone.
 	rm0, rv0 := rm.Data()[0], rv.Data()[0]
-	ye := BatchNorm(Const(x), nil, nil, rm, rv, false, 0.1, 0).Data().Data()
+	ye := BatchNorm(Const(x), nil, nil, rm, rv, BatchNormOptions{Training: false, Momentum: 0.1, Eps: 0}).Data().Data()
 	if e := (1 - wantRM[0]) / math.Sqrt(wantRV[0]); math.Abs(ye[0]-e) > 1e-12 {
 		t.Fatalf("eval BatchNorm[0] = %v, want %v", ye[0], e)
 	}
@@ -94,7 +94,7 @@ func TestBatchNormValuesAndRunningStats(t *testing.T) {
 func TestBatchNormFrozenAffine(t *testing.T) {
 	x := Param(nnRand(1, 4, 3, 2, 2))
 	w, b := Const(nnRand(2, 3)), Param(nnRand(3, 3))
-	y := BatchNorm(x, w, b, nil, nil, true, 0.1, 1e-5)
+	y := BatchNorm(x, w, b, nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 	y.BackwardWith(nnRand(4, 4, 3, 2, 2))
 	if w.Grad() != nil || b.Grad() == nil || x.Grad() == nil {
 		t.Fatal("want gradients for x and bias only")
@@ -103,12 +103,12 @@ func TestBatchNormFrozenAffine(t *testing.T) {
 
 func TestBatchNormErrors(t *testing.T) {
 	nnExpectPanic(t, func() {
-		BatchNorm(Const(tensor.New[float64](2, 3, 4)), nil, nil, nil, nil, true, 0.1, 1e-5)
+		BatchNorm(Const(tensor.New[float64](2, 3, 4)), nil, nil, nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 	}, "autograd.BatchNorm", "[2 3 4]")
 	nnExpectPanic(t, func() {
-		BatchNorm(Const(tensor.New[float64](2, 3)), Const(tensor.New[float64](4)), nil, nil, nil, true, 0.1, 1e-5)
+		BatchNorm(Const(tensor.New[float64](2, 3)), Const(tensor.New[float64](4)), nil, nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 	}, "autograd.BatchNorm: weight [4] does not match input [2 3]")
 	nnExpectPanic(t, func() {
-		BatchNorm(Const(tensor.New[float64](1, 3)), nil, nil, nil, nil, true, 0.1, 1e-5)
+		BatchNorm(Const(tensor.New[float64](1, 3)), nil, nil, nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 	}, "autograd.BatchNorm", "more than 1 value per channel")
 }

@@ -34,8 +34,8 @@ func newConvBenchLayer(name string, cin, hw, cout int, image bool) *convBenchLay
 // require gradients (and the input unless it is the image); frozen is the
 // attack case: only the input gradient.
 func (l *convBenchLayer) step(frozen bool) {
-	x := New(l.x, frozen || !l.inputIsImage)
-	w, b := New(l.w, !frozen), New(l.b, !frozen)
+	x := leaf(l.x, frozen || !l.inputIsImage)
+	w, b := leaf(l.w, !frozen), leaf(l.b, !frozen)
 	y := Conv2d(x, w, b, &Conv2dOptions{Padding: [2]int{1, 1}})
 	y.BackwardWith(l.gy)
 }
@@ -111,11 +111,11 @@ func BenchmarkSmallCNNOps(b *testing.B) {
 	}{
 		{"BatchNorm-train", func() {
 			xv := Param(x)
-			BatchNorm(xv, Param(weight), Param(bias), rm, rv, true, 0.1, 1e-5).BackwardWith(gy)
+			BatchNorm(xv, Param(weight), Param(bias), rm, rv, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5}).BackwardWith(gy)
 		}},
 		{"BatchNorm-eval-frozen", func() {
 			xv := Param(x)
-			BatchNorm(xv, Const(weight), Const(bias), rm, rv, false, 0.1, 1e-5).BackwardWith(gy)
+			BatchNorm(xv, Const(weight), Const(bias), rm, rv, BatchNormOptions{Training: false, Momentum: 0.1, Eps: 1e-5}).BackwardWith(gy)
 		}},
 		{"ReLU", func() { ReLU(Param(x)).BackwardWith(gy) }},
 		{"MaxPool2d-2x2", func() {
@@ -156,13 +156,13 @@ type smallCNN struct {
 func newSmallCNN(trainable bool) *smallCNN {
 	rng := tensor.NewRNG(3)
 	p := func(lim float32, shape ...int) *Value {
-		return New(tensor.Uniform[float32](rng, -lim, lim, shape...), trainable)
+		return leaf(tensor.Uniform[float32](rng, -lim, lim, shape...), trainable)
 	}
 	return &smallCNN{
 		conv1W: p(0.33, 32, 1, 3, 3), conv1B: p(0.33, 32),
-		bn1W: New(tensor.Full[float32](1, 32), trainable), bn1B: New(tensor.New[float32](32), trainable),
+		bn1W: leaf(tensor.Full[float32](1, 32), trainable), bn1B: leaf(tensor.New[float32](32), trainable),
 		conv2W: p(0.06, 64, 32, 3, 3), conv2B: p(0.06, 64),
-		bn2W: New(tensor.Full[float32](1, 64), trainable), bn2B: New(tensor.New[float32](64), trainable),
+		bn2W: leaf(tensor.Full[float32](1, 64), trainable), bn2B: leaf(tensor.New[float32](64), trainable),
 		fc1W: p(0.018, 128, 3136), fc1B: p(0.018, 128),
 		fc2W: p(0.09, 10, 128), fc2B: p(0.09, 10),
 		rm1: tensor.New[float32](32), rv1: tensor.Full[float32](1, 32),
@@ -177,11 +177,11 @@ func (m *smallCNN) loss(x *Value, targets []int, training bool) *Value {
 	// Each intermediate is consumed, as the models of vision/models do, so
 	// that a warm step recycles its buffers.
 	h := Conv2d(x, m.conv1W, m.conv1B, pad1)
-	h = Consumed(h, BatchNorm(h, m.bn1W, m.bn1B, m.rm1, m.rv1, training, 0.1, 1e-5))
+	h = Consumed(h, BatchNorm(h, m.bn1W, m.bn1B, m.rm1, m.rv1, BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5}))
 	h = Consumed(h, ReLU(h))
 	h = Consumed(h, MaxPool2d(h, pool))
 	h = Consumed(h, Conv2d(h, m.conv2W, m.conv2B, pad1))
-	h = Consumed(h, BatchNorm(h, m.bn2W, m.bn2B, m.rm2, m.rv2, training, 0.1, 1e-5))
+	h = Consumed(h, BatchNorm(h, m.bn2W, m.bn2B, m.rm2, m.rv2, BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5}))
 	h = Consumed(h, ReLU(h))
 	h = Consumed(h, MaxPool2d(h, pool))
 	h = Consumed(h, Flatten(h, 1, -1))
@@ -211,10 +211,10 @@ func BenchmarkSmallCNNStep(b *testing.B) {
 					p.ZeroGrad()
 				}
 				if train {
-					m.loss(New(x, false), targets, train).Backward()
+					m.loss(Const(x), targets, train).Backward()
 					return
 				}
-				xv := New(x, true)
+				xv := Param(x)
 				Grads(m.loss(xv, targets, train), nil, xv)[0].Release()
 			}
 			b.ReportAllocs()

@@ -254,10 +254,7 @@ func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
 		for n := 0; n < p.n; n++ {
 			on := out[n*p.outSize : (n+1)*p.outSize]
 			for g := 0; g < p.groups; g++ {
-				tensor.Gemm(false, false, p.coutG, ohw, p.kG, 1,
-					w[g*p.coutG*p.kG:], p.kG,
-					x[n*p.inPlane+g*p.kG*ohw:], ohw,
-					0, on[g*p.coutG*ohw:], ohw)
+				tensor.Gemm(tensor.NoTrans, tensor.NoTrans, p.coutG, ohw, p.kG, 1, w[g*p.coutG*p.kG:], p.kG, x[n*p.inPlane+g*p.kG*ohw:], ohw, 0, on[g*p.coutG*ohw:], ohw)
 			}
 			if b != nil {
 				convAddBias(on, b, ohw)
@@ -273,10 +270,7 @@ func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
 				on := out[n*p.outSize : (n+1)*p.outSize]
 				tensor.Im2Col(x[n*p.inPlane:(n+1)*p.inPlane], p.cin, p.h, p.w, p.geom, cols.buf)
 				for g := 0; g < p.groups; g++ {
-					tensor.Gemm(false, false, p.coutG, ohw, p.kG, 1,
-						w[g*p.coutG*p.kG:], p.kG,
-						cols.buf[g*p.kG*ohw:], ohw,
-						0, on[g*p.coutG*ohw:], ohw)
+					tensor.Gemm(tensor.NoTrans, tensor.NoTrans, p.coutG, ohw, p.kG, 1, w[g*p.coutG*p.kG:], p.kG, cols.buf[g*p.kG*ohw:], ohw, 0, on[g*p.coutG*ohw:], ohw)
 				}
 				if b != nil {
 					convAddBias(on, b, ohw)
@@ -300,10 +294,7 @@ func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
 			}
 		})
 		for g := 0; g < p.groups; g++ {
-			tensor.Gemm(false, false, p.coutG, ld, p.kG, 1,
-				w[g*p.coutG*p.kG:], p.kG,
-				cols.buf[g*p.kG*ld:], ld,
-				0, tmp.buf[g*p.coutG*ld:], ld)
+			tensor.Gemm(tensor.NoTrans, tensor.NoTrans, p.coutG, ld, p.kG, 1, w[g*p.coutG*p.kG:], p.kG, cols.buf[g*p.kG*ld:], ld, 0, tmp.buf[g*p.coutG*ld:], ld)
 		}
 		// Scatter the [Cout, s*OH*OW] result into NCHW, adding the bias.
 		parallel.For(s, 1, func(lo, hi int) {
@@ -409,17 +400,11 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 					if n > 0 {
 						beta = 1
 					}
-					tensor.Gemm(false, true, p.coutG, p.kG, ohw, 1,
-						gyn[g*p.coutG*ohw:], ohw,
-						xn[g*p.kG*ohw:], ohw,
-						beta, gw.Data()[g*p.coutG*p.kG:], p.kG)
+					tensor.Gemm(tensor.NoTrans, tensor.Trans, p.coutG, p.kG, ohw, 1, gyn[g*p.coutG*ohw:], ohw, xn[g*p.kG*ohw:], ohw, beta, gw.Data()[g*p.coutG*p.kG:], p.kG)
 					convWeightGEMMs.Add(1)
 				}
 				if gx != nil {
-					tensor.Gemm(true, false, p.kG, ohw, p.coutG, 1,
-						w[g*p.coutG*p.kG:], p.kG,
-						gyn[g*p.coutG*ohw:], ohw,
-						0, gx.Data()[n*p.inPlane+g*p.kG*ohw:], ohw)
+					tensor.Gemm(tensor.Trans, tensor.NoTrans, p.kG, ohw, p.coutG, 1, w[g*p.coutG*p.kG:], p.kG, gyn[g*p.coutG*ohw:], ohw, 0, gx.Data()[n*p.inPlane+g*p.kG*ohw:], ohw)
 				}
 			}
 		}
@@ -489,19 +474,13 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 				beta = 1
 			}
 			for g := 0; g < p.groups; g++ {
-				tensor.Gemm(false, true, p.kG, p.coutG, ld, 1,
-					cols.buf[g*p.kG*ld:], ld,
-					gyc.buf[g*p.coutG*ld:], ld,
-					beta, gwT.buf[g*p.kG*p.coutG:], p.coutG)
+				tensor.Gemm(tensor.NoTrans, tensor.Trans, p.kG, p.coutG, ld, 1, cols.buf[g*p.kG*ld:], ld, gyc.buf[g*p.coutG*ld:], ld, beta, gwT.buf[g*p.kG*p.coutG:], p.coutG)
 				convWeightGEMMs.Add(1)
 			}
 		}
 		if gx != nil {
 			for g := 0; g < p.groups; g++ {
-				tensor.Gemm(true, false, p.kG, ld, p.coutG, 1,
-					w[g*p.coutG*p.kG:], p.kG,
-					gyc.buf[g*p.coutG*ld:], ld,
-					0, dcols.buf[g*p.kG*ld:], ld)
+				tensor.Gemm(tensor.Trans, tensor.NoTrans, p.kG, ld, p.coutG, 1, w[g*p.coutG*p.kG:], p.kG, gyc.buf[g*p.coutG*ld:], ld, 0, dcols.buf[g*p.kG*ld:], ld)
 			}
 			gxd := gx.Data()
 			parallel.For(s, 1, func(lo, hi int) {
@@ -598,19 +577,13 @@ func convBackwardPerSample[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb
 						beta = 1
 					}
 					for g := 0; g < p.groups; g++ {
-						tensor.Gemm(false, true, p.kG, p.coutG, ohw, 1,
-							cols.buf[g*p.kG*ohw:], ohw,
-							gyn[g*p.coutG*ohw:], ohw,
-							beta, dw[g*p.kG*p.coutG:], p.coutG)
+						tensor.Gemm(tensor.NoTrans, tensor.Trans, p.kG, p.coutG, ohw, 1, cols.buf[g*p.kG*ohw:], ohw, gyn[g*p.coutG*ohw:], ohw, beta, dw[g*p.kG*p.coutG:], p.coutG)
 						convWeightGEMMs.Add(1)
 					}
 				}
 				if gx != nil {
 					for g := 0; g < p.groups; g++ {
-						tensor.Gemm(true, false, p.kG, ohw, p.coutG, 1,
-							w[g*p.coutG*p.kG:], p.kG,
-							gyn[g*p.coutG*ohw:], ohw,
-							0, dcols.buf[g*p.kG*ohw:], ohw)
+						tensor.Gemm(tensor.Trans, tensor.NoTrans, p.kG, ohw, p.coutG, 1, w[g*p.coutG*p.kG:], p.kG, gyn[g*p.coutG*ohw:], ohw, 0, dcols.buf[g*p.kG*ohw:], ohw)
 					}
 					gxn := gx.Data()[n*p.inPlane : (n+1)*p.inPlane]
 					if p.geom.StrideH == 1 && p.geom.StrideW == 1 && p.ow == p.w {

@@ -8,18 +8,19 @@ import (
 
 // Dropout zeroes each element of x with probability p and scales the others
 // by 1/(1-p) (inverted dropout, as torch.nn.functional.dropout), drawing the
-// mask from rng in row-major order. Outside training, or with p 0, it returns
-// x unchanged; with p 1 every element is zeroed. It panics unless 0 <= p <= 1
-// and, when it draws a mask, rng is not nil.
-func Dropout[T tensor.Float](x *Var[T], p float64, training bool, rng *tensor.RNG) *Var[T] {
+// mask from rng in row-major order: the training-mode op (layers.Dropout
+// calls it only in training). With p 0 it returns x unchanged; with p 1
+// every element is zeroed. It panics unless 0 <= p <= 1 and, when it draws
+// a mask, rng is not nil.
+func Dropout[T tensor.Float](x *Var[T], p float64, rng *tensor.RNG) *Var[T] {
 	if !(p >= 0 && p <= 1) {
 		panic(fastgo.Errorf("autograd.Dropout: probability %v outside [0, 1] (input %v)", p, x.Shape()))
 	}
-	if !training || p == 0 {
+	if p == 0 {
 		return x
 	}
 	if rng == nil {
-		panic(fastgo.Errorf("autograd.Dropout: nil RNG in training (input %v)", x.Shape()))
+		panic(fastgo.Errorf("autograd.Dropout: nil RNG (input %v)", x.Shape()))
 	}
 	xd := x.data.Data()
 	keep := make([]bool, len(xd))

@@ -9,7 +9,7 @@ import (
 
 func TestDropout(t *testing.T) {
 	x := Param(tensor.Full[float64](1, 100, 100))
-	y := Dropout(x, 0.3, true, tensor.NewRNG(7))
+	y := Dropout(x, 0.3, tensor.NewRNG(7))
 	zeros := 0
 	for _, v := range y.Data().Data() {
 		switch {
@@ -28,22 +28,22 @@ func TestDropout(t *testing.T) {
 			t.Fatal("gradient mask differs from the forward mask")
 		}
 	}
-	if Dropout(x, 0.3, false, nil) != x || Dropout(x, 0, true, nil) != x {
-		t.Fatal("eval or p=0 dropout is not the identity")
+	if Dropout(x, 0, nil) != x {
+		t.Fatal("p=0 dropout is not the identity")
 	}
-	for _, v := range Dropout(x, 1, true, tensor.NewRNG(1)).Data().Data() {
+	for _, v := range Dropout(x, 1, tensor.NewRNG(1)).Data().Data() {
 		if v != 0 {
 			t.Fatal("p=1 dropout kept an element")
 		}
 	}
-	nnExpectPanic(t, func() { Dropout(x, 1.5, true, tensor.NewRNG(1)) }, "autograd.Dropout", "1.5")
+	nnExpectPanic(t, func() { Dropout(x, 1.5, tensor.NewRNG(1)) }, "autograd.Dropout", "1.5")
 }
 
 func TestDropoutGradCheck(t *testing.T) {
 	// The mask must be the same on every finite-difference re-run: each call
 	// draws it from a fresh RNG with the same seed.
 	err := CheckGrad(func(xs []*Var[float64]) *Var[float64] {
-		return Dropout(xs[0], 0.4, true, tensor.NewRNG(11))
+		return Dropout(xs[0], 0.4, tensor.NewRNG(11))
 	}, []*tensor.Tensor64{nnRand(1, 3, 4, 5)}, CheckOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -36,17 +36,17 @@ func Linear[T tensor.Float](x, w, b *Var[T]) *Var[T] {
 		}
 		beta = 1
 	}
-	tensor.Gemm(false, true, rows, outF, in, 1, xd.Data(), in, wd.Data(), in, beta, od, outF)
+	tensor.Gemm(tensor.NoTrans, tensor.Trans, rows, outF, in, 1, xd.Data(), in, wd.Data(), in, beta, od, outF)
 	return Record("Linear", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
 		var gx, gw, gb *tensor.Dense[T]
 		g := gy.Data()
 		if x.RequiresGrad() {
 			gx = tensor.Empty[T](xs...)
-			tensor.Gemm(false, false, rows, in, outF, 1, g, outF, wd.Data(), in, 0, gx.Data(), in)
+			tensor.Gemm(tensor.NoTrans, tensor.NoTrans, rows, in, outF, 1, g, outF, wd.Data(), in, 0, gx.Data(), in)
 		}
 		if w.RequiresGrad() {
 			gw = tensor.Empty[T](ws...)
-			tensor.Gemm(true, false, outF, in, rows, 1, g, outF, xd.Data(), in, 0, gw.Data(), in)
+			tensor.Gemm(tensor.Trans, tensor.NoTrans, outF, in, rows, 1, g, outF, xd.Data(), in, 0, gw.Data(), in)
 		}
 		if nnNeeds(b) {
 			gb = tensor.New[T](outF)

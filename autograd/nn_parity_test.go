@@ -152,7 +152,7 @@ func TestPyTorchParity(t *testing.T) {
 		rm := p.get(t, c.name+".p.running_mean").Clone()
 		rv := p.get(t, c.name+".p.running_var").Clone()
 		nnParityCase(t, p, c.name, []string{"weight", "bias"}, func(x *Value, ps []*Value) *Value {
-			return BatchNorm(x, ps[0], ps[1], rm, rv, c.training, 0.1, 1e-5)
+			return BatchNorm(x, ps[0], ps[1], rm, rv, BatchNormOptions{Training: c.training, Momentum: 0.1, Eps: 1e-5})
 		})
 		if c.training {
 			nnClose(t, c.name+" running_mean", rm, p.get(t, c.name+".after.running_mean"))

@@ -9,15 +9,18 @@ import (
 // stacks of matrices broadcast, their gradients summed back. Only the
 // gradients that are wanted are computed: with a frozen b, no GEMM is spent on
 // b's gradient.
-func MatMul[T tensor.Float](a, b *Var[T]) *Var[T] { return MatMulT(a, b, false, false) }
+func MatMul[T tensor.Float](a, b *Var[T]) *Var[T] {
+	return MatMulT(a, b, tensor.NoTrans, tensor.NoTrans)
+}
 
 // MatMulT is MatMul of op(a) and op(b), where op transposes the last two
 // dimensions when the flag is set, without materialising a transpose in the
 // forward or the backward pass.
-func MatMulT[T tensor.Float](a, b *Var[T], transA, transB bool) *Var[T] {
+func MatMulT[T tensor.Float](a, b *Var[T], tA, tB tensor.Transposed) *Var[T] {
+	transA, transB := bool(tA), bool(tB)
 	var out *tensor.Dense[T]
 	if transA || transB {
-		out = tensor.MatMulT(a.data, b.data, transA, transB)
+		out = tensor.MatMulT(a.data, b.data, tA, tB)
 	} else {
 		out = tensor.MatMul(a.data, b.data) // so that a shape error names MatMul
 	}
@@ -51,13 +54,13 @@ func MatMulT[T tensor.Float](a, b *Var[T], transA, transB bool) *Var[T] {
 func matMulGradA[T tensor.Float](a, b, g *tensor.Dense[T], ta, tb bool) *tensor.Dense[T] {
 	switch {
 	case !ta && !tb: // dA = g·Bᵀ
-		return tensor.MatMulT(g, b, false, true)
+		return tensor.MatMulT(g, b, tensor.NoTrans, tensor.Trans)
 	case !ta && tb: // dA = g·B
-		return tensor.MatMulT(g, b, false, false)
+		return tensor.MatMulT(g, b, tensor.NoTrans, tensor.NoTrans)
 	case ta && !tb: // dA = B·gᵀ
-		return tensor.MatMulT(b, g, false, true)
+		return tensor.MatMulT(b, g, tensor.NoTrans, tensor.Trans)
 	default: // dA = Bᵀ·gᵀ
-		return tensor.MatMulT(b, g, true, true)
+		return tensor.MatMulT(b, g, tensor.Trans, tensor.Trans)
 	}
 }
 
@@ -71,12 +74,12 @@ func matMulGradB[T tensor.Float](a, b, g *tensor.Dense[T], ta, tb bool) *tensor.
 	}
 	switch {
 	case !ta && !tb: // dB = Aᵀ·g
-		return tensor.MatMulT(a, g, true, false)
+		return tensor.MatMulT(a, g, tensor.Trans, tensor.NoTrans)
 	case !ta && tb: // dB = gᵀ·A
-		return tensor.MatMulT(g, a, true, false)
+		return tensor.MatMulT(g, a, tensor.Trans, tensor.NoTrans)
 	case ta && !tb: // dB = A·g
-		return tensor.MatMulT(a, g, false, false)
+		return tensor.MatMulT(a, g, tensor.NoTrans, tensor.NoTrans)
 	default: // dB = gᵀ·Aᵀ
-		return tensor.MatMulT(g, a, true, true)
+		return tensor.MatMulT(g, a, tensor.Trans, tensor.Trans)
 	}
 }

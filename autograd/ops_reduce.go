@@ -28,10 +28,10 @@ func keptShape(shape []int, axes []int) ([]int, int) {
 }
 
 // Sum returns the sum of a over axes (all axes when none are given; negative
-// axes count from the end), keeping the reduced axes as size 1 with keepdim.
-func Sum[T tensor.Float](a *Var[T], keepdim bool, axes ...int) *Var[T] {
+// axes count from the end), the reduced axes dropped (Reshape keeps them).
+func Sum[T tensor.Float](a *Var[T], axes ...int) *Var[T] {
 	axes = append([]int(nil), axes...) // kept for backward
-	out := tensor.Sum(a.data, keepdim, axes...)
+	out := tensor.Sum(a.data, axes...)
 	return unaryOp("Sum", a, out, func(g *tensor.Dense[T]) *tensor.Dense[T] {
 		ks, _ := keptShape(a.Shape(), axes)
 		return tensor.BroadcastTo(g.Reshape(ks...), a.Shape()...)
@@ -39,9 +39,9 @@ func Sum[T tensor.Float](a *Var[T], keepdim bool, axes ...int) *Var[T] {
 }
 
 // Mean returns the mean of a over axes, as Sum does.
-func Mean[T tensor.Float](a *Var[T], keepdim bool, axes ...int) *Var[T] {
+func Mean[T tensor.Float](a *Var[T], axes ...int) *Var[T] {
 	axes = append([]int(nil), axes...)
-	out := tensor.Mean(a.data, keepdim, axes...)
+	out := tensor.Mean(a.data, axes...)
 	return unaryOp("Mean", a, out, func(g *tensor.Dense[T]) *tensor.Dense[T] {
 		ks, n := keptShape(a.Shape(), axes)
 		d := tensor.BroadcastTo(g.Reshape(ks...), a.Shape()...)
@@ -51,21 +51,21 @@ func Mean[T tensor.Float](a *Var[T], keepdim bool, axes ...int) *Var[T] {
 }
 
 // SumAll returns the sum of all elements of a as a rank-0 Var.
-func SumAll[T tensor.Float](a *Var[T]) *Var[T] { return Sum(a, false) }
+func SumAll[T tensor.Float](a *Var[T]) *Var[T] { return Sum(a) }
 
 // MeanAll returns the mean of all elements of a as a rank-0 Var.
-func MeanAll[T tensor.Float](a *Var[T]) *Var[T] { return Mean(a, false) }
+func MeanAll[T tensor.Float](a *Var[T]) *Var[T] { return Mean(a) }
 
 // Variance returns the variance of a over axes (all when none are given):
 // sum((x-mean)^2) / (N - correction), as torch.var with correction (1 for
 // the unbiased estimate, 0 for the population variance). It is tensor.Var
 // under another name, since Var is this package's value type.
-func Variance[T tensor.Float](a *Var[T], correction int, keepdim bool, axes ...int) *Var[T] {
+func Variance[T tensor.Float](a *Var[T], correction int, axes ...int) *Var[T] {
 	axes = append([]int(nil), axes...)
-	out := tensor.Var(a.data, correction, keepdim, axes...)
+	out := tensor.Var(a.data, correction, axes...)
 	return unaryOp("Variance", a, out, func(g *tensor.Dense[T]) *tensor.Dense[T] {
 		ks, n := keptShape(a.Shape(), axes)
-		d := tensor.Sub(a.data, tensor.Mean(a.data, true, axes...))
+		d := tensor.Sub(a.data, tensor.KeepDims(tensor.Mean(a.data, axes...), a.Shape(), axes...))
 		tensor.MulInPlace(d, g.Reshape(ks...))
 		tensor.ScaleInPlace(d, 2/T(n-correction))
 		return d
@@ -74,14 +74,14 @@ func Variance[T tensor.Float](a *Var[T], correction int, keepdim bool, axes ...i
 
 // Max returns the largest element of a over axes, as Sum does. The gradient
 // goes to the element that was chosen (the first, on ties).
-func Max[T tensor.Float](a *Var[T], keepdim bool, axes ...int) *Var[T] {
-	out, at := tensor.MaxWithIndex(a.data, keepdim, axes...)
+func Max[T tensor.Float](a *Var[T], axes ...int) *Var[T] {
+	out, at := tensor.MaxWithIndex(a.data, axes...)
 	return unaryOp("Max", a, out, func(g *tensor.Dense[T]) *tensor.Dense[T] { return scatter(g, at, a.Shape()) })
 }
 
 // Min returns the smallest element of a over axes, as Max does.
-func Min[T tensor.Float](a *Var[T], keepdim bool, axes ...int) *Var[T] {
-	out, at := tensor.MinWithIndex(a.data, keepdim, axes...)
+func Min[T tensor.Float](a *Var[T], axes ...int) *Var[T] {
+	out, at := tensor.MinWithIndex(a.data, axes...)
 	return unaryOp("Min", a, out, func(g *tensor.Dense[T]) *tensor.Dense[T] { return scatter(g, at, a.Shape()) })
 }
 

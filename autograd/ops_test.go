@@ -49,7 +49,7 @@ func awayFrom(seed uint64, lo, hi, gap float64, kinks []float64, shape ...int) *
 func TestGradSkipsFrozen(t *testing.T) {
 	x := Param(tensor.Uniform[float32](tensor.NewRNG(1), -1, 1, 4, 3))
 	w := Const(tensor.Uniform[float32](tensor.NewRNG(2), -1, 1, 3, 2))
-	frozen := New(tensor.Uniform[float32](tensor.NewRNG(3), -1, 1, 2, 2), true)
+	frozen := Param(tensor.Uniform[float32](tensor.NewRNG(3), -1, 1, 2, 2))
 	frozen.SetRequiresGrad(false)
 	y := MatMul(MatMul(x, w), frozen)
 	SumAll(y).Backward()
@@ -60,7 +60,7 @@ func TestGradSkipsFrozen(t *testing.T) {
 		t.Error("a frozen input got a gradient")
 	}
 	// The gradient is right: d sum(x·w·f)/dx = 1·(w·f)ᵀ.
-	want := tensor.MatMulT(tensor.Full[float32](1, 4, 2), tensor.MatMul(w.Data(), frozen.Data()), false, true)
+	want := tensor.MatMulT(tensor.Full[float32](1, 4, 2), tensor.MatMul(w.Data(), frozen.Data()), tensor.NoTrans, tensor.Trans)
 	for i, v := range x.Grad().Data() {
 		if math.Abs(float64(v-want.Data()[i])) > 1e-5 {
 			t.Fatalf("x grad %d = %v, want %v", i, v, want.Data()[i])
@@ -99,7 +99,7 @@ func TestBackwardSkipsWork(t *testing.T) {
 		{"Pow", Pow[float64]},
 		{"Maximum", Maximum[float64]},
 		{"Minimum", Minimum[float64]},
-		{"MatMulT", func(a, b *Var[float64]) *Var[float64] { return MatMulT(a, b, false, true) }},
+		{"MatMulT", func(a, b *Var[float64]) *Var[float64] { return MatMulT(a, b, tensor.NoTrans, tensor.Trans) }},
 		{"Where", func(a, b *Var[float64]) *Var[float64] { return Where(tensor.Full[float64](1, 3, 4), a, b) }},
 		{"Concat", func(a, b *Var[float64]) *Var[float64] { return Concat(0, a, b) }},
 		{"Stack", func(a, b *Var[float64]) *Var[float64] { return Stack(1, a, b) }},
@@ -176,7 +176,7 @@ func TestOpPanicsNameShapes(t *testing.T) {
 		{func() { Add(a, b) }, []string{"tensor.Add", "[2 3]", "[4]"}},
 		{func() { Mul(a, b) }, []string{"tensor.Mul", "[2 3]", "[4]"}},
 		{func() { MatMul(a, Param(tensor.New[float32](4, 5))) }, []string{"tensor.MatMul", "[2 3]", "[4 5]"}},
-		{func() { Sum(a, false, 2) }, []string{"tensor.Sum", "[2 3]"}},
+		{func() { Sum(a, 2) }, []string{"tensor.Sum", "[2 3]"}},
 	} {
 		msg := func() (m string) {
 			defer func() { m = fmt.Sprint(recover()) }()
@@ -194,12 +194,12 @@ func TestOpPanicsNameShapes(t *testing.T) {
 func TestTieGradients(t *testing.T) {
 	// Max over an axis sends the gradient to the first of tied elements.
 	x := Param(tensor.FromSlice([]float64{3, 1, 3, 2, 5, 5}, 2, 3))
-	SumAll(Max(x, false, 1)).Backward()
+	SumAll(Max(x, 1)).Backward()
 	if got := fmt.Sprint(x.Grad().Data()); got != "[1 0 0 0 1 0]" {
 		t.Errorf("Max ties: grad %s, want [1 0 0 0 1 0]", got)
 	}
 	y := Param(tensor.FromSlice([]float64{4, 4, 1}, 3))
-	SumAll(Min(y, false)).Backward()
+	SumAll(Min(y)).Backward()
 	if got := fmt.Sprint(y.Grad().Data()); got != "[0 0 1]" {
 		t.Errorf("Min: grad %s, want [0 0 1]", got)
 	}

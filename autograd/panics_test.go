@@ -32,7 +32,7 @@ func TestShapeMismatchPanicsNameOpAndShapes(t *testing.T) {
 		{"Where", func() { Where(c(2), p(3), p(1)) }, []string{"tensor.Where", "[2]", "[3]", "[1]"}},
 		{"MatMul", func() { MatMul(p(2, 3), p(4, 5)) }, []string{"tensor.MatMul:", "[2 3]", "[4 5]"}},
 		{"MatMul batch", func() { MatMul(p(2, 2, 3), p(3, 3, 4)) }, []string{"tensor.MatMul:", "[2 2 3]", "[3 3 4]"}},
-		{"MatMulT", func() { MatMulT(p(2, 3), p(4, 3), true, true) }, []string{"tensor.MatMulT", "[2 3]", "[4 3]"}},
+		{"MatMulT", func() { MatMulT(p(2, 3), p(4, 3), tensor.Trans, tensor.Trans) }, []string{"tensor.MatMulT", "[2 3]", "[4 3]"}},
 		{"Concat", func() { Concat(0, p(2, 2), p(2, 3)) }, []string{"tensor.Concat", "[2 2]", "[2 3]"}},
 		{"Stack", func() { Stack(0, p(2, 2), p(2, 3)) }, []string{"tensor.Stack", "[2 2]", "[2 3]"}},
 		{"Reshape", func() { Reshape(p(2, 3), 4, 2) }, []string{"tensor.Reshape", "[4 2]", "[2 3]"}},
@@ -42,10 +42,10 @@ func TestShapeMismatchPanicsNameOpAndShapes(t *testing.T) {
 		{"Narrow", func() { Narrow(p(2, 3), 1, 2, 2) }, []string{"tensor.Narrow", "[2,4)", "[2 3]"}},
 		{"BroadcastTo", func() { BroadcastTo(p(2, 3), 3, 3) }, []string{"tensor.BroadcastTo", "[2 3]", "[3 3]"}},
 		{"Expand", func() { Expand(p(2, 3), 2, 4) }, []string{"tensor.Expand", "[2 3]", "[2 4]"}},
-		{"Sum axis", func() { Sum(p(2, 3), false, 2) }, []string{"tensor.Sum", "axis 2", "[2 3]"}},
-		{"Mean axis", func() { Mean(p(2, 3), true, -3) }, []string{"tensor.Mean", "axis -3", "[2 3]"}},
-		{"Variance axis", func() { Variance(p(2, 3), 1, false, 5) }, []string{"tensor.Var", "axis 5", "[2 3]"}},
-		{"Max axis", func() { Max(p(2, 3), false, 0, 0) }, []string{"tensor.Max", "repeated", "[2 3]"}},
+		{"Sum axis", func() { Sum(p(2, 3), 2) }, []string{"tensor.Sum", "axis 2", "[2 3]"}},
+		{"Mean axis", func() { Mean(p(2, 3), -3) }, []string{"tensor.Mean", "axis -3", "[2 3]"}},
+		{"Variance axis", func() { Variance(p(2, 3), 1, 5) }, []string{"tensor.Var", "axis 5", "[2 3]"}},
+		{"Max axis", func() { Max(p(2, 3), 0, 0) }, []string{"tensor.Max", "repeated", "[2 3]"}},
 		{"Softmax axis", func() { Softmax(p(2, 3), 2) }, []string{"tensor.Softmax", "axis 2", "[2 3]"}},
 		{"LogSoftmax axis", func() { LogSoftmax(p(2, 3), -3) }, []string{"tensor.LogSoftmax", "axis -3", "[2 3]"}},
 		{"Linear", func() { Linear(p(2, 4), p(3, 5), nil) }, []string{"autograd.Linear", "[2 4]", "[3 5]"}},
@@ -53,8 +53,12 @@ func TestShapeMismatchPanicsNameOpAndShapes(t *testing.T) {
 		{"Conv2d channels", func() { Conv2d(p(2, 3, 8, 8), p(4, 2, 3, 3), nil, nil) }, []string{"autograd.Conv2d", "[2 3 8 8]", "[4 2 3 3]"}},
 		{"Conv2d rank", func() { Conv2d(p(3, 8, 8), p(4, 3, 3, 3), nil, nil) }, []string{"autograd.Conv2d", "[3 8 8]"}},
 		{"Conv2d kernel", func() { Conv2d(p(1, 1, 2, 2), p(1, 1, 3, 3), nil, nil) }, []string{"autograd.Conv2d", "[1 1 2 2]"}},
-		{"BatchNorm weight", func() { BatchNorm(p(4, 3), p(5), nil, nil, nil, true, 0.1, 1e-5) }, []string{"autograd.BatchNorm", "[5]", "[4 3]"}},
-		{"BatchNorm running", func() { BatchNorm(p(4, 3, 2, 2), nil, nil, c(2), c(2), false, 0.1, 1e-5) }, []string{"autograd.BatchNorm", "[2]", "[4 3 2 2]"}},
+		{"BatchNorm weight", func() {
+			BatchNorm(p(4, 3), p(5), nil, nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
+		}, []string{"autograd.BatchNorm", "[5]", "[4 3]"}},
+		{"BatchNorm running", func() {
+			BatchNorm(p(4, 3, 2, 2), nil, nil, c(2), c(2), BatchNormOptions{Training: false, Momentum: 0.1, Eps: 1e-5})
+		}, []string{"autograd.BatchNorm", "[2]", "[4 3 2 2]"}},
 		{"MaxPool2d", func() { MaxPool2d(p(1, 1, 3, 3), Pool2dOptions{Kernel: [2]int{4, 4}}) }, []string{"autograd.MaxPool2d", "[1 1 3 3]"}},
 		{"AvgPool2d rank", func() { AvgPool2d(p(3, 3), Pool2dOptions{Kernel: [2]int{2, 2}}) }, []string{"autograd.AvgPool2d", "[3 3]"}},
 		{"AdaptiveAvgPool2d", func() { AdaptiveAvgPool2d(p(2, 3, 4), 1, 1) }, []string{"autograd.AdaptiveAvgPool2d", "[2 3 4]"}},

@@ -156,7 +156,7 @@ func TestWarmStepsBitIdentical(t *testing.T) {
 		for _, p := range params {
 			p.ZeroGrad()
 		}
-		m.loss(New(x, false), y, false).Backward()
+		m.loss(Const(x), y, false).Backward()
 		for i, p := range params {
 			finite(t, "grad", p.Grad())
 			if step == 0 {

@@ -36,16 +36,15 @@ type node[T tensor.Float] struct {
 	backward func(g *tensor.Dense[T]) []*tensor.Dense[T]
 }
 
-// New returns a leaf Var wrapping data (no copy).
-func New[T tensor.Float](data *tensor.Dense[T], requiresGrad bool) *Var[T] {
-	return &Var[T]{data: data, requiresGrad: requiresGrad}
+// Param returns a leaf Var wrapping data (no copy) that requires a
+// gradient, as model parameters and attacked inputs do.
+func Param[T tensor.Float](data *tensor.Dense[T]) *Var[T] {
+	return &Var[T]{data: data, requiresGrad: true}
 }
 
-// Param returns a leaf that requires a gradient, as model parameters do.
-func Param[T tensor.Float](data *tensor.Dense[T]) *Var[T] { return New(data, true) }
-
-// Const returns a leaf that requires no gradient.
-func Const[T tensor.Float](data *tensor.Dense[T]) *Var[T] { return New(data, false) }
+// Const returns a leaf Var wrapping data (no copy) that requires no
+// gradient.
+func Const[T tensor.Float](data *tensor.Dense[T]) *Var[T] { return &Var[T]{data: data} }
 
 // Data returns the Var's tensor.
 func (v *Var[T]) Data() *tensor.Dense[T] { return v.data }

@@ -47,7 +47,7 @@ func blobData(train, valid, bs int) *data.SliceData {
 // composition does not change the gradients.
 func mlp(seed uint64) *layers.Sequential {
 	rng := tensor.NewRNG(seed)
-	return layers.NewSequential(layers.NewLinear(2, 16, true, rng), &layers.ReLU{}, layers.NewLinear(16, 3, true, rng))
+	return layers.NewSequential(layers.NewLinear(2, 16, rng), &layers.ReLU{}, layers.NewLinear(16, 3, rng))
 }
 
 func weights(m layers.Module) map[string][]float32 {
@@ -473,7 +473,7 @@ func images(n int) *data.SliceData {
 
 // flatLinear flattens an image and maps it to 3 logits.
 func flatLinear() layers.Module {
-	return layers.NewSequential(layers.NewFlatten(), layers.NewLinear(60, 3, true, tensor.NewRNG(1)))
+	return layers.NewSequential(layers.NewFlatten(), layers.NewLinear(60, 3, tensor.NewRNG(1)))
 }
 
 func TestCutMix(t *testing.T) {

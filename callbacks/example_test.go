@@ -29,7 +29,7 @@ func Example() {
 		Valid: &data.SliceLoader{X: x.Narrow0(400, 200), Y: y[400:], BatchSize: 100},
 		Vocab: []string{"left", "right"},
 	}
-	model := layers.NewSequential(layers.NewLinear(2, 8, true, rng), &layers.ReLU{}, layers.NewLinear(8, 2, true, rng))
+	model := layers.NewSequential(layers.NewLinear(2, 8, rng), &layers.ReLU{}, layers.NewLinear(8, 2, rng))
 	learn := learner.New(data, model, learner.Metrics(learner.Accuracy()))
 
 	dir, _ := os.MkdirTemp("", "example")

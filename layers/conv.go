@@ -9,17 +9,6 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// ConvConfig holds Conv2d's hyper-parameters besides the channels and kernel.
-// Zero values mean PyTorch's defaults: stride 1, padding 0, dilation 1,
-// groups 1, with bias.
-type ConvConfig struct {
-	// Stride, Padding, Dilation and Groups are PyTorch's arguments of the
-	// same names, one value for both spatial dimensions.
-	Stride, Padding, Dilation, Groups int
-	// NoBias drops the bias (bias=False in PyTorch).
-	NoBias bool
-}
-
 // Conv2d is torch.nn.Conv2d with a square kernel.
 type Conv2d struct {
 	Base
@@ -30,23 +19,26 @@ type Conv2d struct {
 }
 
 // NewConv2d returns a Conv2d from in to out channels with a kernel x kernel
-// window, initialised as PyTorch does. A nil rng uses the default generator.
-func NewConv2d(in, out, kernel int, cfg ConvConfig, rng *tensor.RNG) *Conv2d {
-	g := max(cfg.Groups, 1)
+// window, initialised as PyTorch does from rng (nil: the default generator,
+// see SeedDefault). Its options are PyTorch's arguments: Stride, Padding,
+// Dilation, Groups (one value for both spatial dimensions) and NoBias.
+func NewConv2d(in, out, kernel int, rng *tensor.RNG, opts ...Option) *Conv2d {
+	cfg := resolve("NewConv2d", inConv, opts)
+	g := max(cfg.groups, 1)
 	if in <= 0 || out <= 0 || kernel <= 0 || in%g != 0 || out%g != 0 {
 		panic(fastgo.Errorf("layers.NewConv2d: in=%d out=%d kernel=%d groups=%d are not valid", in, out, kernel, g))
 	}
 	rng = rngOr(rng)
 	c := &Conv2d{Opts: autograd.Conv2dOptions{
-		Stride:   [2]int{max(cfg.Stride, 1), max(cfg.Stride, 1)},
-		Padding:  [2]int{cfg.Padding, cfg.Padding},
-		Dilation: [2]int{max(cfg.Dilation, 1), max(cfg.Dilation, 1)},
+		Stride:   [2]int{max(cfg.stride, 1), max(cfg.stride, 1)},
+		Padding:  [2]int{cfg.padding, cfg.padding},
+		Dilation: [2]int{max(cfg.dilation, 1), max(cfg.dilation, 1)},
 		Groups:   g,
 	}}
 	w := tensor.Zeros(out, in/g, kernel, kernel)
 	KaimingUniform(w, rng)
 	c.Weight = c.AddParam("weight", autograd.Param(w))
-	if !cfg.NoBias {
+	if !cfg.noBias {
 		b := tensor.Zeros(out)
 		bound := 1 / math.Sqrt(float64(FanIn(w.Shape())))
 		UniformInit(b, -bound, bound, rng)

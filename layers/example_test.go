@@ -16,12 +16,12 @@ import (
 func ExampleNewSequential() {
 	rng := tensor.NewRNG(0)
 	m := layers.NewSequential(
-		layers.NewConv2d(1, 4, 3, layers.ConvConfig{Padding: 1}, rng),
+		layers.NewConv2d(1, 4, 3, rng, layers.Padding(1)),
 		layers.NewBatchNorm2d(4),
 		&layers.ReLU{},
 		&layers.AdaptiveAvgPool2d{H: 1, W: 1},
 		layers.NewFlatten(),
-		layers.NewLinear(4, 3, true, rng),
+		layers.NewLinear(4, 3, rng),
 	)
 	fmt.Println(layers.GetStateDict(m).Names)
 
@@ -46,20 +46,20 @@ func ExampleLoadFile() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "model.safetensors")
 
-	src := layers.NewSequential(layers.NewLinear(4, 2, true, tensor.NewRNG(1)))
+	src := layers.NewSequential(layers.NewLinear(4, 2, tensor.NewRNG(1)))
 	if err := layers.SaveFile(src, path, map[string]string{"format": "pt"}); err != nil {
 		log.Fatal(err)
 	}
-	dst := layers.NewSequential(layers.NewLinear(4, 2, true, tensor.NewRNG(2)))
-	if _, err := layers.LoadFile(dst, path, true); err != nil {
+	dst := layers.NewSequential(layers.NewLinear(4, 2, tensor.NewRNG(2)))
+	if _, err := layers.LoadFile(dst, path); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(dst.At(0).(*layers.Linear).Weight.Data().At(1, 3) == src.At(0).(*layers.Linear).Weight.Data().At(1, 3))
 
-	wrong := layers.NewSequential(layers.NewLinear(5, 2, true, nil))
-	_, err = layers.LoadFile(wrong, path, true)
+	wrong := layers.NewSequential(layers.NewLinear(5, 2, nil))
+	_, err = layers.LoadFile(wrong, path)
 	fmt.Println(err != nil)
-	rep, _ := layers.LoadFile(wrong, path, false) // lenient: load what matches
+	rep, _ := layers.LoadFile(wrong, path, layers.NonStrict()) // lenient: load what matches
 	fmt.Println(rep)
 	// Output:
 	// true
@@ -70,7 +70,7 @@ func ExampleLoadFile() {
 // Summary prints each leaf's output shape and parameter count, as fastai's
 // learn.summary() does.
 func ExampleSummary() {
-	m := layers.NewSequential(layers.NewLinear(8, 4, true, tensor.NewRNG(0)), &layers.ReLU{}, layers.NewLinear(4, 2, false, tensor.NewRNG(0)))
+	m := layers.NewSequential(layers.NewLinear(8, 4, tensor.NewRNG(0)), &layers.ReLU{}, layers.NewLinear(4, 2, tensor.NewRNG(0), layers.NoBias()))
 	layers.SetRequiresGrad(m.At(0), false)
 	fmt.Print(layers.Summary(m, 16, 8))
 	// Output:
@@ -91,11 +91,11 @@ func ExampleSummary() {
 // fastai's freeze: the parameters are split into a body and a head group;
 // freezing all but the last group keeps the norm layers training.
 func ExampleFreezeGroups() {
-	body := layers.NewSequential(layers.NewConv2d(3, 8, 3, layers.ConvConfig{}, nil), layers.NewBatchNorm2d(8), &layers.ReLU{})
-	head := layers.NewSequential(&layers.AdaptiveAvgPool2d{H: 1, W: 1}, layers.NewFlatten(), layers.NewLinear(8, 10, true, nil))
+	body := layers.NewSequential(layers.NewConv2d(3, 8, 3, nil), layers.NewBatchNorm2d(8), &layers.ReLU{})
+	head := layers.NewSequential(&layers.AdaptiveAvgPool2d{H: 1, W: 1}, layers.NewFlatten(), layers.NewLinear(8, 10, nil))
 	m := layers.NewSequential(body, head)
 	groups := layers.ParamGroups(m, body, head)
-	layers.FreezeGroups(m, groups, -1, true)
+	layers.FreezeGroups(m, groups, -1)
 	for _, np := range layers.NamedParameters(m) {
 		fmt.Println(np.Name, np.Param.RequiresGrad())
 	}

@@ -51,12 +51,12 @@ func ReadStateDict(path string) (*StateDict, error) {
 // leniently as LoadStateDict does, so that weights saved by PyTorch
 // (save_file(model.state_dict())) load into the fastgo model with the same
 // module tree. Every error names the file and, for a bad entry, the entry.
-func LoadFile(m Module, path string, strict bool) (*LoadReport, error) {
+func LoadFile(m Module, path string, opts ...Option) (*LoadReport, error) {
 	sd, err := ReadStateDict(path)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := LoadStateDict(m, sd, strict)
+	rep, err := LoadStateDict(m, sd, opts...)
 	if err != nil {
 		return rep, fmt.Errorf("layers: loading %s: %w", path, err)
 	}

@@ -21,7 +21,18 @@ import (
 // one up to float32 rounding (about 1e-6 relative), and the gradient with
 // respect to x still flows. Otherwise CallConvBN runs the modules as they
 // are, so training, hooks (Summary) and fine-tuning see them unchanged.
-func CallConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *autograd.Value {
+func CallConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value) *autograd.Value {
+	return callConvBN(conv, bn, x, false)
+}
+
+// CallConvBNReLU is CallConvBN followed by a ReLU, fused the same way: in
+// the fold the ReLU is applied as the convolution's output is written, and
+// otherwise it is BatchNorm's fused ReLU (CallReLU).
+func CallConvBNReLU(conv *Conv2d, bn *BatchNorm, x *autograd.Value) *autograd.Value {
+	return callConvBN(conv, bn, x, true)
+}
+
+func callConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *autograd.Value {
 	if foldable(conv, bn) && x.Data().Rank() == 4 {
 		w, b := foldConvBN(conv, bn)
 		var out *autograd.Value

@@ -10,9 +10,9 @@ import (
 
 // convBNFixture returns a Conv2d and a BatchNorm2d with non-trivial
 // parameters and running statistics.
-func convBNFixture(cfg ConvConfig, k int) (*Conv2d, *BatchNorm) {
+func convBNFixture(k int, opts ...Option) (*Conv2d, *BatchNorm) {
 	rng := tensor.NewRNG(31)
-	conv := NewConv2d(5, 7, k, cfg, rng)
+	conv := NewConv2d(5, 7, k, rng, opts...)
 	bn := NewBatchNorm2d(7)
 	copy(bn.Weight.Data().Data(), tensor.Uniform[float32](rng, 0.5, 1.5, 7).Data())
 	copy(bn.Bias.Data().Data(), tensor.Uniform[float32](rng, -0.5, 0.5, 7).Data())
@@ -56,15 +56,15 @@ func TestCallConvBNFoldsInEval(t *testing.T) {
 		restore := autograd.SetConvPacked(packed)
 		for _, c := range []struct {
 			name string
-			cfg  ConvConfig
+			opts []Option
 			k    int
 		}{
-			{"3x3 same, no bias", ConvConfig{Padding: 1, NoBias: true}, 3},
-			{"3x3 stride 2, bias", ConvConfig{Padding: 1, Stride: 2}, 3},
-			{"1x1 stride 2, no bias", ConvConfig{Stride: 2, NoBias: true}, 1},
+			{"3x3 same, no bias", []Option{Padding(1), NoBias()}, 3},
+			{"3x3 stride 2, bias", []Option{Padding(1), Stride(2)}, 3},
+			{"1x1 stride 2, no bias", []Option{Stride(2), NoBias()}, 1},
 		} {
 			for _, relu := range []bool{false, true} {
-				conv, bn := convBNFixture(c.cfg, c.k)
+				conv, bn := convBNFixture(c.k, c.opts...)
 				Eval(conv)
 				Eval(bn)
 				SetRequiresGrad(conv, false)
@@ -72,7 +72,7 @@ func TestCallConvBNFoldsInEval(t *testing.T) {
 				xd := tensor.Uniform[float32](tensor.NewRNG(32), -1, 1, 3, 5, 8, 9)
 				x0, x1 := autograd.Param(xd.Clone()), autograd.Param(xd.Clone())
 				want := unfusedConvBN(conv, bn, x0, relu)
-				got := CallConvBN(conv, bn, x1, relu)
+				got := callConvBN(conv, bn, x1, relu)
 				op := map[bool]string{false: "Conv2d", true: "Conv2dReLU"}[relu]
 				if got.Op() != op {
 					t.Fatalf("packed=%v %s relu=%v: output made by %q, want the folded %q", packed, c.name, relu, got.Op(), op)
@@ -92,12 +92,12 @@ func TestCallConvBNFoldsInEval(t *testing.T) {
 				// Under NoGrad too (inference), and the result follows a
 				// change of the running statistics (nothing is cached).
 				autograd.NoGrad(func() {
-					g := CallConvBN(conv, bn, autograd.Const(xd), relu)
+					g := callConvBN(conv, bn, autograd.Const(xd), relu)
 					if d := maxRelDiff(t, "NoGrad output", g.Data(), want.Data()); d > 1e-5 {
 						t.Errorf("packed=%v %s relu=%v: NoGrad output differs by %.2g relative", packed, c.name, relu, d)
 					}
 					bn.RunningMean.Data()[0] += 1
-					g = CallConvBN(conv, bn, autograd.Const(xd), relu)
+					g = callConvBN(conv, bn, autograd.Const(xd), relu)
 					w := unfusedConvBN(conv, bn, autograd.Const(xd), relu)
 					if d := maxRelDiff(t, "output after a change", g.Data(), w.Data()); d > 1e-5 {
 						t.Errorf("packed=%v %s relu=%v: after a change of the running mean, differs by %.2g", packed, c.name, relu, d)
@@ -116,11 +116,11 @@ func TestCallConvBNFoldsInEval(t *testing.T) {
 func TestCallConvBNDoesNotFold(t *testing.T) {
 	xd := tensor.Uniform[float32](tensor.NewRNG(34), -1, 1, 2, 5, 6, 6)
 	t.Run("training", func(t *testing.T) {
-		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		conv, bn := convBNFixture(3, Padding(1))
 		SetRequiresGrad(conv, false)
 		SetRequiresGrad(bn, false)
 		rm := bn.RunningMean.Clone()
-		got := CallConvBN(conv, bn, autograd.Param(xd.Clone()), true)
+		got := CallConvBNReLU(conv, bn, autograd.Param(xd.Clone()))
 		if got.Op() != "BatchNormReLU" {
 			t.Fatalf("training output made by %q, want BatchNormReLU", got.Op())
 		}
@@ -129,20 +129,20 @@ func TestCallConvBNDoesNotFold(t *testing.T) {
 		}
 	})
 	t.Run("parameters need gradients", func(t *testing.T) {
-		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		conv, bn := convBNFixture(3, Padding(1))
 		Eval(conv)
 		Eval(bn)
-		got := CallConvBN(conv, bn, autograd.Const(xd), false)
+		got := CallConvBN(conv, bn, autograd.Const(xd))
 		if got.Op() != "BatchNorm" {
 			t.Fatalf("output made by %q, want BatchNorm", got.Op())
 		}
-		autograd.Sum(got, false).Backward()
+		autograd.Sum(got).Backward()
 		if conv.Weight.Grad() == nil || bn.Weight.Grad() == nil {
 			t.Errorf("parameters got no gradient")
 		}
 	})
 	t.Run("hook", func(t *testing.T) {
-		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		conv, bn := convBNFixture(3, Padding(1))
 		Eval(conv)
 		Eval(bn)
 		SetRequiresGrad(conv, false)
@@ -150,7 +150,7 @@ func TestCallConvBNDoesNotFold(t *testing.T) {
 		var seen []Module
 		conv.Core().hook = func(m Module, _, _ *autograd.Value) { seen = append(seen, m) }
 		bn.Core().hook = func(m Module, _, _ *autograd.Value) { seen = append(seen, m) }
-		CallConvBN(conv, bn, autograd.Const(xd), true)
+		CallConvBNReLU(conv, bn, autograd.Const(xd))
 		if len(seen) != 2 || seen[0] != Module(conv) || seen[1] != Module(bn) {
 			t.Errorf("hooks saw %v, want the conv then the batch-norm", seen)
 		}
@@ -163,7 +163,7 @@ func TestCallConvBNDoesNotFold(t *testing.T) {
 func TestSequentialFoldsConvBN(t *testing.T) {
 	xd := tensor.Uniform[float32](tensor.NewRNG(35), -1, 1, 2, 5, 6, 6)
 	for _, relu := range []bool{false, true} {
-		conv, bn := convBNFixture(ConvConfig{Padding: 1}, 3)
+		conv, bn := convBNFixture(3, Padding(1))
 		seq := NewSequential(conv, bn)
 		folded, unfolded := "Conv2d", "BatchNorm"
 		if relu {

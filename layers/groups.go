@@ -53,27 +53,39 @@ func ParamGroups(root Module, parts ...Module) [][]NamedParam {
 
 // FreezeGroups freezes the parameter groups before n and unfreezes the
 // others, as fastai's freeze_to(n) (a negative n counts from the end, so -1
-// freezes all but the last group). With keepNorm, the parameters of norm
-// layers (IsNorm) stay trainable in frozen groups, as fastai's train_bn does;
-// root is searched for them.
-func FreezeGroups(root Module, groups [][]NamedParam, n int, keepNorm bool) {
+// freezes all but the last group). The parameters of norm layers (IsNorm,
+// searched for in root) stay trainable in frozen groups, as with fastai's
+// train_bn, unless FreezeNorm is given. It returns the number of frozen
+// groups.
+func FreezeGroups(root Module, groups [][]NamedParam, n int, opts ...Option) int {
+	keepNorm := !resolve("FreezeGroups", inFreeze, opts).freezeNorm
 	if n < 0 {
 		n += len(groups)
 	}
 	n = max(0, min(n, len(groups)))
 	norm := map[*autograd.Value]bool{}
 	if keepNorm {
-		for _, nm := range Modules(root) {
-			if IsNorm(nm.Module) {
-				for _, p := range Parameters(nm.Module) {
-					norm[p] = true
-				}
-			}
-		}
+		norm = NormParams(root)
 	}
 	for i, g := range groups {
 		for _, np := range g {
 			np.Param.SetRequiresGrad(i >= n || norm[np.Param])
 		}
 	}
+	return n
+}
+
+// NormParams returns the set of root's parameters that belong to norm
+// layers (IsNorm): the parameters fastai keeps training in frozen groups
+// and spares from weight decay.
+func NormParams(root Module) map[*autograd.Value]bool {
+	out := map[*autograd.Value]bool{}
+	for _, nm := range Modules(root) {
+		if IsNorm(nm.Module) {
+			for _, p := range Parameters(nm.Module) {
+				out[p] = true
+			}
+		}
+	}
+	return out
 }

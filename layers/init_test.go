@@ -65,13 +65,13 @@ func TestInitMatchesPyTorch(t *testing.T) {
 			var w, bias *tensor.Tensor
 			switch c.Kind {
 			case "linear":
-				l := NewLinear(c.Shape[1], c.Shape[0], c.Bias, tensor.NewRNG(1))
+				l := NewLinear(c.Shape[1], c.Shape[0], tensor.NewRNG(1), biasOpt(c.Bias))
 				w = l.Weight.Data()
 				if l.Bias != nil {
 					bias = l.Bias.Data()
 				}
 			case "conv":
-				cv := NewConv2d(c.Shape[1]*c.Groups, c.Shape[0], c.Shape[2], ConvConfig{Groups: c.Groups, NoBias: !c.Bias}, tensor.NewRNG(1))
+				cv := NewConv2d(c.Shape[1]*c.Groups, c.Shape[0], c.Shape[2], tensor.NewRNG(1), Groups(c.Groups), biasOpt(c.Bias))
 				w = cv.Weight.Data()
 				if cv.Bias != nil {
 					bias = cv.Bias.Data()
@@ -144,16 +144,16 @@ func TestInitHelpers(t *testing.T) {
 		t.Errorf("UniformInit(2, 3) spans [%v, %v]", lo, hi)
 	}
 	// Seeded constructors repeat; the default generator follows SeedDefault.
-	a, b := NewLinear(7, 5, true, tensor.NewRNG(9)), NewLinear(7, 5, true, tensor.NewRNG(9))
+	a, b := NewLinear(7, 5, tensor.NewRNG(9)), NewLinear(7, 5, tensor.NewRNG(9))
 	for i, v := range a.Weight.Data().Data() {
 		if b.Weight.Data().Data()[i] != v {
 			t.Fatal("the same RNG seed gave different weights")
 		}
 	}
 	SeedDefault(5)
-	c := NewConv2d(3, 4, 3, ConvConfig{}, nil)
+	c := NewConv2d(3, 4, 3, nil)
 	SeedDefault(5)
-	d := NewConv2d(3, 4, 3, ConvConfig{}, nil)
+	d := NewConv2d(3, 4, 3, nil)
 	for i, v := range c.Weight.Data().Data() {
 		if d.Weight.Data().Data()[i] != v {
 			t.Fatal("SeedDefault did not make the default generator repeat")
@@ -162,4 +162,12 @@ func TestInitHelpers(t *testing.T) {
 	if OrDefault(tensor.NewRNG(1)) == nil || OrDefault(nil) == nil {
 		t.Fatal("OrDefault returned nil")
 	}
+}
+
+// biasOpt is NoBias when bias is false, and no option otherwise.
+func biasOpt(bias bool) Option {
+	if bias {
+		return Option{}
+	}
+	return NoBias()
 }

@@ -69,9 +69,9 @@ type tinyNet struct {
 
 func newTinyNet() *tinyNet {
 	m := &tinyNet{}
-	m.conv1 = Register(&m.Base, "conv1", NewConv2d(1, 2, 3, ConvConfig{Padding: 1}, tensor.NewRNG(1)))
+	m.conv1 = Register(&m.Base, "conv1", NewConv2d(1, 2, 3, tensor.NewRNG(1), Padding(1)))
 	m.bn1 = Register(&m.Base, "bn1", NewBatchNorm2d(2))
-	m.fc1 = Register(&m.Base, "fc1", NewLinear(8, 3, true, tensor.NewRNG(2)))
+	m.fc1 = Register(&m.Base, "fc1", NewLinear(8, 3, tensor.NewRNG(2)))
 	return m
 }
 
@@ -84,7 +84,7 @@ const torchModel = "../tensor/safetensors/testdata/torch_model.safetensors"
 
 func TestLoadFilePyTorchWritten(t *testing.T) {
 	m := newTinyNet()
-	rep, err := LoadFile(m, torchModel, true)
+	rep, err := LoadFile(m, torchModel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +142,10 @@ func TestSaveFileRoundTrip(t *testing.T) {
 		t.Errorf("metadata %v", f.Metadata())
 	}
 	dst := &tinyNet{}
-	dst.conv1 = Register(&dst.Base, "conv1", NewConv2d(1, 2, 3, ConvConfig{Padding: 1}, tensor.NewRNG(7)))
+	dst.conv1 = Register(&dst.Base, "conv1", NewConv2d(1, 2, 3, tensor.NewRNG(7), Padding(1)))
 	dst.bn1 = Register(&dst.Base, "bn1", NewBatchNorm2d(2))
-	dst.fc1 = Register(&dst.Base, "fc1", NewLinear(8, 3, true, tensor.NewRNG(8)))
-	if _, err := LoadFile(dst, p, true); err != nil {
+	dst.fc1 = Register(&dst.Base, "fc1", NewLinear(8, 3, tensor.NewRNG(8)))
+	if _, err := LoadFile(dst, p); err != nil {
 		t.Fatal(err)
 	}
 	a, b := GetStateDict(src), GetStateDict(dst)
@@ -219,7 +219,7 @@ func TestLoadFileErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m := newTinyNet()
 			before := GetStateDict(m).Tensors["conv1.weight"].Clone()
-			_, err := LoadFile(m, c.path, true)
+			_, err := LoadFile(m, c.path)
 			if err == nil {
 				t.Fatal("strict load accepted the file")
 			}
@@ -235,7 +235,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}
 	// Lenient: the matching entries load, the report lists the others.
 	m := newTinyNet()
-	rep, err := LoadFile(m, intForFloat, false)
+	rep, err := LoadFile(m, intForFloat, NonStrict())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +251,8 @@ func TestLoadFileErrors(t *testing.T) {
 }
 
 func TestSequentialNamesAndOrder(t *testing.T) {
-	inner := NewSequential(NewLinear(4, 3, true, tensor.NewRNG(1)), &ReLU{})
-	s := NewSequential(NewLinear(5, 4, false, tensor.NewRNG(2)), inner, NewBatchNorm1d(3), &Identity{})
+	inner := NewSequential(NewLinear(4, 3, tensor.NewRNG(1)), &ReLU{})
+	s := NewSequential(NewLinear(5, 4, tensor.NewRNG(2), NoBias()), inner, NewBatchNorm1d(3), &Identity{})
 	if s.Len() != 4 || s.At(1) != inner {
 		t.Fatalf("Len %d, At(1) %T", s.Len(), s.At(1))
 	}
@@ -325,7 +325,7 @@ func TestModeSwitching(t *testing.T) {
 	if bn.NumBatchesTracked != 1 || !reflect.DeepEqual(rm.Data(), bn.RunningMean.Data()) {
 		t.Error("an eval forward changed BatchNorm's state")
 	}
-	want := autograd.BatchNorm(x, bn.Weight, bn.Bias, bn.RunningMean, bn.RunningVar, false, 0.1, 1e-5).Data()
+	want := autograd.BatchNorm(x, bn.Weight, bn.Bias, bn.RunningMean, bn.RunningVar, autograd.BatchNormOptions{Training: false, Momentum: 0.1, Eps: 1e-5}).Data()
 	for i, v := range want.Data() {
 		if ye.Data()[i] != v {
 			t.Fatalf("eval output %v, BatchNorm with running stats %v", ye.Data()[i], v)
@@ -340,8 +340,8 @@ func TestModeSwitching(t *testing.T) {
 }
 
 func TestFreezingAndParamGroups(t *testing.T) {
-	body := NewSequential(NewConv2d(1, 4, 3, ConvConfig{Padding: 1}, tensor.NewRNG(1)), NewBatchNorm2d(4), &ReLU{})
-	head := NewSequential(&AdaptiveAvgPool2d{H: 1, W: 1}, NewFlatten(), NewLinear(4, 2, true, tensor.NewRNG(2)))
+	body := NewSequential(NewConv2d(1, 4, 3, tensor.NewRNG(1), Padding(1)), NewBatchNorm2d(4), &ReLU{})
+	head := NewSequential(&AdaptiveAvgPool2d{H: 1, W: 1}, NewFlatten(), NewLinear(4, 2, tensor.NewRNG(2)))
 	m := NewSequential(body, head)
 	groups := ParamGroups(m, body, head)
 	if got := [][]string{names(groups[0]), names(groups[1])}; !reflect.DeepEqual(got, [][]string{
@@ -353,10 +353,10 @@ func TestFreezingAndParamGroups(t *testing.T) {
 	}
 	expectPanic(t, func() { ParamGroups(m, body) }, "layers.ParamGroups", "1.2.weight", "in no part")
 	expectPanic(t, func() { ParamGroups(m, body, body.At(0), head) }, "layers.ParamGroups", "0.0.weight", "parts 0 and 1")
-	expectPanic(t, func() { ParamGroups(m, body, NewLinear(2, 2, true, nil)) }, "layers.ParamGroups", "not in the module tree")
+	expectPanic(t, func() { ParamGroups(m, body, NewLinear(2, 2, nil)) }, "layers.ParamGroups", "not in the module tree")
 
 	// Freeze the body but keep its BatchNorm training, as fastai does.
-	FreezeGroups(m, groups, -1, true)
+	FreezeGroups(m, groups, -1)
 	req := map[string]bool{}
 	for _, np := range NamedParameters(m) {
 		req[np.Name] = np.Param.RequiresGrad()
@@ -380,11 +380,11 @@ func TestFreezingAndParamGroups(t *testing.T) {
 			t.Fatal("ZeroGrad left a gradient")
 		}
 	}
-	FreezeGroups(m, groups, -1, false)
+	FreezeGroups(m, groups, -1, FreezeNorm())
 	if body.At(1).(*BatchNorm).Weight.RequiresGrad() {
 		t.Error("keepNorm false left the norm layer trainable")
 	}
-	FreezeGroups(m, groups, 0, false)
+	FreezeGroups(m, groups, 0, FreezeNorm())
 	for _, p := range Parameters(m) {
 		if !p.RequiresGrad() {
 			t.Fatal("FreezeGroups(0) left a parameter frozen")
@@ -442,8 +442,8 @@ func TestSimpleLayers(t *testing.T) {
 	if !reflect.DeepEqual(p.Shape(), []int{2, 6, 1, 1}) {
 		t.Fatalf("AdaptiveConcatPool2d shape %v", p.Shape())
 	}
-	mx := tensor.Max(x.Data(), false, 2, 3)
-	av := tensor.Mean(x.Data(), false, 2, 3)
+	mx := tensor.Max(x.Data(), 2, 3)
+	av := tensor.Mean(x.Data(), 2, 3)
 	for n := 0; n < 2; n++ {
 		for c := 0; c < 3; c++ {
 			if p.At(n, c, 0, 0) != mx.At(n, c) || math.Abs(float64(p.At(n, 3+c, 0, 0)-av.At(n, c))) > 1e-6 {
@@ -521,8 +521,8 @@ func TestLossModules(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	m := NewSequential(
-		NewConv2d(1, 8, 3, ConvConfig{Padding: 1}, tensor.NewRNG(1)), NewBatchNorm2d(8), &ReLU{}, NewMaxPool2d(2, 0, 0),
-		NewFlatten(), NewLinear(8*14*14, 10, true, tensor.NewRNG(2)))
+		NewConv2d(1, 8, 3, tensor.NewRNG(1), Padding(1)), NewBatchNorm2d(8), &ReLU{}, NewMaxPool2d(2, 0, 0),
+		NewFlatten(), NewLinear(8*14*14, 10, tensor.NewRNG(2)))
 	SetRequiresGrad(m.At(0), false)
 	Train(m)
 	s := Summary(m, 4, 1, 28, 28)

@@ -17,9 +17,10 @@ type Linear struct {
 }
 
 // NewLinear returns a Linear layer from in to out features, initialised as
-// PyTorch does (weight and bias U(-1/sqrt(in), 1/sqrt(in))). A nil rng uses
-// the default generator (see SeedDefault).
-func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
+// PyTorch does (weight and bias U(-1/sqrt(in), 1/sqrt(in))) from rng (nil:
+// the default generator, see SeedDefault). Its option is NoBias.
+func NewLinear(in, out int, rng *tensor.RNG, opts ...Option) *Linear {
+	bias := !resolve("NewLinear", inLinear, opts).noBias
 	if in <= 0 || out <= 0 {
 		panic(fastgo.Errorf("layers.NewLinear: sizes in=%d out=%d must be positive", in, out))
 	}

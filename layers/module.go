@@ -21,7 +21,7 @@ import (
 //
 //	func NewBlock() *Block {
 //		b := &Block{}
-//		b.fc = layers.Register(&b.Base, "fc", layers.NewLinear(4, 4, true, rng))
+//		b.fc = layers.Register(&b.Base, "fc", layers.NewLinear(4, 4, rng))
 //		return b
 //	}
 //

@@ -85,7 +85,7 @@ func TestLoadStateDictStrictAndLenient(t *testing.T) {
 	sd := GetStateDict(src)
 
 	dst := newTree()
-	if _, err := LoadStateDict(dst, sd, true); err != nil {
+	if _, err := LoadStateDict(dst, sd); err != nil {
 		t.Fatal(err)
 	}
 	if dst.a.params[0].p.Data().At(1, 1) != 5 || dst.a.count != 7 {
@@ -104,7 +104,7 @@ func TestLoadStateDictStrictAndLenient(t *testing.T) {
 	delete(bad.Tensors, "a.bias")
 	bad.Tensors["extra.weight"] = tensor.Zeros(1)
 	fresh := newTree()
-	_, err := LoadStateDict(fresh, bad, true)
+	_, err := LoadStateDict(fresh, bad)
 	if err == nil {
 		t.Fatal("strict load accepted a bad state dict")
 	}
@@ -116,7 +116,7 @@ func TestLoadStateDictStrictAndLenient(t *testing.T) {
 	if fresh.a.params[0].p.Data().At(0, 0) != 1 {
 		t.Fatal("a failed strict load changed the module")
 	}
-	rep, err := LoadStateDict(fresh, bad, false)
+	rep, err := LoadStateDict(fresh, bad, NonStrict())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func (b *BatchNorm) Forward(x *autograd.Value) *autograd.Value {
 	if training {
 		b.NumBatchesTracked++
 	}
-	return autograd.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, training, b.Momentum, b.Eps)
+	return autograd.BatchNorm(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, autograd.BatchNormOptions{Training: training, Momentum: float64(b.Momentum), Eps: float64(b.Eps)})
 }
 
 // ForwardReLU returns ReLU(b.Forward(x)) as one fused op
@@ -67,7 +67,7 @@ func (b *BatchNorm) ForwardReLU(x *autograd.Value) *autograd.Value {
 	if training {
 		b.NumBatchesTracked++
 	}
-	return autograd.BatchNormReLU(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, training, b.Momentum, b.Eps)
+	return autograd.BatchNormReLU(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, autograd.BatchNormOptions{Training: training, Momentum: float64(b.Momentum), Eps: float64(b.Eps)})
 }
 
 // CallReLU is Call(b, x) followed by a ReLU, fused (see ForwardReLU); b's

@@ -129,7 +129,7 @@ func runCase(t *testing.T, fx *fixture, c string, m Module, fwd func(x *autograd
 		} else {
 			t.Errorf("%s: the fixture has no PyTorch state-dict order", c)
 		}
-		if _, err := LoadStateDict(m, fx.stateDict(c+".p."), true); err != nil {
+		if _, err := LoadStateDict(m, fx.stateDict(c+".p.")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,16 +180,16 @@ func TestParityWithPyTorch(t *testing.T) {
 	for _, c := range []string{"linear", "linear_nobias"} {
 		t.Run(c, func(t *testing.T) {
 			cfg := fx.config(c)
-			m := NewLinear(num(cfg, "in"), num(cfg, "out"), cfg["bias"].(bool), tensor.NewRNG(1))
+			m := NewLinear(num(cfg, "in"), num(cfg, "out"), tensor.NewRNG(1), biasOpt(cfg["bias"].(bool)))
 			runCase(t, fx, c, m, module(m))
 		})
 	}
 	for _, c := range []string{"conv_s2p1", "conv_groups_dil", "conv_depthwise", "conv_1x1"} {
 		t.Run(c, func(t *testing.T) {
 			cfg := fx.config(c)
-			m := NewConv2d(num(cfg, "in"), num(cfg, "out"), num(cfg, "k"), ConvConfig{
-				Stride: num(cfg, "stride"), Padding: num(cfg, "padding"), Dilation: num(cfg, "dilation"),
-				Groups: num(cfg, "groups"), NoBias: !cfg["bias"].(bool)}, tensor.NewRNG(1))
+			m := NewConv2d(num(cfg, "in"), num(cfg, "out"), num(cfg, "k"), tensor.NewRNG(1),
+				Stride(num(cfg, "stride")), Padding(num(cfg, "padding")), Dilation(num(cfg, "dilation")),
+				Groups(num(cfg, "groups")), biasOpt(cfg["bias"].(bool)))
 			runCase(t, fx, c, m, module(m))
 		})
 	}
@@ -257,8 +257,7 @@ func TestParityWithPyTorch(t *testing.T) {
 	})
 	t.Run("conv_dil_s2", func(t *testing.T) {
 		cfg := fx.config("conv_dil_s2")
-		m := NewConv2d(num(cfg, "in"), num(cfg, "out"), num(cfg, "k"), ConvConfig{
-			Stride: num(cfg, "stride"), Padding: num(cfg, "padding"), Dilation: num(cfg, "dilation")}, tensor.NewRNG(1))
+		m := NewConv2d(num(cfg, "in"), num(cfg, "out"), num(cfg, "k"), tensor.NewRNG(1), Stride(num(cfg, "stride")), Padding(num(cfg, "padding")), Dilation(num(cfg, "dilation")))
 		runCase(t, fx, "conv_dil_s2", m, module(m))
 	})
 	t.Run("bn1d_eval", func(t *testing.T) {
@@ -279,8 +278,8 @@ func TestParityWithPyTorch(t *testing.T) {
 		runCase(t, fx, "normalize", nil, module(m))
 	})
 	t.Run("sequential", func(t *testing.T) {
-		m := NewSequential(NewConv2d(2, 4, 3, ConvConfig{Padding: 1}, tensor.NewRNG(1)), NewBatchNorm2d(4), &ReLU{},
-			&AdaptiveAvgPool2d{H: 1, W: 1}, NewFlatten(), NewLinear(4, 3, true, tensor.NewRNG(2)))
+		m := NewSequential(NewConv2d(2, 4, 3, tensor.NewRNG(1), Padding(1)), NewBatchNorm2d(4), &ReLU{},
+			&AdaptiveAvgPool2d{H: 1, W: 1}, NewFlatten(), NewLinear(4, 3, tensor.NewRNG(2)))
 		runCase(t, fx, "sequential", m, module(m))
 	})
 	weights := func(name string) []float64 {

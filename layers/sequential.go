@@ -70,10 +70,10 @@ func (s *Sequential) convBN(i int, x *autograd.Value) (*autograd.Value, int) {
 	}
 	if i+2 < len(s.mods) {
 		if r, ok := s.mods[i+2].(*ReLU); ok && r.Core().hook == nil {
-			return CallConvBN(conv, bn, x, true), 3
+			return CallConvBNReLU(conv, bn, x), 3
 		}
 	}
-	return CallConvBN(conv, bn, x, false), 2
+	return CallConvBN(conv, bn, x), 2
 }
 
 // Call runs m.Forward(x) and then the hook installed on m, if any (Summary

@@ -86,7 +86,10 @@ func NewDropout(p float64, rng *tensor.RNG) *Dropout {
 
 // Forward zeroes each element with probability P in training; identity in eval.
 func (d *Dropout) Forward(x *autograd.Value) *autograd.Value {
-	return autograd.Dropout(x, d.P, d.Training(), d.rng)
+	if !d.Training() {
+		return x
+	}
+	return autograd.Dropout(x, d.P, d.rng)
 }
 
 // MaxPool2d is torch.nn.MaxPool2d.

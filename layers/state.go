@@ -82,7 +82,8 @@ func (r *LoadReport) String() string {
 // changed; otherwise the entries that match are loaded and the report lists
 // the rest. An entry of the wrong kind (an integer where m has a float
 // tensor, or the other way round) counts as mis-shaped.
-func LoadStateDict(m Module, sd *StateDict, strict bool) (*LoadReport, error) {
+func LoadStateDict(m Module, sd *StateDict, opts ...Option) (*LoadReport, error) {
+	strict := !resolve("LoadStateDict", inLoad, opts).nonStrict
 	own := GetStateDict(m)
 	rep := &LoadReport{}
 	bad := map[string]bool{}

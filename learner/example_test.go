@@ -41,9 +41,9 @@ func spiralData() *data.SliceData {
 func mlp() layers.Module {
 	rng := tensor.NewRNG(7)
 	return layers.NewSequential(
-		layers.NewLinear(2, 64, true, rng), &layers.ReLU{},
-		layers.NewLinear(64, 64, true, rng), &layers.ReLU{},
-		layers.NewLinear(64, 3, true, rng))
+		layers.NewLinear(2, 64, rng), &layers.ReLU{},
+		layers.NewLinear(64, 64, rng), &layers.ReLU{},
+		layers.NewLinear(64, 3, rng))
 }
 
 // Train a classifier with the 1cycle policy and read the results table.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/layers"
 )
 
 // FreezeTo freezes the layer groups before n (n < 0 counts from the end) and
@@ -13,18 +14,11 @@ import (
 // get no gradient and cost no gradient work. As in fastai, the optimizer's
 // state (Adam's moments, step counts) is cleared, its hyper-parameters kept.
 func (l *Learner) FreezeTo(n int) {
-	groups := l.LayerGroups()
-	if n < 0 {
-		n += len(groups)
+	var opts []layers.Option
+	if !l.trainBN {
+		opts = append(opts, layers.FreezeNorm())
 	}
-	n = max(0, min(n, len(groups)))
-	l.frozenTo = n
-	norm := normParams(l.Model)
-	for i, g := range groups {
-		for _, np := range g {
-			np.Param.SetRequiresGrad(i >= n || (l.trainBN && norm[np.Param]))
-		}
-	}
+	l.frozenTo = layers.FreezeGroups(l.Model, l.LayerGroups(), n, opts...)
 	l.clearOptState()
 }
 

@@ -181,7 +181,7 @@ func (l *Learner) LayerGroups() [][]layers.NamedParam {
 func (l *Learner) CreateOpt() {
 	var groups []*optim.ParamGroup
 	l.optGroups, l.optDecay = nil, nil
-	norm := normParams(l.Model)
+	norm := layers.NormParams(l.Model)
 	lrs := l.lr.rates(len(l.LayerGroups()))
 	for gi, lg := range l.LayerGroups() {
 		var idx []int
@@ -242,19 +242,6 @@ func (l *Learner) setWD(wd float64) {
 // Callbacks that save files or track results (SaveModel, EarlyStopping,
 // CSVLogger, Checkpoint...) do nothing then, as fastai's do.
 func (l *Learner) InLRFind() bool { return l.lrFinding }
-
-// normParams returns the set of parameters that belong to norm layers.
-func normParams(m layers.Module) map[*autograd.Value]bool {
-	out := map[*autograd.Value]bool{}
-	for _, nm := range layers.Modules(m) {
-		if layers.IsNorm(nm.Module) {
-			for _, p := range layers.Parameters(nm.Module) {
-				out[p] = true
-			}
-		}
-	}
-	return out
-}
 
 // SetHyper sets the named hyper-parameter to vals[i] on layer group i (one
 // value sets every group), creating the optimizer if needed.

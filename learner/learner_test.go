@@ -54,9 +54,9 @@ type mlp struct {
 func newMLP(seed uint64) *mlp {
 	rng := tensor.NewRNG(seed)
 	m := &mlp{}
-	m.fc1 = layers.Register(&m.Base, "fc1", layers.NewLinear(2, 16, true, rng))
+	m.fc1 = layers.Register(&m.Base, "fc1", layers.NewLinear(2, 16, rng))
 	m.bn = layers.Register(&m.Base, "bn", layers.NewBatchNorm1d(16))
-	m.fc2 = layers.Register(&m.Base, "fc2", layers.NewLinear(16, 3, true, rng))
+	m.fc2 = layers.Register(&m.Base, "fc2", layers.NewLinear(16, 3, rng))
 	return m
 }
 

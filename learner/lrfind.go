@@ -169,7 +169,7 @@ func snapshot(m layers.Module) *layers.StateDict {
 }
 
 func restore(m layers.Module, sd *layers.StateDict) {
-	if _, err := layers.LoadStateDict(m, sd, true); err != nil {
+	if _, err := layers.LoadStateDict(m, sd); err != nil {
 		panic(fastgo.Errorf("learner: restoring a snapshot of the same model: "+"%v", err))
 	}
 }

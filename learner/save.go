@@ -125,7 +125,7 @@ func (l *Learner) Load(path string, opts ...Option) error {
 		}
 	}
 	before := snapshot(l.Model)
-	if _, err := layers.LoadStateDict(l.Model, sd, true); err != nil {
+	if _, err := layers.LoadStateDict(l.Model, sd); err != nil {
 		return fmt.Errorf("learner: loading %s: %w", path, err)
 	}
 	if st != nil {
@@ -264,7 +264,7 @@ func LoadLearner(path string, opts ...Option) (*Learner, *Exported, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
 	}
-	if _, err := layers.LoadStateDict(m, sd, true); err != nil {
+	if _, err := layers.LoadStateDict(m, sd); err != nil {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
 	}
 	layers.Eval(m)

@@ -128,7 +128,7 @@ func TestExportLoadLearner(t *testing.T) {
 // wide is a model with a 360 kB state dict, so that a write takes several
 // pieces.
 func wide(seed uint64) layers.Module {
-	return layers.NewSequential(layers.NewLinear(300, 300, true, tensor.NewRNG(seed)))
+	return layers.NewSequential(layers.NewLinear(300, 300, tensor.NewRNG(seed)))
 }
 
 // The helper process of TestKilledCheckpointWrite: it saves a checkpoint

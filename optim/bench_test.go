@@ -59,5 +59,5 @@ func BenchmarkAdamWStep(b *testing.B) {
 }
 
 func BenchmarkRMSPropStep(b *testing.B) {
-	benchStep(b, func(g []*ParamGroup) Optimizer { return NewRMSProp(g, Momentum(0.9), Centered(true)) })
+	benchStep(b, func(g []*ParamGroup) Optimizer { return NewRMSProp(g, Momentum(0.9), Centered()) })
 }

@@ -12,7 +12,7 @@ import (
 // is set by hand here; in a model, Backward sets it.
 func ExampleSGD() {
 	w := autograd.Param(tensor.FromSlice([]float32{0}, 1))
-	opt := optim.NewSGD(optim.Params(w), optim.LR(0.1), optim.Momentum(0.5), optim.Nesterov(true))
+	opt := optim.NewSGD(optim.Params(w), optim.LR(0.1), optim.Momentum(0.5), optim.Nesterov())
 	for step := 0; step < 40; step++ {
 		opt.ZeroGrad()
 		w.SetGrad(tensor.FromSlice([]float32{2 * (w.Data().Data()[0] - 3)}, 1))

@@ -123,22 +123,17 @@ func WeightDecay(v float64) Option { return Hyper("wd", v) }
 // Dampening sets SGD's "dampening" of the momentum.
 func Dampening(v float64) Option { return Hyper("dampening", v) }
 
-// Nesterov turns SGD's Nesterov momentum on or off ("nesterov" 1 or 0).
-func Nesterov(on bool) Option { return Hyper("nesterov", b2f(on)) }
+// Nesterov turns SGD's Nesterov momentum on ("nesterov" 1; off by
+// default).
+func Nesterov() Option { return Hyper("nesterov", 1) }
 
-// Centered turns RMSProp's centered variant on or off ("centered" 1 or 0).
-func Centered(on bool) Option { return Hyper("centered", b2f(on)) }
+// Centered turns RMSProp's centered variant on ("centered" 1; off by
+// default).
+func Centered() Option { return Hyper("centered", 1) }
 
 // Hyper sets the named hyper-parameter (or alias) to v.
 func Hyper(name string, v float64) Option {
 	return func(h map[string]float64) { h[canonical(name)] = v }
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // NamedParam is a parameter with its dotted PyTorch-style name, such as

@@ -26,7 +26,7 @@ type maker struct {
 var makers = []maker{
 	{"SGD", func(g []*ParamGroup) Optimizer { return NewSGD(g, LR(0.1)) }},
 	{"SGD nesterov wd", func(g []*ParamGroup) Optimizer {
-		return NewSGD(g, LR(0.1), Momentum(0.9), Nesterov(true), WeightDecay(1e-2))
+		return NewSGD(g, LR(0.1), Momentum(0.9), Nesterov(), WeightDecay(1e-2))
 	}},
 	{"SGD dampening", func(g []*ParamGroup) Optimizer { return NewSGD(g, LR(0.1), Momentum(0.9), Dampening(0.5)) }},
 	{"Adam wd", func(g []*ParamGroup) Optimizer { return NewAdam(g, LR(0.01), WeightDecay(1e-2)) }},
@@ -34,7 +34,7 @@ var makers = []maker{
 	{"FastaiAdam", func(g []*ParamGroup) Optimizer { return FastaiAdam(g, LR(0.01)) }},
 	{"RMSProp", func(g []*ParamGroup) Optimizer { return NewRMSProp(g) }},
 	{"RMSProp centered momentum wd", func(g []*ParamGroup) Optimizer {
-		return NewRMSProp(g, Momentum(0.9), Centered(true), WeightDecay(1e-2))
+		return NewRMSProp(g, Momentum(0.9), Centered(), WeightDecay(1e-2))
 	}},
 }
 
@@ -401,10 +401,10 @@ func TestConstructorPanics(t *testing.T) {
 		{"negative beta2", func() { NewAdamW(Params(p), Betas(0.9, -0.1)) }, "sqr_mom"},
 		{"negative eps", func() { NewRMSProp(Params(p), Eps(-1)) }, "eps"},
 		{"negative wd", func() { NewSGD(Params(p), WeightDecay(-1)) }, "wd"},
-		{"nesterov without momentum", func() { NewSGD(Params(p), Nesterov(true)) }, "Nesterov"},
-		{"nesterov with dampening", func() { NewSGD(Params(p), Nesterov(true), Momentum(0.9), Dampening(0.1)) }, "Nesterov"},
-		{"nesterov on Adam", func() { NewAdam(Params(p), Nesterov(true)) }, "nesterov"},
-		{"centered on SGD", func() { NewSGD(Params(p), Centered(true)) }, "centered"},
+		{"nesterov without momentum", func() { NewSGD(Params(p), Nesterov()) }, "Nesterov"},
+		{"nesterov with dampening", func() { NewSGD(Params(p), Nesterov(), Momentum(0.9), Dampening(0.1)) }, "Nesterov"},
+		{"nesterov on Adam", func() { NewAdam(Params(p), Nesterov()) }, "nesterov"},
+		{"centered on SGD", func() { NewSGD(Params(p), Centered()) }, "centered"},
 		{"centered of 2", func() { NewRMSProp(Params(p), Hyper("centered", 2)) }, "centered"},
 		{"unknown group hyper", func() { NewSGD([]*ParamGroup{NewGroup([]*autograd.Value{p}, Hyper("lrr", 1))}) }, "lrr"},
 		{"param twice", func() { NewSGD([]*ParamGroup{NewGroup([]*autograd.Value{p}), NewGroup([]*autograd.Value{p})}) }, "more than once"},

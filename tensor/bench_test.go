@@ -39,7 +39,7 @@ func BenchmarkSumBatchAxis(b *testing.B) {
 	x := Normal[float32](g, 0, 1, 128, 4096)
 	b.SetBytes(int64(x.Len() * 4))
 	for b.Loop() {
-		Sum(x, false, 0)
+		Sum(x, 0)
 	}
 }
 
@@ -48,7 +48,7 @@ func BenchmarkSumChannels(b *testing.B) {
 	x := Normal[float32](g, 0, 1, 64, 32, 28, 28)
 	b.SetBytes(int64(x.Len() * 4))
 	for b.Loop() {
-		Sum(x, false, 0, 2, 3)
+		Sum(x, 0, 2, 3)
 	}
 }
 
@@ -57,7 +57,7 @@ func BenchmarkSumLastAxis(b *testing.B) {
 	x := Normal[float32](g, 0, 1, 1024, 1000)
 	b.SetBytes(int64(x.Len() * 4))
 	for b.Loop() {
-		Sum(x, false, -1)
+		Sum(x, -1)
 	}
 }
 

@@ -8,15 +8,26 @@ import (
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 )
 
+// Transposed says whether a GEMM operand is used as it is or transposed, as
+// gonum's blas.Transpose does.
+type Transposed bool
+
+// The two ways to use a GEMM operand.
+const (
+	NoTrans Transposed = false
+	Trans   Transposed = true
+)
+
 // Gemm computes C = alpha*op(A)*op(B) + beta*C on row-major slices, where
 // op(X) is X or its transpose: op(A) is m x k, op(B) is k x n, C is m x n, and
 // lda, ldb, ldc are the row strides as stored. float32 runs on fastgo's SIMD
 // kernels; float64 (used by gradient checks) on gonum's Dgemm. When beta is 0,
 // C is not read.
-func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func Gemm[T Float](tA, tB Transposed, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
+	transA, transB := bool(tA), bool(tB)
 	switch av := any(a).(type) {
 	case []float32:
 		kernels.Sgemm(transA, transB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)

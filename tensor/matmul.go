@@ -19,8 +19,8 @@ func MatMul[T Float](a, b *Dense[T]) *Dense[T] { return matmul("tensor.MatMul", 
 // MatMulT is MatMul of op(a) and op(b), where op transposes the last two
 // dimensions of its operand when the flag is set, without materialising the
 // transpose. Transposed operands must have at least two dimensions.
-func MatMulT[T Float](a, b *Dense[T], transA, transB bool) *Dense[T] {
-	return matmul("tensor.MatMulT", a, b, transA, transB)
+func MatMulT[T Float](a, b *Dense[T], transA, transB Transposed) *Dense[T] {
+	return matmul("tensor.MatMulT", a, b, bool(transA), bool(transB))
 }
 
 // smallGemm is the m*n*k below which a batch of products runs in parallel
@@ -85,7 +85,7 @@ func matmul[T Float](op string, a, b *Dense[T], ta, tb bool) *Dense[T] {
 	case nb == 1 || (nbB == 1 && !ta):
 		// One product; with b shared and a not transposed, a's batch folds
 		// into its rows.
-		Gemm(ta, tb, nb*m, n, k, 1, a.data, lda, b.data, ldb, 0, out.data, n)
+		Gemm(Transposed(ta), Transposed(tb), nb*m, n, k, 1, a.data, lda, b.data, ldb, 0, out.data, n)
 	default:
 		aSt, bSt := broadcastStrides(batchA, batch), broadcastStrides(batchB, batch)
 		aOff, bOff := make([]int, nb), make([]int, nb)
@@ -104,7 +104,7 @@ func matmul[T Float](op string, a, b *Dense[T], ta, tb bool) *Dense[T] {
 			}
 		}
 		one := func(i int) {
-			Gemm(ta, tb, m, n, k, 1, a.data[aOff[i]:], lda, b.data[bOff[i]:], ldb, 0, out.data[i*m*n:], n)
+			Gemm(Transposed(ta), Transposed(tb), m, n, k, 1, a.data[aOff[i]:], lda, b.data[bOff[i]:], ldb, 0, out.data[i*m*n:], n)
 		}
 		if m*n*k < smallGemm {
 			parallel.For(nb, max(1, smallGemm/max(1, m*n*k)), func(lo, hi int) {

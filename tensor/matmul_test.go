@@ -46,13 +46,13 @@ func TestMatMulTransposes(t *testing.T) {
 	b := Normal[float64](g, 0, 1, 7, 3)
 	want := refMatMul(a, b)
 	at, bt := Transpose(a, 0, 1), Transpose(b, 0, 1)
-	assertClose(t, "NN", MatMulT(a, b, false, false), want, 1e-13)
-	assertClose(t, "TN", MatMulT(at, b, true, false), want, 1e-13)
-	assertClose(t, "NT", MatMulT(a, bt, false, true), want, 1e-13)
-	assertClose(t, "TT", MatMulT(at, bt, true, true), want, 1e-13)
+	assertClose(t, "NN", MatMulT(a, b, NoTrans, NoTrans), want, 1e-13)
+	assertClose(t, "TN", MatMulT(at, b, Trans, NoTrans), want, 1e-13)
+	assertClose(t, "NT", MatMulT(a, bt, NoTrans, Trans), want, 1e-13)
+	assertClose(t, "TT", MatMulT(at, bt, Trans, Trans), want, 1e-13)
 	// Batched with transposes.
 	ab := Normal[float64](g, 0, 1, 4, 7, 5)
-	got := MatMulT(ab, bt, true, true)
+	got := MatMulT(ab, bt, Trans, Trans)
 	for i := range 4 {
 		w := refMatMul(Transpose(Narrow(ab, 0, i, 1).Reshape(7, 5), 0, 1), b)
 		assertClose(t, "batched TT", Narrow(got, 0, i, 1).Reshape(5, 3), w, 1e-13)
@@ -107,10 +107,10 @@ func TestMatMulBatchedBroadcast(t *testing.T) {
 func TestMatMulPanics(t *testing.T) {
 	a, b := New[float32](2, 3), New[float32](4, 5)
 	mustPanic(t, func() { MatMul(a, b) }, "tensor.MatMul:", "[2 3]", "[4 5]", "inner dimensions 3 and 4")
-	mustPanic(t, func() { MatMulT(a, b, true, false) }, "tensor.MatMulT:", "[2 3]", "[4 5]", "inner dimensions 2 and 4")
+	mustPanic(t, func() { MatMulT(a, b, Trans, NoTrans) }, "tensor.MatMulT:", "[2 3]", "[4 5]", "inner dimensions 2 and 4")
 	mustPanic(t, func() { MatMul(New[float32](2, 2, 3), New[float32](3, 3, 4)) }, "tensor.MatMul:", "[2 2 3]", "[3 3 4]", "batch")
 	mustPanic(t, func() { MatMul(New[float32](3), New[float32](4)) }, "tensor.MatMul:", "[3]", "[4]")
-	mustPanic(t, func() { MatMulT(New[float32](3), New[float32](3, 4), true, false) }, "tensor.MatMulT:", "[3]", "[3 4]")
+	mustPanic(t, func() { MatMulT(New[float32](3), New[float32](3, 4), Trans, NoTrans) }, "tensor.MatMulT:", "[3]", "[3 4]")
 	mustPanic(t, func() { MatMul(Scalar[float32](1), a) }, "tensor.MatMul:", "[]", "[2 3]")
 }
 
@@ -138,13 +138,13 @@ func TestDeterminism(t *testing.T) {
 	type result struct{ mm, mmt, bmm, sm, lsm, sm0, sum, sum0, sumAll, add *Tensor }
 	run := func() (r result) {
 		r.mm = MatMul(a, b)
-		r.mmt = MatMulT(a, Transpose(b, 0, 1), false, true)
+		r.mmt = MatMulT(a, Transpose(b, 0, 1), NoTrans, Trans)
 		r.bmm = MatMul(ba, bb)
 		r.sm = Softmax(logits, -1)
 		r.lsm = LogSoftmax(logits, 1)
 		r.sm0 = Softmax(logits, 0)
-		r.sum = Sum(big, false, 0, 2, 3)
-		r.sum0 = Sum(big, true, 0)
+		r.sum = Sum(big, 0, 2, 3)
+		r.sum0 = KeepDims(Sum(big, 0), big.Shape(), 0)
 		r.sumAll = Scalar(SumAll(big))
 		r.add = Add(big, Full[float32](0.5, 32, 1, 1))
 		return r

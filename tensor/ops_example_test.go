@@ -17,8 +17,8 @@ func ExampleAdd() {
 
 func ExampleSum() {
 	x := tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
-	fmt.Println(tensor.Sum(x, false, 0))
-	fmt.Println(tensor.Sum(x, true, -1))
+	fmt.Println(tensor.Sum(x, 0))
+	fmt.Println(tensor.KeepDims(tensor.Sum(x, -1), x.Shape(), -1)) // keepdim
 	fmt.Println(tensor.ArgMax(x, 1))
 	// Output:
 	// tensor([5, 7, 9], shape=[3])

@@ -332,49 +332,64 @@ func reduceExtreme[T Float](op string, a *Dense[T], min, keepdim bool, axes []in
 }
 
 // Sum returns the sum of a over axes (all axes when none are given; negative
-// axes count from the end). With keepdim the reduced axes stay as size 1.
+// axes count from the end); the reduced axes are dropped (KeepDims keeps
+// them as size 1).
 // Sums are accumulated in float64.
-func Sum[T Float](a *Dense[T], keepdim bool, axes ...int) *Dense[T] {
-	return reduce("tensor.Sum", redSum, a, keepdim, 0, axes)
+func Sum[T Float](a *Dense[T], axes ...int) *Dense[T] {
+	return reduce("tensor.Sum", redSum, a, false, 0, axes)
 }
 
 // Mean returns the mean of a over axes, as Sum does. The mean over no
 // elements is NaN.
-func Mean[T Float](a *Dense[T], keepdim bool, axes ...int) *Dense[T] {
-	return reduce("tensor.Mean", redMean, a, keepdim, 0, axes)
+func Mean[T Float](a *Dense[T], axes ...int) *Dense[T] {
+	return reduce("tensor.Mean", redMean, a, false, 0, axes)
 }
 
 // Var returns the variance of a over axes (all when none are given):
 // sum((x-mean)^2) / (N - correction), where N is the number of elements
 // reduced. correction 1 is the unbiased estimate (torch.var's default), 0 the
 // population variance.
-func Var[T Float](a *Dense[T], correction int, keepdim bool, axes ...int) *Dense[T] {
-	return reduce("tensor.Var", redVar, a, keepdim, correction, axes)
+func Var[T Float](a *Dense[T], correction int, axes ...int) *Dense[T] {
+	return reduce("tensor.Var", redVar, a, false, correction, axes)
 }
 
 // Max returns the largest element of a over axes (all when none are given),
 // as Sum does. It panics when a reduced axis is empty.
-func Max[T Float](a *Dense[T], keepdim bool, axes ...int) *Dense[T] {
-	out, _ := reduceExtreme("tensor.Max", a, false, keepdim, axes)
+func Max[T Float](a *Dense[T], axes ...int) *Dense[T] {
+	out, _ := reduceExtreme("tensor.Max", a, false, false, axes)
 	return out
 }
 
 // Min returns the smallest element of a over axes, as Max does.
-func Min[T Float](a *Dense[T], keepdim bool, axes ...int) *Dense[T] {
-	out, _ := reduceExtreme("tensor.Min", a, true, keepdim, axes)
+func Min[T Float](a *Dense[T], axes ...int) *Dense[T] {
+	out, _ := reduceExtreme("tensor.Min", a, true, false, axes)
 	return out
 }
 
 // MaxWithIndex is Max that also returns, for each element of the result in
 // row-major order, the flat (row-major) index in a of the element it came
 // from. Ties go to the first element. Gradients of Max use it.
-func MaxWithIndex[T Float](a *Dense[T], keepdim bool, axes ...int) (*Dense[T], []int) {
-	return reduceExtreme("tensor.MaxWithIndex", a, false, keepdim, axes)
+func MaxWithIndex[T Float](a *Dense[T], axes ...int) (*Dense[T], []int) {
+	return reduceExtreme("tensor.MaxWithIndex", a, false, false, axes)
 }
 
 // MinWithIndex is MaxWithIndex for Min.
-func MinWithIndex[T Float](a *Dense[T], keepdim bool, axes ...int) (*Dense[T], []int) {
-	return reduceExtreme("tensor.MinWithIndex", a, true, keepdim, axes)
+func MinWithIndex[T Float](a *Dense[T], axes ...int) (*Dense[T], []int) {
+	return reduceExtreme("tensor.MinWithIndex", a, true, false, axes)
+}
+
+// KeepDims returns r, the result of reducing a tensor of shape over axes
+// (all when none are given; negative axes count from the end), as a view
+// with the reduced axes kept as size 1: PyTorch's keepdim=True, for a
+// result that broadcasts back against the input.
+//
+//	m := tensor.KeepDims(tensor.Mean(x, 1), x.Shape(), 1) // [N, 1] for x [N, C]
+func KeepDims[T Float](r *Dense[T], shape []int, axes ...int) *Dense[T] {
+	p := newReducePlan("tensor.KeepDims", shape, true, axes)
+	if numel("tensor.KeepDims", p.outShape) != r.Len() {
+		panic(fastgo.Errorf("tensor.KeepDims: a result of shape %v is not shape %v reduced over %v", r.shape, shape, axes))
+	}
+	return r.Reshape(p.outShape...)
 }
 
 // ArgMax returns the index along axis of the largest element of each slice

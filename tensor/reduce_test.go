@@ -103,13 +103,19 @@ func TestReduceMatchesReference(t *testing.T) {
 			}
 			for _, keep := range []bool{false, true} {
 				name := fmt.Sprintf("%v axes %v keepdim %v", shape, axes, keep)
-				assertClose(t, "Sum "+name, Sum(a, keep, axes...), refReduce(a, mask, keep, refSum), 1e-12)
-				assertClose(t, "Mean "+name, Mean(a, keep, axes...), refReduce(a, mask, keep, refMean), 1e-12)
-				assertClose(t, "Var "+name, Var(a, 1, keep, axes...), refReduce(a, mask, keep, refVar(1)), 1e-12)
-				assertClose(t, "Var0 "+name, Var(a, 0, keep, axes...), refReduce(a, mask, keep, refVar(0)), 1e-12)
-				assertEqual(t, "Max "+name, Max(a, keep, axes...), refReduce(a, mask, keep, refMax))
-				assertEqual(t, "Min "+name, Min(a, keep, axes...), refReduce(a, mask, keep, refMin))
-				v, at := MaxWithIndex(a, keep, axes...)
+				k := func(r *Dense[float64]) *Dense[float64] {
+					if keep {
+						return KeepDims(r, a.Shape(), axes...)
+					}
+					return r
+				}
+				assertClose(t, "Sum "+name, k(Sum(a, axes...)), refReduce(a, mask, keep, refSum), 1e-12)
+				assertClose(t, "Mean "+name, k(Mean(a, axes...)), refReduce(a, mask, keep, refMean), 1e-12)
+				assertClose(t, "Var "+name, k(Var(a, 1, axes...)), refReduce(a, mask, keep, refVar(1)), 1e-12)
+				assertClose(t, "Var0 "+name, k(Var(a, 0, axes...)), refReduce(a, mask, keep, refVar(0)), 1e-12)
+				assertEqual(t, "Max "+name, k(Max(a, axes...)), refReduce(a, mask, keep, refMax))
+				assertEqual(t, "Min "+name, k(Min(a, axes...)), refReduce(a, mask, keep, refMin))
+				v, at := MaxWithIndex(a, axes...)
 				for i, off := range at {
 					if a.data[off] != v.data[i] {
 						t.Fatalf("MaxWithIndex %s: index %d points at %v, value %v", name, off, a.data[off], v.data[i])
@@ -123,16 +129,16 @@ func TestReduceMatchesReference(t *testing.T) {
 func TestReduceHandValues(t *testing.T) {
 	// x = np.array([[1, 5, 3], [4, 2, 6]])
 	x := f64(sh(2, 3), 1, 5, 3, 4, 2, 6)
-	assertEqual(t, "Sum axis 0", Sum(x, false, 0), f64(sh(3), 5, 7, 9))
-	assertEqual(t, "Sum axis -1 keepdim", Sum(x, true, -1), f64(sh(2, 1), 9, 12))
-	assertEqual(t, "Sum all", Sum(x, false), Scalar[float64](21))
-	assertEqual(t, "Sum all keepdim", Sum(x, true), f64(sh(1, 1), 21))
-	assertEqual(t, "Mean axis 1", Mean(x, false, 1), f64(sh(2), 3, 4))
-	assertEqual(t, "Max axis 1", Max(x, false, 1), f64(sh(2), 5, 6))
-	assertEqual(t, "Min axis 0", Min(x, true, 0), f64(sh(1, 3), 1, 2, 3))
+	assertEqual(t, "Sum axis 0", Sum(x, 0), f64(sh(3), 5, 7, 9))
+	assertEqual(t, "Sum axis -1 keepdim", KeepDims(Sum(x, -1), x.Shape(), -1), f64(sh(2, 1), 9, 12))
+	assertEqual(t, "Sum all", Sum(x), Scalar[float64](21))
+	assertEqual(t, "Sum all keepdim", KeepDims(Sum(x), x.Shape()), f64(sh(1, 1), 21))
+	assertEqual(t, "Mean axis 1", Mean(x, 1), f64(sh(2), 3, 4))
+	assertEqual(t, "Max axis 1", Max(x, 1), f64(sh(2), 5, 6))
+	assertEqual(t, "Min axis 0", KeepDims(Min(x, 0), x.Shape(), 0), f64(sh(1, 3), 1, 2, 3))
 	// np.var(x, axis=1, ddof=1) = [4, 4]; ddof=0 = [8/3, 8/3]
-	assertClose(t, "Var unbiased", Var(x, 1, false, 1), f64(sh(2), 4, 4), 1e-15)
-	assertClose(t, "Var population", Var(x, 0, false, 1), f64(sh(2), 8.0/3, 8.0/3), 1e-15)
+	assertClose(t, "Var unbiased", Var(x, 1, 1), f64(sh(2), 4, 4), 1e-15)
+	assertClose(t, "Var population", Var(x, 0, 1), f64(sh(2), 8.0/3, 8.0/3), 1e-15)
 	if got := SumAll(x); got != 21 {
 		t.Errorf("SumAll = %v", got)
 	}
@@ -150,7 +156,7 @@ func TestReduceHandValues(t *testing.T) {
 	if got := ArgMax(ties, -1); fmt.Sprint(got) != "[1 0]" {
 		t.Errorf("ArgMax with ties = %v, want [1 0]", got)
 	}
-	if _, at := MaxWithIndex(ties, false); fmt.Sprint(at) != "[1]" {
+	if _, at := MaxWithIndex(ties); fmt.Sprint(at) != "[1]" {
 		t.Errorf("MaxWithIndex all with ties = %v, want [1]", at)
 	}
 	// A 3-d argmax over the middle axis.
@@ -159,18 +165,18 @@ func TestReduceHandValues(t *testing.T) {
 	if got := ArgMax(y, 1); fmt.Sprint(got) != "[2 0 2 2 2 2 2 2]" {
 		t.Errorf("ArgMax 3-d = %v", got)
 	}
-	if got := Max(f64(sh(3), 1, math.NaN(), 2), false); !math.IsNaN(got.Item()) {
+	if got := Max(f64(sh(3), 1, math.NaN(), 2)); !math.IsNaN(got.Item()) {
 		t.Errorf("Max with NaN = %v, want NaN", got.Item())
 	}
-	assertEqual(t, "Sum empty", Sum(New[float64](0, 3), false, 0), f64(sh(3), 0, 0, 0))
-	mustPanic(t, func() { Max(New[float64](0, 3), false, 0) }, "tensor.Max", "[0 3]")
+	assertEqual(t, "Sum empty", Sum(New[float64](0, 3), 0), f64(sh(3), 0, 0, 0))
+	mustPanic(t, func() { Max(New[float64](0, 3), 0) }, "tensor.Max", "[0 3]")
 }
 
 func TestReducePanics(t *testing.T) {
 	x := New[float32](2, 3)
-	mustPanic(t, func() { Sum(x, false, 2) }, "tensor.Sum", "axis 2", "[2 3]")
-	mustPanic(t, func() { Mean(x, false, -3) }, "tensor.Mean", "axis -3", "[2 3]")
-	mustPanic(t, func() { Max(x, false, 0, -2) }, "tensor.Max", "repeated", "[2 3]")
+	mustPanic(t, func() { Sum(x, 2) }, "tensor.Sum", "axis 2", "[2 3]")
+	mustPanic(t, func() { Mean(x, -3) }, "tensor.Mean", "axis -3", "[2 3]")
+	mustPanic(t, func() { Max(x, 0, -2) }, "tensor.Max", "repeated", "[2 3]")
 	mustPanic(t, func() { ArgMax(x, 5) }, "tensor.ArgMax", "[2 3]")
 }
 
@@ -199,6 +205,6 @@ func TestReduceTo(t *testing.T) {
 		t.Error("ReduceTo to the same shape copied")
 	}
 	h := Arange[float64](0, 24, 1).Reshape(2, 3, 4)
-	assertEqual(t, "to [3 1]", ReduceTo(h, sh(3, 1)), Sum(Sum(h, false, 0), true, 1))
+	assertEqual(t, "to [3 1]", ReduceTo(h, sh(3, 1)), KeepDims(Sum(Sum(h, 0), 1), sh(3, 4), 1))
 	mustPanic(t, func() { ReduceTo(g, sh(4)) }, "tensor.ReduceTo", "[4]", "[2 3]")
 }

@@ -201,7 +201,8 @@ func perspectiveCoeffs(from, to [4][2]float64) [8]float64 {
 
 // TransformBatch applies the augmentation to each image of a training batch:
 // one resampling per image, through the composed map, then the lighting.
-func (a *Augment) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train bool) {
+func (a *Augment) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, split Split) {
+	train := split == TrainSplit
 	if !train || rngs == nil {
 		return
 	}
@@ -393,7 +394,8 @@ type RandomErasing struct {
 }
 
 // TransformBatch erases rectangles in the images of a training batch.
-func (e RandomErasing) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train bool) {
+func (e RandomErasing) TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, split Split) {
+	train := split == TrainSplit
 	if !train || rngs == nil {
 		return
 	}

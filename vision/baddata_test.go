@@ -107,7 +107,7 @@ func TestBadDataNamesFile(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "train.bin"), cifarRecords(3, 2))
 		p := filepath.Join(dir, "test.bin")
 		writeFile(t, p, cifarRecords(2, 2)[:3074+7])
-		_, err := CIFAR100(dir, false)
+		_, err := CIFAR100(dir)
 		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "3081 bytes") {
 			t.Errorf("error %v", err)
 		}

@@ -110,7 +110,7 @@ func BenchmarkInMemoryBatches(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dl := NewDataLoader(ds, true, BatchSize(128))
+	dl := NewDataLoader(ds, TrainSplit, BatchSize(128))
 	items := 0
 	for b.Loop() {
 		for batch, err := range dl.Batches(context.Background()) {
@@ -137,7 +137,7 @@ func BenchmarkAugment(b *testing.B) {
 			rngs[i] = tensor.NewRNG(uint64(e*64 + i))
 		}
 		e++
-		a.TransformBatch(x, rngs, true)
+		a.TransformBatch(x, rngs, TrainSplit)
 		items += 64
 	}
 	b.ReportMetric(float64(items)/b.Elapsed().Seconds(), "images/s")
@@ -148,7 +148,7 @@ func BenchmarkResize(b *testing.B) {
 	x := tensor.Uniform[float32](tensor.NewRNG(1), 0, 1, 3, 64, 64)
 	r := Resize(32, 32, Crop)
 	for b.Loop() {
-		r.TransformItem(x, nil, false)
+		r.TransformItem(x, nil, ValidSplit)
 	}
 }
 

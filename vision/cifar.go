@@ -72,9 +72,10 @@ func CIFAR10(dir string, opts ...Option) (*DataLoaders, error) {
 }
 
 // CIFAR100 loads the binary version of CIFAR-100 (cifar-100-binary: train.bin
-// and test.bin) with its 100 fine labels, or its 20 coarse ones when coarse
-// is true. dir is that folder or its parent (see CIFAR10).
-func CIFAR100(dir string, coarse bool, opts ...Option) (*DataLoaders, error) {
+// and test.bin) with its 100 fine labels, or its 20 coarse ones with
+// CoarseLabels. dir is that folder or its parent (see CIFAR10).
+func CIFAR100(dir string, opts ...Option) (*DataLoaders, error) {
+	coarse := newConfig(opts).coarse
 	root, err := cifarDir(dir, "cifar-100", "cifar-100-binary", "test.bin")
 	if err != nil {
 		return nil, err

@@ -88,14 +88,14 @@ func TestCIFAR100Dir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cifar-100-binary")
 	writeFile(t, filepath.Join(dir, "train.bin"), cifarRecords(5, 2))
 	writeFile(t, filepath.Join(dir, "test.bin"), cifarRecords(2, 2))
-	dls, err := CIFAR100(dir, true)
+	dls, err := CIFAR100(dir, CoarseLabels())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dls.C() != 20 || dls.Train.Dataset().Len() != 5 || dls.Train.Dataset().Label(1) != 1 {
 		t.Fatalf("coarse: C %d", dls.C())
 	}
-	dls, err = CIFAR100(dir, false)
+	dls, err = CIFAR100(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

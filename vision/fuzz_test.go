@@ -196,10 +196,10 @@ func FuzzLoadImage(f *testing.F) {
 		}
 		rng := tensor.NewRNG(uint64(len(data)))
 		items := []*tensor.Tensor{
-			Resize(7, 5, Crop).TransformItem(x, rng, true),
-			Resize(7, 5, Pad).TransformItem(g, rng, false),
-			RandomResizedCrop(7, 5, 0.08).TransformItem(x, rng, true),
-			CenterCrop(7, 5).TransformItem(x, nil, false),
+			Resize(7, 5, Crop).TransformItem(x, rng, TrainSplit),
+			Resize(7, 5, Pad).TransformItem(g, rng, ValidSplit),
+			RandomResizedCrop(7, 5, 0.08).TransformItem(x, rng, TrainSplit),
+			CenterCrop(7, 5).TransformItem(x, nil, ValidSplit),
 		}
 		batch := tensor.Zeros(len(items), 3, 7, 5)
 		for i, it := range items {
@@ -211,8 +211,8 @@ func FuzzLoadImage(f *testing.F) {
 			}
 		}
 		rngs := []*tensor.RNG{tensor.NewRNG(1), tensor.NewRNG(2), tensor.NewRNG(3), tensor.NewRNG(4)}
-		AugTransforms().TransformBatch(batch, rngs, true)
-		RandomErasing{P: 1}.TransformBatch(batch, rngs, true)
+		AugTransforms().TransformBatch(batch, rngs, TrainSplit)
+		RandomErasing{P: 1}.TransformBatch(batch, rngs, TrainSplit)
 		inUnit(t, "transformed", batch.Data())
 		// The scratch path decodes what the plain path does.
 		if y, err := decodeImage(data, 3, &s); err != nil || !slices.Equal(y.Data(), x.Data()) {

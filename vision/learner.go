@@ -207,7 +207,7 @@ func (d *DataLoaders) TransformSpec() (json.RawMessage, error) {
 		x, err := d.Valid.Dataset().Image(0)
 		if err == nil {
 			for _, t := range d.cfg.itemTfms {
-				x = t.TransformItem(x, nil, false)
+				x = t.TransformItem(x, nil, ValidSplit)
 			}
 			s.InputShape = x.Shape()
 			s.Channels = x.Dim(0)
@@ -330,7 +330,7 @@ func LoadLearner(path string, opts ...learner.Option) (*ExportedLearner, error) 
 // image [C,H,W] in [0,1].
 func (e *ExportedLearner) Prepare(x *tensor.Tensor) *tensor.Tensor {
 	for _, t := range e.ItemTfms {
-		x = t.TransformItem(x, nil, false)
+		x = t.TransformItem(x, nil, ValidSplit)
 	}
 	return x
 }

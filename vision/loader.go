@@ -22,20 +22,33 @@ var (
 	_ data.Augmented = (*DataLoaders)(nil)
 )
 
+// Split says which set a loader serves (fastai's split_idx): the training
+// set is shuffled and augmented, the validation and test sets are served in
+// order with their transforms in a deterministic form.
+type Split int
+
+// The two splits.
+const (
+	// TrainSplit is the training set.
+	TrainSplit Split = iota
+	// ValidSplit is the validation (or test) set.
+	ValidSplit
+)
+
 // ItemTransform changes one image, [C,H,W], before batching. It must not
 // modify x (it may return it unchanged) nor keep it after returning (the
 // loader reuses its memory), must be safe for concurrent use and must draw
-// every random choice from rng. train is false for the validation
-// and test loaders, where fastai's item transforms are deterministic.
+// every random choice from rng. split is ValidSplit for the validation and
+// test loaders, where fastai's item transforms are deterministic.
 type ItemTransform interface {
-	TransformItem(x *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor
+	TransformItem(x *tensor.Tensor, rng *tensor.RNG, split Split) *tensor.Tensor
 }
 
 // BatchTransform changes a collated batch x, [N,C,H,W], in place. rngs[i] is
-// item i's random source. It must be safe for concurrent use. train is false
-// for the validation and test loaders.
+// item i's random source. It must be safe for concurrent use. split is
+// ValidSplit for the validation and test loaders.
 type BatchTransform interface {
-	TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, train bool)
+	TransformBatch(x *tensor.Tensor, rngs []*tensor.RNG, split Split)
 }
 
 // DataLoader serves a Dataset as batches, built by a pool of worker
@@ -47,7 +60,7 @@ type DataLoader struct {
 	bs        int
 	shuffle   bool
 	dropLast  bool
-	train     bool
+	split     Split
 	itemTfms  []ItemTransform
 	batchTfms []BatchTransform
 	workers   int
@@ -62,17 +75,19 @@ type DataLoader struct {
 }
 
 // NewDataLoader returns a loader over ds with the options' batch size, seed,
-// transforms, workers and SkipBadItems. A train loader shuffles each epoch,
-// drops the last incomplete batch and applies random transforms; otherwise
-// items come in order and transforms run in their validation form.
-func NewDataLoader(ds Dataset, train bool, opts ...Option) *DataLoader {
+// transforms, workers and SkipBadItems. A TrainSplit loader shuffles each
+// epoch, drops the last incomplete batch and applies random transforms; a
+// ValidSplit loader serves the items in order, its transforms in their
+// validation form.
+func NewDataLoader(ds Dataset, split Split, opts ...Option) *DataLoader {
 	c := newConfig(opts)
-	return newLoader(ds, train, &c)
+	return newLoader(ds, split, &c)
 }
 
-func newLoader(ds Dataset, train bool, c *config) *DataLoader {
+func newLoader(ds Dataset, split Split, c *config) *DataLoader {
+	train := split == TrainSplit
 	return &DataLoader{
-		ds: ds, bs: c.bs, shuffle: train, dropLast: train, train: train,
+		ds: ds, bs: c.bs, shuffle: train, dropLast: train, split: split,
 		itemTfms: c.itemTfms, batchTfms: c.batchTfms,
 		workers: c.workers, prefetch: c.prefetch, seed: c.seed,
 		skipBad: c.skipBad, reuse: c.reuse, logger: c.logger,
@@ -333,7 +348,7 @@ func (dl *DataLoader) build(epoch int, items []int, buf *batchBuf, s *scratch) b
 				rng = dl.itemRNG(epoch, i)
 			}
 			for _, t := range dl.itemTfms {
-				img = t.TransformItem(img, rng, dl.train)
+				img = t.TransformItem(img, rng, dl.split)
 			}
 			if s0 == nil {
 				s0 = slices.Clone(img.Shape())
@@ -359,7 +374,7 @@ func (dl *DataLoader) build(epoch int, items []int, buf *batchBuf, s *scratch) b
 	}
 	buf.y, buf.index = y, index
 	for _, t := range dl.batchTfms {
-		t.TransformBatch(x, rngs, dl.train)
+		t.TransformBatch(x, rngs, dl.split)
 	}
 	res.b = data.Batch{X: x, Y: y, Index: index}
 	return res
@@ -428,7 +443,7 @@ func (d *DataLoaders) Classes() []string { return d.Vocab }
 // augmentation (data.Augmented, fastai's tta): each epoch draws
 // other augmentations.
 func (d *DataLoaders) AugmentedValid() data.Loader {
-	dl := newLoader(d.Valid.ds, true, &d.cfg)
+	dl := newLoader(d.Valid.ds, TrainSplit, &d.cfg)
 	dl.shuffle, dl.dropLast = false, false
 	return dl
 }
@@ -444,7 +459,7 @@ func (d *DataLoaders) TestDL(items Dataset) *DataLoader {
 		c.Channels = d.cfg.channels
 		items = &c
 	}
-	return newLoader(items, false, &d.cfg)
+	return newLoader(items, ValidSplit, &d.cfg)
 }
 
 // newDataLoaders builds the loaders of a train/valid pair.
@@ -458,8 +473,8 @@ func newDataLoadersConfig(train, valid Dataset, vocab []string, c config) (*Data
 		return nil, errors.New("vision: the training set is empty")
 	}
 	return &DataLoaders{
-		Train: newLoader(train, true, &c),
-		Valid: newLoader(valid, false, &c),
+		Train: newLoader(train, TrainSplit, &c),
+		Valid: newLoader(valid, ValidSplit, &c),
 		Vocab: vocab,
 		cfg:   c,
 	}, nil

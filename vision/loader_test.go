@@ -47,7 +47,7 @@ func sameBatches(t *testing.T, a, b []data.Batch) {
 
 func TestLoaderCounts(t *testing.T) {
 	ds := toyDataset(50)
-	dl := NewDataLoader(ds, true, BatchSize(8))
+	dl := NewDataLoader(ds, TrainSplit, BatchSize(8))
 	if dl.Len() != 6 {
 		t.Errorf("train Len %d, want 6 (drop last)", dl.Len())
 	}
@@ -67,7 +67,7 @@ func TestLoaderCounts(t *testing.T) {
 			}
 		}
 	}
-	vl := NewDataLoader(ds, false, BatchSize(8))
+	vl := NewDataLoader(ds, ValidSplit, BatchSize(8))
 	vb := allBatches(t, vl, 0)
 	if vl.Len() != 7 || len(vb) != 7 || vb[6].X.Dim(0) != 2 || vb[0].Index[3] != 3 {
 		t.Errorf("valid: Len %d, %d batches, last of %d", vl.Len(), len(vb), vb[len(vb)-1].X.Dim(0))
@@ -102,31 +102,31 @@ func TestLoaderCounts(t *testing.T) {
 func TestDeterminism(t *testing.T) {
 	ds := toyDataset(40)
 	tfms := []Option{BatchSize(6), Seed(11), BatchTfms(AugTransforms(), RandomErasing{})}
-	ref := allBatches(t, NewDataLoader(ds, true, append(tfms, Workers(1))...), 2)
+	ref := allBatches(t, NewDataLoader(ds, TrainSplit, append(tfms, Workers(1))...), 2)
 	for _, procs := range []int{1, 2, 4} {
 		old := runtime.GOMAXPROCS(procs)
 		for _, w := range []int{1, 3, 8} {
-			got := allBatches(t, NewDataLoader(ds, true, append(tfms, Workers(w), Prefetch(1))...), 2)
+			got := allBatches(t, NewDataLoader(ds, TrainSplit, append(tfms, Workers(w), Prefetch(1))...), 2)
 			sameBatches(t, ref, got)
 		}
 		runtime.GOMAXPROCS(old)
 	}
-	sameBatches(t, ref, allBatches(t, NewDataLoader(plainDataset{ds}, true, append(tfms, Workers(3))...), 2))
-	other := allBatches(t, NewDataLoader(ds, true, BatchSize(6), Seed(12), BatchTfms(AugTransforms())), 2)
+	sameBatches(t, ref, allBatches(t, NewDataLoader(plainDataset{ds}, TrainSplit, append(tfms, Workers(3))...), 2))
+	other := allBatches(t, NewDataLoader(ds, TrainSplit, BatchSize(6), Seed(12), BatchTfms(AugTransforms())), 2)
 	if slices.Equal(other[0].Index, ref[0].Index) {
 		t.Error("seeds 11 and 12 give the same order")
 	}
 	// Item transforms too, through the generic path.
 	itfms := append(tfms, ItemTfms(RandomResizedCrop(6, 6, 0.35)))
-	a := allBatches(t, NewDataLoader(ds, true, append(itfms, Workers(1))...), 0)
-	b := allBatches(t, NewDataLoader(ds, true, append(itfms, Workers(4))...), 0)
+	a := allBatches(t, NewDataLoader(ds, TrainSplit, append(itfms, Workers(1))...), 0)
+	b := allBatches(t, NewDataLoader(ds, TrainSplit, append(itfms, Workers(4))...), 0)
 	sameBatches(t, a, b)
 }
 
 func TestLoaderCancel(t *testing.T) {
 	before := runtime.NumGoroutine()
 	ds := toyDataset(200)
-	dl := NewDataLoader(ds, true, BatchSize(2), Workers(4), BatchTfms(AugTransforms()))
+	dl := NewDataLoader(ds, TrainSplit, BatchSize(2), Workers(4), BatchTfms(AugTransforms()))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0
@@ -165,13 +165,13 @@ func TestLoaderCancel(t *testing.T) {
 
 func TestLoaderSmallAndEmpty(t *testing.T) {
 	ds := toyDataset(3)
-	if dl := NewDataLoader(ds, true, BatchSize(8)); dl.Len() != 0 || len(allBatches(t, dl, 0)) != 0 {
+	if dl := NewDataLoader(ds, TrainSplit, BatchSize(8)); dl.Len() != 0 || len(allBatches(t, dl, 0)) != 0 {
 		t.Error("train loader smaller than a batch should serve nothing (drop last)")
 	}
-	if _, err := NewDataLoader(ds, true, BatchSize(8)).OneBatch(context.Background()); err == nil {
+	if _, err := NewDataLoader(ds, TrainSplit, BatchSize(8)).OneBatch(context.Background()); err == nil {
 		t.Error("OneBatch on an empty loader: no error")
 	}
-	if bs := allBatches(t, NewDataLoader(ds, false, BatchSize(8)), 0); len(bs) != 1 || bs[0].X.Dim(0) != 3 {
+	if bs := allBatches(t, NewDataLoader(ds, ValidSplit, BatchSize(8)), 0); len(bs) != 1 || bs[0].X.Dim(0) != 3 {
 		t.Error("valid loader should serve the partial batch")
 	}
 	if _, err := NewTensorDataset(tensor.Zeros(2, 3), []int{1, 2}); err == nil {
@@ -249,8 +249,8 @@ func TestReuseBatches(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]Option{BatchSize(4), Workers(3), Prefetch(2)}, tc.opts...)
-			want := collectClones(t, NewDataLoader(tc.ds, true, opts...), 3)
-			dl := NewDataLoader(tc.ds, true, append(opts, ReuseBatches(true))...)
+			want := collectClones(t, NewDataLoader(tc.ds, TrainSplit, opts...), 3)
+			dl := NewDataLoader(tc.ds, TrainSplit, append(opts, ReuseBatches(true))...)
 			got := collectClones(t, dl, 3)
 			sameBatches(t, want, got)
 			// The memory of a batch comes back in a later one.

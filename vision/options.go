@@ -30,7 +30,8 @@ type config struct {
 	suffix          string
 	validCol        string
 
-	reuse bool
+	reuse  bool
+	coarse bool
 }
 
 func newConfig(opts []Option) config {
@@ -154,3 +155,7 @@ func CSVSuffix(s string) Option { return func(c *config) { c.suffix = s } }
 // keep batches; leave it off (the default) for anything that keeps them,
 // such as collecting predictions together with their inputs.
 func ReuseBatches(reuse bool) Option { return func(c *config) { c.reuse = reuse } }
+
+// CoarseLabels makes CIFAR100 use the 20 coarse labels instead of the 100
+// fine ones.
+func CoarseLabels() Option { return func(c *config) { c.coarse = true } }

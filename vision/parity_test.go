@@ -92,16 +92,16 @@ func TestResizeParity(t *testing.T) {
 			got = resample(x, sx, sy, c.H, c.W, 0, 0, c.H, c.W, reflectPad)
 			if c.Px == 0.5 && c.Py == 0.5 {
 				// The validation form is the centred box.
-				v := r.TransformItem(x, tensor.NewRNG(1), false)
+				v := r.TransformItem(x, tensor.NewRNG(1), ValidSplit)
 				closeTo(t, name+" (validation)", v.Data(), c.Output, 1e-5)
 			}
 		case "RRCValid":
-			got = RandomResizedCrop(c.H, c.W, 0.08).TransformItem(x, nil, false)
+			got = RandomResizedCrop(c.H, c.W, 0.08).TransformItem(x, nil, ValidSplit)
 		case "RRCBox":
 			name += fmt.Sprintf(" box (%d,%d)+%dx%d", c.X0, c.Y0, c.CW, c.CH)
 			got = resample(x, span{c.X0, c.X0 + c.CW}, span{c.Y0, c.Y0 + c.CH}, c.H, c.W, 0, 0, c.H, c.W, zeroPad)
 		case "CropPad":
-			got = CenterCrop(c.H, c.W).TransformItem(x, nil, false)
+			got = CenterCrop(c.H, c.W).TransformItem(x, nil, ValidSplit)
 		default:
 			t.Fatalf("unknown op %q", c.Op)
 		}

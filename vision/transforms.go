@@ -67,7 +67,8 @@ type resize struct {
 // String describes the transform.
 func (r *resize) String() string { return fmt.Sprintf("Resize(%d, %d, %v)", r.h, r.w, r.mode) }
 
-func (r *resize) TransformItem(x *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor {
+func (r *resize) TransformItem(x *tensor.Tensor, rng *tensor.RNG, split Split) *tensor.Tensor {
+	train := split == TrainSplit
 	_, H, W := chw(x)
 	if H == r.h && W == r.w {
 		return x
@@ -129,7 +130,8 @@ func (r *randomResizedCrop) String() string {
 	return fmt.Sprintf("RandomResizedCrop(%d, %d, %g)", r.h, r.w, r.minScale)
 }
 
-func (r *randomResizedCrop) TransformItem(x *tensor.Tensor, rng *tensor.RNG, train bool) *tensor.Tensor {
+func (r *randomResizedCrop) TransformItem(x *tensor.Tensor, rng *tensor.RNG, split Split) *tensor.Tensor {
+	train := split == TrainSplit
 	_, H, W := chw(x)
 	if !train || rng == nil {
 		xtra := int(math.Ceil(float64(max(r.h, r.w))*r.valXtra/8)) * 8
@@ -180,7 +182,7 @@ type centerCrop struct{ h, w int }
 // String describes the transform.
 func (r *centerCrop) String() string { return fmt.Sprintf("CenterCrop(%d, %d)", r.h, r.w) }
 
-func (r *centerCrop) TransformItem(x *tensor.Tensor, _ *tensor.RNG, _ bool) *tensor.Tensor {
+func (r *centerCrop) TransformItem(x *tensor.Tensor, _ *tensor.RNG, _ Split) *tensor.Tensor {
 	C, H, W := chw(x)
 	if H == r.h && W == r.w {
 		return x

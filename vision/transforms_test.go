@@ -52,7 +52,7 @@ func TestResize(t *testing.T) {
 		{Pad, 10, 10, 0.5, []int{1, 10, 10}}, // reflection repeats the halves
 	}
 	for _, tc := range cases {
-		y := Resize(tc.h, tc.w, tc.mode).TransformItem(x, rng, false)
+		y := Resize(tc.h, tc.w, tc.mode).TransformItem(x, rng, ValidSplit)
 		if !slices.Equal(y.Shape(), tc.wantShape) {
 			t.Errorf("%v: shape %v", tc.mode, y.Shape())
 		}
@@ -63,25 +63,25 @@ func TestResize(t *testing.T) {
 	}
 	// Halving uses a widened triangle filter, as PIL: the halves stay
 	// apart and symmetric.
-	y := Resize(5, 5, Squish).TransformItem(x, nil, false)
+	y := Resize(5, 5, Squish).TransformItem(x, nil, ValidSplit)
 	l, r := y.At(0, 2, 0), y.At(0, 2, 4)
 	if l > 0.05 || r < 0.95 || math.Abs(float64(l+r-1)) > 1e-6 || math.Abs(float64(y.At(0, 2, 2))-0.5) > 1e-6 {
 		t.Errorf("squished row %v", y.Data()[10:15])
 	}
 	// The same size is the identity; training crops move with the RNG.
-	if Resize(5, 10, Crop).TransformItem(x, rng, true) != x {
+	if Resize(5, 10, Crop).TransformItem(x, rng, TrainSplit) != x {
 		t.Error("same size: not the identity")
 	}
-	a := Resize(5, 5, Crop).TransformItem(x, tensor.NewRNG(1), true)
-	c := Resize(5, 5, Crop).TransformItem(x, tensor.NewRNG(1), true)
+	a := Resize(5, 5, Crop).TransformItem(x, tensor.NewRNG(1), TrainSplit)
+	c := Resize(5, 5, Crop).TransformItem(x, tensor.NewRNG(1), TrainSplit)
 	if !slices.Equal(a.Data(), c.Data()) {
 		t.Error("same RNG, different crops")
 	}
 	// Images far thinner than the target (fastai's box would be empty).
 	for _, s := range [][2]int{{1, 500}, {500, 1}, {1, 1}, {2, 3000}} {
 		for _, mode := range []ResizeMode{Crop, Pad, Squish} {
-			for _, train := range []bool{false, true} {
-				y := Resize(7, 5, mode).TransformItem(tensor.Full[float32](0.25, 2, s[0], s[1]), tensor.NewRNG(3), train)
+			for _, split := range []Split{ValidSplit, TrainSplit} {
+				y := Resize(7, 5, mode).TransformItem(tensor.Full[float32](0.25, 2, s[0], s[1]), tensor.NewRNG(3), split)
 				if !slices.Equal(y.Shape(), []int{2, 7, 5}) {
 					t.Fatalf("%v %dx%d: shape %v", mode, s[0], s[1], y.Shape())
 				}
@@ -92,7 +92,7 @@ func TestResize(t *testing.T) {
 				}
 			}
 		}
-		y := RandomResizedCrop(7, 5, 0.08).TransformItem(tensor.Full[float32](0.5, 1, s[0], s[1]), tensor.NewRNG(1), true)
+		y := RandomResizedCrop(7, 5, 0.08).TransformItem(tensor.Full[float32](0.5, 1, s[0], s[1]), tensor.NewRNG(1), TrainSplit)
 		if !slices.Equal(y.Shape(), []int{1, 7, 5}) {
 			t.Fatalf("RandomResizedCrop %dx%d: shape %v", s[0], s[1], y.Shape())
 		}
@@ -100,7 +100,7 @@ func TestResize(t *testing.T) {
 	// A wide image cropped on the left or right during training.
 	seen := map[bool]bool{}
 	for s := uint64(0); s < 20; s++ {
-		seen[mean(Resize(5, 5, Crop).TransformItem(x, tensor.NewRNG(s), true).Data()) > 0.5] = true
+		seen[mean(Resize(5, 5, Crop).TransformItem(x, tensor.NewRNG(s), TrainSplit).Data()) > 0.5] = true
 	}
 	if len(seen) != 2 {
 		t.Error("random crops never move")
@@ -112,7 +112,7 @@ func TestRandomResizedCrop(t *testing.T) {
 	tf := RandomResizedCrop(8, 8, 0.08)
 	shapes := map[string]bool{}
 	for s := uint64(0); s < 30; s++ {
-		y := tf.TransformItem(x, tensor.NewRNG(s), true)
+		y := tf.TransformItem(x, tensor.NewRNG(s), TrainSplit)
 		if !slices.Equal(y.Shape(), []int{3, 8, 8}) {
 			t.Fatalf("shape %v", y.Shape())
 		}
@@ -122,8 +122,8 @@ func TestRandomResizedCrop(t *testing.T) {
 	if len(shapes) < 10 {
 		t.Errorf("only %d distinct crops in 30", len(shapes))
 	}
-	v1 := tf.TransformItem(x, tensor.NewRNG(1), false)
-	v2 := tf.TransformItem(x, tensor.NewRNG(2), false)
+	v1 := tf.TransformItem(x, tensor.NewRNG(1), ValidSplit)
+	v2 := tf.TransformItem(x, tensor.NewRNG(2), ValidSplit)
 	if !slices.Equal(v1.Data(), v2.Data()) {
 		t.Error("validation crop depends on the RNG")
 	}
@@ -134,11 +134,11 @@ func TestCenterCrop(t *testing.T) {
 		1, 2, 3, 4,
 		5, 6, 7, 8,
 		9, 10, 11, 12}, 1, 3, 4)
-	y := CenterCrop(1, 2).TransformItem(x, nil, true)
+	y := CenterCrop(1, 2).TransformItem(x, nil, TrainSplit)
 	if !slices.Equal(y.Data(), []float32{6, 7}) {
 		t.Errorf("crop %v", y.Data())
 	}
-	y = CenterCrop(5, 4).TransformItem(x, nil, false)
+	y = CenterCrop(5, 4).TransformItem(x, nil, ValidSplit)
 	if y.At(0, 0, 0) != 0 || y.At(0, 1, 0) != 1 || y.At(0, 4, 3) != 0 {
 		t.Errorf("pad %v", y.Data())
 	}
@@ -156,21 +156,21 @@ func TestAugmentKeepsRangeAndIdentity(t *testing.T) {
 	orig := ds.X.Clone()
 	// Zero value, validation: nothing changes.
 	x := ds.X.Clone()
-	(&Augment{}).TransformBatch(x, rngs(), true)
-	AugTransforms().TransformBatch(x, rngs(), false)
-	RandomErasing{}.TransformBatch(x, rngs(), false)
+	(&Augment{}).TransformBatch(x, rngs(), TrainSplit)
+	AugTransforms().TransformBatch(x, rngs(), ValidSplit)
+	RandomErasing{}.TransformBatch(x, rngs(), ValidSplit)
 	if !slices.Equal(x.Data(), orig.Data()) {
 		t.Error("zero Augment or validation changed the batch")
 	}
 	// Training: in [0,1], changed.
 	x = ds.X.Clone()
-	AugTransforms().TransformBatch(x, rngs(), true)
+	AugTransforms().TransformBatch(x, rngs(), TrainSplit)
 	inUnit(t, "AugTransforms", x.Data())
 	if slices.Equal(x.Data(), orig.Data()) {
 		t.Error("AugTransforms changed nothing")
 	}
 	x = ds.X.Clone()
-	RandomErasing{P: 1, MaxCount: 3}.TransformBatch(x, rngs(), true)
+	RandomErasing{P: 1, MaxCount: 3}.TransformBatch(x, rngs(), TrainSplit)
 	inUnit(t, "RandomErasing", x.Data())
 	if slices.Equal(x.Data(), orig.Data()) {
 		t.Error("RandomErasing changed nothing")
@@ -180,7 +180,7 @@ func TestAugmentKeepsRangeAndIdentity(t *testing.T) {
 func TestAugmentFlipIsExact(t *testing.T) {
 	x := tensor.Uniform[float32](tensor.NewRNG(5), 0, 1, 1, 2, 4, 5)
 	y := x.Clone()
-	(&Augment{FlipP: 1}).TransformBatch(y, []*tensor.RNG{tensor.NewRNG(0)}, true)
+	(&Augment{FlipP: 1}).TransformBatch(y, []*tensor.RNG{tensor.NewRNG(0)}, TrainSplit)
 	for c := 0; c < 2; c++ {
 		for r := 0; r < 4; r++ {
 			for i := 0; i < 5; i++ {
@@ -204,7 +204,7 @@ func TestAugmentConstant(t *testing.T) {
 	a.MaxLighting = 0
 	a.MaxRotate, a.MaxWarp, a.PAffine = 45, 0.4, 1
 	a.MinZoom, a.MaxZoom = 0.7, 1.5
-	a.TransformBatch(x, rngs, true)
+	a.TransformBatch(x, rngs, TrainSplit)
 	for i, v := range x.Data() {
 		if math.Abs(float64(v)-0.3) > 1e-5 {
 			t.Fatalf("element %d: %v", i, v)
@@ -218,7 +218,7 @@ func TestLightingIsMonotone(t *testing.T) {
 		x.Data()[i] = float32(i) / 10
 	}
 	a := &Augment{MaxLighting: 0.2, PLighting: 1}
-	a.TransformBatch(x, []*tensor.RNG{tensor.NewRNG(9)}, true)
+	a.TransformBatch(x, []*tensor.RNG{tensor.NewRNG(9)}, TrainSplit)
 	d := x.Data()
 	for i := 1; i < len(d); i++ {
 		if !(d[i] > d[i-1]) {
@@ -246,7 +246,7 @@ func TestPerspectiveCoeffs(t *testing.T) {
 // checks that each item's label is its own.
 func TestTransformsKeepLabels(t *testing.T) {
 	ds := toyDataset(32)
-	dl := NewDataLoader(ds, true, BatchSize(8),
+	dl := NewDataLoader(ds, TrainSplit, BatchSize(8),
 		ItemTfms(RandomResizedCrop(6, 6, 0.5)), BatchTfms(AugTransforms(), RandomErasing{}))
 	for _, b := range allBatches(t, dl, 0) {
 		inUnit(t, "batch", b.X.Data())

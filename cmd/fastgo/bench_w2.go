@@ -290,7 +290,7 @@ func runW3(m layers.Module, test *vision.TensorDataset) *w3Result {
 			ad[j] = clamp32(v+float32(rng.Float64()*2*eps-eps), 0, 1)
 		}
 		for range steps {
-			v := autograd.New(xa, true)
+			v := autograd.Param(xa)
 			loss := autograd.CrossEntropy(layers.Call(m, v), y, nil)
 			g := autograd.Grads(loss, nil, v)[0].Data()
 			for j, gj := range g {

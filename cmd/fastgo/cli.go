@@ -220,7 +220,7 @@ func (d *dataFlags) open(ctx context.Context) (*vision.DataLoaders, string, erro
 		dls, err := vision.CIFAR10(d.dataDir, builtin()...)
 		return dls, "CIFAR-10", err
 	case "cifar-100":
-		dls, err := vision.CIFAR100(d.dataDir, false, builtin()...)
+		dls, err := vision.CIFAR100(d.dataDir, builtin()...)
 		return dls, "CIFAR-100", err
 	}
 	st, err := os.Stat(d.data)
@@ -441,7 +441,7 @@ func (lm *loadedModel) loadImage(path string) (*tensor.Tensor, error) {
 		if x.Dim(0) != s[0] {
 			return nil, fmt.Errorf("%s: an image of %d channels, the model takes %d", path, x.Dim(0), s[0])
 		}
-		x = vision.Resize(s[1], s[2], vision.Squish).TransformItem(x, nil, false)
+		x = vision.Resize(s[1], s[2], vision.Squish).TransformItem(x, nil, vision.ValidSplit)
 	}
 	return x, nil
 }

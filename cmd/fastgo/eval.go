@@ -93,7 +93,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 
 	m := build()
-	if _, err := layers.LoadFile(m, *weights, true); err != nil {
+	if _, err := layers.LoadFile(m, *weights); err != nil {
 		return err
 	}
 	test, source, err := evalTestSet(*data)

@@ -326,7 +326,7 @@ func TestEvalMatchesPyTorch(t *testing.T) {
 		t.Errorf("fastgo eval accuracy %.4f, PyTorch %.4f: differ by more than 0.001", r.TestAcc, ref.TestAcc)
 	}
 	m := evalArchs["smallcnn"]()
-	if _, err := layers.LoadFile(m, weights, true); err != nil {
+	if _, err := layers.LoadFile(m, weights); err != nil {
 		t.Fatal(err)
 	}
 	test, err := vision.Embedded()

@@ -36,7 +36,7 @@ func loadWeights(path string, m layers.Module) error {
 		}
 		sd.Names = append(sd.Names, name)
 	}
-	if _, err := layers.LoadStateDict(m, sd, true); err != nil {
+	if _, err := layers.LoadStateDict(m, sd); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

@@ -115,7 +115,7 @@ func run(small bool, eps float64) error {
 			return err
 		}
 		m := learn.Model
-		if _, err := layers.LoadStateDict(m, start, true); err != nil {
+		if _, err := layers.LoadStateDict(m, start); err != nil {
 			return err
 		}
 		fmt.Printf("\n%s:\n", d.name)

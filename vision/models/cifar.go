@@ -33,7 +33,7 @@ func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18Model {
 		panic(fastgo.Errorf("models.NewCIFARResNet18: %d classes", classes))
 	}
 	m := &CIFARResNet18Model{}
-	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(inCh, 64, 3, layers.ConvConfig{Padding: 1, NoBias: true}, rng))
+	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(inCh, 64, 3, rng, layers.Padding(1), layers.NoBias()))
 	m.BN1 = layers.Register(&m.Base, "bn1", layers.NewBatchNorm2d(64))
 	seq := layers.NewSequential()
 	in := 64
@@ -43,13 +43,13 @@ func NewCIFARResNet18(inCh, classes int, rng *tensor.RNG) *CIFARResNet18Model {
 		in = st.out
 	}
 	m.Blocks = layers.Register(&m.Base, "layers", seq)
-	m.FC = layers.Register(&m.Base, "fc", layers.NewLinear(512, classes, true, rng))
+	m.FC = layers.Register(&m.Base, "fc", layers.NewLinear(512, classes, rng))
 	return m
 }
 
 // Forward maps x [N, inCh, 32, 32] to logits.
 func (m *CIFARResNet18Model) Forward(x *autograd.Value) *autograd.Value {
-	h := layers.CallConvBN(m.Conv1, m.BN1, x, true)
+	h := layers.CallConvBNReLU(m.Conv1, m.BN1, x)
 	h = autograd.Consumed(h, layers.Call(m.Blocks, h))
 	h = autograd.Consumed(h, autograd.AdaptiveAvgPool2d(h, 1, 1))
 	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
@@ -65,13 +65,13 @@ type cifarBlock struct {
 
 func newCIFARBlock(in, out, stride int, rng *tensor.RNG) *cifarBlock {
 	b := &cifarBlock{}
-	b.conv1 = layers.Register(&b.Base, "conv1", layers.NewConv2d(in, out, 3, layers.ConvConfig{Stride: stride, Padding: 1, NoBias: true}, rng))
+	b.conv1 = layers.Register(&b.Base, "conv1", layers.NewConv2d(in, out, 3, rng, layers.Stride(stride), layers.Padding(1), layers.NoBias()))
 	b.bn1 = layers.Register(&b.Base, "bn1", layers.NewBatchNorm2d(out))
-	b.conv2 = layers.Register(&b.Base, "conv2", layers.NewConv2d(out, out, 3, layers.ConvConfig{Padding: 1, NoBias: true}, rng))
+	b.conv2 = layers.Register(&b.Base, "conv2", layers.NewConv2d(out, out, 3, rng, layers.Padding(1), layers.NoBias()))
 	b.bn2 = layers.Register(&b.Base, "bn2", layers.NewBatchNorm2d(out))
 	if stride != 1 || in != out {
 		b.shortcut = layers.Register(&b.Base, "shortcut", layers.NewSequential(
-			layers.NewConv2d(in, out, 1, layers.ConvConfig{Stride: stride, NoBias: true}, rng), layers.NewBatchNorm2d(out)))
+			layers.NewConv2d(in, out, 1, rng, layers.Stride(stride), layers.NoBias()), layers.NewBatchNorm2d(out)))
 	} else {
 		b.shortcut = layers.Register(&b.Base, "shortcut", layers.NewSequential())
 	}
@@ -79,8 +79,8 @@ func newCIFARBlock(in, out, stride int, rng *tensor.RNG) *cifarBlock {
 }
 
 func (b *cifarBlock) Forward(x *autograd.Value) *autograd.Value {
-	h := layers.CallConvBN(b.conv1, b.bn1, x, true)
-	h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h, false))
+	h := layers.CallConvBNReLU(b.conv1, b.bn1, x)
+	h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h))
 	idt := layers.Call(b.shortcut, x) // x itself when the shortcut is empty
 	s := autograd.Consumed(h, autograd.Add(h, idt))
 	if idt != x { // x is the caller's

@@ -223,7 +223,7 @@ func LoadPretrained(r *ResNet, path string) error {
 		return fmt.Errorf("models.LoadPretrained: %s does not hold torchvision weights for this ResNet: %s", path,
 			problems(missing, bad, unexpected))
 	}
-	if _, err := layers.LoadStateDict(r.BodySequential(), sd, true); err != nil {
+	if _, err := layers.LoadStateDict(r.BodySequential(), sd); err != nil {
 		return fmt.Errorf("models.LoadPretrained: %s: %w", path, err)
 	}
 	return nil

@@ -18,7 +18,7 @@ import (
 func Head(nf, nOut int, rng *tensor.RNG) *layers.Sequential {
 	rng = layers.OrDefault(rng)
 	lin := func(in, out int) *layers.Linear {
-		l := layers.NewLinear(in, out, false, rng)
+		l := layers.NewLinear(in, out, rng, layers.NoBias())
 		layers.KaimingNormal(l.Weight.Data(), rng)
 		return l
 	}

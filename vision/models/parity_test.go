@@ -124,7 +124,7 @@ func TestSmallCNNParity(t *testing.T) {
 	if got := layers.NumParams(m); got != 421834 {
 		t.Fatalf("SmallCNN has %d parameters, want 421,834", got)
 	}
-	if _, err := layers.LoadStateDict(m, stateDict(t, f, "smallcnn_train.p."), true); err != nil {
+	if _, err := layers.LoadStateDict(m, stateDict(t, f, "smallcnn_train.p.")); err != nil {
 		t.Fatal(err)
 	}
 	layers.Train(m)
@@ -149,7 +149,7 @@ func TestResNetParity(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewResNet(ResNetConfig{Block: Basic, Layers: [4]int{1, 1, 1, 1}, Widths: [4]int{8, 16, 24, 32}, NumClasses: 5}, tensor.NewRNG(3))
-	if _, err := layers.LoadStateDict(m, stateDict(t, f, "tinyresnet_train.p."), true); err != nil {
+	if _, err := layers.LoadStateDict(m, stateDict(t, f, "tinyresnet_train.p.")); err != nil {
 		t.Fatal(err)
 	}
 	check(t, f, "tinyresnet_train", m)

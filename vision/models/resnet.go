@@ -109,7 +109,7 @@ func NewResNet(cfg ResNetConfig, rng *tensor.RNG) *ResNet {
 	}
 	r.Layer1, r.Layer2, r.Layer3, r.Layer4 = stages[0], stages[1], stages[2], stages[3]
 	r.AvgPool = layers.Register(&r.Base, "avgpool", &layers.AdaptiveAvgPool2d{H: 1, W: 1})
-	r.FC = layers.Register(&r.Base, "fc", layers.NewLinear(in, cfg.NumClasses, true, rng))
+	r.FC = layers.Register(&r.Base, "fc", layers.NewLinear(in, cfg.NumClasses, rng))
 	r.Features = in
 	r.body = layers.NewSequential(r.Conv1, r.BN1, r.Relu, r.MaxPool, r.Layer1, r.Layer2, r.Layer3, r.Layer4)
 	return r
@@ -131,7 +131,7 @@ func (r *ResNet) BodySequential() *layers.Sequential { return r.body }
 // convInit returns a bias-free square conv with torchvision's ResNet
 // initialisation: kaiming_normal_(mode="fan_out", nonlinearity="relu").
 func convInit(in, out, k, stride, pad int, rng *tensor.RNG) *layers.Conv2d {
-	c := layers.NewConv2d(in, out, k, layers.ConvConfig{Stride: stride, Padding: pad, NoBias: true}, rng)
+	c := layers.NewConv2d(in, out, k, rng, layers.Stride(stride), layers.Padding(pad), layers.NoBias())
 	std := math.Sqrt(2 / float64(out*k*k))
 	d := c.Weight.Data().Data()
 	for i := range d {
@@ -181,12 +181,12 @@ func (b *block) Forward(x *autograd.Value) *autograd.Value {
 	if b.downsample != nil {
 		idt = layers.Call(b.downsample, x)
 	}
-	h := layers.CallConvBN(b.conv1, b.bn1, x, true)
+	h := layers.CallConvBNReLU(b.conv1, b.bn1, x)
 	if b.kind == Bottleneck {
-		h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h, true))
-		h = autograd.Consumed(h, layers.CallConvBN(b.conv3, b.bn3, h, false))
+		h = autograd.Consumed(h, layers.CallConvBNReLU(b.conv2, b.bn2, h))
+		h = autograd.Consumed(h, layers.CallConvBN(b.conv3, b.bn3, h))
 	} else {
-		h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h, false))
+		h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h))
 	}
 	s := autograd.Consumed(h, autograd.Add(h, idt))
 	if idt != x {

@@ -28,12 +28,12 @@ type SmallCNNModel struct {
 // initialised as PyTorch does, drawing from rng (nil: the default generator).
 func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNNModel {
 	m := &SmallCNNModel{pool: layers.NewMaxPool2d(2, 2, 0)}
-	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(1, 32, 3, layers.ConvConfig{Padding: 1}, rng))
+	m.Conv1 = layers.Register(&m.Base, "conv1", layers.NewConv2d(1, 32, 3, rng, layers.Padding(1)))
 	m.BN1 = layers.Register(&m.Base, "bn1", layers.NewBatchNorm2d(32))
-	m.Conv2 = layers.Register(&m.Base, "conv2", layers.NewConv2d(32, 64, 3, layers.ConvConfig{Padding: 1}, rng))
+	m.Conv2 = layers.Register(&m.Base, "conv2", layers.NewConv2d(32, 64, 3, rng, layers.Padding(1)))
 	m.BN2 = layers.Register(&m.Base, "bn2", layers.NewBatchNorm2d(64))
-	m.FC1 = layers.Register(&m.Base, "fc1", layers.NewLinear(64*7*7, 128, true, rng))
-	m.FC2 = layers.Register(&m.Base, "fc2", layers.NewLinear(128, nClasses, true, rng))
+	m.FC1 = layers.Register(&m.Base, "fc1", layers.NewLinear(64*7*7, 128, rng))
+	m.FC2 = layers.Register(&m.Base, "fc2", layers.NewLinear(128, nClasses, rng))
 	return m
 }
 
@@ -42,9 +42,9 @@ func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNNModel {
 // Every value inside is consumed (autograd.Consumed), so a training step
 // recycles their buffers.
 func (m *SmallCNNModel) Forward(x *autograd.Value) *autograd.Value {
-	h := layers.CallConvBN(m.Conv1, m.BN1, x, true)
+	h := layers.CallConvBNReLU(m.Conv1, m.BN1, x)
 	h = autograd.Consumed(h, layers.Call(m.pool, h))
-	h = autograd.Consumed(h, layers.CallConvBN(m.Conv2, m.BN2, h, true))
+	h = autograd.Consumed(h, layers.CallConvBNReLU(m.Conv2, m.BN2, h))
 	h = autograd.Consumed(h, layers.Call(m.pool, h))
 	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
 	h = autograd.Consumed(h, layers.Call(m.FC1, h))
