@@ -69,13 +69,14 @@ func isInt(d Dtype) bool {
 // hostile file can cost; the package documentation says how.
 const (
 	// MaxPickleSize is the largest pickle (the data.pkl record of the zip
-	// format, or each pickle of the legacy format) Read accepts: 16 MiB,
-	// about a hundred thousand tensors.
+	// format, or each pickle of the legacy format) Read accepts: 16 MiB.
+	// PyTorch pickles about 100 bytes a tensor.
 	MaxPickleSize = 16 << 20
 	// MaxPickleMemory bounds the memory that unpickling may build: Read
 	// estimates, before unpickling, an upper bound on what each opcode
-	// allocates and refuses a pickle whose total exceeds 256 MiB. A state
-	// dict needs about 2 KiB a tensor.
+	// allocates and refuses a pickle whose total exceeds 256 MiB. The
+	// estimate of a state dict is about 5 KiB a tensor, so a file may
+	// hold about 50,000 tensors.
 	MaxPickleMemory = 256 << 20
 	// MaxNesting is the deepest nesting of marks (open tuples, lists and
 	// dicts under construction) and of dicts within dicts that Read accepts.

@@ -40,9 +40,9 @@ const (
 	costTuple   = 48  // a tuple header, plus 16 a member
 	costList    = 112 // an empty list with room for 4
 	costDict    = 160 // an empty dict with room for 4
-	costElem    = 48  // one list element or dict item added (growth included)
+	costElem    = 96  // one list element or dict item added (growth included)
 	costMemo    = 64  // one memo entry
-	costReduce  = 640 // the result of a call: an OrderedDict, a tensor or a storage
+	costReduce  = 640 // the result of a call: an OrderedDict, a tensor (MaxRank dimensions) or a storage
 	costGlobal  = 64  // a class or function value
 	maxNumDigit = 32  // longest decimal integer or memo index in text form
 )
@@ -62,6 +62,8 @@ type scanner struct {
 	marks int
 	memo  map[int]slot
 	cost  int64
+	// dictItems counts the dict items added so far: no dict has more.
+	dictItems int64
 }
 
 // scanPickle validates the pickle at the start of p and returns its length
@@ -69,29 +71,36 @@ type scanner struct {
 // pickle does, a *globalError for a global outside the allowed set, and
 // another error for anything else it refuses.
 func scanPickle(p []byte) (int, error) {
+	n, _, err := scanCost(p)
+	return n, err
+}
+
+// scanCost is scanPickle, also returning the estimated bytes that
+// unpickling will allocate.
+func scanCost(p []byte) (int, int64, error) {
 	s := &scanner{p: p, memo: map[int]slot{}}
 	for {
 		if s.pos >= len(p) {
-			return 0, errNeedMore
+			return 0, 0, errNeedMore
 		}
 		at := s.pos
 		op := p[s.pos]
 		s.pos++
 		done, err := s.step(op)
 		if err == errNeedMore {
-			return 0, err
+			return 0, 0, err
 		}
 		if err != nil {
-			return 0, fmt.Errorf("opcode 0x%02x at byte %d: %w", op, at, err)
+			return 0, 0, fmt.Errorf("opcode 0x%02x at byte %d: %w", op, at, err)
 		}
 		if done {
-			return s.pos, nil
+			return s.pos, s.cost, nil
 		}
 		switch {
 		case len(s.stack) > maxStack:
-			return 0, fmt.Errorf("opcode 0x%02x at byte %d: stack deeper than %d entries", op, at, maxStack)
+			return 0, 0, fmt.Errorf("opcode 0x%02x at byte %d: stack deeper than %d entries", op, at, maxStack)
 		case s.cost > MaxPickleMemory:
-			return 0, fmt.Errorf("opcode 0x%02x at byte %d: unpickling would take more than %d MiB", op, at, MaxPickleMemory>>20)
+			return 0, 0, fmt.Errorf("opcode 0x%02x at byte %d: unpickling would take more than %d MiB", op, at, MaxPickleMemory>>20)
 		}
 	}
 }
@@ -257,8 +266,11 @@ func (s *scanner) step(op byte) (done bool, err error) {
 			s.push(slot{}, costReduce)
 		}
 	case 'b': // BUILD: pops the state, keeps the object
+		// The unpickler copies the state dict's items into the object's
+		// attributes: charge the most items a dict can have.
 		if _, err = s.pop(1); err == nil {
 			_, err = s.top()
+			s.cost += s.dictItems * costElem
 		}
 	case 'a': // APPEND
 		if _, err = s.pop(2); err == nil {
@@ -268,6 +280,7 @@ func (s *scanner) step(op byte) (done bool, err error) {
 		if _, err = s.pop(2); err == nil {
 			_, err = s.top()
 			s.cost += costElem
+			s.dictItems++
 		}
 	case 'e', 'u': // APPENDS, SETITEMS
 		var n int
@@ -276,10 +289,16 @@ func (s *scanner) step(op byte) (done bool, err error) {
 				s.push(slot{}, int64(n)*costElem)
 			}
 		}
+		if op == 'u' {
+			s.dictItems += int64(n / 2)
+		}
 	case 't', 'l', 'd': // TUPLE, LIST, DICT
 		var n int
 		if n, err = s.popMark(); err == nil {
 			s.push(slot{}, costDict+int64(n)*costElem)
+		}
+		if op == 'd' {
+			s.dictItems += int64(n / 2)
 		}
 	case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
 		n := int(op - 0x84)

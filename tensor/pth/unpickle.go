@@ -212,10 +212,10 @@ func (r rebuildTensor) Call(args ...any) (any, error) {
 	size, ok1 := intTuple(args[2])
 	stride, ok2 := intTuple(args[3])
 	if !ok1 || !ok2 {
-		return nil, errors.New("_rebuild_tensor: size or stride is not a tuple of integers")
+		return nil, fmt.Errorf("_rebuild_tensor: size or stride is not a tuple of at most %d integers", MaxRank)
 	}
-	if len(size) != len(stride) || len(size) > MaxRank {
-		return nil, fmt.Errorf("_rebuild_tensor: %d sizes and %d strides (want as many, at most %d)", len(size), len(stride), MaxRank)
+	if len(size) != len(stride) {
+		return nil, fmt.Errorf("_rebuild_tensor: %d sizes and %d strides", len(size), len(stride))
 	}
 	t := &tensorRef{st: view.root, offset: view.offset + offset, shape: make([]int, len(size)), strides: stride}
 	numel, last, err := extent(offset, size, stride)
@@ -256,19 +256,19 @@ func extent(offset int64, size, stride []int64) (numel, last uint64, err error) 
 			overflow = overflow || hi != 0 || carry != 0
 		}
 	}
-	if numel == 0 {
-		return 0, 0, nil
-	}
 	if overflow || numel > 1<<62 || last > 1<<62 {
 		return 0, 0, errors.New("element count or extent overflows")
+	}
+	if numel == 0 {
+		return 0, 0, nil
 	}
 	return numel, last, nil
 }
 
-// intTuple returns a tuple (or torch.Size) of integers.
+// intTuple returns a tuple (or torch.Size) of at most MaxRank integers.
 func intTuple(v any) ([]int64, bool) {
 	t, ok := asTuple(v)
-	if !ok {
+	if !ok || len(t) > MaxRank {
 		return nil, false
 	}
 	out := make([]int64, len(t))
@@ -307,7 +307,7 @@ func (sizeClass) Call(args ...any) (any, error) {
 	}
 	v, ok := intTuple(args[0])
 	if !ok {
-		return nil, errors.New("torch.Size of something that is not a tuple of integers")
+		return nil, fmt.Errorf("torch.Size of something that is not a tuple of at most %d integers", MaxRank)
 	}
 	t := make(types.Tuple, len(v))
 	for i, x := range v {
