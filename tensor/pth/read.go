@@ -65,6 +65,32 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 	return nil, formatErr("", "", "not a torch.save file (it starts with % x, neither a zip archive nor a pickle)", head[:n])
 }
 
+// legacyMagicBytes is the LONG1 opcode and the little-endian bytes of the
+// legacy format's magic number.
+const legacyMagicBytes = "\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+// IsTorchSave reports whether prefix, the first bytes of a file (at least
+// 23 of them for the legacy format), start as a torch.save file does: a zip
+// archive, or the pickle of the legacy format's magic number. It tells
+// torch.save files from safetensors files, whose first 8 bytes are a
+// header length.
+func IsTorchSave(prefix []byte) bool {
+	if isZip(prefix) {
+		return true
+	}
+	if len(prefix) < 2 || prefix[0] != 0x80 || prefix[1] < 2 || prefix[1] > 5 {
+		return false
+	}
+	rest := prefix[2:]
+	if len(rest) > 0 && rest[0] == 0x95 { // FRAME, from protocol 4 on
+		if len(rest) < 9 {
+			return false
+		}
+		rest = rest[9:]
+	}
+	return bytes.HasPrefix(rest, []byte(legacyMagicBytes))
+}
+
 // newFile collects the tensors of the unpickled state dict v.
 func newFile(r io.ReaderAt, v any) (*File, error) {
 	entries, skipped, err := flatten(v)

@@ -250,3 +250,28 @@ func TestGather(t *testing.T) {
 		}
 	}
 }
+
+// TestIsTorchSave checks the sniffing of torch.save files against the
+// fixtures, a protocol-4 legacy file and safetensors files.
+func TestIsTorchSave(t *testing.T) {
+	for path, want := range map[string]bool{
+		"testdata/state.pth": true, "testdata/state_legacy.pth": true, "testdata/nested.pth": true,
+		"testdata/state_proto4.pth": true, "testdata/expected.safetensors": false,
+		"testdata/resnet18_io.safetensors": false, "testdata/make_fixtures.py": false,
+	} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := IsTorchSave(b[:64]); got != want {
+			t.Errorf("%s: IsTorchSave = %v, want %v", path, got, want)
+		}
+	}
+	proto4 := "\x80\x04\x95\x0c\x00\x00\x00\x00\x00\x00\x00" + legacyMagicBytes + "."
+	if !IsTorchSave([]byte(proto4)) || IsTorchSave([]byte(proto4[:15])) || IsTorchSave(nil) {
+		t.Error("IsTorchSave misreads a protocol-4 legacy magic number or a short prefix")
+	}
+	if IsTorchSave([]byte("\x80\x02\x00\x00\x00\x00\x00\x00{}")) {
+		t.Error("a safetensors header of 640 bytes read as a torch.save file")
+	}
+}
