@@ -289,7 +289,10 @@ func (s *scanner) step(op byte) (done bool, err error) {
 				s.push(slot{}, int64(n)*costElem)
 			}
 		}
-		if op == 'u' {
+		if op == 'u' && err == nil {
+			if n%2 != 0 {
+				return false, fmt.Errorf("SETITEMS of %d entries, not key-value pairs", n)
+			}
 			s.dictItems += int64(n / 2)
 		}
 	case 't', 'l', 'd': // TUPLE, LIST, DICT
@@ -297,7 +300,10 @@ func (s *scanner) step(op byte) (done bool, err error) {
 		if n, err = s.popMark(); err == nil {
 			s.push(slot{}, costDict+int64(n)*costElem)
 		}
-		if op == 'd' {
+		if op == 'd' && err == nil {
+			if n%2 != 0 {
+				return false, fmt.Errorf("DICT of %d entries, not key-value pairs", n)
+			}
 			s.dictItems += int64(n / 2)
 		}
 	case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3

@@ -262,12 +262,24 @@ func TestMalformedPickles(t *testing.T) {
 		{"two dtypes", state(bu("a"), rebuild(pid("FloatStorage", "0", k(1)), k(0), ")", ")"),
 			bu("b"), rebuild(pid("HalfStorage", "0", k(2)), k(0), ")", ")")), "1 F32 elements and 2 F16"},
 		{"parameter of an int", state(bu("w"), gl("torch._utils", "_rebuild_parameter")+tup(k(1), "\x89", odict)+"R"), "not a tensor"},
+		{"odd DICT", "\x80\x02(K\x01d.", "DICT of 1 entries"},
+		{"odd SETITEMS", "\x80\x02}(K\x01K\x02K\x03u.", "SETITEMS of 3 entries"},
 		{"OrderedDict with args", "\x80\x02ccollections\nOrderedDict\n" + tup(k(1)) + "R.", "OrderedDictClass.Call args not supported"},
 	} {
 		_, err := readBytes(zipFile(t, c.pkl, map[string]string{"data/0": "\x00\x00\x00\x00"}))
 		var fe *FormatError
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want a *FormatError containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestUnpicklerPanics checks that a panic of the unpickler, on a pickle
+// that the scan would have refused, is an error.
+func TestUnpicklerPanics(t *testing.T) {
+	for _, p := range []string{"\x80\x02(K\x01d.", "\x80\x02\x8a\x00.", "\x80\x02\xff."} {
+		if _, err := (&unpickling{}).load([]byte(p)); err == nil {
+			t.Errorf("%q: no error", p)
 		}
 	}
 }
