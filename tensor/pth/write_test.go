@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 )
@@ -161,6 +163,24 @@ func TestSave(t *testing.T) {
 	}
 	if f, err := Load(path); err != nil || len(f.Names()) != len(entries) {
 		t.Errorf("a failed Save changed the file: %v", err)
+	}
+	// A disk that fills up half way through the write.
+	restore := atomicfile.SetWriteHook(func(written int64) error {
+		if written > 200 {
+			return errors.New("no space left on device")
+		}
+		return nil
+	})
+	defer restore()
+	err = Save(path, entriesOf(t, "testdata/state.pth"))
+	if err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Errorf("Save on a full disk: %v", err)
+	}
+	if f, err := Load(path); err != nil || len(f.Names()) != len(entries) {
+		t.Errorf("a failed Save changed the file: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp*")); len(left) != 0 {
+		t.Errorf("a failed Save left %v", left)
 	}
 }
 
