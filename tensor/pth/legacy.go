@@ -73,7 +73,7 @@ func readLegacy(r io.ReaderAt, size int64) (*File, error) {
 	if err := placeLegacyStorages(r, u.storages, keys, off, size); err != nil {
 		return nil, err
 	}
-	f, err := newFile(r, obj)
+	f, err := newFile(r, obj, "data pickle")
 	if err != nil {
 		return nil, err
 	}
@@ -111,28 +111,28 @@ func placeLegacyStorages(r io.ReaderAt, storages map[string]*storage, keys any, 
 		st, ok := storages[key]
 		switch {
 		case !ok:
-			return formatErr("", "storage keys", "storage %q is not used by the pickle", key)
+			return formatErr("", "storage keys", "storage %s is not used by the pickle", quoteKey(key))
 		case st.off >= 0:
-			return formatErr("", "storage keys", "storage %q listed twice", key)
+			return formatErr("", "storage keys", "storage %s listed twice", quoteKey(key))
 		}
 		var nb [8]byte
 		if size-off < 8 || readFull(r, nb[:], off) != nil {
-			return formatErr("", "storage "+key, "the file ends before the storage's element count")
+			return formatErr("", "storage "+printable(key), "the file ends before the storage's element count")
 		}
 		n := binary.LittleEndian.Uint64(nb[:])
 		if n != uint64(st.numel) {
-			return formatErr("", "storage "+key, "%d elements in the file, %d in the pickle", n, st.numel)
+			return formatErr("", "storage "+printable(key), "%d elements in the file, %d in the pickle", n, st.numel)
 		}
 		hi, nbytes := bits.Mul64(n, uint64(st.dtype.Size()))
 		if hi != 0 || nbytes > uint64(size-off-8) {
-			return formatErr("", "storage "+key, "%d %s elements at offset %d run past the end of the %d-byte file", n, st.dtype, off+8, size)
+			return formatErr("", "storage "+printable(key), "%d %s elements at offset %d run past the end of the %d-byte file", n, st.dtype, off+8, size)
 		}
 		st.off = off + 8
 		off += 8 + int64(nbytes)
 	}
 	for key, st := range storages {
 		if st.off < 0 {
-			return formatErr("", "storage keys", "storage %q has no data", key)
+			return formatErr("", "storage keys", "storage %s has no data", quoteKey(key))
 		}
 	}
 	return nil

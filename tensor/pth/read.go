@@ -91,11 +91,12 @@ func IsTorchSave(prefix []byte) bool {
 	return bytes.HasPrefix(rest, []byte(legacyMagicBytes))
 }
 
-// newFile collects the tensors of the unpickled state dict v.
-func newFile(r io.ReaderAt, v any) (*File, error) {
+// newFile collects the tensors of the unpickled state dict v, from the
+// pickle named field.
+func newFile(r io.ReaderAt, v any, field string) (*File, error) {
 	entries, skipped, err := flatten(v)
 	if err != nil {
-		return nil, formatErr("", "data.pkl", "%v", err)
+		return nil, formatErr("", field, "%v", err)
 	}
 	f := &File{r: r, tensors: make(map[string]*tensorRef, len(entries)), skipped: skipped}
 	for _, e := range entries {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -411,5 +412,49 @@ func TestLoadNamesFile(t *testing.T) {
 	}
 	if _, err := Load(path + ".missing"); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestRebuildVariants checks the other ways a pickle may build a tensor:
+// _rebuild_tensor (before v2), _rebuild_tensor_v2 with PyTorch 2's
+// metadata argument, _rebuild_parameter_with_state, torch.Size as the size,
+// and a storage view of the legacy format.
+func TestRebuildVariants(t *testing.T) {
+	data := map[string]string{"data/0": "\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40"} // 1 2 3 4
+	st := pid("FloatStorage", "0", k(4))
+	size := gl("torch", "Size") + tup(k(2)) + "\x85R"
+	for name, value := range map[string]string{
+		"_rebuild_tensor":    gl("torch._utils", "_rebuild_tensor") + tup(st, k(1), tup(k(2)), tup(k(2))) + "R",
+		"v2 with metadata":   gl("torch._utils", "_rebuild_tensor_v2") + tup(st, k(1), tup(k(2)), tup(k(2)), "\x89", odict, "N") + "R",
+		"parameter":          gl("torch._utils", "_rebuild_parameter") + tup(rebuild(st, k(1), tup(k(2)), tup(k(2))), "\x88", odict) + "R",
+		"parameter w/ state": gl("torch._utils", "_rebuild_parameter_with_state") + tup(rebuild(st, k(1), tup(k(2)), tup(k(2))), "\x88", odict, "}") + "R",
+		"torch.Size":         rebuild(st, k(1), size, tup(k(2))),
+	} {
+		f, err := readBytes(zipFile(t, state(bu("w"), value), data))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if x, err := f.Tensor("w"); err != nil || !reflect.DeepEqual(x.Data(), []float32{2, 4}) {
+			t.Errorf("%s: read %v, %v; want [2 4]", name, x, err)
+		}
+	}
+
+	view := func(off, n byte) string {
+		return tup(bu("storage"), gl("torch", "FloatStorage"), bu("0"), bu("cpu"), k(4), tup(bu("v"), k(off), k(n))) + "Q"
+	}
+	file := func(off, n byte) []byte {
+		return legacyFile(state(bu("w"), rebuild(view(off, n), k(0), tup(k(2)), tup(k(1)))), []string{"0"}, le64(4)+data["data/0"])
+	}
+	f, err := readBytes(file(1, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, err := f.Tensor("w"); err != nil || !reflect.DeepEqual(x.Data(), []float32{2, 3}) {
+		t.Errorf("legacy view: read %v, %v; want [2 3]", x, err)
+	}
+	for _, c := range [][2]byte{{3, 2}, {5, 0}, {0, 1}} {
+		if _, err := readBytes(file(c[0], c[1])); err == nil {
+			t.Errorf("a view of %d elements at %d read as a 2-element tensor", c[1], c[0])
+		}
 	}
 }

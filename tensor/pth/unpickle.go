@@ -172,7 +172,7 @@ func (u *unpickling) persistentLoad(pid any) (any, error) {
 		}
 		u.storages[key] = st
 	case st.dtype != cls.dtype || st.numel != numel:
-		return nil, fmt.Errorf("storage %q is %d %s elements and %d %s elements", key, st.numel, st.dtype, numel, cls.dtype)
+		return nil, fmt.Errorf("storage %s is %d %s elements and %d %s elements", quoteKey(key), st.numel, st.dtype, numel, cls.dtype)
 	}
 	view := &storageView{root: st, numel: st.numel}
 	if u.legacy && t[5] != nil {
@@ -184,7 +184,7 @@ func (u *unpickling) persistentLoad(pid any) (any, error) {
 		off, ok2 := asInt(v[1])
 		n, ok3 := asInt(v[2])
 		if !ok1 || !ok2 || !ok3 || off < 0 || n < 0 || off > st.numel || n > st.numel-off {
-			return nil, fmt.Errorf("storage view [%v, +%v) outside storage %q of %d elements", v[1], v[2], key, st.numel)
+			return nil, fmt.Errorf("malformed view of storage %s of %d elements", quoteKey(key), st.numel)
 		}
 		view.offset, view.numel = off, n
 	}

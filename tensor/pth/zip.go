@@ -62,7 +62,7 @@ func readZip(r io.ReaderAt, size int64) (*File, error) {
 	if err != nil {
 		return nil, asFormatErr("data.pkl", err)
 	}
-	return newFile(r, obj)
+	return newFile(r, obj, "data.pkl")
 }
 
 // zipRecords returns the archive's files by name within its top folder,
@@ -128,10 +128,10 @@ func readRecord(records map[string]*zip.File, name string, max int64) ([]byte, e
 // resolveZipStorage checks the record data/KEY of st against st's size and
 // the archive's and sets st.off to its data.
 func resolveZipStorage(records map[string]*zip.File, size int64, st *storage) error {
-	name := "data/" + st.key
-	f, ok := records[name]
+	f, ok := records["data/"+st.key]
+	name := "data/" + printable(st.key)
 	if !ok {
-		return formatErr("", name, "missing: no record for storage %q", st.key)
+		return formatErr("", name, "missing: no record for the storage")
 	}
 	if f.Method != zip.Store {
 		return formatErr("", name, "compressed (method %d); PyTorch stores storages uncompressed", f.Method)
@@ -149,6 +149,26 @@ func resolveZipStorage(records map[string]*zip.File, size int64, st *storage) er
 	}
 	st.off = off
 	return nil
+}
+
+// printable returns a key from the file as it can be printed in an error:
+// quoted if it is not plain, and shortened.
+func printable(key string) string {
+	if len(key) > 32 {
+		key = key[:32] + "..."
+	}
+	if q := strconv.Quote(key); q[1:len(q)-1] != key {
+		return q
+	}
+	return key
+}
+
+// quoteKey returns a key from the file quoted and shortened, for errors.
+func quoteKey(key string) string {
+	if len(key) > 32 {
+		key = key[:32] + "..."
+	}
+	return strconv.Quote(key)
 }
 
 // truncateBytes returns b as a string, shortened for an error message.
