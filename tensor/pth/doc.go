@@ -101,8 +101,11 @@
 //   - A pickle is read only up to MaxPickleSize (16 MiB). Before unpickling,
 //     an upper bound on what the unpickler will allocate is added up opcode
 //     by opcode and a pickle needing more than MaxPickleMemory (256 MiB) is
-//     refused; marks nest at most MaxNesting deep, the stack holds at most
-//     65,536 entries, integers have at most 16 bytes, and nested dicts are
+//     refused (the tests check the bound against the live heap of the
+//     unpickled values, for each kind of value a pickle can multiply); the
+//     check itself keeps a stack of at most 65,536 entries and a copy of the
+//     memo, each entry of which the bound counts. Marks nest at most
+//     MaxNesting deep, integers have at most 16 bytes, and nested dicts are
 //     followed at most MaxNesting deep (a dict that contains itself is an
 //     error, not a hang).
 //   - Each storage's size (numel times the element size, overflow-checked)

@@ -2,6 +2,7 @@ package pth
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -209,18 +210,22 @@ func int64s(shape []int) []int64 {
 // element is at src[0]) to dst in row-major order. Every dimension is at
 // least 1.
 func gather(dst, src []byte, es int, shape []int, strides []int64) {
+	shape, strides = collapse(shape, strides)
 	rank := len(shape)
-	if rank == 0 {
-		copy(dst, src[:es])
-		return
-	}
 	inner, innerStride := shape[rank-1], int(strides[rank-1])
 	idx := make([]int, rank-1)
 	base, pos := 0, 0
 	for {
-		if innerStride == 1 {
+		switch {
+		case innerStride == 1:
 			pos += copy(dst[pos:pos+inner*es], src[base*es:])
-		} else {
+		case es == 4:
+			for j := 0; j < inner; j++ {
+				o := (base + j*innerStride) * 4
+				binary.LittleEndian.PutUint32(dst[pos:], binary.LittleEndian.Uint32(src[o:]))
+				pos += 4
+			}
+		default:
 			for j := 0; j < inner; j++ {
 				o := (base + j*innerStride) * es
 				pos += copy(dst[pos:pos+es], src[o:o+es])
@@ -240,6 +245,31 @@ func gather(dst, src []byte, es int, shape []int, strides []int64) {
 			return
 		}
 	}
+}
+
+// collapse returns the view with dimensions of size 1 dropped and each
+// dimension merged into the one before it where they step through memory
+// as one (stride[i] == stride[i+1]*shape[i+1]), so that gather's inner runs
+// are as long as they can be. The result has at least one dimension.
+func collapse(shape []int, strides []int64) ([]int, []int64) {
+	outShape, outStrides := []int{1}, []int64{1}
+	for i, d := range shape {
+		if d == 1 {
+			continue
+		}
+		last := len(outShape) - 1
+		switch {
+		case outShape[last] == 1:
+			outShape[last], outStrides[last] = d, strides[i]
+		case outStrides[last] == strides[i]*int64(d):
+			outShape[last] *= d
+			outStrides[last] = strides[i]
+		default:
+			outShape = append(outShape, d)
+			outStrides = append(outStrides, strides[i])
+		}
+	}
+	return outShape, outStrides
 }
 
 // Tensor reads the named tensor as float32, contiguous: F32 data bit for

@@ -213,9 +213,9 @@ func TestNotFound(t *testing.T) {
 // TestGather checks gather against a direct index computation on views of
 // every rank up to 4 with assorted strides.
 func TestGather(t *testing.T) {
-	src := make([]byte, 200)
+	src := make([]byte, 1024)
 	for i := range src {
-		src[i] = byte(i)
+		src[i] = byte(i*7 + i/256)
 	}
 	for _, c := range []struct {
 		shape   []int
@@ -228,6 +228,11 @@ func TestGather(t *testing.T) {
 		{[]int{2, 3, 4}, []int64{1, 2, 6}},
 		{[]int{2, 1, 3, 2}, []int64{50, 9, 7, 1}},
 		{[]int{2, 2, 2, 2}, []int64{0, 0, 0, 0}},
+		{[]int{2, 3, 4}, []int64{12, 4, 1}},
+		{[]int{2, 3, 4}, []int64{20, 4, 1}},
+		{[]int{3, 1, 2}, []int64{2, 100, 1}},
+		{[]int{2, 3, 3}, []int64{40, 9, 3}},
+		{[]int{1, 1}, []int64{7, 9}},
 	} {
 		n := 1
 		for _, d := range c.shape {
@@ -235,6 +240,8 @@ func TestGather(t *testing.T) {
 		}
 		got := make([]byte, n)
 		gather(got, src, 1, c.shape, c.strides)
+		got4 := make([]byte, 4*n)
+		gather(got4, src, 4, c.shape, c.strides)
 		idx := make([]int, len(c.shape))
 		for i := 0; i < n; i++ {
 			rem, off := i, int64(0)
@@ -243,8 +250,8 @@ func TestGather(t *testing.T) {
 				rem /= c.shape[k]
 				off += int64(idx[k]) * c.strides[k]
 			}
-			if got[i] != src[off] {
-				t.Errorf("shape %v strides %v: element %d is %d, want %d", c.shape, c.strides, i, got[i], src[off])
+			if got[i] != src[off] || !bytes.Equal(got4[4*i:4*i+4], src[4*off:4*off+4]) {
+				t.Errorf("shape %v strides %v: element %d is %d (%x), want %d", c.shape, c.strides, i, got[i], got4[4*i:4*i+4], src[off])
 				break
 			}
 		}
@@ -273,5 +280,31 @@ func TestIsTorchSave(t *testing.T) {
 	}
 	if IsTorchSave([]byte("\x80\x02\x00\x00\x00\x00\x00\x00{}")) {
 		t.Error("a safetensors header of 640 bytes read as a torch.save file")
+	}
+}
+
+// BenchmarkReadResNet18 parses the strided ResNet-18 fixture (122 tensors,
+// 11.7M elements gathered from three storages) and reads every tensor.
+func BenchmarkReadResNet18(b *testing.B) {
+	data, err := os.ReadFile("testdata/resnet18.pth")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := Read(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, name := range f.Names() {
+			if info, _ := f.Info(name); info.Dtype == I64 {
+				_, err = f.Int64(name)
+			} else {
+				_, err = f.Tensor(name)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }
