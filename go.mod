@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/klauspost/cpuid/v2 v2.4.2
+	github.com/nlpodyssey/gopickle v0.2.0
 	golang.org/x/image v0.47.0
 	gonum.org/v1/gonum v0.17.0
 )

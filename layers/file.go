@@ -13,8 +13,13 @@ import (
 // the other integer dtypes) become Ints and must be scalars, as
 // num_batches_tracked is. Names are in the file's (sorted) order. A file that
 // is malformed, or an entry that is neither, is an error naming the file and
-// the entry.
+// the entry. A file saved by torch.save (a .pth file, told by its first
+// bytes) is read with package pth in the same way, its names in the state
+// dict's order.
 func ReadStateDict(path string) (*StateDict, error) {
+	if isTorchSave(path) {
+		return readTorchStateDict(path)
+	}
 	f, err := safetensors.Load(path)
 	if err != nil {
 		return nil, err
@@ -47,10 +52,11 @@ func ReadStateDict(path string) (*StateDict, error) {
 	return sd, nil
 }
 
-// LoadFile loads the safetensors state dict at path into m, strictly or
-// leniently as LoadStateDict does, so that weights saved by PyTorch
-// (save_file(model.state_dict())) load into the fastgo model with the same
-// module tree. Every error names the file and, for a bad entry, the entry.
+// LoadFile loads the state dict at path (safetensors, or torch.save's .pth:
+// see ReadStateDict) into m, strictly or leniently as LoadStateDict does, so
+// that weights saved by PyTorch (save_file(model.state_dict()) or
+// torch.save(model.state_dict(), path)) load into the fastgo model with the
+// same module tree. Every error names the file and, for a bad entry, the entry.
 func LoadFile(m Module, path string, opts ...Option) (*LoadReport, error) {
 	sd, err := ReadStateDict(path)
 	if err != nil {
