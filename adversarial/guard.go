@@ -114,15 +114,7 @@ type snapshot struct {
 }
 
 func takeSnapshot(l *learner.Learner) *snapshot {
-	sd := layers.GetStateDict(l.Model)
-	cp := &layers.StateDict{Names: append([]string(nil), sd.Names...), Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
-	for k, t := range sd.Tensors {
-		cp.Tensors[k] = t.Clone()
-	}
-	for k, v := range sd.Ints {
-		cp.Ints[k] = v
-	}
-	s := &snapshot{model: cp}
+	s := &snapshot{model: layers.GetStateDict(l.Model).Clone()}
 	if l.Opt != nil {
 		s.opt = l.Opt.StateDict()
 	}

@@ -43,7 +43,7 @@ type MixUp struct {
 	Lam  []float64
 	Perm []int
 
-	rng *tensor.RNG
+	mixer
 }
 
 // Order runs MixUp before the other callbacks see the batch.
@@ -54,15 +54,9 @@ func (c *MixUp) Name() string { return "MixUp" }
 
 // Handle mixes each training batch.
 func (c *MixUp) Handle(l *learner.Learner, e learner.Event) error {
-	if e != learner.BeforeBatch || !l.Training {
+	alpha, ok := c.begin(l, e, c.Seed, c.Alpha, 0.4)
+	if !ok {
 		return nil
-	}
-	if c.rng == nil {
-		c.rng = tensor.NewRNG(c.Seed)
-	}
-	alpha := c.Alpha
-	if alpha == 0 {
-		alpha = 0.4
 	}
 	x := l.XB.Data()
 	n := len(l.YB)
@@ -133,7 +127,7 @@ type CutMix struct {
 	Perm []int
 	Box  image.Rectangle
 
-	rng *tensor.RNG
+	mixer
 }
 
 // Order runs CutMix before the other callbacks see the batch.
@@ -144,15 +138,9 @@ func (c *CutMix) Name() string { return "CutMix" }
 
 // Handle cuts and pastes each training batch.
 func (c *CutMix) Handle(l *learner.Learner, e learner.Event) error {
-	if e != learner.BeforeBatch || !l.Training {
+	alpha, ok := c.begin(l, e, c.Seed, c.Alpha, 1)
+	if !ok {
 		return nil
-	}
-	if c.rng == nil {
-		c.rng = tensor.NewRNG(c.Seed)
-	}
-	alpha := c.Alpha
-	if alpha == 0 {
-		alpha = 1
 	}
 	x := l.XB.Data()
 	n := len(l.YB)
@@ -239,4 +227,25 @@ func betaSample(rng *tensor.RNG, a, b float64) float64 {
 			return x / s
 		}
 	}
+}
+
+// mixer is the start MixUp and CutMix share.
+type mixer struct {
+	rng *tensor.RNG
+}
+
+// begin reports whether e is a training batch's BeforeBatch, the only
+// event the mixing callbacks act on; then it makes the generator from seed
+// on first use and returns alpha, or def when alpha is 0.
+func (m *mixer) begin(l *learner.Learner, e learner.Event, seed uint64, alpha, def float64) (float64, bool) {
+	if e != learner.BeforeBatch || !l.Training {
+		return 0, false
+	}
+	if m.rng == nil {
+		m.rng = tensor.NewRNG(seed)
+	}
+	if alpha == 0 {
+		alpha = def
+	}
+	return alpha, true
 }

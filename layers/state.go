@@ -20,6 +20,20 @@ type StateDict struct {
 	Ints map[string]int64
 }
 
+// Clone returns a deep copy of sd: its own tensors, names and integers, so
+// that the module it came from can change without changing the copy (a
+// snapshot to restore later with LoadStateDict).
+func (sd *StateDict) Clone() *StateDict {
+	cp := &StateDict{Names: append([]string(nil), sd.Names...), Tensors: make(map[string]*tensor.Tensor, len(sd.Tensors)), Ints: make(map[string]int64, len(sd.Ints))}
+	for n, t := range sd.Tensors {
+		cp.Tensors[n] = t.Clone()
+	}
+	for n, v := range sd.Ints {
+		cp.Ints[n] = v
+	}
+	return cp
+}
+
 // GetStateDict returns m's state: for each module in pre-order, its
 // parameters, then its float buffers, then its integer buffers, as PyTorch's
 // state_dict does. The tensors are m's own (not copies).

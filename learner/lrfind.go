@@ -15,7 +15,6 @@ import (
 	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/render"
-	"github.com/fastgo-ml/fastgo/tensor"
 )
 
 // LRFindResult holds the recorded curve and fastai's four suggestions.
@@ -156,17 +155,7 @@ func indexOf(cbs []Callback, cb Callback) int {
 }
 
 // snapshot copies a module's state dict.
-func snapshot(m layers.Module) *layers.StateDict {
-	sd := layers.GetStateDict(m)
-	cp := &layers.StateDict{Names: sd.Names, Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
-	for n, t := range sd.Tensors {
-		cp.Tensors[n] = t.Clone()
-	}
-	for n, v := range sd.Ints {
-		cp.Ints[n] = v
-	}
-	return cp
-}
+func snapshot(m layers.Module) *layers.StateDict { return layers.GetStateDict(m).Clone() }
 
 func restore(m layers.Module, sd *layers.StateDict) {
 	if _, err := layers.LoadStateDict(m, sd); err != nil {

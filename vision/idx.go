@@ -301,8 +301,18 @@ func readIDXFloats(path string) ([]int, []float32, error) {
 		}
 		return dims, out, nil
 	}
-	// One goroutine decompresses while this one converts, so that the
-	// inflate work overlaps the first touch of the output's pages.
+	out, err := streamIDXFloats(path, r, dims, want)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dims, out, nil
+}
+
+// streamIDXFloats reads the want data bytes of an IDX file from r into
+// float32 values v/255: one goroutine decompresses while this one converts,
+// so that the inflate work overlaps the first touch of the output's pages.
+// More or fewer bytes than want is a *FormatError naming path.
+func streamIDXFloats(path string, r io.Reader, dims []int, want int64) ([]float32, error) {
 	type chunk struct {
 		b   []byte
 		err error
@@ -338,7 +348,7 @@ func readIDXFloats(path string) ([]int, []float32, error) {
 	var got int64
 	for c := range full {
 		if int64(len(c.b)) > want-got {
-			return nil, nil, &FormatError{File: path, Msg: fmt.Sprintf("IDX header claims dimensions %v (%d bytes) but more data follows", dims, want)}
+			return nil, &FormatError{File: path, Msg: fmt.Sprintf("IDX header claims dimensions %v (%d bytes) but more data follows", dims, want)}
 		}
 		dst := out[got : got+int64(len(c.b))]
 		for i, v := range c.b {
@@ -349,14 +359,14 @@ func readIDXFloats(path string) ([]int, []float32, error) {
 			break
 		}
 		if c.err != nil {
-			return nil, nil, &FormatError{File: path, Msg: fmt.Sprintf("IDX data after %d of %d bytes: %v", got, want, c.err)}
+			return nil, &FormatError{File: path, Msg: fmt.Sprintf("IDX data after %d of %d bytes: %v", got, want, c.err)}
 		}
 		free <- c.b[:cap(c.b)]
 	}
 	if got != want {
-		return nil, nil, &FormatError{File: path, Msg: fmt.Sprintf("IDX header claims dimensions %v (%d bytes) but %d bytes follow it", dims, want, got)}
+		return nil, &FormatError{File: path, Msg: fmt.Sprintf("IDX header claims dimensions %v (%d bytes) but %d bytes follow it", dims, want, got)}
 	}
-	return dims, out, nil
+	return out, nil
 }
 
 // readFull fills b from r like io.ReadFull, but returns the reader's own

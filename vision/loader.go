@@ -201,14 +201,59 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(data.Batch,
 		cancel()
 		wg.Wait()
 	}()
+	pending, free := dl.produce(ctx, &wg, epoch, order, nb)
+	skipped := 0
+	var firstBad error
+	defer func() {
+		if skipped > 0 {
+			dl.logger.Warn(fmt.Sprintf("vision: skipped %d bad items in epoch %d", skipped, epoch), "first", firstBad)
+		}
+	}()
+	for out := range pending {
+		var r batchResult
+		select {
+		case r = <-out:
+		case <-ctx.Done():
+			yield(data.Batch{}, ctx.Err())
+			return
+		}
+		if r.skipped > 0 {
+			skipped += r.skipped
+			if firstBad == nil {
+				firstBad = r.firstBad
+			}
+		}
+		if r.err != nil {
+			yield(data.Batch{}, r.err)
+			return
+		}
+		if len(r.b.Y) > 0 { // else every item of the batch was bad and skipped
+			if !yield(r.b, nil) {
+				return
+			}
+		}
+		if r.buf != nil {
+			free <- r.buf // the consumer is done with it
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		yield(data.Batch{}, err)
+	}
+}
+
+// produce starts the goroutines that build the epoch's nb batches: one
+// hands out the jobs in batch order, the workers build them. It returns the
+// result channels in batch order (a job is handed to the workers only once
+// its channel is in pending, so at most prefetch+1 batches exist beyond
+// the one being consumed) and, with ReuseBatches, the pool of batch
+// buffers the consumer gives back. The goroutines stop when ctx is done;
+// wg counts them.
+func (dl *DataLoader) produce(ctx context.Context, wg *sync.WaitGroup, epoch int, order []int, nb int) (chan chan batchResult, chan *batchBuf) {
 	type job struct {
 		b   int
 		out chan batchResult
 	}
 	jobs := make(chan job)
-	// pending holds the result channels in batch order; a job is handed to
-	// the workers only once its channel is in pending, so at most
-	// prefetch+1 batches exist beyond the one being consumed.
 	pending := make(chan chan batchResult, dl.prefetch)
 	var free chan *batchBuf
 	if dl.reuse {
@@ -259,43 +304,7 @@ func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(data.Batch,
 			}
 		}()
 	}
-	skipped := 0
-	var firstBad error
-	defer func() {
-		if skipped > 0 {
-			dl.logger.Warn(fmt.Sprintf("vision: skipped %d bad items in epoch %d", skipped, epoch), "first", firstBad)
-		}
-	}()
-	for out := range pending {
-		var r batchResult
-		select {
-		case r = <-out:
-		case <-ctx.Done():
-			yield(data.Batch{}, ctx.Err())
-			return
-		}
-		if r.skipped > 0 {
-			skipped += r.skipped
-			if firstBad == nil {
-				firstBad = r.firstBad
-			}
-		}
-		if r.err != nil {
-			yield(data.Batch{}, r.err)
-			return
-		}
-		if len(r.b.Y) > 0 { // else every item of the batch was bad and skipped
-			if !yield(r.b, nil) {
-				return
-			}
-		}
-		if r.buf != nil {
-			free <- r.buf // the consumer is done with it
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		yield(data.Batch{}, err)
-	}
+	return pending, free
 }
 
 // build makes the batch of the given items, in buf's memory when buf is not

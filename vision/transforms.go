@@ -391,7 +391,6 @@ func resample(x *tensor.Tensor, sx, sy span, fh, fw, oy0, ox0, oh, ow int, pad p
 		c0, c1 = 0, W
 	}
 	cw := c1 - c0
-	src := x.Data()
 	tp := scratchPool.Get().(*[]float32)
 	defer scratchPool.Put(tp)
 	need := C*oh*cw + bw
@@ -400,6 +399,20 @@ func resample(x *tensor.Tensor, sx, sy span, fh, fw, oy0, ox0, oh, ow int, pad p
 	}
 	tmp := (*tp)[:C*oh*cw]
 	ext := (*tp)[C*oh*cw : need]
+	resampleRows(tmp, x.Data(), C, H, W, c0, c1, oh, ty, sy.lo, pad)
+	out := tensor.Zeros(C, oh, ow)
+	dst := out.Data()
+	resampleCols(dst, tmp, ext, C*oh, W, c0, cw, ow, tx, sx, pad)
+	clamp01(dst)
+	return out
+}
+
+// resampleRows is resample's vertical pass: tmp's row (c, o) is the
+// weighted sum of the source rows of channel c, columns [c0, c1), that
+// output row o's taps ty read (from source row y0 on), up to four rows at a
+// time in one pass.
+func resampleRows(tmp, src []float32, C, H, W, c0, c1, oh int, ty taps, y0 int, pad padMode) {
+	cw := c1 - c0
 	// Vertical: each output row is a weighted sum of source rows, up to
 	// four at a time in one pass.
 	var rows [4][]float32
@@ -427,7 +440,7 @@ func resample(x *tensor.Tensor, sx, sy span, fh, fw, oy0, ox0, oh, ow int, pad p
 				m = 0
 			}
 			for k, wt := range w {
-				y := sourceIndex(sy.lo+int(ty.first[o])+k, H, pad)
+				y := sourceIndex(y0+int(ty.first[o])+k, H, pad)
 				if wt == 0 || y < 0 {
 					continue
 				}
@@ -444,12 +457,17 @@ func resample(x *tensor.Tensor, sx, sy span, fh, fw, oy0, ox0, oh, ow int, pad p
 			}
 		}
 	}
+}
+
+// resampleCols is resample's horizontal pass: each of the rows rows of tmp
+// (cw columns from c0) gives one output row of ow pixels, each the weighted
+// sum of n consecutive pixels of the box's row (extended into ext by the
+// padding where the box leaves the image).
+func resampleCols(dst, tmp, ext []float32, rows, W, c0, cw, ow int, tx taps, sx span, pad padMode) {
 	// Horizontal: gather n consecutive pixels of the box's row.
-	out := tensor.Zeros(C, oh, ow)
-	dst := out.Data()
 	inside := sx.lo >= 0 && sx.hi <= W
 	n := tx.n
-	for r := 0; r < C*oh; r++ {
+	for r := 0; r < rows; r++ {
 		row := tmp[r*cw : (r+1)*cw]
 		box := ext
 		if inside {
@@ -491,8 +509,6 @@ func resample(x *tensor.Tensor, sx, sy span, fh, fw, oy0, ox0, oh, ow int, pad p
 			}
 		}
 	}
-	clamp01(dst)
-	return out
 }
 
 // vrow1 to vrow4 set (first) or add to dst the weighted sum of source rows.
