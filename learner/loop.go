@@ -257,6 +257,7 @@ func (l *Learner) stage(rs *runState, before, after, afterCancel Event, kind Can
 func (l *Learner) doEpoch(rs *runState) error {
 	l.Training = true
 	layers.Train(l.Model)
+	l.NIter, l.Iter = l.Data.TrainLoader().Len(), 0 // known to BeforeTrain's callbacks (the progress bar's total)
 	if err := l.stage(rs, BeforeTrain, AfterTrain, AfterCancelTrain, CancelTrain, func() error {
 		return l.allBatches(rs, l.Data.TrainLoader(), l.DataEpoch)
 	}); err != nil {
@@ -265,6 +266,7 @@ func (l *Learner) doEpoch(rs *runState) error {
 	l.DataEpoch++
 	l.Training = false
 	layers.Eval(l.Model)
+	l.NIter, l.Iter = l.Data.ValidLoader().Len(), 0
 	var err error
 	autograd.NoGrad(func() {
 		err = l.stage(rs, BeforeValidate, AfterValidate, AfterCancelValidate, CancelValidate, func() error {
@@ -277,7 +279,6 @@ func (l *Learner) doEpoch(rs *runState) error {
 
 // allBatches runs one phase over a loader's epoch.
 func (l *Learner) allBatches(rs *runState, dl data.Loader, epoch int) error {
-	l.NIter = dl.Len()
 	i := 0
 	for b, err := range dl.Epoch(rs.ctx, epoch) {
 		if err == nil {
