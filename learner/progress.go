@@ -118,7 +118,11 @@ func (p *progress) Handle(l *Learner, e Event) error {
 		if l.InLRFind() {
 			return nil
 		}
-		_, err := io.WriteString(w, tableRow(l.Recorder.MetricNames, l.Recorder.Row(l.Epoch))+"\n")
+		row := tableRow(l.Recorder.MetricNames, l.Recorder.Row(l.Epoch))
+		if n := l.Recorder.EpochNotes; len(n) > 0 && n[len(n)-1] != "" {
+			row += "  (" + n[len(n)-1] + ")"
+		}
+		_, err := io.WriteString(w, row+"\n")
 		return err
 	case AfterFit:
 		if p.bars != nil {

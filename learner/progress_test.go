@@ -31,7 +31,7 @@ func TestProgressPlain(t *testing.T) {
 	if lines[0] != "epoch     train_loss  valid_loss  accuracy  time" {
 		t.Fatalf("header %q", lines[0])
 	}
-	row := regexp.MustCompile(`^(\d)         (\d\.\d{6})    (\d\.\d{6}|#na#    )    (\d\.\d{6}|#na#    )  \d\d:\d\d$`)
+	row := regexp.MustCompile(`^(\d)         (\d\.\d{6})    (\d\.\d{6}|#na#    )    (\d\.\d{6}|#na#    )  \d\d:\d\d(  \((.*)\))?$`)
 	if len(lines) != 3 {
 		t.Fatalf("%d lines:\n%s", len(lines), buf.String())
 	}
@@ -42,6 +42,9 @@ func TestProgressPlain(t *testing.T) {
 		}
 		if (e == 1) != (m[3] == "#na#    ") {
 			t.Fatalf("row %d %q: #na# belongs to the cancelled validation only", e, line)
+		}
+		if (e == 1) != (m[6] == "validation cancelled before any batch was recorded") {
+			t.Fatalf("row %d %q: only the cancelled validation carries a note saying why", e, line)
 		}
 	}
 	if !strings.HasPrefix(lines[1][10:], formatStat(l.Recorder.Values[0][0])) {

@@ -1,7 +1,9 @@
 package learner
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -18,8 +20,11 @@ import (
 //	avg_t = Beta*avg_{t-1} + (1-Beta)*loss_t,  smooth_t = avg_t / (1 - Beta^t)
 //
 // restarted at every fit; valid_loss is the mean loss over the validation
-// items (each batch weighted by its size). A phase that was cancelled, or
-// not run, leaves NaN in its columns, which Progress prints as "#na#".
+// items (each batch weighted by its size). A phase that was cancelled keeps
+// the figures of the batches it ran (ShortEpoch's epochs report their loss
+// and metrics over the batches they saw), and its epoch's note says so; a
+// phase that ran no batch leaves NaN in its columns, which the progress
+// display prints as "#na#", and the note says why.
 //
 // Unlike fastai's, which forgets everything at each fit, the Recorder keeps
 // the history of every fit of its Learner (FineTune's two fits appear one
@@ -45,6 +50,10 @@ type Recorder struct {
 	Values [][]float64
 	// EpochTimes holds each epoch's duration.
 	EpochTimes []time.Duration
+	// EpochNotes holds, per epoch, what its figures do not cover ("" for a
+	// complete epoch): "train cut after 3 of 40 batches", "validation
+	// cancelled before any batch was recorded".
+	EpochNotes []string
 	// SmoothLoss is the current smoothed training loss.
 	SmoothLoss float64
 
@@ -52,6 +61,10 @@ type Recorder struct {
 	smoothAvg    float64
 	validSum     float64
 	validCnt     float64
+	trainBatches int // training batches of the current epoch
+	trainLen     int // and the training phase's length
+	validBatches int
+	validLen     int
 	epochStart   time.Time
 	trainDone    bool
 	validDone    bool
@@ -87,6 +100,10 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 	case BeforeEpoch:
 		r.epochStart = time.Now()
 		r.trainDone, r.validDone, r.trainCancel, r.validCancel = false, false, false, false
+		r.trainBatches, r.validBatches, r.trainLen, r.validLen = 0, 0, 0, 0
+		r.validSum, r.validCnt = 0, 0
+	case BeforeTrain:
+		r.trainLen = l.NIter
 	case AfterCancelTrain:
 		r.trainCancel = true // fastai logs nothing for a cancelled phase
 	case AfterTrain:
@@ -96,7 +113,7 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 	case AfterValidate:
 		r.validDone = !r.validCancel
 	case BeforeValidate:
-		r.validSum, r.validCnt = 0, 0
+		r.validSum, r.validCnt, r.validLen = 0, 0, l.NIter
 		for _, m := range l.Metrics {
 			m.Reset()
 		}
@@ -106,6 +123,7 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 		}
 		loss := float64(l.LossV.Data().Item())
 		if l.Training {
+			r.trainBatches++
 			b := r.beta()
 			r.smoothCount++
 			r.smoothAvg = b*r.smoothAvg + (1-b)*loss
@@ -120,6 +138,7 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 			}
 			return nil
 		}
+		r.validBatches++
 		n := float64(len(l.YB))
 		r.validSum += loss * n
 		r.validCnt += n
@@ -128,14 +147,15 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 		}
 	case AfterEpoch:
 		vals := []float64{math.NaN(), math.NaN()}
-		if r.trainDone && r.smoothCount > 0 {
+		if r.trainBatches > 0 {
 			vals[0] = r.SmoothLoss
 		}
-		if r.validDone {
+		valid := r.validCnt > 0
+		if valid {
 			vals[1] = div(r.validSum, r.validCnt)
 		}
 		for _, m := range l.Metrics {
-			if r.validDone {
+			if valid {
 				vals = append(vals, m.Value())
 			} else {
 				vals = append(vals, math.NaN())
@@ -144,10 +164,40 @@ func (r *Recorder) Handle(l *Learner, e Event) error {
 		r.Values = append(r.Values, vals)
 		r.EpochTimes = append(r.EpochTimes, time.Since(r.epochStart))
 		r.EpochIters = append(r.EpochIters, len(r.Losses))
+		r.EpochNotes = append(r.EpochNotes, r.note())
 	case AfterFit:
 		r.Iters = append(r.Iters, len(r.Losses)-r.fitIterStart)
 	}
 	return nil
+}
+
+// note says what the epoch's figures do not cover.
+func (r *Recorder) note() string {
+	phase := func(name string, done, cancelled bool, ran, n int) string {
+		switch {
+		case done && !cancelled && ran == n:
+			return ""
+		case ran == 0 && cancelled:
+			return name + " cancelled before any batch was recorded"
+		case ran == 0 && n == 0:
+			return name + " has no batch"
+		case ran == 0:
+			return name + " not run"
+		case ran < n:
+			return fmt.Sprintf("%s cut after %d of %d batches", name, ran, n)
+		}
+		return ""
+	}
+	var parts []string
+	for _, p := range []string{
+		phase("train", r.trainDone, r.trainCancel, r.trainBatches, r.trainLen),
+		phase("validation", r.validDone, r.validCancel, r.validBatches, r.validLen),
+	} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func div(a, b float64) float64 {
