@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime/debug"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
@@ -80,9 +81,30 @@ func (e *FitError) Error() string {
 // Unwrap returns Err, for errors.Is and errors.As.
 func (e *FitError) Unwrap() error { return e.Err }
 
+// ErrNoTrainingBatch is wrapped by the error of a fit whose training loader
+// serves no batch (fewer items than one batch, the last partial batch being
+// dropped in training): such a fit would train nothing and report figures
+// of an untrained model.
+var ErrNoTrainingBatch = errors.New("the training loader serves no batch")
+
+// ErrOneClass is wrapped by the error of a fit on data with a single class:
+// a classifier needs at least two.
+var ErrOneClass = errors.New("the data has one class")
+
+// checkData refuses data that cannot train.
+func (l *Learner) checkData() error {
+	if l.Data.TrainLoader().Len() == 0 {
+		return fmt.Errorf("learner: %w: fewer items than one batch (training drops the last partial batch); lower the batch size", ErrNoTrainingBatch)
+	}
+	if c := l.Data.Classes(); len(c) == 1 {
+		return fmt.Errorf("learner: %w (%q): a classifier needs at least two", ErrOneClass, c[0])
+	}
+	return nil
+}
+
 // ErrNaNLoss is wrapped by the error of a fit whose training loss became NaN
 // or infinite.
-var ErrNaNLoss = errors.New("the loss is not finite")
+var ErrNaNLoss = fmt.Errorf("the loss is not finite (%w)", fastgo.ErrNonFinite)
 
 // runState is the per-fit machinery.
 type runState struct {
@@ -108,6 +130,9 @@ func (l *Learner) Fit(ctx context.Context, nEpoch int, opts ...Option) error {
 func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error) {
 	if nEpoch < 0 {
 		return fmt.Errorf("learner: %d epochs", nEpoch)
+	}
+	if err := l.checkData(); err != nil {
+		return err
 	}
 	if l.Opt == nil {
 		l.CreateOpt()

@@ -497,3 +497,22 @@ func TestGroupRatesReachTheirParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestFitRefusesDataThatCannotTrain: a training set smaller than one batch
+// (the partial batch dropped) or a single class is an error before any
+// epoch runs, not a silent fit reporting an untrained model's figures.
+func TestFitRefusesDataThatCannotTrain(t *testing.T) {
+	small := blobData(5, 8, 8) // 5 training items, batches of 8, shuffled: no batch
+	l := New(small, newMLP(1), Metrics(Accuracy()))
+	if err := l.FitOneCycle(context.Background(), 1); !errors.Is(err, ErrNoTrainingBatch) || !strings.Contains(err.Error(), "lower the batch size") {
+		t.Fatalf("a training set smaller than one batch: %v", err)
+	}
+	if len(l.Recorder.Values) != 0 {
+		t.Fatalf("an epoch was recorded: %v", l.Recorder.Values)
+	}
+	one := blobData(32, 8, 8)
+	one.Vocab = []string{"only"}
+	if err := New(one, newMLP(1)).Fit(context.Background(), 1); !errors.Is(err, ErrOneClass) || !strings.Contains(err.Error(), `"only"`) {
+		t.Fatalf("one class: %v", err)
+	}
+}

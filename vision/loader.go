@@ -481,6 +481,7 @@ func newDataLoadersConfig(train, valid Dataset, vocab []string, c config) (*Data
 	if train.Len() == 0 {
 		return nil, errors.New("vision: the training set is empty")
 	}
+
 	return &DataLoaders{
 		Train: newLoader(train, TrainSplit, &c),
 		Valid: newLoader(valid, ValidSplit, &c),
