@@ -3,19 +3,25 @@ package callbacks
 import (
 	"math"
 
+	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 )
 
 // TerminateOnNaN ends the fit cleanly (learner.CancelFit, so Fit returns
 // nil and the AfterFit callbacks run) as soon as a batch's loss is NaN or
-// infinite: fastai's TerminateOnNaNCallback. Without it the Learner fails
-// the fit with an error wrapping learner.ErrNaNLoss. The zero value is ready
-// to use.
+// infinite, or a step leaves a parameter or buffer (BatchNorm's running
+// statistics) NaN or infinite: fastai's TerminateOnNaNCallback, which
+// checks the loss only. Without it the Learner fails the fit with an error
+// wrapping fastgo.ErrNonFinite. The zero value is ready to use.
 type TerminateOnNaN struct {
-	// Stopped reports whether the last fit was ended by a non-finite loss,
-	// and Epoch and Iter where.
+	// Stopped reports whether the last fit was ended by a non-finite loss
+	// or state, and Epoch and Iter where; Param names the parameter or
+	// buffer ("" for the loss).
 	Stopped     bool
 	Epoch, Iter int
+	Param       string
+
+	state *layers.StateDict
 }
 
 // Order runs TerminateOnNaN early (fastai's -9), before any callback that
@@ -29,7 +35,13 @@ func (c *TerminateOnNaN) Name() string { return "TerminateOnNaN" }
 func (c *TerminateOnNaN) Handle(l *learner.Learner, e learner.Event) error {
 	switch e {
 	case learner.BeforeFit:
-		c.Stopped, c.Epoch, c.Iter = false, 0, 0
+		c.Stopped, c.Epoch, c.Iter, c.Param = false, 0, 0, ""
+		c.state = layers.GetStateDict(l.Model)
+	case learner.AfterStep:
+		if n, _, bad := c.state.NonFinite(); bad {
+			c.Stopped, c.Epoch, c.Iter, c.Param = true, l.Epoch, l.Iter, n
+			return learner.CancelFit
+		}
 	case learner.AfterLoss:
 		if l.LossV == nil {
 			return nil

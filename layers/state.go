@@ -34,6 +34,25 @@ func (sd *StateDict) Clone() *StateDict {
 	return cp
 }
 
+// NonFinite returns the name of the first tensor of sd, in its order, that
+// holds a NaN or an infinity, and the element's index; ok is false when
+// every value is finite. It reads every value once and allocates nothing,
+// so a training loop can call it after each step.
+func (sd *StateDict) NonFinite() (name string, at int, ok bool) {
+	for _, n := range sd.Names {
+		t := sd.Tensors[n]
+		if t == nil {
+			continue
+		}
+		for i, x := range t.Data() {
+			if x-x != 0 { // 0 for every finite x, NaN otherwise
+				return n, i, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
 // GetStateDict returns m's state: for each module in pre-order, its
 // parameters, then its float buffers, then its integer buffers, as PyTorch's
 // state_dict does. The tensors are m's own (not copies).

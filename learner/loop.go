@@ -113,6 +113,7 @@ type runState struct {
 	inBatch  bool
 	curEvent Event
 	fatal    *FitError
+	state    stateWatch
 }
 
 // Fit trains for nEpoch epochs at a constant learning rate (fastai's fit):
@@ -150,7 +151,7 @@ func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error
 		cbs = append(cbs, p)
 	}
 	sortCallbacks(cbs)
-	rs := &runState{ctx: ctx, cbs: cbs}
+	rs := &runState{ctx: ctx, cbs: cbs, state: watchState(l.Model)}
 	l.ctx = ctx
 	l.NEpoch, l.TrainIter, l.PctTrain = nEpoch, 0, 0
 	l.Epoch, l.Iter = cfg.startEpoch, 0
@@ -380,5 +381,23 @@ func (l *Learner) oneBatch(rs *runState) error {
 		return err
 	}
 	l.Opt.ZeroGrad()
+	if err := rs.state.checkFinite(); err != nil {
+		return l.fail(rs, err)
+	}
+	return nil
+}
+
+// stateWatch holds the model's state (parameters and buffers, such as
+// BatchNorm's running statistics), checked after every step.
+type stateWatch struct{ sd *layers.StateDict }
+
+func watchState(m layers.Module) stateWatch { return stateWatch{layers.GetStateDict(m)} }
+
+// checkFinite returns an error naming the first parameter or buffer that
+// holds a NaN or an infinity (a step that diverged).
+func (w stateWatch) checkFinite() error {
+	if n, i, bad := w.sd.NonFinite(); bad {
+		return fmt.Errorf("parameter or buffer %s holds %v at element %d after the step: %w", n, w.sd.Tensors[n].Data()[i], i, fastgo.ErrNonFinite)
+	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
@@ -84,7 +85,7 @@ func readState(f *safetensors.File) (*layers.StateDict, error) {
 func (l *Learner) Save(path string, opts ...Option) error {
 	withOpt := !resolve("Save", inSave, opts).withoutOpt
 	tensors, ints := stateEntries(layers.GetStateDict(l.Model))
-	meta := map[string]string{metaFormat: "fastgo-checkpoint-1"}
+	meta := map[string]string{metaFormat: formatCheckpoint}
 	if withOpt && l.Opt != nil {
 		ot, oi, om := l.Opt.StateDict().Encode()
 		for k, v := range ot {
@@ -99,6 +100,7 @@ func (l *Learner) Save(path string, opts ...Option) error {
 		meta[metaEpoch] = strconv.Itoa(l.Epoch)
 		meta[metaDataEpoch] = strconv.Itoa(l.DataEpoch)
 	}
+	meta = sealed(tensors, ints, meta)
 	return saveAtomically(path, func(w io.Writer) error { return safetensors.Write(w, tensors, ints, meta) })
 }
 
@@ -112,9 +114,18 @@ func (l *Learner) Load(path string, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	sd, err := readState(f)
+	sd, err := readChecked(path, f)
 	if err != nil {
-		return fmt.Errorf("learner: loading %s: %w", path, err)
+		return err
+	}
+	meta := f.Metadata()
+	epoch, err := metaCount(path, meta, metaEpoch)
+	if err != nil {
+		return err
+	}
+	dataEpoch, err := metaCount(path, meta, metaDataEpoch)
+	if err != nil {
+		return err
 	}
 	var st *optim.State
 	if withOpt {
@@ -136,15 +147,47 @@ func (l *Learner) Load(path string, opts ...Option) error {
 			restore(l.Model, before)
 			return fmt.Errorf("learner: loading %s: %w", path, err)
 		}
-		meta := f.Metadata()
-		if e, err := strconv.Atoi(meta[metaEpoch]); err == nil {
-			l.Epoch = e
+		if epoch >= 0 {
+			l.Epoch = epoch
 		}
-		if e, err := strconv.Atoi(meta[metaDataEpoch]); err == nil {
-			l.DataEpoch = e
+		if dataEpoch >= 0 {
+			l.DataEpoch = dataEpoch
 		}
 	}
 	return nil
+}
+
+// maxEpoch bounds the epochs a checkpoint may record.
+const maxEpoch = 1 << 30
+
+// metaCount reads an epoch count of a file's metadata: -1 when absent, an
+// error naming the file and field when it is not a count in [0, maxEpoch].
+func metaCount(path string, meta map[string]string, key string) (int, error) {
+	v, ok := meta[key]
+	if !ok {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxEpoch {
+		return 0, fmt.Errorf("learner: %s: field %s = %q is not an epoch count in [0, %d]: %w", path, key, v, maxEpoch, fastgo.ErrFormat)
+	}
+	return n, nil
+}
+
+// readChecked checks a file's integrity and returns its model entries,
+// every value finite.
+func readChecked(path string, f *safetensors.File) (*layers.StateDict, error) {
+	if err := checkIntegrity(path, f); err != nil {
+		return nil, err
+	}
+	sd, err := readState(f)
+	if err != nil {
+		return nil, fmt.Errorf("learner: loading %s: %w", path, err)
+	}
+	if n, i, bad := sd.NonFinite(); bad {
+		return nil, fmt.Errorf("learner: loading %s: weight %s holds %v at element %d: %w", path, n, sd.Tensors[n].Data()[i], i, fastgo.ErrNonFinite)
+	}
+	return sd, nil
 }
 
 // Checkpoint is a Callback that saves the learner with its optimizer state
@@ -204,7 +247,14 @@ func (l *Learner) Export(path string) error {
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{metaFormat: "fastgo-export-1", metaArch: arch.Name, metaArchCfg: string(arch.Config), metaClasses: string(classes)}
+	// Nothing is written that LoadLearner would refuse.
+	if _, err := decodeClasses(path, string(classes)); err != nil {
+		return fmt.Errorf("learner.Export: the learner's classes cannot be exported: %w", err)
+	}
+	if n, i, bad := layers.GetStateDict(l.Model).NonFinite(); bad {
+		return fmt.Errorf("learner.Export: weight %s holds %v at element %d: %w", n, tensors[n].Data()[i], i, fastgo.ErrNonFinite)
+	}
+	meta := map[string]string{metaFormat: formatExport, metaArch: arch.Name, metaArchCfg: string(arch.Config), metaClasses: string(classes)}
 	if t, ok := data.As[Transformer](l.Data); ok {
 		spec, err := t.TransformSpec()
 		if err != nil {
@@ -212,6 +262,7 @@ func (l *Learner) Export(path string) error {
 		}
 		meta[metaTfms] = string(spec)
 	}
+	meta = sealed(tensors, ints, meta)
 	return saveAtomically(path, func(w io.Writer) error { return safetensors.Write(w, tensors, ints, meta) })
 }
 
@@ -246,12 +297,12 @@ func LoadLearner(path string, opts ...Option) (*Learner, *Exported, error) {
 		return nil, nil, err
 	}
 	meta := f.Metadata()
-	if meta[metaFormat] != "fastgo-export-1" {
+	if meta[metaFormat] != formatExport && meta[metaFormat] != formatExportV1 {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s is not a fastgo export (format %q)", path, meta[metaFormat])
 	}
 	ex := &Exported{Arch: layers.Arch{Name: meta[metaArch], Config: json.RawMessage(meta[metaArchCfg])}}
-	if err := json.Unmarshal([]byte(meta[metaClasses]), &ex.Classes); err != nil {
-		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: field %s: %w", path, metaClasses, err)
+	if ex.Classes, err = decodeClasses(path, meta[metaClasses]); err != nil {
+		return nil, nil, err
 	}
 	if t := meta[metaTfms]; t != "" {
 		ex.Transforms = json.RawMessage(t)
@@ -260,13 +311,46 @@ func LoadLearner(path string, opts ...Option) (*Learner, *Exported, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
 	}
-	sd, err := readState(f)
+	sd, err := readChecked(path, f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
+		return nil, nil, err
 	}
 	if _, err := layers.LoadStateDict(m, sd); err != nil {
 		return nil, nil, fmt.Errorf("learner.LoadLearner: %s: %w", path, err)
 	}
 	layers.Eval(m)
 	return New(exportData{ex.Classes}, m, opts...), ex, nil
+}
+
+// Bounds of an export's class list: the model zoo's outputs are bounded
+// the same way.
+const (
+	maxClasses   = 1 << 16
+	maxClassName = 1 << 10
+)
+
+// decodeClasses reads an export's class list: a JSON array of 2 to
+// maxClasses distinct, non-empty names of at most maxClassName bytes.
+func decodeClasses(path, raw string) ([]string, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("learner.LoadLearner: %s: field %s: %s: %w", path, metaClasses, fmt.Sprintf(format, args...), fastgo.ErrFormat)
+	}
+	if len(raw) > maxClasses*(maxClassName+3) {
+		return nil, bad("%d bytes", len(raw))
+	}
+	var classes []string
+	if err := json.Unmarshal([]byte(raw), &classes); err != nil {
+		return nil, bad("%v", err)
+	}
+	if len(classes) < 2 || len(classes) > maxClasses {
+		return nil, bad("%d classes, want 2 to %d", len(classes), maxClasses)
+	}
+	seen := make(map[string]bool, len(classes))
+	for i, c := range classes {
+		if c == "" || len(c) > maxClassName || seen[c] {
+			return nil, bad("class %d (%.40q) is empty, longer than %d bytes or repeated", i, c, maxClassName)
+		}
+		seen[c] = true
+	}
+	return classes, nil
 }

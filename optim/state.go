@@ -46,9 +46,15 @@ func (s *State) Encode() (map[string]*tensor.Tensor, map[string]safetensors.Int6
 	return tensors, ints, meta
 }
 
+// maxStateParams bounds the parameters an optimizer state read from a file
+// may claim (the largest torchvision models have a few hundred parameter
+// tensors).
+const maxStateParams = 1 << 16
+
 // DecodeState reads a State that Encode wrote from f. It reads only the
 // "state." entries and the "optim." metadata, so the same file may hold
-// other tensors, such as a model's weights.
+// other tensors, such as a model's weights. The counts it reads are checked
+// against the file and bounds before anything is allocated for them.
 func DecodeState(f *safetensors.File) (*State, error) {
 	meta := f.Metadata()
 	bad := func(format string, args ...any) error {
@@ -73,12 +79,24 @@ func DecodeState(f *safetensors.File) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &State{Kind: kind, Groups: make([]GroupState, ngroups)}
-	for gi := range s.Groups {
-		n, err := atoi(fmt.Sprintf("optim.%d.params", gi))
-		if err != nil {
+	// The counts come from the file: each group needs its own metadata
+	// entry, and the parameters together stay under maxStateParams, before
+	// anything is allocated for them.
+	if ngroups > len(meta) {
+		return nil, bad("optim.groups = %d, but the file has %d metadata entries", ngroups, len(meta))
+	}
+	counts := make([]int, ngroups)
+	total := 0
+	for gi := range counts {
+		if counts[gi], err = atoi(fmt.Sprintf("optim.%d.params", gi)); err != nil {
 			return nil, err
 		}
+		if total += counts[gi]; total > maxStateParams {
+			return nil, bad("the groups claim more than %d parameters", maxStateParams)
+		}
+	}
+	s := &State{Kind: kind, Groups: make([]GroupState, ngroups)}
+	for gi, n := range counts {
 		s.Groups[gi] = GroupState{Hyper: map[string]float64{}, Params: make([]ParamState, n)}
 		for pi := range s.Groups[gi].Params {
 			s.Groups[gi].Params[pi].Buffers = map[string]*tensor.Tensor{}

@@ -310,7 +310,10 @@ func LoadLearner(path string, opts ...learner.Option) (*ExportedLearner, error) 
 	}
 	var s transformSpec
 	if err := json.Unmarshal(ex.Transforms, &s); err != nil {
-		return nil, fmt.Errorf("vision.LoadLearner: %s: transforms: %w", path, err)
+		return nil, fmt.Errorf("vision.LoadLearner: %s: field %s: %v: %w", path, "fastgo.transforms", err, fastgo.ErrFormat)
+	}
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("vision.LoadLearner: %s: field %s: %w", path, "fastgo.transforms", err)
 	}
 	if s.Channels != 0 {
 		e.Channels = s.Channels
@@ -323,7 +326,60 @@ func LoadLearner(path string, opts ...learner.Option) (*ExportedLearner, error) 
 		}
 		e.ItemTfms = append(e.ItemTfms, tf)
 	}
+	if e.InputShape != nil {
+		if err := e.checkOutputs(); err != nil {
+			return nil, fmt.Errorf("vision.LoadLearner: %s: %w", path, err)
+		}
+	}
 	return e, nil
+}
+
+// Bounds of an export's data pipeline: the decode budget of the image
+// readers (MaxImagePixels) bounds the input too.
+const (
+	maxInChannels = 64
+	maxItemTfms   = 16
+)
+
+// check validates a transform spec read from a file before anything is
+// sized by it.
+func (s transformSpec) check() error {
+	if s.Channels < 0 || s.Channels > maxInChannels {
+		return fmt.Errorf("%d channels, want 1 to %d: %w", s.Channels, maxInChannels, fastgo.ErrFormat)
+	}
+	if len(s.ItemTfms) > maxItemTfms || len(s.BatchTfms) > maxItemTfms {
+		return fmt.Errorf("%d item and %d batch transforms, want at most %d: %w", len(s.ItemTfms), len(s.BatchTfms), maxItemTfms, fastgo.ErrFormat)
+	}
+	if s.InputShape == nil {
+		return nil
+	}
+	if len(s.InputShape) != 3 {
+		return fmt.Errorf("input_shape %v, want [C, H, W]: %w", s.InputShape, fastgo.ErrFormat)
+	}
+	c, h, w := s.InputShape[0], s.InputShape[1], s.InputShape[2]
+	if c < 1 || c > maxInChannels || h < 1 || w < 1 || h > MaxImagePixels/w || (s.Channels != 0 && c != s.Channels) {
+		return fmt.Errorf("input_shape %v for %d channels: want positive sizes, at most %d channels and %d pixels: %w", s.InputShape, s.Channels, maxInChannels, MaxImagePixels, fastgo.ErrFormat)
+	}
+	return nil
+}
+
+// checkOutputs runs the model once on a blank input of InputShape and
+// checks it gives one score per class: an export whose class list does
+// not match its model is refused here, not at the first prediction.
+func (e *ExportedLearner) checkOutputs() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the model fails on its input_shape %v: %v: %w", e.InputShape, r, fastgo.ErrShape)
+		}
+	}()
+	p, err := e.Learner.Predict(tensor.Zeros(e.InputShape...))
+	if err != nil {
+		return err
+	}
+	if len(p.Probs) != len(e.Classes) {
+		return fmt.Errorf("the model gives %d scores for %d classes (field fastgo.classes): %w", len(p.Probs), len(e.Classes), fastgo.ErrShape)
+	}
+	return nil
 }
 
 // Prepare applies the item transforms, in their validation form, to an

@@ -2,6 +2,7 @@ package vision
 
 import (
 	"context"
+	"encoding/json"
 	"image"
 	"math"
 	"os"
@@ -564,4 +565,48 @@ func mustBuild(t testing.TB, a models.Arch, nIn, nOut int, seed uint64) layers.M
 		t.Fatal(err)
 	}
 	return m
+}
+
+// specData is embedded data whose export records the given transform spec
+// and class list, as a hostile or broken file would.
+type specData struct {
+	*DataLoaders
+	spec    string
+	classes []string
+}
+
+func (d specData) TransformSpec() (json.RawMessage, error) { return json.RawMessage(d.spec), nil }
+func (d specData) Classes() []string                       { return d.classes }
+
+// TestLoadLearnerChecksPipeline: an export's input shape is checked before
+// it sizes anything, and a class list that does not match the model's
+// outputs is refused when the file is loaded, naming the field.
+func TestLoadLearnerChecksPipeline(t *testing.T) {
+	dls, err := EmbeddedFashionMNIST(BatchSize(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten := dls.Vocab
+	for _, c := range []struct {
+		name, spec string
+		classes    []string
+		want       string
+	}{
+		{"negative size", `{"channels":1,"item_tfms":[],"input_shape":[1,-28,28]}`, ten, "input_shape"},
+		{"huge image", `{"channels":1,"item_tfms":[],"input_shape":[1,1000000,1000000]}`, ten, "input_shape"},
+		{"rank 2", `{"channels":1,"item_tfms":[],"input_shape":[28,28]}`, ten, "input_shape"},
+		{"channels", `{"channels":-1,"item_tfms":[]}`, ten, "channels"},
+		{"short class list", `{"channels":1,"item_tfms":[],"input_shape":[1,28,28]}`, ten[:4], "4 classes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := learner.New(specData{dls, c.spec, c.classes}, models.NewSmallCNN(10, tensor.NewRNG(1)), learner.NoProgress())
+			p := filepath.Join(t.TempDir(), "export.safetensors")
+			if err := l.Export(p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadLearner(p); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
+				t.Fatalf("LoadLearner: %v, want an error naming %q and the file", err, c.want)
+			}
+		})
+	}
 }

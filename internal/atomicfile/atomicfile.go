@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // hook, when set by a test (SetWriteHook), is called after every piece
@@ -42,8 +43,17 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
+	removeStale(dir, base)
 	f, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
+		return err
+	}
+	// The temporary file has the final file's permissions from the start,
+	// so that one a killed write leaves behind is no more open than the
+	// file it was to replace.
+	if err = f.Chmod(perm); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return err
 	}
 	defer func() {
@@ -57,9 +67,6 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 		return err
 	}
 	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
@@ -78,6 +85,35 @@ func Write(path string, write func(w io.Writer) error) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// removeStale removes the temporary files that earlier writes of the same
+// path left behind when they were killed (".NAME.tmp" and the random
+// suffix os.CreateTemp adds). Two processes writing the same path at once
+// are not supported: the later one may remove the earlier one's temporary
+// file, which then fails cleanly, leaving the previous file in place.
+func removeStale(dir, base string) {
+	matches, err := filepath.Glob(filepath.Join(dir, "."+escapeGlob(base)+".tmp*"))
+	if err != nil {
+		return
+	}
+	for _, m := range matches {
+		if st, err := os.Lstat(m); err == nil && st.Mode().IsRegular() {
+			os.Remove(m)
+		}
+	}
+}
+
+// escapeGlob escapes the metacharacters of filepath.Match in s.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // hookWriter passes writes through, in pieces of at most 4 kB when a hook

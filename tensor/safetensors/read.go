@@ -159,10 +159,19 @@ func (f *File) parseHeader(hdr []byte, dataLen int64) error {
 
 // parseEntry decodes and validates one tensor entry.
 func parseEntry(name string, msg json.RawMessage, dataLen int64) (Info, error) {
-	var e rawEntry
-	if err := json.Unmarshal(msg, &e); err != nil {
+	// The keys are matched exactly, as the reference implementation does
+	// (encoding/json alone would take "Dtype" or "data_Offsets" too), and
+	// no other key is allowed.
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(msg, &keys); err != nil {
 		return Info{}, formatErr(name, "header", "entry is not an object: %v", err)
 	}
+	for k := range keys {
+		if k != "dtype" && k != "shape" && k != "data_offsets" {
+			return Info{}, formatErr(name, "header", "unknown key %q in the entry", truncate(json.RawMessage(k)))
+		}
+	}
+	e := rawEntry{Dtype: keys["dtype"], Shape: keys["shape"], Offsets: keys["data_offsets"]}
 	info := Info{Name: name}
 
 	var dt string
