@@ -14,6 +14,10 @@ import (
 
 const cifarPixels = 3 * 32 * 32
 
+// maxCIFARRecords is the most records a CIFAR file may hold (CIFAR-100's
+// train.bin has 50,000).
+const maxCIFARRecords = 50000
+
 // DecodeCIFAR parses records of the CIFAR binary format: labelBytes label
 // bytes (1 for CIFAR-10; 2 for CIFAR-100, coarse then fine) followed by 3072
 // pixel bytes (the red, green and blue 32x32 planes). labelIndex picks the
@@ -104,7 +108,9 @@ func CIFAR100(dir string, opts ...Option) (*DataLoaders, error) {
 }
 
 func loadCIFARFile(path string, labelBytes, labelIndex int) (*TensorDataset, error) {
-	data, err := readFileLimit(path, 1<<30)
+	// The official files hold at most 50,000 records: a larger file is
+	// refused before it is read (the record count is checked on the bytes).
+	data, err := readFileLimit(path, maxCIFARRecords*int64(labelBytes+cifarPixels))
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +141,7 @@ func cifarDir(dir, name, sub, marker string) (string, error) {
 // readNames reads one class name a line, falling back to def when the file
 // is missing or has the wrong number of names.
 func readNames(path string, def []string) []string {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimit(path, 1<<20)
 	if err != nil {
 		return def
 	}

@@ -141,11 +141,14 @@
 // MaxImagePixels pixels (64 Mi) is refused before its pixels are decoded;
 // a file larger than MaxImageBytes is not read. So the memory a hostile image
 // can cost is about MaxImagePixels times 16 bytes (the decoded image and its
-// float32 tensor) per worker, and its time is the decoders' (linear in the
-// input for the standard library's). A download is limited to slightly more
+// float32 tensor), and the images decoded at once, across every worker,
+// share the budget MaxPixelsInFlight (about 2 GiB by default); its time is
+// the decoders' (linear in the input for the standard library's). A download is limited to slightly more
 // than the expected size, checked before use, and only then renamed into
-// place. File names in a CSV are joined to its folder as given: a CSV can
-// name any file the process may read (absolute paths and ".." are honoured,
-// as in fastai), so do not load CSVs from untrusted sources in a process that
-// can read secrets.
+// place. File names in a CSV must stay inside its data folder (no absolute
+// path, no ".." climbing out) unless AllowOutsidePaths is given, and every
+// file read must be a regular file: a FIFO, a device or a directory named
+// in a CSV is an error, not a hang. CIFAR files are read whole only up to
+// the size of their largest official file, and an export's input shape is
+// checked against MaxImagePixels before it sizes anything.
 package vision

@@ -249,6 +249,8 @@ func FromCSV(csvPath string, opts ...Option) (*DataLoaders, error) {
 		switch st, err := os.Stat(p); {
 		case name == "":
 			problem = "empty file name"
+		case !c.outside && !inside(folder, name):
+			problem = fmt.Sprintf("file %q is outside the data folder %s (AllowOutsidePaths lets a CSV name any file)", name, folder)
 		case err != nil:
 			problem = err.Error()
 			if errors.Is(err, fs.ErrNotExist) {
@@ -256,6 +258,8 @@ func FromCSV(csvPath string, opts ...Option) (*DataLoaders, error) {
 			}
 		case st.IsDir():
 			problem = fmt.Sprintf("file %s is a directory", p)
+		case !st.Mode().IsRegular():
+			problem = fmt.Sprintf("file %s is not a regular file (%v)", p, st.Mode().Type())
 		case label == "":
 			problem = "empty label"
 		}
@@ -315,4 +319,14 @@ func fromLabelled(files, labels []string, isValid []bool, c config) (*DataLoader
 		return d
 	}
 	return newDataLoadersConfig(pick(tr), pick(va), vocab, c)
+}
+
+// inside reports whether name, a path from a CSV, stays inside folder: a
+// relative path that does not climb out with "..".
+func inside(folder, name string) bool {
+	if filepath.IsAbs(name) {
+		return false
+	}
+	rel, err := filepath.Rel(folder, filepath.Join(folder, name))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

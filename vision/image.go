@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	_ "golang.org/x/image/bmp"  // BMP decoder
 	_ "golang.org/x/image/tiff" // TIFF decoder
@@ -27,6 +28,42 @@ var MaxImagePixels = 1 << 26
 
 // MaxImageBytes is the largest image file LoadImage reads.
 var MaxImageBytes int64 = 1 << 28
+
+// MaxPixelsInFlight bounds the pixels of all the images being decoded at
+// once, across a loader's workers and loaders: a decode waits until its
+// image fits (an image of up to MaxImagePixels always gets its turn). With
+// the defaults the decoders hold at most about 2 GiB (128 Mi pixels as an
+// RGBA image and a float32 tensor), whatever the number of workers.
+var MaxPixelsInFlight = 1 << 27
+
+// inFlight is the budget MaxPixelsInFlight sets.
+var inFlight = struct {
+	sync.Mutex
+	cond *sync.Cond
+	used int
+}{}
+
+func init() { inFlight.cond = sync.NewCond(&inFlight.Mutex) }
+
+// acquirePixels waits until n more pixels fit in the budget and takes them;
+// it returns what to give back.
+func acquirePixels(n int) int {
+	n = min(n, MaxPixelsInFlight)
+	inFlight.Lock()
+	for inFlight.used > 0 && inFlight.used+n > MaxPixelsInFlight {
+		inFlight.cond.Wait()
+	}
+	inFlight.used += n
+	inFlight.Unlock()
+	return n
+}
+
+func releasePixels(n int) {
+	inFlight.Lock()
+	inFlight.used -= n
+	inFlight.Unlock()
+	inFlight.cond.Broadcast()
+}
 
 // DecodeImage decodes a PNG, JPEG, GIF, BMP, TIFF or WebP image from data and
 // returns it as a [channels,H,W] tensor in [0,1]. channels is 1 (grey, ITU-R
@@ -53,6 +90,7 @@ func decodeImage(data []byte, channels int, s *scratch) (t *tensor.Tensor, err e
 	if int64(cfg.Width)*int64(cfg.Height) > int64(MaxImagePixels) {
 		return nil, fmt.Errorf("vision: %s image is %dx%d, more than MaxImagePixels (%d)", format, cfg.Width, cfg.Height, MaxImagePixels)
 	}
+	defer releasePixels(acquirePixels(cfg.Width * cfg.Height))
 	defer func() {
 		// The decoders are not supposed to panic on bad input; this keeps
 		// a bug in one of them from taking a training run down.
@@ -138,6 +176,13 @@ func readFileLimit(path string, limit int64) ([]byte, error) {
 // readFileInto is readFileLimit reading into buf's memory when it is large
 // enough.
 func readFileInto(path string, limit int64, buf []byte) ([]byte, error) {
+	// Only regular files are read: opening a FIFO would wait for a writer,
+	// reading a device would not end.
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("vision: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("vision: %s is not a regular file (%v)", path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("vision: %w", err)

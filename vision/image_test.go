@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -188,5 +189,32 @@ func TestFromImageFastPaths(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPixelBudget: decodes whose images do not fit the budget together wait
+// for each other; one image larger than the budget still gets its turn.
+func TestPixelBudget(t *testing.T) {
+	old := MaxPixelsInFlight
+	defer func() { MaxPixelsInFlight = old }()
+	MaxPixelsInFlight = 150
+	a := acquirePixels(100)
+	got := make(chan int, 1)
+	go func() { got <- acquirePixels(100) }()
+	select {
+	case <-got:
+		t.Fatal("a second image of 100 pixels started with 100 of 150 in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	releasePixels(a)
+	b := <-got
+	big := make(chan int, 1)
+	go func() { big <- acquirePixels(1000) }() // waits for b, then runs alone
+	releasePixels(b)
+	releasePixels(<-big)
+	inFlight.Lock()
+	defer inFlight.Unlock()
+	if inFlight.used != 0 {
+		t.Fatalf("%d pixels still counted after every release", inFlight.used)
 	}
 }

@@ -30,8 +30,9 @@ type config struct {
 	suffix          string
 	validCol        string
 
-	reuse  bool
-	coarse bool
+	reuse   bool
+	coarse  bool
+	outside bool
 }
 
 func newConfig(opts []Option) config {
@@ -159,3 +160,9 @@ func ReuseBatches(reuse bool) Option { return func(c *config) { c.reuse = reuse 
 // CoarseLabels makes CIFAR100 use the 20 coarse labels instead of the 100
 // fine ones.
 func CoarseLabels() Option { return func(c *config) { c.coarse = true } }
+
+// AllowOutsidePaths lets a CSV (FromCSV) name files outside its data folder:
+// absolute paths and paths that climb out with "..". By default such a row
+// is refused, so that a CSV from elsewhere cannot make the loader read any
+// file the process may read.
+func AllowOutsidePaths() Option { return func(c *config) { c.outside = true } }
