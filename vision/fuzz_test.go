@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -219,4 +220,47 @@ func FuzzLoadImage(f *testing.F) {
 			t.Fatalf("scratch decode differs: %v", err)
 		}
 	})
+}
+
+// FuzzFromCSV: a CSV of file names and labels is outside data. FromCSV never
+// panics on it; every row it accepts names a regular file inside the data
+// folder, and its loaders serve them.
+func FuzzFromCSV(f *testing.F) {
+	dir := f.TempDir()
+	for i := range 4 {
+		img := tensor.Full[float32](float32(i)/4, 1, 6, 6)
+		writeTestPNG(f, filepath.Join(dir, string(rune('a'+i))+".png"), img)
+	}
+	f.Add("file,label\na.png,x\nb.png,y\nc.png,x\nd.png,y\n")
+	f.Add("a.png,x\n../a.png,y\n/etc/passwd,x\n\"b.png\",\"y\"\n")
+	f.Add("a.png\n,\n\"unterminated\n")
+	f.Fuzz(func(t *testing.T, content string) {
+		p := filepath.Join(dir, "labels.csv")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dls, err := FromCSV(p, BatchSize(2), Workers(1), Size(6, 6), Channels(1))
+		if err != nil {
+			return
+		}
+		for _, ds := range []Dataset{dls.Train.Dataset(), dls.Valid.Dataset()} {
+			for i := range ds.Len() {
+				if _, err := ds.Image(i); err != nil {
+					t.Fatalf("accepted row %d does not load: %v", i, err)
+				}
+			}
+		}
+	})
+}
+
+// writeTestPNG writes x [1,H,W] as a PNG.
+func writeTestPNG(tb testing.TB, path string, x *tensor.Tensor) {
+	tb.Helper()
+	img, err := render.Image(x)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := render.WritePNG(path, img); err != nil {
+		tb.Fatal(err)
+	}
 }
