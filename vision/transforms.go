@@ -50,8 +50,8 @@ func (m ResizeMode) String() string {
 // inside the box. The result matches fastai's Resize on a PIL float image to
 // float32 rounding.
 func Resize(h, w int, mode ResizeMode) ItemTransform {
-	if h < 1 || w < 1 {
-		panic(fastgo.Errorf("vision.Resize: size %dx%d", h, w))
+	if h < 1 || w < 1 || h > MaxImagePixels/w {
+		panic(fastgo.Errorf("vision.Resize: size %dx%d (want positive sizes of at most MaxImagePixels, %d, pixels)", h, w, MaxImagePixels))
 	}
 	if mode < Crop || mode > Squish {
 		panic(fastgo.Errorf("vision.Resize: unknown mode %v", mode))
@@ -109,8 +109,8 @@ func (r *resize) spans(W, H int, px, py float64) (sx, sy span) {
 // h x w. fastai's default minScale is 0.08; values outside (0, 1] are
 // clamped into it.
 func RandomResizedCrop(h, w int, minScale float64) ItemTransform {
-	if h < 1 || w < 1 {
-		panic(fastgo.Errorf("vision.RandomResizedCrop: size %dx%d", h, w))
+	if h < 1 || w < 1 || h > MaxImagePixels/w {
+		panic(fastgo.Errorf("vision.RandomResizedCrop: size %dx%d (want positive sizes of at most MaxImagePixels, %d, pixels)", h, w, MaxImagePixels))
 	}
 	if !(minScale > 0) {
 		minScale = 1e-3
@@ -171,8 +171,8 @@ func (r *randomResizedCrop) box(W, H int, rng *tensor.RNG) (x0, y0, cw, ch int) 
 // of every image without scaling, padded with zeros where the image is
 // smaller.
 func CenterCrop(h, w int) ItemTransform {
-	if h < 1 || w < 1 {
-		panic(fastgo.Errorf("vision.CenterCrop: size %dx%d", h, w))
+	if h < 1 || w < 1 || h > MaxImagePixels/w {
+		panic(fastgo.Errorf("vision.CenterCrop: size %dx%d (want positive sizes of at most MaxImagePixels, %d, pixels)", h, w, MaxImagePixels))
 	}
 	return &centerCrop{h: h, w: w}
 }

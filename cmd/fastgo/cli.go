@@ -153,20 +153,30 @@ func (d *dataFlags) register(fs *flag.FlagSet, def string) {
 	fs.BoolVar(&d.csvHeader, "csv-header", true, "the CSV file's first row is a header")
 }
 
+// Bounds of the data flags: a batch of images must fit in memory.
+const (
+	maxBatch      = 1 << 16
+	maxSize       = 4096
+	maxBatchElems = 1 << 30 // floats in one batch: 4 GiB
+	maxWorkers    = 1024
+)
+
 func (d *dataFlags) check() error {
 	switch {
 	case d.data == "":
 		return usagef("-data is required")
-	case d.bs < 1:
-		return usagef("-bs %d must be positive", d.bs)
-	case d.size < 0:
-		return usagef("-size %d must not be negative", d.size)
+	case d.bs < 1 || d.bs > maxBatch:
+		return usagef("-bs %d must be between 1 and %d", d.bs, maxBatch)
+	case d.size < 0 || d.size > maxSize:
+		return usagef("-size %d must be between 0 (the default) and %d", d.size, maxSize)
 	case d.channels != 1 && d.channels != 3:
 		return usagef("-channels %d must be 1 or 3", d.channels)
+	case int64(d.bs)*int64(d.channels)*int64(max(d.size, 64))*int64(max(d.size, 64)) > maxBatchElems:
+		return usagef("-bs %d of %dx%dx%d images is more than %d values a batch: lower -bs or -size", d.bs, d.channels, max(d.size, 64), max(d.size, 64), maxBatchElems)
 	case !(d.validPct > 0 && d.validPct < 1):
 		return usagef("-valid-pct %v must be between 0 and 1", d.validPct)
-	case d.workers < 0:
-		return usagef("-workers %d must not be negative", d.workers)
+	case d.workers < 0 || d.workers > maxWorkers:
+		return usagef("-workers %d must be between 0 (GOMAXPROCS) and %d", d.workers, maxWorkers)
 	}
 	return nil
 }
