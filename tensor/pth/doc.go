@@ -58,8 +58,14 @@
 // Float32Entry converts float32 tensors to F32, F16, BF16 or F64 and
 // Int64Entry makes I64 entries; Entry copies a tensor of a read file
 // unchanged. Converting between .pth and .safetensors is exact in both
-// directions for F32, F16, BF16 and I64: a F16 or BF16 value read as float32
-// by either package converts back to the same bits.
+// directions for F32, F16, BF16 and I64 through float32 and int64: a F16 or
+// BF16 value read as float32 by either package converts back to the same
+// bits. For every other dtype (F64 above all, which float32 rounds), copy
+// the raw entries instead: Entry is safetensors.Entry, so the entries of
+// File.Entry write unchanged with safetensors.SaveEntries and those of
+// safetensors.File.Entry with Save, byte for byte, for every dtype both
+// formats have (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL). This is
+// what "fastgo convert" does.
 //
 // # Errors
 //

@@ -8,7 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"math/bits"
 	"strconv"
 	"unicode/utf8"
 
@@ -18,18 +17,12 @@ import (
 )
 
 // Entry is one tensor for Write: its name in the state dict, its element
-// type and shape, and its elements in row-major order, little-endian.
-type Entry struct {
-	// Name is the tensor's key in the state dict.
-	Name string
-	// Dtype is the element type: F32, F16, BF16, F64, I64, I32, I16, I8,
-	// U8 or BOOL.
-	Dtype Dtype
-	// Shape is the tensor's shape; nil or empty for a scalar.
-	Shape []int
-	// Data holds the elements, Dtype.Size() bytes each.
-	Data []byte
-}
+// type (F32, F16, BF16, F64, I64, I32, I16, I8, U8 or BOOL) and shape, and
+// its elements in row-major order, little-endian. It is safetensors.Entry,
+// so that the entries of a safetensors file (safetensors.File.Entry) write
+// unchanged to a .pth file and those of a .pth file (File.Entry) to a
+// safetensors file (safetensors.SaveEntries), byte for byte.
+type Entry = safetensors.Entry
 
 // Float32Entry returns an entry holding t converted to dtype: F32 bit for
 // bit, F16 and BF16 rounded to nearest (ties to even, exactly as PyTorch's
@@ -114,19 +107,8 @@ func checkEntries(entries []Entry) error {
 			return fmt.Errorf("pth: tensor %q: dtype %q cannot be written", e.Name, e.Dtype)
 		}
 		seen[e.Name] = true
-		n := uint64(e.Dtype.Size())
-		for _, d := range e.Shape {
-			if d < 0 {
-				return fmt.Errorf("pth: tensor %q: negative dimension in shape %v", e.Name, e.Shape)
-			}
-			hi, lo := bits.Mul64(n, uint64(d))
-			if hi != 0 {
-				return fmt.Errorf("pth: tensor %q: shape %v overflows", e.Name, e.Shape)
-			}
-			n = lo
-		}
-		if n != uint64(len(e.Data)) {
-			return fmt.Errorf("pth: tensor %q: %d bytes of data for shape %v of %s (%d bytes)", e.Name, len(e.Data), e.Shape, e.Dtype, n)
+		if err := e.Check(); err != nil {
+			return fmt.Errorf("pth: %w", err)
 		}
 	}
 	return nil

@@ -24,6 +24,12 @@
 // and described by Info, but converting them is an error. Save writes F32
 // and I64 entries.
 //
+// Raw and Entry return any tensor's bytes as the file holds them, in its
+// own dtype, and SaveEntries and WriteEntries write such entries byte for
+// byte, so a tensor of any dtype (F64, U16, F8_E4M3...) is copied exactly.
+// Entry is also package pth's entry type: a .pth file's tensors convert to
+// safetensors and back without loss.
+//
 // # Errors
 //
 // A malformed file is reported as a *FormatError that names the file (when

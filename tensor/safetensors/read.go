@@ -304,6 +304,35 @@ func (f *File) each(info Info, fn func(first int, b []byte) error) error {
 	return nil
 }
 
+// Raw returns the named tensor's elements as the file holds them, in its
+// own dtype (Info gives it), row-major and little-endian: any dtype, byte
+// for byte.
+func (f *File) Raw(name string) ([]byte, error) {
+	info, err := f.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, info.End-info.Begin)
+	if err := readFull(f.r, b, f.dataStart+info.Begin); err != nil {
+		return nil, f.errorf(name, "reading data: %w", err)
+	}
+	return b, nil
+}
+
+// Entry returns the named tensor as an Entry in its own dtype (see Raw),
+// for writing it unchanged with SaveEntries or pth.Save.
+func (f *File) Entry(name string) (Entry, error) {
+	info, err := f.lookup(name)
+	if err != nil {
+		return Entry{}, err
+	}
+	b, err := f.Raw(name)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Name: name, Dtype: info.Dtype, Shape: append([]int{}, info.Shape...), Data: b}, nil
+}
+
 // Tensor reads the named tensor as float32. F32 data is read bit for bit;
 // F16, BF16, I32 and F64 are converted as the package documentation says.
 func (f *File) Tensor(name string) (*tensor.Tensor, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 	"unicode/utf8"
@@ -16,36 +17,73 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// entry is one tensor to write: float32 data or int64 data.
+// entry is one tensor to write: float32 data, int64 data or raw bytes.
 type entry struct {
 	name   string
 	dtype  Dtype
 	shape  []int
 	floats []float32
 	ints   []int64
+	raw    []byte
 }
 
 // nbytes returns the size of the entry's data.
 func (e *entry) nbytes() int64 {
-	if e.dtype == I64 {
+	switch {
+	case e.raw != nil:
+		return int64(len(e.raw))
+	case e.dtype == I64:
 		return 8 * int64(len(e.ints))
 	}
 	return 4 * int64(len(e.floats))
+}
+
+// Entry is one tensor in its own dtype: its name, element type, shape and
+// elements, row-major and little-endian, as the file holds them. File.Entry
+// reads one and WriteEntries and SaveEntries write them, byte for byte, so
+// that a tensor of any dtype (F64, F16, U16...) is copied exactly. Package
+// pth uses the same type (pth.Entry), so that the entries of one format
+// write unchanged to the other.
+type Entry struct {
+	// Name is the tensor's name.
+	Name string
+	// Dtype is the element type.
+	Dtype Dtype
+	// Shape is the tensor's shape; nil or empty for a scalar.
+	Shape []int
+	// Data holds the elements, Dtype.Size() bytes each.
+	Data []byte
+}
+
+// Check reports whether e can be written: a known dtype, a shape without
+// negative dimensions whose byte size does not overflow, and exactly that
+// many bytes of Data. The error names the tensor.
+func (e Entry) Check() error {
+	size := e.Dtype.Size()
+	if size == 0 {
+		return fmt.Errorf("tensor %q: unknown dtype %q", e.Name, e.Dtype)
+	}
+	n := uint64(size)
+	for _, d := range e.Shape {
+		if d < 0 {
+			return fmt.Errorf("tensor %q: negative dimension in shape %v", e.Name, e.Shape)
+		}
+		hi, lo := bits.Mul64(n, uint64(d))
+		if hi != 0 {
+			return fmt.Errorf("tensor %q: shape %v overflows", e.Name, e.Shape)
+		}
+		n = lo
+	}
+	if n != uint64(len(e.Data)) {
+		return fmt.Errorf("tensor %q: %d bytes of data for shape %v of %s (%d bytes)", e.Name, len(e.Data), e.Shape, e.Dtype, n)
+	}
+	return nil
 }
 
 // plan validates what Save and Write are given and returns the entries in
 // file order and the padded header.
 func plan(tensors map[string]*tensor.Tensor, ints map[string]Int64Tensor, meta map[string]string) ([]entry, []byte, error) {
 	entries := make([]entry, 0, len(tensors)+len(ints))
-	checkName := func(name string) error {
-		switch {
-		case name == metadataKey:
-			return fmt.Errorf("safetensors: tensor name %q is reserved", name)
-		case !utf8.ValidString(name):
-			return fmt.Errorf("safetensors: tensor name %q is not valid UTF-8", name)
-		}
-		return nil
-	}
 	for name, v := range ints {
 		if err := checkName(name); err != nil {
 			return nil, nil, err
@@ -74,6 +112,48 @@ func plan(tensors map[string]*tensor.Tensor, ints map[string]Int64Tensor, meta m
 		}
 		entries = append(entries, entry{name: name, dtype: F32, shape: t.Shape(), floats: t.Data()})
 	}
+	return layout(entries, meta)
+}
+
+// checkName refuses a name that a tensor may not have.
+func checkName(name string) error {
+	switch {
+	case name == metadataKey:
+		return fmt.Errorf("safetensors: tensor name %q is reserved", name)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("safetensors: tensor name %q is not valid UTF-8", name)
+	}
+	return nil
+}
+
+// planEntries validates what SaveEntries and WriteEntries are given and
+// returns the entries in file order and the padded header.
+func planEntries(raw []Entry, meta map[string]string) ([]entry, []byte, error) {
+	entries := make([]entry, 0, len(raw))
+	seen := make(map[string]bool, len(raw))
+	for _, e := range raw {
+		if err := checkName(e.Name); err != nil {
+			return nil, nil, err
+		}
+		if seen[e.Name] {
+			return nil, nil, fmt.Errorf("safetensors: two tensors are named %q", e.Name)
+		}
+		seen[e.Name] = true
+		if err := e.Check(); err != nil {
+			return nil, nil, fmt.Errorf("safetensors: %w", err)
+		}
+		data := e.Data
+		if data == nil {
+			data = []byte{}
+		}
+		entries = append(entries, entry{name: e.Name, dtype: e.Dtype, shape: e.Shape, raw: data})
+	}
+	return layout(entries, meta)
+}
+
+// layout checks meta, orders the entries as the file holds them and
+// returns them with the padded header.
+func layout(entries []entry, meta map[string]string) ([]entry, []byte, error) {
 	for k, v := range meta {
 		if !utf8.ValidString(k) || !utf8.ValidString(v) {
 			return nil, nil, fmt.Errorf("safetensors: metadata %q: not valid UTF-8", k)
@@ -165,6 +245,7 @@ func write(w io.Writer, entries []entry, hdr []byte) error {
 	bw.Write(hdr)
 	var b [8]byte
 	for _, e := range entries {
+		bw.Write(e.raw)
 		for _, v := range e.ints {
 			binary.LittleEndian.PutUint64(b[:], uint64(v))
 			bw.Write(b[:8])
@@ -176,6 +257,34 @@ func write(w io.Writer, entries []entry, hdr []byte) error {
 	}
 	// bufio.Writer keeps the first error; Flush reports it.
 	return bw.Flush()
+}
+
+// WriteEntries writes entries, each in its own dtype and byte for byte, and
+// meta (as "__metadata__") to w in the safetensors format. Names must be
+// distinct, valid UTF-8 and not "__metadata__", each dtype one of the
+// format's, and each Data must hold exactly the shape's elements. The
+// output is deterministic, ordered as Write orders it (8-byte types first,
+// then by name), so that Write and WriteEntries give the same bytes for the
+// same tensors.
+func WriteEntries(w io.Writer, entries []Entry, meta map[string]string) error {
+	planned, hdr, err := planEntries(entries, meta)
+	if err != nil {
+		return err
+	}
+	return write(w, planned, hdr)
+}
+
+// SaveEntries writes entries and meta to the safetensors file at path, as
+// WriteEntries does, atomically (see Save).
+func SaveEntries(path string, entries []Entry, meta map[string]string) error {
+	planned, hdr, err := planEntries(entries, meta)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, func(w io.Writer) error { return write(w, planned, hdr) }); err != nil {
+		return fmt.Errorf("safetensors: saving %s: %w", path, err)
+	}
+	return nil
 }
 
 // Save writes tensors, ints and meta to the safetensors file at path, as
