@@ -9,7 +9,6 @@ import (
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
-	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 )
 
 // CNNConfig describes a CNN: the ResNet its body is cut from, the number of
@@ -148,17 +147,19 @@ func AdaptFirstConv(w *tensor.Tensor, nIn int) (*tensor.Tensor, error) {
 	return res, nil
 }
 
-// LoadPretrained loads torchvision-named ResNet weights from a safetensors
-// file (conv1.weight, bn1.running_mean, layer1.0.conv1.weight...; a
-// torchvision state dict saved with safetensors' save_file) into r's body.
-// The file's fc.* entries, if any, are ignored; every other entry of the
-// body must be present with its shape. A stem saved for 3 channels is
-// adapted to r's input channels with AdaptFirstConv. On error r is
-// unchanged and the error names the file and the entries at fault.
+// LoadPretrained loads torchvision-named ResNet weights from the state
+// dict at path (conv1.weight, bn1.running_mean, layer1.0.conv1.weight...):
+// torch.save's .pth or .pt (torchvision's own files, such as
+// resnet18-f37072fd.pth) or a safetensors file, told apart by their first
+// bytes (layers.ReadStateDict). The file's fc.* entries, if any, are
+// ignored; every other entry of the body must be present with its shape. A
+// stem saved for 3 channels is adapted to r's input channels with
+// AdaptFirstConv. On error r is unchanged and the error names the file and
+// the entries at fault.
 func LoadPretrained(r *ResNet, path string) error {
-	f, err := safetensors.Load(path)
+	src, err := layers.ReadStateDict(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("models.LoadPretrained: %w", err)
 	}
 	want := layers.GetStateDict(r.BodySequential())
 	// The body's names are 0..7 of the Sequential; the file's are
@@ -175,29 +176,24 @@ func LoadPretrained(r *ResNet, path string) error {
 	var missing, bad []string
 	for _, n := range want.Names {
 		name := toTV(n)
-		info, ok := f.Info(name)
-		if !ok {
+		t, isFloat := src.Tensors[name]
+		v, isInt := src.Ints[name]
+		_, wantInt := want.Ints[n]
+		if !isFloat && !isInt {
 			missing = append(missing, name)
 			continue
 		}
 		used[name] = true
 		sd.Names = append(sd.Names, n)
-		if _, isInt := want.Ints[n]; isInt {
-			v, err := f.Int64(name)
-			if err != nil || len(v.Data) != 1 {
-				bad = append(bad, fmt.Sprintf("%s: not one integer", name))
-				continue
-			}
-			sd.Ints[n] = v.Data[0]
+		switch {
+		case wantInt && !isInt:
+			bad = append(bad, fmt.Sprintf("%s: not one integer", name))
 			continue
-		}
-		if info.Dtype == safetensors.I64 {
+		case !wantInt && !isFloat:
 			bad = append(bad, fmt.Sprintf("%s: integer, want float", name))
 			continue
-		}
-		t, err := f.Tensor(name)
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("%s: %v", name, err))
+		case wantInt:
+			sd.Ints[n] = v
 			continue
 		}
 		if name == "conv1.weight" && t.Rank() == 4 && t.Dim(1) == 3 && r.Config.InChannels != 3 {
@@ -213,7 +209,7 @@ func LoadPretrained(r *ResNet, path string) error {
 		sd.Tensors[n] = t
 	}
 	var unexpected []string
-	for _, n := range f.Names() {
+	for _, n := range src.Names {
 		if !used[n] && !strings.HasPrefix(n, "fc.") {
 			unexpected = append(unexpected, n)
 		}
