@@ -94,8 +94,10 @@
 // # Transforms
 //
 // Item transforms (ItemTfms: Resize with Crop, Pad or Squish,
-// RandomResizedCrop, CenterCrop; Size(h, w) is Resize(h, w, Crop)) run on
-// each decoded image. They compute fastai's integer crop boxes and resample
+// RandomResizedCrop, CenterCrop; Size(h, w) is Resize(h, w, Crop); BySplit
+// gives training and validation items different ones, as fastai's usual
+// RandomResizedCrop for training and Resize for validation) run on each
+// decoded image. They compute fastai's integer crop boxes and resample
 // as PIL's antialiased bilinear resize does, and match fastai's transforms on
 // a PIL float image to float32 rounding (testdata/resize_parity.json).
 // Batch transforms (BatchTfms) run on a collated batch: AugTransforms
@@ -112,6 +114,28 @@
 // Where this package departs from fastai it says so: RandomErasing draws per
 // image and fills with uniform noise, Augment draws per image (fastai's
 // batch=False) and keeps the image size.
+//
+// # Learners and pretrained weights
+//
+// CNNLearner is fastai's cnn_learner (vision_learner): a learner.Learner
+// for an architecture of the model zoo (vision/models) or a model
+// function. As in fastai, a ResNet of the zoo is pretrained by default:
+//
+//	learn, err := vision.CNNLearner(dls, models.ResNet34, learner.Metrics(learner.Accuracy()))
+//	err = learn.FineTune(ctx, 5)
+//
+// starts the body from torchvision's ImageNet weights (resnet34-b627a593.pth),
+// found on this machine ($FASTGO_WEIGHTS, fastgo's cache, PyTorch's
+// ~/.cache/torch/hub/checkpoints) or downloaded once into fastgo's cache
+// and verified by SHA-256 (package vision/models/weights says how), puts
+// the ImageNet normalisation in front and freezes the body, so that
+// FineTune does fastai's recipe. Weights(path) gives a file of your own
+// (.pth or .safetensors); Pretrained(false) trains from scratch, with
+// nothing looked for. Offline (FASTGO_OFFLINE=1, or no network) with the
+// file nowhere on the machine, CNNLearner returns an error wrapping
+// fastgo.ErrNotFound that names the file, its address and the places to
+// put it: it never falls back to training from scratch on its own.
+// CNNLearnerContext bounds the download with a context.
 //
 // # Bad data
 //

@@ -1,7 +1,9 @@
 package vision
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"regexp"
@@ -28,20 +30,34 @@ type cnnKey int
 
 const (
 	keyWeights cnnKey = iota
+	keyPretrained
 	keyNIn
 	keyNOut
 	keySeed
 )
 
-// Weights loads torchvision-named weights (a torchvision ResNet's
-// state_dict saved as safetensors) into the body of a ResNet architecture,
-// puts the ImageNet normalisation (models.ImageNetStats for the input
-// channels) in front of the model, and freezes the body, as fastai's
-// vision_learner with pretrained weights. A stem saved for RGB is adapted to
-// other input channels as fastai does (models.AdaptFirstConv). An option
-// of CNNLearner.
+// Weights gives the file of the pretrained weights of a ResNet
+// architecture: a torchvision ResNet's state dict, as torch.save wrote it
+// (.pth, .pt: torchvision's own files) or as safetensors, used as it is
+// instead of the architecture's published weights (and for an
+// architecture that publishes none). As with the published weights, the
+// body gets them, the ImageNet normalisation (models.ImageNetStats for the
+// input channels) becomes the model's first layer and the body is frozen;
+// a stem saved for RGB is adapted to other input channels as fastai does
+// (models.AdaptFirstConv). An option of CNNLearner.
 func Weights(path string) learner.Option {
 	return learner.BuildOption("vision.Weights", keyWeights, path)
+}
+
+// Pretrained is fastai's pretrained argument. By default CNNLearner starts
+// a ResNet of the zoo from its published ImageNet weights (see
+// CNNLearner), as fastai's cnn_learner does; Pretrained(false) trains it
+// from scratch instead, with nothing looked for or downloaded.
+// Pretrained(true) makes the weights required: for an architecture that
+// publishes none and is given no Weights file it is an error, where the
+// default trains from scratch. An option of CNNLearner.
+func Pretrained(pretrained bool) learner.Option {
+	return learner.BuildOption("vision.Pretrained", keyPretrained, pretrained)
 }
 
 // NIn sets the number of input channels (fastai's n_in; default: the
@@ -61,7 +77,7 @@ func InitSeed(seed uint64) learner.Option {
 // CNNLearner is fastai's vision_learner (cnn_learner): a Learner over dls
 // for a model of an architecture of the zoo or of a model function, with
 // the learner's options (Metrics, Callbacks, LR...) and its own (Weights,
-// NIn, NOut, InitSeed):
+// Pretrained, NIn, NOut, InitSeed):
 //
 //	learn, err := vision.CNNLearner(dls, models.ResNet34, learner.Metrics(learner.Accuracy()))
 //	err = learn.FineTune(ctx, 5)
@@ -74,22 +90,44 @@ func InitSeed(seed uint64) learner.Option {
 // Linear(2*features, 512), ReLU, BatchNorm1d, Dropout(0.5), Linear(512,
 // NOut), initialised as fastai does. The Learner's splitter is fastai's for
 // ResNets (models.Split: stem to layer2, layer3 and layer4, the head), so
-// FineTune and Slice learning rates work as in fastai. With Weights, the
-// body gets the file's weights, an ImageNet Normalize becomes the model's
-// first layer (the data stays in [0,1] pixels, so attacks measure eps in
-// pixels) and the body is frozen; without it the model is trained from
-// scratch, with no normalisation (its BatchNorms adapt).
+// FineTune and Slice learning rates work as in fastai.
+//
+// As in fastai, the body is pretrained by default: it gets the
+// architecture's published weights (torchvision's ImageNet weights for
+// the zoo's ResNets), found on this machine or downloaded once and
+// verified (see models.Arch.ResolveWeights: $FASTGO_WEIGHTS, fastgo's
+// cache, PyTorch's cache, then https://download.pytorch.org), or the file
+// given with Weights; an ImageNet Normalize becomes the model's first layer
+// (the data stays in [0,1] pixels, so attacks measure eps in pixels) and
+// the body is frozen, ready for FineTune. When the weights can be neither
+// found nor downloaded (FASTGO_OFFLINE, no network) CNNLearner fails with
+// an error wrapping fastgo.ErrNotFound that says where to put the file; it
+// never trains from scratch unasked. Pretrained(false) trains from scratch,
+// with no normalisation (its BatchNorms adapt) and nothing looked for; so
+// does the default for an architecture that publishes no weights (a
+// models.ResNetArch of your own). CNNLearner looks for (and downloads)
+// the weights without a deadline; CNNLearnerContext takes a context that
+// bounds the download.
 //
 // Any other architecture of the zoo (models.SmallCNN, CIFARResNet18) is
 // built whole for NIn channels and NOut classes, and a model function is
-// called with NOut; their Learners have one layer group. The zoo's models
-// describe themselves, so that Export and LoadLearner work; a model
-// function's model exports when it implements layers.Described.
+// called with NOut; their Learners have one layer group and no pretrained
+// weights. The zoo's models describe themselves, so that Export and
+// LoadLearner work; a model function's model exports when it implements
+// layers.Described.
 func CNNLearner[A Architecture](dls *DataLoaders, arch A, opts ...learner.Option) (*learner.Learner, error) {
+	return CNNLearnerContext(context.Background(), dls, arch, opts...)
+}
+
+// CNNLearnerContext is CNNLearner with a context that bounds the look-up
+// and download of the pretrained weights: cancelling it stops the
+// download, which a later call resumes.
+func CNNLearnerContext[A Architecture](ctx context.Context, dls *DataLoaders, arch A, opts ...learner.Option) (*learner.Learner, error) {
 	vals, rest := learner.BuildOptions(opts)
 	nIn, _ := vals[keyNIn].(int)
 	nOut, _ := vals[keyNOut].(int)
-	weights, _ := vals[keyWeights].(string)
+	explicit, _ := vals[keyWeights].(string)
+	pre, preSet := vals[keyPretrained].(bool)
 	seed := dls.cfg.seed
 	if s, ok := vals[keySeed].(uint64); ok {
 		seed = s
@@ -110,8 +148,8 @@ func CNNLearner[A Architecture](dls *DataLoaders, arch A, opts ...learner.Option
 	rng := tensor.NewRNG(seed)
 	switch a := any(arch).(type) {
 	case func(nOut int) layers.Module:
-		if weights != "" {
-			return nil, fmt.Errorf("vision.CNNLearner: Weights applies to the zoo's ResNets, not to a model function")
+		if explicit != "" || (preSet && pre) {
+			return nil, fmt.Errorf("vision.CNNLearner: pretrained weights apply to the zoo's ResNets, not to a model function")
 		}
 		m := a(nOut)
 		if m == nil {
@@ -119,18 +157,51 @@ func CNNLearner[A Architecture](dls *DataLoaders, arch A, opts ...learner.Option
 		}
 		return learner.New(dls, m, rest...), nil
 	case models.Arch:
-		return resNetLearner(dls, a, nIn, nOut, weights, rng, rest)
+		path, err := pretrainedPath(ctx, a, explicit, pre, preSet)
+		if err != nil {
+			return nil, err
+		}
+		return resNetLearner(dls, a, nIn, nOut, path, rng, rest)
 	}
 	panic(fastgo.Errorf("vision.CNNLearner: an architecture of type %T", arch))
+}
+
+// pretrainedPath returns the file of a's pretrained weights, or "" to train
+// from scratch: the explicit file, else the published weights resolved,
+// unless Pretrained(false) says otherwise or a publishes none.
+func pretrainedPath(ctx context.Context, a models.Arch, explicit string, pre, preSet bool) (string, error) {
+	_, isResNet := a.ResNetConfig(3, 1)
+	_, published := a.Published()
+	switch {
+	case preSet && !pre:
+		if explicit != "" {
+			return "", errors.New("vision.CNNLearner: Weights and Pretrained(false) contradict each other")
+		}
+		return "", nil
+	case !isResNet:
+		if explicit != "" || pre {
+			return "", fmt.Errorf("vision.CNNLearner: pretrained weights apply to the zoo's ResNets, not to %s", a.Name)
+		}
+		return "", nil
+	case explicit != "":
+		return explicit, nil
+	case !published:
+		if pre {
+			return "", fmt.Errorf("vision.CNNLearner: %s publishes no pretrained weights: give their file with vision.Weights: %w", a.Name, fastgo.ErrNotFound)
+		}
+		return "", nil
+	}
+	path, err := a.ResolveWeights(ctx)
+	if err != nil {
+		return "", fmt.Errorf("vision.CNNLearner: %w (vision.Pretrained(false) trains from scratch)", err)
+	}
+	return path, nil
 }
 
 // resNetLearner is CNNLearner for an architecture of the zoo.
 func resNetLearner(dls *DataLoaders, a models.Arch, nIn, nOut int, weights string, rng *tensor.RNG, opts []learner.Option) (*learner.Learner, error) {
 	rc, isResNet := a.ResNetConfig(nIn, 1)
 	if !isResNet {
-		if weights != "" {
-			return nil, fmt.Errorf("vision.CNNLearner: Weights applies to the zoo's ResNets, not to %s", a.Name)
-		}
 		m, err := a.Build(nIn, nOut, rng)
 		if err != nil {
 			return nil, fmt.Errorf("vision.CNNLearner: %w", err)
@@ -198,7 +269,7 @@ type transformSpec struct {
 func (d *DataLoaders) TransformSpec() (json.RawMessage, error) {
 	s := transformSpec{Channels: d.cfg.channels, ItemTfms: []string{}}
 	for _, t := range d.cfg.itemTfms {
-		s.ItemTfms = append(s.ItemTfms, describe(t))
+		s.ItemTfms = append(s.ItemTfms, describe(inferenceForm(t)))
 	}
 	for _, t := range d.cfg.batchTfms {
 		s.BatchTfms = append(s.BatchTfms, describe(t))

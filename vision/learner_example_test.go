@@ -12,17 +12,18 @@ import (
 )
 
 // Build fastai's vision_learner over a ResNet-18 for the 1-channel
-// Fashion-MNIST images and fine-tune it. With vision.Weights(file) the
-// body would start from torchvision's ImageNet weights, frozen; here it is
-// trained from scratch, and ShortEpoch keeps the example to a few batches
-// (remove it to train for real).
+// Fashion-MNIST images and fine-tune it. By default the body would start
+// from torchvision's ImageNet weights (found on this machine or
+// downloaded once), frozen; here vision.Pretrained(false) trains it from
+// scratch, and ShortEpoch keeps the example to a few batches (remove it to
+// train for real).
 func ExampleCNNLearner() {
 	dls, err := vision.EmbeddedFashionMNIST(vision.BatchSize(16))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	learn, err := vision.CNNLearner(dls, models.ResNet18,
+	learn, err := vision.CNNLearner(dls, models.ResNet18, vision.Pretrained(false),
 		learner.Metrics(learner.Accuracy()))
 	if err != nil {
 		fmt.Println(err)

@@ -1,7 +1,8 @@
 // Command imagefolder trains an image classifier from a folder of images,
 // the fastai way: ImageDataLoaders.from_folder, vision_learner, fine_tune
-// (with torchvision weights, -pretrained) or fit_one_cycle (from scratch),
-// ClassificationInterpretation and export/load_learner.
+// (from torchvision's ImageNet weights, found on this machine or downloaded
+// once, the default) or fit_one_cycle (from scratch, -pretrained none, and
+// with -small), ClassificationInterpretation and export/load_learner.
 //
 //	go run ./examples/imagefolder -data ./my-images   # one sub-folder per class
 //	go run ./examples/imagefolder                     # makes a tiny folder itself
@@ -34,8 +35,8 @@ func main() {
 	data := flag.String("data", "", "an image folder: train/ and valid/, or one sub-folder per class (default: make a tiny one)")
 	out := flag.String("out", filepath.Join("fastgo-out", "imagefolder"), "folder for the batch picture, the confusion matrix and the exported learner")
 	size := flag.Int("size", 64, "images are resized to size x size")
-	epochs := flag.Int("epochs", 8, "epochs (of fine_tune after its frozen one, with -pretrained)")
-	pretrained := flag.String("pretrained", "", "torchvision resnet18 weights (safetensors) to fine-tune from")
+	epochs := flag.Int("epochs", 8, "epochs (of fine_tune after its frozen one, unless -pretrained none)")
+	pretrained := flag.String("pretrained", "auto", "the body's weights: auto (torchvision's ImageNet resnet18, found or downloaded), none (from scratch), or a weights file (.pth or .safetensors)")
 	small := flag.Bool("small", false, "a few images and batches only: runs in seconds")
 	flag.Parse()
 	if err := run(*data, *out, *pretrained, *size, *epochs, *small); err != nil {
@@ -45,6 +46,9 @@ func main() {
 
 func run(data, out, pretrained string, size, epochs int, small bool) error {
 	ctx := context.Background()
+	if small && pretrained == "auto" {
+		pretrained = "none" // seconds, and nothing to download
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -73,10 +77,14 @@ func run(data, out, pretrained string, size, epochs int, small bool) error {
 
 	// learn = vision_learner(dls, resnet18, metrics=accuracy)
 	opts := []learner.Option{learner.Metrics(learner.Accuracy()), learner.ProgressTo(os.Stdout)}
-	if pretrained != "" {
+	switch pretrained {
+	case "auto": // torchvision's weights, as fastai's pretrained=True
+	case "none":
+		opts = append(opts, vision.Pretrained(false))
+	default:
 		opts = append(opts, vision.Weights(pretrained))
 	}
-	learn, err := vision.CNNLearner(dls, models.ResNet18, opts...)
+	learn, err := vision.CNNLearnerContext(ctx, dls, models.ResNet18, opts...)
 	if err != nil {
 		return err
 	}
@@ -85,7 +93,7 @@ func run(data, out, pretrained string, size, epochs int, small bool) error {
 		epochs = 1
 		cbs = append(cbs, &callbacks.ShortEpoch{Pct: 0.5})
 	}
-	if pretrained != "" {
+	if pretrained != "none" {
 		// learn.fine_tune(epochs): the frozen head first, then everything.
 		err = learn.FineTune(ctx, epochs, learner.Callbacks(cbs...))
 	} else {
