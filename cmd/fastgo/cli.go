@@ -333,7 +333,8 @@ func shapeString(s []int) string {
 }
 
 // modelFlags choose a trained model: an exported learner (-model) or a
-// safetensors state dict with PyTorch names (-weights, with -arch).
+// state dict with PyTorch names (-weights, with -arch), safetensors or
+// torch.save's .pth.
 type modelFlags struct {
 	model   string
 	weights string
@@ -347,7 +348,7 @@ var weightArchs = map[string][]int{"smallcnn": {1, 28, 28}, "cifar-resnet18": {3
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.model, "model", "", "an exported learner (fastgo train's output, learner.Export)")
-	fs.StringVar(&m.weights, "weights", "", "or a safetensors state dict with PyTorch names, for -arch")
+	fs.StringVar(&m.weights, "weights", "", "or a state dict with PyTorch names, for -arch: safetensors, or torch.save's .pth/.pt")
 	fs.StringVar(&m.arch, "arch", "smallcnn", "the architecture of -weights: smallcnn (1x28x28) or cifar-resnet18 (3x32x32)")
 	fs.IntVar(&m.classes, "classes", 10, "the number of classes of -weights (Fashion-MNIST's names for 10 classes and smallcnn)")
 }

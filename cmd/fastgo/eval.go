@@ -29,7 +29,7 @@ var evalArchs = map[string]func() layers.Module{
 func init() {
 	register(&command{
 		name:  "eval",
-		short: "print the Fashion-MNIST test accuracy of a model's safetensors weights",
+		short: "print the Fashion-MNIST test accuracy of a model's weights (safetensors or .pth)",
 		run:   runEval,
 	})
 }
@@ -49,7 +49,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", stderr)
 	model := fs.String("model", "", "an exported learner (fastgo train's output); evaluated on the validation set of -data")
 	arch := fs.String("arch", "smallcnn", "architecture of -weights: "+strings.Join(evalArchNames(), ", "))
-	weights := fs.String("weights", "", "safetensors state dict with PyTorch names (conv1, bn1, conv2, bn2, fc1, fc2 for smallcnn)")
+	weights := fs.String("weights", "", "state dict with PyTorch names (conv1, bn1, conv2, bn2, fc1, fc2 for smallcnn): safetensors, or torch.save's .pth/.pt")
 	data := fs.String("data", "", "with -weights: directory holding Fashion-MNIST's t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (.gz or not), default the official test split embedded in fastgo; "+
 		"with -model: the data as for fastgo train (default embedded), whose validation set is evaluated")
 	batch := fs.Int("batch", 1000, "images per forward pass")

@@ -1,45 +1,17 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/fastgo-ml/fastgo/layers"
-	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 )
 
-// loadWeights loads a safetensors state dict with PyTorch names into m,
-// strictly: an unknown, missing or mis-shaped tensor is an error naming it.
+// loadWeights loads a state dict with PyTorch names into m, strictly (an
+// unknown, missing or mis-shaped tensor is an error naming it): a
+// safetensors file or torch.save's .pth or .pt, told apart by their first
+// bytes (layers.LoadFile).
 func loadWeights(path string, m layers.Module) error {
-	f, err := safetensors.Load(path)
-	if err != nil {
-		return err
-	}
-	sd := &layers.StateDict{Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
-	for _, name := range f.Names() {
-		info, _ := f.Info(name)
-		if info.Dtype == safetensors.I64 {
-			v, err := f.Int64(name)
-			if err != nil {
-				return err
-			}
-			if len(v.Data) != 1 {
-				return fmt.Errorf("%s: integer tensor %s has %d elements, want 1", path, name, len(v.Data))
-			}
-			sd.Ints[name] = v.Data[0]
-		} else {
-			t, err := f.Tensor(name)
-			if err != nil {
-				return err
-			}
-			sd.Tensors[name] = t
-		}
-		sd.Names = append(sd.Names, name)
-	}
-	if _, err := layers.LoadStateDict(m, sd); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	_, err := layers.LoadFile(m, path)
+	return err
 }
 
 // saveWeights writes m's state dict with PyTorch names to path (atomically).
