@@ -133,6 +133,10 @@ type dataFlags struct {
 	// itemTfms, when set, replace -size for image files (an exported
 	// learner's recorded transforms).
 	itemTfms []vision.ItemTransform
+	// transfer gives image files fastai's transfer-learning transforms,
+	// for fine-tuning pretrained weights: RandomResizedCrop for training,
+	// Resize for validation, 224 pixels unless -size says otherwise.
+	transfer bool
 }
 
 // namedData are the data sets -data accepts by name.
@@ -143,7 +147,8 @@ func (d *dataFlags) register(fs *flag.FlagSet, def string) {
 		"a folder of Fashion-MNIST IDX files, or one of "+strings.Join(namedData, ", ")+
 		" (embedded: the 10,000 Fashion-MNIST images inside fastgo, split 8,000/2,000; fashion-mnist: the full set, found as vision.FindData says)")
 	fs.IntVar(&d.bs, "bs", 64, "batch size")
-	fs.IntVar(&d.size, "size", 0, "resize images to SIZE x SIZE (default 64 for image folders and CSV files, none for the built-in data sets)")
+	fs.IntVar(&d.size, "size", 0, "resize images to SIZE x SIZE (default for image folders and CSV files: 224 when fine-tuning pretrained weights, "+
+		"as RandomResizedCrop for training and Resize for validation, else 64; none for the built-in data sets)")
 	fs.IntVar(&d.channels, "channels", 3, "channels image files are decoded to: 3 (RGB) or 1 (grey)")
 	fs.Float64Var(&d.validPct, "valid-pct", 0.2, "fraction held out for validation when the data has no split")
 	fs.Uint64Var(&d.seed, "seed", 42, "seed of the split, the shuffles, the augmentations and the model's initialisation")
@@ -197,6 +202,12 @@ func (d *dataFlags) open(ctx context.Context) (*vision.DataLoaders, string, erro
 			return append(o, vision.ItemTfms(d.itemTfms...))
 		}
 		size := d.size
+		if d.transfer {
+			if size == 0 {
+				size = 224
+			}
+			return append(o, vision.ItemTfms(vision.BySplit(vision.RandomResizedCrop(size, size, 0.08), vision.Resize(size, size, vision.Crop))))
+		}
 		if size == 0 {
 			size = 64
 		}
@@ -283,45 +294,37 @@ var trainArchs = []string{"smallcnn", "resnet18", "resnet34", "resnet50", "cifar
 
 // buildLearner makes a Learner for arch over dls with vision.CNNLearner
 // (fastai's vision_learner): SmallCNN and the CIFAR ResNet-18 trained from
-// scratch, the ImageNet ResNets with pretrained weights when given. arch
-// "auto" is smallcnn for 1x28x28 images and resnet18 otherwise.
-func buildLearner(ctx context.Context, dls *vision.DataLoaders, arch, pretrained string, seed uint64, opts ...learner.Option) (*learner.Learner, string, error) {
+// scratch, the ImageNet ResNets from the weights file given (see
+// pretrainedWeights), or from scratch when it is "".
+func buildLearner(ctx context.Context, dls *vision.DataLoaders, arch, weightsFile string, seed uint64, opts ...learner.Option) (*learner.Learner, error) {
 	shape, err := itemShape(ctx, dls)
 	if err != nil {
-		return nil, "", err
-	}
-	if arch == "auto" {
-		arch = "resnet18"
-		if slices.Equal(shape, []int{1, 28, 28}) {
-			arch = "smallcnn"
-		}
-	}
-	if pretrained != "" && !strings.HasPrefix(arch, "resnet") {
-		return nil, "", usagef("-pretrained needs a ResNet -arch (resnet18, resnet34, resnet50), not %s", arch)
+		return nil, err
 	}
 	var a models.Arch
 	switch arch {
 	case "smallcnn":
 		if !slices.Equal(shape, []int{1, 28, 28}) {
-			return nil, "", usagef("-arch smallcnn takes 1x28x28 images, the data's are %s (use -channels 1 -size 28, or -arch resnet18)", shapeString(shape))
+			return nil, usagef("-arch smallcnn takes 1x28x28 images, the data's are %s (use -channels 1 -size 28, or -arch resnet18)", shapeString(shape))
 		}
 		a = models.SmallCNN
 	case "cifar-resnet18":
 		if shape[1] != 32 || shape[2] != 32 {
-			return nil, "", usagef("-arch cifar-resnet18 takes 32x32 images, the data's are %s (use -size 32)", shapeString(shape))
+			return nil, usagef("-arch cifar-resnet18 takes 32x32 images, the data's are %s (use -size 32)", shapeString(shape))
 		}
 		a = models.CIFARResNet18
 	case "resnet18", "resnet34", "resnet50":
 		a, _ = models.ArchByName(arch)
 	default:
-		return nil, "", usagef("unknown -arch %q (have auto, %s)", arch, strings.Join(trainArchs, ", "))
+		return nil, usagef("unknown -arch %q (have auto, %s)", arch, strings.Join(trainArchs, ", "))
 	}
 	opts = append(opts, vision.InitSeed(seed))
-	if pretrained != "" {
-		opts = append(opts, vision.Weights(pretrained))
+	if weightsFile != "" {
+		opts = append(opts, vision.Weights(weightsFile))
+	} else {
+		opts = append(opts, vision.Pretrained(false))
 	}
-	l, err := vision.CNNLearner(dls, a, opts...)
-	return l, arch, err
+	return vision.CNNLearnerContext(ctx, dls, a, opts...)
 }
 
 func shapeString(s []int) string {

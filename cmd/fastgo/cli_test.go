@@ -29,7 +29,27 @@ func TestMain(m *testing.M) {
 	if args, ok := os.LookupEnv("FASTGO_CLI_ARGS"); ok {
 		os.Exit(run(strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	os.Exit(offline(m.Run))
+}
+
+// offline runs the tests as CI does, without network: FASTGO_OFFLINE is
+// set and fastgo's and PyTorch's weight caches are empty temporary
+// directories, so that -pretrained auto finds nothing and trains from
+// scratch at once, whatever the developer's caches hold. Tests that need
+// weights set their own.
+func offline(run func() int) int {
+	dir, err := os.MkdirTemp("", "fastgo-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	for k, v := range map[string]string{
+		"FASTGO_OFFLINE": "1", "FASTGO_WEIGHTS": "",
+		"FASTGO_CACHE": dir + "/fastgo", "TORCH_HOME": dir + "/torch",
+	} {
+		os.Setenv(k, v)
+	}
+	return run()
 }
 
 // commandNames returns the registered sub-commands, sorted.

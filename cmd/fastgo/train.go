@@ -32,12 +32,14 @@ type trainFlags struct {
 	pretrained string
 	wd         float64
 	threads    int
+	// weights is the pretrained weights file setup used, "" for none.
+	weights string
 }
 
 func (t *trainFlags) register(fs *flag.FlagSet) {
 	t.dataFlags.register(fs, "embedded")
 	fs.StringVar(&t.arch, "arch", "auto", "architecture: auto (smallcnn for 1x28x28 images, else resnet18), "+strings.Join(trainArchs, ", "))
-	fs.StringVar(&t.pretrained, "pretrained", "", "torchvision ResNet weights (safetensors) for the body, as fastai's pretrained=True (ResNet archs only)")
+	fs.StringVar(&t.pretrained, "pretrained", pretrainedAuto, pretrainedUsage)
 	fs.Float64Var(&t.wd, "wd", 0.01, "decoupled weight decay")
 	fs.IntVar(&t.threads, "threads", 0, "GOMAXPROCS (0: the Go default)")
 }
@@ -52,12 +54,7 @@ func (t *trainFlags) check() error {
 	case t.threads < 0:
 		return usagef("-threads %d must not be negative", t.threads)
 	}
-	if t.pretrained != "" {
-		if err := checkReadable(t.pretrained); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkPretrained(t.pretrained)
 }
 
 // setup applies -threads and builds the data and the learner.
@@ -67,19 +64,41 @@ func (t *trainFlags) setup(ctx context.Context, stdout io.Writer, opts ...learne
 		prev := runtime.GOMAXPROCS(t.threads)
 		undo = func() { runtime.GOMAXPROCS(prev) }
 	}
+	arch := t.arch
+	if arch == "auto" {
+		arch = t.autoArch()
+	}
+	if arch != "smallcnn" && arch != "cifar-resnet18" && !isResNetArch(arch) {
+		undo()
+		return nil, "", nil, usagef("unknown -arch %q (have auto, %s)", arch, strings.Join(trainArchs, ", "))
+	}
+	w, err := pretrainedWeights(ctx, t.pretrained, arch, stdout)
+	if err != nil {
+		undo()
+		return nil, "", nil, err
+	}
+	t.weights = w
+	t.transfer = w != "" && t.itemTfms == nil && t.dataIsFiles()
 	dls, desc, err := t.open(ctx)
 	if err != nil {
 		undo()
 		return nil, "", nil, err
 	}
 	opts = append(opts, learner.WD(t.wd))
-	l, arch, err := buildLearner(ctx, dls, t.arch, t.pretrained, t.seed, opts...)
+	l, err := buildLearner(ctx, dls, arch, w, t.seed, opts...)
 	if err != nil {
 		undo()
 		return nil, "", nil, err
 	}
 	fmt.Fprintf(stdout, "data: %s: %d classes, %d training and %d validation batches of %d\n",
 		desc, dls.C(), dls.Train.Len(), dls.Valid.Len(), t.bs)
+	if t.transfer {
+		size := t.size
+		if size == 0 {
+			size = 224
+		}
+		fmt.Fprintf(stdout, "transforms: RandomResizedCrop(%d) for training, Resize(%d) for validation (fastai's fine-tuning pipeline)\n", size, size)
+	}
 	return l, arch, undo, nil
 }
 
@@ -90,7 +109,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	epochs := fs.Int("epochs", 5, "epochs to train (after the frozen epoch, for fine-tune)")
 	lr := fs.Float64("lr", 0, "peak learning rate (0: fastai's default for the method: 1e-3, or base_lr 2e-3 for fine-tune)")
 	lrFind := fs.Bool("lr-find", false, "run the learning-rate finder first and train at its valley suggestion")
-	method := fs.String("method", "", "one-cycle, flat-cos, fit or fine-tune (default: fine-tune with -pretrained, else one-cycle)")
+	method := fs.String("method", "", "one-cycle, flat-cos, fit or fine-tune (default: fine-tune from pretrained weights, else one-cycle)")
 	out := fs.String("out", "export.safetensors", "the exported learner (fastai's export.pkl): architecture, weights, classes and transforms")
 	ckpt := fs.String("checkpoint", "", "checkpoint saved after every epoch (default: OUT with .ckpt before its extension); removed after a successful export")
 	resume := fs.Bool("resume", false, "continue from -checkpoint if it exists (same flags as the interrupted run)")
@@ -102,17 +121,25 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	beta := fs.Float64("trades-beta", 6, "TRADES's weight of the robust (KL) term")
 	sigma := fs.Float64("sigma", 0.25, "the noise of -defence noise, in [0,1] pixels")
 	setUsage(fs, "fastgo train [-data DIR|FILE.csv|embedded|fashion-mnist] [-arch ARCH] [-epochs N] [-out FILE]", `
-Trains an image classifier the fastai way (fit_one_cycle, or fine_tune with
-pretrained weights), showing a progress bar and the results table, and exports
-it to -out for "fastgo eval -model", "fastgo attack -model" and
-vision.LoadLearner. A checkpoint is saved after every epoch; after Ctrl-C the
-run stops at the next batch and keeps it: run the same command with -resume to
-continue.
+Trains an image classifier the fastai way, showing a progress bar and the
+results table, and exports it to -out for "fastgo eval -model", "fastgo attack
+-model" and vision.LoadLearner. The ResNets start from torchvision's ImageNet
+weights, as fastai's cnn_learner does (-pretrained auto): found in
+$FASTGO_WEIGHTS, fastgo's cache or PyTorch's (~/.cache/torch/hub/checkpoints),
+else downloaded once into fastgo's cache and checked by SHA-256; offline
+(FASTGO_OFFLINE=1) or without network the run says so and trains from
+scratch. Pretrained weights are fine-tuned (fine_tune: the head, then
+everything), with fastai's RandomResizedCrop(224) for training images and
+Resize(224) for validation when -data is image files; a model from scratch
+is trained with fit_one_cycle. A checkpoint is saved after every epoch;
+after Ctrl-C the run stops at the next batch and keeps it: run the same
+command with -resume to continue.
 
 Examples:
   fastgo train                                   # SmallCNN on the embedded Fashion-MNIST
   fastgo train -data fashion-mnist -epochs 3     # the full 60,000 images
-  fastgo train -data ./pets -arch resnet18 -size 128 -pretrained resnet18.safetensors
+  fastgo train -data ./photos -arch resnet34 -epochs 3   # fine-tunes torchvision's ResNet-34
+  fastgo train -data ./photos -arch resnet18 -pretrained resnet18-f37072fd.pth -size 160
   fastgo train -defence pgd-at -defence-eps 0.1 -out robust.safetensors
   fastgo train -defence noise -sigma 0.25 -out smooth.safetensors   # then fastgo certify`)
 	if err := parseFlags(fs, args); err != nil {
@@ -130,19 +157,12 @@ Examples:
 	if *out == "" {
 		return usagef("-out must name a file")
 	}
-	m := *method
-	if m == "" {
-		m = "one-cycle"
-		if tf.pretrained != "" {
-			m = "fine-tune"
-		}
-	}
-	switch m {
-	case "one-cycle", "flat-cos", "fit", "fine-tune":
+	switch *method {
+	case "", "one-cycle", "flat-cos", "fit", "fine-tune":
 	default:
-		return usagef("unknown -method %q (have one-cycle, flat-cos, fit, fine-tune)", m)
+		return usagef("unknown -method %q (have one-cycle, flat-cos, fit, fine-tune)", *method)
 	}
-	if *resume && m == "fine-tune" {
+	if *resume && *method == "fine-tune" {
 		return usagef("-resume does not support -method fine-tune (its two fits); use one-cycle")
 	}
 	if *ckpt == "" {
@@ -162,9 +182,19 @@ Examples:
 	defer stop()
 	l, arch, undo, err := tf.setup(ctx, stdout, learner.Metrics(learner.Accuracy()))
 	if err != nil {
-		return err
+		return interrupted(ctx, err, "")
 	}
 	defer undo()
+	m := *method
+	if m == "" {
+		m = "one-cycle"
+		if tf.weights != "" {
+			m = "fine-tune"
+		}
+		if *resume && m == "fine-tune" {
+			return usagef("-resume does not support fine-tune (its two fits), the method for pretrained weights: add -method one-cycle")
+		}
+	}
 	fmt.Fprintf(stdout, "model: %s, %d parameters\n", arch, layers.NumParams(l.Model))
 
 	start := 0

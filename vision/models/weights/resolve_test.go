@@ -153,7 +153,7 @@ func TestResolveCorrupt(t *testing.T) {
 		t.Fatalf("a corrupt cached file: %v, want fastgo.ErrFormat naming %s and the digest", err, p)
 	}
 	short := put(t, cache, f.Name, b[:999])
-	if _, err := Resolve(context.Background(), f, NoProgress()); !errors.Is(err, fastgo.ErrFormat) || !strings.Contains(err.Error(), "999 bytes") {
+	if _, err := Resolve(context.Background(), f, NoProgress()); !errors.Is(err, fastgo.ErrFormat) || !strings.Contains(err.Error(), "999 bytes, the published one 1000") {
 		t.Fatalf("a short cached file %s: %v", short, err)
 	}
 }

@@ -65,9 +65,9 @@ func (f File) Check() error {
 func (f File) FullHash() bool { return len(f.SHA256) == 64 }
 
 // Verify checks that the file at path has f's SHA-256 (all of it, or the
-// prefix f.SHA256 holds, as torch.hub's check_hash does) and, when f.Size
-// is set, its size. A mismatch is an error wrapping fastgo.ErrFormat that
-// names the file and both digests.
+// prefix f.SHA256 holds, as torch.hub's check_hash does). A mismatch is an
+// error wrapping fastgo.ErrFormat that names the file and both digests
+// (and both sizes when they differ).
 func (f File) Verify(path string) error {
 	if err := f.Check(); err != nil {
 		return err
@@ -80,9 +80,6 @@ func (f File) Verify(path string) error {
 	if _, ok := verified.Load(key); ok {
 		return nil
 	}
-	if f.Size > 0 && st.Size() != f.Size {
-		return fmt.Errorf("weights: %s: %d bytes, want %d (the published %s): %w", path, st.Size(), f.Size, f.Name, fastgo.ErrFormat)
-	}
 	r, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("weights: %w", err)
@@ -93,6 +90,9 @@ func (f File) Verify(path string) error {
 		return fmt.Errorf("weights: reading %s: %w", path, err)
 	}
 	if err := f.checkDigest(path, h.Sum(nil)); err != nil {
+		if f.Size > 0 && st.Size() != f.Size {
+			return fmt.Errorf("%w (the file has %d bytes, the published one %d)", err, st.Size(), f.Size)
+		}
 		return err
 	}
 	verified.Store(key, true)
