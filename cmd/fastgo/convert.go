@@ -125,28 +125,32 @@ func readState(path string) (*stateFile, error) {
 			return nil, err
 		}
 		sf := &stateFile{format: "torch.save", skipped: pf.Skipped()}
-		for _, name := range pf.Names() {
-			e, err := pf.Entry(name)
-			if err != nil {
-				return nil, err
-			}
-			sf.entries = append(sf.entries, e)
-		}
-		return sf, nil
+		sf.entries, err = entriesOf(pf)
+		return sf, err
 	}
 	st, err := safetensors.Load(path)
 	if err != nil {
 		return nil, err
 	}
 	sf := &stateFile{format: "safetensors", meta: st.Metadata()}
-	for _, name := range st.Names() {
-		e, err := st.Entry(name)
+	sf.entries, err = entriesOf(st)
+	return sf, err
+}
+
+// entriesOf reads every tensor of a file of either format, in its order.
+func entriesOf(f interface {
+	Names() []string
+	Entry(name string) (safetensors.Entry, error)
+}) ([]safetensors.Entry, error) {
+	var entries []safetensors.Entry
+	for _, name := range f.Names() {
+		e, err := f.Entry(name)
 		if err != nil {
 			return nil, err
 		}
-		sf.entries = append(sf.entries, e)
+		entries = append(entries, e)
 	}
-	return sf, nil
+	return entries, nil
 }
 
 // savePth writes sf's tensors as torch.save does, refusing dtypes that

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,7 +113,7 @@ func TestLoadPretrainedPth(t *testing.T) {
 			if name == "conv1.weight" && nIn == 1 {
 				w, _ = AdaptFirstConv(w, 1)
 			}
-			if !tensor.SameShape(g.Shape(), w.Shape()) || !equal(g.Data(), w.Data()) {
+			if !tensor.SameShape(g.Shape(), w.Shape()) || !slices.Equal(g.Data(), w.Data()) {
 				t.Fatalf("nIn %d: %s differs from the file's", nIn, name)
 			}
 		}
@@ -127,18 +128,6 @@ func TestLoadPretrainedPth(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fixturePth) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("ResNet-34 from ResNet-18 weights: %v", err)
 	}
-}
-
-func equal(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // sha256Hex returns the hexadecimal SHA-256 of b.
