@@ -3,8 +3,7 @@ package vision
 import (
 	"context"
 	"image"
-	"image/png"
-	"os"
+	"image/color"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,25 +53,21 @@ func brightnessLearner(t *testing.T) *learner.Learner {
 // the pixels of the right and the wrong colour.
 func quadrantColours(t *testing.T, path string) (right, wrong [4]int) {
 	t.Helper()
-	f, err := os.Open(path)
+	img, err := LoadImage(path, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
+	h, w := img.Dim(1), img.Dim(2)
+	is := func(y, x int, c color.RGBA) bool {
+		return img.At(0, y, x) == float32(c.R)/255 && img.At(1, y, x) == float32(c.G)/255 && img.At(2, y, x) == float32(c.B)/255
 	}
-	b := img.Bounds()
 	const top = 20 // the title
-	for y := top; y < b.Dy(); y++ {
-		for x := 0; x < b.Dx(); x++ {
-			q := 2*((y-top)*2/(b.Dy()-top)) + x*2/b.Dx()
-			r, g, bl, _ := img.At(x, y).RGBA()
-			switch px := [3]uint32{r >> 8, g >> 8, bl >> 8}; px {
-			case [3]uint32{uint32(rightColor.R), uint32(rightColor.G), uint32(rightColor.B)}:
+	for y := top; y < h; y++ {
+		for x := range w {
+			q := 2*((y-top)*2/(h-top)) + x*2/w
+			if is(y, x, rightColor) {
 				right[q]++
-			case [3]uint32{uint32(wrongColor.R), uint32(wrongColor.G), uint32(wrongColor.B)}:
+			} else if is(y, x, wrongColor) {
 				wrong[q]++
 			}
 		}
