@@ -22,6 +22,9 @@ type Cell struct {
 	Image *tensor.Tensor
 	// Caption holds the lines drawn under the image.
 	Caption []string
+	// CaptionColors colours the caption's lines, one colour a line; a line
+	// without one (or with nil) is black.
+	CaptionColors []color.Color
 }
 
 // GridOption configures Grid.
@@ -82,7 +85,8 @@ const (
 
 // Grid draws rows of cells on a white page: each image enlarged to the
 // grid's common size and centred in its column, its caption lines centred
-// under it. Images may differ in size; each must have 1 or 3 channels.
+// under it (black, or in the cell's CaptionColors). Images may differ in
+// size; each must have 1 or 3 channels.
 func Grid(rows [][]Cell, opts ...GridOption) (*image.RGBA, error) {
 	c := gridConfig{minSide: 84, minWidth: 84, maxChars: 24}
 	for _, o := range opts {
@@ -125,14 +129,14 @@ func Grid(rows [][]Cell, opts ...GridOption) (*image.RGBA, error) {
 	}
 	page := image.NewRGBA(image.Rect(0, 0, cols*cellW+pad, top+len(rows)*cellH))
 	draw.Draw(page, page.Bounds(), image.White, image.Point{}, draw.Src)
-	text := func(s string, x0, width, baseline int) {
+	text := func(s string, x0, width, baseline int, col color.Color) {
 		if r := []rune(s); len(r) > c.maxChars || len(r)*charW > width {
 			n := max(1, min(c.maxChars, width/charW))
 			if len(r) > n {
 				s = string(r[:n-1]) + "~"
 			}
 		}
-		d := font.Drawer{Dst: page, Src: image.NewUniform(color.Black), Face: basicfont.Face7x13}
+		d := font.Drawer{Dst: page, Src: image.NewUniform(col), Face: basicfont.Face7x13}
 		d.Dot = fixed.P(x0+(width-d.MeasureString(s).Ceil())/2, baseline)
 		d.DrawString(s)
 	}
@@ -144,7 +148,7 @@ func Grid(rows [][]Cell, opts ...GridOption) (*image.RGBA, error) {
 	}
 	for j, t := range c.colTitles {
 		if j < cols {
-			text(t, pad+j*cellW, cellW-pad, y+11)
+			text(t, pad+j*cellW, cellW-pad, y+11, color.Black)
 		}
 	}
 	for i, r := range rows {
@@ -167,7 +171,11 @@ func Grid(rows [][]Cell, opts ...GridOption) (*image.RGBA, error) {
 				enlarge(page, img, ix, y0, k)
 			}
 			for li, l := range cell.Caption {
-				text(l, x0, cellW-pad, y0+ih+11+li*lineH)
+				var col color.Color = color.Black
+				if li < len(cell.CaptionColors) && cell.CaptionColors[li] != nil {
+					col = cell.CaptionColors[li]
+				}
+				text(l, x0, cellW-pad, y0+ih+11+li*lineH, col)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"image"
+	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -110,6 +111,48 @@ func dark(img image.Image, x0, y0, w, h int) int {
 	for y := y0; y < y0+h; y++ {
 		for x := x0; x < x0+w; x++ {
 			if r, _, _, _ := img.At(x, y).RGBA(); r < 0x8000 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestGridCaptionColors: each caption line is drawn in its colour, black
+// without one.
+func TestGridCaptionColors(t *testing.T) {
+	green, red := color.RGBA{0, 128, 0, 255}, color.RGBA{200, 0, 0, 255}
+	cells := [][]Cell{{
+		{Image: tensor.Ones(1, 4, 4), Caption: []string{"one", "two", "three"}, CaptionColors: []color.Color{green, nil}},
+		{Image: tensor.Ones(1, 4, 4), Caption: []string{"four"}, CaptionColors: []color.Color{red}},
+	}}
+	img, err := Grid(cells, MinSide(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cellW := 84 + pad
+	y0 := pad + 8 // the images are 4x4 enlarged twice
+	for _, c := range []struct {
+		col, line int
+		want      color.RGBA
+	}{{0, 0, green}, {0, 1, color.RGBA{0, 0, 0, 255}}, {0, 2, color.RGBA{0, 0, 0, 255}}, {1, 0, red}} {
+		if n := count(img, pad+c.col*cellW, y0+c.line*lineH, cellW-pad, lineH, c.want); n < 5 {
+			t.Errorf("cell %d line %d has %d pixels of %v", c.col, c.line, n, c.want)
+		}
+		for _, other := range []color.RGBA{green, red, {0, 0, 0, 255}} {
+			if other != c.want && count(img, pad+c.col*cellW, y0+c.line*lineH, cellW-pad, lineH, other) > 0 {
+				t.Errorf("cell %d line %d has pixels of %v", c.col, c.line, other)
+			}
+		}
+	}
+}
+
+// count counts the pixels of colour c in a w x h rectangle.
+func count(img *image.RGBA, x0, y0, w, h int, c color.RGBA) int {
+	n := 0
+	for y := y0; y < y0+h; y++ {
+		for x := x0; x < x0+w; x++ {
+			if img.RGBAAt(x, y) == c {
 				n++
 			}
 		}

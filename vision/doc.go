@@ -21,6 +21,8 @@
 //   - FashionMNIST, MNIST: the full sets, from IDX files (gzip or raw) found
 //     as described below. ReadMNIST, DecodeIDX and LoadIDX read IDX files.
 //   - CIFAR10, CIFAR100: the binary versions; DecodeCIFAR reads one file.
+//   - DataBlock (fastai's DataBlock): any source of image files and class
+//     names, described below.
 //   - ImageFolder (fastai's from_folder): train/ and valid/ with one
 //     sub-folder per class, or one tree of class folders split by ValidPct.
 //   - FromCSV (from_csv, from_df), FromLists (from_lists): file names and
@@ -30,11 +32,48 @@
 //     the file's name (the regular expression's first group, searched in
 //     the base name).
 //
+// The last four are shorthands: each builds a DataBlock from its options
+// (its documentation says which) and serves exactly what that DataBlock
+// serves.
+//
 // Image files may be PNG, JPEG, GIF (the standard library), BMP, TIFF or
 // WebP (golang.org/x/image). They are decoded to RGB (or grey with
 // Channels(1), PIL's "L" of the RGB values) when a batch needs them. A
 // split by ValidPct holds out int(ValidPct*n) items, as fastai's
 // RandomSplitter, and depends only on the Seed option.
+//
+// # DataBlock
+//
+// A DataBlock is fastai's data block API as a struct of functions and
+// values: GetItems lists the items of a source, Splitter divides them into
+// training and validation items, GetX gives each item's image file and GetY
+// its class name, Image (ImageBlock: 1 or 3 channels) and Category
+// (CategoryBlock: an optional fixed vocabulary) are the blocks, ItemTfms
+// and BatchTfms the transforms. DataLoaders(source, options) builds the
+// loaders; its options are the loaders' settings only (BatchSize, Seed,
+// Workers, Prefetch, ReuseBatches, SkipBadItems, Logger,
+// AllowOutsidePaths): an option that describes the data, such as ItemTfms
+// or ValidPct, is an error that names the block's field for it.
+//
+//	dls, err := vision.DataBlock{
+//		GetItems: vision.GetImageFiles(),
+//		Splitter: vision.RandomSplitter(0.2, 42),
+//		GetY:     vision.RegexLabeller(regexp.MustCompile(`^(.+)_\d+\.jpg$`)),
+//		ItemTfms: []vision.ItemTransform{vision.Resize(224, 224, vision.Crop)},
+//	}.DataLoaders(path, vision.BatchSize(64))
+//
+// The components are fastai's: GetImageFiles (get_image_files, with
+// folders=), CSVRows (the rows of a CSV file), ClassFolders (ImageFolder's
+// layout: class folders whose images may sit deeper, an empty one an
+// error); ParentLabel (parent_label), FolderLabel (the class folder of
+// ClassFolders' items), RegexLabeller, ColReader (with Suffix); and the
+// splitters RandomSplitter, GrandparentSplitter, FolderSplitter,
+// ColSplitter and FuncSplitter. Any function of the right type serves as
+// well. Items are Item values: a file (Path) or a table's Row. The file of
+// a row read from a CSV is checked when the block is built (inside the
+// item's Folder unless AllowOutsidePaths, an existing regular file); an
+// item without a file or a label is a bad item (see Bad data). Items are
+// labelled first; the split is made over the items that remain.
 //
 // # Where data comes from
 //
@@ -150,7 +189,9 @@
 // FuzzCIFAR, FuzzLoadImage, seeded from testdata).
 //
 // Show a batch with ShowBatch (a PNG grid with the class names, drawn by
-// package render); FromImage converts an image.Image to a [C,H,W] tensor and
+// package render) and a trained model's predictions with ShowResults
+// (fastai's show_results: the target above the prediction, green when they
+// agree, red when not); FromImage converts an image.Image to a [C,H,W] tensor and
 // render.Image converts it back.
 //
 // # Security Considerations

@@ -192,3 +192,64 @@ func ExampleFromNameRe() {
 	// Output:
 	// [Abyssinian great_pyrenees pug] 4 1
 }
+
+// fastai's DataBlock: what the items are, how to split and label them, and
+// the transforms, in one value; DataLoaders takes the loaders' settings.
+func ExampleDataBlock() {
+	// A tiny tree: root/train/<class>/*.png and root/valid/<class>/*.png.
+	root, _ := os.MkdirTemp("", "block")
+	defer os.RemoveAll(root)
+	for _, split := range []string{"train", "valid"} {
+		for i, class := range []string{"bright", "dark"} {
+			for j := range 3 {
+				writePNG(filepath.Join(root, split, class, fmt.Sprintf("%d.png", j)), 40, 30, uint8(250-200*i))
+			}
+		}
+	}
+	block := vision.DataBlock{
+		Image:     vision.ImageBlock{Channels: 1},
+		GetItems:  vision.GetImageFiles("train", "valid"),
+		Splitter:  vision.GrandparentSplitter("train", "valid"),
+		GetY:      vision.ParentLabel,
+		ItemTfms:  []vision.ItemTransform{vision.RandomResizedCrop(24, 24, 0.35)},
+		BatchTfms: []vision.BatchTransform{vision.AugTransforms()},
+	}
+	dls, err := block.DataLoaders(root, vision.BatchSize(4), vision.Seed(1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := dls.OneBatch()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(dls.Vocab, dls.Train.Dataset().Len(), dls.Valid.Dataset().Len(), b.X.Shape())
+	// Output:
+	// [bright dark] 6 6 [4 1 24 24]
+}
+
+// A CSV of file names and labels with a validation column, as fastai's
+// DataBlock(get_x=ColReader(0, pref=..., suff='.png'), get_y=ColReader(1),
+// splitter=ColSplitter()).
+func ExampleDataBlock_csv() {
+	dir, _ := os.MkdirTemp("", "csvblock")
+	defer os.RemoveAll(dir)
+	csv := "name,label,is_valid\n"
+	for i := range 10 {
+		writePNG(filepath.Join(dir, "images", fmt.Sprintf("%d.png", i)), 20, 16, uint8(i%2*250))
+		csv += fmt.Sprintf("%d,%s,%v\n", i, []string{"dark", "bright"}[i%2], i >= 8)
+	}
+	os.WriteFile(filepath.Join(dir, "labels.csv"), []byte(csv), 0o644)
+	dls, err := vision.DataBlock{
+		GetItems: vision.CSVRows(vision.Folder("images")),
+		GetX:     vision.ColReader("name").Suffix(".png"),
+		GetY:     vision.ColReader("label"),
+		Splitter: vision.ColSplitter("is_valid"),
+		ItemTfms: []vision.ItemTransform{vision.Resize(16, 16, vision.Crop)},
+	}.DataLoaders(filepath.Join(dir, "labels.csv"), vision.BatchSize(4))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(dls.Vocab, dls.Train.Dataset().Len(), dls.Valid.Dataset().Len())
+	// Output:
+	// [bright dark] 8 2
+}
