@@ -19,7 +19,7 @@ func GatherRows(dst, src []float32, offs []int, w, nr int) {
 	if len(offs) == 0 {
 		return
 	}
-	if nr == 32 && w > 0 && gatherRowsTier(len(offs), src, offs, w, dst) {
+	if w > 0 && gatherRowsTier(len(offs), src, offs, w, nr, dst) {
 		return
 	}
 	gatherRowsGo(dst, src, offs, w, nr)
@@ -49,7 +49,7 @@ func GatherRowsPart(dst, src []float32, offs []int, w, nr int) {
 			panic(fastgo.Errorf("kernels.GatherRowsPart: row %d at offset %d (width %d) outside a source of %d floats", p, o, w, len(src)))
 		}
 	}
-	if nr == 32 && gatherRowsPartTier(len(offs), src, offs, w, dst) {
+	if gatherRowsPartTier(len(offs), src, offs, w, nr, dst) {
 		return
 	}
 	for p, o := range offs {

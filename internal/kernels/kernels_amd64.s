@@ -3796,6 +3796,256 @@ sgemmKernel256_store:
 	VZEROUPPER
 	RET
 
+// func packA6x256(n8 int, a *float32, lda int, dst *float32)
+// Requires: AVX
+TEXT ·packA6x256(SB), NOSPLIT, $0-32
+	MOVQ n8+0(FP), CX
+	MOVQ a+8(FP), R8
+	MOVQ lda+16(FP), R9
+	MOVQ dst+24(FP), DI
+	SHLQ $0x02, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R8)(R9*4), R11
+
+packA6x256_loop:
+	TESTQ        CX, CX
+	JZ           packA6x256_done
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(R9*1), Y1
+	VMOVUPS      (R8)(R9*2), Y2
+	VMOVUPS      (R8)(R10*1), Y3
+	VMOVUPS      (R11), Y4
+	VMOVUPS      (R11)(R9*1), Y5
+	VUNPCKLPS    Y1, Y0, Y6
+	VUNPCKHPS    Y1, Y0, Y7
+	VUNPCKLPS    Y3, Y2, Y8
+	VUNPCKHPS    Y3, Y2, Y9
+	VSHUFPS      $0x44, Y8, Y6, Y10
+	VSHUFPS      $0xee, Y8, Y6, Y11
+	VSHUFPS      $0x44, Y9, Y7, Y12
+	VSHUFPS      $0xee, Y9, Y7, Y13
+	VUNPCKLPS    Y5, Y4, Y14
+	VUNPCKHPS    Y5, Y4, Y15
+	VMOVUPS      X10, (DI)
+	VEXTRACTF128 $0x01, Y10, 96(DI)
+	VMOVUPS      X11, 24(DI)
+	VEXTRACTF128 $0x01, Y11, 120(DI)
+	VMOVUPS      X12, 48(DI)
+	VEXTRACTF128 $0x01, Y12, 144(DI)
+	VMOVUPS      X13, 72(DI)
+	VEXTRACTF128 $0x01, Y13, 168(DI)
+	VMOVLPS      X14, 16(DI)
+	VMOVHPS      X14, 40(DI)
+	VEXTRACTF128 $0x01, Y14, X0
+	VMOVLPS      X0, 112(DI)
+	VMOVHPS      X0, 136(DI)
+	VMOVLPS      X15, 64(DI)
+	VMOVHPS      X15, 88(DI)
+	VEXTRACTF128 $0x01, Y15, X0
+	VMOVLPS      X0, 160(DI)
+	VMOVHPS      X0, 184(DI)
+	ADDQ         $0x20, R8
+	ADDQ         $0x20, R11
+	ADDQ         $0x000000c0, DI
+	DECQ         CX
+	JMP          packA6x256_loop
+
+packA6x256_done:
+	VZEROUPPER
+	RET
+
+// func packBT8x256(n8 int, b *float32, ldb int, dst *float32)
+// Requires: AVX
+TEXT ·packBT8x256(SB), NOSPLIT, $0-32
+	MOVQ n8+0(FP), CX
+	MOVQ b+8(FP), R8
+	MOVQ ldb+16(FP), R9
+	MOVQ dst+24(FP), DI
+	SHLQ $0x02, R9
+	LEAQ (R9)(R9*2), R10
+	LEAQ (R8)(R9*4), R11
+
+packBT8x256_loop:
+	TESTQ      CX, CX
+	JZ         packBT8x256_done
+	VMOVUPS    (R8), Y0
+	VMOVUPS    (R8)(R9*1), Y1
+	VMOVUPS    (R8)(R9*2), Y2
+	VMOVUPS    (R8)(R10*1), Y3
+	VMOVUPS    (R11), Y4
+	VMOVUPS    (R11)(R9*1), Y5
+	VMOVUPS    (R11)(R9*2), Y6
+	VMOVUPS    (R11)(R10*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS    Y8, (DI)
+	VMOVUPS    Y9, 64(DI)
+	VMOVUPS    Y10, 128(DI)
+	VMOVUPS    Y11, 192(DI)
+	VMOVUPS    Y12, 256(DI)
+	VMOVUPS    Y13, 320(DI)
+	VMOVUPS    Y14, 384(DI)
+	VMOVUPS    Y15, 448(DI)
+	ADDQ       $0x20, R8
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000200, DI
+	DECQ       CX
+	JMP        packBT8x256_loop
+
+packBT8x256_done:
+	VZEROUPPER
+	RET
+
+DATA gatherMask256<>+0(SB)/4, $0xffffffff
+DATA gatherMask256<>+4(SB)/4, $0xffffffff
+DATA gatherMask256<>+8(SB)/4, $0xffffffff
+DATA gatherMask256<>+12(SB)/4, $0xffffffff
+DATA gatherMask256<>+16(SB)/4, $0xffffffff
+DATA gatherMask256<>+20(SB)/4, $0xffffffff
+DATA gatherMask256<>+24(SB)/4, $0xffffffff
+DATA gatherMask256<>+28(SB)/4, $0xffffffff
+DATA gatherMask256<>+32(SB)/4, $0xffffffff
+DATA gatherMask256<>+36(SB)/4, $0xffffffff
+DATA gatherMask256<>+40(SB)/4, $0xffffffff
+DATA gatherMask256<>+44(SB)/4, $0xffffffff
+DATA gatherMask256<>+48(SB)/4, $0xffffffff
+DATA gatherMask256<>+52(SB)/4, $0xffffffff
+DATA gatherMask256<>+56(SB)/4, $0xffffffff
+DATA gatherMask256<>+60(SB)/4, $0xffffffff
+DATA gatherMask256<>+64(SB)/4, $0x00000000
+DATA gatherMask256<>+68(SB)/4, $0x00000000
+DATA gatherMask256<>+72(SB)/4, $0x00000000
+DATA gatherMask256<>+76(SB)/4, $0x00000000
+DATA gatherMask256<>+80(SB)/4, $0x00000000
+DATA gatherMask256<>+84(SB)/4, $0x00000000
+DATA gatherMask256<>+88(SB)/4, $0x00000000
+DATA gatherMask256<>+92(SB)/4, $0x00000000
+DATA gatherMask256<>+96(SB)/4, $0x00000000
+DATA gatherMask256<>+100(SB)/4, $0x00000000
+DATA gatherMask256<>+104(SB)/4, $0x00000000
+DATA gatherMask256<>+108(SB)/4, $0x00000000
+DATA gatherMask256<>+112(SB)/4, $0x00000000
+DATA gatherMask256<>+116(SB)/4, $0x00000000
+DATA gatherMask256<>+120(SB)/4, $0x00000000
+DATA gatherMask256<>+124(SB)/4, $0x00000000
+GLOBL gatherMask256<>(SB), RODATA|NOPTR, $128
+
+// func gatherRows256(kc int, src *float32, offs *int, w int, dst *float32)
+// Requires: AVX, MMX+
+TEXT ·gatherRows256(SB), NOSPLIT, $0-40
+	MOVQ    kc+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    offs+16(FP), DX
+	MOVQ    w+24(FP), BX
+	MOVQ    dst+32(FP), SI
+	MOVQ    $0x00000010, DI
+	SUBQ    BX, DI
+	LEAQ    gatherMask256<>+0(SB), R8
+	VMOVDQU (R8)(DI*4), Y0
+	VMOVDQU 32(R8)(DI*4), Y1
+	CMPQ    BX, $0x10
+	JNE     gatherRows256_masked
+
+gatherRows256_full:
+	TESTQ      AX, AX
+	JZ         gatherRows256_done
+	MOVQ       (DX), BX
+	VMOVUPS    (CX)(BX*4), Y2
+	VMOVUPS    32(CX)(BX*4), Y3
+	PREFETCHT0 128(CX)(BX*4)
+	PREFETCHT0 191(CX)(BX*4)
+	VMOVUPS    Y2, (SI)
+	VMOVUPS    Y3, 32(SI)
+	ADDQ       $0x08, DX
+	ADDQ       $0x40, SI
+	DECQ       AX
+	JMP        gatherRows256_full
+
+gatherRows256_masked:
+	TESTQ      AX, AX
+	JZ         gatherRows256_done
+	MOVQ       (DX), BX
+	VMASKMOVPS (CX)(BX*4), Y0, Y2
+	VMASKMOVPS 32(CX)(BX*4), Y1, Y3
+	VMOVUPS    Y2, (SI)
+	VMOVUPS    Y3, 32(SI)
+	ADDQ       $0x08, DX
+	ADDQ       $0x40, SI
+	DECQ       AX
+	JMP        gatherRows256_masked
+
+gatherRows256_done:
+	VZEROUPPER
+	RET
+
+// func gatherRowsPart256(kc int, src *float32, offs *int, w int, dst *float32)
+// Requires: AVX
+TEXT ·gatherRowsPart256(SB), NOSPLIT, $0-40
+	MOVQ    kc+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    offs+16(FP), DX
+	MOVQ    w+24(FP), BX
+	MOVQ    dst+32(FP), SI
+	MOVQ    $0x00000010, DI
+	SUBQ    BX, DI
+	LEAQ    gatherMask256<>+0(SB), R8
+	VMOVDQU (R8)(DI*4), Y0
+	VMOVDQU 32(R8)(DI*4), Y1
+	CMPQ    BX, $0x10
+	JNE     gatherRowsPart256_masked
+
+gatherRowsPart256_full:
+	TESTQ   AX, AX
+	JZ      gatherRowsPart256_done
+	MOVQ    (DX), BX
+	VMOVUPS (CX)(BX*4), Y2
+	VMOVUPS 32(CX)(BX*4), Y3
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    $0x08, DX
+	ADDQ    $0x40, SI
+	DECQ    AX
+	JMP     gatherRowsPart256_full
+
+gatherRowsPart256_masked:
+	TESTQ      AX, AX
+	JZ         gatherRowsPart256_done
+	MOVQ       (DX), BX
+	VMASKMOVPS (CX)(BX*4), Y0, Y2
+	VMASKMOVPS 32(CX)(BX*4), Y1, Y3
+	VMASKMOVPS Y2, Y0, (SI)
+	VMASKMOVPS Y3, Y1, 32(SI)
+	ADDQ       $0x08, DX
+	ADDQ       $0x40, SI
+	DECQ       AX
+	JMP        gatherRowsPart256_masked
+
+gatherRowsPart256_done:
+	VZEROUPPER
+	RET
+
 // func packA12x512(n16 int, a *float32, lda int, dst *float32)
 // Requires: AVX, AVX512F
 TEXT ·packA12x512(SB), NOSPLIT, $0-32

@@ -69,6 +69,26 @@ func sgemmKernel512x12(k int, a *float32, b *float32, c *float32, ldc int, alpha
 //go:noescape
 func sgemmKernel256(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
+// packA6x256 packs 8*n8 columns of 6 rows of A (row stride lda) into dst as groups of 6 floats (AVX2).
+//
+//go:noescape
+func packA6x256(n8 int, a *float32, lda int, dst *float32)
+
+// packBT8x256 packs 8*n8 steps of 8 columns of a transposed B (row stride ldb) into a 16-wide packed sliver (AVX2).
+//
+//go:noescape
+func packBT8x256(n8 int, b *float32, ldb int, dst *float32)
+
+// gatherRows256 copies kc rows of w <= 16 floats, row p from src[offs[p]:], into 16-float rows of dst, zero-filled (AVX2).
+//
+//go:noescape
+func gatherRows256(kc int, src *float32, offs *int, w int, dst *float32)
+
+// gatherRowsPart256 copies kc rows of w <= 16 floats, row p from src[offs[p]:], into the first w floats of 16-float rows of dst, leaving the rest (AVX2).
+//
+//go:noescape
+func gatherRowsPart256(kc int, src *float32, offs *int, w int, dst *float32)
+
 // packA12x512 packs 16*n16 columns of 12 rows of A (row stride lda) into dst as groups of 12 floats (AVX-512).
 //
 //go:noescape

@@ -16,7 +16,10 @@ func TestPackBTMatchesPackB(t *testing.T) {
 			continue
 		}
 		for _, kc := range []int{1, 15, 16, 17, 33, 64, 100, 256} {
-			for _, w := range []int{1, 5, 15, 16, 17, 31, 32} {
+			for _, w := range []int{1, 5, 7, 8, 9, 15, 16, 17, 31, 32} {
+				if w > g.nr {
+					continue
+				}
 				for _, p0 := range []int{0, 3} {
 					ldb := p0 + kc + 5
 					col := 2
@@ -46,4 +49,42 @@ func TestPackBTMatchesPackB(t *testing.T) {
 		}
 	}
 	_ = fmt.Sprint
+}
+
+// TestPackFullMatchesPackA checks each tier's packing of full A slivers
+// against the Go packA on odd widths and offsets, with a guard after the
+// sliver.
+func TestPackFullMatchesPackA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	for _, tr := range tiers {
+		g := &tr.gemm
+		if g.packFull == nil {
+			continue
+		}
+		for _, kc := range []int{1, 7, 8, 9, 15, 16, 17, 33, 64, 100, 256} {
+			for _, p0 := range []int{0, 3} {
+				for _, row := range []int{0, 1, 5} {
+					lda := p0 + kc + 3
+					a := randSlice(rng, (row+g.mr)*lda)
+					want := make([]float32, kc*g.mr)
+					got := make([]float32, kc*g.mr+8)
+					for i := range got {
+						got[i] = sentinel
+					}
+					packA(want, false, a, lda, row, g.mr, p0, kc, g.mr)
+					g.packFull(got[:kc*g.mr], a, lda, row, p0, kc)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%s kc=%d p0=%d row=%d: element %d (step %d, row %d) = %v, want %v", tr.name, kc, p0, row, i, i/g.mr, i%g.mr, got[i], want[i])
+						}
+					}
+					for i := len(want); i < len(got); i++ {
+						if got[i] != sentinel {
+							t.Fatalf("%s kc=%d p0=%d: wrote past the sliver", tr.name, kc, p0)
+						}
+					}
+				}
+			}
+		}
+	}
 }

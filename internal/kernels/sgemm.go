@@ -65,12 +65,12 @@ func (j *gemmJob) packB(dst []float32, pc, kc, col, w int) {
 // of nr floats, zero-padding columns w..nr: an untransposed B row by row
 // through the tier's row gather (GatherRows) when it has one.
 func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, col, w, nr int) {
-	if !trans && nr == 32 && kc <= kcBlock && w > 0 {
+	if !trans && (nr == 32 || nr == 16) && kc <= kcBlock && w > 0 {
 		var offs [kcBlock]int
 		for p := 0; p < kc; p++ {
 			offs[p] = (p0+p)*ldb + col
 		}
-		if gatherRowsTier(kc, b, offs[:kc], w, dst) {
+		if gatherRowsTier(kc, b, offs[:kc], w, nr, dst) {
 			return
 		}
 	}

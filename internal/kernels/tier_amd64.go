@@ -39,7 +39,7 @@ var avx512Tier = &tier{
 
 var avx2Tier = &tier{
 	name:         "avx2",
-	gemm:         gemmKernel{mr: 6, nr: 16, tile: tile256},
+	gemm:         gemmKernel{mr: 6, nr: 16, tile: tile256, packFull: packA6AVX2, packBT: packBT256},
 	axpy:         axpyAVX2,
 	scale:        scaleAVX2,
 	add:          addAVX2,
@@ -310,52 +310,93 @@ func sumDotTier(n int, g, x []float32, mu float32, p *partials) {
 // packBT512 packs a 32-column sliver of a transposed B: whole 16x16 blocks
 // (16 columns by 16 steps) in assembly, the rest as packB does.
 func packBT512(dst, b []float32, ldb, p0, kc, col, w int) {
-	dst = dst[:kc*32]
-	n16 := kc / 16
-	halves := w / 16
-	if n16 > 0 && halves > 0 {
-		_ = b[(col+16*halves-1)*ldb+p0+16*n16-1]
-		for h := 0; h < halves; h++ {
-			packBT16x512(n16, &b[(col+16*h)*ldb+p0], ldb, &dst[16*h])
+	packBTBlocks(dst, b, ldb, p0, kc, col, w, 32, 16, packBT16x512)
+}
+
+// packBT256 packs a 16-column sliver of a transposed B: whole 8x8 blocks in
+// assembly, the rest as packB does.
+func packBT256(dst, b []float32, ldb, p0, kc, col, w int) {
+	packBTBlocks(dst, b, ldb, p0, kc, col, w, 16, 8, packBT8x256)
+}
+
+// packBTBlocks packs an nr-column sliver of a transposed B as packB does,
+// the whole blk x blk blocks (blk columns by blk steps) through fn, which
+// transposes n blocks down one group of blk columns.
+func packBTBlocks(dst, b []float32, ldb, p0, kc, col, w, nr, blk int, fn func(n int, b *float32, ldb int, dst *float32)) {
+	dst = dst[:kc*nr]
+	nb := kc / blk
+	groups := w / blk
+	if nb > 0 && groups > 0 {
+		_ = b[(col+blk*groups-1)*ldb+p0+blk*nb-1]
+		for h := 0; h < groups; h++ {
+			fn(nb, &b[(col+blk*h)*ldb+p0], ldb, &dst[blk*h])
 		}
 	}
-	done := 16 * halves
-	if n16 == 0 {
+	done := blk * groups
+	if nb == 0 {
 		done = 0
 	}
-	// Columns past the whole halves, for the steps the assembly did.
+	// Columns past the whole groups, for the steps the assembly did.
 	for j := done; j < w; j++ {
-		src := b[(col+j)*ldb+p0 : (col+j)*ldb+p0+16*n16]
+		src := b[(col+j)*ldb+p0 : (col+j)*ldb+p0+blk*nb]
 		for p, v := range src {
-			dst[p*32+j] = v
+			dst[p*nr+j] = v
 		}
 	}
-	if w < 32 {
-		for p := 0; p < 16*n16; p++ {
-			clear(dst[p*32+w : p*32+32])
+	if w < nr {
+		for p := 0; p < blk*nb; p++ {
+			clear(dst[p*nr+w : p*nr+nr])
 		}
 	}
 	// The steps past the whole blocks.
-	if rest := kc - 16*n16; rest > 0 {
-		packB(dst[16*n16*32:], true, b, ldb, p0+16*n16, rest, col, w, 32)
+	if rest := kc - blk*nb; rest > 0 {
+		packB(dst[blk*nb*nr:], true, b, ldb, p0+blk*nb, rest, col, w, nr)
 	}
 }
 
-// gatherRowsTier runs the AVX-512 row gather (32-float rows) and reports
-// whether the active tier has one; the arguments are checked.
-func gatherRowsTier(kc int, src []float32, offs []int, w int, dst []float32) bool {
-	if active.name != "avx512" { // by name: avx512Tier's own packers lead here
+// packA6AVX2 packs a full 6-row sliver of an untransposed A: whole groups
+// of 8 columns in assembly, the rest in Go.
+func packA6AVX2(dst, a []float32, lda, row, p0, kc int) {
+	o := row*lda + p0
+	_ = a[o+5*lda+kc-1]
+	dst = dst[:6*kc]
+	n8 := kc / 8
+	if n8 > 0 {
+		packA6x256(n8, &a[o], lda, &dst[0])
+	}
+	for p := n8 * 8; p < kc; p++ {
+		d := (*[6]float32)(dst[p*6:])
+		for i := range d {
+			d[i] = a[o+i*lda+p]
+		}
+	}
+}
+
+// gatherRowsTier runs the row gather of an assembly tier for rows of nr
+// floats (32: AVX-512, 16: AVX2) and reports whether the active tier has
+// one; the arguments are checked. The tiers are told apart by name: the
+// tiers' own packers lead here.
+func gatherRowsTier(kc int, src []float32, offs []int, w, nr int, dst []float32) bool {
+	switch {
+	case nr == 32 && active.name == "avx512":
+		gatherRows512(kc, &src[0], &offs[0], w, &dst[0])
+	case nr == 16 && active.name != "generic":
+		gatherRows256(kc, &src[0], &offs[0], w, &dst[0])
+	default:
 		return false
 	}
-	gatherRows512(kc, &src[0], &offs[0], w, &dst[0])
 	return true
 }
 
 // gatherRowsPartTier is gatherRowsTier for GatherRowsPart.
-func gatherRowsPartTier(kc int, src []float32, offs []int, w int, dst []float32) bool {
-	if active.name != "avx512" {
+func gatherRowsPartTier(kc int, src []float32, offs []int, w, nr int, dst []float32) bool {
+	switch {
+	case nr == 32 && active.name == "avx512":
+		gatherRowsPart512(kc, &src[0], &offs[0], w, &dst[0])
+	case nr == 16 && active.name != "generic":
+		gatherRowsPart256(kc, &src[0], &offs[0], w, &dst[0])
+	default:
 		return false
 	}
-	gatherRowsPart512(kc, &src[0], &offs[0], w, &dst[0])
 	return true
 }

@@ -13,6 +13,8 @@ func sumDotMaskTier(n int, g, x, y []float32, mu float32, p *partials) {
 	sumDotMaskGo(g[:n], x[:n], y[:n], 0, mu, p)
 }
 
-func gatherRowsTier(kc int, src []float32, offs []int, w int, dst []float32) bool { return false }
+func gatherRowsTier(kc int, src []float32, offs []int, w, nr int, dst []float32) bool { return false }
 
-func gatherRowsPartTier(kc int, src []float32, offs []int, w int, dst []float32) bool { return false }
+func gatherRowsPartTier(kc int, src []float32, offs []int, w, nr int, dst []float32) bool {
+	return false
+}

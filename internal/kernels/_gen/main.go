@@ -29,7 +29,7 @@ func main() {
 	for mr := 1; mr <= mr512; mr++ {
 		gemmKernel512(mr)
 	}
-	gemmKernel256()
+	gemm256()
 	packA12x512()
 	packBT16x512()
 	gatherRows512()
@@ -175,107 +175,6 @@ func gemmKernel512(mr int) {
 		VMOVUPS(acc(i, 0), K1, Mem{Base: R8})
 		VMOVUPS(acc(i, 1), K2, Mem{Base: R8, Disp: 64})
 		if i < mr-1 {
-			ADDQ(RDX, R8)
-		}
-	}
-	VZEROUPPER()
-	RET()
-}
-
-// gemmKernel256 emits the AVX2+FMA micro-kernel for a full 6x16 tile:
-// C = alpha*A*B + beta*C, with C not read when beta == 0. Partial tiles go
-// through a temporary tile on the Go side.
-func gemmKernel256() {
-	name := "sgemmKernel256"
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
-	Pragma("noescape")
-	Doc(name + " computes a full 6x16 tile of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).")
-
-	ymm := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
-	acc := func(i, h int) VecPhysical { return ymm[2*i+h] }
-	bv := [2]VecPhysical{Y12, Y13}
-	bc := [2]VecPhysical{Y14, Y15}
-
-	Load(Param("k"), RCX)
-	Load(Param("a"), RAX)
-	Load(Param("b"), RBX)
-	Load(Param("c"), R8)
-	Load(Param("ldc"), RDX)
-	SHLQ(U8(2), RDX)
-	MOVQ(R8, R9)
-	for i := 0; i < mr256; i++ {
-		PREFETCHT0(Mem{Base: R9})
-		PREFETCHT0(Mem{Base: R9, Disp: 60})
-		if i < mr256-1 {
-			ADDQ(RDX, R9)
-		}
-	}
-	for i := 0; i < mr256; i++ {
-		for h := 0; h < 2; h++ {
-			VXORPS(acc(i, h), acc(i, h), acc(i, h))
-		}
-	}
-	step := func(s int) {
-		VMOVUPS(Mem{Base: RBX, Disp: s * nr256 * 4}, bv[0])
-		VMOVUPS(Mem{Base: RBX, Disp: s*nr256*4 + 32}, bv[1])
-		for i := 0; i < mr256; i++ {
-			r := bc[i%2]
-			VBROADCASTSS(Mem{Base: RAX, Disp: (s*mr256 + i) * 4}, r)
-			VFMADD231PS(bv[0], r, acc(i, 0))
-			VFMADD231PS(bv[1], r, acc(i, 1))
-		}
-	}
-	const unroll = 4
-	Label(name + "_loop4")
-	CMPQ(RCX, U8(unroll))
-	JL(LabelRef(name + "_tail"))
-	PREFETCHT0(Mem{Base: RAX, Disp: 384})
-	PREFETCHT0(Mem{Base: RBX, Disp: 1024})
-	for s := 0; s < unroll; s++ {
-		step(s)
-	}
-	ADDQ(U32(unroll*mr256*4), RAX)
-	ADDQ(U32(unroll*nr256*4), RBX)
-	SUBQ(U8(unroll), RCX)
-	JMP(LabelRef(name + "_loop4"))
-
-	Label(name + "_tail")
-	TESTQ(RCX, RCX)
-	JZ(LabelRef(name + "_epilogue"))
-	step(0)
-	ADDQ(U8(mr256*4), RAX)
-	ADDQ(U8(nr256*4), RBX)
-	DECQ(RCX)
-	JMP(LabelRef(name + "_tail"))
-
-	Label(name + "_epilogue")
-	alpha, err := Param("alpha").Resolve()
-	check(err)
-	beta, err := Param("beta").Resolve()
-	check(err)
-	VBROADCASTSS(alpha.Addr, bv[0])
-	for i := 0; i < mr256; i++ {
-		for h := 0; h < 2; h++ {
-			VMULPS(bv[0], acc(i, h), acc(i, h))
-		}
-	}
-	MOVL(beta.Addr, R11L)
-	ANDL(U32(0x7fffffff), R11L)
-	JZ(LabelRef(name + "_store"))
-	VBROADCASTSS(beta.Addr, bv[1])
-	MOVQ(R8, R9)
-	for i := 0; i < mr256; i++ {
-		VFMADD231PS(Mem{Base: R9}, bv[1], acc(i, 0))
-		VFMADD231PS(Mem{Base: R9, Disp: 32}, bv[1], acc(i, 1))
-		if i < mr256-1 {
-			ADDQ(RDX, R9)
-		}
-	}
-	Label(name + "_store")
-	for i := 0; i < mr256; i++ {
-		VMOVUPS(acc(i, 0), Mem{Base: R8})
-		VMOVUPS(acc(i, 1), Mem{Base: R8, Disp: 32})
-		if i < mr256-1 {
 			ADDQ(RDX, R8)
 		}
 	}
