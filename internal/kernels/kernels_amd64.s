@@ -3918,39 +3918,39 @@ packBT8x256_done:
 	VZEROUPPER
 	RET
 
-DATA gatherMask256<>+0(SB)/4, $0xffffffff
-DATA gatherMask256<>+4(SB)/4, $0xffffffff
-DATA gatherMask256<>+8(SB)/4, $0xffffffff
-DATA gatherMask256<>+12(SB)/4, $0xffffffff
-DATA gatherMask256<>+16(SB)/4, $0xffffffff
-DATA gatherMask256<>+20(SB)/4, $0xffffffff
-DATA gatherMask256<>+24(SB)/4, $0xffffffff
-DATA gatherMask256<>+28(SB)/4, $0xffffffff
-DATA gatherMask256<>+32(SB)/4, $0xffffffff
-DATA gatherMask256<>+36(SB)/4, $0xffffffff
-DATA gatherMask256<>+40(SB)/4, $0xffffffff
-DATA gatherMask256<>+44(SB)/4, $0xffffffff
-DATA gatherMask256<>+48(SB)/4, $0xffffffff
-DATA gatherMask256<>+52(SB)/4, $0xffffffff
-DATA gatherMask256<>+56(SB)/4, $0xffffffff
-DATA gatherMask256<>+60(SB)/4, $0xffffffff
-DATA gatherMask256<>+64(SB)/4, $0x00000000
-DATA gatherMask256<>+68(SB)/4, $0x00000000
-DATA gatherMask256<>+72(SB)/4, $0x00000000
-DATA gatherMask256<>+76(SB)/4, $0x00000000
-DATA gatherMask256<>+80(SB)/4, $0x00000000
-DATA gatherMask256<>+84(SB)/4, $0x00000000
-DATA gatherMask256<>+88(SB)/4, $0x00000000
-DATA gatherMask256<>+92(SB)/4, $0x00000000
-DATA gatherMask256<>+96(SB)/4, $0x00000000
-DATA gatherMask256<>+100(SB)/4, $0x00000000
-DATA gatherMask256<>+104(SB)/4, $0x00000000
-DATA gatherMask256<>+108(SB)/4, $0x00000000
-DATA gatherMask256<>+112(SB)/4, $0x00000000
-DATA gatherMask256<>+116(SB)/4, $0x00000000
-DATA gatherMask256<>+120(SB)/4, $0x00000000
-DATA gatherMask256<>+124(SB)/4, $0x00000000
-GLOBL gatherMask256<>(SB), RODATA|NOPTR, $128
+DATA mask256<>+0(SB)/4, $0xffffffff
+DATA mask256<>+4(SB)/4, $0xffffffff
+DATA mask256<>+8(SB)/4, $0xffffffff
+DATA mask256<>+12(SB)/4, $0xffffffff
+DATA mask256<>+16(SB)/4, $0xffffffff
+DATA mask256<>+20(SB)/4, $0xffffffff
+DATA mask256<>+24(SB)/4, $0xffffffff
+DATA mask256<>+28(SB)/4, $0xffffffff
+DATA mask256<>+32(SB)/4, $0xffffffff
+DATA mask256<>+36(SB)/4, $0xffffffff
+DATA mask256<>+40(SB)/4, $0xffffffff
+DATA mask256<>+44(SB)/4, $0xffffffff
+DATA mask256<>+48(SB)/4, $0xffffffff
+DATA mask256<>+52(SB)/4, $0xffffffff
+DATA mask256<>+56(SB)/4, $0xffffffff
+DATA mask256<>+60(SB)/4, $0xffffffff
+DATA mask256<>+64(SB)/4, $0x00000000
+DATA mask256<>+68(SB)/4, $0x00000000
+DATA mask256<>+72(SB)/4, $0x00000000
+DATA mask256<>+76(SB)/4, $0x00000000
+DATA mask256<>+80(SB)/4, $0x00000000
+DATA mask256<>+84(SB)/4, $0x00000000
+DATA mask256<>+88(SB)/4, $0x00000000
+DATA mask256<>+92(SB)/4, $0x00000000
+DATA mask256<>+96(SB)/4, $0x00000000
+DATA mask256<>+100(SB)/4, $0x00000000
+DATA mask256<>+104(SB)/4, $0x00000000
+DATA mask256<>+108(SB)/4, $0x00000000
+DATA mask256<>+112(SB)/4, $0x00000000
+DATA mask256<>+116(SB)/4, $0x00000000
+DATA mask256<>+120(SB)/4, $0x00000000
+DATA mask256<>+124(SB)/4, $0x00000000
+GLOBL mask256<>(SB), RODATA|NOPTR, $128
 
 // func gatherRows256(kc int, src *float32, offs *int, w int, dst *float32)
 // Requires: AVX, MMX+
@@ -3962,7 +3962,7 @@ TEXT ·gatherRows256(SB), NOSPLIT, $0-40
 	MOVQ    dst+32(FP), SI
 	MOVQ    $0x00000010, DI
 	SUBQ    BX, DI
-	LEAQ    gatherMask256<>+0(SB), R8
+	LEAQ    mask256<>+0(SB), R8
 	VMOVDQU (R8)(DI*4), Y0
 	VMOVDQU 32(R8)(DI*4), Y1
 	CMPQ    BX, $0x10
@@ -4010,7 +4010,7 @@ TEXT ·gatherRowsPart256(SB), NOSPLIT, $0-40
 	MOVQ    dst+32(FP), SI
 	MOVQ    $0x00000010, DI
 	SUBQ    BX, DI
-	LEAQ    gatherMask256<>+0(SB), R8
+	LEAQ    mask256<>+0(SB), R8
 	VMOVDQU (R8)(DI*4), Y0
 	VMOVDQU 32(R8)(DI*4), Y1
 	CMPQ    BX, $0x10
@@ -4043,6 +4043,273 @@ gatherRowsPart256_masked:
 	JMP        gatherRowsPart256_masked
 
 gatherRowsPart256_done:
+	VZEROUPPER
+	RET
+
+DATA poolPickBytes256<>+0(SB)/4, $0x0c080400
+DATA poolPickBytes256<>+4(SB)/4, $0x80808080
+DATA poolPickBytes256<>+8(SB)/4, $0x80808080
+DATA poolPickBytes256<>+12(SB)/4, $0x80808080
+DATA poolPickBytes256<>+16(SB)/4, $0x0c080400
+DATA poolPickBytes256<>+20(SB)/4, $0x80808080
+DATA poolPickBytes256<>+24(SB)/4, $0x80808080
+DATA poolPickBytes256<>+28(SB)/4, $0x80808080
+GLOBL poolPickBytes256<>(SB), RODATA|NOPTR, $32
+
+// func maxPool2x2x256(rows int, ow int, stride int, w int, x *float32, dst *float32, code *uint8)
+// Requires: AVX, AVX2, SSE2
+TEXT ·maxPool2x2x256(SB), NOSPLIT, $0-56
+	MOVQ         rows+0(FP), AX
+	MOVQ         ow+8(FP), CX
+	MOVQ         stride+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         x+32(FP), SI
+	MOVQ         dst+40(FP), DI
+	MOVQ         code+48(FP), R8
+	SHLQ         $0x02, DX
+	SHLQ         $0x02, BX
+	MOVL         $0x00000000, R9
+	MOVD         R9, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00000001, R9
+	MOVD         R9, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00000002, R9
+	MOVD         R9, X1
+	VPBROADCASTD X1, Y1
+	MOVL         $0x00000003, R9
+	MOVD         R9, X2
+	VPBROADCASTD X2, Y2
+	VMOVDQU      poolPickBytes256<>+0(SB), Y3
+
+maxPool2x2x256_row:
+	TESTQ AX, AX
+	JZ    maxPool2x2x256_done
+	MOVQ  SI, R9
+	MOVQ  DI, R10
+	MOVQ  R8, R11
+	MOVQ  CX, R12
+
+maxPool2x2x256_col:
+	CMPQ         R12, $0x08
+	JL           maxPool2x2x256_partial
+	VMOVUPS      (R9), Y4
+	VMOVUPS      32(R9), Y5
+	VMOVUPS      (R9)(BX*1), Y6
+	VMOVUPS      32(R9)(BX*1), Y7
+	VSHUFPS      $0x88, Y5, Y4, Y8
+	VSHUFPS      $0xdd, Y5, Y4, Y4
+	VSHUFPS      $0x88, Y7, Y6, Y5
+	VSHUFPS      $0xdd, Y7, Y6, Y6
+	VPXOR        Y7, Y7, Y7
+	VCMPPS       $0x07, Y8, Y8, Y9
+	VCMPPS       $0x16, Y8, Y4, Y10
+	VANDPS       Y9, Y10, Y10
+	VBLENDVPS    Y10, Y4, Y8, Y8
+	VBLENDVPS    Y10, Y0, Y7, Y7
+	VCMPPS       $0x07, Y8, Y8, Y4
+	VCMPPS       $0x16, Y8, Y5, Y9
+	VANDPS       Y4, Y9, Y9
+	VBLENDVPS    Y9, Y5, Y8, Y8
+	VBLENDVPS    Y9, Y1, Y7, Y7
+	VCMPPS       $0x07, Y8, Y8, Y4
+	VCMPPS       $0x16, Y8, Y6, Y5
+	VANDPS       Y4, Y5, Y5
+	VBLENDVPS    Y5, Y6, Y8, Y8
+	VBLENDVPS    Y5, Y2, Y7, Y7
+	VPERMPD      $0xd8, Y8, Y8
+	VPERMPD      $0xd8, Y7, Y7
+	VPSHUFB      Y3, Y7, Y7
+	VEXTRACTI128 $0x01, Y7, X4
+	VPUNPCKLDQ   X4, X7, X4
+	VMOVUPS      Y8, (R10)
+	VMOVQ        X4, (R11)
+	ADDQ         $0x40, R9
+	ADDQ         $0x20, R10
+	ADDQ         $0x08, R11
+	SUBQ         $0x08, R12
+	JMP          maxPool2x2x256_col
+
+maxPool2x2x256_partial:
+	TESTQ        R12, R12
+	JZ           maxPool2x2x256_next
+	LEAQ         (R12)(R12*1), R13
+	MOVQ         $0x00000010, R14
+	SUBQ         R13, R14
+	LEAQ         mask256<>+0(SB), R13
+	VMOVDQU      (R13)(R14*4), Y4
+	VMOVDQU      32(R13)(R14*4), Y5
+	MOVQ         $0x00000010, R13
+	SUBQ         R12, R13
+	LEAQ         mask256<>+0(SB), R14
+	VMOVDQU      (R14)(R13*4), Y6
+	VMOVDQU      32(R14)(R13*4), Y7
+	VMASKMOVPS   (R9), Y4, Y7
+	VMASKMOVPS   32(R9), Y5, Y8
+	VMASKMOVPS   (R9)(BX*1), Y4, Y4
+	VMASKMOVPS   32(R9)(BX*1), Y5, Y5
+	VSHUFPS      $0x88, Y8, Y7, Y9
+	VSHUFPS      $0xdd, Y8, Y7, Y7
+	VSHUFPS      $0x88, Y5, Y4, Y8
+	VSHUFPS      $0xdd, Y5, Y4, Y4
+	VPXOR        Y5, Y5, Y5
+	VCMPPS       $0x07, Y9, Y9, Y10
+	VCMPPS       $0x16, Y9, Y7, Y11
+	VANDPS       Y10, Y11, Y11
+	VBLENDVPS    Y11, Y7, Y9, Y9
+	VBLENDVPS    Y11, Y0, Y5, Y5
+	VCMPPS       $0x07, Y9, Y9, Y7
+	VCMPPS       $0x16, Y9, Y8, Y10
+	VANDPS       Y7, Y10, Y10
+	VBLENDVPS    Y10, Y8, Y9, Y9
+	VBLENDVPS    Y10, Y1, Y5, Y5
+	VCMPPS       $0x07, Y9, Y9, Y7
+	VCMPPS       $0x16, Y9, Y4, Y8
+	VANDPS       Y7, Y8, Y8
+	VBLENDVPS    Y8, Y4, Y9, Y9
+	VBLENDVPS    Y8, Y2, Y5, Y5
+	VPERMPD      $0xd8, Y9, Y9
+	VPERMPD      $0xd8, Y5, Y5
+	VPSHUFB      Y3, Y5, Y5
+	VEXTRACTI128 $0x01, Y5, X4
+	VPUNPCKLDQ   X4, X5, X4
+	VMASKMOVPS   Y9, Y6, (R10)
+	VMOVQ        X4, R9
+	XORQ         R10, R10
+
+maxPool2x2x256_codes:
+	MOVB R9, (R11)(R10*1)
+	SHRQ $0x08, R9
+	INCQ R10
+	CMPQ R10, R12
+	JL   maxPool2x2x256_codes
+
+maxPool2x2x256_next:
+	ADDQ DX, SI
+	LEAQ (DI)(CX*4), DI
+	ADDQ CX, R8
+	DECQ AX
+	JMP  maxPool2x2x256_row
+
+maxPool2x2x256_done:
+	VZEROUPPER
+	RET
+
+// func maxPool2x2Back256(rows int, ow int, stride int, w int, gy *float32, code *uint8, gx *float32)
+// Requires: AVX, AVX2, SSE2
+TEXT ·maxPool2x2Back256(SB), NOSPLIT, $0-56
+	MOVQ         rows+0(FP), AX
+	MOVQ         ow+8(FP), CX
+	MOVQ         stride+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         gy+32(FP), SI
+	MOVQ         code+40(FP), DI
+	MOVQ         gx+48(FP), R8
+	SHLQ         $0x02, DX
+	SHLQ         $0x02, BX
+	MOVL         $0x00000000, R9
+	MOVD         R9, X0
+	VPBROADCASTD X0, Y0
+	MOVL         $0x00000001, R9
+	MOVD         R9, X1
+	VPBROADCASTD X1, Y1
+	MOVL         $0x00000002, R9
+	MOVD         R9, X2
+	VPBROADCASTD X2, Y2
+	MOVL         $0x00000003, R9
+	MOVD         R9, X3
+	VPBROADCASTD X3, Y3
+
+maxPool2x2Back256_row:
+	TESTQ AX, AX
+	JZ    maxPool2x2Back256_done
+	MOVQ  SI, R9
+	MOVQ  DI, R10
+	MOVQ  R8, R11
+	MOVQ  CX, R12
+
+maxPool2x2Back256_col:
+	CMPQ      R12, $0x08
+	JL        maxPool2x2Back256_partial
+	VMOVUPS   (R9), Y4
+	VPMOVZXBD (R10), Y5
+	VPERMPD   $0xd8, Y4, Y4
+	VPERMQ    $0xd8, Y5, Y5
+	VPCMPEQD  Y0, Y5, Y6
+	VANDPS    Y4, Y6, Y6
+	VPCMPEQD  Y1, Y5, Y7
+	VANDPS    Y4, Y7, Y7
+	VPCMPEQD  Y2, Y5, Y8
+	VANDPS    Y4, Y8, Y8
+	VPCMPEQD  Y3, Y5, Y5
+	VANDPS    Y4, Y5, Y4
+	VUNPCKLPS Y7, Y6, Y5
+	VUNPCKHPS Y7, Y6, Y6
+	VMOVUPS   Y5, (R11)
+	VMOVUPS   Y6, 32(R11)
+	VUNPCKLPS Y4, Y8, Y5
+	VUNPCKHPS Y4, Y8, Y4
+	VMOVUPS   Y5, (R11)(BX*1)
+	VMOVUPS   Y4, 32(R11)(BX*1)
+	ADDQ      $0x20, R9
+	ADDQ      $0x08, R10
+	ADDQ      $0x40, R11
+	SUBQ      $0x08, R12
+	JMP       maxPool2x2Back256_col
+
+maxPool2x2Back256_partial:
+	TESTQ      R12, R12
+	JZ         maxPool2x2Back256_next
+	LEAQ       (R12)(R12*1), R13
+	MOVQ       $0x00000010, R14
+	SUBQ       R13, R14
+	LEAQ       mask256<>+0(SB), R13
+	VMOVDQU    (R13)(R14*4), Y4
+	VMOVDQU    32(R13)(R14*4), Y5
+	MOVQ       $0x00000010, R13
+	SUBQ       R12, R13
+	LEAQ       mask256<>+0(SB), R14
+	VMOVDQU    (R14)(R13*4), Y6
+	VMOVDQU    32(R14)(R13*4), Y7
+	VMASKMOVPS (R9), Y6, Y6
+	XORQ       R9, R9
+
+maxPool2x2Back256_codes:
+	DECQ       R12
+	SHLQ       $0x08, R9
+	MOVBQZX    (R10)(R12*1), R13
+	ORQ        R13, R9
+	TESTQ      R12, R12
+	JNZ        maxPool2x2Back256_codes
+	MOVQ       R9, X7
+	VPMOVZXBD  X7, Y7
+	VPERMPD    $0xd8, Y6, Y6
+	VPERMQ     $0xd8, Y7, Y7
+	VPCMPEQD   Y0, Y7, Y8
+	VANDPS     Y6, Y8, Y8
+	VPCMPEQD   Y1, Y7, Y9
+	VANDPS     Y6, Y9, Y9
+	VPCMPEQD   Y2, Y7, Y10
+	VANDPS     Y6, Y10, Y10
+	VPCMPEQD   Y3, Y7, Y7
+	VANDPS     Y6, Y7, Y6
+	VUNPCKLPS  Y9, Y8, Y7
+	VUNPCKHPS  Y9, Y8, Y8
+	VMASKMOVPS Y7, Y4, (R11)
+	VMASKMOVPS Y8, Y5, 32(R11)
+	VUNPCKLPS  Y6, Y10, Y7
+	VUNPCKHPS  Y6, Y10, Y6
+	VMASKMOVPS Y7, Y4, (R11)(BX*1)
+	VMASKMOVPS Y6, Y5, 32(R11)(BX*1)
+
+maxPool2x2Back256_next:
+	ADDQ DX, R8
+	LEAQ (SI)(CX*4), SI
+	ADDQ CX, DI
+	DECQ AX
+	JMP  maxPool2x2Back256_row
+
+maxPool2x2Back256_done:
 	VZEROUPPER
 	RET
 

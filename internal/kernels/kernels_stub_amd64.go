@@ -89,6 +89,16 @@ func gatherRows256(kc int, src *float32, offs *int, w int, dst *float32)
 //go:noescape
 func gatherRowsPart256(kc int, src *float32, offs *int, w int, dst *float32)
 
+// maxPool2x2x256 computes rows of a 2x2 stride-2 max pool and the window position of each maximum (AVX2).
+//
+//go:noescape
+func maxPool2x2x256(rows int, ow int, stride int, w int, x *float32, dst *float32, code *uint8)
+
+// maxPool2x2Back256 scatters rows of a 2x2 stride-2 max pool's output gradient to the window positions in code (AVX2).
+//
+//go:noescape
+func maxPool2x2Back256(rows int, ow int, stride int, w int, gy *float32, code *uint8, gx *float32)
+
 // packA12x512 packs 16*n16 columns of 12 rows of A (row stride lda) into dst as groups of 12 floats (AVX-512).
 //
 //go:noescape

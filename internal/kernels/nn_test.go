@@ -113,6 +113,7 @@ var poolCases = []poolCase{
 	{1, 1, 4, 2}, {3, 7, 28, 14}, {5, 14, 56, 28}, {2, 15, 60, 30}, {2, 16, 64, 32},
 	{3, 17, 70, 35}, {4, 33, 132, 66}, {2, 5, 24, 11}, // odd width: column 10 unused
 	{2, 6, 40, 13}, // rows further apart than 2*w (odd height per plane)
+	{3, 8, 32, 16}, {2, 9, 38, 19}, {3, 3, 12, 6}, {2, 23, 92, 46}, {2, 24, 96, 48}, {2, 25, 100, 50},
 }
 
 // poolInput makes a pool input with ties, NaNs and signed zeros.
@@ -137,66 +138,74 @@ func poolInput(n int, seed uint64) func(int) float32 {
 // tier against the Go reference and against a direct definition (first
 // maximum in row-major order, NaN wins), and the backward's scatter.
 func TestMaxPool2x2AcrossTiers(t *testing.T) {
-	for _, pc := range poolCases {
-		inLen := (pc.rows-1)*pc.stride + pc.w + 2*pc.ow
-		x, checkX := guarded(inLen, 1, poolInput(inLen, uint64(pc.ow)))
-		out := pc.rows * pc.ow
-		gy, checkGy := guarded(out, 2, valueGen(uint64(pc.rows), false))
-		for _, tr := range append([]*tier{genericTier}, tiers...) {
-			name := fmt.Sprintf("%+v tier %s", pc, tr.name)
-			dst, checkD := guarded(out, 3, func(int) float32 { return 9 })
-			code := make([]uint8, out+5)
-			for i := range code {
-				code[i] = 77
-			}
-			withTier(tr, func() { MaxPool2x2(pc.rows, pc.ow, pc.stride, pc.w, x, dst, code[:out]) })
-			checkX(t, name)
-			checkD(t, name)
-			if code[out] != 77 {
-				t.Fatalf("%s: wrote past the codes", name)
-			}
-			for r := 0; r < pc.rows; r++ {
-				for j := 0; j < pc.ow; j++ {
-					top, bot := r*pc.stride+2*j, r*pc.stride+pc.w+2*j
-					win := [4]float32{x[top], x[top+1], x[bot], x[bot+1]}
-					best, pos := win[0], 0
-					for k := 1; k < 4; k++ {
-						if !isNaN(best) && (win[k] > best || isNaN(win[k])) {
-							best, pos = win[k], k
-						}
-					}
-					o := r*pc.ow + j
-					if int(code[o]) != pos || (math.Float32bits(dst[o]) != math.Float32bits(best) && !(isNaN(best) && isNaN(dst[o]))) {
-						t.Fatalf("%s: output (%d,%d) = %v code %d, want %v code %d (window %v)", name, r, j, dst[o], code[o], best, pos, win)
-					}
-				}
-			}
-			gx, checkGx := guarded(inLen, 1, func(int) float32 { return 5 })
-			withTier(tr, func() { MaxPool2x2Backward(pc.rows, pc.ow, pc.stride, pc.w, gy, code[:out], gx) })
-			checkGy(t, name)
-			checkGx(t, name)
-			written := make([]bool, inLen)
-			for r := 0; r < pc.rows; r++ {
-				for j := 0; j < pc.ow; j++ {
-					top, bot := r*pc.stride+2*j, r*pc.stride+pc.w+2*j
-					pos := [4]int{top, top + 1, bot, bot + 1}
-					o := r*pc.ow + j
-					for k, p := range pos {
-						want := float32(0)
-						if k == int(code[o]) {
-							want = gy[o]
-						}
-						if gx[p] != want {
-							t.Fatalf("%s backward: gx[%d] = %v, want %v", name, p, gx[p], want)
-						}
-						written[p] = true
+	for i, pc := range poolCases {
+		for _, off := range []int{1, 4 + i%4} {
+			testMaxPool2x2(t, pc, off)
+		}
+	}
+}
+
+// testMaxPool2x2 checks one geometry with the input off floats from a
+// guard band (the other slices at other offsets).
+func testMaxPool2x2(t *testing.T, pc poolCase, off int) {
+	inLen := (pc.rows-1)*pc.stride + pc.w + 2*pc.ow
+	x, checkX := guarded(inLen, off, poolInput(inLen, uint64(pc.ow)))
+	out := pc.rows * pc.ow
+	gy, checkGy := guarded(out, off+1, valueGen(uint64(pc.rows), false))
+	for _, tr := range append([]*tier{genericTier}, tiers...) {
+		name := fmt.Sprintf("%+v off=%d tier %s", pc, off, tr.name)
+		dst, checkD := guarded(out, off+2, func(int) float32 { return 9 })
+		code := make([]uint8, out+5)
+		for i := range code {
+			code[i] = 77
+		}
+		withTier(tr, func() { MaxPool2x2(pc.rows, pc.ow, pc.stride, pc.w, x, dst, code[:out]) })
+		checkX(t, name)
+		checkD(t, name)
+		if code[out] != 77 {
+			t.Fatalf("%s: wrote past the codes", name)
+		}
+		for r := 0; r < pc.rows; r++ {
+			for j := 0; j < pc.ow; j++ {
+				top, bot := r*pc.stride+2*j, r*pc.stride+pc.w+2*j
+				win := [4]float32{x[top], x[top+1], x[bot], x[bot+1]}
+				best, pos := win[0], 0
+				for k := 1; k < 4; k++ {
+					if !isNaN(best) && (win[k] > best || isNaN(win[k])) {
+						best, pos = win[k], k
 					}
 				}
-			}
-			for p, w := range written {
-				if !w && gx[p] != 5 {
-					t.Fatalf("%s backward: wrote gx[%d] outside every window", name, p)
+				o := r*pc.ow + j
+				if int(code[o]) != pos || (math.Float32bits(dst[o]) != math.Float32bits(best) && !(isNaN(best) && isNaN(dst[o]))) {
+					t.Fatalf("%s: output (%d,%d) = %v code %d, want %v code %d (window %v)", name, r, j, dst[o], code[o], best, pos, win)
 				}
+			}
+		}
+		gx, checkGx := guarded(inLen, off+3, func(int) float32 { return 5 })
+		withTier(tr, func() { MaxPool2x2Backward(pc.rows, pc.ow, pc.stride, pc.w, gy, code[:out], gx) })
+		checkGy(t, name)
+		checkGx(t, name)
+		written := make([]bool, inLen)
+		for r := 0; r < pc.rows; r++ {
+			for j := 0; j < pc.ow; j++ {
+				top, bot := r*pc.stride+2*j, r*pc.stride+pc.w+2*j
+				pos := [4]int{top, top + 1, bot, bot + 1}
+				o := r*pc.ow + j
+				for k, p := range pos {
+					want := float32(0)
+					if k == int(code[o]) {
+						want = gy[o]
+					}
+					if gx[p] != want {
+						t.Fatalf("%s backward: gx[%d] = %v, want %v", name, p, gx[p], want)
+					}
+					written[p] = true
+				}
+			}
+		}
+		for p, w := range written {
+			if !w && gx[p] != 5 {
+				t.Fatalf("%s backward: wrote gx[%d] outside every window", name, p)
 			}
 		}
 	}

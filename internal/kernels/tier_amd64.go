@@ -52,8 +52,8 @@ var avx2Tier = &tier{
 	affineRelu:         affineReluAVX2,
 	bnBackward:         bnBackwardAVX2,
 	bnBackwardMask:     bnBackwardMaskAVX2,
-	maxPool2x2:         maxPool2x2Go,
-	maxPool2x2Backward: maxPool2x2BackwardGo,
+	maxPool2x2:         maxPool2x2AVX2,
+	maxPool2x2Backward: maxPool2x2BackwardAVX2,
 }
 
 // kernel512 holds the AVX-512 micro-kernels by tile height.
@@ -230,6 +230,14 @@ func maxPool2x2AVX512(rows, ow, stride, w int, x, dst []float32, code []uint8) {
 
 func maxPool2x2BackwardAVX512(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
 	maxPool2x2Back512(rows, ow, stride, w, &gy[0], &code[0], &gx[0])
+}
+
+func maxPool2x2AVX2(rows, ow, stride, w int, x, dst []float32, code []uint8) {
+	maxPool2x2x256(rows, ow, stride, w, &x[0], &dst[0], &code[0])
+}
+
+func maxPool2x2BackwardAVX2(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
+	maxPool2x2Back256(rows, ow, stride, w, &gy[0], &code[0], &gx[0])
 }
 
 func affineAVX2(dst, x []float32, a, b float32) {

@@ -267,16 +267,29 @@ func packBT8x256() {
 // one zeroes columns w and on (masked loads), the partial one leaves them
 // (masked stores).
 func gatherRows256() {
-	tbl := GLOBL("gatherMask256", RODATA|NOPTR)
-	for i := 0; i < 32; i++ {
-		v := uint32(0)
-		if i < 16 {
-			v = 0xffffffff
+	gatherRows256Variant(maskTable256(), "gatherRows256", true)
+	gatherRows256Variant(maskTable256(), "gatherRowsPart256", false)
+}
+
+// maskTable is the table of maskTable256, once emitted.
+var maskTable *Mem
+
+// maskTable256 returns a table of 16 int32 -1 then 16 zeros: the 16 floats
+// from entry 16-n are the lane masks of the first n floats of two ymm
+// vectors.
+func maskTable256() Mem {
+	if maskTable == nil {
+		m := GLOBL("mask256", RODATA|NOPTR)
+		for i := 0; i < 32; i++ {
+			v := uint32(0)
+			if i < 16 {
+				v = 0xffffffff
+			}
+			DATA(4*i, U32(v))
 		}
-		DATA(4*i, U32(v))
+		maskTable = &m
 	}
-	gatherRows256Variant(tbl, "gatherRows256", true)
-	gatherRows256Variant(tbl, "gatherRowsPart256", false)
+	return *maskTable
 }
 
 func gatherRows256Variant(tbl Mem, name string, fill bool) {

@@ -30,6 +30,7 @@ func main() {
 		gemmKernel512(mr)
 	}
 	gemm256()
+	pool256()
 	packA12x512()
 	packBT16x512()
 	gatherRows512()
