@@ -3,9 +3,12 @@
 # alternating, REPS times each, and prints the medians of the chosen RESULT fields and
 # their ratios: the protocol of BENCHMARKS.md (these machines are noisy; one run means little).
 #
-#   scripts/bench-vs-reference.sh sgemm [REPS] [THREADS]   # W1 at n=128,256,1024 vs OpenBLAS
+#   scripts/bench-vs-reference.sh sgemm [REPS] [THREADS]   # W1 at n=256,512,1024 vs OpenBLAS
 #   scripts/bench-vs-reference.sh w2w3  [REPS]             # W2 + W3 vs PyTorch (2 threads)
 #   scripts/bench-vs-reference.sh w4    [REPS]             # W4 vs PyTorch (2 threads)
+#
+# TIER=avx2 (or avx512, generic) runs fastgo with FASTGO_CPU=$TIER; with avx2 the references
+# are held to AVX2 too: OpenBLAS's Haswell kernels, PyTorch's ATen and oneDNN at AVX2.
 #
 # Needs: apt-get install -y python3-torch python3-numpy libopenblas-dev dataset-fashion-mnist gcc python3
 set -euo pipefail
@@ -17,11 +20,19 @@ ref=../shared/bench/reference.sh
 out=$(mktemp -d)
 bin=$out/fastgo
 go build -o "$bin" ./cmd/fastgo
+tier=${TIER:-}
+if [ -n "$tier" ]; then export FASTGO_CPU=$tier; fi
+if [ "$tier" = avx2 ]; then
+  export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 OPENBLAS_CORETYPE=Haswell
+  # reference.sh picks OpenBLAS's AVX-512 kernels where the CPU has them: run the W1 program here.
+  gcc -O2 ../shared/bench/sgemm_openblas.c -o "$out/sgemm_openblas" -lopenblas
+fi
 for i in $(seq "$reps"); do
   case $what in
     sgemm)
-      "$bin" bench sgemm -n 128,256,1024 -threads "$threads" | grep '^RESULT' >>"$out/fastgo.txt"
-      bash "$ref" sgemm "$threads" | awk 'NR>1 && $1 ~ /^[0-9]+$/ {printf "RESULT {\"n\":%s,\"gflops_median\":%s}\n", $1, $4}' >>"$out/ref.txt" ;;
+      "$bin" bench sgemm -n 256,512,1024 -threads "$threads" | grep '^RESULT' >>"$out/fastgo.txt"
+      if [ "$tier" = avx2 ]; then OPENBLAS_NUM_THREADS=$threads "$out/sgemm_openblas" 7 256 512 1024
+      else bash "$ref" sgemm "$threads"; fi | awk 'NR>1 && $1 ~ /^[0-9]+$/ {printf "RESULT {\"n\":%s,\"gflops_median\":%s}\n", $1, $4}' >>"$out/ref.txt" ;;
     w2w3)
       # W3 attacks the weights PyTorch trained, so both attack the same model.
       bash "$ref" w2w3 --threads 2 --save "$out/ref_w2" | grep '^RESULT' >>"$out/ref.txt"
@@ -49,7 +60,7 @@ def med(rows, key, where=lambda r: True):
 ref = load('ref.txt')
 if what == 'sgemm':
     fg = load('fastgo.txt')
-    for n in (128, 256, 1024):
+    for n in (256, 512, 1024):
         a, b = med(fg, 'gflops_median', lambda r: r['n'] == n), med(ref, 'gflops_median', lambda r: r['n'] == n)
         print(f"sgemm n={n}: fastgo {a:.1f} GFLOP/s, OpenBLAS {b:.1f}, ratio {a/b:.2f}")
 elif what == 'w2w3':
@@ -65,5 +76,5 @@ else:
     for k in ('train_img_per_s', 'eval_img_per_s', 'peak_rss_mib'):
         a, b = med(fg, k), med(ref, k)
         print(f"W4 {k}: fastgo {a:.4g}, PyTorch {b:.4g}, ratio {a/b:.2f}")
-print(f"({len(ref)} reference runs; raw RESULT lines in {out})")
+print(f"({len(ref)} reference runs, tier {os.environ.get('FASTGO_CPU') or 'best'}; raw RESULT lines in {out})")
 PY
