@@ -4313,6 +4313,86 @@ maxPool2x2Back256_done:
 	VZEROUPPER
 	RET
 
+// func packBRows16x4(kc int, src *float32, ldb int, dst *float32)
+// Requires: AVX
+TEXT ·packBRows16x4(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ldb+16(FP), DX
+	MOVQ dst+24(FP), BX
+	SHLQ $0x02, DX
+	MOVQ AX, SI
+	SHLQ $0x06, SI
+	LEAQ (SI)(SI*2), DI
+
+packBRows16x4_loop:
+	TESTQ   AX, AX
+	JZ      packBRows16x4_done
+	VMOVUPS (CX), Y0
+	VMOVUPS 32(CX), Y1
+	VMOVUPS 64(CX), Y2
+	VMOVUPS 96(CX), Y3
+	VMOVUPS 128(CX), Y4
+	VMOVUPS 160(CX), Y5
+	VMOVUPS 192(CX), Y6
+	VMOVUPS 224(CX), Y7
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	VMOVUPS Y2, (BX)(SI*1)
+	VMOVUPS Y3, 32(BX)(SI*1)
+	VMOVUPS Y4, (BX)(SI*2)
+	VMOVUPS Y5, 32(BX)(SI*2)
+	VMOVUPS Y6, (BX)(DI*1)
+	VMOVUPS Y7, 32(BX)(DI*1)
+	ADDQ    DX, CX
+	ADDQ    $0x40, BX
+	DECQ    AX
+	JMP     packBRows16x4_loop
+
+packBRows16x4_done:
+	VZEROUPPER
+	RET
+
+// func packBRows32x4(kc int, src *float32, ldb int, dst *float32)
+// Requires: AVX, AVX512F
+TEXT ·packBRows32x4(SB), NOSPLIT, $0-32
+	MOVQ kc+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ ldb+16(FP), DX
+	MOVQ dst+24(FP), BX
+	SHLQ $0x02, DX
+	MOVQ AX, SI
+	SHLQ $0x07, SI
+	LEAQ (SI)(SI*2), DI
+
+packBRows32x4_loop:
+	TESTQ   AX, AX
+	JZ      packBRows32x4_done
+	VMOVUPS (CX), Z0
+	VMOVUPS 64(CX), Z1
+	VMOVUPS 128(CX), Z2
+	VMOVUPS 192(CX), Z3
+	VMOVUPS 256(CX), Z4
+	VMOVUPS 320(CX), Z5
+	VMOVUPS 384(CX), Z6
+	VMOVUPS 448(CX), Z7
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	VMOVUPS Z2, (BX)(SI*1)
+	VMOVUPS Z3, 64(BX)(SI*1)
+	VMOVUPS Z4, (BX)(SI*2)
+	VMOVUPS Z5, 64(BX)(SI*2)
+	VMOVUPS Z6, (BX)(DI*1)
+	VMOVUPS Z7, 64(BX)(DI*1)
+	ADDQ    DX, CX
+	ADDQ    $0x80, BX
+	DECQ    AX
+	JMP     packBRows32x4_loop
+
+packBRows32x4_done:
+	VZEROUPPER
+	RET
+
 // func packA12x512(n16 int, a *float32, lda int, dst *float32)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·packA12x512(SB), NOSPLIT, $0-32

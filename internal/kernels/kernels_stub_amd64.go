@@ -99,6 +99,16 @@ func maxPool2x2x256(rows int, ow int, stride int, w int, x *float32, dst *float3
 //go:noescape
 func maxPool2x2Back256(rows int, ow int, stride int, w int, gy *float32, code *uint8, gx *float32)
 
+// packBRows16x4 packs kc rows of 4 whole 16-float B slivers from src (row stride ldb) into 4 consecutive slivers at dst (AVX2).
+//
+//go:noescape
+func packBRows16x4(kc int, src *float32, ldb int, dst *float32)
+
+// packBRows32x4 packs kc rows of 4 whole 32-float B slivers from src (row stride ldb) into 4 consecutive slivers at dst (AVX-512).
+//
+//go:noescape
+func packBRows32x4(kc int, src *float32, ldb int, dst *float32)
+
 // packA12x512 packs 16*n16 columns of 12 rows of A (row stride lda) into dst as groups of 12 floats (AVX-512).
 //
 //go:noescape

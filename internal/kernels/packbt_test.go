@@ -88,3 +88,41 @@ func TestPackFullMatchesPackA(t *testing.T) {
 		}
 	}
 }
+
+// TestPackB4MatchesPackB checks each tier's four-sliver packing of an
+// untransposed B against four calls of the Go packB, with a guard after
+// the slivers.
+func TestPackB4MatchesPackB(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, tr := range tiers {
+		g := &tr.gemm
+		if g.packB4 == nil {
+			continue
+		}
+		for _, kc := range []int{1, 2, 7, 33, 256} {
+			for _, col := range []int{0, 3} {
+				ldb := col + 4*g.nr + 5
+				b := randSlice(rng, kc*ldb)
+				want := make([]float32, 4*kc*g.nr)
+				got := make([]float32, 4*kc*g.nr+8)
+				for i := range got {
+					got[i] = sentinel
+				}
+				for s := 0; s < 4; s++ {
+					packB(want[s*kc*g.nr:], false, b, ldb, 0, kc, col+s*g.nr, g.nr, g.nr)
+				}
+				g.packB4(kc, &b[col], ldb, &got[0])
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s kc=%d col=%d: element %d = %v, want %v", tr.name, kc, col, i, got[i], want[i])
+					}
+				}
+				for i := len(want); i < len(got); i++ {
+					if got[i] != sentinel {
+						t.Fatalf("%s kc=%d: wrote past the slivers", tr.name, kc)
+					}
+				}
+			}
+		}
+	}
+}

@@ -46,6 +46,10 @@ type gemmKernel struct {
 	// packBT, if not nil, packs a sliver of a transposed B as packB does
 	// (same result), faster.
 	packBT func(dst, b []float32, ldb, p0, kc, col, w int)
+	// packB4, if not nil, packs four whole slivers of an untransposed B
+	// at once: kc rows of 4*nr floats from b (row stride ldb) into four
+	// consecutive slivers at dst.
+	packB4 func(kc int, b *float32, ldb int, dst *float32)
 }
 
 // packB packs the B sliver of kc steps from pc and w columns from col.
@@ -261,10 +265,7 @@ func (j *gemmJob) work(w int) {
 			}
 			bp := j.bp[step%2]
 			step++
-			for s := w; s < nSl; s += j.threads {
-				col := jc + s*nr
-				j.packB(bp[s*kc*nr:(s+1)*kc*nr], pc, kc, col, min(nr, j.n-col))
-			}
+			j.packBShare(bp, w, jc, nSl, pc, kc)
 			j.bar.wait()
 			for {
 				u := j.claim(base, units)
@@ -289,6 +290,31 @@ func (j *gemmJob) work(w int) {
 	}
 	putBuffer(tbuf)
 	putBuffer(abuf)
+}
+
+// packBShare packs worker w's share of the panel's nSl B slivers from
+// column jc (k steps pc..pc+kc) into bp: groups of four whole slivers of a
+// plain B in one pass when the kernel has a packB4, else single slivers,
+// dealt round-robin to the workers.
+func (j *gemmJob) packBShare(bp []float32, w, jc, nSl, pc, kc int) {
+	nr := j.g.nr
+	step := 1
+	if j.packBFn == nil && !j.transB && j.g.packB4 != nil {
+		step = 4
+	}
+	for s0 := w * step; s0 < nSl; s0 += j.threads * step {
+		s1 := min(s0+step, nSl)
+		if col := jc + s0*nr; s1-s0 == 4 && j.n-col >= 4*nr {
+			_ = j.b[(pc+kc-1)*j.ldb+col+4*nr-1]
+			_ = bp[s1*kc*nr-1]
+			j.g.packB4(kc, &j.b[pc*j.ldb+col], j.ldb, &bp[s0*kc*nr])
+			continue
+		}
+		for s := s0; s < s1; s++ {
+			col := jc + s*nr
+			j.packB(bp[s*kc*nr:(s+1)*kc*nr], pc, kc, col, min(nr, j.n-col))
+		}
+	}
 }
 
 // tileAt computes the h x w tile of C at (row, col). With a custom C whose

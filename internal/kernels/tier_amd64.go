@@ -20,7 +20,7 @@ func cpuTiers() []*tier {
 
 var avx512Tier = &tier{
 	name:         "avx512",
-	gemm:         gemmKernel{mr: 12, nr: 32, tile: tile512, packFull: packA12AVX512, packBT: packBT512},
+	gemm:         gemmKernel{mr: 12, nr: 32, tile: tile512, packFull: packA12AVX512, packBT: packBT512, packB4: packBRows32x4},
 	axpy:         axpyAVX512,
 	scale:        scaleAVX512,
 	add:          addAVX512,
@@ -39,7 +39,7 @@ var avx512Tier = &tier{
 
 var avx2Tier = &tier{
 	name:         "avx2",
-	gemm:         gemmKernel{mr: 6, nr: 16, tile: tile256, packFull: packA6AVX2, packBT: packBT256},
+	gemm:         gemmKernel{mr: 6, nr: 16, tile: tile256, packFull: packA6AVX2, packBT: packBT256, packB4: packBRows16x4},
 	axpy:         axpyAVX2,
 	scale:        scaleAVX2,
 	add:          addAVX2,

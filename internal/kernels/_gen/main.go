@@ -31,6 +31,8 @@ func main() {
 	}
 	gemm256()
 	pool256()
+	packBRows(isa256, 16)
+	packBRows(isa512, 32)
 	packA12x512()
 	packBT16x512()
 	gatherRows512()
