@@ -130,9 +130,14 @@ func TestBitIdenticalAcrossGOMAXPROCS(t *testing.T) {
 			for i, procs := range []int{1, 2} {
 				runtime.GOMAXPROCS(procs)
 				c.run() // warm the pools
-				before := tasksOnWorkers()
-				results[i] = c.run()
-				split[i] = tasksOnWorkers() - before
+				// A GEMM's helper that the OS has not started by the
+				// time the caller has done the work is dropped: on a
+				// busy machine, try again for a run that split.
+				for try := 0; try < 20 && (try == 0 || procs == 2 && split[i] == 0); try++ {
+					before := tasksOnWorkers()
+					results[i] = c.run()
+					split[i] = tasksOnWorkers() - before
+				}
 			}
 			if split[1] == 0 {
 				t.Errorf("with GOMAXPROCS 2 the op ran no task on a worker: it did not split, so the comparison proves nothing")

@@ -65,10 +65,10 @@ func SgemmPacked(m, n, k int, alpha float32, ops *Packed, beta float32) {
 		threads = 1
 	}
 	j := jobPool.Get().(*gemmJob)
-	*j = gemmJob{g: g, m: m, n: n, k: k, alpha: alpha, beta: beta, bar: j.bar, workFn: j.workFn,
+	*j = gemmJob{g: g, m: m, n: n, k: k, alpha: alpha, beta: beta, prog: j.prog, workFn: j.workFn,
 		packAFn: ops.PackA, packBFn: ops.PackB, cAt: ops.C}
 	j.run(threads)
-	*j = gemmJob{bar: j.bar, workFn: j.workFn}
+	*j = gemmJob{prog: j.prog, workFn: j.workFn}
 	jobPool.Put(j)
 }
 

@@ -97,16 +97,17 @@ func sgemm(g *gemmKernel, threads int, transA, transB bool, m, n, k int, alpha f
 	j := jobPool.Get().(*gemmJob)
 	*j = gemmJob{
 		g: g, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, bar: j.bar, workFn: j.workFn,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, prog: j.prog, workFn: j.workFn,
 	}
 	j.run(threads)
-	*j = gemmJob{bar: j.bar, workFn: j.workFn}
+	*j = gemmJob{prog: j.prog, workFn: j.workFn}
 	jobPool.Put(j)
 }
 
 // run plans the job for the workers it can reserve, at most threads, and
-// runs it on them: the shared plan's workers wait for each other at its
-// barrier, so they must all run at once.
+// runs it on them. The workers claim their parts of the job as they go, so
+// any of them can do it all: a worker the operating system has not started
+// by the time the caller runs out of work is dropped (RunHelpers).
 func (j *gemmJob) run(threads int) {
 	g := j.g
 	team := parallel.Reserve(threads)
@@ -117,8 +118,7 @@ func (j *gemmJob) run(threads int) {
 	}
 	bbuf := getBuffer(2 * panel)
 	j.bp = [2][]float32{bbuf.f[:panel], bbuf.f[panel:]}
-	j.bar.reset(j.threads)
-	team.Run(j.threads, j.workFn)
+	team.RunHelpers(j.threads, j.workFn)
 	putBuffer(bbuf)
 }
 
@@ -144,14 +144,18 @@ type gemmJob struct {
 	packBFn func(dst []float32, p0, kc, col, w, nr int)
 	cAt     func(row, col int) (c []float32, ldc, run int)
 
-	bp     [2][]float32 // the packed panels of op(B), shared, used in turn
-	next   atomic.Int64 // units claimed so far, over all steps
-	bar    *barrier
-	workFn func(int) // j.work, made once per pooled job
+	bp [2][]float32 // the packed panels of op(B), shared, used in turn
+	// Units (a row block's share of a step's columns, or a private job's
+	// column part) and B packing groups, claimed and done so far, over all
+	// steps; the workers wait on prog for the others' claims to be done.
+	next, packNext   atomic.Int64
+	unitsDone, packs atomic.Int64
+	prog             *progress
+	workFn           func(int) // j.work, made once per pooled job
 }
 
 var jobPool = sync.Pool{New: func() any {
-	j := &gemmJob{bar: new(barrier)}
+	j := &gemmJob{prog: newProgress()}
 	j.workFn = j.work
 	return j
 }}
@@ -179,9 +183,9 @@ func (j *gemmJob) plan(threads int) {
 	j.threads = min(threads, j.blocks*j.colSplit)
 }
 
-// workPrivate is work for a private job: worker w computes its share of
-// C's column slivers over all rows.
-func (j *gemmJob) workPrivate(w int) {
+// workPrivate is work for a private job: the workers claim parts of C's
+// column slivers, over all rows, until none is left.
+func (j *gemmJob) workPrivate() {
 	g := j.g
 	mr, nr := g.mr, g.nr
 	abuf := getBuffer(j.aRows * j.kc0)
@@ -189,11 +193,24 @@ func (j *gemmJob) workPrivate(w int) {
 	tbuf := getBuffer(mr * nr)
 	ap, bs, tmp := abuf.f, bbuf.f, tbuf.f
 	nSl := ceilDiv(j.n, nr)
-	// The worker's slivers go in panels of ncBlock columns, each through
-	// every k block before the next, so that the panel's part of C stays
-	// in cache between k blocks (A, at most mcBlock rows, is packed again
-	// per panel).
-	sl0, sl1 := w*nSl/j.colSplit, (w+1)*nSl/j.colSplit
+	for {
+		part := j.claim(&j.next, 0, int64(j.colSplit))
+		if part < 0 {
+			break
+		}
+		j.privatePart(ap, bs, tmp, part*nSl/j.colSplit, (part+1)*nSl/j.colSplit)
+	}
+	putBuffer(tbuf)
+	putBuffer(bbuf)
+	putBuffer(abuf)
+}
+
+// privatePart computes the column slivers sl0..sl1 of C over all rows in
+// panels of ncBlock columns, each through every k block before the next, so
+// that the panel's part of C stays in cache between k blocks (A, at most
+// mcBlock rows, is packed again per panel).
+func (j *gemmJob) privatePart(ap, bs, tmp []float32, sl0, sl1 int) {
+	mr, nr := j.g.mr, j.g.nr
 	panel := ncBlock / nr
 	for ps := sl0; ps < sl1; ps += panel {
 		pe := min(ps+panel, sl1)
@@ -215,9 +232,6 @@ func (j *gemmJob) workPrivate(w int) {
 			}
 		}
 	}
-	putBuffer(tbuf)
-	putBuffer(bbuf)
-	putBuffer(abuf)
 }
 
 // packABlock packs the A slivers s0..s1 (k steps pc..pc+kc) into ap.
@@ -236,14 +250,18 @@ func (j *gemmJob) packABlock(ap []float32, s0, s1, pc, kc int) {
 	}
 }
 
-// work is worker w's share of the job: for each panel and k block, pack its
-// share of B's slivers, wait for the others, and compute the units it
-// claims. The packed panels alternate between two buffers: a worker that
-// packs step s+1 has passed the barrier of step s, which every worker
-// reaches only after computing step s-1, the last user of that buffer.
-func (j *gemmJob) work(w int) {
+// work is one worker's part of the job. A shared job goes in steps, one
+// per panel of B and k block: the workers claim groups of B slivers to pack
+// into the step's panel until none is left, wait for the groups the others
+// claimed, then claim units (a row block's A packed and multiplied by its
+// share of the panel) until none is left. Nobody waits for a worker that
+// has claimed nothing, so a worker that starts late (or never) only leaves
+// more to the others. A step's units wait for those of the step before
+// (they add to the same blocks of C); so the packed panels can alternate
+// between two buffers.
+func (j *gemmJob) work(int) {
 	if j.private {
-		j.workPrivate(w)
+		j.workPrivate()
 		return
 	}
 	g := j.g
@@ -252,23 +270,38 @@ func (j *gemmJob) work(w int) {
 	abuf := getBuffer(j.aRows * j.kc0)
 	tbuf := getBuffer(mr * nr)
 	ap, tmp := abuf.f, tbuf.f
-	var base int64
+	var base, pbase int64
 	step := 0
 	for jc := 0; jc < j.n; jc += ncBlock {
 		nc := min(ncBlock, j.n-jc)
 		nSl := ceilDiv(nc, nr)
+		groups := int64(ceilDiv(nSl, j.packGroup()))
 		for pc := 0; pc < j.k; pc += j.kc0 {
 			kc := min(j.kc0, j.k-pc)
 			beta := j.beta
 			if pc > 0 {
 				beta = 1
 			}
+			// The last readers of this buffer, the units of the step
+			// before the last, are done: this worker waited for them
+			// before its units of the last step.
 			bp := j.bp[step%2]
 			step++
-			j.packBShare(bp, w, jc, nSl, pc, kc)
-			j.bar.wait()
 			for {
-				u := j.claim(base, units)
+				grp := j.claim(&j.packNext, pbase, groups)
+				if grp < 0 {
+					break
+				}
+				j.packBGroup(bp, grp, jc, nSl, pc, kc)
+				j.prog.add(&j.packs)
+			}
+			pbase += groups
+			j.prog.waitFor(&j.packs, pbase)
+			// The units of the step before, whose C blocks these add
+			// to, must be done.
+			j.prog.waitFor(&j.unitsDone, base)
+			for {
+				u := j.claim(&j.next, base, units)
 				if u < 0 {
 					break
 				}
@@ -284,6 +317,7 @@ func (j *gemmJob) work(w int) {
 						j.tileAt(kc, ap[(s-s0)*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
 					}
 				}
+				j.prog.add(&j.unitsDone)
 			}
 			base += units
 		}
@@ -292,28 +326,30 @@ func (j *gemmJob) work(w int) {
 	putBuffer(abuf)
 }
 
-// packBShare packs worker w's share of the panel's nSl B slivers from
-// column jc (k steps pc..pc+kc) into bp: groups of four whole slivers of a
-// plain B in one pass when the kernel has a packB4, else single slivers,
-// dealt round-robin to the workers.
-func (j *gemmJob) packBShare(bp []float32, w, jc, nSl, pc, kc int) {
-	nr := j.g.nr
-	step := 1
+// packGroup returns how many B slivers a packing group holds: four whole
+// slivers of a plain B in one pass when the kernel has a packB4, else one.
+func (j *gemmJob) packGroup() int {
 	if j.packBFn == nil && !j.transB && j.g.packB4 != nil {
-		step = 4
+		return 4
 	}
-	for s0 := w * step; s0 < nSl; s0 += j.threads * step {
-		s1 := min(s0+step, nSl)
-		if col := jc + s0*nr; s1-s0 == 4 && j.n-col >= 4*nr {
-			_ = j.b[(pc+kc-1)*j.ldb+col+4*nr-1]
-			_ = bp[s1*kc*nr-1]
-			j.g.packB4(kc, &j.b[pc*j.ldb+col], j.ldb, &bp[s0*kc*nr])
-			continue
-		}
-		for s := s0; s < s1; s++ {
-			col := jc + s*nr
-			j.packB(bp[s*kc*nr:(s+1)*kc*nr], pc, kc, col, min(nr, j.n-col))
-		}
+	return 1
+}
+
+// packBGroup packs group grp of the panel's nSl B slivers from column jc
+// (k steps pc..pc+kc) into bp.
+func (j *gemmJob) packBGroup(bp []float32, grp, jc, nSl, pc, kc int) {
+	nr, size := j.g.nr, j.packGroup()
+	s0 := grp * size
+	s1 := min(s0+size, nSl)
+	if col := jc + s0*nr; s1-s0 == 4 && j.n-col >= 4*nr {
+		_ = j.b[(pc+kc-1)*j.ldb+col+4*nr-1]
+		_ = bp[s1*kc*nr-1]
+		j.g.packB4(kc, &j.b[pc*j.ldb+col], j.ldb, &bp[s0*kc*nr])
+		return
+	}
+	for s := s0; s < s1; s++ {
+		col := jc + s*nr
+		j.packB(bp[s*kc*nr:(s+1)*kc*nr], pc, kc, col, min(nr, j.n-col))
 	}
 }
 
@@ -359,59 +395,59 @@ func (j *gemmJob) moveTile(t []float32, ldt, row, col, h, w int, out bool) {
 	}
 }
 
-// claim returns the next unclaimed unit of the step whose units are
-// numbered from base, or -1 when all are taken.
-func (j *gemmJob) claim(base, units int64) int {
+// claim returns the next unclaimed one of the n parts counted by next from
+// base, or -1 when all are taken.
+func (j *gemmJob) claim(next *atomic.Int64, base, n int64) int {
 	for {
-		cur := j.next.Load()
-		if cur >= base+units {
+		cur := next.Load()
+		if cur >= base+n {
 			return -1
 		}
-		if j.next.CompareAndSwap(cur, cur+1) {
+		if next.CompareAndSwap(cur, cur+1) {
 			return int(cur - base)
 		}
 	}
 }
 
-// barrier makes n workers wait for each other. Waiters spin briefly (the
-// workers' shares are balanced, so the wait is usually short), then sleep.
-type barrier struct {
-	n     int32
-	count atomic.Int32
-	gen   atomic.Uint32
-	mu    sync.Mutex
-	cond  sync.Cond
+// progress lets workers wait for counters of done work to reach a value.
+// Waiters spin a while (the work they wait for is under way on a running
+// worker, and short), then sleep until a count moves.
+type progress struct {
+	waiting atomic.Int32
+	mu      sync.Mutex
+	cond    sync.Cond
 }
 
-func (b *barrier) reset(n int) {
-	b.n = int32(n)
-	b.count.Store(0)
-	b.cond.L = &b.mu
+func newProgress() *progress {
+	p := new(progress)
+	p.cond.L = &p.mu
+	return p
 }
 
-func (b *barrier) wait() {
-	if b.n <= 1 {
-		return
+// add counts one more piece of work done in c.
+func (p *progress) add(c *atomic.Int64) {
+	c.Add(1)
+	if p.waiting.Load() > 0 {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
 	}
-	gen := b.gen.Load()
-	if b.count.Add(1) == b.n {
-		b.count.Store(0)
-		b.mu.Lock()
-		b.gen.Add(1)
-		b.cond.Broadcast()
-		b.mu.Unlock()
-		return
-	}
+}
+
+// waitFor returns when c >= target.
+func (p *progress) waitFor(c *atomic.Int64, target int64) {
 	for i := 0; i < 20000; i++ {
-		if b.gen.Load() != gen {
+		if c.Load() >= target {
 			return
 		}
 	}
-	b.mu.Lock()
-	for b.gen.Load() == gen {
-		b.cond.Wait()
+	p.mu.Lock()
+	p.waiting.Add(1)
+	for c.Load() < target {
+		p.cond.Wait()
 	}
-	b.mu.Unlock()
+	p.waiting.Add(-1)
+	p.mu.Unlock()
 }
 
 // scaleC computes C = beta*C (C = 0 when beta == 0, so NaNs vanish).

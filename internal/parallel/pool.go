@@ -113,7 +113,8 @@ func (g *group) wait() {
 const (
 	idle     = 0 // spinning or parked, free for a task
 	reserved = 1 // being given a task
-	busy     = 2 // running a task
+	busy     = 2 // given a task, not started yet
+	running  = 3 // running a task
 )
 
 // worker is one persistent goroutine of the pool.
@@ -147,7 +148,7 @@ func (w *worker) give(fn func(int), arg int, g *group) bool {
 func (w *worker) loop() {
 	for {
 		last := time.Now()
-		for spins := 0; w.state.Load() != busy; spins++ {
+		for spins := 0; w.state.Load() != busy || !w.state.CompareAndSwap(busy, running); spins++ {
 			if spins%64 == 63 {
 				runtime.Gosched()
 				if time.Since(last) > spinFor {
@@ -162,6 +163,17 @@ func (w *worker) loop() {
 		w.state.Store(idle)
 		g.done()
 	}
+}
+
+// revoke takes back a task of group g given to w that has not started,
+// and reports whether it did: the task will not run. The worker's fields
+// are left alone: once idle, w may already be another caller's.
+func (w *worker) revoke(g *group) bool {
+	if !w.state.CompareAndSwap(busy, idle) {
+		return false
+	}
+	g.done()
+	return true
 }
 
 // park sleeps until a task arrives.
@@ -202,9 +214,9 @@ func workersFor(n int) []*worker {
 }
 
 // Team is a set of workers reserved for one parallel region whose tasks
-// must all run at the same time (they wait for each other, as the workers
-// of a GEMM do at its barriers). Reserve makes one; it is a value, so that
-// a region allocates nothing.
+// can all run at the same time: with Run, tasks that wait for each other (a
+// barrier); with RunHelpers, tasks that share out their work as the GEMM's
+// do. Reserve makes one; it is a value, so that a region allocates nothing.
 type Team struct {
 	n  int
 	ws [maxTeam]*worker
@@ -216,7 +228,8 @@ const maxTeam = 64
 // Reserve reserves up to n-1 idle workers, so that a region of Size tasks,
 // the caller's included, can run all at once. It reserves fewer when fewer
 // are idle (a region nested inside another), down to none: plan the region
-// for Size tasks, then call Run, which releases what it does not use.
+// for Size tasks, then call Run or RunHelpers, which release what they do
+// not use.
 func Reserve(n int) Team {
 	var t Team
 	for _, w := range workersFor(min(n, runtime.GOMAXPROCS(0), maxTeam+1) - 1) {
@@ -235,11 +248,23 @@ func (t *Team) Size() int { return t.n + 1 }
 // Run calls fn(i) for i in [0, n) at the same time, fn(0) on the caller,
 // and returns when all have returned; n must be at most Size. Workers left
 // unused are released.
-func (t *Team) Run(n int, fn func(i int)) {
+func (t *Team) Run(n int, fn func(i int)) { t.run("Run", n, fn, false) }
+
+// RunHelpers is Run for tasks that share out their work as they go (each
+// claims parts until none is left), so that any of them can do it all:
+// fn(0) runs on the caller, and the tasks that have not started when it
+// returns are dropped, not waited for. A worker that the operating system
+// has not scheduled by then (on a machine whose CPUs are busy with other
+// work) then costs nothing. The tasks must not wait for each other to start
+// (no barriers).
+func (t *Team) RunHelpers(n int, fn func(i int)) { t.run("RunHelpers", n, fn, true) }
+
+func (t *Team) run(name string, n int, fn func(i int), helpers bool) {
 	if n > t.Size() {
-		panic(fastgo.Errorf("parallel.Team.Run: more tasks than the team's size"))
+		panic(fastgo.Errorf("parallel.Team.%s: more tasks than the team's size", name))
 	}
 	g := getGroup()
+	given := t.ws[:min(max(n-1, 0), t.n)]
 	for i, w := range t.ws[:t.n] {
 		if i+1 < n {
 			w.fn, w.arg, w.g = fn, i+1, g
@@ -259,6 +284,13 @@ func (t *Team) Run(n int, fn func(i int)) {
 	t.n = 0
 	if n > 0 {
 		fn(0)
+	}
+	if helpers {
+		for _, w := range given {
+			if w.revoke(g) {
+				tasks.Add(-1)
+			}
+		}
 	}
 	g.wait()
 	groupPool.Put(g)

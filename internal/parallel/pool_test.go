@@ -120,3 +120,60 @@ func TestForCoversRange(t *testing.T) {
 		}
 	}
 }
+
+// TestRunHelpersShareWork checks that RunHelpers returns only when every
+// part the tasks claimed is done, each exactly once, whether the helper
+// started or was dropped.
+func TestRunHelpersShareWork(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	for rep := 0; rep < 200; rep++ {
+		const parts = 64
+		var next atomic.Int32
+		var done [parts]atomic.Int32
+		team := Reserve(2)
+		team.RunHelpers(team.Size(), func(int) {
+			for {
+				p := next.Add(1) - 1
+				if p >= parts {
+					return
+				}
+				if p%8 == 0 {
+					runtime.Gosched()
+				}
+				done[p].Add(1)
+			}
+		})
+		for p := range done {
+			if d := done[p].Load(); d != 1 {
+				t.Fatalf("rep %d: part %d done %d times when RunHelpers returned", rep, p, d)
+			}
+		}
+	}
+}
+
+// TestRevokeOnlyUnstarted checks the revocation RunHelpers uses: a task
+// given but not started is taken back (its group no longer waits for it),
+// a running one is not.
+func TestRevokeOnlyUnstarted(t *testing.T) {
+	w := &worker{wake: make(chan struct{}, 1)} // no goroutine: never starts
+	g := getGroup()
+	ran := false
+	w.fn, w.arg, w.g = func(int) { ran = true }, 1, g
+	g.add()
+	w.state.Store(busy)
+	if !w.revoke(g) {
+		t.Fatal("an unstarted task was not revoked")
+	}
+	if g.pending.Load() != 0 || w.state.Load() != idle {
+		t.Fatalf("after revoke: pending %d, state %d", g.pending.Load(), w.state.Load())
+	}
+	g.wait() // must not block
+	w.state.Store(running)
+	g.add()
+	if w.revoke(g) {
+		t.Fatal("a running task was revoked")
+	}
+	if ran {
+		t.Fatal("the revoked task ran")
+	}
+}
