@@ -3580,33 +3580,40 @@ sgemmKernel512x12_mstore:
 	VZEROUPPER
 	RET
 
-// func sgemmKernel256(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+// func sgemmKernel256(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 // Requires: AVX, FMA3, MMX+
-TEXT ·sgemmKernel256(SB), NOSPLIT, $0-48
-	MOVQ       k+0(FP), CX
-	MOVQ       a+8(FP), AX
-	MOVQ       b+16(FP), BX
-	MOVQ       c+24(FP), R8
-	MOVQ       ldc+32(FP), DX
-	SHLQ       $0x02, DX
+TEXT ·sgemmKernel256(SB), NOSPLIT, $0-56
+	MOVQ n+0(FP), R10
+	MOVQ k+8(FP), R13
+	MOVQ a+16(FP), AX
+	MOVQ b+24(FP), R12
+	MOVQ c+32(FP), R8
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVL beta+52(FP), R11
+	ANDL $0x7fffffff, R11
+
+sgemmKernel256_tile:
+	MOVQ       R13, CX
+	MOVQ       R12, BX
 	MOVQ       R8, R9
 	PREFETCHT0 (R9)
-	PREFETCHT0 60(R9)
+	PREFETCHT0 63(R9)
 	ADDQ       DX, R9
 	PREFETCHT0 (R9)
-	PREFETCHT0 60(R9)
+	PREFETCHT0 63(R9)
 	ADDQ       DX, R9
 	PREFETCHT0 (R9)
-	PREFETCHT0 60(R9)
+	PREFETCHT0 63(R9)
 	ADDQ       DX, R9
 	PREFETCHT0 (R9)
-	PREFETCHT0 60(R9)
+	PREFETCHT0 63(R9)
 	ADDQ       DX, R9
 	PREFETCHT0 (R9)
-	PREFETCHT0 60(R9)
+	PREFETCHT0 63(R9)
 	ADDQ       DX, R9
 	PREFETCHT0 (R9)
-	PREFETCHT0 60(R9)
+	PREFETCHT0 63(R9)
 	VXORPS     Y0, Y0, Y0
 	VXORPS     Y1, Y1, Y1
 	VXORPS     Y2, Y2, Y2
@@ -3739,7 +3746,7 @@ sgemmKernel256_tail:
 	JMP          sgemmKernel256_tail
 
 sgemmKernel256_epilogue:
-	VBROADCASTSS alpha+40(FP), Y12
+	VBROADCASTSS alpha+48(FP), Y12
 	VMULPS       Y12, Y0, Y0
 	VMULPS       Y12, Y1, Y1
 	VMULPS       Y12, Y2, Y2
@@ -3752,10 +3759,9 @@ sgemmKernel256_epilogue:
 	VMULPS       Y12, Y9, Y9
 	VMULPS       Y12, Y10, Y10
 	VMULPS       Y12, Y11, Y11
-	MOVL         beta+44(FP), R11
-	ANDL         $0x7fffffff, R11
+	TESTL        R11, R11
 	JZ           sgemmKernel256_store
-	VBROADCASTSS beta+44(FP), Y13
+	VBROADCASTSS beta+52(FP), Y13
 	MOVQ         R8, R9
 	VFMADD231PS  (R9), Y13, Y0
 	VFMADD231PS  32(R9), Y13, Y1
@@ -3793,6 +3799,9 @@ sgemmKernel256_store:
 	ADDQ    DX, R8
 	VMOVUPS Y10, (R8)
 	VMOVUPS Y11, 32(R8)
+	ADDQ    DX, R8
+	DECQ    R10
+	JNZ     sgemmKernel256_tile
 	VZEROUPPER
 	RET
 

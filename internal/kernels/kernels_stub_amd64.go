@@ -64,10 +64,10 @@ func sgemmKernel512x11(k int, a *float32, b *float32, c *float32, ldc int, alpha
 //go:noescape
 func sgemmKernel512x12(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32, mask uint32)
 
-// sgemmKernel256 computes a full 6x16 tile of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
+// sgemmKernel256 computes n full 6x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
 //
 //go:noescape
-func sgemmKernel256(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+func sgemmKernel256(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
 // packA6x256 packs 8*n8 columns of 6 rows of A (row stride lda) into dst as groups of 6 floats (AVX2).
 //

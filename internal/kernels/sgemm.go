@@ -40,6 +40,10 @@ type gemmKernel struct {
 	// of MR floats (a packed A sliver), b kc groups of NR floats (a packed
 	// B sliver), c starts at the tile's first element with row stride ldc.
 	tile func(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32)
+	// tiles, if not nil, computes n full MR x NR tiles stacked down C (row
+	// stride ldc) from n consecutive A slivers and one B sliver, as n
+	// calls of tile would.
+	tiles func(n, kc int, a, b, c []float32, ldc int, alpha, beta float32)
 	// packFull, if not nil, packs a full MR-row sliver of an untransposed
 	// A starting at a[row*lda+p0] (kc columns) into dst, faster than packA.
 	packFull func(dst, a []float32, lda, row, p0, kc int)
@@ -210,7 +214,7 @@ func (j *gemmJob) workPrivate() {
 // that the panel's part of C stays in cache between k blocks (A, at most
 // mcBlock rows, is packed again per panel).
 func (j *gemmJob) privatePart(ap, bs, tmp []float32, sl0, sl1 int) {
-	mr, nr := j.g.mr, j.g.nr
+	nr := j.g.nr
 	panel := ncBlock / nr
 	for ps := sl0; ps < sl1; ps += panel {
 		pe := min(ps+panel, sl1)
@@ -225,10 +229,7 @@ func (j *gemmJob) privatePart(ap, bs, tmp []float32, sl0, sl1 int) {
 				col := js * nr
 				cw := min(nr, j.n-col)
 				j.packB(bs[:kc*nr], pc, kc, col, cw)
-				for s := 0; s < j.slivers; s++ {
-					row := s * mr
-					j.tileAt(kc, ap[s*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
-				}
+				j.column(kc, ap, bs, 0, j.slivers, col, cw, beta, tmp)
 			}
 		}
 	}
@@ -312,10 +313,7 @@ func (j *gemmJob) work(int) {
 					col := jc + js*nr
 					cw := min(nr, j.n-col)
 					bs := bp[js*kc*nr : (js+1)*kc*nr]
-					for s := s0; s < s1; s++ {
-						row := s * mr
-						j.tileAt(kc, ap[(s-s0)*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
-					}
+					j.column(kc, ap, bs, s0, s1, col, cw, beta, tmp)
 				}
 				j.prog.add(&j.unitsDone)
 			}
@@ -350,6 +348,25 @@ func (j *gemmJob) packBGroup(bp []float32, grp, jc, nSl, pc, kc int) {
 	for s := s0; s < s1; s++ {
 		col := jc + s*nr
 		j.packB(bp[s*kc*nr:(s+1)*kc*nr], pc, kc, col, min(nr, j.n-col))
+	}
+}
+
+// column computes the tiles of A slivers s0..s1 (packed from ap) by the B
+// sliver bs at column col, cw columns wide: the full tiles of a plain C in
+// one call of the kernel's tiles when it has one, the others one by one.
+func (j *gemmJob) column(kc int, ap, bs []float32, s0, s1, col, cw int, beta float32, tmp []float32) {
+	mr := j.g.mr
+	s := s0
+	if j.g.tiles != nil && j.cAt == nil && cw == j.g.nr {
+		full := min(s1, j.m/mr) - s0
+		if full > 0 {
+			j.g.tiles(full, kc, ap, bs, j.c[s0*mr*j.ldc+col:], j.ldc, j.alpha, beta)
+			s += full
+		}
+	}
+	for ; s < s1; s++ {
+		row := s * mr
+		j.tileAt(kc, ap[(s-s0)*kc*mr:], bs, row, col, min(mr, j.m-row), cw, beta, tmp)
 	}
 }
 

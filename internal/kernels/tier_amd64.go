@@ -39,7 +39,7 @@ var avx512Tier = &tier{
 
 var avx2Tier = &tier{
 	name:         "avx2",
-	gemm:         gemmKernel{mr: 6, nr: 16, tile: tile256, packFull: packA6AVX2, packBT: packBT256, packB4: packBRows16x4},
+	gemm:         gemmKernel{mr: 6, nr: 16, tile: tile256, tiles: tiles256, packFull: packA6AVX2, packBT: packBT256, packB4: packBRows16x4},
 	axpy:         axpyAVX2,
 	scale:        scaleAVX2,
 	add:          addAVX2,
@@ -73,6 +73,14 @@ func tile512(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
 	kernel512[mr](kc, &a[0], &b[0], &c[0], ldc, alpha, beta, mask)
 }
 
+// tiles256 runs the AVX2 micro-kernel on n full 6x16 tiles stacked down C.
+func tiles256(n, kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[n*kc*6-1]
+	_ = b[kc*16-1]
+	_ = c[(6*n-1)*ldc+15]
+	sgemmKernel256(n, kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+}
+
 // packA12AVX512 packs a full 12-row sliver of an untransposed A: whole
 // groups of 16 columns in assembly, the rest in Go.
 func packA12AVX512(dst, a []float32, lda, row, p0, kc int) {
@@ -95,11 +103,11 @@ func packA12AVX512(dst, a []float32, lda, row, p0, kc int) {
 // the tile is partial.
 func tile256(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
 	if mr == 6 && nr == 16 {
-		sgemmKernel256(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+		sgemmKernel256(1, kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 		return
 	}
 	var t [6 * 16]float32
-	sgemmKernel256(kc, &a[0], &b[0], &t[0], 16, alpha, 0)
+	sgemmKernel256(1, kc, &a[0], &b[0], &t[0], 16, alpha, 0)
 	mergeTile(t[:], 16, c, ldc, mr, nr, beta)
 }
 

@@ -23,29 +23,43 @@ func ymm(i int) VecPhysical {
 	return []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}[i]
 }
 
-// gemmKernel256 emits the AVX2+FMA micro-kernel for a full 6x16 tile:
-// C = alpha*A*B + beta*C, with C not read when beta == 0. Partial tiles go
-// through a temporary tile on the Go side.
+// gemmKernel256 emits the AVX2+FMA micro-kernel for full 6x16 tiles: n
+// tiles stacked down C (rows 6t..6t+5 from A sliver t, the slivers
+// consecutive in a), each C = alpha*A*B + beta*C over the same B sliver,
+// with C not read when beta == 0. Looping over the tiles here, not in Go,
+// saves a call per tile. Partial tiles go through a temporary tile on the
+// Go side.
 func gemmKernel256() {
 	name := "sgemmKernel256"
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32)")
+	TEXT(name, NOSPLIT, "func(n, k int, a, b, c *float32, ldc int, alpha, beta float32)")
 	Pragma("noescape")
-	Doc(name + " computes a full 6x16 tile of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).")
+	Doc(name + " computes n full 6x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).")
 
 	acc := func(i, h int) VecPhysical { return ymm(2*i + h) }
 	bv := [2]VecPhysical{Y12, Y13}
 	bc := [2]VecPhysical{Y14, Y15}
 
-	Load(Param("k"), RCX)
+	Load(Param("n"), R10)
+	Load(Param("k"), R13)
 	Load(Param("a"), RAX)
-	Load(Param("b"), RBX)
+	Load(Param("b"), R12)
 	Load(Param("c"), R8)
 	Load(Param("ldc"), RDX)
 	SHLQ(U8(2), RDX)
+	alpha, err := Param("alpha").Resolve()
+	check(err)
+	beta, err := Param("beta").Resolve()
+	check(err)
+	MOVL(beta.Addr, R11L)
+	ANDL(U32(0x7fffffff), R11L) // beta == 0 (either sign) means: do not read C
+
+	Label(name + "_tile")
+	MOVQ(R13, RCX)
+	MOVQ(R12, RBX)
 	MOVQ(R8, R9)
 	for i := 0; i < mr256; i++ {
 		PREFETCHT0(Mem{Base: R9})
-		PREFETCHT0(Mem{Base: R9, Disp: 60})
+		PREFETCHT0(Mem{Base: R9, Disp: 63})
 		if i < mr256-1 {
 			ADDQ(RDX, R9)
 		}
@@ -89,18 +103,13 @@ func gemmKernel256() {
 	JMP(LabelRef(name + "_tail"))
 
 	Label(name + "_epilogue")
-	alpha, err := Param("alpha").Resolve()
-	check(err)
-	beta, err := Param("beta").Resolve()
-	check(err)
 	VBROADCASTSS(alpha.Addr, bv[0])
 	for i := 0; i < mr256; i++ {
 		for h := 0; h < 2; h++ {
 			VMULPS(bv[0], acc(i, h), acc(i, h))
 		}
 	}
-	MOVL(beta.Addr, R11L)
-	ANDL(U32(0x7fffffff), R11L)
+	TESTL(R11L, R11L)
 	JZ(LabelRef(name + "_store"))
 	VBROADCASTSS(beta.Addr, bv[1])
 	MOVQ(R8, R9)
@@ -115,10 +124,10 @@ func gemmKernel256() {
 	for i := 0; i < mr256; i++ {
 		VMOVUPS(acc(i, 0), Mem{Base: R8})
 		VMOVUPS(acc(i, 1), Mem{Base: R8, Disp: 32})
-		if i < mr256-1 {
-			ADDQ(RDX, R8)
-		}
+		ADDQ(RDX, R8) // after the last row: the next tile's first
 	}
+	DECQ(R10)
+	JNZ(LabelRef(name + "_tile"))
 	VZEROUPPER()
 	RET()
 }
