@@ -64,6 +64,11 @@ func sgemmKernel512x11(k int, a *float32, b *float32, c *float32, ldc int, alpha
 //go:noescape
 func sgemmKernel512x12(k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32, mask uint32)
 
+// sgemmTiles512 computes n full 12x32 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX-512).
+//
+//go:noescape
+func sgemmTiles512(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
 // sgemmKernel256 computes n full 6x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
 //
 //go:noescape

@@ -20,7 +20,7 @@ func cpuTiers() []*tier {
 
 var avx512Tier = &tier{
 	name:         "avx512",
-	gemm:         gemmKernel{mr: 12, nr: 32, tile: tile512, packFull: packA12AVX512, packBT: packBT512, packB4: packBRows32x4},
+	gemm:         gemmKernel{mr: 12, nr: 32, tile: tile512, tiles: tiles512, packFull: packA12AVX512, packBT: packBT512, packB4: packBRows32x4},
 	axpy:         axpyAVX512,
 	scale:        scaleAVX512,
 	add:          addAVX512,
@@ -71,6 +71,15 @@ func tile512(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
 		mask = 1<<uint(nr) - 1
 	}
 	kernel512[mr](kc, &a[0], &b[0], &c[0], ldc, alpha, beta, mask)
+}
+
+// tiles512 runs the AVX-512 micro-kernel on n full 12x32 tiles stacked
+// down C.
+func tiles512(n, kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+	_ = a[n*kc*12-1]
+	_ = b[kc*32-1]
+	_ = c[(12*n-1)*ldc+31]
+	sgemmTiles512(n, kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 }
 
 // tiles256 runs the AVX2 micro-kernel on n full 6x16 tiles stacked down C.

@@ -29,6 +29,7 @@ func main() {
 	for mr := 1; mr <= mr512; mr++ {
 		gemmKernel512(mr)
 	}
+	gemmTiles512()
 	gemm256()
 	pool256()
 	packBRows(isa256, 16)
