@@ -20,13 +20,20 @@
 // Sgemm follows the BLIS/GotoBLAS structure: panels of op(B) are packed
 // into slivers of NR columns, blocks of op(A) into slivers of MR rows, and a
 // micro-kernel keeps an MR x NR tile of C in registers (12x32 with AVX-512,
-// 6x16 with AVX2, 4x4 in Go). Transposes are absorbed by the packing.
-// Partial tiles at the right and bottom edges are masked (AVX-512) or go
-// through a small temporary tile, so C outside the m x n window is never
-// touched. Work is split over GOMAXPROCS goroutines by blocks of C only, with
-// the same cut of k whatever the thread count, so results are bit-identical
-// for any GOMAXPROCS; small products run on the calling goroutine. Pack
-// buffers come from a pool, so a warm Sgemm does not allocate.
+// 6x16 with AVX2: 12 accumulators, two B vectors and two broadcasts fill
+// the 16 ymm registers; 4x4 in Go) and computes a column of full tiles per
+// call. Both assembly tiers pack in assembly (A slivers by lane transposes,
+// B panels four slivers a row, transposed B by blocks). Transposes are
+// absorbed by the packing. Partial tiles at the right and bottom edges are
+// masked (AVX-512) or go through a small temporary tile, so C outside the m
+// x n window is never touched. Work is split over GOMAXPROCS goroutines by
+// blocks of C only, with the same cut of k whatever the thread count, so
+// results are bit-identical for any GOMAXPROCS; small products run on the
+// calling goroutine. The workers claim their parts (B packing groups, row
+// blocks, column parts) as they go and wait only for work another has
+// claimed, never for another to arrive: on a machine whose CPUs are busy
+// with other work, a worker that starts late leaves its share to the
+// others. Pack buffers come from a pool, so a warm Sgemm does not allocate.
 //
 // Gonum32 and UseInGonum put this SGEMM behind gonum's blas32 package with
 // gonum's argument contract unchanged.
