@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -21,9 +23,9 @@ func (s spy) Order() int                                       { return s.order 
 func (s spy) Handle(l *learner.Learner, e learner.Event) error { return s.f(l, e) }
 
 // robustAcc returns the PGD-10 robust accuracy of m on (x, y) within tm.
-func robustAcc(t *testing.T, m layers.Module, x *tensor.Tensor, y []int, tm ThreatModel) float64 {
+func robustAcc(t *testing.T, m layers.Module, x *tensor.Tensor, y []int, tm attacks.ThreatModel) float64 {
 	t.Helper()
-	r, err := Run(context.Background(), PGD{Steps: 10, RandomStart: true, Seed: 99}, m, x, Untargeted(y), tm)
+	r, err := attacks.Run(context.Background(), attacks.PGD{Steps: 10, RandomStart: true, Seed: 99}, m, x, attacks.Untargeted(y), tm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +38,10 @@ func robustAcc(t *testing.T, m layers.Module, x *tensor.Tensor, y []int, tm Thre
 // unmoved by the attack, the model in training mode again for the forward
 // pass, and a fresh, repeatable attack seed for every batch.
 func TestTrainerBatches(t *testing.T) {
-	tm := ThreatModel{Norm: Linf, Eps: 0.1}
+	tm := attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.1}
 	for _, clean := range []float64{0, 0.25, 1} {
-		l := synthLearner(1)
-		m := l.Model.(*smallNet)
+		l := testmodels.SynthLearner(1)
+		m := l.Model.(*testmodels.ConvNet)
 		tr := NewTrainer(nil, tm)
 		tr.CleanFraction = clean
 		var orig *tensor.Tensor
@@ -48,7 +50,7 @@ func TestTrainerBatches(t *testing.T) {
 		before := spy{TrainerOrder - 1, func(l *learner.Learner, e learner.Event) error {
 			if e == learner.BeforeBatch {
 				orig = l.XB.Data().Clone()
-				bnMean = slices.Clone(m.bn.RunningMean.Data())
+				bnMean = slices.Clone(m.BN.RunningMean.Data())
 			}
 			return nil
 		}}
@@ -65,10 +67,10 @@ func TestTrainerBatches(t *testing.T) {
 				return nil
 			}
 			batches++
-			if !slices.Equal(bnMean, m.bn.RunningMean.Data()) {
+			if !slices.Equal(bnMean, m.BN.RunningMean.Data()) {
 				t.Error("the attack moved BatchNorm's running mean")
 			}
-			if !m.Training() || !m.bn.Training() {
+			if !m.Training() || !m.BN.Training() {
 				t.Error("the model is not back in training mode after the attack")
 			}
 			for i, nrm := range tm.Norms(orig, x) {
@@ -111,11 +113,11 @@ type seedAttack struct {
 }
 
 func (a seedAttack) Name() string { return "seeds" }
-func (a seedAttack) WithSeed(s uint64) Attack {
+func (a seedAttack) WithSeed(s uint64) attacks.Attack {
 	a.seed = s
 	return a
 }
-func (a seedAttack) Perturb(_ context.Context, _ *Model, x *tensor.Tensor, _ Criterion, _ ThreatModel) (*tensor.Tensor, error) {
+func (a seedAttack) Perturb(_ context.Context, _ *attacks.Model, x *tensor.Tensor, _ attacks.Criterion, _ attacks.ThreatModel) (*tensor.Tensor, error) {
 	*a.seeds = append(*a.seeds, a.seed)
 	return x.Clone(), nil
 }
@@ -123,9 +125,9 @@ func (a seedAttack) Perturb(_ context.Context, _ *Model, x *tensor.Tensor, _ Cri
 func TestTrainerSeedsPerBatch(t *testing.T) {
 	run := func(seed uint64) []uint64 {
 		var seeds []uint64
-		tr := NewTrainer(seedAttack{seeds: &seeds}, DefaultThreat())
+		tr := NewTrainer(seedAttack{seeds: &seeds}, attacks.DefaultThreat())
 		tr.Seed = seed
-		if err := synthLearner(1).Fit(context.Background(), 2, learner.Callbacks(tr)); err != nil {
+		if err := testmodels.SynthLearner(1).Fit(context.Background(), 2, learner.Callbacks(tr)); err != nil {
 			t.Fatal(err)
 		}
 		return seeds
@@ -151,27 +153,27 @@ func TestTrainerSeedsPerBatch(t *testing.T) {
 // normal training does, at some cost in clean accuracy at most; fast AT
 // (FGSM with random start) too, with its guard checking every epoch.
 func TestAdversarialTrainingRobust(t *testing.T) {
-	tm := ThreatModel{Norm: Linf, Eps: 0.08}
-	xv, yv := synthData(200, 21)
-	normal := trainedSmallNet(t)
+	tm := attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.08}
+	xv, yv := testmodels.SynthData(200, 21)
+	normal := testmodels.TrainedSmallNet(t)
 	base := robustAcc(t, normal, xv, yv, tm)
-	baseClean := accuracy(predict(normal, xv), yv)
+	baseClean := testmodels.Accuracy(testmodels.Predict(normal, xv), yv)
 	for _, c := range []struct {
 		name string
 		cb   learner.Callback
 	}{
-		{"PGD-AT", NewTrainer(PGD{Steps: 5, RandomStart: true, LastIterate: true}, tm)},
+		{"PGD-AT", NewTrainer(attacks.PGD{Steps: 5, RandomStart: true, LastIterate: true}, tm)},
 		{"TRADES", &TRADES{Threat: tm, Beta: 3, Steps: 5}},
 		{"fast AT", NewFastAT(tm)},
 		{"PGD-AT half clean", &AdversarialTrainer{Threat: tm, CleanFraction: 0.5}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := synthLearner(7)
+			l := testmodels.SynthLearner(7)
 			if err := l.FitOneCycle(context.Background(), 8, learner.LR(1e-2), learner.Callbacks(c.cb)); err != nil {
 				t.Fatal(err)
 			}
 			rob := robustAcc(t, l.Model, xv, yv, tm)
-			cl := accuracy(predict(l.Model, xv), yv)
+			cl := testmodels.Accuracy(testmodels.Predict(l.Model, xv), yv)
 			t.Logf("%s: clean %.3f robust %.3f (normal training: clean %.3f robust %.3f)", c.name, cl, rob, baseClean, base)
 			if rob < base+0.15 {
 				t.Errorf("%s: PGD robust accuracy %.3f, normal training %.3f", c.name, rob, base)
@@ -198,9 +200,9 @@ func TestAdversarialTrainingRobust(t *testing.T) {
 func sabotage(at int) spy {
 	return spy{TrainerOrder + 5, func(l *learner.Learner, e learner.Event) error {
 		if e == learner.AfterBatch && l.Training && l.TrainIter == at {
-			m := l.Model.(*smallNet)
-			m.fc.Weight.Data().Fill(0)
-			b := m.fc.Bias.Data().Data()
+			m := l.Model.(*testmodels.ConvNet)
+			m.FC.Weight.Data().Fill(0)
+			b := m.FC.Bias.Data().Data()
 			for j := range b {
 				b[j] = -1
 			}
@@ -214,9 +216,9 @@ func sabotage(at int) spy {
 // guard, which restores the weights (and BatchNorm buffers) of the last
 // good check and stops the fit, or lowers the learning rate and goes on.
 func TestOverfitGuard(t *testing.T) {
-	tm := ThreatModel{Norm: Linf, Eps: 0.08}
+	tm := attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.08}
 	t.Run("stop", func(t *testing.T) {
-		l := synthLearner(7)
+		l := testmodels.SynthLearner(7)
 		tr := NewFastAT(tm)
 		var good *layers.StateDict
 		keep := spy{TrainerOrder + 1, func(l *learner.Learner, e learner.Event) error {
@@ -249,13 +251,13 @@ func TestOverfitGuard(t *testing.T) {
 				t.Errorf("%s not restored to the last good check", name)
 			}
 		}
-		xv, yv := synthData(200, 21)
+		xv, yv := testmodels.SynthData(200, 21)
 		if rob := robustAcc(t, l.Model, xv, yv, tm); rob < g.Checks[2].Robust-0.15 {
 			t.Errorf("restored model robust accuracy %.3f, good check %.3f", rob, g.Checks[2].Robust)
 		}
 	})
 	t.Run("lower lr", func(t *testing.T) {
-		l := synthLearner(7)
+		l := testmodels.SynthLearner(7)
 		tr := NewFastAT(tm)
 		tr.Guard.Action = GuardLowerLR
 		tr.Guard.Every = 5

@@ -2,13 +2,13 @@ package adversarial
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
-	"github.com/fastgo-ml/fastgo/data"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -46,7 +46,7 @@ func EvaluateRobustness(ctx context.Context, model layers.Module, x *tensor.Tens
 // a prediction function: the suite may hold black-box attacks only (see
 // Suite.BlackBoxOnly), each run through an oracle over predict, and the
 // white-box checks (unbounded attack, gradients) are not available.
-func EvaluateBlackBox(ctx context.Context, predict PredictFunc, x *tensor.Tensor, labels []int, s Suite) (*Report, error) {
+func EvaluateBlackBox(ctx context.Context, predict attacks.PredictFunc, x *tensor.Tensor, labels []int, s Suite) (*Report, error) {
 	if predict == nil {
 		return nil, fmt.Errorf("adversarial: EvaluateBlackBox: nil prediction function")
 	}
@@ -63,39 +63,10 @@ func EvaluateBlackBox(ctx context.Context, predict PredictFunc, x *tensor.Tensor
 	return evaluate(ctx, evalTarget{predict: predict}, x, labels, s)
 }
 
-// EvaluateRobustness evaluates the learner's model on the first s.Samples
-// (0: 500) samples of its validation set with the suite s, and names the
-// classes in the report (fastai's evaluate_robustness).
-func (a *AdversarialLearner) EvaluateRobustness(ctx context.Context, s Suite) (*Report, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	want := s.Samples
-	if want == 0 {
-		want = 500
-	}
-	if a.Data == nil {
-		return nil, fmt.Errorf("adversarial: EvaluateRobustness: the learner has no data")
-	}
-	b, err := data.First(ctx, a.Data.ValidLoader(), want)
-	if errors.Is(err, data.ErrEmpty) {
-		return nil, fmt.Errorf("adversarial: EvaluateRobustness: empty validation set")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("adversarial: EvaluateRobustness: validation data: %w", err)
-	}
-	r, err := EvaluateRobustness(ctx, a.Model, b.X, b.Y, s)
-	if err != nil {
-		return nil, err
-	}
-	r.Classes = slices.Clone(a.Data.Classes())
-	return r, nil
-}
-
 // evalTarget is what is evaluated: a module, or a prediction function.
 type evalTarget struct {
 	module  layers.Module
-	predict PredictFunc
+	predict attacks.PredictFunc
 }
 
 // outputs returns the clean scores of x [N, C], in batches.
@@ -103,7 +74,7 @@ func (t evalTarget) outputs(x *tensor.Tensor, bs int) (*tensor.Tensor, error) {
 	var parts []*tensor.Tensor
 	n := x.Dim(0)
 	if t.module != nil {
-		err := WithAttackMode(t.module, func(m *Model) error {
+		err := attacks.WithAttackMode(t.module, func(m *attacks.Model) error {
 			for s := 0; s < n; s += bs {
 				o, err := m.Outputs(x.Narrow0(s, min(bs, n-s)))
 				if err != nil {
@@ -140,14 +111,14 @@ func (t evalTarget) outputs(x *tensor.Tensor, bs int) (*tensor.Tensor, error) {
 }
 
 // oracle returns a fresh oracle for a black-box entry.
-func (t evalTarget) oracle(e SuiteAttack) *Oracle {
+func (t evalTarget) oracle(e SuiteAttack) *attacks.Oracle {
 	if t.module == nil {
-		return NewFuncOracle(t.predict, e.Access, e.Budget)
+		return attacks.NewFuncOracle(t.predict, e.Access, e.Budget)
 	}
-	if e.Access == LabelAccess {
-		return NewLabelOracle(t.module, e.Budget)
+	if e.Access == attacks.LabelAccess {
+		return attacks.NewLabelOracle(t.module, e.Budget)
 	}
-	return NewScoreOracle(t.module, e.Budget)
+	return attacks.NewScoreOracle(t.module, e.Budget)
 }
 
 // evaluator holds one evaluation's data.
@@ -196,7 +167,7 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 		return nil, fmt.Errorf("adversarial: EvaluateRobustness: %d labels for %d samples", len(labels), n)
 	}
 	ev := &evaluator{ctx: ctx, tgt: tgt, s: s, x: x, labels: labels, n: n, d: x.Len() / n,
-		bs: orDefault(s.BatchSize, 250), tol: s.Tolerance, examples: map[int]*Example{}}
+		bs: batch.OrDefault(s.BatchSize, 250), tol: s.Tolerance, examples: map[int]*Example{}}
 	if ev.tol == 0 {
 		ev.tol = 0.01
 	}
@@ -215,7 +186,7 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 			return nil, fmt.Errorf("adversarial: EvaluateRobustness: label %d of sample %d out of range for a model with %d outputs", y, i, ev.nc)
 		}
 	}
-	ev.pred = Predictions(ev.clean)
+	ev.pred = attacks.Predictions(ev.clean)
 	correct := make([]bool, n)
 	var idx []int
 	for i, p := range ev.pred {
@@ -367,13 +338,13 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 			return nil, fmt.Errorf("adversarial: EvaluateRobustness: %w", err)
 		}
 		rows := idx[s:min(s+ev.bs, len(idx))]
-		xb := selectRows(ev.x, rows)
-		yb := selectInts(ev.labels, rows)
-		var crit Criterion = Untargeted(yb)
+		xb := batch.Select(ev.x, rows)
+		yb := batch.SelectInts(ev.labels, rows)
+		var crit attacks.Criterion = attacks.Untargeted(yb)
 		if e.Targets != nil {
 			var cb *tensor.Tensor
 			if ev.clean != nil {
-				cb = selectRows(ev.clean, rows)
+				cb = batch.Select(ev.clean, rows)
 			}
 			t := e.Targets(yb, cb, ev.nc)
 			if len(t) != len(rows) {
@@ -381,12 +352,12 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 			}
 			crit = t
 		}
-		var rs []*Result
+		var rs []*attacks.Result
 		var err error
 		if e.Attack != nil {
-			rs, err = RunEps(ev.ctx, e.Attack, ev.tgt.module, xb, crit, ev.s.Threat, list)
+			rs, err = attacks.RunEps(ev.ctx, e.Attack, ev.tgt.module, xb, crit, ev.s.Threat, list)
 		} else {
-			rs, err = RunBlackBoxEps(ev.ctx, e.BlackBox, ev.tgt.oracle(e), xb, crit, ev.s.Threat, list)
+			rs, err = attacks.RunBlackBoxEps(ev.ctx, e.BlackBox, ev.tgt.oracle(e), xb, crit, ev.s.Threat, list)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("adversarial: EvaluateRobustness: %s: %w", e.DisplayName(), err)
@@ -402,7 +373,7 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 					o.queries[i] = r.Queries[j]
 				}
 				if !o.robust[i] && o.eps == ev.maxEps {
-					ev.offerExample(i, e.DisplayName(), o.eps, r.Pred[j], row(r.Adv.Data(), j, ev.d))
+					ev.offerExample(i, e.DisplayName(), o.eps, r.Pred[j], batch.Row(r.Adv.Data(), j, ev.d))
 				}
 			}
 		}
@@ -419,7 +390,7 @@ func (ev *evaluator) offerExample(i int, attack string, eps float64, pred int, a
 	shape := ev.x.Shape()[1:]
 	ev.examples[i] = &Example{
 		Index: i, Label: ev.labels[i], CleanPred: ev.pred[i], AdvPred: pred, Attack: attack, Eps: eps,
-		Clean: tensor.FromSlice(slices.Clone(row(ev.x.Data(), i, ev.d)), shape...),
+		Clean: tensor.FromSlice(slices.Clone(batch.Row(ev.x.Data(), i, ev.d)), shape...),
 		Adv:   tensor.FromSlice(slices.Clone(adv), shape...),
 	}
 }
@@ -432,7 +403,7 @@ func (ev *evaluator) exampleList() []Example {
 		keys = append(keys, i)
 	}
 	slices.Sort(keys)
-	keys = keys[:min(len(keys), orDefault(ev.s.Examples, 12))]
+	keys = keys[:min(len(keys), batch.OrDefault(ev.s.Examples, 12))]
 	out := make([]Example, len(keys))
 	for k, i := range keys {
 		out[k] = *ev.examples[i]

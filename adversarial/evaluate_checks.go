@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -171,13 +173,13 @@ func (ev *evaluator) checks(rep *Report, eps []float64, runs [][]*entryEps, stag
 	// Zero or NaN gradients.
 	if s.GradientCheck && ev.tgt.module != nil && len(idx) > 0 {
 		g := &GradientResult{Checked: len(idx)}
-		err := WithAttackMode(ev.tgt.module, func(m *Model) error {
+		err := attacks.WithAttackMode(ev.tgt.module, func(m *attacks.Model) error {
 			for s := 0; s < len(idx); s += ev.bs {
 				if err := ev.ctx.Err(); err != nil {
 					return err
 				}
 				rows := idx[s:min(s+ev.bs, len(idx))]
-				grad, _, err := m.Gradient(selectRows(ev.x, rows), Untargeted(selectInts(ev.labels, rows)), CrossEntropyLoss)
+				grad, _, err := m.Gradient(batch.Select(ev.x, rows), attacks.Untargeted(batch.SelectInts(ev.labels, rows)), attacks.CrossEntropyLoss)
 				if err != nil {
 					return err
 				}
@@ -207,7 +209,7 @@ func gradientFaults(grad *tensor.Tensor) (zero, bad int) {
 	d := grad.Len() / n
 	for i := 0; i < n; i++ {
 		allZero, finite := true, true
-		for _, v := range row(grad.Data(), i, d) {
+		for _, v := range batch.Row(grad.Data(), i, d) {
 			f := float64(v)
 			if math.IsNaN(f) || math.IsInf(f, 0) {
 				finite = false

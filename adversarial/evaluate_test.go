@@ -10,117 +10,33 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/data"
-	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// linear4 is a linear classifier of 1x4x4 images into 4 classes, with
-// Gaussian weights, and the Linf distance of each sample of x to its
-// nearest boundary with another class: min_j (z_y - z_j) / ||w_y - w_j||_1,
-// exact while the box does not bind (x within [eps, 1-eps]).
-type linear4 struct {
-	layers.Base
-	lin *layers.Linear
-	// step, when set, rounds the input to {0, 1} first (by x > 0.5), a
-	// function whose gradient is zero almost everywhere: the textbook
-	// gradient-masked model.
-	step bool
-}
-
-const l4d, l4k = 16, 4
-
-func newLinear4(seed uint64, step bool) *linear4 {
-	m := &linear4{step: step}
-	g := tensor.NewRNG(seed)
-	w := make([]float32, l4k*l4d)
-	for j := range w {
-		w[j] = float32(g.NormFloat64())
-	}
-	b := make([]float32, l4k)
-	m.lin = layers.Register(&m.Base, "lin", linearModel(l4d, l4k, w, b))
-	return m
-}
-
-func (m *linear4) Forward(x *autograd.Value) *autograd.Value {
-	h := autograd.Flatten(x, 1, -1)
-	if m.step {
-		q := x.Data().Clone()
-		for j, v := range q.Data() {
-			if v > 0.5 {
-				q.Data()[j] = 1
-			} else {
-				q.Data()[j] = 0
-			}
-		}
-		h = autograd.Flatten(autograd.Const(q), 1, -1)
-	}
-	return layers.Call(m.lin, h)
-}
-
-// distances returns, for each sample of x [N, 1, 4, 4], its Linf distance
-// to the nearest boundary of class y_i (negative when misclassified).
-func (m *linear4) distances(x *tensor.Tensor, labels []int) []float64 {
-	w := m.lin.Weight.Data().Data()
-	b := m.lin.Bias.Data().Data()
-	out := make([]float64, len(labels))
-	for i, y := range labels {
-		xi := row(x.Data(), i, l4d)
-		z := make([]float64, l4k)
-		for c := 0; c < l4k; c++ {
-			z[c] = float64(b[c])
-			for j := 0; j < l4d; j++ {
-				z[c] += float64(w[c*l4d+j]) * float64(xi[j])
-			}
-		}
-		best := math.Inf(1)
-		for c := 0; c < l4k; c++ {
-			if c == y {
-				continue
-			}
-			var l1 float64
-			for j := 0; j < l4d; j++ {
-				l1 += math.Abs(float64(w[y*l4d+j]) - float64(w[c*l4d+j]))
-			}
-			best = math.Min(best, (z[y]-z[c])/l1)
-		}
-		out[i] = best
-	}
-	return out
-}
-
-// evalData returns n images in [0.3, 0.7] and labels that are the model's
-// predictions except for every seventh sample (misclassified on purpose).
-func evalData(m layers.Module, n int, seed uint64) (*tensor.Tensor, []int) {
-	x := tensor.Uniform[float32](tensor.NewRNG(seed), 0.3, 0.7, n, 1, 4, 4)
-	y := predict(m, x)
-	for i := 0; i < n; i += 7 {
-		y[i] = (y[i] + 1) % l4k
-	}
-	return x, y
-}
-
 // quickSuite is StandardSuite with smaller budgets, for the tests.
 func quickSuite(eps ...float64) Suite {
 	s := StandardSuite(eps...)
-	s.Attacks = []SuiteAttack{WhiteBox(FGSM{}), WhiteBox(PGD{Steps: 20, RandomStart: true})}
-	at := WhiteBox(APGDT{Steps: 50})
+	s.Attacks = []SuiteAttack{WhiteBox(attacks.FGSM{}), WhiteBox(attacks.PGD{Steps: 20, RandomStart: true})}
+	at := WhiteBox(attacks.APGDT{Steps: 50})
 	at.MinClasses = 4
-	return s.WithAutoAttack(WhiteBox(APGD{Steps: 50}), at, BlackBox(Square{Queries: 500}, ScoreAccess, 500))
+	return s.WithAutoAttack(WhiteBox(attacks.APGD{Steps: 50}), at, BlackBox(attacks.Square{Queries: 500}, attacks.ScoreAccess, 500))
 }
 
 func TestEvaluateLinearKnownOutcome(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 60, 2)
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 60, 2)
 	eps := []float64{0.02, 0.05, 0.1}
 	rep, err := EvaluateRobustness(context.Background(), m, x, y, quickSuite(eps...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log("\n" + rep.Table())
-	dist := m.distances(x, y)
+	dist := m.Distances(x, y)
 	clean := 0
 	for _, v := range dist {
 		if v > 0 {
@@ -205,7 +121,7 @@ func TestEvaluateLinearKnownOutcome(t *testing.T) {
 		if ex.AdvPred == ex.Label || ex.CleanPred != ex.Label {
 			t.Errorf("example %+v is not a correct sample turned adversarial", ex)
 		}
-		if d := Linf.Distance(ex.Clean.Data(), ex.Adv.Data()); d > ex.Eps+1e-6 {
+		if d := attacks.Linf.Distance(ex.Clean.Data(), ex.Adv.Data()); d > ex.Eps+1e-6 {
 			t.Errorf("example %d at distance %v > eps %v", ex.Index, d, ex.Eps)
 		}
 	}
@@ -216,8 +132,8 @@ func TestEvaluateLinearKnownOutcome(t *testing.T) {
 // zero-gradient and unbounded checks must be flagged, and Square, which
 // needs no gradient, must beat the white-box attacks.
 func TestEvaluateMaskedModel(t *testing.T) {
-	m := newLinear4(3, true)
-	x, y := evalData(m, 60, 4)
+	m := testmodels.NewLinear4(3, true)
+	x, y := testmodels.EvalData(m, 60, 4)
 	rep, err := EvaluateRobustness(context.Background(), m, x, y, quickSuite(0.1, 0.25))
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +170,7 @@ func TestEvaluateMaskedModel(t *testing.T) {
 type idleAttack struct{}
 
 func (idleAttack) Name() string { return "idle" }
-func (idleAttack) Perturb(_ context.Context, _ *Model, x *tensor.Tensor, _ Criterion, _ ThreatModel) (*tensor.Tensor, error) {
+func (idleAttack) Perturb(_ context.Context, _ *attacks.Model, x *tensor.Tensor, _ attacks.Criterion, _ attacks.ThreatModel) (*tensor.Tensor, error) {
 	return x.Clone(), nil
 }
 
@@ -263,17 +179,17 @@ func (idleAttack) Perturb(_ context.Context, _ *Model, x *tensor.Tensor, _ Crite
 type fadingAttack struct{}
 
 func (fadingAttack) Name() string { return "fading" }
-func (fadingAttack) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Criterion, tm ThreatModel) (*tensor.Tensor, error) {
+func (fadingAttack) Perturb(ctx context.Context, m *attacks.Model, x *tensor.Tensor, c attacks.Criterion, tm attacks.ThreatModel) (*tensor.Tensor, error) {
 	if tm.Eps < 0.15 {
-		return FGSM{}.Perturb(ctx, m, x, c, tm)
+		return attacks.FGSM{}.Perturb(ctx, m, x, c, tm)
 	}
 	return x.Clone(), nil
 }
 
 func TestEvaluateChecksFire(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 40, 5)
-	s := NewSuite(ThreatModel{Norm: Linf}, 0.1, 0.2).With(WhiteBox(FGSM{}), WhiteBox(idleAttack{}), WhiteBox(fadingAttack{}))
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 40, 5)
+	s := NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, 0.1, 0.2).With(WhiteBox(attacks.FGSM{}), WhiteBox(idleAttack{}), WhiteBox(fadingAttack{}))
 	rep, err := EvaluateRobustness(context.Background(), m, x, y, s)
 	if err != nil {
 		t.Fatal(err)
@@ -293,8 +209,8 @@ func TestEvaluateChecksFire(t *testing.T) {
 }
 
 func TestEvaluateBatchSizeDoesNotMatter(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 30, 6)
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 30, 6)
 	var js [][]byte
 	for _, bs := range []int{0, 7} {
 		s := quickSuite(0.05, 0.1)
@@ -326,14 +242,14 @@ func zeroTimes(r *Report) {
 }
 
 func TestEvaluateBlackBoxOnly(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 20, 7)
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 20, 7)
 	predictFn := func(x *tensor.Tensor) ([][]float32, error) {
 		var out [][]float32
-		err := WithAttackMode(m, func(mm *Model) error {
+		err := attacks.WithAttackMode(m, func(mm *attacks.Model) error {
 			s, err := mm.Outputs(x)
 			for i := 0; err == nil && i < s.Dim(0); i++ {
-				out = append(out, slices.Clone(row(s.Data(), i, s.Dim(1))))
+				out = append(out, slices.Clone(batch.Row(s.Data(), i, s.Dim(1))))
 			}
 			return err
 		})
@@ -342,7 +258,7 @@ func TestEvaluateBlackBoxOnly(t *testing.T) {
 	if _, err := EvaluateBlackBox(context.Background(), predictFn, x, y, quickSuite(0.1)); err == nil {
 		t.Fatal("white-box attacks accepted without the model")
 	}
-	s := quickSuite(0.1).BlackBoxOnly().With(BlackBox(HopSkipJump{Queries: 300}, LabelAccess, 300))
+	s := quickSuite(0.1).BlackBoxOnly().With(BlackBox(attacks.HopSkipJump{Queries: 300}, attacks.LabelAccess, 300))
 	rep, err := EvaluateBlackBox(context.Background(), predictFn, x, y, s)
 	if err != nil {
 		t.Fatal(err)
@@ -367,8 +283,8 @@ func TestEvaluateBlackBoxOnly(t *testing.T) {
 }
 
 func TestEvaluateCancelled(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 10, 8)
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 10, 8)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := EvaluateRobustness(ctx, m, x, y, quickSuite(0.1)); !errors.Is(err, context.Canceled) {
@@ -377,8 +293,8 @@ func TestEvaluateCancelled(t *testing.T) {
 }
 
 func TestEvaluateRejects(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 4, 9)
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 4, 9)
 	good := quickSuite(0.1)
 	for _, c := range []struct {
 		name   string
@@ -386,16 +302,16 @@ func TestEvaluateRejects(t *testing.T) {
 		x      *tensor.Tensor
 		labels []int
 	}{
-		{"infinite eps", NewSuite(ThreatModel{}, math.Inf(1)).With(WhiteBox(FGSM{})), x, y},
-		{"negative eps", NewSuite(ThreatModel{}, -0.1).With(WhiteBox(FGSM{})), x, y},
-		{"no eps", NewSuite(ThreatModel{}).With(WhiteBox(FGSM{})), x, y},
-		{"both attacks", NewSuite(ThreatModel{}, 0.1).With(SuiteAttack{Attack: FGSM{}, BlackBox: Square{}}), x, y},
-		{"no attack", NewSuite(ThreatModel{}, 0.1).With(SuiteAttack{}), x, y},
-		{"same name", NewSuite(ThreatModel{}, 0.1).With(WhiteBox(FGSM{}), WhiteBox(FGSM{})), x, y},
+		{"infinite eps", NewSuite(attacks.ThreatModel{}, math.Inf(1)).With(WhiteBox(attacks.FGSM{})), x, y},
+		{"negative eps", NewSuite(attacks.ThreatModel{}, -0.1).With(WhiteBox(attacks.FGSM{})), x, y},
+		{"no eps", NewSuite(attacks.ThreatModel{}).With(WhiteBox(attacks.FGSM{})), x, y},
+		{"both attacks", NewSuite(attacks.ThreatModel{}, 0.1).With(SuiteAttack{Attack: attacks.FGSM{}, BlackBox: attacks.Square{}}), x, y},
+		{"no attack", NewSuite(attacks.ThreatModel{}, 0.1).With(SuiteAttack{}), x, y},
+		{"same name", NewSuite(attacks.ThreatModel{}, 0.1).With(WhiteBox(attacks.FGSM{}), WhiteBox(attacks.FGSM{})), x, y},
 		{"labels", good, x, y[:3]},
 		{"label range", good, x, []int{0, 1, 2, 9}},
 		{"outside the box", good, tensor.Full[float32](2, 4, 1, 4, 4), y},
-		{"bad norm", NewSuite(ThreatModel{Norm: Norm(7)}, 0.1), x, y},
+		{"bad norm", NewSuite(attacks.ThreatModel{Norm: attacks.Norm(7)}, 0.1), x, y},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := EvaluateRobustness(context.Background(), m, c.x, c.labels, c.s)
@@ -408,9 +324,9 @@ func TestEvaluateRejects(t *testing.T) {
 }
 
 func TestEvaluateSkipsAPGDTBelowFourClasses(t *testing.T) {
-	m := newTinyCNN(2) // 3 classes
-	x := images(8, 1)
-	rep, err := EvaluateRobustness(context.Background(), m, x, predict(m, x), quickSuite(0.1))
+	m := testmodels.NewTinyCNN(2) // 3 classes
+	x := testmodels.Images(8, 1)
+	rep, err := EvaluateRobustness(context.Background(), m, x, testmodels.Predict(m, x), quickSuite(0.1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,8 +340,8 @@ func TestEvaluateSkipsAPGDTBelowFourClasses(t *testing.T) {
 }
 
 func TestLearnerEvaluateRobustness(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 50, 10)
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 50, 10)
 	data := &data.SliceData{
 		Train: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
 		Valid: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
@@ -465,8 +381,8 @@ func TestStandardSuites(t *testing.T) {
 		unbounded     string
 	}{
 		{"standard", StandardSuite(), []string{"FGSM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "Square-5000"}, "PGD-50-unbounded"},
-		{"standard/L2", StandardSuiteFor(ThreatModel{Norm: L2}, 1), []string{"FGM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "Square-5000"}, "PGD-50-unbounded"},
-		{"standard/L1", StandardSuiteFor(ThreatModel{Norm: L1}, 5), []string{"PGD-20"}, nil, "PGD-50-unbounded"},
+		{"standard/L2", StandardSuiteFor(attacks.ThreatModel{Norm: attacks.L2}, 1), []string{"FGM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "Square-5000"}, "PGD-50-unbounded"},
+		{"standard/L1", StandardSuiteFor(attacks.ThreatModel{Norm: attacks.L1}, 5), []string{"PGD-20"}, nil, "PGD-50-unbounded"},
 		{"fast", FastSuite(0.1), []string{"FGSM", "PGD-10"}, []string{"APGD-CE", "APGD-T", "Square-1000"}, "PGD-25-unbounded"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -484,7 +400,7 @@ func TestStandardSuites(t *testing.T) {
 			}
 		})
 	}
-	if s := StandardSuite(); !slices.Equal(s.Eps, []float64{DefaultEps}) {
+	if s := StandardSuite(); !slices.Equal(s.Eps, []float64{attacks.DefaultEps}) {
 		t.Errorf("StandardSuite() at eps %v", s.Eps)
 	}
 	if s := StandardSuite().BlackBoxOnly(); len(s.Attacks) != 0 || len(s.AutoAttack) != 1 || s.Unbounded != nil || s.GradientCheck {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
@@ -61,9 +63,9 @@ type OverfitGuard struct {
 	HeldOut int
 	// Attack is the check's attack (nil: PGD with 10 steps from a random
 	// start, seed 1: the same starts at every check).
-	Attack Attack
+	Attack attacks.Attack
 	// Threat is the check's threat model (the zero value: the trainer's).
-	Threat ThreatModel
+	Threat attacks.ThreatModel
 	// Every checks every Every training batches instead of after each
 	// epoch (0: after each epoch).
 	Every int
@@ -133,7 +135,7 @@ func (s *snapshot) restore(l *learner.Learner) error {
 
 // handle runs the guard's part of the trainer's events; tm is the trainer's
 // threat model.
-func (g *OverfitGuard) handle(l *learner.Learner, e learner.Event, tm ThreatModel) error {
+func (g *OverfitGuard) handle(l *learner.Learner, e learner.Event, tm attacks.ThreatModel) error {
 	switch e {
 	case learner.BeforeFit:
 		g.Checks, g.Trips, g.snap, g.good, g.lrScale, g.lastSet, g.base = nil, 0, nil, math.Inf(-1), 1, nil, nil
@@ -167,7 +169,7 @@ func (g *OverfitGuard) heldOut(l *learner.Learner) error {
 		g.x, g.y = g.X, g.Y
 		return nil
 	}
-	want := orDefault(g.HeldOut, 512)
+	want := batch.OrDefault(g.HeldOut, 512)
 	b, err := data.First(context.Background(), l.Data.ValidLoader(), want)
 	if errors.Is(err, data.ErrEmpty) {
 		return fmt.Errorf("adversarial.OverfitGuard: the validation set is empty (give X and Y)")
@@ -180,27 +182,27 @@ func (g *OverfitGuard) heldOut(l *learner.Learner) error {
 }
 
 // check attacks the held-out batch and trips on a collapse.
-func (g *OverfitGuard) check(l *learner.Learner, tm ThreatModel) error {
-	if g.Threat != (ThreatModel{}) {
+func (g *OverfitGuard) check(l *learner.Learner, tm attacks.ThreatModel) error {
+	if g.Threat != (attacks.ThreatModel{}) {
 		tm = g.Threat
 	}
 	a := g.Attack
 	if a == nil {
-		a = PGD{Steps: 10, RandomStart: true, Seed: 1}
+		a = attacks.PGD{Steps: 10, RandomStart: true, Seed: 1}
 	}
-	r, err := Run(context.Background(), a, l.Model, g.x, Untargeted(g.y), tm)
+	r, err := attacks.Run(context.Background(), a, l.Model, g.x, attacks.Untargeted(g.y), tm)
 	if err != nil {
 		return fmt.Errorf("adversarial.OverfitGuard: %w", err)
 	}
 	var clean *tensor.Tensor
-	if err := WithAttackMode(l.Model, func(m *Model) error {
+	if err := attacks.WithAttackMode(l.Model, func(m *attacks.Model) error {
 		var err error
 		clean, err = m.Outputs(g.x)
 		return err
 	}); err != nil {
 		return err
 	}
-	c := GuardCheck{Epoch: l.Epoch, TrainIter: l.TrainIter, Clean: accuracyOf(Predictions(clean), g.y), Robust: r.Accuracy(g.y)}
+	c := GuardCheck{Epoch: l.Epoch, TrainIter: l.TrainIter, Clean: accuracyOf(attacks.Predictions(clean), g.y), Robust: r.Accuracy(g.y)}
 	drop := g.MaxDrop
 	if drop == 0 {
 		drop = 0.2

@@ -5,23 +5,10 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
-
-// DefaultEps is the default attack budget of an AdversarialLearner: 0.1 in
-// [0,1] pixels under L-inf, the usual budget for Fashion-MNIST and MNIST-like
-// data (about 25 of 255 grey levels). For CIFAR-like colour images 8/255 is
-// the usual choice.
-const DefaultEps = 0.1
-
-// DefaultThreat returns the default threat model: Linf, DefaultEps, [0,1].
-func DefaultThreat() ThreatModel { return ThreatModel{Norm: Linf, Eps: DefaultEps} }
-
-// DefaultAttack returns the default attack: PGD with 20 steps of
-// 2.5 * eps / 20 (0.0125 at the default eps) from a random start, seed 0,
-// keeping each sample's best iterate.
-func DefaultAttack() Attack { return PGD{Steps: 20, RandomStart: true} }
 
 // AdversarialLearner is a learner.Learner with attacks: everything the
 // Learner does (Fit, FitOneCycle, FineTune, Predict, GetPreds, Validate,
@@ -31,16 +18,16 @@ type AdversarialLearner struct {
 	*learner.Learner
 	// Attack is the attack GenerateAdvExample uses unless told otherwise
 	// (DefaultAttack at creation).
-	Attack Attack
+	Attack attacks.Attack
 	// Threat is the threat model GenerateAdvExample uses unless told
 	// otherwise (DefaultThreat at creation).
-	Threat ThreatModel
+	Threat attacks.ThreatModel
 }
 
 // NewLearner wraps l (which stays usable and shares its state) with the
 // default attack and threat model.
 func NewLearner(l *learner.Learner) *AdversarialLearner {
-	return &AdversarialLearner{Learner: l, Attack: DefaultAttack(), Threat: DefaultThreat()}
+	return &AdversarialLearner{Learner: l, Attack: attacks.DefaultAttack(), Threat: attacks.DefaultThreat()}
 }
 
 // GenOption configures one call of GenerateAdvExample or Attack.
@@ -48,12 +35,12 @@ type GenOption func(*genConfig)
 
 type genConfig struct {
 	ctx      context.Context
-	attack   Attack
-	threat   *ThreatModel
+	attack   attacks.Attack
+	threat   *attacks.ThreatModel
 	eps      *float64
 	labels   []int
-	target   func(out *tensor.Tensor, labels []int, n int) (Targeted, error)
-	criteria Criterion
+	target   func(out *tensor.Tensor, labels []int, n int) (attacks.Targeted, error)
+	criteria attacks.Criterion
 }
 
 // TargetLabel makes the attack targeted: every image is pushed toward class
@@ -67,14 +54,14 @@ func TargetLabel(c int) GenOption {
 func TargetLabels(ts ...int) GenOption {
 	ts = slices.Clone(ts)
 	return func(g *genConfig) {
-		g.target = func(out *tensor.Tensor, _ []int, n int) (Targeted, error) {
+		g.target = func(out *tensor.Tensor, _ []int, n int) (attacks.Targeted, error) {
 			if len(ts) == 1 {
-				return TargetClass(ts[0], n), nil
+				return attacks.TargetClass(ts[0], n), nil
 			}
 			if len(ts) != n {
 				return nil, fmt.Errorf("adversarial: %d target labels for %d images", len(ts), n)
 			}
-			return Targeted(slices.Clone(ts)), nil
+			return attacks.Targeted(slices.Clone(ts)), nil
 		}
 	}
 }
@@ -82,7 +69,9 @@ func TargetLabels(ts ...int) GenOption {
 // TargetLeastLikely targets each image's least likely class under the model.
 func TargetLeastLikely() GenOption {
 	return func(g *genConfig) {
-		g.target = func(out *tensor.Tensor, _ []int, _ int) (Targeted, error) { return LeastLikelyTargets(out), nil }
+		g.target = func(out *tensor.Tensor, _ []int, _ int) (attacks.Targeted, error) {
+			return attacks.LeastLikelyTargets(out), nil
+		}
 	}
 }
 
@@ -90,8 +79,8 @@ func TargetLeastLikely() GenOption {
 // (the true label when given, else the model's prediction), drawn with seed.
 func TargetRandom(seed uint64) GenOption {
 	return func(g *genConfig) {
-		g.target = func(out *tensor.Tensor, labels []int, _ int) (Targeted, error) {
-			return RandomTargets(labels, out.Dim(1), seed), nil
+		g.target = func(out *tensor.Tensor, labels []int, _ int) (attacks.Targeted, error) {
+			return attacks.RandomTargets(labels, out.Dim(1), seed), nil
 		}
 	}
 }
@@ -100,8 +89,8 @@ func TargetRandom(seed uint64) GenOption {
 // true label when given, else the model's prediction), modulo the classes.
 func TargetNextClass() GenOption {
 	return func(g *genConfig) {
-		g.target = func(out *tensor.Tensor, labels []int, _ int) (Targeted, error) {
-			return NextClassTargets(labels, out.Dim(1)), nil
+		g.target = func(out *tensor.Tensor, labels []int, _ int) (attacks.Targeted, error) {
+			return attacks.NextClassTargets(labels, out.Dim(1)), nil
 		}
 	}
 }
@@ -115,13 +104,13 @@ func TrueLabels(ys ...int) GenOption {
 
 // WithCriterion sets the criterion directly (an Untargeted or a Targeted),
 // replacing the label and target options.
-func WithCriterion(c Criterion) GenOption { return func(g *genConfig) { g.criteria = c } }
+func WithCriterion(c attacks.Criterion) GenOption { return func(g *genConfig) { g.criteria = c } }
 
 // WithAttack replaces the learner's attack for this call.
-func WithAttack(a Attack) GenOption { return func(g *genConfig) { g.attack = a } }
+func WithAttack(a attacks.Attack) GenOption { return func(g *genConfig) { g.attack = a } }
 
 // WithThreat replaces the learner's threat model for this call.
-func WithThreat(tm ThreatModel) GenOption { return func(g *genConfig) { g.threat = &tm } }
+func WithThreat(tm attacks.ThreatModel) GenOption { return func(g *genConfig) { g.threat = &tm } }
 
 // WithEps replaces the threat model's eps for this call.
 func WithEps(eps float64) GenOption { return func(g *genConfig) { g.eps = &eps } }
@@ -150,13 +139,13 @@ func (a *AdversarialLearner) GenerateAdvExample(img *tensor.Tensor, opts ...GenO
 // AttackBatch is GenerateAdvExample returning the whole Result (success,
 // predictions and norms per image). A single image [C, H, W] is attacked as
 // a batch of one, and the Result's tensors are [1, C, H, W].
-func (a *AdversarialLearner) AttackBatch(img *tensor.Tensor, opts ...GenOption) (*Result, error) {
+func (a *AdversarialLearner) AttackBatch(img *tensor.Tensor, opts ...GenOption) (*attacks.Result, error) {
 	g := genConfig{ctx: context.Background(), attack: a.Attack}
 	for _, o := range opts {
 		o(&g)
 	}
 	if g.attack == nil {
-		g.attack = DefaultAttack()
+		g.attack = attacks.DefaultAttack()
 	}
 	tm := a.Threat
 	if g.threat != nil {
@@ -186,7 +175,7 @@ func (a *AdversarialLearner) AttackBatch(img *tensor.Tensor, opts ...GenOption) 
 	crit := g.criteria
 	if crit == nil {
 		if g.target == nil {
-			crit = Untargeted(g.labels)
+			crit = attacks.Untargeted(g.labels)
 		} else {
 			var err error
 			if crit, err = a.targets(x, g); err != nil {
@@ -194,14 +183,14 @@ func (a *AdversarialLearner) AttackBatch(img *tensor.Tensor, opts ...GenOption) 
 			}
 		}
 	}
-	return Run(g.ctx, g.attack, a.Model, x, crit, tm)
+	return attacks.Run(g.ctx, g.attack, a.Model, x, crit, tm)
 }
 
 // targets builds the targeted criterion of g for x from the model's clean
 // outputs and the labels (true, else predicted).
-func (a *AdversarialLearner) targets(x *tensor.Tensor, g genConfig) (Criterion, error) {
+func (a *AdversarialLearner) targets(x *tensor.Tensor, g genConfig) (attacks.Criterion, error) {
 	var out *tensor.Tensor
-	err := WithAttackMode(a.Model, func(m *Model) error {
+	err := attacks.WithAttackMode(a.Model, func(m *attacks.Model) error {
 		var err error
 		out, err = m.Outputs(x)
 		return err
@@ -211,7 +200,7 @@ func (a *AdversarialLearner) targets(x *tensor.Tensor, g genConfig) (Criterion, 
 	}
 	labels := g.labels
 	if labels == nil {
-		labels = Predictions(out)
+		labels = attacks.Predictions(out)
 		for i, p := range labels {
 			if p < 0 {
 				return nil, fmt.Errorf("adversarial: GenerateAdvExample: the model's output for image %d holds a NaN", i)
@@ -254,4 +243,15 @@ func (a *AdversarialLearner) PredictBatch(x *tensor.Tensor) ([]learner.Predictio
 		out[i] = p
 	}
 	return out, nil
+}
+
+// TargetRunnerUp targets, for each image, the most likely class other than
+// its label (the true label when given by TrueLabels, else the model's
+// prediction): see RunnerUpTargets.
+func TargetRunnerUp() GenOption {
+	return func(g *genConfig) {
+		g.target = func(out *tensor.Tensor, labels []int, _ int) (attacks.Targeted, error) {
+			return attacks.RunnerUpTargets(out, labels), nil
+		}
+	}
 }

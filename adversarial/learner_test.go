@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -14,9 +16,9 @@ import (
 // tinyLearner returns an AdversarialLearner over the tiny CNN with a few
 // images as data.
 func tinyLearner(seed uint64) (*AdversarialLearner, *tensor.Tensor) {
-	x := images(16, seed)
-	m := newTinyCNN(seed)
-	labels := predict(m, x)
+	x := testmodels.Images(16, seed)
+	m := testmodels.NewTinyCNN(seed)
+	labels := testmodels.Predict(m, x)
 	data := &data.SliceData{
 		Train: &data.SliceLoader{X: x, Y: labels, BatchSize: 8},
 		Valid: &data.SliceLoader{X: x, Y: labels, BatchSize: 8},
@@ -51,7 +53,7 @@ func TestGenerateAdvExample(t *testing.T) {
 		if p.Index == clean.Index {
 			t.Errorf("prediction still %s after the attack", p.Class)
 		}
-		if d := Linf.Distance(img.Data(), a.Data()); d > 0.5 {
+		if d := attacks.Linf.Distance(img.Data(), a.Data()); d > 0.5 {
 			t.Errorf("perturbation %v > 0.5", d)
 		}
 	})
@@ -75,17 +77,17 @@ func TestGenerateAdvExample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Len() != 16 || count(r.Success) == 0 {
-				t.Errorf("%v: %d of %d successes", r.Criterion, count(r.Success), r.Len())
+			if r.Len() != 16 || testmodels.Count(r.Success) == 0 {
+				t.Errorf("%v: %d of %d successes", r.Criterion, testmodels.Count(r.Success), r.Len())
 			}
-			if _, ok := r.Criterion.(Untargeted); ok {
+			if _, ok := r.Criterion.(attacks.Untargeted); ok {
 				if !slices.Equal(r.Criterion.Classes(), make([]int, 16)) {
 					t.Error("TrueLabels ignored")
 				}
 				continue
 			}
 			for i, tg := range r.Criterion.Classes() {
-				if tg == predict(adv.Model, x.Narrow0(i, 1))[0] && r.Criterion.(Targeted)[i] != 0 && tg != 2 {
+				if tg == testmodels.Predict(adv.Model, x.Narrow0(i, 1))[0] && r.Criterion.(attacks.Targeted)[i] != 0 && tg != 2 {
 					t.Errorf("sample %d targets its own prediction %d", i, tg)
 				}
 			}
@@ -96,15 +98,15 @@ func TestGenerateAdvExample(t *testing.T) {
 		}
 	})
 	t.Run("options replace the attack and threat", func(t *testing.T) {
-		r, err := adv.AttackBatch(x, WithAttack(FGM{}), WithThreat(ThreatModel{Norm: L2, Eps: 0.7}))
+		r, err := adv.AttackBatch(x, WithAttack(attacks.FGM{}), WithThreat(attacks.ThreatModel{Norm: attacks.L2, Eps: 0.7}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Attack != "FGM" || r.Threat.Norm != L2 || r.Eps != 0.7 {
+		if r.Attack != "FGM" || r.Threat.Norm != attacks.L2 || r.Eps != 0.7 {
 			t.Errorf("ran %s with %v", r.Attack, r.Threat)
 		}
-		adv.Attack = BIM{Steps: 3}
-		adv.Threat = ThreatModel{Norm: Linf, Eps: 0.2}
+		adv.Attack = attacks.BIM{Steps: 3}
+		adv.Threat = attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.2}
 		r, err = adv.AttackBatch(x)
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +114,7 @@ func TestGenerateAdvExample(t *testing.T) {
 		if r.Attack != "BIM-3" || r.Eps != 0.2 {
 			t.Errorf("ran %s with %v", r.Attack, r.Threat)
 		}
-		adv.Attack, adv.Threat = DefaultAttack(), DefaultThreat()
+		adv.Attack, adv.Threat = attacks.DefaultAttack(), attacks.DefaultThreat()
 	})
 	t.Run("bad input", func(t *testing.T) {
 		for name, f := range map[string]func() error{
@@ -153,5 +155,33 @@ func TestLearnerStillLearns(t *testing.T) {
 	}
 	if after[0] >= before[0] {
 		t.Errorf("loss %v -> %v", before[0], after[0])
+	}
+}
+
+// TestTargetRunnerUpOption: the learner option targets the runner-up of
+// the true labels (or of the predictions without them).
+func TestTargetRunnerUpOption(t *testing.T) {
+	adv := NewLearner(testmodels.SynthLearner(1))
+	x, y := testmodels.SynthData(8, 5)
+	var out *tensor.Tensor
+	if err := attacks.WithAttackMode(adv.Model, func(m *attacks.Model) error {
+		var err error
+		out, err = m.Outputs(x)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, labels := range [][]int{y, nil} {
+		opts := []GenOption{TargetRunnerUp(), WithAttack(attacks.PGD{Steps: 2})}
+		if labels != nil {
+			opts = append(opts, TrueLabels(labels...))
+		}
+		r, err := adv.AttackBatch(x, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := attacks.RunnerUpTargets(out, labels); !slices.Equal(r.Criterion.Classes(), want) {
+			t.Errorf("labels %v: targets %v, want %v", labels, r.Criterion.Classes(), want)
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -109,7 +111,7 @@ func (r *Report) WriteExamples(path string, maxN int) error {
 // r was computed from and cleanPred its clean predictions (nil: unknown,
 // shown as the label), for ExampleGrid. The label of a sample is the class
 // of r's criterion (the true label, or the target of a targeted attack).
-func ExamplesFromResult(r *Result, x *tensor.Tensor, cleanPred []int, maxN int) []Example {
+func ExamplesFromResult(r *attacks.Result, x *tensor.Tensor, cleanPred []int, maxN int) []Example {
 	var out []Example
 	n := x.Dim(0)
 	d := x.Len() / n
@@ -125,8 +127,8 @@ func ExamplesFromResult(r *Result, x *tensor.Tensor, cleanPred []int, maxN int) 
 		}
 		out = append(out, Example{
 			Index: i, Label: classes[i], CleanPred: cp, AdvPred: r.Pred[i], Attack: r.Attack, Eps: r.Eps,
-			Clean: tensor.FromSlice(append([]float32(nil), row(x.Data(), i, d)...), shape...),
-			Adv:   tensor.FromSlice(append([]float32(nil), row(r.Adv.Data(), i, d)...), shape...),
+			Clean: tensor.FromSlice(append([]float32(nil), batch.Row(x.Data(), i, d)...), shape...),
+			Adv:   tensor.FromSlice(append([]float32(nil), batch.Row(r.Adv.Data(), i, d)...), shape...),
 		})
 	}
 	return out

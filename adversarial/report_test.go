@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 )
 
@@ -23,8 +25,8 @@ import (
 // class names.
 func sampleReport(t testing.TB, n int) *Report {
 	t.Helper()
-	m := newLinear4(1, false)
-	x, y := evalData(m, n, 2)
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, n, 2)
 	rep, err := EvaluateRobustness(context.Background(), m, x, y, quickSuite(0.05, 0.1))
 	if err != nil {
 		t.Fatal(err)
@@ -148,13 +150,13 @@ func TestExampleGridLayout(t *testing.T) {
 }
 
 func TestExamplesFromResult(t *testing.T) {
-	m := newLinear4(1, false)
-	x, y := evalData(m, 20, 3)
-	r, err := Run(context.Background(), FGSM{}, m, x, Untargeted(y), ThreatModel{Norm: Linf, Eps: 0.1})
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 20, 3)
+	r, err := attacks.Run(context.Background(), attacks.FGSM{}, m, x, attacks.Untargeted(y), attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex := ExamplesFromResult(r, x, predict(m, x), 5)
+	ex := ExamplesFromResult(r, x, testmodels.Predict(m, x), 5)
 	if len(ex) != 5 {
 		t.Fatalf("%d examples", len(ex))
 	}

@@ -10,52 +10,11 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/fastgo-ml/fastgo"
-	"github.com/fastgo-ml/fastgo/autograd"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/layers"
-	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
-
-// GaussianNoise is the training of Cohen et al.'s randomised smoothing as a
-// learner callback: before each training batch it adds N(0, Sigma^2) noise
-// to every input value, so that the model learns to classify noisy inputs,
-// which is what the smoothed classifier (Smoothed) asks of it. The noise is
-// not clipped to the pixel box (as in Cohen et al.), and each batch draws
-// from its own stream, seeded by Seed and the batch number. Validation
-// batches are left clean. Train with the Sigma you certify with.
-type GaussianNoise struct {
-	// Sigma is the noise's standard deviation in pixels (> 0).
-	Sigma float64
-	// Seed seeds the noise.
-	Seed uint64
-}
-
-// Order implements learner.Ordered (TrainerOrder).
-func (g *GaussianNoise) Order() int { return TrainerOrder }
-
-// Name implements learner.Named.
-func (g *GaussianNoise) Name() string { return "GaussianNoise" }
-
-// Handle implements learner.Callback.
-func (g *GaussianNoise) Handle(l *learner.Learner, e learner.Event) error {
-	switch e {
-	case learner.BeforeFit:
-		if !(g.Sigma > 0) || math.IsInf(g.Sigma, 0) {
-			return fmt.Errorf("adversarial.GaussianNoise: Sigma %v must be finite and > 0", g.Sigma)
-		}
-	case learner.BeforeBatch:
-		if !l.Training {
-			return nil
-		}
-		x := l.XB.Data().Clone()
-		rng := tensor.NewRNG(IndexSeed(g.Seed, l.TrainIter))
-		for j := range x.Data() {
-			x.Data()[j] += float32(g.Sigma * rng.NormFloat64())
-		}
-		l.XB = autograd.Const(x)
-	}
-	return nil
-}
 
 // Abstain is the class Smoothed returns when it declines to decide.
 const Abstain = -1
@@ -210,11 +169,11 @@ func (s *Smoothed) check(op string, x *tensor.Tensor, alpha float64) error {
 func (s *Smoothed) each(ctx context.Context, x *tensor.Tensor, f func(i int, sample func(k int) ([]int, error)) error) error {
 	n := x.Dim(0)
 	d := x.Len() / n
-	batch := orDefault(s.Batch, 256)
-	return WithAttackMode(s.Model, func(m *Model) error {
+	batch := batch.OrDefault(s.Batch, 256)
+	return attacks.WithAttackMode(s.Model, func(m *attacks.Model) error {
 		for i := 0; i < n; i++ {
 			xi := x.Data()[i*d : (i+1)*d]
-			rng := tensor.NewRNG(SampleSeed(s.Seed, xi))
+			rng := tensor.NewRNG(attacks.SampleSeed(s.Seed, xi))
 			var counts []int
 			sample := func(k int) ([]int, error) {
 				clear(counts)
@@ -239,7 +198,7 @@ func (s *Smoothed) each(ctx context.Context, x *tensor.Tensor, f func(i int, sam
 					if counts == nil {
 						counts = make([]int, out.Dim(1))
 					}
-					for _, p := range Predictions(out) {
+					for _, p := range attacks.Predictions(out) {
 						if p >= 0 {
 							counts[p]++
 						}

@@ -2,12 +2,14 @@ package adversarial
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -103,9 +105,9 @@ func TestSmoothedCoinFlip(t *testing.T) {
 func TestCertifyLinear(t *testing.T) {
 	const d = 8
 	rng := tensor.NewRNG(3)
-	m, w, b := randomLinear(rng, d, 2)
+	m, w, b := testmodels.RandomLinear(rng, d, 2)
 	x := tensor.Uniform[float32](rng, 0.2, 0.8, 12, d)
-	z := logitsOf(w, b, x.Data(), d, 2)
+	z := testmodels.Logits(w, b, x.Data(), d, 2)
 	var nw float64
 	for p := 0; p < d; p++ {
 		v := float64(w[p]) - float64(w[d+p])
@@ -126,8 +128,8 @@ func TestCertifyLinear(t *testing.T) {
 			continue // too close to 0.5 or to 1 for a tight check
 		}
 		checked++
-		if ct.Class != argmax64(z[i]) {
-			t.Errorf("sample %d: certified class %d, the classifier's %d", i, ct.Class, argmax64(z[i]))
+		if ct.Class != testmodels.Argmax(z[i]) {
+			t.Errorf("sample %d: certified class %d, the classifier's %d", i, ct.Class, testmodels.Argmax(z[i]))
 			continue
 		}
 		if ct.Radius > dist {
@@ -233,7 +235,7 @@ func TestSmoothedErrors(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := (&Smoothed{Model: m, Sigma: 1}).Certify(cctx, x, 1, 10, 0.01); !errorsIs(err, context.Canceled) {
+	if _, err := (&Smoothed{Model: m, Sigma: 1}).Certify(cctx, x, 1, 10, 0.01); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Certify: %v", err)
 	}
 }
@@ -243,7 +245,7 @@ func TestSmoothedErrors(t *testing.T) {
 // are untouched.
 func TestGaussianNoise(t *testing.T) {
 	run := func(seed uint64) [][]float32 {
-		l := synthLearner(1)
+		l := testmodels.SynthLearner(1)
 		var orig *tensor.Tensor
 		var noise [][]float32
 		before := spy{TrainerOrder - 1, func(l *learner.Learner, e learner.Event) error {
@@ -293,7 +295,7 @@ func TestGaussianNoise(t *testing.T) {
 	if math.Abs(mean) > 0.01 || math.Abs(sd-0.3) > 0.01 {
 		t.Errorf("noise mean %.4f sd %.4f over %d values, want 0 and 0.3", mean, sd, n)
 	}
-	if err := synthLearner(1).Fit(context.Background(), 1, learner.Callbacks(&GaussianNoise{})); err == nil {
+	if err := testmodels.SynthLearner(1).Fit(context.Background(), 1, learner.Callbacks(&GaussianNoise{})); err == nil {
 		t.Error("sigma 0 accepted")
 	}
 }

@@ -1,12 +1,12 @@
 package adversarial
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -60,27 +60,31 @@ func (k *AttackKind) UnmarshalText(b []byte) error {
 // TargetRule chooses the targets of a targeted attack in an evaluation
 // from the true labels and the model's clean scores [N, C] (nil when only
 // labels are known).
-type TargetRule func(labels []int, clean *tensor.Tensor, numClasses int) Targeted
+type TargetRule func(labels []int, clean *tensor.Tensor, numClasses int) attacks.Targeted
 
 // TargetsRandom is the rule of RandomTargets with seed: a uniform class
 // other than the label, per position.
 func TargetsRandom(seed uint64) TargetRule {
-	return func(labels []int, _ *tensor.Tensor, k int) Targeted { return RandomTargets(labels, k, seed) }
+	return func(labels []int, _ *tensor.Tensor, k int) attacks.Targeted {
+		return attacks.RandomTargets(labels, k, seed)
+	}
 }
 
 // TargetsNextClass is the rule of NextClassTargets: label + 1 mod C.
 func TargetsNextClass() TargetRule {
-	return func(labels []int, _ *tensor.Tensor, k int) Targeted { return NextClassTargets(labels, k) }
+	return func(labels []int, _ *tensor.Tensor, k int) attacks.Targeted {
+		return attacks.NextClassTargets(labels, k)
+	}
 }
 
 // TargetsLeastLikely is the rule of LeastLikelyTargets on the clean scores
 // (the next class when the scores are not available).
 func TargetsLeastLikely() TargetRule {
-	return func(labels []int, clean *tensor.Tensor, k int) Targeted {
+	return func(labels []int, clean *tensor.Tensor, k int) attacks.Targeted {
 		if clean == nil {
-			return NextClassTargets(labels, k)
+			return attacks.NextClassTargets(labels, k)
 		}
-		return LeastLikelyTargets(clean)
+		return attacks.LeastLikelyTargets(clean)
 	}
 }
 
@@ -91,13 +95,13 @@ type SuiteAttack struct {
 	// a "targeted " prefix for a targeted entry).
 	Name string
 	// Attack is a white-box attack, run on the model with RunEps.
-	Attack Attack
+	Attack attacks.Attack
 	// BlackBox is a black-box attack, run through an oracle with
 	// RunBlackBoxEps.
-	BlackBox BlackBoxAttack
+	BlackBox attacks.BlackBoxAttack
 	// Access is what the black-box attack's oracle reveals (ScoreAccess,
 	// the zero value, or LabelAccess).
-	Access Access
+	Access attacks.Access
 	// Budget is the oracle's budget of queries per sample (0: unlimited,
 	// the attack's own limit applies).
 	Budget int
@@ -117,11 +121,11 @@ type SuiteAttack struct {
 }
 
 // WhiteBox returns the suite entry of a white-box attack.
-func WhiteBox(a Attack) SuiteAttack { return SuiteAttack{Attack: a} }
+func WhiteBox(a attacks.Attack) SuiteAttack { return SuiteAttack{Attack: a} }
 
 // BlackBox returns the suite entry of a black-box attack, run through an
 // oracle revealing access with a budget of queries per sample.
-func BlackBox(a BlackBoxAttack, access Access, budget int) SuiteAttack {
+func BlackBox(a attacks.BlackBoxAttack, access attacks.Access, budget int) SuiteAttack {
 	return SuiteAttack{BlackBox: a, Access: access, Budget: budget}
 }
 
@@ -164,7 +168,7 @@ func (e SuiteAttack) kind() AttackKind {
 		return BlackBoxKind
 	}
 	switch e.Attack.(type) {
-	case FGSM, FGM, *FGSM, *FGM:
+	case attacks.FGSM, attacks.FGM, *attacks.FGSM, *attacks.FGM:
 		return OneStep
 	}
 	return Iterative
@@ -176,7 +180,7 @@ func (e SuiteAttack) kind() AttackKind {
 // NewSuite and the fields build others.
 type Suite struct {
 	// Threat is the norm and the pixel box; its Eps is not used.
-	Threat ThreatModel
+	Threat attacks.ThreatModel
 	// Eps is the list of budgets, each finite and >= 0 (sorted ascending
 	// by EvaluateRobustness).
 	Eps []float64
@@ -193,7 +197,7 @@ type Suite struct {
 	// samples: with no bound any input can be turned into any other, so
 	// anything short of 100% success means the attack cannot follow the
 	// model's gradients (see UnboundedPGD).
-	Unbounded Attack
+	Unbounded attacks.Attack
 	// GradientCheck computes the input gradient of the cross-entropy at
 	// each clean sample and flags zero or NaN gradients.
 	GradientCheck bool
@@ -218,7 +222,7 @@ type Suite struct {
 
 // NewSuite returns an empty suite for tm's norm and box at the given eps,
 // to be filled with With and WithAutoAttack.
-func NewSuite(tm ThreatModel, eps ...float64) Suite {
+func NewSuite(tm attacks.ThreatModel, eps ...float64) Suite {
 	return Suite{Threat: tm, Eps: slices.Clone(eps)}
 }
 
@@ -236,9 +240,9 @@ func (s Suite) WithAutoAttack(attacks ...SuiteAttack) Suite {
 
 // WithChecks returns s with the unbounded attack (UnboundedPGD when nil) and
 // the gradient check turned on.
-func (s Suite) WithChecks(unbounded Attack) Suite {
+func (s Suite) WithChecks(unbounded attacks.Attack) Suite {
 	if unbounded == nil {
-		unbounded = UnboundedPGD{}
+		unbounded = attacks.UnboundedPGD{}
 	}
 	s.Unbounded, s.GradientCheck = unbounded, true
 	return s
@@ -268,34 +272,34 @@ func (s Suite) BlackBoxOnly() Suite {
 // and Square (5,000 queries, scores); the unbounded check with
 // UnboundedPGD; and the gradient check.
 func StandardSuite(eps ...float64) Suite {
-	return StandardSuiteFor(ThreatModel{Norm: Linf}, eps...)
+	return StandardSuiteFor(attacks.ThreatModel{Norm: attacks.Linf}, eps...)
 }
 
 // StandardSuiteFor is StandardSuite for tm's norm and box: for L2, FGM
 // replaces FGSM and the L2 versions of PGD, APGD and Square run; for L1,
 // PGD with the sparse L1 step runs alone (FGM, APGD and Square do not
 // support L1).
-func StandardSuiteFor(tm ThreatModel, eps ...float64) Suite {
+func StandardSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 	if len(eps) == 0 {
-		eps = []float64{DefaultEps}
+		eps = []float64{attacks.DefaultEps}
 	}
 	s := NewSuite(tm, eps...)
-	pgd := WhiteBox(PGD{Steps: 20, RandomStart: true})
+	pgd := WhiteBox(attacks.PGD{Steps: 20, RandomStart: true})
 	switch tm.Norm {
-	case L1:
+	case attacks.L1:
 		s = s.With(pgd)
-	case L2:
-		s = s.With(WhiteBox(FGM{}), pgd)
+	case attacks.L2:
+		s = s.With(WhiteBox(attacks.FGM{}), pgd)
 	default:
-		s = s.With(WhiteBox(FGSM{}), pgd)
+		s = s.With(WhiteBox(attacks.FGSM{}), pgd)
 	}
-	if tm.Norm != L1 {
-		apgdt := WhiteBox(APGDT{Steps: 100, Targets: 9})
+	if tm.Norm != attacks.L1 {
+		apgdt := WhiteBox(attacks.APGDT{Steps: 100, Targets: 9})
 		apgdt.MinClasses = 4
 		s = s.WithAutoAttack(
-			WhiteBox(APGD{Steps: 100, Loss: APGDCrossEntropy}),
+			WhiteBox(attacks.APGD{Steps: 100, Loss: attacks.APGDCrossEntropy}),
 			apgdt,
-			BlackBox(Square{Queries: 5000}, ScoreAccess, 5000),
+			BlackBox(attacks.Square{Queries: 5000}, attacks.ScoreAccess, 5000),
 		)
 	}
 	return s.WithChecks(nil)
@@ -308,28 +312,28 @@ func StandardSuiteFor(tm ThreatModel, eps ...float64) Suite {
 // worst case is a looser upper bound than StandardSuite's: quote
 // StandardSuite's.
 func FastSuite(eps ...float64) Suite {
-	return FastSuiteFor(ThreatModel{Norm: Linf}, eps...)
+	return FastSuiteFor(attacks.ThreatModel{Norm: attacks.Linf}, eps...)
 }
 
 // FastSuiteFor is FastSuite for tm's norm and box (see StandardSuiteFor).
-func FastSuiteFor(tm ThreatModel, eps ...float64) Suite {
+func FastSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 	s := StandardSuiteFor(tm, eps...)
 	for k, a := range s.Attacks {
-		if p, ok := a.Attack.(PGD); ok {
+		if p, ok := a.Attack.(attacks.PGD); ok {
 			p.Steps = 10
 			s.Attacks[k].Attack = p
 		}
 	}
-	if tm.Norm != L1 {
-		apgdt := WhiteBox(APGDT{Steps: 25, Targets: 3})
+	if tm.Norm != attacks.L1 {
+		apgdt := WhiteBox(attacks.APGDT{Steps: 25, Targets: 3})
 		apgdt.MinClasses = 4
 		s = s.WithAutoAttack(
-			WhiteBox(APGD{Steps: 25, Loss: APGDCrossEntropy}),
+			WhiteBox(attacks.APGD{Steps: 25, Loss: attacks.APGDCrossEntropy}),
 			apgdt,
-			BlackBox(Square{Queries: 1000}, ScoreAccess, 1000),
+			BlackBox(attacks.Square{Queries: 1000}, attacks.ScoreAccess, 1000),
 		)
 	}
-	return s.WithChecks(UnboundedPGD{Steps: 25})
+	return s.WithChecks(attacks.UnboundedPGD{Steps: 25})
 }
 
 // validate checks the suite and returns its eps sorted.
@@ -364,7 +368,7 @@ func (s Suite) validate() ([]float64, error) {
 			if (a.Attack == nil) == (a.BlackBox == nil) {
 				return nil, fmt.Errorf("adversarial: suite: %s[%d] must set exactly one of Attack and BlackBox", field, k)
 			}
-			if a.Access != ScoreAccess && a.Access != LabelAccess {
+			if a.Access != attacks.ScoreAccess && a.Access != attacks.LabelAccess {
 				return nil, fmt.Errorf("adversarial: suite: %s[%d] (%s) has unknown access %v", field, k, a.DisplayName(), a.Access)
 			}
 			if err := check(field+"["+a.DisplayName()+"]", a.Eps); err != nil {
@@ -383,37 +387,4 @@ func (s Suite) validate() ([]float64, error) {
 	eps := slices.Clone(s.Eps)
 	slices.Sort(eps)
 	return slices.Compact(eps), nil
-}
-
-// UnboundedPGD is the attack of the unbounded check: PGD from the input
-// itself (no random start, which at eps = +Inf would be a uniform image
-// and could fool a model whose gradients are useless), with the margin
-// loss, Steps steps (0: 50) of size (Hi-Lo)/10 in the norm's units (times
-// sqrt(d) for L2 and d for L1, d the number of pixels), so the steps can
-// cross the whole box several times. At a finite eps it is PGD with
-// Madry's step 2.5 eps/Steps.
-type UnboundedPGD struct {
-	// Steps is the number of steps (0: 50).
-	Steps int
-}
-
-// Name returns "PGD-<steps>-unbounded".
-func (a UnboundedPGD) Name() string { return fmt.Sprintf("PGD-%d-unbounded", orDefault(a.Steps, 50)) }
-
-// Perturb implements Attack.
-func (a UnboundedPGD) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Criterion, tm ThreatModel) (*tensor.Tensor, error) {
-	steps := orDefault(a.Steps, 50)
-	var alpha float64
-	if math.IsInf(tm.Eps, 1) {
-		lo, hi := tm.Bounds()
-		d := float64(x.Len() / x.Dim(0))
-		alpha = (hi - lo) / 10
-		switch tm.Norm {
-		case L2:
-			alpha *= math.Sqrt(d)
-		case L1:
-			alpha *= d
-		}
-	}
-	return PGD{Steps: steps, Alpha: alpha, Loss: MarginLoss}.Perturb(ctx, m, x, c, tm)
 }

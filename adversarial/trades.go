@@ -1,14 +1,13 @@
 package adversarial
 
 import (
-	"context"
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
-	"github.com/fastgo-ml/fastgo/tensor"
 )
 
 // TRADES is the adversarial training of Zhang et al. ("Theoretically
@@ -33,7 +32,7 @@ import (
 type TRADES struct {
 	// Threat is the threat model, Linf or L2 (the zero value:
 	// DefaultThreat()).
-	Threat ThreatModel
+	Threat attacks.ThreatModel
 	// Beta weighs the robust term (0: 6, the paper's CIFAR-10 choice; it
 	// used 1 for MNIST).
 	Beta float64
@@ -66,7 +65,7 @@ func (t *TRADES) Handle(l *learner.Learner, e learner.Event) error {
 		if err := tm.Validate(); err != nil {
 			return fmt.Errorf("adversarial.TRADES: %w", err)
 		}
-		if tm.Norm == L1 {
+		if tm.Norm == attacks.L1 {
 			return fmt.Errorf("adversarial.TRADES: threat model %v: Linf or L2 only", tm)
 		}
 		if t.Beta < 0 || math.IsNaN(t.Beta) || math.IsInf(t.Beta, 0) {
@@ -79,12 +78,8 @@ func (t *TRADES) Handle(l *learner.Learner, e learner.Event) error {
 		if !l.Training {
 			return nil
 		}
-		alpha := t.Alpha
-		if alpha == 0 {
-			alpha = tm.Eps / 4
-		}
-		a := klAttack{steps: orDefault(t.Steps, 10), alpha: alpha, seed: IndexSeed(t.Seed, l.TrainIter)}
-		xadv, err := attackBatch(a, l.Model, l.XB.Data(), l.YB, tm)
+		a := attacks.KLPGD{Steps: t.Steps, Alpha: t.Alpha, Seed: attacks.IndexSeed(t.Seed, l.TrainIter)}
+		xadv, err := attacks.Craft(l.Context(), a, l.Model, l.XB.Data(), attacks.Untargeted(l.YB), tm)
 		if err != nil {
 			return fmt.Errorf("adversarial.TRADES: %w", err)
 		}
@@ -109,53 +104,4 @@ func (t *TRADES) Handle(l *learner.Learner, e learner.Event) error {
 		t.KL = append(t.KL, v)
 	}
 	return nil
-}
-
-// klAttack is TRADES's inner maximisation: PGD on KL(p(x) || p(x')) from
-// x + 0.001 N(0,1), returning the last iterate. The criterion is ignored
-// (the KL needs no label).
-type klAttack struct {
-	steps int
-	alpha float64
-	seed  uint64
-}
-
-// Name implements Attack.
-func (a klAttack) Name() string { return fmt.Sprintf("TRADES-KL-PGD-%d", a.steps) }
-
-// Perturb implements Attack.
-func (a klAttack) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, _ Criterion, tm ThreatModel) (*tensor.Tensor, error) {
-	if tm.Eps == 0 {
-		return x.Clone(), nil
-	}
-	clean, err := m.Outputs(x)
-	if err != nil {
-		return nil, err
-	}
-	p := autograd.Const(tensor.Softmax(clean, 1))
-	rngs := SampleRNGs(a.seed, x)
-	n := x.Dim(0)
-	d := x.Len() / n
-	xa := x.Clone()
-	for i := 0; i < n; i++ {
-		row := xa.Data()[i*d : (i+1)*d]
-		for j := range row {
-			row[j] += float32(0.001 * rngs[i].NormFloat64())
-		}
-	}
-	tm.ProjectThenClip(x, xa)
-	st := newStepper(tm, 0, false, 0)
-	for s := 0; s < a.steps; s++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		g, _, err := m.InputGradient(xa, func(o *autograd.Value) *autograd.Value {
-			return autograd.KLDiv(autograd.LogSoftmax(o, 1), p, autograd.ReductionSum)
-		})
-		if err != nil {
-			return nil, err
-		}
-		st.step(x, xa, g, a.alpha)
-	}
-	return xa, nil
 }

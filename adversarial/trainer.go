@@ -1,12 +1,12 @@
 package adversarial
 
 import (
-	"context"
 	"fmt"
 	"math"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/autograd"
-	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -16,43 +16,6 @@ import (
 // lowers the learning rate scales the scheduled value, and after the
 // callbacks that build the batch (MixUp and CutMix, order 0).
 const TrainerOrder = 70
-
-// Reseeder is implemented by attacks with random choices: WithSeed returns
-// the attack with its seed replaced. The trainers give every training batch
-// its own seed, IndexSeed(trainer seed, batch number), so that random
-// starts differ between batches and between epochs (an attack's random
-// stream otherwise depends only on its seed and the image's pixels, and an
-// image would get the same start in every epoch).
-type Reseeder interface {
-	Attack
-	WithSeed(seed uint64) Attack
-}
-
-// WithSeed implements Reseeder.
-func (a PGD) WithSeed(seed uint64) Attack { a.Seed = seed; return a }
-
-// WithSeed implements Reseeder.
-func (a APGD) WithSeed(seed uint64) Attack { a.Seed = seed; return a }
-
-// WithSeed implements Reseeder.
-func (a APGDT) WithSeed(seed uint64) Attack { a.Seed = seed; return a }
-
-// WithSeed implements Reseeder, reseeding the wrapped attack if it has a
-// seed.
-func (e EOT) WithSeed(seed uint64) Attack {
-	if r, ok := e.Attack.(Reseeder); ok {
-		e.Attack = r.WithSeed(seed)
-	}
-	return e
-}
-
-// reseed returns a with seed when it is a Reseeder, else a.
-func reseed(a Attack, seed uint64) Attack {
-	if r, ok := a.(Reseeder); ok {
-		return r.WithSeed(seed)
-	}
-	return a
-}
 
 // AdversarialTrainer is adversarial training as a learner callback, for
 // Fit, FitOneCycle and the other fits: before each training batch it
@@ -75,9 +38,9 @@ type AdversarialTrainer struct {
 	// Attack makes the adversarial examples (nil: PGD with 10 steps of 2.5
 	// eps/10 from a random start, keeping the last iterate, Madry's
 	// training attack).
-	Attack Attack
+	Attack attacks.Attack
 	// Threat is the threat model (the zero value: DefaultThreat()).
-	Threat ThreatModel
+	Threat attacks.ThreatModel
 	// CleanFraction is the share of each training batch left clean, its
 	// rows drawn at random per batch (0: every input adversarial, Madry's
 	// training; 0.5: half and half, the mix of Goodfellow et al. and
@@ -101,7 +64,7 @@ type AdversarialTrainer struct {
 
 // NewTrainer returns Madry-style adversarial training with attack a (nil:
 // the default PGD) within tm.
-func NewTrainer(a Attack, tm ThreatModel) *AdversarialTrainer {
+func NewTrainer(a attacks.Attack, tm attacks.ThreatModel) *AdversarialTrainer {
 	return &AdversarialTrainer{Attack: a, Threat: tm}
 }
 
@@ -114,10 +77,10 @@ func NewTrainer(a Attack, tm ThreatModel) *AdversarialTrainer {
 // while robustness to FGSM rises), so the trainer carries an OverfitGuard
 // with its defaults: a PGD check on held-out data after every epoch that
 // restores the last good weights and stops the fit on a collapse.
-func NewFastAT(tm ThreatModel) *AdversarialTrainer {
+func NewFastAT(tm attacks.ThreatModel) *AdversarialTrainer {
 	tm = orDefaultThreat(tm)
 	return &AdversarialTrainer{
-		Attack: PGD{Steps: 1, Alpha: 1.25 * tm.Eps, RandomStart: true, LastIterate: true},
+		Attack: attacks.PGD{Steps: 1, Alpha: 1.25 * tm.Eps, RandomStart: true, LastIterate: true},
 		Threat: tm,
 		Guard:  &OverfitGuard{},
 	}
@@ -129,18 +92,18 @@ func (t *AdversarialTrainer) Order() int { return TrainerOrder }
 // Name implements learner.Named.
 func (t *AdversarialTrainer) Name() string { return "AdversarialTrainer" }
 
-func orDefaultThreat(tm ThreatModel) ThreatModel {
-	if tm == (ThreatModel{}) {
-		return DefaultThreat()
+func orDefaultThreat(tm attacks.ThreatModel) attacks.ThreatModel {
+	if tm == (attacks.ThreatModel{}) {
+		return attacks.DefaultThreat()
 	}
 	return tm
 }
 
-func (t *AdversarialTrainer) attack() Attack {
+func (t *AdversarialTrainer) attack() attacks.Attack {
 	if t.Attack != nil {
 		return t.Attack
 	}
-	return PGD{Steps: 10, RandomStart: true, LastIterate: true}
+	return attacks.PGD{Steps: 10, RandomStart: true, LastIterate: true}
 }
 
 // Handle implements learner.Callback.
@@ -167,16 +130,17 @@ func (t *AdversarialTrainer) Handle(l *learner.Learner, e learner.Event) error {
 		}
 		tm := orDefaultThreat(t.Threat)
 		x := l.XB.Data()
-		rows := advRows(len(l.YB), t.CleanFraction, IndexSeed(t.Seed^0x5bd1e995, l.TrainIter))
+		rows := advRows(len(l.YB), t.CleanFraction, attacks.IndexSeed(t.Seed^0x5bd1e995, l.TrainIter))
 		t.advRows = rows
 		if len(rows) == 0 {
 			return nil
 		}
 		xs, ys := x, l.YB
 		if len(rows) < len(l.YB) {
-			xs, ys = selectRows(x, rows), selectInts(l.YB, rows)
+			xs, ys = batch.Select(x, rows), batch.SelectInts(l.YB, rows)
 		}
-		adv, err := attackBatch(reseed(t.attack(), IndexSeed(t.Seed, l.TrainIter)), l.Model, xs, ys, tm)
+		a := attacks.Reseed(t.attack(), attacks.IndexSeed(t.Seed, l.TrainIter))
+		adv, err := attacks.Craft(l.Context(), a, l.Model, xs, attacks.Untargeted(ys), tm)
 		if err != nil {
 			return err
 		}
@@ -193,7 +157,7 @@ func (t *AdversarialTrainer) Handle(l *learner.Learner, e learner.Event) error {
 		if !l.Training || len(t.advRows) == 0 {
 			return nil
 		}
-		pred := Predictions(l.Pred.Data())
+		pred := attacks.Predictions(l.Pred.Data())
 		for _, i := range t.advRows {
 			if pred[i] == l.YB[i] {
 				t.correct++
@@ -215,7 +179,7 @@ func (t *AdversarialTrainer) Handle(l *learner.Learner, e learner.Event) error {
 func advRows(n int, clean float64, seed uint64) []int {
 	k := n - int(math.Round(clean*float64(n)))
 	if k >= n {
-		return allRows(n)
+		return batch.All(n)
 	}
 	if k <= 0 {
 		return nil
@@ -232,37 +196,4 @@ func advRows(n int, clean float64, seed uint64) []int {
 		}
 	}
 	return rows
-}
-
-// attackBatch makes adversarial examples of the batch x with labels y for
-// training: attack a in attack mode on a copy of x under Untargeted(y),
-// with the honesty checks of Run (inputs in the box, the result of x's
-// shape within tm), but without Run's evaluation of the result. A
-// MinimumNormAttack runs without a bound and its result is projected onto
-// tm, as RunEps does.
-func attackBatch(a Attack, model layers.Module, x *tensor.Tensor, y []int, tm ThreatModel) (*tensor.Tensor, error) {
-	if err := tm.CheckInput(x); err != nil {
-		return nil, fmt.Errorf("%w (attack %s; training inputs must be [0,1] pixels, with normalisation inside the model)", err, a.Name())
-	}
-	if len(y) != x.Dim(0) {
-		return nil, fmt.Errorf("adversarial: %d labels for a batch of %d", len(y), x.Dim(0))
-	}
-	var adv *tensor.Tensor
-	err := WithAttackMode(model, func(m *Model) error {
-		run, minNorm := tm, false
-		if mn, ok := a.(MinimumNormAttack); ok && mn.MinimumNorm() {
-			run, minNorm = tm.WithEps(math.Inf(1)), true
-		}
-		var err error
-		adv, err = a.Perturb(context.Background(), m, x.Clone(), Untargeted(y), run)
-		if err != nil {
-			return fmt.Errorf("adversarial: %s: %w", a.Name(), err)
-		}
-		if err := checkOutput(a.Name(), x, adv, tm, minNorm); err != nil {
-			return err
-		}
-		tm.Project(x, adv)
-		return nil
-	})
-	return adv, err
 }

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/render"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -94,23 +94,23 @@ Examples:
 	if trueLabel < 0 {
 		trueLabel = clean.Index
 	}
-	var crit adversarial.Criterion = adversarial.Untargeted{trueLabel}
+	var crit attacks.Criterion = attacks.Untargeted{trueLabel}
 	goal := fmt.Sprintf("untargeted: away from %s", lm.Classes[trueLabel])
 	if targetIdx >= 0 {
-		crit = adversarial.Targeted{targetIdx}
+		crit = attacks.Targeted{targetIdx}
 		goal = fmt.Sprintf("targeted: to %s", lm.Classes[targetIdx])
 	}
 	ctx, stop := interruptContext()
 	defer stop()
 	xb := x.Reshape(append([]int{1}, x.Shape()...)...)
-	var res *adversarial.Result
+	var res *attacks.Result
 	name := ""
 	if white != nil {
 		name = white.Name()
-		res, err = adversarial.Run(ctx, white, lm.Learner.Model, xb, crit, tm)
+		res, err = attacks.Run(ctx, white, lm.Learner.Model, xb, crit, tm)
 	} else {
 		name = black.Name()
-		res, err = adversarial.RunBlackBox(ctx, black, af.oracle(lm.Learner.Model), xb, crit, tm)
+		res, err = attacks.RunBlackBox(ctx, black, af.oracle(lm.Learner.Model), xb, crit, tm)
 	}
 	if err != nil {
 		return interrupted(ctx, err, "")
@@ -149,8 +149,8 @@ Examples:
 		fmt.Fprintf(stdout, ", p(%s)=%.3f", lm.Classes[targetIdx], advPred.Probs[targetIdx])
 	}
 	fmt.Fprintln(stdout)
-	dist := adversarial.ThreatModel{Norm: adversarial.L2}.Norms(xb, res.Adv)[0]
-	linf := adversarial.ThreatModel{Norm: adversarial.Linf}.Norms(xb, res.Adv)[0]
+	dist := attacks.ThreatModel{Norm: attacks.L2}.Norms(xb, res.Adv)[0]
+	linf := attacks.ThreatModel{Norm: attacks.Linf}.Norms(xb, res.Adv)[0]
 	fmt.Fprintf(stdout, "perturbation: Linf %.4f, L2 %.4f", linf, dist)
 	if res.Queries != nil {
 		fmt.Fprintf(stdout, ", %d queries", res.Queries[0])

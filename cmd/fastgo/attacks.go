@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/layers"
 )
 
@@ -28,58 +28,58 @@ type attackMaker struct {
 	// labels says that a black-box attack needs only the top class (a
 	// label oracle); otherwise it reads scores.
 	labels bool
-	make   func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack)
+	make   func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack)
 }
 
 // attackMakers are the attacks the commands offer, by -attack name.
 var attackMakers = map[string]attackMaker{
-	"fgsm": {"FGSM (Goodfellow et al.): one signed-gradient step of eps (Linf)", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.FGSM{}, nil
+	"fgsm": {"FGSM (Goodfellow et al.): one signed-gradient step of eps (Linf)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.FGSM{}, nil
 	}},
-	"fgm": {"FGM: one L2-normalised gradient step of eps (L2)", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.FGM{}, nil
+	"fgm": {"FGM: one L2-normalised gradient step of eps (L2)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.FGM{}, nil
 	}},
-	"bim": {"BIM (Kurakin et al.): -steps iterations from the image itself", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.BIM{Steps: f.steps}, nil
+	"bim": {"BIM (Kurakin et al.): -steps iterations from the image itself", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.BIM{Steps: f.steps}, nil
 	}},
-	"pgd": {"PGD (Madry et al.): -steps iterations from a random start, -restarts runs", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.PGD{Steps: f.steps, RandomStart: true, Restarts: f.restarts, Seed: f.seed}, nil
+	"pgd": {"PGD (Madry et al.): -steps iterations from a random start, -restarts runs", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.PGD{Steps: f.steps, RandomStart: true, Restarts: f.restarts, Seed: f.seed}, nil
 	}},
-	"mifgsm": {"MI-FGSM (Dong et al.): momentum iterative FGSM, -steps iterations", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.MIFGSM{Steps: f.steps}, nil
+	"mifgsm": {"MI-FGSM (Dong et al.): momentum iterative FGSM, -steps iterations", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.MIFGSM{Steps: f.steps}, nil
 	}},
-	"apgd": {"APGD-CE (Croce and Hein): step-size-free PGD, -steps iterations, -restarts runs", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.APGD{Steps: f.steps, Restarts: f.restarts, Seed: f.seed}, nil
+	"apgd": {"APGD-CE (Croce and Hein): step-size-free PGD, -steps iterations, -restarts runs", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.APGD{Steps: f.steps, Restarts: f.restarts, Seed: f.seed}, nil
 	}},
-	"apgd-dlr": {"APGD with the DLR loss (scale-invariant; untargeted)", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.APGD{Steps: f.steps, Restarts: f.restarts, Loss: adversarial.APGDDLR, Seed: f.seed}, nil
+	"apgd-dlr": {"APGD with the DLR loss (scale-invariant; untargeted)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.APGD{Steps: f.steps, Restarts: f.restarts, Loss: attacks.APGDDLR, Seed: f.seed}, nil
 	}},
-	"apgd-t": {"APGD-T: targeted DLR over the top classes, best of them (untargeted goal)", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.APGDT{Steps: f.steps, Restarts: f.restarts, Seed: f.seed}, nil
+	"apgd-t": {"APGD-T: targeted DLR over the top classes, best of them (untargeted goal)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.APGDT{Steps: f.steps, Restarts: f.restarts, Seed: f.seed}, nil
 	}},
-	"cw": {"Carlini-Wagner L2: the smallest L2 perturbation (minimum-norm; projected onto -eps)", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.CW{Steps: f.steps}, nil
+	"cw": {"Carlini-Wagner L2: the smallest L2 perturbation (minimum-norm; projected onto -eps)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.CW{Steps: f.steps}, nil
 	}},
-	"deepfool": {"DeepFool (Moosavi-Dezfooli et al.): minimum-norm by linearising the boundary", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return adversarial.DeepFool{Steps: f.steps}, nil
+	"deepfool": {"DeepFool (Moosavi-Dezfooli et al.): minimum-norm by linearising the boundary", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.DeepFool{Steps: f.steps}, nil
 	}},
-	"square": {"Square attack (Andriushchenko et al.): black-box, scores only, -queries per image", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return nil, adversarial.Square{Queries: f.queries, Seed: f.seed}
+	"square": {"Square attack (Andriushchenko et al.): black-box, scores only, -queries per image", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return nil, attacks.Square{Queries: f.queries, Seed: f.seed}
 	}},
-	"simba": {"SimBA (Guo et al.): black-box, scores only, pixel basis", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return nil, adversarial.SimBA{Queries: f.queries, Seed: f.seed}
+	"simba": {"SimBA (Guo et al.): black-box, scores only, pixel basis", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return nil, attacks.SimBA{Queries: f.queries, Seed: f.seed}
 	}},
-	"simba-dct": {"SimBA with the low-frequency DCT basis", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return nil, adversarial.SimBA{Basis: adversarial.DCTBasis, Queries: f.queries, Seed: f.seed}
+	"simba-dct": {"SimBA with the low-frequency DCT basis", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return nil, attacks.SimBA{Basis: attacks.DCTBasis, Queries: f.queries, Seed: f.seed}
 	}},
-	"nes": {"NES (Ilyas et al.): black-box gradient estimate driving PGD steps", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return nil, adversarial.NES{Queries: f.queries, Seed: f.seed}
+	"nes": {"NES (Ilyas et al.): black-box gradient estimate driving PGD steps", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return nil, attacks.NES{Queries: f.queries, Seed: f.seed}
 	}},
-	"spsa": {"SPSA (Uesato et al.): black-box gradient estimate, margin loss", false, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return nil, adversarial.SPSA{Queries: f.queries, Seed: f.seed}
+	"spsa": {"SPSA (Uesato et al.): black-box gradient estimate, margin loss", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return nil, attacks.SPSA{Queries: f.queries, Seed: f.seed}
 	}},
-	"hsj": {"HopSkipJump (Chen et al.): black-box, top class only (decision-based)", true, func(f *attackFlags) (adversarial.Attack, adversarial.BlackBoxAttack) {
-		return nil, adversarial.HopSkipJump{Queries: f.queries, Seed: f.seed}
+	"hsj": {"HopSkipJump (Chen et al.): black-box, top class only (decision-based)", true, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return nil, attacks.HopSkipJump{Queries: f.queries, Seed: f.seed}
 	}},
 }
 
@@ -104,7 +104,7 @@ func attackList() string {
 func (f *attackFlags) register(fs *flag.FlagSet, def string, defSteps int) {
 	fs.StringVar(&f.name, "attack", def, "the attack: "+strings.Join(attackNames(), ", "))
 	fs.StringVar(&f.norm, "norm", "linf", "the threat model's norm: linf, l2 or l1")
-	fs.Float64Var(&f.eps, "eps", adversarial.DefaultEps, "the attack budget, in [0,1] pixels, in -norm")
+	fs.Float64Var(&f.eps, "eps", attacks.DefaultEps, "the attack budget, in [0,1] pixels, in -norm")
 	fs.IntVar(&f.steps, "steps", defSteps, "iterations of an iterative white-box attack")
 	fs.IntVar(&f.restarts, "restarts", 1, "random restarts of PGD (each sample keeps its best run)")
 	fs.IntVar(&f.queries, "queries", 1000, "query budget per image of a black-box attack")
@@ -112,19 +112,19 @@ func (f *attackFlags) register(fs *flag.FlagSet, def string, defSteps int) {
 }
 
 // threat returns the threat model of the flags.
-func (f *attackFlags) threat() (adversarial.ThreatModel, error) {
-	var n adversarial.Norm
+func (f *attackFlags) threat() (attacks.ThreatModel, error) {
+	var n attacks.Norm
 	switch strings.ToLower(f.norm) {
 	case "linf", "inf":
-		n = adversarial.Linf
+		n = attacks.Linf
 	case "l2":
-		n = adversarial.L2
+		n = attacks.L2
 	case "l1":
-		n = adversarial.L1
+		n = attacks.L1
 	default:
-		return adversarial.ThreatModel{}, usagef("unknown -norm %q (have linf, l2, l1)", f.norm)
+		return attacks.ThreatModel{}, usagef("unknown -norm %q (have linf, l2, l1)", f.norm)
 	}
-	tm := adversarial.ThreatModel{Norm: n, Eps: f.eps}
+	tm := attacks.ThreatModel{Norm: n, Eps: f.eps}
 	if err := tm.Validate(); err != nil {
 		return tm, usagef("-eps %v -norm %s: %v", f.eps, f.norm, err)
 	}
@@ -134,15 +134,15 @@ func (f *attackFlags) threat() (adversarial.ThreatModel, error) {
 // oracle returns the oracle a black-box attack of the flags gets over
 // model: scores, or labels only for a decision-based attack, with the
 // -queries budget per image.
-func (f *attackFlags) oracle(model layers.Module) *adversarial.Oracle {
+func (f *attackFlags) oracle(model layers.Module) *attacks.Oracle {
 	if attackMakers[strings.ToLower(f.name)].labels {
-		return adversarial.NewLabelOracle(model, f.queries)
+		return attacks.NewLabelOracle(model, f.queries)
 	}
-	return adversarial.NewScoreOracle(model, f.queries)
+	return attacks.NewScoreOracle(model, f.queries)
 }
 
 // build returns the attack of the flags.
-func (f *attackFlags) build() (adversarial.Attack, adversarial.BlackBoxAttack, error) {
+func (f *attackFlags) build() (attacks.Attack, attacks.BlackBoxAttack, error) {
 	m, ok := attackMakers[strings.ToLower(f.name)]
 	switch {
 	case !ok:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/render"
@@ -188,8 +189,8 @@ type demoTargeted struct {
 func (d *demo) path(name string) string { return filepath.Join(d.dir, name) }
 func (d *demo) ckpt() string            { return d.path("checkpoint.safetensors") }
 
-func (d *demo) threat() adversarial.ThreatModel {
-	return adversarial.ThreatModel{Norm: adversarial.Linf, Eps: d.plan.Eps}
+func (d *demo) threat() attacks.ThreatModel {
+	return attacks.ThreatModel{Norm: attacks.Linf, Eps: d.plan.Eps}
 }
 
 // fitCallbacks are the callbacks of both fits: the checkpoint and extra.
@@ -256,7 +257,7 @@ func (d *demo) run(ctx context.Context) error {
 
 	// 5. Adversarial training.
 	d.t.begin(fmt.Sprintf("5. Adversarial training: PGD-AT (PGD-%d, Linf eps %g), fit_one_cycle(%d, lr_max=%g)", p.AdvSteps, p.Eps, p.AdvEpochs, p.AdvLR))
-	trainer := adversarial.NewTrainer(adversarial.PGD{Steps: p.AdvSteps, RandomStart: true, LastIterate: true}, d.threat())
+	trainer := adversarial.NewTrainer(attacks.PGD{Steps: p.AdvSteps, RandomStart: true, LastIterate: true}, d.threat())
 	trainer.Seed = d.seed
 	if err := adv.FitOneCycle(ctx, p.AdvEpochs, learner.LR(p.AdvLR), d.fitCallbacks(trainer)); err != nil {
 		return err
@@ -317,7 +318,7 @@ func (d *demo) targeted(ctx context.Context, adv *adversarial.AdversarialLearner
 		xs[i], ys[i] = x.Reshape(append([]int{1}, x.Shape()...)...), ds.Label(i)
 	}
 	xb := tensor.Concat(0, xs...)
-	atk := adversarial.PGD{Steps: d.plan.TargetSteps, RandomStart: true, Seed: d.seed}
+	atk := attacks.PGD{Steps: d.plan.TargetSteps, RandomStart: true, Seed: d.seed}
 	res, err := adv.AttackBatch(xb, adversarial.TrueLabels(ys...), adversarial.TargetRunnerUp(),
 		adversarial.WithAttack(atk), adversarial.WithThreat(d.threat()), adversarial.WithContext(ctx))
 	if err != nil {
@@ -359,8 +360,8 @@ func (d *demo) targeted(ctx context.Context, adv *adversarial.AdversarialLearner
 	t := demoTargeted{
 		Index: i, Label: dls.Vocab[ys[i]], Clean: clean.Class, CleanProb: float64(clean.Probs[clean.Index]),
 		Target: dls.Vocab[target], Adversarial: ap.Class, TargetProb: float64(ap.Probs[target]), Success: res.Success[i],
-		Linf:   adversarial.ThreatModel{Norm: adversarial.Linf}.Norms(xs[i], one)[0],
-		L2:     adversarial.ThreatModel{Norm: adversarial.L2}.Norms(xs[i], one)[0],
+		Linf:   attacks.ThreatModel{Norm: attacks.Linf}.Norms(xs[i], one)[0],
+		L2:     attacks.ThreatModel{Norm: attacks.L2}.Norms(xs[i], one)[0],
 		Attack: res.Attack,
 	}
 	d.summary.Targeted = t
@@ -375,11 +376,11 @@ func (d *demo) targeted(ctx context.Context, adv *adversarial.AdversarialLearner
 // EvalSamples validation images.
 func (d *demo) evaluate(ctx context.Context, adv *adversarial.AdversarialLearner) (*adversarial.Report, error) {
 	p := d.plan
-	s := adversarial.NewSuite(adversarial.ThreatModel{Norm: adversarial.Linf}, p.EpsList...).With(
-		adversarial.WhiteBox(adversarial.FGSM{}),
-		adversarial.WhiteBox(adversarial.PGD{Steps: p.PGDSteps, RandomStart: true, Seed: d.seed}),
-		adversarial.BlackBox(adversarial.Square{Queries: p.SquareQueries, Seed: d.seed}, adversarial.ScoreAccess, p.SquareQueries).AtEps(p.Eps),
-	).WithChecks(adversarial.UnboundedPGD{Steps: p.UnboundedSteps})
+	s := adversarial.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, p.EpsList...).With(
+		adversarial.WhiteBox(attacks.FGSM{}),
+		adversarial.WhiteBox(attacks.PGD{Steps: p.PGDSteps, RandomStart: true, Seed: d.seed}),
+		adversarial.BlackBox(attacks.Square{Queries: p.SquareQueries, Seed: d.seed}, attacks.ScoreAccess, p.SquareQueries).AtEps(p.Eps),
+	).WithChecks(attacks.UnboundedPGD{Steps: p.UnboundedSteps})
 	s.Samples = p.EvalSamples
 	s.Examples = p.Examples
 	return adv.EvaluateRobustness(ctx, s)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/data"
 )
 
@@ -23,32 +24,32 @@ func init() {
 var robustnessSuites = []string{"standard", "quick", "black-box"}
 
 // robustnessSuite builds the suite named name for tm's norm at eps.
-func robustnessSuite(name string, tm adversarial.ThreatModel, eps []float64, queries int) (adversarial.Suite, error) {
+func robustnessSuite(name string, tm attacks.ThreatModel, eps []float64, queries int) (adversarial.Suite, error) {
 	switch name {
 	case "standard":
 		return adversarial.StandardSuiteFor(tm, eps...), nil
 	case "quick":
-		var one adversarial.Attack = adversarial.FGSM{}
-		if tm.Norm == adversarial.L2 {
-			one = adversarial.FGM{}
+		var one attacks.Attack = attacks.FGSM{}
+		if tm.Norm == attacks.L2 {
+			one = attacks.FGM{}
 		}
 		s := adversarial.NewSuite(tm, eps...)
-		if tm.Norm != adversarial.L1 {
+		if tm.Norm != attacks.L1 {
 			s = s.With(adversarial.WhiteBox(one))
 		}
-		s = s.With(adversarial.WhiteBox(adversarial.PGD{Steps: 20, RandomStart: true}))
-		if tm.Norm != adversarial.L1 {
-			s = s.With(adversarial.BlackBox(adversarial.Square{Queries: queries}, adversarial.ScoreAccess, queries))
+		s = s.With(adversarial.WhiteBox(attacks.PGD{Steps: 20, RandomStart: true}))
+		if tm.Norm != attacks.L1 {
+			s = s.With(adversarial.BlackBox(attacks.Square{Queries: queries}, attacks.ScoreAccess, queries))
 		}
 		return s.WithChecks(nil), nil
 	case "black-box":
-		if tm.Norm == adversarial.L1 {
+		if tm.Norm == attacks.L1 {
 			return adversarial.Suite{}, usagef("-suite black-box has no L1 attack (use -norm linf or l2)")
 		}
 		return adversarial.NewSuite(tm, eps...).With(
-			adversarial.BlackBox(adversarial.Square{Queries: queries}, adversarial.ScoreAccess, queries),
-			adversarial.BlackBox(adversarial.SimBA{Basis: adversarial.DCTBasis, Queries: queries}, adversarial.ScoreAccess, queries),
-			adversarial.BlackBox(adversarial.HopSkipJump{Queries: queries}, adversarial.LabelAccess, queries),
+			adversarial.BlackBox(attacks.Square{Queries: queries}, attacks.ScoreAccess, queries),
+			adversarial.BlackBox(attacks.SimBA{Basis: attacks.DCTBasis, Queries: queries}, attacks.ScoreAccess, queries),
+			adversarial.BlackBox(attacks.HopSkipJump{Queries: queries}, attacks.LabelAccess, queries),
 		), nil
 	}
 	return adversarial.Suite{}, usagef("unknown -suite %q (have %s)", name, strings.Join(robustnessSuites, ", "))

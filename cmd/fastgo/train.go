@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/learner"
@@ -293,10 +294,10 @@ func defenceCallback(name string, eps float64, steps int, beta, sigma float64, s
 	if steps < 1 {
 		return nil, usagef("-defence-steps %d must be positive", steps)
 	}
-	tm := adversarial.ThreatModel{Norm: adversarial.Linf, Eps: eps}
+	tm := attacks.ThreatModel{Norm: attacks.Linf, Eps: eps}
 	switch name {
 	case "pgd-at":
-		t := adversarial.NewTrainer(adversarial.PGD{Steps: steps, RandomStart: true, LastIterate: true}, tm)
+		t := adversarial.NewTrainer(attacks.PGD{Steps: steps, RandomStart: true, LastIterate: true}, tm)
 		t.Seed = seed
 		return t, nil
 	case "fast-at":

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
@@ -61,7 +62,7 @@ func run(small bool, eps float64) error {
 	if err != nil {
 		return err
 	}
-	threat := adversarial.ThreatModel{Norm: adversarial.Linf, Eps: eps}
+	threat := attacks.ThreatModel{Norm: attacks.Linf, Eps: eps}
 
 	// The standard model, trained once; every defence starts from it.
 	show := learner.ProgressTo(os.Stdout) // bars in a terminal, the results table in a log
@@ -86,7 +87,7 @@ func run(small bool, eps float64) error {
 		rows[0] = append(rows[0], fmt.Sprintf("eps %.3g", e))
 	}
 	measure := func(name string, m layers.Module) error {
-		res, err := adversarial.RunEps(ctx, adversarial.PGD{Steps: 20, RandomStart: true}, m, x, adversarial.Untargeted(y), threat, append([]float64{0}, epsList...))
+		res, err := attacks.RunEps(ctx, attacks.PGD{Steps: 20, RandomStart: true}, m, x, attacks.Untargeted(y), threat, append([]float64{0}, epsList...))
 		if err != nil {
 			return err
 		}
@@ -105,7 +106,7 @@ func run(small bool, eps float64) error {
 		name string
 		cb   learner.Callback
 	}{
-		{"PGD-AT", adversarial.NewTrainer(adversarial.PGD{Steps: steps, RandomStart: true, LastIterate: true}, threat)},
+		{"PGD-AT", adversarial.NewTrainer(attacks.PGD{Steps: steps, RandomStart: true, LastIterate: true}, threat)},
 		{"fast AT", adversarial.NewFastAT(threat)},
 		{"TRADES", &adversarial.TRADES{Threat: threat, Beta: 6, Steps: steps}},
 	}

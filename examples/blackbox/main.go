@@ -16,7 +16,7 @@ import (
 	"log"
 	"math"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/data"
@@ -62,17 +62,17 @@ func run(small bool) error {
 		return err
 	}
 	x, y := b.X, b.Y
-	tm := adversarial.ThreatModel{Norm: adversarial.Linf, Eps: 0.1}
-	attacks := []struct {
-		attack adversarial.BlackBoxAttack
-		access adversarial.Access
+	tm := attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.1}
+	runs := []struct {
+		attack attacks.BlackBoxAttack
+		access attacks.Access
 	}{
-		{adversarial.Square{Queries: queries}, adversarial.ScoreAccess},
-		{adversarial.HopSkipJump{Queries: queries}, adversarial.LabelAccess},
+		{attacks.Square{Queries: queries}, attacks.ScoreAccess},
+		{attacks.HopSkipJump{Queries: queries}, attacks.LabelAccess},
 	}
-	for _, a := range attacks {
-		oracle := adversarial.NewFuncOracle(service, a.access, queries)
-		res, err := adversarial.RunBlackBox(ctx, a.attack, oracle, x, adversarial.Untargeted(y), tm)
+	for _, a := range runs {
+		oracle := attacks.NewFuncOracle(service, a.access, queries)
+		res, err := attacks.RunBlackBox(ctx, a.attack, oracle, x, attacks.Untargeted(y), tm)
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func run(small bool) error {
 
 // serve returns the only access the attacker gets to model: a function
 // from a batch of images to class probabilities.
-func serve(model layers.Module) adversarial.PredictFunc {
+func serve(model layers.Module) attacks.PredictFunc {
 	layers.Eval(model)
 	return func(x *tensor.Tensor) ([][]float32, error) {
 		var probs *tensor.Tensor

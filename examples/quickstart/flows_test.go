@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
@@ -41,7 +42,7 @@ func Example_flows() {
 	img := must(dls.Valid.Dataset().Image(0))
 	x := must(adv.GenerateAdvExample(img, adversarial.TargetLabel(3)))
 	pred := must(adv.Predict(x))
-	check(adv.FitOneCycle(ctx, 5, learner.Callbacks(adversarial.NewTrainer(nil, adversarial.DefaultThreat()))))
+	check(adv.FitOneCycle(ctx, 5, learner.Callbacks(adversarial.NewTrainer(nil, attacks.DefaultThreat()))))
 	report := must(adv.EvaluateRobustness(ctx, adversarial.StandardSuite(0.1)))
 	fmt.Println(pred.Class, report.WorstCase)
 }

@@ -27,6 +27,7 @@ import (
 	"os"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/vision"
@@ -49,9 +50,9 @@ func run(small bool, epochs int) error {
 	bs := 64
 	if small {
 		epochs, bs = 1, 16
-		suite = adversarial.NewSuite(adversarial.ThreatModel{Norm: adversarial.Linf}, 0.1).With(
-			adversarial.WhiteBox(adversarial.FGSM{}), adversarial.WhiteBox(adversarial.PGD{Steps: 5, RandomStart: true}),
-		).WithChecks(adversarial.UnboundedPGD{Steps: 5})
+		suite = adversarial.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, 0.1).With(
+			adversarial.WhiteBox(attacks.FGSM{}), adversarial.WhiteBox(attacks.PGD{Steps: 5, RandomStart: true}),
+		).WithChecks(attacks.UnboundedPGD{Steps: 5})
 		suite.Samples = 16
 	}
 
@@ -100,7 +101,7 @@ func run(small bool, epochs int) error {
 		dls.Vocab[dls.Valid.Dataset().Label(0)], clean.Class, dls.Vocab[3], pred.Class, pred.Probs[pred.Index])
 
 	// adv_learner.fit_one_cycle(5, cbs=[AdversarialTrainer()])
-	trainer := adversarial.NewTrainer(nil, adversarial.DefaultThreat()) // Madry's PGD-10 at Linf 0.1
+	trainer := adversarial.NewTrainer(nil, attacks.DefaultThreat()) // Madry's PGD-10 at Linf 0.1
 	if err := adv.FitOneCycle(ctx, epochs, learner.Callbacks(trainer)); err != nil {
 		return err
 	}
