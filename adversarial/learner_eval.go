@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/data"
 )
 
 // EvaluateRobustness evaluates the learner's model on the first s.Samples
 // (0: 500) samples of its validation set with the suite s, and names the
 // classes in the report (fastai's evaluate_robustness).
-func (a *AdversarialLearner) EvaluateRobustness(ctx context.Context, s Suite) (*Report, error) {
+func (a *AdversarialLearner) EvaluateRobustness(ctx context.Context, s robustness.Suite) (*robustness.Report, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -30,7 +31,7 @@ func (a *AdversarialLearner) EvaluateRobustness(ctx context.Context, s Suite) (*
 	if err != nil {
 		return nil, fmt.Errorf("adversarial: EvaluateRobustness: validation data: %w", err)
 	}
-	r, err := EvaluateRobustness(ctx, a.Model, b.X, b.Y, s)
+	r, err := robustness.Evaluate(ctx, a.Model, b.X, b.Y, s)
 	if err != nil {
 		return nil, err
 	}

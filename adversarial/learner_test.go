@@ -8,6 +8,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -183,5 +184,32 @@ func TestTargetRunnerUpOption(t *testing.T) {
 		if want := attacks.RunnerUpTargets(out, labels); !slices.Equal(r.Criterion.Classes(), want) {
 			t.Errorf("labels %v: targets %v, want %v", labels, r.Criterion.Classes(), want)
 		}
+	}
+}
+
+func TestLearnerEvaluateRobustness(t *testing.T) {
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 50, 10)
+	data := &data.SliceData{
+		Train: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
+		Valid: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
+		Vocab: []string{"a", "b", "c", "d"},
+	}
+	adv := NewLearner(learner.New(data, m))
+	s := robustness.FastSuite(0.1)
+	s.Samples = 20
+	rep, err := adv.EvaluateRobustness(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Samples != 20 || !slices.Equal(rep.Classes, data.Vocab) || !slices.Equal(rep.Labels, y[:20]) {
+		t.Errorf("samples %d, classes %v, labels %v", rep.Samples, rep.Classes, rep.Labels)
+	}
+	direct, err := robustness.Evaluate(context.Background(), m, x.Narrow0(0, 20), y[:20], s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if direct.WorstCase[0].RobustAccuracy != rep.WorstCase[0].RobustAccuracy {
+		t.Error("the learner's evaluation differs from the direct one")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/vision"
@@ -158,7 +159,7 @@ func TestFMNISTSmoothing(t *testing.T) {
 	}
 	trained := time.Since(start)
 	x, y = x.Narrow0(0, 100), y[:100]
-	s := &Smoothed{Model: l.Model, Sigma: sigma, Seed: 1}
+	s := &robustness.Smoothed{Model: l.Model, Sigma: sigma, Seed: 1}
 	start = time.Now()
 	certs, err := s.Certify(context.Background(), x, 100, 1000, 0.001)
 	if err != nil {
@@ -169,7 +170,7 @@ func TestFMNISTSmoothing(t *testing.T) {
 	acc := make([]float64, len(radii))
 	abstain := 0
 	for i, c := range certs {
-		if c.Class == Abstain {
+		if c.Class == robustness.Abstain {
 			abstain++
 		}
 		for k, r := range radii {

@@ -230,7 +230,7 @@ func dlrPair(out *autograd.Value, y, t []int) *autograd.Value {
 func dlrDenominator(op string, out *autograd.Value, w []float32) *autograd.Value {
 	n, c := out.Shape()[0], out.Shape()[1]
 	if c < len(w) {
-		panic(fastgo.Errorf("adversarial: %s needs at least %d classes, the outputs have %d", op, len(w), c))
+		panic(fastgo.Errorf("attacks: %s needs at least %d classes, the outputs have %d", op, len(w), c))
 	}
 	mask := tensor.New[float32](n, c)
 	d := out.Data().Data()

@@ -31,7 +31,7 @@ func Craft(ctx context.Context, a Attack, model layers.Module, x *tensor.Tensor,
 		}
 		adv, err = a.Perturb(ctx, m, x.Clone(), crit, run)
 		if err != nil {
-			return fmt.Errorf("adversarial: %s: %w", a.Name(), err)
+			return fmt.Errorf("attacks: %s: %w", a.Name(), err)
 		}
 		if err := checkOutput(a.Name(), x, adv, tm, minNorm); err != nil {
 			return err

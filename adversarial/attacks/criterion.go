@@ -58,7 +58,7 @@ type Targeted []int
 // IsAdversarial implements Criterion.
 func (u Untargeted) IsAdversarial(outputs *tensor.Tensor) []bool {
 	if u == nil {
-		panic(fastgo.Errorf("adversarial.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)"))
+		panic(fastgo.Errorf("attacks.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)"))
 	}
 	return u.IsAdversarialClass(topClasses("Untargeted", outputs, u))
 }
@@ -67,7 +67,7 @@ func (u Untargeted) IsAdversarial(outputs *tensor.Tensor) []bool {
 // is never adversarial.
 func (u Untargeted) IsAdversarialClass(pred []int) []bool {
 	if u == nil {
-		panic(fastgo.Errorf("adversarial.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)"))
+		panic(fastgo.Errorf("attacks.Untargeted: labels not resolved (Untargeted(nil) must go through ResolveCriterion)"))
 	}
 	checkLen("Untargeted", len(pred), len(u))
 	out := make([]bool, len(pred))
@@ -128,7 +128,7 @@ func (t Targeted) String() string { return fmt.Sprintf("Targeted(%d samples)", l
 
 func checkLen(op string, got, want int) {
 	if got != want {
-		panic(fastgo.Errorf("adversarial.%s: %d predictions for a criterion of %d samples", op, got, want))
+		panic(fastgo.Errorf("attacks.%s: %d predictions for a criterion of %d samples", op, got, want))
 	}
 }
 
@@ -136,13 +136,13 @@ func checkLen(op string, got, want int) {
 // -1 for a row holding a NaN, after checking the classes of c fit C.
 func topClasses(op string, outputs *tensor.Tensor, classes []int) []int {
 	if outputs.Rank() != 2 {
-		panic(fastgo.Errorf("adversarial.%s.IsAdversarial: outputs of shape %v, want [N, C]", op, outputs.Shape()))
+		panic(fastgo.Errorf("attacks.%s.IsAdversarial: outputs of shape %v, want [N, C]", op, outputs.Shape()))
 	}
 	n, c := outputs.Dim(0), outputs.Dim(1)
 	checkLen(op, n, len(classes))
 	for i, k := range classes {
 		if k < 0 || k >= c {
-			panic(fastgo.Errorf("adversarial.%s: class %d of sample %d out of range for %d classes", op, k, i, c))
+			panic(fastgo.Errorf("attacks.%s: class %d of sample %d out of range for %d classes", op, k, i, c))
 		}
 	}
 	return Predictions(outputs)
@@ -215,29 +215,29 @@ func Margins(outputs *tensor.Tensor, c Criterion) []float64 {
 func ResolveCriterion(c Criterion, n int, pred []int) (Criterion, error) {
 	switch v := c.(type) {
 	case nil:
-		return nil, fmt.Errorf("adversarial: nil criterion (use Untargeted(labels), Untargeted(nil) or Targeted(targets))")
+		return nil, fmt.Errorf("attacks: nil criterion (use Untargeted(labels), Untargeted(nil) or Targeted(targets))")
 	case Untargeted:
 		if v == nil {
 			if len(pred) != n {
-				return nil, fmt.Errorf("adversarial: Untargeted(nil) needs the %d clean predictions, got %d", n, len(pred))
+				return nil, fmt.Errorf("attacks: Untargeted(nil) needs the %d clean predictions, got %d", n, len(pred))
 			}
 			for i, p := range pred {
 				if p < 0 {
-					return nil, fmt.Errorf("adversarial: Untargeted(nil): the model's clean output for sample %d holds a NaN", i)
+					return nil, fmt.Errorf("attacks: Untargeted(nil): the model's clean output for sample %d holds a NaN", i)
 				}
 			}
 			return Untargeted(append([]int(nil), pred...)), nil
 		}
 	case Targeted:
 	default:
-		return nil, fmt.Errorf("adversarial: unsupported criterion %T (attacks take Untargeted or Targeted)", c)
+		return nil, fmt.Errorf("attacks: unsupported criterion %T (attacks take Untargeted or Targeted)", c)
 	}
 	if c.Len() != n {
-		return nil, fmt.Errorf("adversarial: criterion %v has %d classes for a batch of %d samples", c, c.Len(), n)
+		return nil, fmt.Errorf("attacks: criterion %v has %d classes for a batch of %d samples", c, c.Len(), n)
 	}
 	for i, k := range c.Classes() {
 		if k < 0 {
-			return nil, fmt.Errorf("adversarial: criterion %v: class %d of sample %d is negative", c, k, i)
+			return nil, fmt.Errorf("attacks: criterion %v: class %d of sample %d is negative", c, k, i)
 		}
 	}
 	return c, nil
@@ -247,7 +247,7 @@ func ResolveCriterion(c Criterion, n int, pred []int) (Criterion, error) {
 func checkClasses(c Criterion, numClasses int) error {
 	for i, k := range c.Classes() {
 		if k < 0 || k >= numClasses {
-			return fmt.Errorf("adversarial: criterion %v: class %d of sample %d out of range for a model with %d outputs", c, k, i, numClasses)
+			return fmt.Errorf("attacks: criterion %v: class %d of sample %d out of range for a model with %d outputs", c, k, i, numClasses)
 		}
 	}
 	return nil
@@ -290,7 +290,7 @@ func NextClassTargets(labels []int, numClasses int) Targeted {
 // Kurakin et al. NaN scores are skipped (a row of NaNs targets class 0).
 func LeastLikelyTargets(outputs *tensor.Tensor) Targeted {
 	if outputs.Rank() != 2 || outputs.Dim(1) < 2 {
-		panic(fastgo.Errorf("adversarial.LeastLikelyTargets: outputs of shape %v, want [N, C] with C >= 2", outputs.Shape()))
+		panic(fastgo.Errorf("attacks.LeastLikelyTargets: outputs of shape %v, want [N, C] with C >= 2", outputs.Shape()))
 	}
 	n, c := outputs.Dim(0), outputs.Dim(1)
 	t := make(Targeted, n)
@@ -312,11 +312,11 @@ func LeastLikelyTargets(outputs *tensor.Tensor) Targeted {
 
 func checkTargetArgs(op string, labels []int, numClasses int) {
 	if numClasses < 2 {
-		panic(fastgo.Errorf("adversarial.%s: %d classes (need at least 2)", op, numClasses))
+		panic(fastgo.Errorf("attacks.%s: %d classes (need at least 2)", op, numClasses))
 	}
 	for i, y := range labels {
 		if y < 0 || y >= numClasses {
-			panic(fastgo.Errorf("adversarial.%s: label %d of sample %d out of range for %d classes", op, y, i, numClasses))
+			panic(fastgo.Errorf("attacks.%s: label %d of sample %d out of range for %d classes", op, y, i, numClasses))
 		}
 	}
 }

@@ -87,12 +87,12 @@ func (m *Model) Forward(x *autograd.Value) (*autograd.Value, error) {
 
 func (m *Model) checkOutput(in []int, out *tensor.Tensor) error {
 	if out.Rank() != 2 || out.Dim(0) != in[0] || out.Dim(1) < 2 {
-		return fmt.Errorf("adversarial: model output of shape %v for input %v, want [%d, C] with C >= 2", out.Shape(), in, in[0])
+		return fmt.Errorf("attacks: model output of shape %v for input %v, want [%d, C] with C >= 2", out.Shape(), in, in[0])
 	}
 	if m.stats.classes == 0 {
 		m.stats.classes = out.Dim(1)
 	} else if out.Dim(1) != m.stats.classes {
-		return fmt.Errorf("adversarial: model output of shape %v after outputs with %d classes", out.Shape(), m.stats.classes)
+		return fmt.Errorf("attacks: model output of shape %v after outputs with %d classes", out.Shape(), m.stats.classes)
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func (m *Model) Gradient(x *tensor.Tensor, c Criterion, loss Loss) (grad, output
 	case Targeted:
 		sign = -1
 	default:
-		return nil, nil, fmt.Errorf("adversarial: unsupported criterion %T", c)
+		return nil, nil, fmt.Errorf("attacks: unsupported criterion %T", c)
 	}
 	classes := c.Classes()
 	return m.InputGradient(x, func(out *autograd.Value) *autograd.Value {
@@ -190,7 +190,7 @@ func (m *Model) Gradient(x *tensor.Tensor, c Criterion, loss Loss) (grad, output
 		}
 		l := loss(out, classes)
 		if l.Data().Rank() != 1 || l.Data().Dim(0) != len(classes) {
-			panic(fastgo.Errorf("adversarial: loss returned shape %v for %d samples, want [%d]", l.Shape(), len(classes), len(classes)))
+			panic(fastgo.Errorf("attacks: loss returned shape %v for %d samples, want [%d]", l.Shape(), len(classes), len(classes)))
 		}
 		return autograd.MulScalar(autograd.SumAll(l), sign)
 	})
@@ -257,13 +257,13 @@ func catch(f func()) (err error) {
 // outside an attack use it too.
 func WithAttackMode(model layers.Module, f func(m *Model) error) (err error) {
 	if model == nil {
-		return fmt.Errorf("adversarial: nil model")
+		return fmt.Errorf("attacks: nil model")
 	}
 	restore := enterAttackMode(model)
 	defer restore()
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("adversarial: panic during the attack: %v", r)
+			err = fmt.Errorf("attacks: panic during the attack: %v", r)
 		}
 	}()
 	return f(newModel(model))

@@ -41,7 +41,7 @@ func (a Access) String() string {
 type PredictFunc func(x *tensor.Tensor) ([][]float32, error)
 
 // ErrLabelsOnly is returned (wrapped) by Scores on a label-only oracle.
-var ErrLabelsOnly = errors.New("adversarial: the oracle reveals labels only")
+var ErrLabelsOnly = errors.New("attacks: the oracle reveals labels only")
 
 // Oracle is a black-box attack's only access to the model: it answers
 // queries with scores or labels, per its Access, counts every query against
@@ -217,7 +217,7 @@ func (o *Oracle) query(idx []int, x *tensor.Tensor, charge bool) (*tensor.Tensor
 // begin starts a run over n samples of row shape row inside tm's box.
 func (o *Oracle) begin(n int, row []int, tm ThreatModel) error {
 	if o.active {
-		return fmt.Errorf("adversarial: the oracle is already serving a run")
+		return fmt.Errorf("attacks: the oracle is already serving a run")
 	}
 	o.active = true
 	o.used = make([]int, n)
@@ -261,10 +261,10 @@ func RunBlackBoxEps(ctx context.Context, a BlackBoxAttack, o *Oracle, x *tensor.
 		ctx = context.Background()
 	}
 	if a == nil || o == nil {
-		return nil, fmt.Errorf("adversarial: nil attack or oracle")
+		return nil, fmt.Errorf("attacks: nil attack or oracle")
 	}
 	if len(epsList) == 0 {
-		return nil, fmt.Errorf("adversarial: %s: empty eps list", a.Name())
+		return nil, fmt.Errorf("attacks: %s: empty eps list", a.Name())
 	}
 	for _, e := range epsList {
 		if err := tm.WithEps(e).Validate(); err != nil {
@@ -284,7 +284,7 @@ func RunBlackBoxEps(ctx context.Context, a BlackBoxAttack, o *Oracle, x *tensor.
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			res, err = nil, fmt.Errorf("adversarial: panic during the attack %s: %v", a.Name(), r)
+			res, err = nil, fmt.Errorf("attacks: panic during the attack %s: %v", a.Name(), r)
 		}
 	}()
 	all := make([]int, n)
@@ -294,7 +294,7 @@ func RunBlackBoxEps(ctx context.Context, a BlackBoxAttack, o *Oracle, x *tensor.
 	var pred []int
 	if u, ok := c.(Untargeted); ok && u == nil {
 		if pred, err = o.Labels(all, x); err != nil {
-			return nil, fmt.Errorf("adversarial: %s: clean query: %w", a.Name(), err)
+			return nil, fmt.Errorf("attacks: %s: clean query: %w", a.Name(), err)
 		}
 	}
 	crit, err := ResolveCriterion(c, n, pred)
@@ -304,13 +304,13 @@ func RunBlackBoxEps(ctx context.Context, a BlackBoxAttack, o *Oracle, x *tensor.
 	base := slices.Clone(o.used)
 	for _, e := range epsList {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("adversarial: %s: %w", a.Name(), err)
+			return nil, fmt.Errorf("attacks: %s: %w", a.Name(), err)
 		}
 		copy(o.used, base)
 		t := tm.WithEps(e)
 		adv, err := a.PerturbBlackBox(ctx, o, x.Clone(), crit, t)
 		if err != nil {
-			return nil, fmt.Errorf("adversarial: %s: %w", a.Name(), err)
+			return nil, fmt.Errorf("attacks: %s: %w", a.Name(), err)
 		}
 		if err := checkOutput(a.Name(), x, adv, t, false); err != nil {
 			return nil, err
@@ -318,7 +318,7 @@ func RunBlackBoxEps(ctx context.Context, a BlackBoxAttack, o *Oracle, x *tensor.
 		t.Project(x, adv)
 		out, err := o.query(all, adv, false)
 		if err != nil {
-			return nil, fmt.Errorf("adversarial: %s: final check: %w", a.Name(), err)
+			return nil, fmt.Errorf("attacks: %s: final check: %w", a.Name(), err)
 		}
 		if err := checkClasses(crit, out.Dim(1)); err != nil {
 			return nil, err

@@ -87,7 +87,7 @@ func (r *Result) SuccessRate() float64 {
 // labels (the robust accuracy, for Untargeted(labels) with the true labels).
 func (r *Result) Accuracy(labels []int) float64 {
 	if len(labels) != len(r.Pred) {
-		panic(fastgo.Errorf("adversarial.Result.Accuracy: %d labels for %d samples", len(labels), len(r.Pred)))
+		panic(fastgo.Errorf("attacks.Result.Accuracy: %d labels for %d samples", len(labels), len(r.Pred)))
 	}
 	n := 0
 	for i, p := range r.Pred {
@@ -121,10 +121,10 @@ func RunEps(ctx context.Context, a Attack, model layers.Module, x *tensor.Tensor
 		ctx = context.Background()
 	}
 	if a == nil {
-		return nil, fmt.Errorf("adversarial: nil attack")
+		return nil, fmt.Errorf("attacks: nil attack")
 	}
 	if len(epsList) == 0 {
-		return nil, fmt.Errorf("adversarial: %s: empty eps list", a.Name())
+		return nil, fmt.Errorf("attacks: %s: empty eps list", a.Name())
 	}
 	for _, e := range epsList {
 		if err := tm.WithEps(e).Validate(); err != nil {
@@ -143,7 +143,7 @@ func RunEps(ctx context.Context, a Attack, model layers.Module, x *tensor.Tensor
 		if mn, ok := a.(MinimumNormAttack); ok && mn.MinimumNorm() {
 			adv, err := a.Perturb(ctx, m, x.Clone(), crit, tm.WithEps(math.Inf(1)))
 			if err != nil {
-				return fmt.Errorf("adversarial: %s: %w", a.Name(), err)
+				return fmt.Errorf("attacks: %s: %w", a.Name(), err)
 			}
 			for _, e := range epsList {
 				r, err := finish(m, a.Name(), x, adv.Clone(), crit, tm.WithEps(e), true)
@@ -156,11 +156,11 @@ func RunEps(ctx context.Context, a Attack, model layers.Module, x *tensor.Tensor
 		}
 		for _, e := range epsList {
 			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("adversarial: %s: %w", a.Name(), err)
+				return fmt.Errorf("attacks: %s: %w", a.Name(), err)
 			}
 			adv, err := a.Perturb(ctx, m, x.Clone(), crit, tm.WithEps(e))
 			if err != nil {
-				return fmt.Errorf("adversarial: %s: %w", a.Name(), err)
+				return fmt.Errorf("attacks: %s: %w", a.Name(), err)
 			}
 			r, err := finish(m, a.Name(), x, adv, crit, tm.WithEps(e), false)
 			if err != nil {
@@ -231,7 +231,7 @@ func checkOutput(name string, x, adv *tensor.Tensor, tm ThreatModel, clip bool) 
 		if adv != nil {
 			s = adv.Shape()
 		}
-		return fmt.Errorf("adversarial: %s returned a batch of shape %v for input %v", name, s, x.Shape())
+		return fmt.Errorf("attacks: %s returned a batch of shape %v for input %v", name, s, x.Shape())
 	}
 	lo, hi := tm.Bounds()
 	tol := 1e-5 * math.Max(1, hi-lo)
@@ -239,10 +239,10 @@ func checkOutput(name string, x, adv *tensor.Tensor, tm ThreatModel, clip bool) 
 	for i, v := range adv.Data() {
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("adversarial: %s returned %v in sample %d", name, v, i/d)
+			return fmt.Errorf("attacks: %s returned %v in sample %d", name, v, i/d)
 		}
 		if !clip && (f < lo-tol || f > hi+tol) {
-			return fmt.Errorf("adversarial: %s returned %v in sample %d, outside the box [%g, %g] (a bug in the attack)", name, v, i/d, lo, hi)
+			return fmt.Errorf("attacks: %s returned %v in sample %d, outside the box [%g, %g] (a bug in the attack)", name, v, i/d, lo, hi)
 		}
 	}
 	if clip || math.IsInf(tm.Eps, 1) {
@@ -250,7 +250,7 @@ func checkOutput(name string, x, adv *tensor.Tensor, tm ThreatModel, clip bool) 
 	}
 	for i, nrm := range tm.Norms(x, adv) {
 		if nrm > tm.Eps+1e-5*math.Max(1, tm.Eps) {
-			return fmt.Errorf("adversarial: %s returned sample %d at %v distance %g > eps %g (a bug in the attack)", name, i, tm.Norm, nrm, tm.Eps)
+			return fmt.Errorf("attacks: %s returned sample %d at %v distance %g > eps %g (a bug in the attack)", name, i, tm.Norm, nrm, tm.Eps)
 		}
 	}
 	return nil

@@ -300,7 +300,7 @@ func (b *dctBasis) vector(k, channels int, dst []float64) {
 // drawn from g.
 func DCTOrder(channels, h, w, freq, stride int, g *tensor.RNG) []int {
 	if channels < 1 || h < 1 || w < 1 || freq < 1 || stride < 1 {
-		panic(fastgo.Errorf("adversarial.DCTOrder: channels %d, size %dx%d, freq %d, stride %d", channels, h, w, freq, stride))
+		panic(fastgo.Errorf("attacks.DCTOrder: channels %d, size %dx%d, freq %d, stride %d", channels, h, w, freq, stride))
 	}
 	band := func(u, v int) int {
 		m := max(u, v)

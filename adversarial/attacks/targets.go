@@ -16,7 +16,7 @@ import (
 // NaNs targets the first class other than its label).
 func RunnerUpTargets(outputs *tensor.Tensor, labels []int) Targeted {
 	if outputs.Rank() != 2 || outputs.Dim(1) < 2 {
-		panic(fastgo.Errorf("adversarial.RunnerUpTargets: outputs of shape %v, want [N, C] with C >= 2", outputs.Shape()))
+		panic(fastgo.Errorf("attacks.RunnerUpTargets: outputs of shape %v, want [N, C] with C >= 2", outputs.Shape()))
 	}
 	n, c := outputs.Dim(0), outputs.Dim(1)
 	if labels == nil {
@@ -29,7 +29,7 @@ func RunnerUpTargets(outputs *tensor.Tensor, labels []int) Targeted {
 	}
 	checkTargetArgs("RunnerUpTargets", labels, c)
 	if len(labels) != n {
-		panic(fastgo.Errorf("adversarial.RunnerUpTargets: %d labels for outputs of shape %v", len(labels), outputs.Shape()))
+		panic(fastgo.Errorf("attacks.RunnerUpTargets: %d labels for outputs of shape %v", len(labels), outputs.Shape()))
 	}
 	t := make(Targeted, n)
 	for i, y := range labels {

@@ -41,7 +41,7 @@ func (n Norm) valid() bool { return n == Linf || n == L2 || n == L1 }
 // the same length (one sample each).
 func (n Norm) Distance(a, b []float32) float64 {
 	if len(a) != len(b) {
-		panic(fastgo.Errorf("adversarial.Norm.Distance: lengths %d and %d", len(a), len(b)))
+		panic(fastgo.Errorf("attacks.Norm.Distance: lengths %d and %d", len(a), len(b)))
 	}
 	var s float64
 	switch n {
@@ -62,7 +62,7 @@ func (n Norm) Distance(a, b []float32) float64 {
 		}
 		return s
 	}
-	panic(fastgo.Errorf("adversarial.Norm.Distance: unknown norm %d", int(n)))
+	panic(fastgo.Errorf("attacks.Norm.Distance: unknown norm %d", int(n)))
 }
 
 // ThreatModel is what an adversary may do to an input: move it anywhere
@@ -108,14 +108,14 @@ func (tm ThreatModel) String() string {
 // norm, a negative or NaN Eps, or a box with Lo >= Hi or infinite bounds.
 func (tm ThreatModel) Validate() error {
 	if !tm.Norm.valid() {
-		return fmt.Errorf("adversarial: threat model has unknown norm %d", int(tm.Norm))
+		return fmt.Errorf("attacks: threat model has unknown norm %d", int(tm.Norm))
 	}
 	if math.IsNaN(tm.Eps) || tm.Eps < 0 {
-		return fmt.Errorf("adversarial: threat model Eps %v must be >= 0", tm.Eps)
+		return fmt.Errorf("attacks: threat model Eps %v must be >= 0", tm.Eps)
 	}
 	lo, hi := tm.Bounds()
 	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) || lo >= hi {
-		return fmt.Errorf("adversarial: threat model box [Lo=%v, Hi=%v] is not a finite interval with Lo < Hi", lo, hi)
+		return fmt.Errorf("attacks: threat model box [Lo=%v, Hi=%v] is not a finite interval with Lo < Hi", lo, hi)
 	}
 	return nil
 }
@@ -125,17 +125,17 @@ func (tm ThreatModel) Validate() error {
 // first offending sample and value.
 func (tm ThreatModel) CheckInput(x *tensor.Tensor) error {
 	if x == nil {
-		return fmt.Errorf("adversarial: input is nil")
+		return fmt.Errorf("attacks: input is nil")
 	}
 	if x.Rank() < 2 || x.Dim(0) == 0 || x.Len() == 0 {
-		return fmt.Errorf("adversarial: input of shape %v is not a non-empty batch [N, ...]", x.Shape())
+		return fmt.Errorf("attacks: input of shape %v is not a non-empty batch [N, ...]", x.Shape())
 	}
 	lo, hi := tm.Bounds()
 	d := x.Len() / x.Dim(0)
 	for i, v := range x.Data() {
 		f := float64(v)
 		if math.IsNaN(f) || f < lo || f > hi {
-			return fmt.Errorf("adversarial: input of shape %v: sample %d holds %v at offset %d, outside the box [%g, %g]", x.Shape(), i/d, v, i%d, lo, hi)
+			return fmt.Errorf("attacks: input of shape %v: sample %d holds %v at offset %d, outside the box [%g, %g]", x.Shape(), i/d, v, i%d, lo, hi)
 		}
 	}
 	return nil
@@ -198,7 +198,7 @@ func (tm ThreatModel) project(op string, x0, x *tensor.Tensor, exact bool) {
 
 func checkPair(op string, x0, x *tensor.Tensor) {
 	if !tensor.SameShape(x0.Shape(), x.Shape()) || x0.Rank() < 1 || x0.Dim(0) == 0 {
-		panic(fastgo.Errorf("adversarial.ThreatModel.%s: shapes %v and %v", op, x0.Shape(), x.Shape()))
+		panic(fastgo.Errorf("attacks.ThreatModel.%s: shapes %v and %v", op, x0.Shape(), x.Shape()))
 	}
 }
 
@@ -434,7 +434,7 @@ func shrinkToBall(norm Norm, eps float64, x0, x []float32) {
 // rest of the batch. With Eps +Inf the start is uniform in the box.
 func (tm ThreatModel) RandomStart(x0 *tensor.Tensor, rngs []*tensor.RNG) *tensor.Tensor {
 	if x0.Rank() < 1 || len(rngs) != x0.Dim(0) {
-		panic(fastgo.Errorf("adversarial.ThreatModel.RandomStart: %d generators for input %v", len(rngs), x0.Shape()))
+		panic(fastgo.Errorf("attacks.ThreatModel.RandomStart: %d generators for input %v", len(rngs), x0.Shape()))
 	}
 	lo, hi := tm.Bounds()
 	out := x0.Clone()

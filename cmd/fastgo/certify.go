@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -121,7 +121,7 @@ A model not trained on noisy inputs certifies almost nothing: train it with
 		source = fmt.Sprintf("the first %d validation images of %s", len(labels), desc)
 	}
 	fmt.Fprintf(stdout, "certifying %s: sigma %g, n0 %d, n %d, alpha %g\n", source, *sigma, *n0, *n, *alpha)
-	sm := &adversarial.Smoothed{Model: lm.Learner.Model, Sigma: *sigma, Batch: *batch, Seed: *seed}
+	sm := &robustness.Smoothed{Model: lm.Learner.Model, Sigma: *sigma, Batch: *batch, Seed: *seed}
 	certs, err := sm.Certify(ctx, x, *n0, *n, *alpha)
 	if err != nil {
 		return interrupted(ctx, err, "")
@@ -137,7 +137,7 @@ A model not trained on noisy inputs certifies almost nothing: train it with
 	}
 	res.CertifiedAccuracy = make([]float64, len(res.Radii))
 	for i, c := range certs {
-		if c.Class == adversarial.Abstain {
+		if c.Class == robustness.Abstain {
 			res.Abstained++
 			continue
 		}
@@ -155,7 +155,7 @@ A model not trained on noisy inputs certifies almost nothing: train it with
 	}
 	if len(certs) == 1 {
 		c := certs[0]
-		if c.Class == adversarial.Abstain {
+		if c.Class == robustness.Abstain {
 			fmt.Fprintf(stdout, "abstained: the top class got %d of %d noisy samples, pA >= %.4f is not above 1/2\n", c.Count, c.N, c.PA)
 		} else {
 			fmt.Fprintf(stdout, "certified %s within L2 radius %.4f (pA >= %.4f, %d of %d noisy samples); the label is %s\n",
@@ -169,7 +169,7 @@ A model not trained on noisy inputs certifies almost nothing: train it with
 		fmt.Fprint(stdout, table(rows))
 		radii := make([]float64, 0, len(certs))
 		for i, c := range certs {
-			if c.Class != adversarial.Abstain && c.Class == labels[i] {
+			if c.Class != robustness.Abstain && c.Class == labels[i] {
 				radii = append(radii, c.Radius)
 			}
 		}
@@ -189,7 +189,7 @@ A model not trained on noisy inputs certifies almost nothing: train it with
 		ok, abst := 0, 0
 		for i, p := range pred {
 			switch {
-			case p == adversarial.Abstain:
+			case p == robustness.Abstain:
 				abst++
 			case p == labels[i]:
 				ok++

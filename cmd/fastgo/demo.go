@@ -15,6 +15,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/render"
@@ -137,19 +138,19 @@ type demo struct {
 
 // demoSummary is report.json.
 type demoSummary struct {
-	Command      string              `json:"command"`
-	Quick        bool                `json:"quick"`
-	Seed         uint64              `json:"seed"`
-	GOMAXPROCS   int                 `json:"gomaxprocs"`
-	Plan         demoPlan            `json:"plan"`
-	Stages       []stageTime         `json:"stages"`
-	TotalSeconds float64             `json:"total_seconds"`
-	Training     demoTable           `json:"training"`
-	AdvTraining  demoTable           `json:"adversarial_training"`
-	Targeted     demoTargeted        `json:"targeted_example"`
-	Standard     *adversarial.Report `json:"standard"`
-	Adversarial  *adversarial.Report `json:"adversarial"`
-	Files        []string            `json:"files"`
+	Command      string             `json:"command"`
+	Quick        bool               `json:"quick"`
+	Seed         uint64             `json:"seed"`
+	GOMAXPROCS   int                `json:"gomaxprocs"`
+	Plan         demoPlan           `json:"plan"`
+	Stages       []stageTime        `json:"stages"`
+	TotalSeconds float64            `json:"total_seconds"`
+	Training     demoTable          `json:"training"`
+	AdvTraining  demoTable          `json:"adversarial_training"`
+	Targeted     demoTargeted       `json:"targeted_example"`
+	Standard     *robustness.Report `json:"standard"`
+	Adversarial  *robustness.Report `json:"adversarial"`
+	Files        []string           `json:"files"`
 }
 
 // demoTable is a results table of a fit.
@@ -305,7 +306,7 @@ func (d *demo) run(ctx context.Context) error {
 // class, as one batch, and shows the first that the model classified
 // correctly and the attack moved to its target (or, if none, the first
 // correct one), printing both predictions.
-func (d *demo) targeted(ctx context.Context, adv *adversarial.AdversarialLearner, dls *vision.DataLoaders) ([]adversarial.Example, error) {
+func (d *demo) targeted(ctx context.Context, adv *adversarial.AdversarialLearner, dls *vision.DataLoaders) ([]robustness.Example, error) {
 	ds := dls.Valid.Dataset()
 	n := min(32, ds.Len())
 	xs := make([]*tensor.Tensor, n)
@@ -368,18 +369,18 @@ func (d *demo) targeted(ctx context.Context, adv *adversarial.AdversarialLearner
 	fmt.Fprintf(d.out, "validation image %d, a %s: predicted %s (p=%.3f)\n", i, t.Label, t.Clean, t.CleanProb)
 	fmt.Fprintf(d.out, "target %s (its runner-up class): after %s the model says %s (p(%s)=%.3f); Linf %.3f, L2 %.3f: %s\n",
 		t.Target, t.Attack, t.Adversarial, t.Target, t.TargetProb, t.Linf, t.L2, map[bool]string{true: "target reached", false: "target not reached"}[t.Success])
-	ex := adversarial.Example{Index: i, Label: ys[i], CleanPred: clean.Index, AdvPred: ap.Index, Attack: res.Attack + " to " + t.Target, Eps: res.Eps, Clean: x, Adv: advX}
-	return []adversarial.Example{ex}, nil
+	ex := robustness.Example{Index: i, Label: ys[i], CleanPred: clean.Index, AdvPred: ap.Index, Attack: res.Attack + " to " + t.Target, Eps: res.Eps, Clean: x, Adv: advX}
+	return []robustness.Example{ex}, nil
 }
 
 // evaluate runs the demo's robustness suite on the learner's first
 // EvalSamples validation images.
-func (d *demo) evaluate(ctx context.Context, adv *adversarial.AdversarialLearner) (*adversarial.Report, error) {
+func (d *demo) evaluate(ctx context.Context, adv *adversarial.AdversarialLearner) (*robustness.Report, error) {
 	p := d.plan
-	s := adversarial.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, p.EpsList...).With(
-		adversarial.WhiteBox(attacks.FGSM{}),
-		adversarial.WhiteBox(attacks.PGD{Steps: p.PGDSteps, RandomStart: true, Seed: d.seed}),
-		adversarial.BlackBox(attacks.Square{Queries: p.SquareQueries, Seed: d.seed}, attacks.ScoreAccess, p.SquareQueries).AtEps(p.Eps),
+	s := robustness.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, p.EpsList...).With(
+		robustness.WhiteBox(attacks.FGSM{}),
+		robustness.WhiteBox(attacks.PGD{Steps: p.PGDSteps, RandomStart: true, Seed: d.seed}),
+		robustness.BlackBox(attacks.Square{Queries: p.SquareQueries, Seed: d.seed}, attacks.ScoreAccess, p.SquareQueries).AtEps(p.Eps),
 	).WithChecks(attacks.UnboundedPGD{Steps: p.UnboundedSteps})
 	s.Samples = p.EvalSamples
 	s.Examples = p.Examples
@@ -410,12 +411,12 @@ func stageList(st []stageTime) string {
 
 // beforeAfterTable compares two reports of the same suite: the clean
 // accuracy, each attack at each eps, the worst case and the masking flags.
-func beforeAfterTable(before, after *adversarial.Report) string {
+func beforeAfterTable(before, after *robustness.Report) string {
 	return "Robust accuracy (Linf, " + fmt.Sprint(before.Samples) + " validation images):\n" + table(beforeAfterRows(before, after))
 }
 
 // beforeAfterRows are beforeAfterTable's rows, the first its header.
-func beforeAfterRows(before, after *adversarial.Report) [][]string {
+func beforeAfterRows(before, after *robustness.Report) [][]string {
 	rows := [][]string{{"", "standard", "adversarially trained"}}
 	rows = append(rows, []string{"clean accuracy", fmt.Sprintf("%.3f", before.CleanAccuracy), fmt.Sprintf("%.3f", after.CleanAccuracy)})
 	for k, a := range before.Attacks {
@@ -434,7 +435,7 @@ func beforeAfterRows(before, after *adversarial.Report) [][]string {
 		wa, _ := after.WorstAccuracy(w.Eps)
 		rows = append(rows, []string{fmt.Sprintf("worst case eps %g", w.Eps), fmt.Sprintf("%.3f", w.RobustAccuracy), fmt.Sprintf("%.3f", wa)})
 	}
-	flags := func(r *adversarial.Report) string {
+	flags := func(r *robustness.Report) string {
 		var names []string
 		for _, c := range r.Flags() {
 			names = append(names, c.Name)
@@ -448,7 +449,7 @@ func beforeAfterRows(before, after *adversarial.Report) [][]string {
 }
 
 // write writes the demo's files.
-func (d *demo) write(l *learner.Learner, targeted []adversarial.Example, before, after *adversarial.Report) error {
+func (d *demo) write(l *learner.Learner, targeted []robustness.Example, before, after *robustness.Report) error {
 	files := []string{"report.md", "report.json", "loss.png", "robustness.png", "examples.png"}
 	if err := l.Recorder.PlotLoss(d.path("loss.png"), learner.SkipStart(0)); err != nil {
 		return err
@@ -458,7 +459,7 @@ func (d *demo) write(l *learner.Learner, targeted []adversarial.Example, before,
 	}
 	exs := slices.Clone(targeted)
 	exs = append(exs, before.Examples...)
-	img, err := adversarial.ExampleGrid(exs, before.Classes)
+	img, err := robustness.ExampleGrid(exs, before.Classes)
 	if err != nil {
 		return err
 	}
@@ -490,7 +491,7 @@ func (d *demo) writeJSON() error {
 }
 
 // markdown is report.md: the story of the run with its figures.
-func (d *demo) markdown(before, after *adversarial.Report) string {
+func (d *demo) markdown(before, after *robustness.Report) string {
 	var b strings.Builder
 	s := d.summary
 	p := d.plan

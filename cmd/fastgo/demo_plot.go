@@ -8,14 +8,14 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/render"
 )
 
 // plotRobustness writes robust accuracy against eps for both models: for
 // each, the worst case over the suite (solid) and PGD alone (dashed), from
 // the clean accuracy at eps 0.
-func plotRobustness(path string, before, after *adversarial.Report) error {
+func plotRobustness(path string, before, after *robustness.Report) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Robust accuracy against eps (Linf, %d validation images)", before.Samples)
 	p.X.Label.Text = "eps (pixels in [0,1])"
@@ -25,7 +25,7 @@ func plotRobustness(path string, before, after *adversarial.Report) error {
 	p.Legend.Top = true
 	for _, m := range []struct {
 		name string
-		r    *adversarial.Report
+		r    *robustness.Report
 		c    color.Color
 	}{{"standard", before, render.Color(0)}, {"adversarially trained", after, render.Color(1)}} {
 		worst := plotter.XYs{{X: 0, Y: m.r.CleanAccuracy}}
@@ -38,7 +38,7 @@ func plotRobustness(path string, before, after *adversarial.Report) error {
 			return err
 		}
 		for _, a := range m.r.Attacks {
-			if a.Kind != adversarial.Iterative || len(a.Results) < 2 {
+			if a.Kind != robustness.Iterative || len(a.Results) < 2 {
 				continue
 			}
 			pts := plotter.XYs{{X: 0, Y: m.r.CleanAccuracy}}

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/data"
 )
 
@@ -24,35 +24,35 @@ func init() {
 var robustnessSuites = []string{"standard", "quick", "black-box"}
 
 // robustnessSuite builds the suite named name for tm's norm at eps.
-func robustnessSuite(name string, tm attacks.ThreatModel, eps []float64, queries int) (adversarial.Suite, error) {
+func robustnessSuite(name string, tm attacks.ThreatModel, eps []float64, queries int) (robustness.Suite, error) {
 	switch name {
 	case "standard":
-		return adversarial.StandardSuiteFor(tm, eps...), nil
+		return robustness.StandardSuiteFor(tm, eps...), nil
 	case "quick":
 		var one attacks.Attack = attacks.FGSM{}
 		if tm.Norm == attacks.L2 {
 			one = attacks.FGM{}
 		}
-		s := adversarial.NewSuite(tm, eps...)
+		s := robustness.NewSuite(tm, eps...)
 		if tm.Norm != attacks.L1 {
-			s = s.With(adversarial.WhiteBox(one))
+			s = s.With(robustness.WhiteBox(one))
 		}
-		s = s.With(adversarial.WhiteBox(attacks.PGD{Steps: 20, RandomStart: true}))
+		s = s.With(robustness.WhiteBox(attacks.PGD{Steps: 20, RandomStart: true}))
 		if tm.Norm != attacks.L1 {
-			s = s.With(adversarial.BlackBox(attacks.Square{Queries: queries}, attacks.ScoreAccess, queries))
+			s = s.With(robustness.BlackBox(attacks.Square{Queries: queries}, attacks.ScoreAccess, queries))
 		}
 		return s.WithChecks(nil), nil
 	case "black-box":
 		if tm.Norm == attacks.L1 {
-			return adversarial.Suite{}, usagef("-suite black-box has no L1 attack (use -norm linf or l2)")
+			return robustness.Suite{}, usagef("-suite black-box has no L1 attack (use -norm linf or l2)")
 		}
-		return adversarial.NewSuite(tm, eps...).With(
-			adversarial.BlackBox(attacks.Square{Queries: queries}, attacks.ScoreAccess, queries),
-			adversarial.BlackBox(attacks.SimBA{Basis: attacks.DCTBasis, Queries: queries}, attacks.ScoreAccess, queries),
-			adversarial.BlackBox(attacks.HopSkipJump{Queries: queries}, attacks.LabelAccess, queries),
+		return robustness.NewSuite(tm, eps...).With(
+			robustness.BlackBox(attacks.Square{Queries: queries}, attacks.ScoreAccess, queries),
+			robustness.BlackBox(attacks.SimBA{Basis: attacks.DCTBasis, Queries: queries}, attacks.ScoreAccess, queries),
+			robustness.BlackBox(attacks.HopSkipJump{Queries: queries}, attacks.LabelAccess, queries),
 		), nil
 	}
-	return adversarial.Suite{}, usagef("unknown -suite %q (have %s)", name, strings.Join(robustnessSuites, ", "))
+	return robustness.Suite{}, usagef("unknown -suite %q (have %s)", name, strings.Join(robustnessSuites, ", "))
 }
 
 func runRobustness(args []string, stdout, stderr io.Writer) error {
@@ -129,7 +129,7 @@ The standard suite is thorough and slow (AutoAttack's 100-step APGDs and
 	fmt.Fprintf(stdout, "evaluating %s on the first %d validation images of %s: %s suite, %s eps %s\n",
 		lm.Source, len(y), desc, *suite, tm.Norm, *epsFlag)
 	s.Log = &prefixWriter{w: stdout, prefix: "  "}
-	r, err := adversarial.EvaluateRobustness(ctx, lm.Learner.Model, x, y, s)
+	r, err := robustness.Evaluate(ctx, lm.Learner.Model, x, y, s)
 	if err != nil {
 		return interrupted(ctx, err, "")
 	}

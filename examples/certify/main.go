@@ -17,6 +17,7 @@ import (
 	"os"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/callbacks"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
@@ -60,7 +61,7 @@ func run(small bool, sigma float64) error {
 		return err
 	}
 	x, y := b.X, b.Y
-	smoothed := &adversarial.Smoothed{Model: learn.Model, Sigma: sigma, Seed: 1}
+	smoothed := &robustness.Smoothed{Model: learn.Model, Sigma: sigma, Seed: 1}
 	const alpha = 0.001
 	certs, err := smoothed.Certify(ctx, x, n0, n, alpha)
 	if err != nil {
@@ -70,7 +71,7 @@ func run(small bool, sigma float64) error {
 	correct := make([]int, len(radii))
 	abstained := 0
 	for i, c := range certs {
-		if c.Class == adversarial.Abstain {
+		if c.Class == robustness.Abstain {
 			abstained++
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
@@ -43,7 +44,7 @@ func Example_flows() {
 	x := must(adv.GenerateAdvExample(img, adversarial.TargetLabel(3)))
 	pred := must(adv.Predict(x))
 	check(adv.FitOneCycle(ctx, 5, learner.Callbacks(adversarial.NewTrainer(nil, attacks.DefaultThreat()))))
-	report := must(adv.EvaluateRobustness(ctx, adversarial.StandardSuite(0.1)))
+	report := must(adv.EvaluateRobustness(ctx, robustness.StandardSuite(0.1)))
 	fmt.Println(pred.Class, report.WorstCase)
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/vision"
@@ -45,13 +46,13 @@ func main() {
 
 func run(small bool, epochs int) error {
 	ctx := context.Background()
-	show := learner.ProgressTo(os.Stdout)   // bars in a terminal, the results table in a log
-	suite := adversarial.StandardSuite(0.1) // 500 validation images, AutoAttack's cascade
+	show := learner.ProgressTo(os.Stdout)  // bars in a terminal, the results table in a log
+	suite := robustness.StandardSuite(0.1) // 500 validation images, AutoAttack's cascade
 	bs := 64
 	if small {
 		epochs, bs = 1, 16
-		suite = adversarial.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, 0.1).With(
-			adversarial.WhiteBox(attacks.FGSM{}), adversarial.WhiteBox(attacks.PGD{Steps: 5, RandomStart: true}),
+		suite = robustness.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, 0.1).With(
+			robustness.WhiteBox(attacks.FGSM{}), robustness.WhiteBox(attacks.PGD{Steps: 5, RandomStart: true}),
 		).WithChecks(attacks.UnboundedPGD{Steps: 5})
 		suite.Samples = 16
 	}

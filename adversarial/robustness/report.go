@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"bufio"
@@ -388,11 +388,11 @@ func (r *Report) WriteMarkdown(path string) error {
 // failed or killed write leaves the previous file).
 func (r *Report) WriteJSON(path string) error {
 	if err := r.checkFinite(); err != nil {
-		return fmt.Errorf("adversarial: WriteJSON %s: %w", path, err)
+		return fmt.Errorf("robustness: WriteJSON %s: %w", path, err)
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return fmt.Errorf("adversarial: WriteJSON %s: %w", path, err)
+		return fmt.Errorf("robustness: WriteJSON %s: %w", path, err)
 	}
 	b = append(b, '\n')
 	return writeAtomically(path, func(w io.Writer) error { _, err := w.Write(b); return err })
@@ -403,12 +403,12 @@ func (r *Report) WriteJSON(path string) error {
 func ReadReport(path string) (*Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("adversarial: ReadReport: %w", err)
+		return nil, fmt.Errorf("robustness: ReadReport: %w", err)
 	}
 	defer f.Close()
 	r, err := DecodeReport(f)
 	if err != nil {
-		return nil, fmt.Errorf("adversarial: ReadReport %s: %w", path, err)
+		return nil, fmt.Errorf("robustness: ReadReport %s: %w", path, err)
 	}
 	return r, nil
 }
@@ -495,7 +495,7 @@ func (r *Report) checkFinite() error {
 // directory, which is synced, closed and renamed over path.
 func writeAtomically(path string, write func(w io.Writer) error) error {
 	if err := atomicfile.Write(path, write); err != nil {
-		return fmt.Errorf("adversarial: writing %s: %w", path, err)
+		return fmt.Errorf("robustness: writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -505,7 +505,7 @@ func writeAtomically(path string, write func(w io.Writer) error) error {
 // against eps) and, when the report holds examples, examples.png.
 func (r *Report) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("adversarial: Save: %w", err)
+		return fmt.Errorf("robustness: Save: %w", err)
 	}
 	if err := r.WriteJSON(filepath.Join(dir, "report.json")); err != nil {
 		return err

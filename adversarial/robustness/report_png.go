@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"fmt"
@@ -82,7 +82,7 @@ func (r *Report) PlotAccuracy(path string) error {
 		}
 	}
 	if lines == 0 {
-		return fmt.Errorf("adversarial: PlotAccuracy %s: no attack results to plot", path)
+		return fmt.Errorf("robustness: PlotAccuracy %s: no attack results to plot", path)
 	}
 	p.Legend.Top = true
 	p.X.Min = 0
@@ -101,7 +101,7 @@ func (r *Report) WriteExamples(path string, maxN int) error {
 	}
 	img, err := ExampleGrid(ex, r.Classes)
 	if err != nil {
-		return fmt.Errorf("adversarial: WriteExamples %s: %w", path, err)
+		return fmt.Errorf("robustness: WriteExamples %s: %w", path, err)
 	}
 	return render.WritePNG(path, img)
 }

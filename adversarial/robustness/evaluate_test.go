@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"bytes"
@@ -13,8 +13,6 @@ import (
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
-	"github.com/fastgo-ml/fastgo/data"
-	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -31,7 +29,7 @@ func TestEvaluateLinearKnownOutcome(t *testing.T) {
 	m := testmodels.NewLinear4(1, false)
 	x, y := testmodels.EvalData(m, 60, 2)
 	eps := []float64{0.02, 0.05, 0.1}
-	rep, err := EvaluateRobustness(context.Background(), m, x, y, quickSuite(eps...))
+	rep, err := Evaluate(context.Background(), m, x, y, quickSuite(eps...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +132,7 @@ func TestEvaluateLinearKnownOutcome(t *testing.T) {
 func TestEvaluateMaskedModel(t *testing.T) {
 	m := testmodels.NewLinear4(3, true)
 	x, y := testmodels.EvalData(m, 60, 4)
-	rep, err := EvaluateRobustness(context.Background(), m, x, y, quickSuite(0.1, 0.25))
+	rep, err := Evaluate(context.Background(), m, x, y, quickSuite(0.1, 0.25))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +188,7 @@ func TestEvaluateChecksFire(t *testing.T) {
 	m := testmodels.NewLinear4(1, false)
 	x, y := testmodels.EvalData(m, 40, 5)
 	s := NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, 0.1, 0.2).With(WhiteBox(attacks.FGSM{}), WhiteBox(idleAttack{}), WhiteBox(fadingAttack{}))
-	rep, err := EvaluateRobustness(context.Background(), m, x, y, s)
+	rep, err := Evaluate(context.Background(), m, x, y, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +213,7 @@ func TestEvaluateBatchSizeDoesNotMatter(t *testing.T) {
 	for _, bs := range []int{0, 7} {
 		s := quickSuite(0.05, 0.1)
 		s.BatchSize = bs
-		rep, err := EvaluateRobustness(context.Background(), m, x, y, s)
+		rep, err := Evaluate(context.Background(), m, x, y, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +261,7 @@ func TestEvaluateBlackBoxOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := EvaluateRobustness(context.Background(), m, x, y, s)
+	ref, err := Evaluate(context.Background(), m, x, y, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +285,7 @@ func TestEvaluateCancelled(t *testing.T) {
 	x, y := testmodels.EvalData(m, 10, 8)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := EvaluateRobustness(ctx, m, x, y, quickSuite(0.1)); !errors.Is(err, context.Canceled) {
+	if _, err := Evaluate(ctx, m, x, y, quickSuite(0.1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
@@ -314,7 +312,7 @@ func TestEvaluateRejects(t *testing.T) {
 		{"bad norm", NewSuite(attacks.ThreatModel{Norm: attacks.Norm(7)}, 0.1), x, y},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := EvaluateRobustness(context.Background(), m, c.x, c.labels, c.s)
+			_, err := Evaluate(context.Background(), m, c.x, c.labels, c.s)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -326,7 +324,7 @@ func TestEvaluateRejects(t *testing.T) {
 func TestEvaluateSkipsAPGDTBelowFourClasses(t *testing.T) {
 	m := testmodels.NewTinyCNN(2) // 3 classes
 	x := testmodels.Images(8, 1)
-	rep, err := EvaluateRobustness(context.Background(), m, x, testmodels.Predict(m, x), quickSuite(0.1))
+	rep, err := Evaluate(context.Background(), m, x, testmodels.Predict(m, x), quickSuite(0.1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,33 +334,6 @@ func TestEvaluateSkipsAPGDTBelowFourClasses(t *testing.T) {
 	}
 	if !strings.Contains(rep.Table(), "skipped") {
 		t.Error("the skip is not in the table")
-	}
-}
-
-func TestLearnerEvaluateRobustness(t *testing.T) {
-	m := testmodels.NewLinear4(1, false)
-	x, y := testmodels.EvalData(m, 50, 10)
-	data := &data.SliceData{
-		Train: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
-		Valid: &data.SliceLoader{X: x, Y: y, BatchSize: 16},
-		Vocab: []string{"a", "b", "c", "d"},
-	}
-	adv := NewLearner(learner.New(data, m))
-	s := quickSuite(0.1)
-	s.Samples = 20
-	rep, err := adv.EvaluateRobustness(context.Background(), s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Samples != 20 || !slices.Equal(rep.Classes, data.Vocab) || !slices.Equal(rep.Labels, y[:20]) {
-		t.Errorf("samples %d, classes %v, labels %v", rep.Samples, rep.Classes, rep.Labels)
-	}
-	direct, err := EvaluateRobustness(context.Background(), m, x.Narrow0(0, 20), y[:20], s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if direct.WorstCase[0].RobustAccuracy != rep.WorstCase[0].RobustAccuracy {
-		t.Error("the learner's evaluation differs from the direct one")
 	}
 }
 

@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// EvaluateRobustness measures how robust model is on the batch x [N, ...]
+// Evaluate measures how robust model is on the batch x [N, ...]
 // ([0,1] pixels, inside the suite's box) with true labels, by running the
 // suite s (see StandardSuite), and returns the report:
 //
@@ -35,9 +35,9 @@ import (
 // The run is repeatable (the attacks' seeds and per-sample streams; the
 // batch size does not matter) and stops soon after ctx is cancelled,
 // returning its error. The model's modes and frozen flags are restored.
-func EvaluateRobustness(ctx context.Context, model layers.Module, x *tensor.Tensor, labels []int, s Suite) (*Report, error) {
+func Evaluate(ctx context.Context, model layers.Module, x *tensor.Tensor, labels []int, s Suite) (*Report, error) {
 	if model == nil {
-		return nil, fmt.Errorf("adversarial: EvaluateRobustness: nil model")
+		return nil, fmt.Errorf("robustness.Evaluate: nil model")
 	}
 	return evaluate(ctx, evalTarget{module: model}, x, labels, s)
 }
@@ -48,17 +48,17 @@ func EvaluateRobustness(ctx context.Context, model layers.Module, x *tensor.Tens
 // white-box checks (unbounded attack, gradients) are not available.
 func EvaluateBlackBox(ctx context.Context, predict attacks.PredictFunc, x *tensor.Tensor, labels []int, s Suite) (*Report, error) {
 	if predict == nil {
-		return nil, fmt.Errorf("adversarial: EvaluateBlackBox: nil prediction function")
+		return nil, fmt.Errorf("robustness.EvaluateBlackBox: nil prediction function")
 	}
 	for _, group := range [][]SuiteAttack{s.Attacks, s.AutoAttack} {
 		for _, a := range group {
 			if a.Attack != nil {
-				return nil, fmt.Errorf("adversarial: EvaluateBlackBox: %s is a white-box attack, which needs the model (use Suite.BlackBoxOnly)", a.DisplayName())
+				return nil, fmt.Errorf("robustness.EvaluateBlackBox: %s is a white-box attack, which needs the model (use Suite.BlackBoxOnly)", a.DisplayName())
 			}
 		}
 	}
 	if s.Unbounded != nil || s.GradientCheck {
-		return nil, fmt.Errorf("adversarial: EvaluateBlackBox: the unbounded and gradient checks need the model (use Suite.BlackBoxOnly)")
+		return nil, fmt.Errorf("robustness.EvaluateBlackBox: the unbounded and gradient checks need the model (use Suite.BlackBoxOnly)")
 	}
 	return evaluate(ctx, evalTarget{predict: predict}, x, labels, s)
 }
@@ -92,16 +92,16 @@ func (t evalTarget) outputs(x *tensor.Tensor, bs int) (*tensor.Tensor, error) {
 	for s := 0; s < n; s += bs {
 		rows, err := t.predict(x.Narrow0(s, min(bs, n-s)))
 		if err != nil {
-			return nil, fmt.Errorf("adversarial: prediction function: %w", err)
+			return nil, fmt.Errorf("robustness: prediction function: %w", err)
 		}
 		if len(rows) != min(bs, n-s) || len(rows) == 0 || len(rows[0]) < 2 {
-			return nil, fmt.Errorf("adversarial: prediction function returned %d rows for %d inputs", len(rows), min(bs, n-s))
+			return nil, fmt.Errorf("robustness: prediction function returned %d rows for %d inputs", len(rows), min(bs, n-s))
 		}
 		c := len(rows[0])
 		o := tensor.New[float32](len(rows), c)
 		for i, r := range rows {
 			if len(r) != c {
-				return nil, fmt.Errorf("adversarial: prediction function returned rows of %d and %d scores", c, len(r))
+				return nil, fmt.Errorf("robustness: prediction function returned rows of %d and %d scores", c, len(r))
 			}
 			copy(o.Data()[i*c:], r)
 		}
@@ -160,11 +160,11 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 		return nil, err
 	}
 	if err := s.Threat.CheckInput(x); err != nil {
-		return nil, fmt.Errorf("adversarial: EvaluateRobustness: %w", err)
+		return nil, fmt.Errorf("robustness.Evaluate: %w", err)
 	}
 	n := x.Dim(0)
 	if len(labels) != n {
-		return nil, fmt.Errorf("adversarial: EvaluateRobustness: %d labels for %d samples", len(labels), n)
+		return nil, fmt.Errorf("robustness.Evaluate: %d labels for %d samples", len(labels), n)
 	}
 	ev := &evaluator{ctx: ctx, tgt: tgt, s: s, x: x, labels: labels, n: n, d: x.Len() / n,
 		bs: batch.OrDefault(s.BatchSize, 250), tol: s.Tolerance, examples: map[int]*Example{}}
@@ -183,7 +183,7 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 	ev.nc = ev.clean.Dim(1)
 	for i, y := range labels {
 		if y < 0 || y >= ev.nc {
-			return nil, fmt.Errorf("adversarial: EvaluateRobustness: label %d of sample %d out of range for a model with %d outputs", y, i, ev.nc)
+			return nil, fmt.Errorf("robustness.Evaluate: label %d of sample %d out of range for a model with %d outputs", y, i, ev.nc)
 		}
 	}
 	ev.pred = attacks.Predictions(ev.clean)
@@ -335,7 +335,7 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 	}
 	for s := 0; s < len(idx); s += ev.bs {
 		if err := ev.ctx.Err(); err != nil {
-			return nil, fmt.Errorf("adversarial: EvaluateRobustness: %w", err)
+			return nil, fmt.Errorf("robustness.Evaluate: %w", err)
 		}
 		rows := idx[s:min(s+ev.bs, len(idx))]
 		xb := batch.Select(ev.x, rows)
@@ -348,7 +348,7 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 			}
 			t := e.Targets(yb, cb, ev.nc)
 			if len(t) != len(rows) {
-				return nil, fmt.Errorf("adversarial: EvaluateRobustness: %s: the target rule gave %d targets for %d samples", e.DisplayName(), len(t), len(rows))
+				return nil, fmt.Errorf("robustness.Evaluate: %s: the target rule gave %d targets for %d samples", e.DisplayName(), len(t), len(rows))
 			}
 			crit = t
 		}
@@ -360,7 +360,7 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 			rs, err = attacks.RunBlackBoxEps(ev.ctx, e.BlackBox, ev.tgt.oracle(e), xb, crit, ev.s.Threat, list)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("adversarial: EvaluateRobustness: %s: %w", e.DisplayName(), err)
+			return nil, fmt.Errorf("robustness.Evaluate: %s: %w", e.DisplayName(), err)
 		}
 		for k, r := range rs {
 			o := out[k]

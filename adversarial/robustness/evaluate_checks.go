@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"fmt"
@@ -190,7 +190,7 @@ func (ev *evaluator) checks(rep *Report, eps []float64, runs [][]*entryEps, stag
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("adversarial: EvaluateRobustness: gradient check: %w", err)
+			return fmt.Errorf("robustness.Evaluate: gradient check: %w", err)
 		}
 		share := float64(g.Zero+g.NonFinite) / float64(g.Checked)
 		rep.Gradients = g

@@ -1,19 +1,19 @@
-package adversarial_test
+package robustness_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// EvaluateRobustness runs a suite (here the standard one at two eps) and
+// Evaluate runs a suite (here the standard one at two eps) and
 // returns a report: clean and robust accuracies, the AutoAttack-style
 // worst case, and the gradient-masking checks. The report prints as a
 // table (WriteTable) and saves as JSON, Markdown and PNG files (Save).
-func ExampleEvaluateRobustness() {
+func ExampleEvaluate() {
 	model := testmodels.TinyLinear() // a hand-set linear classifier of 2x2 images
 	// The Linf distances of the six images to the nearest boundary are, in
 	// closed form, 0.3, 0.1, 0.3, 0.04, 0.2 and 0.1.
@@ -26,7 +26,7 @@ func ExampleEvaluateRobustness() {
 		0.4, 0.4, 0.6, 0.6, // bottom, close
 	}, 6, 1, 2, 2)
 	labels := []int{0, 0, 1, 1, 2, 2}
-	rep, err := adversarial.EvaluateRobustness(context.Background(), model, x, labels, adversarial.StandardSuite(0.05, 0.15))
+	rep, err := robustness.Evaluate(context.Background(), model, x, labels, robustness.StandardSuite(0.05, 0.15))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func TestEvaluateStandardFullFashionMNIST(t *testing.T) {
 func evaluateFull(t *testing.T, name string, s Suite, n int) {
 	l, x, y := testmodels.W2Model(t, n)
 	start := time.Now()
-	rep, err := EvaluateRobustness(context.Background(), l.Model, x, y, s)
+	rep, err := Evaluate(context.Background(), l.Model, x, y, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"context"
@@ -72,7 +72,7 @@ func (s *Smoothed) Certify(ctx context.Context, x *tensor.Tensor, n0, n int, alp
 		return nil, err
 	}
 	if n0 < 1 || n < 1 {
-		return nil, fmt.Errorf("adversarial: Smoothed.Certify: n0 = %d and n = %d must be >= 1", n0, n)
+		return nil, fmt.Errorf("robustness.Smoothed.Certify: n0 = %d and n = %d must be >= 1", n0, n)
 	}
 	out := make([]Certificate, x.Dim(0))
 	err := s.each(ctx, x, func(i int, sample func(k int) ([]int, error)) error {
@@ -111,7 +111,7 @@ func (s *Smoothed) Predict(ctx context.Context, x *tensor.Tensor, n int, alpha f
 		return nil, err
 	}
 	if n < 1 {
-		return nil, fmt.Errorf("adversarial: Smoothed.Predict: n = %d must be >= 1", n)
+		return nil, fmt.Errorf("robustness.Smoothed.Predict: n = %d must be >= 1", n)
 	}
 	out := make([]int, x.Dim(0))
 	err := s.each(ctx, x, func(i int, sample func(k int) ([]int, error)) error {
@@ -139,25 +139,25 @@ func (s *Smoothed) Predict(ctx context.Context, x *tensor.Tensor, n int, alpha f
 
 func (s *Smoothed) check(op string, x *tensor.Tensor, alpha float64) error {
 	if s.Model == nil {
-		return fmt.Errorf("adversarial: Smoothed.%s: nil model", op)
+		return fmt.Errorf("robustness.Smoothed.%s: nil model", op)
 	}
 	if !(s.Sigma > 0) || math.IsInf(s.Sigma, 0) {
-		return fmt.Errorf("adversarial: Smoothed.%s: Sigma %v must be finite and > 0", op, s.Sigma)
+		return fmt.Errorf("robustness.Smoothed.%s: Sigma %v must be finite and > 0", op, s.Sigma)
 	}
 	if !(alpha > 0 && alpha < 1) {
-		return fmt.Errorf("adversarial: Smoothed.%s: alpha %v must be in (0, 1)", op, alpha)
+		return fmt.Errorf("robustness.Smoothed.%s: alpha %v must be in (0, 1)", op, alpha)
 	}
 	if x == nil || x.Rank() < 2 || x.Dim(0) == 0 || x.Len() == 0 {
 		var sh []int
 		if x != nil {
 			sh = x.Shape()
 		}
-		return fmt.Errorf("adversarial: Smoothed.%s: input of shape %v is not a non-empty batch [N, ...]", op, sh)
+		return fmt.Errorf("robustness.Smoothed.%s: input of shape %v is not a non-empty batch [N, ...]", op, sh)
 	}
 	for j, v := range x.Data() {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			d := x.Len() / x.Dim(0)
-			return fmt.Errorf("adversarial: Smoothed.%s: input sample %d holds %v at offset %d", op, j/d, v, j%d)
+			return fmt.Errorf("robustness.Smoothed.%s: input sample %d holds %v at offset %d", op, j/d, v, j%d)
 		}
 	}
 	return nil
@@ -233,7 +233,7 @@ func argmaxCount(c []int) int {
 // n it is alpha^(1/n).
 func ClopperPearsonLower(k, n int, alpha float64) float64 {
 	if k < 0 || k > n || n < 1 {
-		panic(fastgo.Errorf("adversarial.ClopperPearsonLower: %d successes in %d trials", k, n))
+		panic(fastgo.Errorf("robustness.ClopperPearsonLower: %d successes in %d trials", k, n))
 	}
 	if k == 0 {
 		return 0
@@ -250,7 +250,7 @@ func ClopperPearsonLower(k, n int, alpha float64) float64 {
 // and 1 when k = n/2. n = 0 gives 1.
 func BinomialTestPValue(k, n int) float64 {
 	if k < 0 || k > n {
-		panic(fastgo.Errorf("adversarial.BinomialTestPValue: %d successes in %d trials", k, n))
+		panic(fastgo.Errorf("robustness.BinomialTestPValue: %d successes in %d trials", k, n))
 	}
 	if n == 0 || 2*k == n {
 		return 1

@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"fmt"
@@ -54,7 +54,7 @@ func (k *AttackKind) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("adversarial: unknown attack kind %q", b)
+	return fmt.Errorf("robustness: unknown attack kind %q", b)
 }
 
 // TargetRule chooses the targets of a targeted attack in an evaluation
@@ -339,18 +339,18 @@ func FastSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 // validate checks the suite and returns its eps sorted.
 func (s Suite) validate() ([]float64, error) {
 	if err := s.Threat.WithEps(0).Validate(); err != nil {
-		return nil, fmt.Errorf("adversarial: suite: %w", err)
+		return nil, fmt.Errorf("robustness: suite: %w", err)
 	}
 	if len(s.Eps) == 0 {
-		return nil, fmt.Errorf("adversarial: suite: empty Eps")
+		return nil, fmt.Errorf("robustness: suite: empty Eps")
 	}
 	if s.Tolerance < 0 || math.IsNaN(s.Tolerance) || s.BatchSize < 0 || s.Samples < 0 || s.Examples < 0 {
-		return nil, fmt.Errorf("adversarial: suite: bad setting (Tolerance %v, BatchSize %d, Samples %d, Examples %d)", s.Tolerance, s.BatchSize, s.Samples, s.Examples)
+		return nil, fmt.Errorf("robustness: suite: bad setting (Tolerance %v, BatchSize %d, Samples %d, Examples %d)", s.Tolerance, s.BatchSize, s.Samples, s.Examples)
 	}
 	check := func(what string, eps []float64) error {
 		for _, e := range eps {
 			if math.IsNaN(e) || math.IsInf(e, 0) || e < 0 {
-				return fmt.Errorf("adversarial: suite: %s eps %v must be finite and >= 0 (the unbounded check is Suite.Unbounded)", what, e)
+				return fmt.Errorf("robustness: suite: %s eps %v must be finite and >= 0 (the unbounded check is Suite.Unbounded)", what, e)
 			}
 		}
 		return nil
@@ -366,20 +366,20 @@ func (s Suite) validate() ([]float64, error) {
 				field = "AutoAttack"
 			}
 			if (a.Attack == nil) == (a.BlackBox == nil) {
-				return nil, fmt.Errorf("adversarial: suite: %s[%d] must set exactly one of Attack and BlackBox", field, k)
+				return nil, fmt.Errorf("robustness: suite: %s[%d] must set exactly one of Attack and BlackBox", field, k)
 			}
 			if a.Access != attacks.ScoreAccess && a.Access != attacks.LabelAccess {
-				return nil, fmt.Errorf("adversarial: suite: %s[%d] (%s) has unknown access %v", field, k, a.DisplayName(), a.Access)
+				return nil, fmt.Errorf("robustness: suite: %s[%d] (%s) has unknown access %v", field, k, a.DisplayName(), a.Access)
 			}
 			if err := check(field+"["+a.DisplayName()+"]", a.Eps); err != nil {
 				return nil, err
 			}
 			if gi == 1 && a.Eps != nil {
-				return nil, fmt.Errorf("adversarial: suite: AutoAttack[%d] (%s) sets Eps: the cascade runs at the suite's eps", k, a.DisplayName())
+				return nil, fmt.Errorf("robustness: suite: AutoAttack[%d] (%s) sets Eps: the cascade runs at the suite's eps", k, a.DisplayName())
 			}
 			key := field + "/" + a.DisplayName()
 			if names[key] {
-				return nil, fmt.Errorf("adversarial: suite: two %s named %q (set Name)", field, a.DisplayName())
+				return nil, fmt.Errorf("robustness: suite: two %s named %q (set Name)", field, a.DisplayName())
 			}
 			names[key] = true
 		}

@@ -1,10 +1,10 @@
-package adversarial_test
+package robustness_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/fastgo-ml/fastgo/adversarial"
+	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
@@ -16,7 +16,7 @@ func ExampleSmoothed_Certify() {
 	lin := layers.NewLinear(4, 3, tensor.NewRNG(1))
 	lin.Weight.Data().Fill(0)
 	copy(lin.Bias.Data().Data(), []float32{0, 1, 0}) // always class 1
-	s := &adversarial.Smoothed{Model: layers.NewSequential(layers.NewFlatten(), lin), Sigma: 0.5}
+	s := &robustness.Smoothed{Model: layers.NewSequential(layers.NewFlatten(), lin), Sigma: 0.5}
 	img := tensor.Full[float32](0.5, 1, 1, 2, 2)
 	certs, err := s.Certify(context.Background(), img, 100, 100000, 0.001)
 	if err != nil {

@@ -1,4 +1,4 @@
-package adversarial
+package robustness
 
 import (
 	"bufio"
@@ -27,7 +27,7 @@ func sampleReport(t testing.TB, n int) *Report {
 	t.Helper()
 	m := testmodels.NewLinear4(1, false)
 	x, y := testmodels.EvalData(m, n, 2)
-	rep, err := EvaluateRobustness(context.Background(), m, x, y, quickSuite(0.05, 0.1))
+	rep, err := Evaluate(context.Background(), m, x, y, quickSuite(0.05, 0.1))
 	if err != nil {
 		t.Fatal(err)
 	}
