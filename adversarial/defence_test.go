@@ -3,6 +3,7 @@ package adversarial
 import (
 	"context"
 	"math"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -42,8 +43,7 @@ func TestTrainerBatches(t *testing.T) {
 	for _, clean := range []float64{0, 0.25, 1} {
 		l := testmodels.SynthLearner(1)
 		m := l.Model.(*testmodels.ConvNet)
-		tr := NewTrainer(nil, tm)
-		tr.CleanFraction = clean
+		tr := NewTrainer(Threat(tm), CleanFraction(clean))
 		var orig *tensor.Tensor
 		var bnMean []float32
 		batches, validSeen := 0, 0
@@ -125,8 +125,7 @@ func (a seedAttack) Perturb(_ context.Context, _ *attacks.Model, x *tensor.Tenso
 func TestTrainerSeedsPerBatch(t *testing.T) {
 	run := func(seed uint64) []uint64 {
 		var seeds []uint64
-		tr := NewTrainer(seedAttack{seeds: &seeds}, attacks.DefaultThreat())
-		tr.Seed = seed
+		tr := NewTrainer(Attack(seedAttack{seeds: &seeds}), Seed(seed))
 		if err := testmodels.SynthLearner(1).Fit(context.Background(), 2, learner.Callbacks(tr)); err != nil {
 			t.Fatal(err)
 		}
@@ -162,10 +161,10 @@ func TestAdversarialTrainingRobust(t *testing.T) {
 		name string
 		cb   learner.Callback
 	}{
-		{"PGD-AT", NewTrainer(attacks.PGD{Steps: 5, RandomStart: true, LastIterate: true}, tm)},
+		{"PGD-AT", NewTrainer(Attack(attacks.PGD{Steps: 5, RandomStart: true, LastIterate: true}), Threat(tm))},
 		{"TRADES", &TRADES{Threat: tm, Beta: 3, Steps: 5}},
-		{"fast AT", NewFastAT(tm)},
-		{"PGD-AT half clean", &AdversarialTrainer{Threat: tm, CleanFraction: 0.5}},
+		{"fast AT", NewFastAT(Threat(tm))},
+		{"PGD-AT half clean", NewTrainer(Threat(tm), CleanFraction(0.5))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			l := testmodels.SynthLearner(7)
@@ -187,8 +186,8 @@ func TestAdversarialTrainingRobust(t *testing.T) {
 					t.Errorf("TRADES KL record %v", cb.KL)
 				}
 			case *AdversarialTrainer:
-				if cb.Guard != nil && (len(cb.Guard.Checks) != 8 || cb.Guard.Tripped()) {
-					t.Errorf("guard checks %+v", cb.Guard.Checks)
+				if cb.Guard() != nil && (len(cb.Guard().Checks) != 8 || cb.Guard().Tripped()) {
+					t.Errorf("guard checks %+v", cb.Guard().Checks)
 				}
 			}
 		})
@@ -219,7 +218,7 @@ func TestOverfitGuard(t *testing.T) {
 	tm := attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.08}
 	t.Run("stop", func(t *testing.T) {
 		l := testmodels.SynthLearner(7)
-		tr := NewFastAT(tm)
+		tr := NewFastAT(Threat(tm))
 		var good *layers.StateDict
 		keep := spy{TrainerOrder + 1, func(l *learner.Learner, e learner.Event) error {
 			if e == learner.AfterTrain && l.Epoch == 2 {
@@ -238,7 +237,7 @@ func TestOverfitGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := tr.Guard
+		g := tr.Guard()
 		if len(g.Checks) != 4 || !g.Tripped() || !g.Checks[3].Tripped || epochs != 4 {
 			t.Fatalf("checks %+v, %d epochs run", g.Checks, epochs)
 		}
@@ -258,9 +257,7 @@ func TestOverfitGuard(t *testing.T) {
 	})
 	t.Run("lower lr", func(t *testing.T) {
 		l := testmodels.SynthLearner(7)
-		tr := NewFastAT(tm)
-		tr.Guard.Action = GuardLowerLR
-		tr.Guard.Every = 5
+		tr := NewFastAT(Threat(tm), Guard(&OverfitGuard{Action: GuardLowerLR, Every: 5}))
 		var ratios []float64
 		var sched float64
 		before := spy{TrainerOrder - 1, func(l *learner.Learner, e learner.Event) error {
@@ -278,7 +275,7 @@ func TestOverfitGuard(t *testing.T) {
 		if err := l.FitOneCycle(context.Background(), 3, learner.LR(1e-2), learner.Callbacks(tr, before, after, sabotage(24))); err != nil {
 			t.Fatal(err)
 		}
-		g := tr.Guard
+		g := tr.Guard()
 		if g.Trips != 1 || len(g.Checks) != 9 {
 			t.Fatalf("checks %+v", g.Checks)
 		}
@@ -292,4 +289,45 @@ func TestOverfitGuard(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTrainerOptions: with no options NewTrainer is Madry's PGD-10 within
+// DefaultThreat and NewFastAT FGSM from a random start with step 1.25 eps
+// and a guard; the options set each setting, Eps on whichever threat model.
+func TestTrainerOptions(t *testing.T) {
+	madryPGD := attacks.PGD{Steps: 10, RandomStart: true, LastIterate: true}
+	l2 := attacks.ThreatModel{Norm: attacks.L2, Eps: 1}
+	g := &OverfitGuard{Every: 3}
+	for _, c := range []struct {
+		name   string
+		tr     *AdversarialTrainer
+		attack attacks.Attack
+		threat attacks.ThreatModel
+		guard  bool
+	}{
+		{"NewTrainer()", NewTrainer(), nil, attacks.DefaultThreat(), false},
+		{"NewTrainer(Eps)", NewTrainer(Eps(0.2)), nil, attacks.DefaultThreat().WithEps(0.2), false},
+		{"NewTrainer(Eps, Threat)", NewTrainer(Eps(0.5), Threat(l2)), nil, l2.WithEps(0.5), false},
+		{"NewTrainer(Attack, Guard)", NewTrainer(Attack(attacks.FGSM{}), Guard(g)), attacks.FGSM{}, attacks.DefaultThreat(), true},
+		{"NewFastAT()", NewFastAT(), attacks.PGD{Steps: 1, Alpha: 1.25 * 0.1, RandomStart: true, LastIterate: true}, attacks.DefaultThreat(), true},
+		{"NewFastAT(Eps)", NewFastAT(Eps(0.2)), attacks.PGD{Steps: 1, Alpha: 1.25 * 0.2, RandomStart: true, LastIterate: true}, attacks.DefaultThreat().WithEps(0.2), true},
+	} {
+		tr := c.tr
+		if err := tr.Handle(testmodels.SynthLearner(1), learner.BeforeFit); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		want := c.attack
+		if want == nil {
+			want = madryPGD
+		}
+		if !reflect.DeepEqual(tr.attack, want) || tr.threat != c.threat || (tr.Guard() != nil) != c.guard {
+			t.Errorf("%s: attack %#v within %v, guard %v", c.name, tr.attack, tr.threat, tr.Guard())
+		}
+	}
+	if tr := NewTrainer(Guard(g), CleanFraction(0.5), Seed(7)); tr.Guard() != g || tr.cleanFraction != 0.5 || tr.seed != 7 {
+		t.Errorf("Guard, CleanFraction and Seed: %v, %v, %v", tr.Guard(), tr.cleanFraction, tr.seed)
+	}
+	if err := NewTrainer(CleanFraction(2)).Handle(testmodels.SynthLearner(1), learner.BeforeFit); err == nil {
+		t.Error("CleanFraction 2 accepted")
+	}
 }

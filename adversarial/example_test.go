@@ -1,6 +1,7 @@
 package adversarial_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/fastgo-ml/fastgo/adversarial"
@@ -23,14 +24,16 @@ func tinyLearner() *learner.Learner {
 	return learner.New(data, testmodels.TinyLinear())
 }
 
-// The brief's flow: wrap a Learner, generate a targeted adversarial example
-// of one image, and predict it.
+// The short flow: wrap a Learner, generate a targeted adversarial example
+// of one image, and predict it. The model is a hand-set linear classifier
+// of 2x2 images: class 0 likes the left column, class 1 the right one,
+// class 2 the bottom row.
 func ExampleAdversarialLearner_GenerateAdvExample() {
 	adv := adversarial.NewLearner(tinyLearner())
 	img := tensor.FromSlice([]float32{0.6, 0.4, 0.6, 0.4}, 1, 2, 2) // [C, H, W]
 
 	clean, _ := adv.Predict(img)
-	x, err := adv.GenerateAdvExample(img, adversarial.TargetLabel(1), adversarial.WithEps(0.15))
+	x, err := adv.GenerateAdvExample(context.Background(), img, attacks.TargetLabel(1), attacks.Eps(0.15))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -69,7 +69,7 @@ func ExampleNewTrainer() {
 		return model
 	}
 	plain := robust(fit())
-	trained := robust(fit(adversarial.NewTrainer(attacks.PGD{Steps: 5, RandomStart: true, LastIterate: true}, tm)))
+	trained := robust(fit(adversarial.NewTrainer(adversarial.Attack(attacks.PGD{Steps: 5, RandomStart: true, LastIterate: true}), adversarial.Threat(tm))))
 	fmt.Println("plain training, robust accuracy under 0.6:", plain < 0.6)
 	fmt.Println("adversarial training, robust accuracy over 0.85:", trained > 0.85)
 	// Output:

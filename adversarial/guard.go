@@ -1,7 +1,6 @@
 package adversarial
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -50,8 +49,9 @@ func (a GuardAction) String() string {
 // the last good check's, and it stops the fit or lowers the learning rate
 // (Action). A check that does not trip becomes the new good one.
 //
-// The guard is a field of AdversarialTrainer (NewFastAT sets one); Checks
-// records every check, so that a collapse never goes unnoticed. The first
+// A trainer carries a guard given with the Guard option (NewFastAT carries
+// one with the defaults); Checks records every check, so that a collapse
+// never goes unnoticed. The checks run with the fit's context. The first
 // check has nothing to compare with, and only records.
 type OverfitGuard struct {
 	// X is the held-out batch, [0,1] pixels (nil: the first HeldOut items
@@ -170,7 +170,7 @@ func (g *OverfitGuard) heldOut(l *learner.Learner) error {
 		return nil
 	}
 	want := batch.OrDefault(g.HeldOut, 512)
-	b, err := data.First(context.Background(), l.Data.ValidLoader(), want)
+	b, err := data.First(l.Context(), l.Data.ValidLoader(), want)
 	if errors.Is(err, data.ErrEmpty) {
 		return fmt.Errorf("adversarial.OverfitGuard: the validation set is empty (give X and Y)")
 	}
@@ -190,16 +190,12 @@ func (g *OverfitGuard) check(l *learner.Learner, tm attacks.ThreatModel) error {
 	if a == nil {
 		a = attacks.PGD{Steps: 10, RandomStart: true, Seed: 1}
 	}
-	r, err := attacks.Run(context.Background(), a, l.Model, g.x, attacks.Untargeted(g.y), tm)
+	r, err := attacks.Run(l.Context(), a, l.Model, g.x, attacks.Untargeted(g.y), tm)
 	if err != nil {
 		return fmt.Errorf("adversarial.OverfitGuard: %w", err)
 	}
-	var clean *tensor.Tensor
-	if err := attacks.WithAttackMode(l.Model, func(m *attacks.Model) error {
-		var err error
-		clean, err = m.Outputs(g.x)
-		return err
-	}); err != nil {
+	clean, err := attacks.Outputs(l.Model, g.x)
+	if err != nil {
 		return err
 	}
 	c := GuardCheck{Epoch: l.Epoch, TrainIter: l.TrainIter, Clean: accuracyOf(attacks.Predictions(clean), g.y), Robust: r.Accuracy(g.y)}
@@ -236,39 +232,39 @@ func (g *OverfitGuard) check(l *learner.Learner, tm attacks.ThreatModel) error {
 	return nil
 }
 
-// scaleLR multiplies each optimizer group's learning rate by the guard's
+// scaleLR multiplies each layer group's learning rate by the guard's
 // scale: the rate a schedule (or the fit) set, observed once per value.
 func (g *OverfitGuard) scaleLR(l *learner.Learner) {
 	g.observeLR(l)
 	g.applyLR(l)
 }
 
-// observeLR records as each group's base rate its current rate, unless
-// that is the value the guard itself set last (no schedule reset it).
+// observeLR records as each layer group's base rate its current rate
+// (learner.Hyper), unless that is the value the guard itself set last (no
+// schedule reset it).
 func (g *OverfitGuard) observeLR(l *learner.Learner) {
-	pgs := l.Opt.ParamGroups()
-	if len(g.lastSet) != len(pgs) {
-		g.lastSet = make([]float64, len(pgs))
-		g.base = make([]float64, len(pgs))
+	lrs := l.Hyper("lr")
+	if len(g.lastSet) != len(lrs) {
+		g.lastSet = make([]float64, len(lrs))
+		g.base = make([]float64, len(lrs))
 		for i := range g.lastSet {
 			g.lastSet[i] = math.NaN()
 		}
 	}
-	for i, pg := range pgs {
-		if v, ok := pg.Lookup("lr"); ok && v != g.lastSet[i] {
+	for i, v := range lrs {
+		if v != g.lastSet[i] {
 			g.base[i] = v
 		}
 	}
 }
 
-// applyLR sets each group's rate to its base rate times the scale.
+// applyLR sets each layer group's rate to its base rate times the scale,
+// through learner.SetHyper.
 func (g *OverfitGuard) applyLR(l *learner.Learner) {
-	for i, pg := range l.Opt.ParamGroups() {
-		if _, ok := pg.Lookup("lr"); ok {
-			g.lastSet[i] = g.base[i] * g.lrScale
-			pg.Set("lr", g.lastSet[i])
-		}
+	for i := range g.lastSet {
+		g.lastSet[i] = g.base[i] * g.lrScale
 	}
+	l.SetHyper("lr", g.lastSet...)
 }
 
 func accuracyOf(pred, labels []int) float64 {

@@ -29,6 +29,7 @@ func tinyLearner(seed uint64) (*AdversarialLearner, *tensor.Tensor) {
 }
 
 func TestGenerateAdvExample(t *testing.T) {
+	ctx := context.Background()
 	adv, x := tinyLearner(3)
 	img := x.Narrow0(0, 1).Reshape(1, 6, 6)
 	orig := img.Clone()
@@ -37,7 +38,7 @@ func TestGenerateAdvExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("untargeted single image", func(t *testing.T) {
-		a, err := adv.GenerateAdvExample(img, WithEps(0.5))
+		a, err := adv.GenerateAdvExample(ctx, img, attacks.Eps(0.5))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +61,7 @@ func TestGenerateAdvExample(t *testing.T) {
 	})
 	t.Run("targeted", func(t *testing.T) {
 		target := (clean.Index + 1) % 3
-		a, err := adv.GenerateAdvExample(img, TargetLabel(target), WithEps(0.6))
+		a, err := adv.GenerateAdvExample(ctx, img, attacks.TargetLabel(target), attacks.Eps(0.6))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,8 +74,8 @@ func TestGenerateAdvExample(t *testing.T) {
 		}
 	})
 	t.Run("batch with every target option", func(t *testing.T) {
-		for _, o := range []GenOption{TargetLabel(2), TargetLabels(make([]int, 16)...), TargetLeastLikely(), TargetRandom(4), TargetNextClass(), TrueLabels(make([]int, 16)...)} {
-			r, err := adv.AttackBatch(x, o, WithEps(0.6))
+		for _, o := range []attacks.Option{attacks.TargetLabel(2), attacks.TargetLabels(make([]int, 16)...), attacks.TargetLeastLikely(), attacks.TargetRandom(4), attacks.TargetNextClass(), attacks.TrueLabels(make([]int, 16)...)} {
+			r, err := adv.AttackBatch(ctx, x, o, attacks.Eps(0.6))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,44 +100,55 @@ func TestGenerateAdvExample(t *testing.T) {
 		}
 	})
 	t.Run("options replace the attack and threat", func(t *testing.T) {
-		r, err := adv.AttackBatch(x, WithAttack(attacks.FGM{}), WithThreat(attacks.ThreatModel{Norm: attacks.L2, Eps: 0.7}))
+		r, err := adv.AttackBatch(ctx, x, attacks.Using(attacks.FGM{}), attacks.Within(attacks.ThreatModel{Norm: attacks.L2, Eps: 0.7}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Attack != "FGM" || r.Threat.Norm != attacks.L2 || r.Eps != 0.7 {
 			t.Errorf("ran %s with %v", r.Attack, r.Threat)
 		}
-		adv.Attack = attacks.BIM{Steps: 3}
-		adv.Threat = attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.2}
-		r, err = adv.AttackBatch(x)
+		own := NewLearner(adv.Learner, attacks.Using(attacks.BIM{Steps: 3}), attacks.Within(attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.2}))
+		r, err = own.AttackBatch(ctx, x)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Attack != "BIM-3" || r.Eps != 0.2 {
 			t.Errorf("ran %s with %v", r.Attack, r.Threat)
 		}
-		adv.Attack, adv.Threat = attacks.DefaultAttack(), attacks.DefaultThreat()
-	})
-	t.Run("bad input", func(t *testing.T) {
-		for name, f := range map[string]func() error{
-			"rank 2":        func() error { _, err := adv.GenerateAdvExample(tensor.Zeros(6, 6)); return err },
-			"out of range":  func() error { _, err := adv.GenerateAdvExample(tensor.Full[float32](2, 1, 6, 6)); return err },
-			"target range":  func() error { _, err := adv.GenerateAdvExample(img, TargetLabel(9)); return err },
-			"labels length": func() error { _, err := adv.GenerateAdvExample(img, TrueLabels(1, 2)); return err },
-			"targets len":   func() error { _, err := adv.GenerateAdvExample(x, TargetLabels(1, 2)); return err },
-			"nil":           func() error { _, err := adv.GenerateAdvExample(nil); return err },
-			"predict rank":  func() error { _, err := adv.PredictBatch(img); return err },
-		} {
-			if err := f(); err == nil {
-				t.Errorf("%s: no error", name)
-			}
+		r, err = own.AttackBatch(ctx, x, attacks.Eps(0.3))
+		if err != nil {
+			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if _, err := adv.GenerateAdvExample(img, WithContext(ctx)); !errors.Is(err, context.Canceled) {
-			t.Errorf("cancelled context: %v", err)
+		if r.Attack != "BIM-3" || r.Eps != 0.3 {
+			t.Errorf("the call's eps: ran %s with %v", r.Attack, r.Threat)
 		}
 	})
+}
+
+// TestGenerateAdvExampleRejects: bad images, labels and targets are errors,
+// and a cancelled context stops the attack.
+func TestGenerateAdvExampleRejects(t *testing.T) {
+	ctx := context.Background()
+	adv, x := tinyLearner(3)
+	img := x.Narrow0(0, 1).Reshape(1, 6, 6)
+	for name, f := range map[string]func() error{
+		"rank 2":        func() error { _, err := adv.GenerateAdvExample(ctx, tensor.Zeros(6, 6)); return err },
+		"out of range":  func() error { _, err := adv.GenerateAdvExample(ctx, tensor.Full[float32](2, 1, 6, 6)); return err },
+		"target range":  func() error { _, err := adv.GenerateAdvExample(ctx, img, attacks.TargetLabel(9)); return err },
+		"labels length": func() error { _, err := adv.GenerateAdvExample(ctx, img, attacks.TrueLabels(1, 2)); return err },
+		"targets len":   func() error { _, err := adv.GenerateAdvExample(ctx, x, attacks.TargetLabels(1, 2)); return err },
+		"nil":           func() error { _, err := adv.GenerateAdvExample(ctx, nil); return err },
+		"predict rank":  func() error { _, err := adv.PredictBatch(img); return err },
+	} {
+		if err := f(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := adv.GenerateAdvExample(cctx, img); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: %v", err)
+	}
 }
 
 // TestLearnerStillLearns checks that the embedded Learner works as before
@@ -159,34 +171,6 @@ func TestLearnerStillLearns(t *testing.T) {
 	}
 }
 
-// TestTargetRunnerUpOption: the learner option targets the runner-up of
-// the true labels (or of the predictions without them).
-func TestTargetRunnerUpOption(t *testing.T) {
-	adv := NewLearner(testmodels.SynthLearner(1))
-	x, y := testmodels.SynthData(8, 5)
-	var out *tensor.Tensor
-	if err := attacks.WithAttackMode(adv.Model, func(m *attacks.Model) error {
-		var err error
-		out, err = m.Outputs(x)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for _, labels := range [][]int{y, nil} {
-		opts := []GenOption{TargetRunnerUp(), WithAttack(attacks.PGD{Steps: 2})}
-		if labels != nil {
-			opts = append(opts, TrueLabels(labels...))
-		}
-		r, err := adv.AttackBatch(x, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := attacks.RunnerUpTargets(out, labels); !slices.Equal(r.Criterion.Classes(), want) {
-			t.Errorf("labels %v: targets %v, want %v", labels, r.Criterion.Classes(), want)
-		}
-	}
-}
-
 func TestLearnerEvaluateRobustness(t *testing.T) {
 	m := testmodels.NewLinear4(1, false)
 	x, y := testmodels.EvalData(m, 50, 10)
@@ -197,8 +181,7 @@ func TestLearnerEvaluateRobustness(t *testing.T) {
 	}
 	adv := NewLearner(learner.New(data, m))
 	s := robustness.FastSuite(0.1)
-	s.Samples = 20
-	rep, err := adv.EvaluateRobustness(context.Background(), s)
+	rep, err := adv.EvaluateRobustness(context.Background(), WithSuite(s), Samples(20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,5 +194,25 @@ func TestLearnerEvaluateRobustness(t *testing.T) {
 	}
 	if direct.WorstCase[0].RobustAccuracy != rep.WorstCase[0].RobustAccuracy {
 		t.Error("the learner's evaluation differs from the direct one")
+	}
+	// The default: StandardSuiteFor at the learner's threat model.
+	for _, c := range []struct {
+		adv   *AdversarialLearner
+		eps   float64
+		first string
+	}{
+		{adv, attacks.DefaultEps, "FGSM"},
+		{NewLearner(adv.Learner, attacks.Within(attacks.ThreatModel{Norm: attacks.L2, Eps: 0.5})), 0.5, "FGM"},
+	} {
+		rep, err := c.adv.EvaluateRobustness(context.Background(), Samples(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Samples != 8 || !slices.Equal(rep.Eps, []float64{c.eps}) || rep.Attacks[0].Name != c.first || rep.Attacks[1].Name != "PGD-20" || len(rep.AutoAttack) != 1 {
+			t.Errorf("default suite: %d samples, eps %v, attacks %v", rep.Samples, rep.Eps, rep.Attacks)
+		}
+	}
+	if _, err := adv.EvaluateRobustness(context.Background(), Samples(0)); err == nil {
+		t.Error("Samples(0) accepted")
 	}
 }

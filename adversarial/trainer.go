@@ -25,48 +25,97 @@ const TrainerOrder = 70
 // (Madry et al., "Towards Deep Learning Models Resistant to Adversarial
 // Attacks", 2018). Validation batches are left clean.
 //
-// The examples are made in attack mode (see Model): the model in eval mode,
-// so BatchNorm statistics do not move and Dropout is off while the attack
-// runs, and parameters frozen; the model's training mode and flags are
-// restored before the batch's forward pass, which then updates BatchNorm on
-// the adversarial batch as in Madry's training. Each batch's attack gets
-// its own seed (see Reseeder).
+// The examples are made in attack mode (see attacks.Model): the model in
+// eval mode, so BatchNorm statistics do not move and Dropout is off while
+// the attack runs, and parameters frozen; the model's training mode and
+// flags are restored before the batch's forward pass, which then updates
+// BatchNorm on the adversarial batch as in Madry's training. Each batch's
+// attack gets its own seed (see attacks.Reseeder) and runs with the fit's
+// context, so cancelling the fit stops it mid-batch.
 //
-// NewTrainer(PGD{...}, tm) is Madry's PGD adversarial training; NewFastAT is
-// the fast adversarial training of Wong et al. with its overfitting guard.
+// NewTrainer is Madry's PGD adversarial training; NewFastAT is the fast
+// adversarial training of Wong et al. with its overfitting guard. Their
+// options set the configuration; AdvAccuracy is the record of the last fit.
 type AdversarialTrainer struct {
-	// Attack makes the adversarial examples (nil: PGD with 10 steps of 2.5
-	// eps/10 from a random start, keeping the last iterate, Madry's
-	// training attack).
-	Attack attacks.Attack
-	// Threat is the threat model (the zero value: DefaultThreat()).
-	Threat attacks.ThreatModel
-	// CleanFraction is the share of each training batch left clean, its
-	// rows drawn at random per batch (0: every input adversarial, Madry's
-	// training; 0.5: half and half, the mix of Goodfellow et al. and
-	// Kurakin et al.). The loss is the batch mean over both kinds.
-	CleanFraction float64
-	// Seed seeds the per-batch attack seeds and the choice of clean rows.
-	Seed uint64
-	// Guard, when set, watches for catastrophic overfitting (see
-	// OverfitGuard).
-	Guard *OverfitGuard
-
 	// AdvAccuracy records, per epoch of the fit, the accuracy of the
 	// training-mode model on the adversarial rows of its training batches
 	// (read from the batch's own forward pass; a sharp rise with single-
 	// step attacks is a symptom of catastrophic overfitting).
 	AdvAccuracy []float64
 
+	attack        attacks.Attack
+	threat        attacks.ThreatModel
+	cleanFraction float64
+	seed          uint64
+	guard         *OverfitGuard
+
 	advRows        []int
 	correct, total int
 }
 
-// NewTrainer returns Madry-style adversarial training with attack a (nil:
-// the default PGD) within tm.
-func NewTrainer(a attacks.Attack, tm attacks.ThreatModel) *AdversarialTrainer {
-	return &AdversarialTrainer{Attack: a, Threat: tm}
+// TrainerOption configures NewTrainer and NewFastAT.
+type TrainerOption func(*trainerConfig)
+
+type trainerConfig struct {
+	attack        attacks.Attack
+	threat        attacks.ThreatModel
+	eps           *float64
+	cleanFraction float64
+	seed          uint64
+	guard         *OverfitGuard
 }
+
+// Attack sets the attack that makes the training examples (NewTrainer's
+// default: PGD with 10 steps of 2.5 eps/10 from a random start, keeping the
+// last iterate, Madry's training attack; NewFastAT's: FGSM from a random
+// start with step 1.25 eps).
+func Attack(a attacks.Attack) TrainerOption { return func(c *trainerConfig) { c.attack = a } }
+
+// Threat sets the threat model the examples are made in (default:
+// attacks.DefaultThreat(), Linf 0.1).
+func Threat(tm attacks.ThreatModel) TrainerOption { return func(c *trainerConfig) { c.threat = tm } }
+
+// Eps sets the threat model's eps, whichever threat model applies.
+func Eps(e float64) TrainerOption { return func(c *trainerConfig) { c.eps = &e } }
+
+// CleanFraction leaves the share f of each training batch clean, its rows
+// drawn at random per batch (default 0: every input adversarial, Madry's
+// training; 0.5: half and half, the mix of Goodfellow et al. and Kurakin et
+// al.). The loss is the batch mean over both kinds. f must be in [0, 1].
+func CleanFraction(f float64) TrainerOption { return func(c *trainerConfig) { c.cleanFraction = f } }
+
+// Seed seeds the per-batch attack seeds and the choice of clean rows
+// (default 0).
+func Seed(s uint64) TrainerOption { return func(c *trainerConfig) { c.seed = s } }
+
+// Guard watches the training for catastrophic overfitting with g (see
+// OverfitGuard; NewFastAT carries one with its defaults).
+func Guard(g *OverfitGuard) TrainerOption { return func(c *trainerConfig) { c.guard = g } }
+
+// newTrainer applies opts to the defaults c and returns the trainer they
+// configure.
+func newTrainer(c trainerConfig, opts []TrainerOption) *AdversarialTrainer {
+	for _, o := range opts {
+		o(&c)
+	}
+	c.threat = orDefaultThreat(c.threat)
+	if c.eps != nil {
+		c.threat.Eps = *c.eps
+	}
+	return &AdversarialTrainer{attack: c.attack, threat: c.threat, cleanFraction: c.cleanFraction, seed: c.seed, guard: c.guard}
+}
+
+// NewTrainer returns Madry et al.'s PGD adversarial training: with no
+// options, every training input replaced by its PGD-10 example within
+// attacks.DefaultThreat() (Linf 0.1). Attack, Threat, Eps, CleanFraction,
+// Seed and Guard change it.
+func NewTrainer(opts ...TrainerOption) *AdversarialTrainer {
+	return newTrainer(trainerConfig{}, opts)
+}
+
+// madry is NewTrainer's default attack: PGD with 10 steps of 2.5 eps/10
+// from a random start, keeping the last iterate.
+func madry() attacks.Attack { return attacks.PGD{Steps: 10, RandomStart: true, LastIterate: true} }
 
 // NewFastAT returns fast adversarial training (Wong, Rice and Kolter, "Fast
 // is better than free: revisiting adversarial training", 2020): FGSM from
@@ -76,15 +125,19 @@ func NewTrainer(a attacks.Attack, tm attacks.ThreatModel) *AdversarialTrainer {
 // overfit catastrophically (robustness to PGD collapses within an epoch
 // while robustness to FGSM rises), so the trainer carries an OverfitGuard
 // with its defaults: a PGD check on held-out data after every epoch that
-// restores the last good weights and stops the fit on a collapse.
-func NewFastAT(tm attacks.ThreatModel) *AdversarialTrainer {
-	tm = orDefaultThreat(tm)
-	return &AdversarialTrainer{
-		Attack: attacks.PGD{Steps: 1, Alpha: 1.25 * tm.Eps, RandomStart: true, LastIterate: true},
-		Threat: tm,
-		Guard:  &OverfitGuard{},
+// restores the last good weights and stops the fit on a collapse. The
+// options are NewTrainer's.
+func NewFastAT(opts ...TrainerOption) *AdversarialTrainer {
+	t := newTrainer(trainerConfig{guard: &OverfitGuard{}}, opts)
+	if t.attack == nil {
+		t.attack = attacks.PGD{Steps: 1, Alpha: 1.25 * t.threat.Eps, RandomStart: true, LastIterate: true}
 	}
+	return t
 }
+
+// Guard returns the trainer's overfitting guard (nil without one), whose
+// Checks record its checks of the last fit.
+func (t *AdversarialTrainer) Guard() *OverfitGuard { return t.guard }
 
 // Order implements learner.Ordered (TrainerOrder).
 func (t *AdversarialTrainer) Order() int { return TrainerOrder }
@@ -99,26 +152,23 @@ func orDefaultThreat(tm attacks.ThreatModel) attacks.ThreatModel {
 	return tm
 }
 
-func (t *AdversarialTrainer) attack() attacks.Attack {
-	if t.Attack != nil {
-		return t.Attack
-	}
-	return attacks.PGD{Steps: 10, RandomStart: true, LastIterate: true}
-}
-
 // Handle implements learner.Callback.
 func (t *AdversarialTrainer) Handle(l *learner.Learner, e learner.Event) error {
-	if t.Guard != nil {
-		if err := t.Guard.handle(l, e, orDefaultThreat(t.Threat)); err != nil {
+	if t.guard != nil {
+		if err := t.guard.handle(l, e, t.threat); err != nil {
 			return err
 		}
 	}
 	switch e {
 	case learner.BeforeFit:
-		if t.CleanFraction < 0 || t.CleanFraction > 1 || math.IsNaN(t.CleanFraction) {
-			return fmt.Errorf("adversarial.AdversarialTrainer: CleanFraction %v must be in [0, 1]", t.CleanFraction)
+		if t.cleanFraction < 0 || t.cleanFraction > 1 || math.IsNaN(t.cleanFraction) {
+			return fmt.Errorf("adversarial.AdversarialTrainer: CleanFraction %v must be in [0, 1]", t.cleanFraction)
 		}
-		if err := orDefaultThreat(t.Threat).Validate(); err != nil {
+		t.threat = orDefaultThreat(t.threat)
+		if t.attack == nil {
+			t.attack = madry()
+		}
+		if err := t.threat.Validate(); err != nil {
 			return fmt.Errorf("adversarial.AdversarialTrainer: %w", err)
 		}
 		t.AdvAccuracy = nil
@@ -128,9 +178,8 @@ func (t *AdversarialTrainer) Handle(l *learner.Learner, e learner.Event) error {
 		if !l.Training {
 			return nil
 		}
-		tm := orDefaultThreat(t.Threat)
 		x := l.XB.Data()
-		rows := advRows(len(l.YB), t.CleanFraction, attacks.IndexSeed(t.Seed^0x5bd1e995, l.TrainIter))
+		rows := advRows(len(l.YB), t.cleanFraction, attacks.IndexSeed(t.seed^0x5bd1e995, l.TrainIter))
 		t.advRows = rows
 		if len(rows) == 0 {
 			return nil
@@ -139,8 +188,8 @@ func (t *AdversarialTrainer) Handle(l *learner.Learner, e learner.Event) error {
 		if len(rows) < len(l.YB) {
 			xs, ys = batch.Select(x, rows), batch.SelectInts(l.YB, rows)
 		}
-		a := attacks.Reseed(t.attack(), attacks.IndexSeed(t.Seed, l.TrainIter))
-		adv, err := attacks.Craft(l.Context(), a, l.Model, xs, attacks.Untargeted(ys), tm)
+		a := attacks.Reseed(t.attack, attacks.IndexSeed(t.seed, l.TrainIter))
+		adv, err := attacks.Craft(l.Context(), a, l.Model, xs, attacks.Untargeted(ys), t.threat)
 		if err != nil {
 			return err
 		}

@@ -69,7 +69,7 @@ func trainAT(t *testing.T, dls *vision.DataLoaders, cfg atConfig) (*learner.Lear
 // accuracy >= 0.70 on the 10,000 test images.
 func TestFMNISTPGDAT(t *testing.T) {
 	dls, x, y := testmodels.FullFMNIST(t)
-	tr := NewTrainer(attacks.PGD{Steps: pgdATSteps, Alpha: 2.5 * 0.1 / pgdATSteps, RandomStart: true, LastIterate: true}, fmnistThreat)
+	tr := NewTrainer(Attack(attacks.PGD{Steps: pgdATSteps, Alpha: 2.5 * 0.1 / pgdATSteps, RandomStart: true, LastIterate: true}), Threat(fmnistThreat))
 	l, _ := trainAT(t, dls, atConfig{"PGD-AT", pgdATEpochs, 3e-3, tr})
 	clean, robust, el := evalRobust(t, l, x, y)
 	t.Logf("PGD-AT (PGD-%d, %d epochs): test clean %.4f, PGD-20 robust %.4f (evaluation %v); training-batch adversarial accuracy per epoch %.4f",
@@ -87,10 +87,10 @@ func TestFMNISTPGDAT(t *testing.T) {
 // weights, and the model returned is as robust as the best check said.
 func TestFMNISTFastAT(t *testing.T) {
 	dls, x, y := testmodels.FullFMNIST(t)
-	tr := NewFastAT(fmnistThreat)
+	tr := NewFastAT(Threat(fmnistThreat))
 	l, _ := trainAT(t, dls, atConfig{"fast AT", fastATEpochs, 3e-3, tr})
 	clean, robust, el := evalRobust(t, l, x, y)
-	g := tr.Guard
+	g := tr.Guard()
 	t.Logf("fast AT (%d epochs): test clean %.4f, PGD-20 robust %.4f (evaluation %v); guard checks %+v; FGSM training accuracy per epoch %.4f",
 		fastATEpochs, clean, robust, el.Round(time.Second), g.Checks, tr.AdvAccuracy)
 	if len(g.Checks) == 0 {

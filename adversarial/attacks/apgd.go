@@ -489,16 +489,7 @@ var apgdTrace func(it int, step []float32)
 func apgdDirection(norm Norm, g *tensor.Tensor, n, d int) {
 	gd := g.Data()
 	if norm == Linf {
-		for j, v := range gd {
-			switch {
-			case v > 0:
-				gd[j] = 1
-			case v < 0:
-				gd[j] = -1
-			default:
-				gd[j] = 0
-			}
-		}
+		signInPlace(gd)
 		return
 	}
 	for i := 0; i < n; i++ {

@@ -68,7 +68,7 @@ func TestBlackBoxOracles(t *testing.T) {
 		labels[i] = i % 3
 	}
 	for _, bc := range bbCases() {
-		for _, c := range criteria(labels, 3) {
+		for _, c := range criteria(t, labels, 3) {
 			t.Run(bc.name+"/"+critName(c), func(t *testing.T) {
 				m := testmodels.NewTinyCNN(2)
 				tm := ThreatModel{Norm: bc.norm, Eps: bc.eps}
@@ -163,7 +163,7 @@ func TestBlackBoxBatchEqualsRowsAllAttacks(t *testing.T) {
 	x := testmodels.Images(6, 5)
 	labels := []int{2, 0, 1, 1, 0, 2}
 	for _, bc := range bbCases() {
-		for _, c := range criteria(labels, 3) {
+		for _, c := range criteria(t, labels, 3) {
 			t.Run(bc.name+"/"+critName(c), func(t *testing.T) {
 				m := testmodels.NewTinyCNN(2)
 				tm := ThreatModel{Norm: bc.norm, Eps: bc.eps}
@@ -204,7 +204,7 @@ func TestBlackBoxBatchEqualsRowsAllAttacks(t *testing.T) {
 func TestBlackBoxBudget(t *testing.T) {
 	x := testmodels.Images(12, 8)
 	for _, bc := range bbCases() {
-		for _, crit := range []Criterion{Untargeted(nil), NextClassTargets([]int{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}, 3)} {
+		for _, crit := range []Criterion{Untargeted(nil), targetsFor(t, TargetNextClass(), []int{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}, nil, 3)} {
 			t.Run(bc.name+"/"+critName(crit), func(t *testing.T) {
 				m := testmodels.NewTinyCNN(2)
 				budget := 60

@@ -16,7 +16,7 @@ import (
 // batches. A MinimumNormAttack runs without a bound and its result is
 // projected onto tm, as RunEps does.
 func Craft(ctx context.Context, a Attack, model layers.Module, x *tensor.Tensor, c Criterion, tm ThreatModel) (*tensor.Tensor, error) {
-	if err := tm.CheckInput(x); err != nil {
+	if err := CheckRun(x, tm, tm.Eps); err != nil {
 		return nil, fmt.Errorf("%w (attack %s; training inputs must be [0,1] pixels, with normalisation inside the model)", err, a.Name())
 	}
 	var adv *tensor.Tensor

@@ -1,10 +1,12 @@
 package attacks
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
 
+	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -68,12 +70,9 @@ func TestCriteria(t *testing.T) {
 func TestCriteriaPanicOnMisuse(t *testing.T) {
 	out := tensor.Zeros(2, 3)
 	for name, f := range map[string]func(){
-		"unresolved":   func() { Untargeted(nil).IsAdversarial(out) },
-		"length":       func() { Untargeted{0}.IsAdversarial(out) },
-		"class range":  func() { Targeted{0, 3}.IsAdversarial(out) },
-		"random C=1":   func() { RandomTargets([]int{0}, 1, 0) },
-		"label range":  func() { NextClassTargets([]int{4}, 3) },
-		"least likely": func() { LeastLikelyTargets(tensor.Zeros(2, 1)) },
+		"unresolved":  func() { Untargeted(nil).IsAdversarial(out) },
+		"length":      func() { Untargeted{0}.IsAdversarial(out) },
+		"class range": func() { Targeted{0, 3}.IsAdversarial(out) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -111,15 +110,25 @@ func TestResolveCriterion(t *testing.T) {
 // otherCriterion is a Criterion of a type the attacks do not know.
 type otherCriterion struct{ Untargeted }
 
-func TestTargetHelpers(t *testing.T) {
+// targetsFor returns rule's targets, failing t on an error.
+func targetsFor(t testing.TB, rule Targets, labels []int, clean *tensor.Tensor, k int) Targeted {
+	t.Helper()
+	tg, err := rule.For(labels, clean, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+func TestTargets(t *testing.T) {
 	labels := make([]int, 3000)
 	for i := range labels {
 		labels[i] = i % 4
 	}
 	t.Run("random", func(t *testing.T) {
-		a := RandomTargets(labels, 4, 7)
-		b := RandomTargets(labels, 4, 7)
-		c := RandomTargets(labels, 4, 8)
+		a := targetsFor(t, TargetRandom(7), labels, nil, 4)
+		b := targetsFor(t, TargetRandom(7), labels, nil, 4)
+		c := targetsFor(t, TargetRandom(8), labels, nil, 4)
 		if !slices.Equal(a, b) {
 			t.Error("same seed, different targets")
 		}
@@ -141,19 +150,39 @@ func TestTargetHelpers(t *testing.T) {
 		}
 	})
 	t.Run("next", func(t *testing.T) {
-		if got := NextClassTargets([]int{0, 2, 3}, 4); !slices.Equal(got, Targeted{1, 3, 0}) {
+		if got := targetsFor(t, TargetNextClass(), []int{0, 2, 3}, nil, 4); !slices.Equal(got, Targeted{1, 3, 0}) {
 			t.Errorf("got %v", got)
 		}
 	})
 	t.Run("class", func(t *testing.T) {
-		if got := TargetClass(3, 2); !slices.Equal(got, Targeted{3, 3}) {
+		if got := targetsFor(t, TargetLabel(3), []int{0, 1}, nil, 4); !slices.Equal(got, Targeted{3, 3}) {
+			t.Errorf("got %v", got)
+		}
+		if got := targetsFor(t, TargetLabels(3, 0), []int{0, 1}, nil, 4); !slices.Equal(got, Targeted{3, 0}) {
 			t.Errorf("got %v", got)
 		}
 	})
 	t.Run("least likely", func(t *testing.T) {
 		out := tensor.FromSlice([]float32{3, -1, 0, 2, 2, 5, -4, -4}, 2, 4)
-		if got := LeastLikelyTargets(out); !slices.Equal(got, Targeted{1, 2}) {
+		if got := targetsFor(t, TargetLeastLikely(), []int{0, 1}, out, 4); !slices.Equal(got, Targeted{1, 2}) {
 			t.Errorf("got %v", got)
+		}
+	})
+	t.Run("rejected", func(t *testing.T) {
+		for name, f := range map[string]func() (Targeted, error){
+			"random C=1":   func() (Targeted, error) { return TargetRandom(0).For([]int{0}, nil, 1) },
+			"label range":  func() (Targeted, error) { return TargetNextClass().For([]int{4}, nil, 3) },
+			"least likely": func() (Targeted, error) { return TargetLeastLikely().For([]int{0, 0}, tensor.Zeros(2, 1), 1) },
+			"no scores":    func() (Targeted, error) { return TargetRunnerUp().For([]int{0}, nil, 3) },
+			"scores shape": func() (Targeted, error) { return TargetLeastLikely().For([]int{0}, tensor.Zeros(2, 3), 3) },
+			"labels count": func() (Targeted, error) { return TargetLabels(1, 2).For([]int{0, 0, 0}, nil, 3) },
+			"target range": func() (Targeted, error) { return TargetLabel(3).For([]int{0}, nil, 3) },
+			"negative":     func() (Targeted, error) { return TargetLabel(-1).For([]int{0}, nil, 3) },
+			"nil rule":     func() (Targeted, error) { return Targets(nil).For([]int{0}, nil, 3) },
+		} {
+			if _, err := f(); err == nil {
+				t.Errorf("%s: no error", name)
+			}
 		}
 	})
 }
@@ -180,15 +209,43 @@ func TestRunnerUpTargets(t *testing.T) {
 		0.5, 0.5, 0.0, // label 0: tie with 1 -> 1
 		0.3, 0.6, 0.1, // label 2 (misclassified): most likely other = 1
 	}, 3, 3)
-	if got := RunnerUpTargets(out, []int{1, 0, 2}); !slices.Equal(got, Targeted{2, 1, 1}) {
+	if got := targetsFor(t, TargetRunnerUp(), []int{1, 0, 2}, out, 3); !slices.Equal(got, Targeted{2, 1, 1}) {
 		t.Errorf("targets %v, want [2 1 1]", got)
 	}
-	// nil labels: the runner-up of each prediction (1, 0, 1).
-	if got := RunnerUpTargets(out, nil); !slices.Equal(got, Targeted{2, 1, 0}) {
+	// The predictions as labels (1, 0, 1): the runner-up of each prediction.
+	if got := targetsFor(t, TargetRunnerUp(), Predictions(out), out, 3); !slices.Equal(got, Targeted{2, 1, 0}) {
 		t.Errorf("targets of predictions %v, want [2 1 0]", got)
 	}
 	nan := float32(math.NaN())
-	if got := RunnerUpTargets(tensor.FromSlice([]float32{nan, 1, nan}, 1, 3), []int{1}); !slices.Equal(got, Targeted{2}) {
+	if got := targetsFor(t, TargetRunnerUp(), []int{1}, tensor.FromSlice([]float32{nan, 1, nan}, 1, 3), 3); !slices.Equal(got, Targeted{2}) {
 		t.Errorf("NaN row targets %v, want [2]", got)
+	}
+}
+
+// TestGenerateTargetRunnerUp: Generate with TargetRunnerUp targets the
+// runner-up of the true labels (or of the predictions without them).
+func TestGenerateTargetRunnerUp(t *testing.T) {
+	m := testmodels.NewSmallNet(1, testmodels.SynthClasses)
+	x, y := testmodels.SynthData(8, 5)
+	out, err := Outputs(m, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, labels := range [][]int{y, nil} {
+		opts := []Option{TargetRunnerUp(), Using(PGD{Steps: 2})}
+		if labels != nil {
+			opts = append(opts, TrueLabels(labels...))
+		}
+		r, err := Generate(context.Background(), m, x, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ys := labels
+		if ys == nil {
+			ys = Predictions(out)
+		}
+		if want := targetsFor(t, TargetRunnerUp(), ys, out, testmodels.SynthClasses); !slices.Equal(r.Criterion.Classes(), want) {
+			t.Errorf("labels %v: targets %v, want %v", labels, r.Criterion.Classes(), want)
+		}
 	}
 }

@@ -82,47 +82,21 @@ func (a DeepFool) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Cri
 	}
 	n := x.Dim(0)
 	d := x.Len() / n
-	classes := c.Classes()
-	out0, err := m.Outputs(x)
+	out, err := m.Outputs(x)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkClasses(c, out0.Dim(1)); err != nil {
+	if err := checkClasses(c, out.Dim(1)); err != nil {
 		return nil, err
 	}
-	nc := out0.Dim(1)
-	// cand[i] lists sample i's candidate classes, by decreasing clean score.
-	cand := make([][]int, n)
+	var cand [][]int
 	if !targeted {
-		k := batch.OrDefault(a.Candidates, 10)
-		for i, y := range classes {
-			row := out0.Data()[i*nc : (i+1)*nc]
-			order := make([]int, 0, nc-1)
-			for j := 0; j < nc; j++ {
-				if j != y {
-					order = append(order, j)
-				}
-			}
-			slices.SortStableFunc(order, func(p, q int) int {
-				switch {
-				case row[p] > row[q]:
-					return -1
-				case row[p] < row[q]:
-					return 1
-				}
-				return 0
-			})
-			cand[i] = order[:min(max(k-1, 1), len(order))]
-		}
+		cand = candidates(out, c.Classes(), batch.OrDefault(a.Candidates, 10))
 	}
 	b := newBest(x)
 	cur := x.Clone()
 	total := make([]float64, n*d)
-	out := out0
-	rows := make([]int, n)
-	for i := range rows {
-		rows[i] = i
-	}
+	rows := batch.All(n)
 	// xs/crit are the active rows' points and criterion; out their outputs.
 	xs, crit := cur, c
 	for step := 0; ; step++ {
@@ -145,84 +119,14 @@ func (a DeepFool) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Cri
 			out = batch.Select(out, keepIndex(rows, keep))
 		}
 		rows = keep
-		na := len(rows)
-		// src[k] is the class the step moves away from; per candidate slot
-		// s, to[s][k] is the class it moves toward.
-		src := make([]int, na)
-		var to [][]int
-		if targeted {
-			tgt := make([]int, na)
-			for k, i := range rows {
-				tgt[k] = classes[i]
-				src[k] = topOther(out.Data()[k*nc:(k+1)*nc], classes[i])
-			}
-			to = [][]int{tgt}
-		} else {
-			slots := 0
-			for k, i := range rows {
-				src[k] = classes[i]
-				slots = max(slots, len(cand[i]))
-			}
-			to = make([][]int, slots)
-			for s := range to {
-				to[s] = make([]int, na)
-				for k, i := range rows {
-					// A sample with fewer candidates repeats its last one.
-					to[s][k] = cand[i][min(s, len(cand[i])-1)]
-				}
-			}
-		}
-		bestDist := make([]float64, na)
-		bestGrad := make([][]float32, na)
-		for k := range bestDist {
-			bestDist[k] = math.Inf(1)
-		}
-		for s := range to {
-			var fv []float64
-			g, _, err := m.InputGradient(xs, func(o *autograd.Value) *autograd.Value {
-				f := classDiff(o, to[s], src)
-				fv = accumulateValues(fv, f.Data().Data(), m.Samples())
-				return f
-			})
-			if err != nil {
-				return nil, err
-			}
-			gd := g.Data()
-			for k := range rows {
-				w := gd[k*d : (k+1)*d]
-				var dn float64
-				if tm.Norm == L2 {
-					dn = l2Norm(w)
-				} else {
-					for _, v := range w {
-						dn += math.Abs(float64(v))
-					}
-				}
-				dist := math.Abs(fv[k]) / (dn + 1e-8)
-				if dist < bestDist[k] {
-					bestDist[k], bestGrad[k] = dist, w
-				}
-			}
+		src, to := deepFoolPairs(rows, c.Classes(), cand, out, targeted)
+		dist, dir, err := nearestBoundary(m, xs, src, to, tm.Norm)
+		if err != nil {
+			return nil, err
 		}
 		for k, i := range rows {
-			w := bestGrad[k]
-			r := bestDist[k] + 1e-4
 			t := total[i*d : (i+1)*d]
-			if tm.Norm == L2 {
-				s := r / (l2Norm(w) + 1e-8)
-				for j, v := range w {
-					t[j] += s * float64(v)
-				}
-			} else {
-				for j, v := range w {
-					switch {
-					case v > 0:
-						t[j] += r
-					case v < 0:
-						t[j] -= r
-					}
-				}
-			}
+			addDeepFoolStep(t, dir[k], dist[k]+1e-4, tm.Norm)
 			x0 := x.Data()[i*d : (i+1)*d]
 			ci := cur.Data()[i*d : (i+1)*d]
 			for j := range ci {
@@ -241,6 +145,126 @@ func (a DeepFool) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Cri
 		}
 	}
 	return b.x, nil
+}
+
+// candidates returns, for each sample, the k-1 classes other than its label
+// with the largest clean scores out [N, C], by decreasing score (at least
+// one).
+func candidates(out *tensor.Tensor, labels []int, k int) [][]int {
+	nc := out.Dim(1)
+	cand := make([][]int, len(labels))
+	for i, y := range labels {
+		row := out.Data()[i*nc : (i+1)*nc]
+		order := make([]int, 0, nc-1)
+		for j := 0; j < nc; j++ {
+			if j != y {
+				order = append(order, j)
+			}
+		}
+		slices.SortStableFunc(order, func(p, q int) int {
+			switch {
+			case row[p] > row[q]:
+				return -1
+			case row[p] < row[q]:
+				return 1
+			}
+			return 0
+		})
+		cand[i] = order[:min(max(k-1, 1), len(order))]
+	}
+	return cand
+}
+
+// deepFoolPairs returns, for the samples rows with outputs out, the class
+// src[k] each step moves away from and, per candidate slot s, the class
+// to[s][k] it moves toward: targeted, from the top other class to the
+// target; untargeted, from the label to each candidate.
+func deepFoolPairs(rows, classes []int, cand [][]int, out *tensor.Tensor, targeted bool) (src []int, to [][]int) {
+	na, nc := len(rows), out.Dim(1)
+	src = make([]int, na)
+	if targeted {
+		tgt := make([]int, na)
+		for k, i := range rows {
+			tgt[k] = classes[i]
+			src[k] = topOther(out.Data()[k*nc:(k+1)*nc], classes[i])
+		}
+		return src, [][]int{tgt}
+	}
+	slots := 0
+	for k, i := range rows {
+		src[k] = classes[i]
+		slots = max(slots, len(cand[i]))
+	}
+	to = make([][]int, slots)
+	for s := range to {
+		to[s] = make([]int, na)
+		for k, i := range rows {
+			// A sample with fewer candidates repeats its last one.
+			to[s][k] = cand[i][min(s, len(cand[i])-1)]
+		}
+	}
+	return src, to
+}
+
+// nearestBoundary returns, for each row of xs, the distance to the nearest
+// linearised boundary between src and a class of to (|f| / ||w||_q, q the
+// dual norm of norm) and that boundary's gradient w.
+func nearestBoundary(m *Model, xs *tensor.Tensor, src []int, to [][]int, norm Norm) ([]float64, [][]float32, error) {
+	na := len(src)
+	d := xs.Len() / na
+	bestDist := make([]float64, na)
+	bestGrad := make([][]float32, na)
+	for k := range bestDist {
+		bestDist[k] = math.Inf(1)
+	}
+	for s := range to {
+		var fv []float64
+		g, _, err := m.InputGradient(xs, func(o *autograd.Value) *autograd.Value {
+			f := classDiff(o, to[s], src)
+			fv = accumulateValues(fv, f.Data().Data(), m.Samples())
+			return f
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		gd := g.Data()
+		for k := range na {
+			w := gd[k*d : (k+1)*d]
+			var dn float64
+			if norm == L2 {
+				dn = l2Norm(w)
+			} else {
+				for _, v := range w {
+					dn += math.Abs(float64(v))
+				}
+			}
+			dist := math.Abs(fv[k]) / (dn + 1e-8)
+			if dist < bestDist[k] {
+				bestDist[k], bestGrad[k] = dist, w
+			}
+		}
+	}
+	return bestDist, bestGrad, nil
+}
+
+// addDeepFoolStep adds to the accumulated perturbation t the step of length
+// r toward the boundary of gradient w: along w (L2) or its sign (Linf).
+func addDeepFoolStep(t []float64, w []float32, r float64, norm Norm) {
+	if norm == L2 {
+		s := r / (l2Norm(w) + 1e-8)
+		for j, v := range w {
+			t[j] += s * float64(v)
+		}
+		return
+	}
+	for j, v := range w {
+		switch {
+		case v > 0:
+			t[j] += r
+		case v < 0:
+			t[j] -= r
+		}
+	}
 }
 
 // keepIndex returns the positions in rows of the elements of keep (both in

@@ -1,6 +1,7 @@
 package attacks
 
-// DefaultEps is the default attack budget of an AdversarialLearner: 0.1 in
+// DefaultEps is the default attack budget (of Generate, the AdversarialLearner
+// and the trainers): 0.1 in
 // [0,1] pixels under L-inf, the usual budget for Fashion-MNIST and MNIST-like
 // data (about 25 of 255 grey levels). For CIFAR-like colour images 8/255 is
 // the usual choice.

@@ -7,10 +7,20 @@
 // no Learner (package adversarial puts it behind one) and no data loader:
 // a model is a layers.Module mapping [0,1] pixels to scores.
 //
-// The general call is
+// The short call does the right thing (PGD-20 within Linf 0.1, away from
+// the model's predictions, unless the options say otherwise):
+//
+//	res, err := attacks.Generate(ctx, model, x, attacks.TargetLabel(3), attacks.Eps(0.05))
+//
+// and the general one is
 //
 //	res, err := attacks.Run(ctx, attacks.PGD{Steps: 20, RandomStart: true},
 //		model, x, attacks.Untargeted(labels), attacks.ThreatModel{Norm: attacks.Linf, Eps: 0.1})
+//
+// Generate's options are Targets (TargetLabel, TargetLabels, TargetRandom,
+// TargetNextClass, TargetLeastLikely, TargetRunnerUp: a targeted attack),
+// TrueLabels, Using (the attack), Within (the threat model) and Eps; they
+// are the options of the AdversarialLearner's GenerateAdvExample too.
 //
 // # Threat model
 //
@@ -38,11 +48,14 @@
 // class is not the label, Targeted(targets) when it is the target.
 // Untargeted(nil) means "away from the model's own clean predictions"; the
 // runner resolves it (one forward pass, or one query per sample for a black
-// box) before the attack starts. The target helpers are TargetClass (one
-// class for all), RandomTargets (seeded, never the label), LeastLikelyTargets,
-// NextClassTargets and RunnerUpTargets. A criterion restricted to some
-// samples is Criterion.Select. The top class is the first largest score; a
-// NaN output never counts as adversarial.
+// box) before the attack starts. A Targets rule chooses the targets from
+// the labels and the clean scores, one set of names for Generate and for
+// the suites of package robustness: TargetLabel (one class for all),
+// TargetLabels (one per image), TargetRandom (seeded, never the label),
+// TargetNextClass, TargetLeastLikely and TargetRunnerUp; Targets.For
+// applies one. A criterion restricted to some samples is Criterion.Select.
+// The top class is the first largest score; a NaN output never counts as
+// adversarial.
 //
 // # Results
 //
@@ -56,10 +69,11 @@
 //
 // # Honesty rules
 //
-// Run, RunEps, RunBlackBox, RunBlackBoxEps and Craft enforce, for every
-// attack:
+// Run, RunEps, RunBlackBox, RunBlackBoxEps, Craft and Generate (which
+// calls Run) enforce, for every attack:
 //
-//   - Arguments are checked: an input that is not a non-empty batch, holds a
+//   - Arguments are checked (CheckRun, then the criterion against the
+//     model's outputs): an input that is not a non-empty batch, holds a
 //     NaN or leaves the box, a criterion of the wrong length or with a class
 //     the model does not have, or an unusable threat model is an error, and a
 //     model that cannot take the input (it panics) is an error too. The
@@ -129,9 +143,9 @@
 //     unbounded sanity check of an evaluation (package robustness).
 //   - KLPGD is TRADES's inner maximisation: PGD away from the model's own
 //     clean output distribution, no label needed.
-//   - RunnerUpTargets target, per sample, the most likely class other than
+//   - TargetRunnerUp targets, per sample, the most likely class other than
 //     the label: the easiest target, the one a targeted attack should reach
-//     most often; RandomTargets is the hard, standard benchmark.
+//     most often; TargetRandom is the hard, standard benchmark.
 //
 // Trainers give every batch's attack its own seed through Reseeder (Reseed),
 // so random starts differ between batches and epochs.

@@ -58,10 +58,7 @@ func TestEOT(t *testing.T) {
 	noisy.v = layers.Register(&noisy.Base, "v", vl)
 	xs := tensor.Uniform[float32](rng, 0.3, 0.7, 40, d)
 	z := testmodels.Logits(w, bias, xs.Data(), d, 2)
-	y := make([]int, 40)
-	for i := range y {
-		y[i] = testmodels.Argmax(z[i])
-	}
+	y := testmodels.Classes(z)
 	// Each sample's distance to the expected model's boundary, in Linf.
 	var l1 float64
 	for p := 0; p < d; p++ {

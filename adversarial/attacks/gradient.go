@@ -430,16 +430,7 @@ func (s *stepper) direction(g, x *tensor.Tensor) {
 	}
 	switch s.tm.Norm {
 	case Linf:
-		for j, v := range gd {
-			switch {
-			case v > 0:
-				gd[j] = 1
-			case v < 0:
-				gd[j] = -1
-			default:
-				gd[j] = 0
-			}
-		}
+		signInPlace(gd)
 	case L2:
 		for i := 0; i < n; i++ {
 			row := gd[i*d : (i+1)*d]
@@ -493,6 +484,21 @@ func (s *stepper) direction(g, x *tensor.Tensor) {
 					row[j] = 0
 				}
 			}
+		}
+	}
+}
+
+// signInPlace replaces each value of v by its sign (1, -1, or 0 for zero
+// and NaN).
+func signInPlace(v []float32) {
+	for j, x := range v {
+		switch {
+		case x > 0:
+			v[j] = 1
+		case x < 0:
+			v[j] = -1
+		default:
+			v[j] = 0
 		}
 	}
 }

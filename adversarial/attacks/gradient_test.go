@@ -162,7 +162,7 @@ func TestRestartsNeverWorse(t *testing.T) {
 	x := testmodels.Images(40, 6)
 	labels := testmodels.Predict(m, x)
 	tm := ThreatModel{Norm: Linf, Eps: 0.3}
-	for _, c := range criteria(labels, 3) {
+	for _, c := range criteria(t, labels, 3) {
 		t.Run(critName(c), func(t *testing.T) {
 			one, err := Run(context.Background(), PGD{Steps: 1, Alpha: 0.15, RandomStart: true, Seed: 8}, m, x, c, tm)
 			if err != nil {

@@ -260,16 +260,8 @@ func (h *hsjRun) initialise(ctx context.Context) error {
 			}
 		}
 		if len(idx) > 0 {
-			q := batch.Select(st, idx)
-			adv, err := h.decide(idx, q)
-			if err != nil {
+			if err := h.tryStarts(idx, batch.Select(st, idx)); err != nil {
 				return err
-			}
-			for k, i := range idx {
-				if adv[k] {
-					h.found[i] = true
-					copy(batch.Row(h.cur.Data(), i, h.d), batch.Row(q.Data(), k, h.d))
-				}
 			}
 		}
 	}
@@ -295,20 +287,29 @@ func (h *hsjRun) initialise(ctx context.Context) error {
 				r[j] = float32(h.lo + (h.hi-h.lo)*g.Float64())
 			}
 		}
-		adv, err := h.decide(idx, q)
-		if err != nil {
+		if err := h.tryStarts(idx, q); err != nil {
 			return err
-		}
-		for k, i := range idx {
-			if adv[k] {
-				h.found[i] = true
-				copy(batch.Row(h.cur.Data(), i, h.d), batch.Row(q.Data(), k, h.d))
-			}
 		}
 	}
 	for i := 0; i < h.n; i++ {
 		if h.found[i] {
 			h.dist[i] = h.distance(i, batch.Row(h.cur.Data(), i, h.d))
+		}
+	}
+	return nil
+}
+
+// tryStarts queries the candidate starts q, row k for sample idx[k], and
+// takes each adversarial one as its sample's start.
+func (h *hsjRun) tryStarts(idx []int, q *tensor.Tensor) error {
+	adv, err := h.decide(idx, q)
+	if err != nil {
+		return err
+	}
+	for k, i := range idx {
+		if adv[k] {
+			h.found[i] = true
+			copy(batch.Row(h.cur.Data(), i, h.d), batch.Row(q.Data(), k, h.d))
 		}
 	}
 	return nil

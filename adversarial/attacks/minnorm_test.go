@@ -24,10 +24,7 @@ func TestDeepFoolLinearOneStep(t *testing.T) {
 			m, w, b := testmodels.RandomLinear(rng, d, k)
 			x := tensor.Uniform[float32](rng, 0.4, 0.6, 10, d) // interior: no clipping
 			z := testmodels.Logits(w, b, x.Data(), d, k)
-			labels := make([]int, 10)
-			for i := range labels {
-				labels[i] = testmodels.Argmax(z[i])
-			}
+			labels := testmodels.Classes(z)
 			a := DeepFool{Candidates: k, Overshoot: over}
 			r, err := Run(context.Background(), a, m, x, Untargeted(labels), ThreatModel{Norm: norm, Eps: math.Inf(1)})
 			if err != nil {
@@ -94,17 +91,14 @@ func TestCWLinearMinimumNorm(t *testing.T) {
 	m, w, b := testmodels.RandomLinear(rng, d, 2)
 	x := tensor.Uniform[float32](rng, 0.35, 0.65, 8, d)
 	z := testmodels.Logits(w, b, x.Data(), d, 2)
-	labels := make([]int, 8)
-	for i := range labels {
-		labels[i] = testmodels.Argmax(z[i])
-	}
+	labels := testmodels.Classes(z)
 	var nw float64
 	for p := 0; p < d; p++ {
 		v := float64(w[d+p]) - float64(w[p])
 		nw += v * v
 	}
 	nw = math.Sqrt(nw)
-	for _, c := range []Criterion{Untargeted(labels), NextClassTargets(labels, 2)} {
+	for _, c := range []Criterion{Untargeted(labels), targetsFor(t, TargetNextClass(), labels, nil, 2)} {
 		r, err := Run(context.Background(), CW{BinarySteps: 10, Steps: 300, LR: 0.01}, m, x, c, ThreatModel{Norm: L2, Eps: math.Inf(1)})
 		if err != nil {
 			t.Fatal(err)

@@ -263,15 +263,7 @@ func RunBlackBoxEps(ctx context.Context, a BlackBoxAttack, o *Oracle, x *tensor.
 	if a == nil || o == nil {
 		return nil, fmt.Errorf("attacks: nil attack or oracle")
 	}
-	if len(epsList) == 0 {
-		return nil, fmt.Errorf("attacks: %s: empty eps list", a.Name())
-	}
-	for _, e := range epsList {
-		if err := tm.WithEps(e).Validate(); err != nil {
-			return nil, fmt.Errorf("%w (attack %s)", err, a.Name())
-		}
-	}
-	if err := tm.CheckInput(x); err != nil {
+	if err := CheckRun(x, tm, epsList...); err != nil {
 		return nil, fmt.Errorf("%w (attack %s)", err, a.Name())
 	}
 	n := x.Dim(0)

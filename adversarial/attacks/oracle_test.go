@@ -107,7 +107,7 @@ func TestOracleBudget(t *testing.T) {
 		{"scores", NewScoreOracle(m, 7), Untargeted(labels), 7, 0},
 		{"labels", NewLabelOracle(m, 7), Untargeted(labels), 7, 0},
 		{"scores/predictions", NewScoreOracle(m, 7), Untargeted(nil), 7, 1},
-		{"labels/targeted", NewLabelOracle(m, 5), NextClassTargets(labels, 3), 5, 0},
+		{"labels/targeted", NewLabelOracle(m, 5), targetsFor(t, TargetNextClass(), labels, nil, 3), 5, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := RunBlackBox(context.Background(), randomSearch{seed: 1, greedy: true}, c.o, x, c.crit, tm)

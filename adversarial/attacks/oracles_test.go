@@ -84,8 +84,8 @@ func attackSets() []attackSet {
 
 // criteria returns the untargeted (true labels) and targeted (next class)
 // criteria for labels of k classes.
-func criteria(labels []int, k int) []Criterion {
-	return []Criterion{Untargeted(labels), NextClassTargets(labels, k)}
+func criteria(t testing.TB, labels []int, k int) []Criterion {
+	return []Criterion{Untargeted(labels), targetsFor(t, TargetNextClass(), labels, nil, k)}
 }
 
 func critName(c Criterion) string {
@@ -108,7 +108,7 @@ func TestAttackOracles(t *testing.T) {
 			labels[i] = i % set.classes
 		}
 		for _, ac := range set.cases {
-			for _, c := range criteria(labels, set.classes) {
+			for _, c := range criteria(t, labels, set.classes) {
 				t.Run(set.name+"/"+ac.name+"/"+critName(c), func(t *testing.T) {
 					checkOracles(t, ac, set.net(2), x, labels, c, set.rows)
 				})

@@ -45,7 +45,7 @@ func SampleRNGs(seed uint64, x *tensor.Tensor) []*tensor.RNG {
 }
 
 // IndexSeed returns the seed of the stream of item i under seed, for random
-// choices that belong to a position rather than to an image (RandomTargets).
+// choices that belong to a position rather than to an image (TargetRandom).
 func IndexSeed(seed uint64, i int) uint64 {
 	return splitmix(splitmix(seed) ^ splitmix(uint64(i)+0x632be59bd9b4e019))
 }

@@ -123,15 +123,7 @@ func RunEps(ctx context.Context, a Attack, model layers.Module, x *tensor.Tensor
 	if a == nil {
 		return nil, fmt.Errorf("attacks: nil attack")
 	}
-	if len(epsList) == 0 {
-		return nil, fmt.Errorf("attacks: %s: empty eps list", a.Name())
-	}
-	for _, e := range epsList {
-		if err := tm.WithEps(e).Validate(); err != nil {
-			return nil, fmt.Errorf("%w (attack %s)", err, a.Name())
-		}
-	}
-	if err := tm.CheckInput(x); err != nil {
+	if err := CheckRun(x, tm, epsList...); err != nil {
 		return nil, fmt.Errorf("%w (attack %s)", err, a.Name())
 	}
 	var out []*Result
@@ -174,6 +166,23 @@ func RunEps(ctx context.Context, a Attack, model layers.Module, x *tensor.Tensor
 		return nil, err
 	}
 	return out, nil
+}
+
+// CheckRun returns an error for arguments no run can take: an empty list
+// of eps, an eps that does not make a valid threat model with tm's norm and
+// box, or an input x that is not a non-empty batch of finite values inside
+// the box. Run, RunEps, RunBlackBox, RunBlackBoxEps, Craft and
+// robustness.Evaluate check their arguments with it.
+func CheckRun(x *tensor.Tensor, tm ThreatModel, epsList ...float64) error {
+	if len(epsList) == 0 {
+		return fmt.Errorf("attacks: empty eps list")
+	}
+	for _, e := range epsList {
+		if err := tm.WithEps(e).Validate(); err != nil {
+			return err
+		}
+	}
+	return tm.CheckInput(x)
 }
 
 // resolveWith resolves c for x, running the model on x when c is

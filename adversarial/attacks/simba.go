@@ -98,31 +98,86 @@ func (a SimBA) PerturbBlackBox(ctx context.Context, o *Oracle, x *tensor.Tensor,
 	if tm.Eps == 0 {
 		return x.Clone(), nil
 	}
-	loss := a.Loss
-	if loss == DefaultScoreLoss {
-		loss = ProbabilityScore
+	r := newSimBARun(a, o, x, c, tm)
+	if err := r.start(); err != nil {
+		return nil, err
 	}
-	n := x.Dim(0)
-	d := x.Len() / n
-	ch, h, w := imageDims(x)
-	lo, hi := tm.Bounds()
-	alpha := a.Alpha
-	if alpha == 0 {
-		switch {
-		case tm.Norm == Linf && a.Basis == PixelBasis:
-			alpha = tm.Eps
-		case tm.Norm == Linf:
-			alpha = tm.Eps * math.Sqrt(float64(h*w)) / 2
-		default:
-			alpha = math.Min(tm.Eps, 0.2*(hi-lo))
+	for t := 0; t < r.d; t++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var active []int
+		for i := 0; i < r.n; i++ {
+			if r.spent[i] > 0 && !r.adv[i] && r.spent[i] < r.queries && o.Remaining(i) > 0 {
+				active = append(active, i)
+			}
+		}
+		if len(active) == 0 {
+			break
+		}
+		// Step back along the t-th direction, then forward on the samples
+		// the step back did not improve.
+		retry, err := r.try(active, t, -1, nil)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.try(retry, t, 1, nil); err != nil {
+			return nil, err
 		}
 	}
-	if math.IsInf(alpha, 1) { // Linf with eps +Inf: the box's side
-		alpha = hi - lo
+	return r.cur, nil
+}
+
+// simbaRun is one SimBA attack on a batch: each sample's order of
+// directions, current point, objective and queries spent.
+type simbaRun struct {
+	o       *Oracle
+	x, cur  *tensor.Tensor
+	c       Criterion
+	tm      ThreatModel
+	loss    ScoreLoss
+	alpha   float64
+	lo, hi  float64
+	ch      int
+	n, d    int
+	queries int
+	dct     *dctBasis
+	orders  [][]int
+	obj     []float64
+	adv     []bool
+	spent   []int
+	sc      scratch
+	dir     []float64
+}
+
+// newSimBARun resolves a's defaults for x and tm and draws each sample's
+// order of directions.
+func newSimBARun(a SimBA, o *Oracle, x *tensor.Tensor, c Criterion, tm ThreatModel) *simbaRun {
+	r := &simbaRun{o: o, x: x, c: c, tm: tm, loss: a.Loss, queries: batch.OrDefault(a.Queries, 10000)}
+	if r.loss == DefaultScoreLoss {
+		r.loss = ProbabilityScore
 	}
-	var dct *dctBasis
+	r.n = x.Dim(0)
+	r.d = x.Len() / r.n
+	ch, h, w := imageDims(x)
+	r.ch = ch
+	r.lo, r.hi = tm.Bounds()
+	r.alpha = a.Alpha
+	if r.alpha == 0 {
+		switch {
+		case tm.Norm == Linf && a.Basis == PixelBasis:
+			r.alpha = tm.Eps
+		case tm.Norm == Linf:
+			r.alpha = tm.Eps * math.Sqrt(float64(h*w)) / 2
+		default:
+			r.alpha = math.Min(tm.Eps, 0.2*(r.hi-r.lo))
+		}
+	}
+	if math.IsInf(r.alpha, 1) { // Linf with eps +Inf: the box's side
+		r.alpha = r.hi - r.lo
+	}
 	if a.Basis == DCTBasis {
-		dct = newDCTBasis(h, w)
+		r.dct = newDCTBasis(h, w)
 	}
 	freq := a.FreqDims
 	if freq == 0 {
@@ -132,118 +187,108 @@ func (a SimBA) PerturbBlackBox(ctx context.Context, o *Oracle, x *tensor.Tensor,
 	if stride == 0 {
 		stride = (h + 7) / 8
 	}
-	queries := batch.OrDefault(a.Queries, 10000)
 	rngs := SampleRNGs(a.Seed, x)
-	orders := make([][]int, n)
-	for i := range orders {
-		if dct != nil {
-			orders[i] = DCTOrder(ch, h, w, freq, stride, rngs[i])
+	r.orders = make([][]int, r.n)
+	for i := range r.orders {
+		if r.dct != nil {
+			r.orders[i] = DCTOrder(ch, h, w, freq, stride, rngs[i])
 		} else {
-			orders[i] = rngs[i].Perm(d)
+			r.orders[i] = rngs[i].Perm(r.d)
 		}
 	}
-	cur := x.Clone()
-	obj := make([]float64, n)
-	adv := make([]bool, n)
-	spent := make([]int, n)
+	r.cur = x.Clone()
+	r.obj, r.adv, r.spent = make([]float64, r.n), make([]bool, r.n), make([]int, r.n)
+	r.dir = make([]float64, r.d)
+	return r
+}
+
+// start queries the clean samples that have a budget: their objective and
+// whether they are adversarial already.
+func (r *simbaRun) start() error {
 	var idx []int
-	for i := 0; i < n; i++ {
-		if o.Remaining(i) > 0 {
+	for i := 0; i < r.n; i++ {
+		if r.o.Remaining(i) > 0 {
 			idx = append(idx, i)
 		}
 	}
-	if len(idx) > 0 {
-		scores, err := o.Scores(idx, batch.Select(x, idx))
-		if err != nil {
-			return nil, budgetError("SimBA", err)
-		}
-		cs := c.Select(idx)
-		a0, o0 := cs.IsAdversarial(scores), loss.objectives(scores, cs)
-		for k, i := range idx {
-			obj[i], adv[i], spent[i] = o0[k], a0[k], 1
+	if len(idx) == 0 {
+		return nil
+	}
+	scores, err := r.o.Scores(idx, batch.Select(r.x, idx))
+	if err != nil {
+		return budgetError("SimBA", err)
+	}
+	cs := r.c.Select(idx)
+	a0, o0 := cs.IsAdversarial(scores), r.loss.objectives(scores, cs)
+	for k, i := range idx {
+		r.obj[i], r.adv[i], r.spent[i] = o0[k], a0[k], 1
+	}
+	return nil
+}
+
+// candidate writes into p the point cur_i + sign*alpha*q (q the t-th
+// direction of sample i) put back into the threat model, and reports
+// whether it differs from cur_i.
+func (r *simbaRun) candidate(i, t int, sign float64, p []float32) bool {
+	x0 := batch.Row(r.x.Data(), i, r.d)
+	ci := batch.Row(r.cur.Data(), i, r.d)
+	copy(p, ci)
+	k := r.orders[i][t]
+	if r.dct == nil {
+		p[k] = float32(float64(p[k]) + sign*r.alpha)
+	} else {
+		r.dct.vector(k, r.ch, r.dir)
+		for j, v := range r.dir {
+			if v != 0 {
+				p[j] = float32(float64(p[j]) + sign*r.alpha*v)
+			}
 		}
 	}
-	var sc scratch
-	dir := make([]float64, d)
-	// candidate writes into r the point cur_i + sign*alpha*q (q the t-th
-	// direction of sample i) put back into the threat model, and reports
-	// whether it differs from cur_i.
-	candidate := func(i, t int, sign float64, r []float32) bool {
-		x0 := batch.Row(x.Data(), i, d)
-		ci := batch.Row(cur.Data(), i, d)
-		copy(r, ci)
-		k := orders[i][t]
-		if dct == nil {
-			r[k] = float32(float64(r[k]) + sign*alpha)
+	projectSample(r.tm.Norm, r.tm.Eps, r.lo, r.hi, x0, p, false, &r.sc)
+	return !slices.Equal(p, ci)
+}
+
+// try queries, for the samples from that still have queries, the step of
+// sign along their t-th direction, keeps the steps that improve the
+// objective, and returns (with retry appended, sorted) the samples whose
+// step did not improve it or left them where they were.
+func (r *simbaRun) try(from []int, t int, sign float64, retry []int) ([]int, error) {
+	if len(from) == 0 {
+		return retry, nil
+	}
+	var qi []int
+	q := tensor.New[float32](append([]int{len(from)}, r.x.Shape()[1:]...)...)
+	for _, i := range from {
+		if r.spent[i] >= r.queries || r.o.Remaining(i) <= 0 {
+			continue
+		}
+		if r.candidate(i, t, sign, batch.Row(q.Data(), len(qi), r.d)) {
+			qi = append(qi, i)
 		} else {
-			dct.vector(k, ch, dir)
-			for j, v := range dir {
-				if v != 0 {
-					r[j] = float32(float64(r[j]) + sign*alpha*v)
-				}
-			}
-		}
-		projectSample(tm.Norm, tm.Eps, lo, hi, x0, r, false, &sc)
-		return !slices.Equal(r, ci)
-	}
-	for t := 0; t < d; t++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var active []int
-		for i := 0; i < n; i++ {
-			if spent[i] > 0 && !adv[i] && spent[i] < queries && o.Remaining(i) > 0 {
-				active = append(active, i)
-			}
-		}
-		if len(active) == 0 {
-			break
-		}
-		var retry []int
-		for _, sign := range []float64{-1, 1} {
-			from := active
-			if sign > 0 {
-				from = retry
-			}
-			if len(from) == 0 {
-				continue
-			}
-			var qi []int
-			q := tensor.New[float32](append([]int{len(from)}, x.Shape()[1:]...)...)
-			for _, i := range from {
-				if spent[i] >= queries || o.Remaining(i) <= 0 {
-					continue
-				}
-				r := batch.Row(q.Data(), len(qi), d)
-				if candidate(i, t, sign, r) {
-					qi = append(qi, i)
-				} else if sign < 0 {
-					retry = append(retry, i)
-				}
-			}
-			if len(qi) == 0 {
-				continue
-			}
-			q = q.Narrow0(0, len(qi))
-			scores, err := queryScores(o, qi, q)
-			if err != nil {
-				return nil, budgetError("SimBA", err)
-			}
-			cs := c.Select(qi)
-			av, ov := cs.IsAdversarial(scores), loss.objectives(scores, cs)
-			for k, i := range qi {
-				spent[i]++
-				if av[k] || ov[k] > obj[i] {
-					obj[i], adv[i] = ov[k], av[k]
-					copy(batch.Row(cur.Data(), i, d), batch.Row(q.Data(), k, d))
-				} else if sign < 0 {
-					retry = append(retry, i)
-				}
-			}
-			slices.Sort(retry)
+			retry = append(retry, i)
 		}
 	}
-	return cur, nil
+	if len(qi) == 0 {
+		return retry, nil
+	}
+	q = q.Narrow0(0, len(qi))
+	scores, err := queryScores(r.o, qi, q)
+	if err != nil {
+		return nil, budgetError("SimBA", err)
+	}
+	cs := r.c.Select(qi)
+	av, ov := cs.IsAdversarial(scores), r.loss.objectives(scores, cs)
+	for k, i := range qi {
+		r.spent[i]++
+		if av[k] || ov[k] > r.obj[i] {
+			r.obj[i], r.adv[i] = ov[k], av[k]
+			copy(batch.Row(r.cur.Data(), i, r.d), batch.Row(q.Data(), k, r.d))
+		} else {
+			retry = append(retry, i)
+		}
+	}
+	slices.Sort(retry)
+	return retry, nil
 }
 
 // dctBasis holds the orthonormal 1-D DCT-II vectors of lengths h and w.

@@ -33,7 +33,8 @@
 // APGD-CE (100 steps), APGD-T (100 steps over the 9 most likely other
 // classes) and Square (5,000 queries), each run only on the samples the
 // previous ones left robust, and the checks below. Build other suites with
-// NewSuite, With (WhiteBox, BlackBox entries, Targeted, AtEps) and
+// NewSuite, With (WhiteBox, BlackBox entries, Targeted with package
+// attacks' rules such as attacks.TargetRandom(seed), AtEps) and
 // WithAutoAttack; EvaluateBlackBox evaluates a model reachable only through
 // a function with a suite's black-box attacks (Suite.BlackBoxOnly).
 // FastSuite is the same at about a fifth of the budgets, for demos.

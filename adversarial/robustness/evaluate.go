@@ -159,7 +159,7 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Threat.CheckInput(x); err != nil {
+	if err := attacks.CheckRun(x, s.Threat, eps...); err != nil {
 		return nil, fmt.Errorf("robustness.Evaluate: %w", err)
 	}
 	n := x.Dim(0)
@@ -177,34 +177,73 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 			ev.maxEps = math.Max(ev.maxEps, v)
 		}
 	}
-	if ev.clean, err = tgt.outputs(x, ev.bs); err != nil {
+	rep, correct, err := ev.cleanReport(eps)
+	if err != nil {
 		return nil, err
 	}
+	idx := trueIndices(correct)
+	runs, err := ev.oneByOne(rep, eps, idx)
+	if err != nil {
+		return nil, err
+	}
+	cascadeRobust, stageRuns, err := ev.cascade(rep, eps, correct)
+	if err != nil {
+		return nil, err
+	}
+	ev.worstCase(rep, eps, runs, cascadeRobust)
+	if err := ev.checks(rep, eps, runs, stageRuns, idx); err != nil {
+		return nil, err
+	}
+	rep.Examples = ev.exampleList()
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// cleanReport runs the model on the clean batch and starts the report with the
+// clean accuracy; correct says which samples the model classifies
+// correctly (the only ones attacked).
+func (ev *evaluator) cleanReport(eps []float64) (rep *Report, correct []bool, err error) {
+	if ev.clean, err = ev.tgt.outputs(ev.x, ev.bs); err != nil {
+		return nil, nil, err
+	}
 	ev.nc = ev.clean.Dim(1)
-	for i, y := range labels {
+	for i, y := range ev.labels {
 		if y < 0 || y >= ev.nc {
-			return nil, fmt.Errorf("robustness.Evaluate: label %d of sample %d out of range for a model with %d outputs", y, i, ev.nc)
+			return nil, nil, fmt.Errorf("robustness.Evaluate: label %d of sample %d out of range for a model with %d outputs", y, i, ev.nc)
 		}
 	}
 	ev.pred = attacks.Predictions(ev.clean)
-	correct := make([]bool, n)
-	var idx []int
+	correct = make([]bool, ev.n)
 	for i, p := range ev.pred {
-		if p == labels[i] {
-			correct[i] = true
+		correct[i] = p == ev.labels[i]
+	}
+	nc := len(trueIndices(correct))
+	rep = &Report{
+		Norm: ev.s.Threat.Norm.String(), Eps: eps, Samples: ev.n, Correct: nc,
+		CleanAccuracy: float64(nc) / float64(ev.n), Labels: slices.Clone(ev.labels), CleanPred: slices.Clone(ev.pred),
+	}
+	rep.Lo, rep.Hi = ev.s.Threat.Bounds()
+	ev.logf("clean accuracy %.4f (%d of %d)", rep.CleanAccuracy, nc, ev.n)
+	return rep, correct, nil
+}
+
+// trueIndices returns the indices of the true values of b.
+func trueIndices(b []bool) []int {
+	var idx []int
+	for i, v := range b {
+		if v {
 			idx = append(idx, i)
 		}
 	}
-	rep := &Report{
-		Norm: s.Threat.Norm.String(), Eps: eps, Samples: n, Correct: len(idx),
-		CleanAccuracy: float64(len(idx)) / float64(n), Labels: slices.Clone(labels), CleanPred: slices.Clone(ev.pred),
-	}
-	rep.Lo, rep.Hi = s.Threat.Bounds()
-	ev.logf("clean accuracy %.4f (%d of %d)", rep.CleanAccuracy, len(idx), n)
+	return idx
+}
 
-	// The attacks one by one.
-	runs := make([][]*entryEps, len(s.Attacks))
-	for k, e := range s.Attacks {
+// oneByOne runs each attack of the suite at each of its eps on the samples
+// idx and reports it; runs[k] is attack k's outcome per eps (nil when
+// skipped).
+func (ev *evaluator) oneByOne(rep *Report, eps []float64, idx []int) ([][]*entryEps, error) {
+	runs := make([][]*entryEps, len(ev.s.Attacks))
+	for k, e := range ev.s.Attacks {
 		list := eps
 		if e.Eps != nil {
 			list = slices.Clone(e.Eps)
@@ -230,15 +269,21 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 		}
 		rep.Attacks = append(rep.Attacks, ar)
 	}
+	return runs, nil
+}
 
-	// The cascade.
-	cascadeRobust := make([][]bool, len(eps))
-	stageRuns := make([][]*entryEps, len(eps)) // [eps][stage], nil when not run
+// cascade runs the AutoAttack-style cascade at each eps, each stage on the
+// samples still robust (starting from those robust at the previous eps),
+// and reports it; cascadeRobust[k] is the robust samples after the cascade
+// at eps[k], stageRuns[k][j] stage j's outcome there (nil when skipped).
+func (ev *evaluator) cascade(rep *Report, eps []float64, correct []bool) (cascadeRobust [][]bool, stageRuns [][]*entryEps, err error) {
+	cascadeRobust = make([][]bool, len(eps))
+	stageRuns = make([][]*entryEps, len(eps))
 	robust := slices.Clone(correct)
 	for k, e := range eps {
 		cr := CascadeReport{Eps: e}
-		stageRuns[k] = make([]*entryEps, len(s.AutoAttack))
-		for j, st := range s.AutoAttack {
+		stageRuns[k] = make([]*entryEps, len(ev.s.AutoAttack))
+		for j, st := range ev.s.AutoAttack {
 			sr := StageResult{Name: st.DisplayName(), Kind: st.kind()}
 			if st.MinClasses > ev.nc {
 				sr.Skipped = fmt.Sprintf("needs at least %d classes, the model has %d", st.MinClasses, ev.nc)
@@ -246,16 +291,11 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 				cr.Stages = append(cr.Stages, sr)
 				continue
 			}
-			var on []int
-			for i, r := range robust {
-				if r {
-					on = append(on, i)
-				}
-			}
+			on := trueIndices(robust)
 			t0 := time.Now()
 			rs, err := ev.runEntry(st, []float64{e}, on)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			r := rs[0]
 			stageRuns[k][j] = r
@@ -274,12 +314,16 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 		}
 		cr.RobustAccuracy = fraction(robust)
 		cascadeRobust[k] = slices.Clone(robust)
-		if len(s.AutoAttack) > 0 {
+		if len(ev.s.AutoAttack) > 0 {
 			rep.AutoAttack = append(rep.AutoAttack, cr)
 		}
 	}
+	return cascadeRobust, stageRuns, nil
+}
 
-	// The worst case.
+// worstCase reports, at each eps, the samples robust to the cascade there
+// and to every attack of the suite at that eps or a smaller one.
+func (ev *evaluator) worstCase(rep *Report, eps []float64, runs [][]*entryEps, cascadeRobust [][]bool) {
 	for k, e := range eps {
 		wc := WorstCase{Eps: e, Robust: slices.Clone(cascadeRobust[k])}
 		for _, rs := range runs {
@@ -298,14 +342,6 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 		rep.WorstCase = append(rep.WorstCase, wc)
 		ev.logf("worst case eps=%g: robust accuracy %.4f", e, wc.RobustAccuracy)
 	}
-
-	// The gradient-masking checks.
-	if err := ev.checks(rep, eps, runs, stageRuns, idx); err != nil {
-		return nil, err
-	}
-	rep.Examples = ev.exampleList()
-	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
 }
 
 func (ev *evaluator) logf(format string, args ...any) {
@@ -342,13 +378,9 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 		yb := batch.SelectInts(ev.labels, rows)
 		var crit attacks.Criterion = attacks.Untargeted(yb)
 		if e.Targets != nil {
-			var cb *tensor.Tensor
-			if ev.clean != nil {
-				cb = batch.Select(ev.clean, rows)
-			}
-			t := e.Targets(yb, cb, ev.nc)
-			if len(t) != len(rows) {
-				return nil, fmt.Errorf("robustness.Evaluate: %s: the target rule gave %d targets for %d samples", e.DisplayName(), len(t), len(rows))
+			t, err := e.Targets.For(yb, batch.Select(ev.clean, rows), ev.nc)
+			if err != nil {
+				return nil, fmt.Errorf("robustness.Evaluate: %s: %w", e.DisplayName(), err)
 			}
 			crit = t
 		}
@@ -432,35 +464,9 @@ func (ev *evaluator) summarise(r *entryEps, e SuiteAttack) AttackResult {
 	if res.Attacked > 0 {
 		res.SuccessRate = float64(res.Succeeded) / float64(res.Attacked)
 	}
-	res.MedianNorm, res.MeanNorm = median(norms), mean(norms)
+	res.MedianNorm, res.MeanNorm = batch.Median(norms), batch.Mean(norms)
 	if e.BlackBox != nil {
-		res.MedianQueries, res.MeanQueries = median(qs), mean(qs)
+		res.MedianQueries, res.MeanQueries = batch.Median(qs), batch.Mean(qs)
 	}
 	return res
-}
-
-// median returns the median of v (0 for an empty v); v is not modified.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
-
-// mean returns the mean of v (0 for an empty v).
-func mean(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
 }

@@ -80,7 +80,7 @@ func (s *Smoothed) Certify(ctx context.Context, x *tensor.Tensor, n0, n int, alp
 		if err != nil {
 			return err
 		}
-		cA := argmaxCount(c0)
+		cA := batch.ArgMax(c0)
 		c, err := sample(n)
 		if err != nil {
 			return err
@@ -213,17 +213,6 @@ func (s *Smoothed) each(ctx context.Context, x *tensor.Tensor, f func(i int, sam
 		}
 		return nil
 	})
-}
-
-// argmaxCount returns the first class with the largest count.
-func argmaxCount(c []int) int {
-	best := 0
-	for j, v := range c {
-		if v > c[best] {
-			best = j
-		}
-	}
-	return best
 }
 
 // ClopperPearsonLower returns the one-sided (1 - alpha) Clopper-Pearson

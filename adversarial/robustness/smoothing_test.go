@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -126,8 +127,8 @@ func TestCertifyLinear(t *testing.T) {
 			continue // too close to 0.5 or to 1 for a tight check
 		}
 		checked++
-		if ct.Class != testmodels.Argmax(z[i]) {
-			t.Errorf("sample %d: certified class %d, the classifier's %d", i, ct.Class, testmodels.Argmax(z[i]))
+		if ct.Class != batch.ArgMax(z[i]) {
+			t.Errorf("sample %d: certified class %d, the classifier's %d", i, ct.Class, batch.ArgMax(z[i]))
 			continue
 		}
 		if ct.Radius > dist {

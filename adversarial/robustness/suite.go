@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
-	"github.com/fastgo-ml/fastgo/tensor"
 )
 
 // AttackKind is the role of an attack in an evaluation, which the
@@ -57,37 +56,6 @@ func (k *AttackKind) UnmarshalText(b []byte) error {
 	return fmt.Errorf("robustness: unknown attack kind %q", b)
 }
 
-// TargetRule chooses the targets of a targeted attack in an evaluation
-// from the true labels and the model's clean scores [N, C] (nil when only
-// labels are known).
-type TargetRule func(labels []int, clean *tensor.Tensor, numClasses int) attacks.Targeted
-
-// TargetsRandom is the rule of RandomTargets with seed: a uniform class
-// other than the label, per position.
-func TargetsRandom(seed uint64) TargetRule {
-	return func(labels []int, _ *tensor.Tensor, k int) attacks.Targeted {
-		return attacks.RandomTargets(labels, k, seed)
-	}
-}
-
-// TargetsNextClass is the rule of NextClassTargets: label + 1 mod C.
-func TargetsNextClass() TargetRule {
-	return func(labels []int, _ *tensor.Tensor, k int) attacks.Targeted {
-		return attacks.NextClassTargets(labels, k)
-	}
-}
-
-// TargetsLeastLikely is the rule of LeastLikelyTargets on the clean scores
-// (the next class when the scores are not available).
-func TargetsLeastLikely() TargetRule {
-	return func(labels []int, clean *tensor.Tensor, k int) attacks.Targeted {
-		if clean == nil {
-			return attacks.NextClassTargets(labels, k)
-		}
-		return attacks.LeastLikelyTargets(clean)
-	}
-}
-
 // SuiteAttack is one attack of a Suite: a white-box Attack or a
 // BlackBoxAttack (exactly one of the two), with what it needs to run.
 type SuiteAttack struct {
@@ -105,10 +73,11 @@ type SuiteAttack struct {
 	// Budget is the oracle's budget of queries per sample (0: unlimited,
 	// the attack's own limit applies).
 	Budget int
-	// Targets makes the attack targeted (nil: untargeted, away from the
-	// true labels). Robust accuracy still counts the samples that keep
+	// Targets makes the attack targeted, choosing each sample's target
+	// from its true label and the clean scores (nil: untargeted, away from
+	// the true labels). Robust accuracy still counts the samples that keep
 	// their label; the success rate counts those that reach the target.
-	Targets TargetRule
+	Targets attacks.Targets
 	// Kind is the attack's role in the masking checks (KindAuto: from the
 	// type).
 	Kind AttackKind
@@ -129,9 +98,10 @@ func BlackBox(a attacks.BlackBoxAttack, access attacks.Access, budget int) Suite
 	return SuiteAttack{BlackBox: a, Access: access, Budget: budget}
 }
 
-// Targeted returns e made targeted by rule.
-func (e SuiteAttack) Targeted(rule TargetRule) SuiteAttack {
-	e.Targets = rule
+// Targeted returns e made targeted by the rule t (attacks.TargetRandom,
+// attacks.TargetLeastLikely...).
+func (e SuiteAttack) Targeted(t attacks.Targets) SuiteAttack {
+	e.Targets = t
 	return e
 }
 
@@ -209,9 +179,6 @@ type Suite struct {
 	// BatchSize is the number of samples per attack call (0: 250). Results
 	// do not depend on it.
 	BatchSize int
-	// Samples is the number of validation samples that
-	// AdversarialLearner.EvaluateRobustness takes (0: 500).
-	Samples int
 	// Examples is the number of adversarial examples kept for the report's
 	// image grid (0: 12).
 	Examples int
@@ -294,13 +261,7 @@ func StandardSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 		s = s.With(WhiteBox(attacks.FGSM{}), pgd)
 	}
 	if tm.Norm != attacks.L1 {
-		apgdt := WhiteBox(attacks.APGDT{Steps: 100, Targets: 9})
-		apgdt.MinClasses = 4
-		s = s.WithAutoAttack(
-			WhiteBox(attacks.APGD{Steps: 100, Loss: attacks.APGDCrossEntropy}),
-			apgdt,
-			BlackBox(attacks.Square{Queries: 5000}, attacks.ScoreAccess, 5000),
-		)
+		s = s.WithAutoAttack(cascade(100, 9, 5000)...)
 	}
 	return s.WithChecks(nil)
 }
@@ -325,27 +286,31 @@ func FastSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 		}
 	}
 	if tm.Norm != attacks.L1 {
-		apgdt := WhiteBox(attacks.APGDT{Steps: 25, Targets: 3})
-		apgdt.MinClasses = 4
-		s = s.WithAutoAttack(
-			WhiteBox(attacks.APGD{Steps: 25, Loss: attacks.APGDCrossEntropy}),
-			apgdt,
-			BlackBox(attacks.Square{Queries: 1000}, attacks.ScoreAccess, 1000),
-		)
+		s = s.WithAutoAttack(cascade(25, 3, 1000)...)
 	}
 	return s.WithChecks(attacks.UnboundedPGD{Steps: 25})
 }
 
+// cascade returns AutoAttack's standard cascade without FAB-T: APGD-CE and
+// APGD-T (skipped below 4 classes) with steps steps, APGD-T over the
+// targets most likely other classes, and Square with a budget of queries.
+func cascade(steps, targets, queries int) []SuiteAttack {
+	apgdt := WhiteBox(attacks.APGDT{Steps: steps, Targets: targets})
+	apgdt.MinClasses = 4
+	return []SuiteAttack{
+		WhiteBox(attacks.APGD{Steps: steps, Loss: attacks.APGDCrossEntropy}),
+		apgdt,
+		BlackBox(attacks.Square{Queries: queries}, attacks.ScoreAccess, queries),
+	}
+}
+
 // validate checks the suite and returns its eps sorted.
 func (s Suite) validate() ([]float64, error) {
-	if err := s.Threat.WithEps(0).Validate(); err != nil {
-		return nil, fmt.Errorf("robustness: suite: %w", err)
-	}
 	if len(s.Eps) == 0 {
 		return nil, fmt.Errorf("robustness: suite: empty Eps")
 	}
-	if s.Tolerance < 0 || math.IsNaN(s.Tolerance) || s.BatchSize < 0 || s.Samples < 0 || s.Examples < 0 {
-		return nil, fmt.Errorf("robustness: suite: bad setting (Tolerance %v, BatchSize %d, Samples %d, Examples %d)", s.Tolerance, s.BatchSize, s.Samples, s.Examples)
+	if s.Tolerance < 0 || math.IsNaN(s.Tolerance) || s.BatchSize < 0 || s.Examples < 0 {
+		return nil, fmt.Errorf("robustness: suite: bad setting (Tolerance %v, BatchSize %d, Examples %d)", s.Tolerance, s.BatchSize, s.Examples)
 	}
 	check := func(what string, eps []float64) error {
 		for _, e := range eps {

@@ -258,8 +258,8 @@ func (d *demo) run(ctx context.Context) error {
 
 	// 5. Adversarial training.
 	d.t.begin(fmt.Sprintf("5. Adversarial training: PGD-AT (PGD-%d, Linf eps %g), fit_one_cycle(%d, lr_max=%g)", p.AdvSteps, p.Eps, p.AdvEpochs, p.AdvLR))
-	trainer := adversarial.NewTrainer(attacks.PGD{Steps: p.AdvSteps, RandomStart: true, LastIterate: true}, d.threat())
-	trainer.Seed = d.seed
+	trainer := adversarial.NewTrainer(adversarial.Attack(attacks.PGD{Steps: p.AdvSteps, RandomStart: true, LastIterate: true}),
+		adversarial.Threat(d.threat()), adversarial.Seed(d.seed))
 	if err := adv.FitOneCycle(ctx, p.AdvEpochs, learner.LR(p.AdvLR), d.fitCallbacks(trainer)); err != nil {
 		return err
 	}
@@ -320,8 +320,8 @@ func (d *demo) targeted(ctx context.Context, adv *adversarial.AdversarialLearner
 	}
 	xb := tensor.Concat(0, xs...)
 	atk := attacks.PGD{Steps: d.plan.TargetSteps, RandomStart: true, Seed: d.seed}
-	res, err := adv.AttackBatch(xb, adversarial.TrueLabels(ys...), adversarial.TargetRunnerUp(),
-		adversarial.WithAttack(atk), adversarial.WithThreat(d.threat()), adversarial.WithContext(ctx))
+	res, err := adv.AttackBatch(ctx, xb, attacks.TrueLabels(ys...), attacks.TargetRunnerUp(),
+		attacks.Using(atk), attacks.Within(d.threat()))
 	if err != nil {
 		return nil, err
 	}
@@ -382,9 +382,8 @@ func (d *demo) evaluate(ctx context.Context, adv *adversarial.AdversarialLearner
 		robustness.WhiteBox(attacks.PGD{Steps: p.PGDSteps, RandomStart: true, Seed: d.seed}),
 		robustness.BlackBox(attacks.Square{Queries: p.SquareQueries, Seed: d.seed}, attacks.ScoreAccess, p.SquareQueries).AtEps(p.Eps),
 	).WithChecks(attacks.UnboundedPGD{Steps: p.UnboundedSteps})
-	s.Samples = p.EvalSamples
 	s.Examples = p.Examples
-	return adv.EvaluateRobustness(ctx, s)
+	return adv.EvaluateRobustness(ctx, adversarial.WithSuite(s), adversarial.Samples(p.EvalSamples))
 }
 
 // recorderTable returns the results table of the epochs from 'from' on.

@@ -297,13 +297,10 @@ func defenceCallback(name string, eps float64, steps int, beta, sigma float64, s
 	tm := attacks.ThreatModel{Norm: attacks.Linf, Eps: eps}
 	switch name {
 	case "pgd-at":
-		t := adversarial.NewTrainer(attacks.PGD{Steps: steps, RandomStart: true, LastIterate: true}, tm)
-		t.Seed = seed
-		return t, nil
+		a := attacks.PGD{Steps: steps, RandomStart: true, LastIterate: true}
+		return adversarial.NewTrainer(adversarial.Attack(a), adversarial.Threat(tm), adversarial.Seed(seed)), nil
 	case "fast-at":
-		t := adversarial.NewFastAT(tm)
-		t.Seed = seed
-		return t, nil
+		return adversarial.NewFastAT(adversarial.Threat(tm), adversarial.Seed(seed)), nil
 	case "trades":
 		if !(beta > 0) {
 			return nil, usagef("-trades-beta %v must be positive", beta)

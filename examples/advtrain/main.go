@@ -106,8 +106,8 @@ func run(small bool, eps float64) error {
 		name string
 		cb   learner.Callback
 	}{
-		{"PGD-AT", adversarial.NewTrainer(attacks.PGD{Steps: steps, RandomStart: true, LastIterate: true}, threat)},
-		{"fast AT", adversarial.NewFastAT(threat)},
+		{"PGD-AT", adversarial.NewTrainer(adversarial.Attack(attacks.PGD{Steps: steps, RandomStart: true, LastIterate: true}), adversarial.Threat(threat))},
+		{"fast AT", adversarial.NewFastAT(adversarial.Threat(threat))},
 		{"TRADES", &adversarial.TRADES{Threat: threat, Beta: 6, Steps: steps}},
 	}
 	for _, d := range defences {
@@ -124,7 +124,7 @@ func run(small bool, eps float64) error {
 		if err := learn.FitOneCycle(ctx, epochs, learner.LR(2e-3), learner.Callbacks(cbs...)); err != nil {
 			return err
 		}
-		if t, ok := d.cb.(*adversarial.AdversarialTrainer); ok && t.Guard != nil && t.Guard.Tripped() {
+		if t, ok := d.cb.(*adversarial.AdversarialTrainer); ok && t.Guard() != nil && t.Guard().Tripped() {
 			fmt.Println("the overfitting guard tripped: the last good weights were restored")
 		}
 		if err := measure(d.name, m); err != nil {

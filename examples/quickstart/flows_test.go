@@ -9,42 +9,41 @@ import (
 
 	"github.com/fastgo-ml/fastgo/adversarial"
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
-	"github.com/fastgo-ml/fastgo/adversarial/robustness"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
 
-// must returns v, and panics on a non-nil error.
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-// check panics on a non-nil error.
+// check panics on a non-nil error (it stands for your error handling).
 func check(err error) {
 	if err != nil {
 		panic(err)
 	}
 }
 
-// Example_flows is the README's ten-line example, kept here so that the
-// compiler checks it (it has no Output comment, so go test compiles it but
-// does not run it: the full run takes an hour; main runs the same calls
-// with -small in seconds). TestReadmeExample keeps the README in step.
+// Example_flows is the README's example, kept here so that the compiler
+// checks it (it has no Output comment, so go test compiles it but does not
+// run it: the full run takes an hour; main runs the same calls with -small
+// in seconds). TestReadmeExample keeps the README in step.
 func Example_flows() {
 	ctx := context.Background()
-	dls := must(vision.EmbeddedFashionMNIST(vision.BatchSize(128)))
-	learn := must(vision.CNNLearner(dls, models.ResNet34, learner.Metrics(learner.Accuracy())))
-	check(learn.FineTune(ctx, 5))
+	dls, err := vision.EmbeddedFashionMNIST(vision.BatchSize(128))
+	check(err)
+	learn, err := vision.CNNLearner(dls, models.ResNet34, learner.Metrics(learner.Accuracy()))
+	check(err)
+	err = learn.FineTune(ctx, 5)
+	check(err)
 	adv := adversarial.NewLearner(learn)
-	img := must(dls.Valid.Dataset().Image(0))
-	x := must(adv.GenerateAdvExample(img, adversarial.TargetLabel(3)))
-	pred := must(adv.Predict(x))
-	check(adv.FitOneCycle(ctx, 5, learner.Callbacks(adversarial.NewTrainer(nil, attacks.DefaultThreat()))))
-	report := must(adv.EvaluateRobustness(ctx, robustness.StandardSuite(0.1)))
+	img, err := dls.Valid.Dataset().Image(0)
+	check(err)
+	x, err := adv.GenerateAdvExample(ctx, img, attacks.TargetLabel(3))
+	check(err)
+	pred, err := adv.Predict(x)
+	check(err)
+	err = adv.FitOneCycle(ctx, 5, learner.Callbacks(adversarial.NewTrainer()))
+	check(err)
+	report, err := adv.EvaluateRobustness(ctx)
+	check(err)
 	fmt.Println(pred.Class, report.WorstCase)
 }
 

@@ -46,15 +46,15 @@ func main() {
 
 func run(small bool, epochs int) error {
 	ctx := context.Background()
-	show := learner.ProgressTo(os.Stdout)  // bars in a terminal, the results table in a log
-	suite := robustness.StandardSuite(0.1) // 500 validation images, AutoAttack's cascade
+	show := learner.ProgressTo(os.Stdout) // bars in a terminal, the results table in a log
+	var eval []adversarial.EvalOption     // the default: StandardSuite on 500 validation images
 	bs := 64
 	if small {
 		epochs, bs = 1, 16
-		suite = robustness.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, 0.1).With(
+		suite := robustness.NewSuite(attacks.ThreatModel{Norm: attacks.Linf}, 0.1).With(
 			robustness.WhiteBox(attacks.FGSM{}), robustness.WhiteBox(attacks.PGD{Steps: 5, RandomStart: true}),
 		).WithChecks(attacks.UnboundedPGD{Steps: 5})
-		suite.Samples = 16
+		eval = []adversarial.EvalOption{adversarial.WithSuite(suite), adversarial.Samples(16)}
 	}
 
 	// learn = cnn_learner(dls, resnet34, metrics=accuracy)
@@ -89,7 +89,7 @@ func run(small bool, epochs int) error {
 	if err != nil {
 		return err
 	}
-	x, err := adv.GenerateAdvExample(img, adversarial.TargetLabel(3))
+	x, err := adv.GenerateAdvExample(ctx, img, attacks.TargetLabel(3))
 	if err != nil {
 		return err
 	}
@@ -102,13 +102,13 @@ func run(small bool, epochs int) error {
 		dls.Vocab[dls.Valid.Dataset().Label(0)], clean.Class, dls.Vocab[3], pred.Class, pred.Probs[pred.Index])
 
 	// adv_learner.fit_one_cycle(5, cbs=[AdversarialTrainer()])
-	trainer := adversarial.NewTrainer(nil, attacks.DefaultThreat()) // Madry's PGD-10 at Linf 0.1
+	trainer := adversarial.NewTrainer() // Madry's PGD-10 at Linf 0.1
 	if err := adv.FitOneCycle(ctx, epochs, learner.Callbacks(trainer)); err != nil {
 		return err
 	}
 
 	// adv_learner.evaluate_robustness()
-	report, err := adv.EvaluateRobustness(ctx, suite)
+	report, err := adv.EvaluateRobustness(ctx, eval...)
 	if err != nil {
 		return err
 	}

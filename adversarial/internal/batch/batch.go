@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -46,4 +47,43 @@ func OrDefault(v, d int) int {
 		return d
 	}
 	return v
+}
+
+// ArgMax returns the index of the first largest value of v (0 for an
+// empty v).
+func ArgMax[T cmp.Ordered](v []T) int {
+	best := 0
+	for j, x := range v {
+		if x > v[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+// Median returns the median of v, the mean of the middle two for an even
+// length (0 for an empty v); v is not modified.
+func Median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}
+
+// Mean returns the mean of v (0 for an empty v).
+func Mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"math"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -164,28 +163,4 @@ func NormalFMNIST(t testing.TB, dls *vision.DataLoaders) *learner.Learner {
 		t.Fatal(normalErr)
 	}
 	return normalModel
-}
-
-// Median returns the median of v (the mean of the middle two for an even
-// length; NaN for none), without changing v.
-func Median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	m := len(s) / 2
-	if len(s)%2 == 1 {
-		return s[m]
-	}
-	return (s[m-1] + s[m]) / 2
-}
-
-// Mean returns the mean of v (NaN for none).
-func Mean(v []float64) float64 {
-	var s float64
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
 }

@@ -1,6 +1,7 @@
 package testmodels
 
 import (
+	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -124,17 +125,6 @@ func RandomLinear(rng *tensor.RNG, d, k int) (*layers.Linear, []float32, []float
 	return Linear(d, k, w, b), w, b
 }
 
-// Argmax returns the index of the first largest value of v.
-func Argmax(v []float64) int {
-	b := 0
-	for j, x := range v {
-		if x > v[b] {
-			b = j
-		}
-	}
-	return b
-}
-
 // Logits returns W x + b for each sample of the flat batch x (d values
 // per sample), k classes, computed in float64.
 func Logits(w, b, x []float32, d, k int) [][]float64 {
@@ -151,4 +141,13 @@ func Logits(w, b, x []float32, d, k int) [][]float64 {
 		}
 	}
 	return z
+}
+
+// Classes returns the first largest class of each row of logits z.
+func Classes(z [][]float64) []int {
+	out := make([]int, len(z))
+	for i, row := range z {
+		out[i] = batch.ArgMax(row)
+	}
+	return out
 }
