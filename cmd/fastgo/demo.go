@@ -509,7 +509,7 @@ func (d *demo) markdown(before, after *robustness.Report) string {
 		t.Index, t.Label, t.Clean, t.CleanProb, t.Attack, t.Target, p.Eps, t.Adversarial, t.Target, t.TargetProb, t.Linf, t.L2)
 	b.WriteString("![examples](examples.png)\n\n")
 	b.WriteString("## Robustness, before and after adversarial training\n\n")
-	fmt.Fprintf(&b, "PGD adversarial training: `fit_one_cycle(%d, lr_max=%g)` with `adversarial.NewTrainer(PGD{Steps: %d, RandomStart: true, LastIterate: true}, Linf eps %g)`:\n\n", p.AdvEpochs, p.AdvLR, p.AdvSteps, p.Eps)
+	fmt.Fprintf(&b, "PGD adversarial training: `fit_one_cycle(%d, lr_max=%g)` with `adversarial.NewTrainer(adversarial.Attack(attacks.PGD{Steps: %d, RandomStart: true, LastIterate: true}), adversarial.Eps(%g))`:\n\n", p.AdvEpochs, p.AdvLR, p.AdvSteps, p.Eps)
 	b.WriteString(markdownTable(s.AdvTraining))
 	fmt.Fprintf(&b, "\nRobust accuracy on the first %d validation images (FGSM; PGD-%d from a random start; Square with %d score queries per image at eps %g; the worst case over them):\n\n", before.Samples, p.PGDSteps, p.SquareQueries, p.Eps)
 	for i, row := range beforeAfterRows(before, after) {

@@ -15,7 +15,7 @@ import (
 func init() {
 	register(&command{
 		name:  "robustness",
-		short: "evaluate a model's robustness (EvaluateRobustness) and write its report: Markdown, JSON and PNG",
+		short: "evaluate a model's robustness (robustness.Evaluate) and write its report: Markdown, JSON and PNG",
 		run:   runRobustness,
 	})
 }
@@ -68,7 +68,7 @@ func runRobustness(args []string, stdout, stderr io.Writer) error {
 	queries := fs.Int("queries", 1000, "query budget per image of the black-box attacks of the quick and black-box suites")
 	out := fs.String("out", "robustness", "the folder for report.md, report.json, accuracy.png and examples.png")
 	setUsage(fs, "fastgo robustness (-model FILE | -weights FILE -arch ARCH) [-data ...] [-eps LIST] [-suite NAME] [-out DIR]", `
-Measures how robust a model is with adversarial.EvaluateRobustness: the clean
+Measures how robust a model is with robustness.Evaluate: the clean
 accuracy, each attack's robust accuracy at each eps (on the images the model
 gets right), the worst case per image over every attack, and the
 gradient-masking checks (one-step beating iterative attacks, black-box beating
