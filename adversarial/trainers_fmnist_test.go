@@ -9,9 +9,9 @@ import (
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 	"github.com/fastgo-ml/fastgo/adversarial/robustness"
+	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/learner"
 	"github.com/fastgo-ml/fastgo/tensor"
-	"github.com/fastgo-ml/fastgo/vision"
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
 
@@ -52,7 +52,7 @@ type atConfig struct {
 
 // trainAT trains a fresh SmallCNN with cfg and returns it with the
 // training time.
-func trainAT(t *testing.T, dls *vision.DataLoaders, cfg atConfig) (*learner.Learner, time.Duration) {
+func trainAT(t *testing.T, dls data.Data, cfg atConfig) (*learner.Learner, time.Duration) {
 	t.Helper()
 	l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)))
 	start := time.Now()

@@ -160,9 +160,9 @@
 // and m.Forward to build a custom graph (C&W's tanh change of variables);
 // ThreatModel's Project, ProjectThenClip, RandomStart and Norms for the
 // geometry; SampleRNGs for randomness; Margins and Criterion.IsAdversarial to
-// keep each sample's best; Criterion.Select to continue on a subset. Type-
-// switch on the criterion (Untargeted or Targeted) and return an error for
-// any other. An attack that searches for the smallest perturbation (C&W,
+// keep each sample's best; Criterion.Select to continue on a subset.
+// Switch on the criterion's type (Untargeted or Targeted) and return an
+// error for any other. An attack that searches for the smallest perturbation (C&W,
 // DeepFool) also implements MinimumNormAttack: RunEps then runs it once with
 // Eps +Inf and projects its result onto each eps-ball. A wrapper is an
 // Attack holding an Attack: EOT over a randomised model gives the inner
@@ -232,7 +232,8 @@
 // tests (eps 0, ball and box, input untouched, a batch equal to its rows,
 // the budget never exceeded, targeted hits rising). Without -short it also
 // trains a SmallCNN briefly on the embedded Fashion-MNIST subset and checks
-// Square and HopSkipJump through the oracle alone.
+// PGD-20 against FGSM and random targets, and Square and HopSkipJump through
+// the oracle alone.
 //
 // The long checks train SmallCNN on the full Fashion-MNIST
 // (/usr/share/datasets/fashion-mnist; they skip without it) and run with

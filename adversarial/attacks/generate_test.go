@@ -57,3 +57,31 @@ func TestGenerateOptions(t *testing.T) {
 		t.Errorf("targets of the true labels: %v", r.Criterion)
 	}
 }
+
+// TestGenerateTargetRunnerUp: Generate with TargetRunnerUp targets the
+// runner-up of the true labels (or of the predictions without them).
+func TestGenerateTargetRunnerUp(t *testing.T) {
+	m := testmodels.NewSmallNet(1, testmodels.SynthClasses)
+	x, y := testmodels.SynthData(8, 5)
+	out, err := Outputs(m, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, labels := range [][]int{y, nil} {
+		opts := []Option{TargetRunnerUp(), Using(PGD{Steps: 2})}
+		if labels != nil {
+			opts = append(opts, TrueLabels(labels...))
+		}
+		r, err := Generate(context.Background(), m, x, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ys := labels
+		if ys == nil {
+			ys = Predictions(out)
+		}
+		if want := targetsFor(t, TargetRunnerUp(), ys, out, testmodels.SynthClasses); !slices.Equal(r.Criterion.Classes(), want) {
+			t.Errorf("labels %v: targets %v, want %v", labels, r.Criterion.Classes(), want)
+		}
+	}
+}

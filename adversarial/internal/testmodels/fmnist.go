@@ -131,7 +131,7 @@ func W2Model(t testing.TB, n int) (*learner.Learner, *tensor.Tensor, []int) {
 // FullFMNIST returns the full Fashion-MNIST loaders (batch 128, seed 0) and
 // the 10,000 test images as one batch with their labels. It skips t without
 // -long or when the data set is not installed.
-func FullFMNIST(t testing.TB) (*vision.DataLoaders, *tensor.Tensor, []int) {
+func FullFMNIST(t testing.TB) (data.Data, *tensor.Tensor, []int) {
 	t.Helper()
 	SkipUnlessLong(t)
 	dls, err := vision.FashionMNIST(vision.BatchSize(128), vision.Seed(0))
@@ -150,7 +150,7 @@ var (
 
 // NormalFMNIST trains SmallCNN normally on dls (FitOneCycle, 2 epochs, lr
 // 3e-3, fastai's Adam), once per test binary.
-func NormalFMNIST(t testing.TB, dls *vision.DataLoaders) *learner.Learner {
+func NormalFMNIST(t testing.TB, dls data.Data) *learner.Learner {
 	t.Helper()
 	normalOnce.Do(func() {
 		l := learner.New(dls, models.NewSmallCNN(10, tensor.NewRNG(0)))
