@@ -316,6 +316,11 @@ func parseItemTransform(s string) (ItemTransform, error) {
 			}
 			out[i] = v
 		}
+		// The transforms' constructors refuse more pixels than an image may
+		// have; a file gets an error instead.
+		if n >= 2 && out[0] > MaxImagePixels/out[1] {
+			return nil, fmt.Errorf("item transform %q: %dx%d is more than MaxImagePixels (%d): %w", s, out[0], out[1], MaxImagePixels, fastgo.ErrFormat)
+		}
 		return out, nil
 	}
 	switch {

@@ -569,3 +569,22 @@ func table(rows [][]string) string {
 	}
 	return b.String()
 }
+
+// inRange checks a numeric flag read from the command line: a value
+// outside [lo, hi], or NaN, is a usage error naming the flag.
+func inRange[T int | float64](name string, v, lo, hi T) error {
+	if !(v >= lo && v <= hi) {
+		return usagef("-%s %v must be between %v and %v", name, v, lo, hi)
+	}
+	return nil
+}
+
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

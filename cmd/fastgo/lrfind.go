@@ -39,10 +39,10 @@ pick to "fastgo train -lr".`)
 		return err
 	}
 	switch {
-	case !(*startLR > 0) || !(*endLR > *startLR):
-		return usagef("want 0 < -start-lr < -end-lr, got %v and %v", *startLR, *endLR)
-	case *numIt < 6:
-		return usagef("-num-it %d must be at least 6", *numIt)
+	case !(*startLR > 0) || !(*endLR > *startLR) || !(*endLR <= 1e6):
+		return usagef("want 0 < -start-lr < -end-lr <= 1e6, got %v and %v", *startLR, *endLR)
+	case *numIt < 6 || *numIt > 1_000_000:
+		return usagef("-num-it %d must be between 6 and 1000000", *numIt)
 	case *png == "":
 		return usagef("-png must name a file")
 	}

@@ -49,11 +49,8 @@ func (t *trainFlags) check() error {
 	if err := t.dataFlags.check(); err != nil {
 		return err
 	}
-	switch {
-	case t.wd < 0:
-		return usagef("-wd %v must not be negative", t.wd)
-	case t.threads < 0:
-		return usagef("-threads %d must not be negative", t.threads)
+	if err := firstErr(inRange("wd", t.wd, 0, 10), inRange("threads", t.threads, 0, maxWorkers)); err != nil {
+		return err
 	}
 	return checkPretrained(t.pretrained)
 }
@@ -149,11 +146,10 @@ Examples:
 	if err := tf.check(); err != nil {
 		return err
 	}
-	if *epochs < 1 {
-		return usagef("-epochs %d must be positive", *epochs)
-	}
-	if *lr < 0 {
-		return usagef("-lr %v must not be negative", *lr)
+	if err := firstErr(inRange("epochs", *epochs, 1, 1_000_000), inRange("lr", *lr, 0, 10),
+		inRange("defence-eps", *defEps, 0, 1), inRange("defence-steps", *defSteps, 1, 10_000),
+		inRange("trades-beta", *beta, 0, 10_000), inRange("sigma", *sigma, 0, 10)); err != nil {
+		return err
 	}
 	if *out == "" {
 		return usagef("-out must name a file")
