@@ -24,19 +24,27 @@ func ReadStateDict(path string) (*StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
+	return stateDictOf(path, f.Names(), func(n string) safetensors.Dtype { info, _ := f.Info(n); return info.Dtype }, f.Tensor, f.Int64)
+}
+
+// stateDictOf builds a StateDict from a weights file's entries, in its
+// order: the float entries as tensors, the integer ones (BatchNorm's
+// num_batches_tracked) as scalars; any other dtype, or an integer entry
+// that is not a scalar, is an error naming the file and the entry.
+func stateDictOf(path string, names []string, dtype func(string) safetensors.Dtype,
+	floats func(string) (*tensor.Tensor, error), ints func(string) (safetensors.Int64Tensor, error)) (*StateDict, error) {
 	sd := &StateDict{Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
-	for _, name := range f.Names() {
-		info, _ := f.Info(name)
-		switch info.Dtype {
+	for _, name := range names {
+		switch dt := dtype(name); dt {
 		case safetensors.F32, safetensors.F16, safetensors.BF16, safetensors.F64:
-			t, err := f.Tensor(name)
+			t, err := floats(name)
 			if err != nil {
 				return nil, err
 			}
 			sd.Tensors[name] = t
 		case safetensors.I64, safetensors.U64, safetensors.I32, safetensors.U32, safetensors.I16,
 			safetensors.U16, safetensors.I8, safetensors.U8, safetensors.BOOL:
-			v, err := f.Int64(name)
+			v, err := ints(name)
 			if err != nil {
 				return nil, err
 			}
@@ -45,7 +53,7 @@ func ReadStateDict(path string) (*StateDict, error) {
 			}
 			sd.Ints[name] = v.Data[0]
 		default:
-			return nil, fmt.Errorf("layers: %s: tensor %q: dtype %s is not a float or integer state", path, name, info.Dtype)
+			return nil, fmt.Errorf("layers: %s: tensor %q: dtype %s is not a float or integer state", path, name, dt)
 		}
 		sd.Names = append(sd.Names, name)
 	}

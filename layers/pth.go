@@ -1,12 +1,11 @@
 package layers
 
 import (
-	"fmt"
 	"io"
 	"os"
 
-	"github.com/fastgo-ml/fastgo/tensor"
 	"github.com/fastgo-ml/fastgo/tensor/pth"
+	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 )
 
 // isTorchSave reports whether the file at path starts as a torch.save file
@@ -30,27 +29,5 @@ func readTorchStateDict(path string) (*StateDict, error) {
 	if err != nil {
 		return nil, err
 	}
-	sd := &StateDict{Tensors: map[string]*tensor.Tensor{}, Ints: map[string]int64{}}
-	for _, name := range f.Names() {
-		info, _ := f.Info(name)
-		switch info.Dtype {
-		case pth.F32, pth.F16, pth.BF16, pth.F64:
-			t, err := f.Tensor(name)
-			if err != nil {
-				return nil, err
-			}
-			sd.Tensors[name] = t
-		default:
-			v, err := f.Int64(name)
-			if err != nil {
-				return nil, err
-			}
-			if len(v.Data) != 1 || len(v.Shape) > 1 {
-				return nil, fmt.Errorf("layers: %s: tensor %q: integer tensor of shape %v, want a scalar", path, name, v.Shape)
-			}
-			sd.Ints[name] = v.Data[0]
-		}
-		sd.Names = append(sd.Names, name)
-	}
-	return sd, nil
+	return stateDictOf(path, f.Names(), func(n string) safetensors.Dtype { info, _ := f.Info(n); return info.Dtype }, f.Tensor, f.Int64)
 }

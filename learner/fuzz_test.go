@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/layers"
@@ -75,22 +76,10 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		if err := l.Load(p); err != nil {
 			after := layers.GetStateDict(l.Model)
 			for _, n := range before.Names {
-				if bt, ok := before.Tensors[n]; ok && !equalFloats(bt.Data(), after.Tensors[n].Data()) {
+				if bt, ok := before.Tensors[n]; ok && !slices.Equal(bt.Data(), after.Tensors[n].Data()) {
 					t.Fatalf("a refused file (%v) changed %s", err, n)
 				}
 			}
 		}
 	})
-}
-
-func equalFloats(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
