@@ -22,16 +22,27 @@ func (v *Var[T]) BackwardWith(g *tensor.Dense[T]) {
 	run(v, g, nil)
 }
 
-// Grads returns the gradients of v (a scalar, or seeded with g when g is not
-// nil) with respect to each of wrt, without touching any leaf's Grad, as
-// torch.autograd.grad does. A Var of wrt that does not require a gradient, or
-// that v does not depend on, gets a zero gradient. The graph is freed.
-func Grads[T tensor.Float](v *Var[T], g *tensor.Dense[T], wrt ...*Var[T]) []*tensor.Dense[T] {
-	if g == nil {
-		if v.data.Len() != 1 {
-			panic(fastgo.Errorf("autograd.Grads: output of shape %v is not a scalar and no gradient was given", v.data.Shape()))
+// Grads returns the gradients of the scalar v with respect to each of wrt,
+// without touching any leaf's Grad, as torch.autograd.grad does. A Var of
+// wrt that does not require a gradient, or that v does not depend on, gets
+// a zero gradient. The graph is freed. For a v of more than one element,
+// use GradsWith.
+func Grads[T tensor.Float](v *Var[T], wrt ...*Var[T]) []*tensor.Dense[T] {
+	if v.data.Len() != 1 {
+		panic(fastgo.Errorf("autograd.Grads: output of shape %v is not a scalar; use GradsWith", v.data.Shape()))
+	}
+	return GradsWith(v, tensor.Full[T](1, v.data.Shape()...), wrt...)
+}
+
+// GradsWith is Grads with an explicit output gradient g, of v's shape (the
+// grad_outputs of torch.autograd.grad).
+func GradsWith[T tensor.Float](v *Var[T], g *tensor.Dense[T], wrt ...*Var[T]) []*tensor.Dense[T] {
+	if g == nil || !tensor.SameShape(g.Shape(), v.data.Shape()) {
+		var gs []int
+		if g != nil {
+			gs = g.Shape()
 		}
-		g = tensor.Full[T](1, v.data.Shape()...)
+		panic(fastgo.Errorf("autograd.GradsWith: gradient of shape %v for output of shape %v", gs, v.data.Shape()))
 	}
 	want := make(map[*Var[T]]bool, len(wrt))
 	for _, w := range wrt {

@@ -156,7 +156,7 @@ func TestGradsDoesNotTouchLeafGrads(t *testing.T) {
 	x := Param(tensor.FromSlice([]float64{1, 2}, 2))
 	w := Param(tensor.FromSlice([]float64{5, 7}, 2))
 	var cnt mulCounter
-	g := Grads(sumTest(mulTest(x, w, &cnt)), nil, x)
+	g := Grads(sumTest(mulTest(x, w, &cnt)), x)
 	if d := g[0].Data(); d[0] != 5 || d[1] != 7 {
 		t.Fatalf("Grads = %v, want [5 7]", d)
 	}

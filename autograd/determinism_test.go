@@ -93,7 +93,7 @@ func detCases() []detCase {
 		}},
 		{"CrossEntropy 512x1000", func() []*tensor.Tensor {
 			x := Param(logits)
-			return grads(CrossEntropy(x, targets, &CrossEntropyOptions{LabelSmoothing: 0.1}), nil, x)
+			return grads(CrossEntropy(x, targets, LabelSmoothing(0.1)), nil, x)
 		}},
 		{"BatchNorm train 64x64x14x14", func() []*tensor.Tensor {
 			x, w, bias := Param(bx), Param(tensor.Ones(64)), Param(tensor.Zeros(64))

@@ -30,8 +30,8 @@ func ExampleVar_Backward() {
 func ExampleGrads() {
 	w := autograd.Const(tensor.FromSlice([]float32{1, -1, 2, 0.5}, 2, 2))
 	x := autograd.Param(tensor.FromSlice([]float32{0.5, 0.25}, 1, 2))
-	loss := autograd.CrossEntropy(autograd.Linear(x, w, nil), []int{0}, nil)
-	g := autograd.Grads(loss, nil, x)
+	loss := autograd.CrossEntropy(autograd.Linear(x, w, nil), []int{0})
+	g := autograd.Grads(loss, x)
 	fmt.Printf("%.4f\n", g[0])
 	fmt.Println(x.Grad() == nil, w.Grad() == nil)
 	// Output:

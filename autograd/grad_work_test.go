@@ -151,7 +151,7 @@ func TestGradsComputesOnlyWhatIsAsked(t *testing.T) {
 		return SumAll(Linear(x, w, nil)), x, w
 	}
 	l, x, w := build()
-	g := Grads(l, nil, x)
+	g := Grads(l, x)
 	if w.Grad() != nil || x.Grad() != nil {
 		t.Fatal("Grads touched a leaf's Grad")
 	}
@@ -163,7 +163,7 @@ func TestGradsComputesOnlyWhatIsAsked(t *testing.T) {
 		}
 	}
 	l, x, _ = build()
-	bytes := allocBytes(func() { Grads(l, nil, x) })
+	bytes := allocBytes(func() { Grads(l, x) })
 	if bytes >= wBytes/2 {
 		t.Errorf("Grads wrt the input allocated %d bytes, at least half the %d-byte weight: it computed the weight gradient", bytes, wBytes)
 	}

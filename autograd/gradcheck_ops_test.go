@@ -89,8 +89,8 @@ func everyOpCases() []gradCase {
 			return BatchNormReLU(x[0], x[1], x[2], rm.Clone(), rv.Clone(), BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
 		}
 	}
-	ce := func(targets []int, o CrossEntropyOptions) func(x vars) *Var[float64] {
-		return func(x vars) *Var[float64] { return CrossEntropy(x[0], targets, &o) }
+	ce := func(targets []int, o ceOpts) func(x vars) *Var[float64] {
+		return func(x vars) *Var[float64] { return CrossEntropy(x[0], targets, o.options()...) }
 	}
 	pool := func(max bool, o Pool2dOptions) func(x vars) *Var[float64] {
 		return func(x vars) *Var[float64] {
@@ -260,30 +260,30 @@ func everyOpCases() []gradCase {
 		}},
 
 		// Losses.
-		{op: "CrossEntropy", name: "mean", inputs: in(uni(1, -3, 3, 4, 5)), f: ce([]int{0, 3, 2, 4}, CrossEntropyOptions{})},
-		{op: "CrossEntropy", name: "sum", inputs: in(uni(2, -3, 3, 4, 5)), f: ce([]int{1, 3, 2, 4}, CrossEntropyOptions{Reduction: ReductionSum})},
-		{op: "CrossEntropy", name: "none", inputs: in(uni(3, -3, 3, 4, 5)), f: ce([]int{1, 0, 2, 4}, CrossEntropyOptions{Reduction: ReductionNone})},
-		{op: "CrossEntropy", name: "label smoothing 0.2", inputs: in(uni(4, -3, 3, 4, 5)), f: ce([]int{0, 3, 2, 1}, CrossEntropyOptions{LabelSmoothing: 0.2})},
-		{op: "CrossEntropy", name: "class weights and smoothing, sum", inputs: in(uni(5, -3, 3, 4, 4)), f: ce([]int{0, 3, 2, 3}, CrossEntropyOptions{Weight: []float64{0.5, 2, 1, 3}, LabelSmoothing: 0.1, Reduction: ReductionSum})},
-		{op: "CrossEntropy", name: "default ignore index", inputs: in(uni(6, -3, 3, 4, 4)), f: ce([]int{0, DefaultIgnoreIndex, 2, 1}, CrossEntropyOptions{LabelSmoothing: 0.1})},
-		{op: "CrossEntropy", name: "ignore index 1, weights, none", inputs: in(uni(7, -3, 3, 4, 4)), f: ce([]int{0, 1, 2, 1}, CrossEntropyOptions{IgnoreIndex: &ig, Weight: []float64{1, 2, 3, 4}, Reduction: ReductionNone})},
-		{op: "NLLLoss", name: "mean", inputs: in(uni(1, -3, 0, 5, 3)), f: func(x vars) *Var[float64] { return NLLLoss(x[0], []int{0, 2, 1, 1, 0}, nil) }},
+		{op: "CrossEntropy", name: "mean", inputs: in(uni(1, -3, 3, 4, 5)), f: ce([]int{0, 3, 2, 4}, ceOpts{})},
+		{op: "CrossEntropy", name: "sum", inputs: in(uni(2, -3, 3, 4, 5)), f: ce([]int{1, 3, 2, 4}, ceOpts{Reduction: ReductionSum})},
+		{op: "CrossEntropy", name: "none", inputs: in(uni(3, -3, 3, 4, 5)), f: ce([]int{1, 0, 2, 4}, ceOpts{Reduction: ReductionNone})},
+		{op: "CrossEntropy", name: "label smoothing 0.2", inputs: in(uni(4, -3, 3, 4, 5)), f: ce([]int{0, 3, 2, 1}, ceOpts{LabelSmoothing: 0.2})},
+		{op: "CrossEntropy", name: "class weights and smoothing, sum", inputs: in(uni(5, -3, 3, 4, 4)), f: ce([]int{0, 3, 2, 3}, ceOpts{Weight: []float64{0.5, 2, 1, 3}, LabelSmoothing: 0.1, Reduction: ReductionSum})},
+		{op: "CrossEntropy", name: "default ignore index", inputs: in(uni(6, -3, 3, 4, 4)), f: ce([]int{0, DefaultIgnoreIndex, 2, 1}, ceOpts{LabelSmoothing: 0.1})},
+		{op: "CrossEntropy", name: "ignore index 1, weights, none", inputs: in(uni(7, -3, 3, 4, 4)), f: ce([]int{0, 1, 2, 1}, ceOpts{IgnoreIndex: &ig, Weight: []float64{1, 2, 3, 4}, Reduction: ReductionNone})},
+		{op: "NLLLoss", name: "mean", inputs: in(uni(1, -3, 0, 5, 3)), f: func(x vars) *Var[float64] { return NLLLoss(x[0], []int{0, 2, 1, 1, 0}) }},
 		{op: "NLLLoss", name: "weights, ignore 0, sum", inputs: in(uni(2, -3, 0, 5, 3)), f: func(x vars) *Var[float64] {
 			zero := 0
-			return NLLLoss(x[0], []int{0, 2, 1, 1, 0}, &NLLOptions{Weight: []float64{1, 2, 0.5}, IgnoreIndex: &zero, Reduction: ReductionSum})
+			return NLLLoss(x[0], []int{0, 2, 1, 1, 0}, ClassWeights(1, 2, 0.5), IgnoreIndex(zero), ReductionSum)
 		}},
 		{op: "NLLLoss", name: "none", inputs: in(uni(3, -3, 0, 5, 3)), f: func(x vars) *Var[float64] {
-			return NLLLoss(x[0], []int{0, 2, 1, 1, 0}, &NLLOptions{Reduction: ReductionNone})
+			return NLLLoss(x[0], []int{0, 2, 1, 1, 0}, ReductionNone)
 		}},
 		{op: "MSELoss", name: "mean, both inputs", inputs: in(uni(1, -1, 1, 3, 4), uni(2, -1, 1, 3, 4)), f: func(x vars) *Var[float64] { return MSELoss(x[0], x[1], ReductionMean) }},
 		{op: "MSELoss", name: "sum", inputs: in(uni(3, -1, 1, 3, 4), uni(4, -1, 1, 3, 4)), f: func(x vars) *Var[float64] { return MSELoss(x[0], x[1], ReductionSum) }},
 		{op: "MSELoss", name: "none", inputs: in(uni(5, -1, 1, 2, 3), uni(6, -1, 1, 2, 3)), f: func(x vars) *Var[float64] { return MSELoss(x[0], x[1], ReductionNone) }},
-		{op: "BCEWithLogits", name: "mean, both inputs", inputs: in(uni(1, -4, 4, 3, 4), probs(2, 3, 4)), f: func(x vars) *Var[float64] { return BCEWithLogits(x[0], x[1], nil) }},
+		{op: "BCEWithLogits", name: "mean, both inputs", inputs: in(uni(1, -4, 4, 3, 4), probs(2, 3, 4)), f: func(x vars) *Var[float64] { return BCEWithLogits(x[0], x[1]) }},
 		{op: "BCEWithLogits", name: "pos weight, sum", inputs: in(uni(3, -4, 4, 3, 4), probs(4, 3, 4)), f: func(x vars) *Var[float64] {
-			return BCEWithLogits(x[0], x[1], &BCEOptions{Reduction: ReductionSum, PosWeight: []float64{0.5, 2, 3, 1}})
+			return BCEWithLogits(x[0], x[1], ReductionSum, PosWeight(0.5, 2, 3, 1))
 		}},
 		{op: "BCEWithLogits", name: "none", inputs: in(uni(5, -4, 4, 2, 3), probs(6, 2, 3)), f: func(x vars) *Var[float64] {
-			return BCEWithLogits(x[0], x[1], &BCEOptions{Reduction: ReductionNone})
+			return BCEWithLogits(x[0], x[1], ReductionNone)
 		}},
 		{op: "KLDiv", name: "batchmean, both inputs", inputs: in(uni(1, -3, 0, 3, 4), probs(2, 3, 4)), f: func(x vars) *Var[float64] { return KLDiv(x[0], x[1], ReductionBatchMean) }},
 		{op: "KLDiv", name: "mean", inputs: in(uni(3, -3, 0, 3, 4), probs(4, 3, 4)), f: func(x vars) *Var[float64] { return KLDiv(x[0], x[1], ReductionMean) }},
@@ -339,7 +339,7 @@ func TestGradCheckCompositions(t *testing.T) {
 			h = BatchNorm(h, x[2], x[3], nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 			h = Tanh(h) // smooth, so that finite differences see no kink
 			h = AvgPool2d(h, Pool2dOptions{Kernel: [2]int{2, 2}})
-			return CrossEntropy(Linear(Flatten(h, 1, -1), x[4], nil), []int{0, 2, 1}, nil)
+			return CrossEntropy(Linear(Flatten(h, 1, -1), x[4], nil), []int{0, 2, 1})
 		}},
 	}
 	for _, c := range cases {

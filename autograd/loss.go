@@ -52,31 +52,88 @@ func lossCheckReduction(op string, r Reduction, batchMean bool) {
 // otherwise (PyTorch's ignore_index default).
 const DefaultIgnoreIndex = -100
 
-// CrossEntropyOptions are the options of CrossEntropy. A nil
-// *CrossEntropyOptions means the defaults: mean reduction, no smoothing, no
-// class weights, targets equal to DefaultIgnoreIndex ignored.
-type CrossEntropyOptions struct {
-	// Reduction is how the per-sample losses are combined (mean).
-	Reduction Reduction
-	// LabelSmoothing in [0, 1] mixes the target with the uniform
-	// distribution: loss = (1-ls)*nll + ls * mean over classes of -logp
-	// (each class weighted by Weight when given), as PyTorch computes it.
-	LabelSmoothing float64
-	// Weight, when not nil, holds one weight per class.
-	Weight []float64
-	// IgnoreIndex, when not nil, replaces DefaultIgnoreIndex: samples with
-	// that target contribute no loss, no gradient and no weight to the mean.
-	IgnoreIndex *int
+// LossOption is an option of CrossEntropy, NLLLoss and BCEWithLogits: a
+// Reduction (ReductionMean, the default, ReductionSum or ReductionNone),
+// LabelSmoothing, ClassWeights, IgnoreIndex or PosWeight. A loss given an
+// option it does not take panics, naming the loss and the option.
+type LossOption interface {
+	applyLoss(*lossConfig)
 }
 
-// NLLOptions are the options of NLLLoss; a nil *NLLOptions means the
-// defaults, as for CrossEntropyOptions.
-type NLLOptions struct {
-	// Reduction, Weight and IgnoreIndex are CrossEntropyOptions' fields
-	// of the same names.
-	Reduction   Reduction
-	Weight      []float64
-	IgnoreIndex *int
+// lossConfig collects the options of a loss call.
+type lossConfig struct {
+	red            Reduction
+	labelSmoothing float64
+	weight         []float64
+	ignore         *int
+	posWeight      []float64
+	given          []string // option names, to check that each applies
+}
+
+// applyLoss makes a Reduction a LossOption: CrossEntropy(x, y, ReductionSum).
+func (r Reduction) applyLoss(c *lossConfig) {
+	c.red = r
+	c.given = append(c.given, "Reduction")
+}
+
+// lossOptionFunc is a named LossOption.
+type lossOptionFunc struct {
+	name string
+	f    func(*lossConfig)
+}
+
+func (o lossOptionFunc) applyLoss(c *lossConfig) {
+	o.f(c)
+	c.given = append(c.given, o.name)
+}
+
+// LabelSmoothing (CrossEntropy only) mixes the target with the uniform
+// distribution, ls in [0, 1]: loss = (1-ls)*nll + ls * mean over classes of
+// -logp (each class weighted by ClassWeights when given), as PyTorch's
+// label_smoothing.
+func LabelSmoothing(ls float64) LossOption {
+	return lossOptionFunc{"LabelSmoothing", func(c *lossConfig) { c.labelSmoothing = ls }}
+}
+
+// ClassWeights (CrossEntropy, NLLLoss) gives one weight per class, as
+// PyTorch's weight argument.
+func ClassWeights(w ...float64) LossOption {
+	return lossOptionFunc{"ClassWeights", func(c *lossConfig) { c.weight = w }}
+}
+
+// IgnoreIndex (CrossEntropy, NLLLoss) replaces DefaultIgnoreIndex: samples
+// with that target contribute no loss, no gradient and no weight to the
+// mean.
+func IgnoreIndex(target int) LossOption {
+	return lossOptionFunc{"IgnoreIndex", func(c *lossConfig) { c.ignore = &target }}
+}
+
+// PosWeight (BCEWithLogits only) weighs the positive term of each class:
+// one entry per element of the last dimension, broadcast over the others
+// (PyTorch's pos_weight).
+func PosWeight(w ...float64) LossOption {
+	return lossOptionFunc{"PosWeight", func(c *lossConfig) { c.posWeight = w }}
+}
+
+// lossOptions applies opts for op, panicking on an option op does not take.
+func lossOptions(op string, opts []LossOption, allowed ...string) lossConfig {
+	var c lossConfig
+	for _, o := range opts {
+		if o == nil {
+			panic(fastgo.Errorf("autograd.%s: nil option", op))
+		}
+		o.applyLoss(&c)
+	}
+	for _, g := range c.given {
+		ok := g == "Reduction"
+		for _, a := range allowed {
+			ok = ok || g == a
+		}
+		if !ok {
+			panic(fastgo.Errorf("autograd.%s: option %s does not apply to it", op, g))
+		}
+	}
+	return c
 }
 
 // lossClass holds the validated inputs of CrossEntropy and NLLLoss.
@@ -164,18 +221,16 @@ func lossClassScale[T tensor.Float](l *lossClass, g []T, denom float64, i int) f
 // CrossEntropy returns the cross-entropy between logits [N, C] and the class
 // indices targets (length N), as torch.nn.functional.cross_entropy: a fused,
 // numerically stable log-softmax followed by the negative log-likelihood,
-// with optional label smoothing, class weights and an ignored target value.
+// with the options a Reduction, LabelSmoothing, ClassWeights and IgnoreIndex.
 // With ReductionNone the result is [N], otherwise a scalar. A target out of
 // range panics.
-func CrossEntropy[T tensor.Float](logits *Var[T], targets []int, opts *CrossEntropyOptions) *Var[T] {
-	if opts == nil {
-		opts = &CrossEntropyOptions{}
+func CrossEntropy[T tensor.Float](logits *Var[T], targets []int, opts ...LossOption) *Var[T] {
+	o := lossOptions("CrossEntropy", opts, "LabelSmoothing", "ClassWeights", "IgnoreIndex")
+	if !(o.labelSmoothing >= 0 && o.labelSmoothing <= 1) {
+		panic(fastgo.Errorf("autograd.CrossEntropy: label smoothing %v outside [0, 1]", o.labelSmoothing))
 	}
-	if !(opts.LabelSmoothing >= 0 && opts.LabelSmoothing <= 1) {
-		panic(fastgo.Errorf("autograd.CrossEntropy: label smoothing %v outside [0, 1]", opts.LabelSmoothing))
-	}
-	l := lossNewClass("CrossEntropy", logits, targets, opts.Reduction, opts.Weight, opts.IgnoreIndex)
-	ls := opts.LabelSmoothing
+	l := lossNewClass("CrossEntropy", logits, targets, o.red, o.weight, o.ignore)
+	ls := o.labelSmoothing
 	n, c := l.n, l.c
 	xd := logits.data.Data()
 	lse := make([]float64, n)
@@ -242,13 +297,11 @@ func CrossEntropy[T tensor.Float](logits *Var[T], targets []int, opts *CrossEntr
 
 // NLLLoss returns the negative log-likelihood of the class indices targets
 // (length N) under the log-probabilities logp [N, C], as
-// torch.nn.functional.nll_loss, with optional class weights and ignored
-// target. With ReductionNone the result is [N], otherwise a scalar.
-func NLLLoss[T tensor.Float](logp *Var[T], targets []int, opts *NLLOptions) *Var[T] {
-	if opts == nil {
-		opts = &NLLOptions{}
-	}
-	l := lossNewClass("NLLLoss", logp, targets, opts.Reduction, opts.Weight, opts.IgnoreIndex)
+// torch.nn.functional.nll_loss, with the options a Reduction, ClassWeights
+// and IgnoreIndex. With ReductionNone the result is [N], otherwise a scalar.
+func NLLLoss[T tensor.Float](logp *Var[T], targets []int, opts ...LossOption) *Var[T] {
+	o := lossOptions("NLLLoss", opts, "ClassWeights", "IgnoreIndex")
+	l := lossNewClass("NLLLoss", logp, targets, o.red, o.weight, o.ignore)
 	n, c := l.n, l.c
 	xd := logp.data.Data()
 	per := make([]float64, n)
@@ -349,36 +402,24 @@ func MSELoss[T tensor.Float](a, b *Var[T], red Reduction) *Var[T] {
 	}, a, b)
 }
 
-// BCEOptions are the options of BCEWithLogits. A nil *BCEOptions means mean
-// reduction and no positive weight.
-type BCEOptions struct {
-	// Reduction is how the per-element losses are combined (mean).
-	Reduction Reduction
-	// PosWeight, when not nil, weighs the positive term of each class; it
-	// has one entry per element of the last dimension and is broadcast over
-	// the others (PyTorch's pos_weight).
-	PosWeight []float64
-}
-
 // BCEWithLogits returns the binary cross-entropy between sigmoid(logits) and
 // targets (same shape, values in [0, 1]), as
 // torch.nn.functional.binary_cross_entropy_with_logits, in the stable form
 //
 //	(1-t)*x + (1 + (pw-1)*t) * (log(1+exp(-|x|)) + max(-x, 0))
 //
-// Both logits and targets may require gradients.
-func BCEWithLogits[T tensor.Float](logits, targets *Var[T], opts *BCEOptions) *Var[T] {
-	if opts == nil {
-		opts = &BCEOptions{}
-	}
+// Both logits and targets may require gradients. Its options are a
+// Reduction and PosWeight.
+func BCEWithLogits[T tensor.Float](logits, targets *Var[T], opts ...LossOption) *Var[T] {
+	o := lossOptions("BCEWithLogits", opts, "PosWeight")
 	lossSameShape("BCEWithLogits", logits, targets)
-	lossCheckReduction("BCEWithLogits", opts.Reduction, false)
+	lossCheckReduction("BCEWithLogits", o.red, false)
 	xs := logits.Shape()
 	last := 1
 	if len(xs) > 0 {
 		last = xs[len(xs)-1]
 	}
-	pw := opts.PosWeight
+	pw := o.posWeight
 	if pw != nil && len(pw) != last {
 		panic(fastgo.Errorf("autograd.BCEWithLogits: %d positive weights for input %v (want %d)", len(pw), xs, last))
 	}
@@ -395,7 +436,7 @@ func BCEWithLogits[T tensor.Float](logits, targets *Var[T], opts *BCEOptions) *V
 		sp := math.Log1p(math.Exp(-math.Abs(x))) + max(-x, 0) // softplus(-x)
 		per[i] = (1-t)*x + (1+(posW(i)-1)*t)*sp
 	}
-	out, f := lossReduce[T](opts.Reduction, per, xs)
+	out, f := lossReduce[T](o.red, per, xs)
 	return Record("BCEWithLogits", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
 		var gx, gt *tensor.Dense[T]
 		if logits.RequiresGrad() {
@@ -407,7 +448,7 @@ func BCEWithLogits[T tensor.Float](logits, targets *Var[T], opts *BCEOptions) *V
 		g := gy.Data()
 		for i := range xd {
 			x, t := float64(xd[i]), float64(td[i])
-			s := lossGrad(opts.Reduction, g, f, i)
+			s := lossGrad(o.red, g, f, i)
 			p := posW(i)
 			if gx != nil {
 				gx.Data()[i] = T(s * ((1 - t) - (1+(p-1)*t)*nnSigmoid64(-x)))

@@ -15,14 +15,14 @@ func TestCrossEntropyGradCheck(t *testing.T) {
 	cases := []struct {
 		name    string
 		targets []int
-		opts    CrossEntropyOptions
+		opts    ceOpts
 	}{
-		{"plain", []int{0, 3, 2, 1}, CrossEntropyOptions{}},
-		{"smoothing", []int{0, 3, 2, 1}, CrossEntropyOptions{LabelSmoothing: 0.2}},
-		{"weights", []int{0, 3, 2, 1}, CrossEntropyOptions{Weight: []float64{0.5, 2, 1, 3}}},
-		{"weights-smoothing", []int{0, 3, 2, 3}, CrossEntropyOptions{Weight: []float64{0.5, 2, 1, 3}, LabelSmoothing: 0.1}},
-		{"ignore-default", []int{0, DefaultIgnoreIndex, 2, 1}, CrossEntropyOptions{LabelSmoothing: 0.1}},
-		{"ignore-1", []int{0, 1, 2, 1}, CrossEntropyOptions{IgnoreIndex: &ig, Weight: []float64{1, 2, 3, 4}}},
+		{"plain", []int{0, 3, 2, 1}, ceOpts{}},
+		{"smoothing", []int{0, 3, 2, 1}, ceOpts{LabelSmoothing: 0.2}},
+		{"weights", []int{0, 3, 2, 1}, ceOpts{Weight: []float64{0.5, 2, 1, 3}}},
+		{"weights-smoothing", []int{0, 3, 2, 3}, ceOpts{Weight: []float64{0.5, 2, 1, 3}, LabelSmoothing: 0.1}},
+		{"ignore-default", []int{0, DefaultIgnoreIndex, 2, 1}, ceOpts{LabelSmoothing: 0.1}},
+		{"ignore-1", []int{0, 1, 2, 1}, ceOpts{IgnoreIndex: &ig, Weight: []float64{1, 2, 3, 4}}},
 	}
 	for _, c := range cases {
 		for _, red := range nnAllReductions {
@@ -30,7 +30,7 @@ func TestCrossEntropyGradCheck(t *testing.T) {
 				opts := c.opts
 				opts.Reduction = red
 				err := CheckGrad(func(xs []*Var[float64]) *Var[float64] {
-					return CrossEntropy(xs[0], c.targets, &opts)
+					return CrossEntropy(xs[0], c.targets, opts.options()...)
 				}, []*tensor.Tensor64{tensor.Uniform[float64](tensor.NewRNG(3), -3, 3, 4, 4)}, CheckOptions{})
 				if err != nil {
 					t.Fatal(err)
@@ -42,7 +42,7 @@ func TestCrossEntropyGradCheck(t *testing.T) {
 
 // nnRefCrossEntropy follows PyTorch's cross_entropy with label smoothing
 // literally: (1-ls)*nll_loss(logp, w) + ls/C * reduce(-sum_c w_c logp_c).
-func nnRefCrossEntropy(x [][]float64, targets []int, o CrossEntropyOptions) float64 {
+func nnRefCrossEntropy(x [][]float64, targets []int, o ceOpts) float64 {
 	c := len(x[0])
 	w := func(k int) float64 {
 		if o.Weight == nil {
@@ -75,7 +75,7 @@ func TestCrossEntropyValues(t *testing.T) {
 	// lse = log(e + e^2 + e^3); nll = lse - 3; mean of -logp = lse - 2.
 	lse := math.Log(math.E + math.Exp(2) + math.Exp(3))
 	want := 0.9*(lse-3) + 0.1*(lse-2)
-	got := CrossEntropy(Const(tensor.FromSlice([]float64{1, 2, 3}, 1, 3)), []int{2}, &CrossEntropyOptions{LabelSmoothing: 0.1}).Data().Item()
+	got := CrossEntropy(Const(tensor.FromSlice([]float64{1, 2, 3}, 1, 3)), []int{2}, LabelSmoothing(0.1)).Data().Item()
 	if math.Abs(got-want) > 1e-14 || math.Abs(want-0.5076059644443803) > 1e-14 {
 		t.Fatalf("CrossEntropy = %v, want %v (0.5076059644443803)", got, want)
 	}
@@ -83,13 +83,13 @@ func TestCrossEntropyValues(t *testing.T) {
 	x := [][]float64{{0.5, -1, 2}, {3, 0, -2}, {1, 1, 1}, {-0.5, 0.25, 4}}
 	flat := append(append(append(append([]float64(nil), x[0]...), x[1]...), x[2]...), x[3]...)
 	targets := []int{2, 0, DefaultIgnoreIndex, 1}
-	o := CrossEntropyOptions{Weight: []float64{0.2, 1.5, 3}, LabelSmoothing: 0.3}
-	got = CrossEntropy(Const(tensor.FromSlice(flat, 4, 3)), targets, &o).Data().Item()
+	o := ceOpts{Weight: []float64{0.2, 1.5, 3}, LabelSmoothing: 0.3}
+	got = CrossEntropy(Const(tensor.FromSlice(flat, 4, 3)), targets, o.options()...).Data().Item()
 	if want := nnRefCrossEntropy(x, targets, o); math.Abs(got-want) > 1e-13 {
 		t.Fatalf("weighted smoothed CrossEntropy = %v, want %v", got, want)
 	}
 	// Extreme logits stay finite.
-	big := CrossEntropy(Const(tensor.FromSlice([]float32{1000, -1000, 0}, 1, 3)), []int{1}, nil).Data().Item()
+	big := CrossEntropy(Const(tensor.FromSlice([]float32{1000, -1000, 0}, 1, 3)), []int{1}).Data().Item()
 	if math.IsInf(float64(big), 0) || math.IsNaN(float64(big)) || math.Abs(float64(big)-2000) > 1e-3 {
 		t.Fatalf("CrossEntropy with extreme logits = %v, want 2000", big)
 	}
@@ -105,8 +105,8 @@ func TestCrossEntropyValues(t *testing.T) {
 		}
 	}
 	for _, red := range nnAllReductions {
-		a := CrossEntropy(Const(tensor.FromSlice(flat, 4, 3)), []int{2, 0, 1, 1}, &CrossEntropyOptions{Reduction: red}).Data().Data()
-		b := NLLLoss(Const(tensor.FromSlice(lp, 4, 3)), []int{2, 0, 1, 1}, &NLLOptions{Reduction: red}).Data().Data()
+		a := CrossEntropy(Const(tensor.FromSlice(flat, 4, 3)), []int{2, 0, 1, 1}, red).Data().Data()
+		b := NLLLoss(Const(tensor.FromSlice(lp, 4, 3)), []int{2, 0, 1, 1}, red).Data().Data()
 		for i := range a {
 			if math.Abs(a[i]-b[i]) > 1e-13 {
 				t.Fatalf("%v: CrossEntropy %v, NLLLoss of log-softmax %v", red, a, b)
@@ -117,22 +117,22 @@ func TestCrossEntropyValues(t *testing.T) {
 
 func TestClassLossErrors(t *testing.T) {
 	x := Const(tensor.New[float64](2, 3))
-	nnExpectPanic(t, func() { CrossEntropy(x, []int{0, 3}, nil) }, "autograd.CrossEntropy: target 3 at index 1 out of range for 3 classes")
-	nnExpectPanic(t, func() { NLLLoss(x, []int{-1, 0}, nil) }, "autograd.NLLLoss: target -1 at index 0 out of range for 3 classes")
-	nnExpectPanic(t, func() { CrossEntropy(x, []int{0}, nil) }, "autograd.CrossEntropy: 1 targets for input [2 3]")
-	nnExpectPanic(t, func() { CrossEntropy(x, []int{0, 1}, &CrossEntropyOptions{Weight: []float64{1}}) }, "autograd.CrossEntropy: 1 class weights")
-	nnExpectPanic(t, func() { CrossEntropy(x, []int{0, 1}, &CrossEntropyOptions{Reduction: ReductionBatchMean}) }, "autograd.CrossEntropy: unsupported reduction batchmean")
+	nnExpectPanic(t, func() { CrossEntropy(x, []int{0, 3}) }, "autograd.CrossEntropy: target 3 at index 1 out of range for 3 classes")
+	nnExpectPanic(t, func() { NLLLoss(x, []int{-1, 0}) }, "autograd.NLLLoss: target -1 at index 0 out of range for 3 classes")
+	nnExpectPanic(t, func() { CrossEntropy(x, []int{0}) }, "autograd.CrossEntropy: 1 targets for input [2 3]")
+	nnExpectPanic(t, func() { CrossEntropy(x, []int{0, 1}, ClassWeights(1)) }, "autograd.CrossEntropy: 1 class weights")
+	nnExpectPanic(t, func() { CrossEntropy(x, []int{0, 1}, ReductionBatchMean) }, "autograd.CrossEntropy: unsupported reduction batchmean")
 	nnExpectPanic(t, func() { MSELoss(x, Const(tensor.New[float64](3, 2)), ReductionMean) }, "autograd.MSELoss: input [2 3] and target [3 2]")
 }
 
 func TestNLLLossGradCheck(t *testing.T) {
 	ig := 0
-	for _, o := range []NLLOptions{{}, {Weight: []float64{1, 2, 0.5}}, {IgnoreIndex: &ig, Weight: []float64{1, 2, 0.5}}} {
+	for _, o := range []ceOpts{{}, {Weight: []float64{1, 2, 0.5}}, {IgnoreIndex: &ig, Weight: []float64{1, 2, 0.5}}} {
 		for _, red := range nnAllReductions {
 			o.Reduction = red
 			t.Run(fmt.Sprintf("%v-w%v-ig%v", red, o.Weight != nil, o.IgnoreIndex != nil), func(t *testing.T) {
 				err := CheckGrad(func(xs []*Var[float64]) *Var[float64] {
-					return NLLLoss(xs[0], []int{0, 2, 1, 1, 0}, &o)
+					return NLLLoss(xs[0], []int{0, 2, 1, 1, 0}, o.options()...)
 				}, []*tensor.Tensor64{nnRand(5, 5, 3)}, CheckOptions{})
 				if err != nil {
 					t.Fatal(err)
@@ -141,7 +141,7 @@ func TestNLLLossGradCheck(t *testing.T) {
 		}
 	}
 	// Weighted mean: sum(w_t * -logp_t) / sum(w_t).
-	got := NLLLoss(Const(tensor.FromSlice([]float64{-1, -2, -3, -4}, 2, 2)), []int{0, 1}, &NLLOptions{Weight: []float64{1, 3}}).Data().Item()
+	got := NLLLoss(Const(tensor.FromSlice([]float64{-1, -2, -3, -4}, 2, 2)), []int{0, 1}, ClassWeights(1, 3)).Data().Item()
 	if want := (1*1 + 3*4) / 4.0; got != want {
 		t.Fatalf("weighted NLLLoss = %v, want %v", got, want)
 	}
@@ -163,7 +163,7 @@ func TestPointwiseLossGradCheck(t *testing.T) {
 			for _, pw := range [][]float64{nil, {0.5, 2, 3, 1}} {
 				t.Run(fmt.Sprintf("BCE-%v-pw%v", red, pw != nil), func(t *testing.T) {
 					err := CheckGrad(func(xs []*Var[float64]) *Var[float64] {
-						return BCEWithLogits(xs[0], xs[1], &BCEOptions{Reduction: red, PosWeight: pw})
+						return BCEWithLogits(xs[0], xs[1], red, PosWeight(pw...))
 					}, []*tensor.Tensor64{tensor.Uniform[float64](tensor.NewRNG(3), -4, 4, 3, 4), probs(4, 3, 4)}, CheckOptions{})
 					if err != nil {
 						t.Fatal(err)
@@ -193,7 +193,7 @@ func TestPointwiseLossValues(t *testing.T) {
 	// BCE: x = 0 gives log 2 whatever the target; large |x| stays finite.
 	x := Const(tensor.FromSlice([]float64{0, 100, -100}, 3))
 	tg := Const(tensor.FromSlice([]float64{0.3, 0, 1}, 3))
-	got := BCEWithLogits(x, tg, &BCEOptions{Reduction: ReductionNone}).Data().Data()
+	got := BCEWithLogits(x, tg, ReductionNone).Data().Data()
 	want := []float64{math.Ln2, 100, 100}
 	for i := range want {
 		if math.Abs(got[i]-want[i]) > 1e-12 {
@@ -201,7 +201,7 @@ func TestPointwiseLossValues(t *testing.T) {
 		}
 	}
 	// pos_weight 3 on target 1 at x = 0: 3*log 2.
-	if got := BCEWithLogits(Const(tensor.FromSlice([]float64{0}, 1)), Const(tensor.FromSlice([]float64{1}, 1)), &BCEOptions{PosWeight: []float64{3}}).Data().Item(); math.Abs(got-3*math.Ln2) > 1e-15 {
+	if got := BCEWithLogits(Const(tensor.FromSlice([]float64{0}, 1)), Const(tensor.FromSlice([]float64{1}, 1)), PosWeight(3)).Data().Item(); math.Abs(got-3*math.Ln2) > 1e-15 {
 		t.Errorf("BCEWithLogits with pos_weight = %v, want %v", got, 3*math.Ln2)
 	}
 	// KLDiv: target [0.5 0.5 0], input log [0.25 0.75 ...].
@@ -214,4 +214,29 @@ func TestPointwiseLossValues(t *testing.T) {
 			t.Errorf("KLDiv %v = %v, want %v", red, got, want)
 		}
 	}
+}
+
+// ceOpts holds a class loss's options as fields, for the tables of tests
+// and the reference implementations that read them.
+type ceOpts struct {
+	Reduction      Reduction
+	LabelSmoothing float64
+	Weight         []float64
+	IgnoreIndex    *int
+}
+
+// options returns o as LossOptions (LabelSmoothing only when set, so that
+// NLLLoss accepts them).
+func (o ceOpts) options() []LossOption {
+	opts := []LossOption{o.Reduction}
+	if o.LabelSmoothing != 0 {
+		opts = append(opts, LabelSmoothing(o.LabelSmoothing))
+	}
+	if o.Weight != nil {
+		opts = append(opts, ClassWeights(o.Weight...))
+	}
+	if o.IgnoreIndex != nil {
+		opts = append(opts, IgnoreIndex(*o.IgnoreIndex))
+	}
+	return opts
 }

@@ -121,7 +121,7 @@ func BenchmarkSmallCNNOps(b *testing.B) {
 		{"MaxPool2d-2x2", func() {
 			MaxPool2d(Param(x), Pool2dOptions{Kernel: [2]int{2, 2}}).BackwardWith(gyPool)
 		}},
-		{"CrossEntropy", func() { CrossEntropy(Param(logits), targets, nil).Backward() }},
+		{"CrossEntropy", func() { CrossEntropy(Param(logits), targets).Backward() }},
 		{"Linear-3136x128", func() {
 			Linear(Param(fcX), Param(fcW), Param(fcB)).BackwardWith(fcG)
 		}},
@@ -187,7 +187,7 @@ func (m *smallCNN) loss(x *Value, targets []int, training bool) *Value {
 	h = Consumed(h, Flatten(h, 1, -1))
 	h = Consumed(h, Linear(h, m.fc1W, m.fc1B))
 	h = Consumed(h, ReLU(h))
-	return CrossEntropy(Linear(h, m.fc2W, m.fc2B), targets, nil)
+	return CrossEntropy(Linear(h, m.fc2W, m.fc2B), targets)
 }
 
 // BenchmarkSmallCNNStep measures the SmallCNN forward, loss and backward at
@@ -215,7 +215,7 @@ func BenchmarkSmallCNNStep(b *testing.B) {
 					return
 				}
 				xv := Param(x)
-				Grads(m.loss(xv, targets, train), nil, xv)[0].Release()
+				Grads(m.loss(xv, targets, train), xv)[0].Release()
 			}
 			b.ReportAllocs()
 			step()

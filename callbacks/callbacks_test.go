@@ -398,7 +398,7 @@ func TestMixUp(t *testing.T) {
 		case e == learner.AfterLoss && l.Training:
 			// The loss is mean(lam*CE(pred, y) + (1-lam)*CE(pred, y[perm])).
 			per := func(y []int) []float32 {
-				return autograd.CrossEntropy(autograd.Const(l.Pred.Data()), y, &autograd.CrossEntropyOptions{Reduction: autograd.ReductionNone}).Data().Data()
+				return autograd.CrossEntropy(autograd.Const(l.Pred.Data()), y, autograd.ReductionNone).Data().Data()
 			}
 			y2 := make([]int, len(y0))
 			for i, j := range mix.Perm {
@@ -520,7 +520,7 @@ func TestCutMix(t *testing.T) {
 				y2[i] = y0[j]
 			}
 			ce := func(y []int) float64 {
-				return float64(autograd.CrossEntropy(autograd.Const(l.Pred.Data()), y, nil).Data().Item())
+				return float64(autograd.CrossEntropy(autograd.Const(l.Pred.Data()), y).Data().Item())
 			}
 			if want := cm.Lam*ce(y0) + (1-cm.Lam)*ce(y2); math.Abs(float64(l.LossV.Data().Item())-want) > 1e-3*math.Abs(want) {
 				return errors.New("the CutMix loss is not lam*CE(y) + (1-lam)*CE(y[perm])")

@@ -12,7 +12,7 @@ import (
 
 // perItemCrossEntropy is the default per-item loss of MixUp and CutMix.
 func perItemCrossEntropy(pred *autograd.Value, targets []int) *autograd.Value {
-	return autograd.CrossEntropy(pred, targets, &autograd.CrossEntropyOptions{Reduction: autograd.ReductionNone})
+	return autograd.CrossEntropy(pred, targets, autograd.ReductionNone)
 }
 
 // MixUp trains on convex combinations of pairs of items (Zhang et al.,

@@ -9,6 +9,7 @@ import (
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 )
 
 // A small classifier as torch.nn.Sequential builds it: the children are
@@ -28,7 +29,7 @@ func ExampleNewSequential() {
 	// A training step's forward and backward; frozen parameters would get
 	// no gradient.
 	x := autograd.Const(tensor.Uniform[float32](tensor.NewRNG(1), 0, 1, 2, 1, 5, 5))
-	loss := autograd.CrossEntropy(layers.Call(m, x), []int{0, 2}, nil)
+	loss := autograd.CrossEntropy(layers.Call(m, x), []int{0, 2})
 	loss.Backward()
 	fmt.Println(m.At(5).(*layers.Linear).Weight.Grad().Shape())
 	// Output:
@@ -47,7 +48,7 @@ func ExampleLoadFile() {
 	path := filepath.Join(dir, "model.safetensors")
 
 	src := layers.NewSequential(layers.NewLinear(4, 2, tensor.NewRNG(1)))
-	if err := layers.SaveFile(src, path, map[string]string{"format": "pt"}); err != nil {
+	if err := layers.SaveFile(src, path, safetensors.Metadata(map[string]string{"format": "pt"})); err != nil {
 		log.Fatal(err)
 	}
 	dst := layers.NewSequential(layers.NewLinear(4, 2, tensor.NewRNG(2)))

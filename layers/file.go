@@ -80,14 +80,15 @@ func LoadFile(m Module, path string, opts ...Option) (*LoadReport, error) {
 // SaveFile writes m's state dict to the safetensors file at path, float
 // tensors as F32 and integer buffers as I64 scalars, under PyTorch's names,
 // so that PyTorch's load_state_dict accepts it. The write is atomic (see
-// safetensors.Save); meta goes to the file's __metadata__ and may be nil.
-func SaveFile(m Module, path string, meta map[string]string) error {
+// safetensors.Save). safetensors.Metadata sets the file's __metadata__
+// (PyTorch's safetensors loader wants {"format": "pt"}).
+func SaveFile(m Module, path string, opts ...safetensors.Option) error {
 	sd := GetStateDict(m)
 	ints := make(map[string]safetensors.Int64Tensor, len(sd.Ints))
 	for n, v := range sd.Ints {
 		ints[n] = safetensors.Int64Tensor{Data: []int64{v}}
 	}
-	if err := safetensors.Save(path, sd.Tensors, ints, meta); err != nil {
+	if err := safetensors.Save(path, sd.Tensors, append(opts, safetensors.Ints(ints))...); err != nil {
 		return fmt.Errorf("layers: saving %s: %w", path, err)
 	}
 	return nil

@@ -16,7 +16,7 @@ func FuzzReadStateDict(f *testing.F) {
 	m := NewLinear(3, 2, tensor.NewRNG(1))
 	dir := f.TempDir()
 	p := filepath.Join(dir, "seed.safetensors")
-	if err := SaveFile(m, p, nil); err != nil {
+	if err := SaveFile(m, p); err != nil {
 		f.Fatal(err)
 	}
 	b, _ := os.ReadFile(p)

@@ -125,7 +125,7 @@ func TestSaveFileRoundTrip(t *testing.T) {
 	UniformInit(src.bn1.RunningMean, -1, 1, tensor.NewRNG(3))
 	src.bn1.NumBatchesTracked = 41
 	p := filepath.Join(dir, "m.safetensors")
-	if err := SaveFile(src, p, map[string]string{"format": "pt"}); err != nil {
+	if err := SaveFile(src, p, safetensors.Metadata(map[string]string{"format": "pt"})); err != nil {
 		t.Fatal(err)
 	}
 	f, err := safetensors.Load(p)
@@ -158,7 +158,7 @@ func TestSaveFileRoundTrip(t *testing.T) {
 		}
 	}
 	// A failed save leaves nothing behind and the old file intact.
-	if err := SaveFile(src, filepath.Join(dir, "no", "such", "dir.safetensors"), nil); err == nil || !strings.Contains(err.Error(), "dir.safetensors") {
+	if err := SaveFile(src, filepath.Join(dir, "no", "such", "dir.safetensors")); err == nil || !strings.Contains(err.Error(), "dir.safetensors") {
 		t.Errorf("save into a missing directory: %v", err)
 	}
 }
@@ -167,7 +167,7 @@ func TestLoadFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, ts map[string]*tensor.Tensor, ints map[string]safetensors.Int64Tensor) string {
 		p := filepath.Join(dir, name)
-		if err := safetensors.Save(p, ts, ints, nil); err != nil {
+		if err := safetensors.Save(p, ts, safetensors.Ints(ints)); err != nil {
 			t.Fatal(err)
 		}
 		return p
@@ -365,7 +365,7 @@ func TestFreezingAndParamGroups(t *testing.T) {
 		t.Fatalf("requires grad %v, want %v", req, want)
 	}
 	x := autograd.Param(rnd(3, 2, 1, 5, 5))
-	autograd.CrossEntropy(Call(m, x), []int{0, 1}, nil).Backward()
+	autograd.CrossEntropy(Call(m, x), []int{0, 1}).Backward()
 	for _, np := range NamedParameters(m) {
 		if (np.Param.Grad() != nil) != np.Param.RequiresGrad() {
 			t.Errorf("%s: requires grad %v, has grad %v", np.Name, np.Param.RequiresGrad(), np.Param.Grad() != nil)
@@ -502,15 +502,15 @@ func TestLossModules(t *testing.T) {
 			t.Errorf("%s: module %v, function %v", name, a.Data(), b.Data())
 		}
 	}
-	var ce ClassLoss = &CrossEntropyLoss{Opts: autograd.CrossEntropyOptions{LabelSmoothing: 0.1}}
-	same("CrossEntropyLoss", ce.Loss(logits, targets), autograd.CrossEntropy(logits, targets, &autograd.CrossEntropyOptions{LabelSmoothing: 0.1}))
+	var ce ClassLoss = &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.LabelSmoothing(0.1)}}
+	same("CrossEntropyLoss", ce.Loss(logits, targets), autograd.CrossEntropy(logits, targets, autograd.LabelSmoothing(0.1)))
 	var _ ClassLoss = &NLLLoss{}
 	lp := autograd.LogSoftmax(logits, 1)
-	same("NLLLoss", (&NLLLoss{Opts: autograd.NLLOptions{Reduction: autograd.ReductionSum}}).Loss(lp, targets),
-		autograd.NLLLoss(lp, targets, &autograd.NLLOptions{Reduction: autograd.ReductionSum}))
+	same("NLLLoss", (&NLLLoss{Opts: []autograd.LossOption{autograd.ReductionSum}}).Loss(lp, targets),
+		autograd.NLLLoss(lp, targets, autograd.ReductionSum))
 	tgt := autograd.Const(tensor.Uniform[float32](tensor.NewRNG(7), 0, 1, 4, 5))
 	same("MSELoss", (&MSELoss{Reduction: autograd.ReductionNone}).Loss(logits, tgt), autograd.MSELoss(logits, tgt, autograd.ReductionNone))
-	same("BCEWithLogitsLoss", (&BCEWithLogitsLoss{}).Loss(logits, tgt), autograd.BCEWithLogits(logits, tgt, nil))
+	same("BCEWithLogitsLoss", (&BCEWithLogitsLoss{}).Loss(logits, tgt), autograd.BCEWithLogits(logits, tgt))
 	p := autograd.Softmax(autograd.Const(rnd(8, 4, 5)), 1)
 	same("KLDivLoss", (&KLDivLoss{Reduction: autograd.ReductionBatchMean}).Loss(lp, p), autograd.KLDiv(lp, p, autograd.ReductionBatchMean))
 	// The zero value is PyTorch's default: mean reduction.

@@ -13,25 +13,27 @@ type ClassLoss interface {
 // CrossEntropyLoss is torch.nn.CrossEntropyLoss (optionally with label
 // smoothing, class weights and an ignored index, through Opts).
 type CrossEntropyLoss struct {
-	// Opts are passed to autograd.CrossEntropy; the zero value is PyTorch's
+	// Opts are passed to autograd.CrossEntropy (a Reduction,
+	// LabelSmoothing, ClassWeights, IgnoreIndex); none means PyTorch's
 	// default (mean, no smoothing, no weights, ignore index -100).
-	Opts autograd.CrossEntropyOptions
+	Opts []autograd.LossOption
 }
 
 // Loss returns the cross-entropy of logits against targets.
 func (l *CrossEntropyLoss) Loss(logits *autograd.Value, targets []int) *autograd.Value {
-	return autograd.CrossEntropy(logits, targets, &l.Opts)
+	return autograd.CrossEntropy(logits, targets, l.Opts...)
 }
 
 // NLLLoss is torch.nn.NLLLoss over log-probabilities.
 type NLLLoss struct {
-	// Opts are passed to autograd.NLLLoss; the zero value is PyTorch's default.
-	Opts autograd.NLLOptions
+	// Opts are passed to autograd.NLLLoss (a Reduction, ClassWeights,
+	// IgnoreIndex); none means PyTorch's default.
+	Opts []autograd.LossOption
 }
 
 // Loss returns the negative log-likelihood of logp against targets.
 func (l *NLLLoss) Loss(logp *autograd.Value, targets []int) *autograd.Value {
-	return autograd.NLLLoss(logp, targets, &l.Opts)
+	return autograd.NLLLoss(logp, targets, l.Opts...)
 }
 
 // MSELoss is torch.nn.MSELoss.
@@ -47,14 +49,14 @@ func (l *MSELoss) Loss(pred, target *autograd.Value) *autograd.Value {
 
 // BCEWithLogitsLoss is torch.nn.BCEWithLogitsLoss.
 type BCEWithLogitsLoss struct {
-	// Opts are passed to autograd.BCEWithLogits; the zero value is mean
-	// reduction without pos_weight.
-	Opts autograd.BCEOptions
+	// Opts are passed to autograd.BCEWithLogits (a Reduction, PosWeight);
+	// none means mean reduction without pos_weight.
+	Opts []autograd.LossOption
 }
 
 // Loss returns the binary cross-entropy of logits against targets in [0, 1].
 func (l *BCEWithLogitsLoss) Loss(logits, target *autograd.Value) *autograd.Value {
-	return autograd.BCEWithLogits(logits, target, &l.Opts)
+	return autograd.BCEWithLogits(logits, target, l.Opts...)
 }
 
 // KLDivLoss is torch.nn.KLDivLoss (input log-probabilities, target probabilities).

@@ -227,13 +227,13 @@ func TestParityWithPyTorch(t *testing.T) {
 	})
 	for c, red := range map[string]autograd.Reduction{"ce_mean": autograd.ReductionMean, "ce_sum": autograd.ReductionSum, "ce_none": autograd.ReductionNone} {
 		t.Run(c, func(t *testing.T) {
-			l := &CrossEntropyLoss{Opts: autograd.CrossEntropyOptions{Reduction: red}}
+			l := &CrossEntropyLoss{Opts: []autograd.LossOption{red}}
 			y := fx.ints(c + ".y")
 			runCase(t, fx, c, nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 		})
 	}
 	t.Run("ce_smooth", func(t *testing.T) {
-		l := &CrossEntropyLoss{Opts: autograd.CrossEntropyOptions{LabelSmoothing: 0.1}}
+		l := &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.LabelSmoothing(0.1)}}
 		y := fx.ints("ce_smooth.y")
 		runCase(t, fx, "ce_smooth", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 	})
@@ -295,24 +295,24 @@ func TestParityWithPyTorch(t *testing.T) {
 		runCase(t, fx, "ce_ignore", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 	})
 	t.Run("ce_weight_smooth", func(t *testing.T) {
-		l := &CrossEntropyLoss{Opts: autograd.CrossEntropyOptions{Weight: weights("ce_weight_smooth.weight"), LabelSmoothing: 0.2, Reduction: autograd.ReductionSum}}
+		l := &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.ClassWeights(weights("ce_weight_smooth.weight")...), autograd.LabelSmoothing(0.2), autograd.ReductionSum}}
 		y := fx.ints("ce_weight_smooth.y")
 		runCase(t, fx, "ce_weight_smooth", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 	})
 	t.Run("ce_weight_mean", func(t *testing.T) {
-		l := &CrossEntropyLoss{Opts: autograd.CrossEntropyOptions{Weight: weights("ce_weight_smooth.weight")}}
+		l := &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.ClassWeights(weights("ce_weight_smooth.weight")...)}}
 		y := fx.ints("ce_weight_mean.y")
 		runCase(t, fx, "ce_weight_mean", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 	})
 	t.Run("nll_weight_ignore", func(t *testing.T) {
 		ig := num(fx.config("nll_weight_ignore"), "ignore_index")
-		l := &NLLLoss{Opts: autograd.NLLOptions{Weight: weights("nll_weight_ignore.weight"), IgnoreIndex: &ig}}
+		l := &NLLLoss{Opts: []autograd.LossOption{autograd.ClassWeights(weights("nll_weight_ignore.weight")...), autograd.IgnoreIndex(ig)}}
 		y := fx.ints("nll_weight_ignore.y")
 		runCase(t, fx, "nll_weight_ignore", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(autograd.LogSoftmax(x, 1), y) })
 	})
 	t.Run("bce_posweight", func(t *testing.T) {
 		tgt := autograd.Const(fx.tensor("bce_posweight.target"))
-		l := &BCEWithLogitsLoss{Opts: autograd.BCEOptions{Reduction: autograd.ReductionSum, PosWeight: weights("bce_posweight.pos_weight")}}
+		l := &BCEWithLogitsLoss{Opts: []autograd.LossOption{autograd.ReductionSum, autograd.PosWeight(weights("bce_posweight.pos_weight")...)}}
 		runCase(t, fx, "bce_posweight", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, tgt) })
 	})
 	t.Run("mse_none", func(t *testing.T) {

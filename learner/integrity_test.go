@@ -104,7 +104,7 @@ func TestUnsealedFileLoadsWithWarning(t *testing.T) {
 	sd := layers.GetStateDict(l.Model)
 	tensors, ints := stateEntries(sd)
 	p := filepath.Join(t.TempDir(), "old.safetensors")
-	if err := safetensors.Save(p, tensors, ints, map[string]string{metaFormat: formatCheckpointV1}); err != nil {
+	if err := safetensors.Save(p, tensors, safetensors.Ints(ints), safetensors.Metadata(map[string]string{metaFormat: formatCheckpointV1})); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
@@ -144,7 +144,7 @@ func TestHostileMetadataRefused(t *testing.T) {
 			meta[c.key] = c.value
 			meta = sealed(tensors, ints, meta) // a consistent file: only the value is hostile
 			q := filepath.Join(t.TempDir(), "hostile.safetensors")
-			if err := safetensors.Save(q, tensors, ints, meta); err != nil {
+			if err := safetensors.Save(q, tensors, safetensors.Ints(ints), safetensors.Metadata(meta)); err != nil {
 				t.Fatal(err)
 			}
 			var err error

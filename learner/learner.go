@@ -88,12 +88,12 @@ type Learner struct {
 
 // CrossEntropy is the default loss: cross-entropy with mean reduction.
 func CrossEntropy(pred *autograd.Value, targets []int) *autograd.Value {
-	return autograd.CrossEntropy(pred, targets, nil)
+	return autograd.CrossEntropy(pred, targets)
 }
 
 // CrossEntropyItems is cross-entropy with no reduction: one loss per item.
 func CrossEntropyItems(pred *autograd.Value, targets []int) *autograd.Value {
-	return autograd.CrossEntropy(pred, targets, &autograd.CrossEntropyOptions{Reduction: autograd.ReductionNone})
+	return autograd.CrossEntropy(pred, targets, autograd.ReductionNone)
 }
 
 // New returns a Learner with fastai's defaults: cross-entropy loss, Adam with

@@ -101,7 +101,9 @@ func (l *Learner) Save(path string, opts ...Option) error {
 		meta[metaDataEpoch] = strconv.Itoa(l.DataEpoch)
 	}
 	meta = sealed(tensors, ints, meta)
-	return saveAtomically(path, func(w io.Writer) error { return safetensors.Write(w, tensors, ints, meta) })
+	return saveAtomically(path, func(w io.Writer) error {
+		return safetensors.Write(w, tensors, safetensors.Ints(ints), safetensors.Metadata(meta))
+	})
 }
 
 // Load reads a file written by Save (or any safetensors state dict with the
@@ -263,7 +265,9 @@ func (l *Learner) Export(path string) error {
 		meta[metaTfms] = string(spec)
 	}
 	meta = sealed(tensors, ints, meta)
-	return saveAtomically(path, func(w io.Writer) error { return safetensors.Write(w, tensors, ints, meta) })
+	return saveAtomically(path, func(w io.Writer) error {
+		return safetensors.Write(w, tensors, safetensors.Ints(ints), safetensors.Metadata(meta))
+	})
 }
 
 // Exported is what LoadLearner returns besides the Learner: the transforms

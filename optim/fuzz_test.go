@@ -20,13 +20,13 @@ func FuzzDecodeState(f *testing.F) {
 	opt.Step()
 	ts, is, meta := opt.StateDict().Encode()
 	var buf bytes.Buffer
-	if err := safetensors.Write(&buf, ts, is, meta); err != nil {
+	if err := safetensors.Write(&buf, ts, safetensors.Ints(is), safetensors.Metadata(meta)); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
 	huge := map[string]string{"optim.kind": "adam", "optim.groups": "1048576", "optim.0.params": "1048576"}
 	buf.Reset()
-	safetensors.Write(&buf, nil, nil, huge)
+	safetensors.Write(&buf, nil, safetensors.Metadata(huge))
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := safetensors.Read(bytes.NewReader(b), int64(len(b)))

@@ -524,7 +524,7 @@ func TestDecodeStateRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer
-			if err := safetensors.Write(&b, c.tensors, c.ints, c.meta); err != nil {
+			if err := safetensors.Write(&b, c.tensors, safetensors.Ints(c.ints), safetensors.Metadata(c.meta)); err != nil {
 				t.Fatal(err)
 			}
 			f, err := safetensors.Read(bytes.NewReader(b.Bytes()), int64(b.Len()))
@@ -541,7 +541,7 @@ func TestDecodeStateRejects(t *testing.T) {
 	// may share the file.
 	var b bytes.Buffer
 	tensors := map[string]*tensor.Tensor{"fc.weight": tensor.Zeros(3), "state.0.0.momentum_buffer": tensor.Ones(2)}
-	if err := safetensors.Write(&b, tensors, nil, with("format", "pt")); err != nil {
+	if err := safetensors.Write(&b, tensors, safetensors.Metadata(with("format", "pt"))); err != nil {
 		t.Fatal(err)
 	}
 	f, err := safetensors.Read(bytes.NewReader(b.Bytes()), int64(b.Len()))

@@ -160,7 +160,7 @@ func DecodeState(f *safetensors.File) (*State, error) {
 // safetensors.Save).
 func Save(path string, o Optimizer) error {
 	tensors, ints, meta := o.StateDict().Encode()
-	return safetensors.Save(path, tensors, ints, meta)
+	return safetensors.Save(path, tensors, safetensors.Ints(ints), safetensors.Metadata(meta))
 }
 
 // Load restores into o the state saved at path by Save. o must be built over

@@ -182,7 +182,7 @@ func saveTorchvision(t *testing.T, f *safetensors.File, prefix, path string) {
 		}
 		tensors[k] = x
 	}
-	if err := safetensors.Save(path, tensors, ints, nil); err != nil {
+	if err := safetensors.Save(path, tensors, safetensors.Ints(ints)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -299,7 +299,7 @@ func TestCNNLearnerPretrained(t *testing.T) {
 			}
 			tc.edit(sd.Tensors)
 			p := filepath.Join(dir, tc.name+".safetensors")
-			if err := safetensors.Save(p, sd.Tensors, ints, nil); err != nil {
+			if err := safetensors.Save(p, sd.Tensors, safetensors.Ints(ints)); err != nil {
 				t.Fatal(err)
 			}
 			_, err := CNNLearner(dls, tinyResNet, Weights(p))
@@ -468,7 +468,7 @@ func TestFineTuneResNet18OneChannel(t *testing.T) {
 	for k, v := range sd.Ints {
 		ints[k] = safetensors.Int64Tensor{Data: []int64{v}}
 	}
-	if err := safetensors.Save(path, sd.Tensors, ints, nil); err != nil {
+	if err := safetensors.Save(path, sd.Tensors, safetensors.Ints(ints)); err != nil {
 		t.Fatal(err)
 	}
 	l, err := CNNLearner(dls, models.ResNet18, Weights(path), learner.Metrics(learner.Accuracy()))

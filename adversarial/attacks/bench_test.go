@@ -60,7 +60,7 @@ func BenchmarkTrainStepSmallCNN(b *testing.B) {
 	x := tensor.Uniform[float32](tensor.NewRNG(2), 0, 1, 250, 1, 28, 28)
 	y := make([]int, 250)
 	for i := 0; i < b.N; i++ {
-		loss := autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y, nil)
+		loss := autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y)
 		loss.Backward()
 		layers.ZeroGrad(m)
 	}

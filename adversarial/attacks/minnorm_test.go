@@ -135,7 +135,7 @@ func TestCWHingeMasksTrueLogit(t *testing.T) {
 		if got := float64(h.Data().Item()); math.Abs(got-c.want) > 1 {
 			t.Errorf("targeted %v: f6 %v, want %v", c.targeted, got, c.want)
 		}
-		g := autograd.Grads(autograd.SumAll(h), nil, z)[0]
+		g := autograd.Grads(autograd.SumAll(h), z)[0]
 		if !slices.Equal(g.Data(), c.grad) {
 			t.Errorf("targeted %v: gradient %v, want %v", c.targeted, g.Data(), c.grad)
 		}

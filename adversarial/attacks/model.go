@@ -139,7 +139,7 @@ type Loss func(outputs *autograd.Value, classes []int) *autograd.Value
 // CrossEntropyLoss is the per-sample cross-entropy of outputs against
 // classes, the default loss of the gradient attacks.
 func CrossEntropyLoss(outputs *autograd.Value, classes []int) *autograd.Value {
-	return autograd.CrossEntropy(outputs, classes, &autograd.CrossEntropyOptions{Reduction: autograd.ReductionNone})
+	return autograd.CrossEntropy(outputs, classes, autograd.ReductionNone)
 }
 
 // MarginLoss is the per-sample margin max_{j != c} z_j - z_c (the loss of
@@ -232,7 +232,7 @@ func (m *Model) inputGradient(x *tensor.Tensor, f func(outputs *autograd.Value) 
 	if !obj.RequiresGrad() {
 		return tensor.New[float32](x.Shape()...), out.Data(), nil
 	}
-	return autograd.Grads(obj, nil, xv)[0], out.Data(), nil
+	return autograd.Grads(obj, xv)[0], out.Data(), nil
 }
 
 // catch runs f and returns a panic raised with an error as that error.

@@ -325,7 +325,7 @@ func TestMarginLoss(t *testing.T) {
 	}
 	// The gradient goes to the runner-up (+1) and the true class (-1).
 	xv := autograd.Param(tensor.FromSlice([]float32{1, 4, 3}, 1, 3))
-	g := autograd.Grads(autograd.SumAll(MarginLoss(xv, []int{0})), nil, xv)[0]
+	g := autograd.Grads(autograd.SumAll(MarginLoss(xv, []int{0})), xv)[0]
 	if !slices.Equal(g.Data(), []float32{-1, 1, 0}) {
 		t.Errorf("MarginLoss gradient = %v", g.Data())
 	}

@@ -174,7 +174,7 @@ func runW2(dataDir string, stdout io.Writer) (*w2Result, *models.SmallCNNModel, 
 		x := xb.Narrow0(0, b)
 		train.gather(x.Data(), yb, perm[i:i+b])
 		opt.ZeroGrad()
-		loss := autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), yb[:b], nil)
+		loss := autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), yb[:b])
 		loss.Backward()
 		opt.Step()
 		lossSum += float64(loss.Data().Item()) * float64(b)
@@ -291,8 +291,8 @@ func runW3(m layers.Module, test *vision.TensorDataset) *w3Result {
 		}
 		for range steps {
 			v := autograd.Param(xa)
-			loss := autograd.CrossEntropy(layers.Call(m, v), y, nil)
-			g := autograd.Grads(loss, nil, v)[0].Data()
+			loss := autograd.CrossEntropy(layers.Call(m, v), y)
+			g := autograd.Grads(loss, v)[0].Data()
 			for j, gj := range g {
 				s := float32(0)
 				if gj > 0 {

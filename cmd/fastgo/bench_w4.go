@@ -68,7 +68,7 @@ func benchW4(args []string, stdout, stderr io.Writer) error {
 	for i := 0; i < *warmup+*steps; i++ {
 		t0 := time.Now()
 		opt.ZeroGrad()
-		autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y, nil).Backward()
+		autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y).Backward()
 		opt.Step()
 		if i >= *warmup {
 			train = append(train, time.Since(t0).Seconds())

@@ -10,6 +10,7 @@ import (
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/layers"
 	"github.com/fastgo-ml/fastgo/tensor"
+	"github.com/fastgo-ml/fastgo/tensor/safetensors"
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
 
@@ -26,7 +27,7 @@ func constantWeights(t *testing.T, dir string, c int) string {
 	}
 	m.FC2.Bias.Data().Data()[c] = 5
 	p := filepath.Join(dir, "constant.safetensors")
-	if err := layers.SaveFile(m, p, map[string]string{"format": "pt"}); err != nil {
+	if err := layers.SaveFile(m, p, safetensors.Metadata(map[string]string{"format": "pt"})); err != nil {
 		t.Fatal(err)
 	}
 	return p

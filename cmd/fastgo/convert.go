@@ -87,7 +87,7 @@ Examples:
 		if sf.format == "torch.save" {
 			meta = map[string]string{"format": "pt"}
 		}
-		if err := safetensors.SaveEntries(dst, sf.entries, meta); err != nil {
+		if err := safetensors.SaveEntries(dst, sf.entries, safetensors.Metadata(meta)); err != nil {
 			return err
 		}
 	}

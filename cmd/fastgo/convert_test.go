@@ -106,7 +106,7 @@ func TestConvertNotes(t *testing.T) {
 	}
 	st := filepath.Join(dir, "m.safetensors")
 	e := safetensors.Entry{Name: "w", Dtype: safetensors.F64, Shape: []int{1}, Data: []byte{1, 2, 3, 4, 5, 6, 7, 8}}
-	if err := safetensors.SaveEntries(st, []safetensors.Entry{e}, map[string]string{"format": "pt", "epoch": "3"}); err != nil {
+	if err := safetensors.SaveEntries(st, []safetensors.Entry{e}, safetensors.Metadata(map[string]string{"format": "pt", "epoch": "3"})); err != nil {
 		t.Fatal(err)
 	}
 	if out := convert(t, st, filepath.Join(dir, "m.pt")); !strings.Contains(out, "dropped the safetensors metadata, which a .pth file cannot hold: epoch") {
@@ -121,7 +121,7 @@ func TestConvertErrors(t *testing.T) {
 	os.WriteFile(garbage, []byte("PK\x03\x04 not really a zip file at all"), 0o644)
 	u16 := filepath.Join(dir, "u16.safetensors")
 	e := safetensors.Entry{Name: "counts", Dtype: safetensors.U16, Shape: []int{2}, Data: []byte{1, 0, 2, 0}}
-	if err := safetensors.SaveEntries(u16, []safetensors.Entry{e}, nil); err != nil {
+	if err := safetensors.SaveEntries(u16, []safetensors.Entry{e}); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.pth")

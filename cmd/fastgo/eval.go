@@ -236,7 +236,7 @@ func evalModel(m layers.Module, test *vision.TensorDataset, batch int) (correct 
 					correct++
 				}
 			}
-			l := autograd.CrossEntropy(logits, y, &autograd.CrossEntropyOptions{Reduction: autograd.ReductionSum})
+			l := autograd.CrossEntropy(logits, y, autograd.ReductionSum)
 			loss += float64(l.Data().Item())
 		}
 	})

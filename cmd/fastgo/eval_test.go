@@ -57,7 +57,7 @@ func saveSmallCNN(t *testing.T, dir string, seed uint64) (string, *models.SmallC
 		bn.NumBatchesTracked = 7
 	}
 	p := filepath.Join(dir, "w.safetensors")
-	if err := layers.SaveFile(m, p, map[string]string{"format": "pt"}); err != nil {
+	if err := layers.SaveFile(m, p, safetensors.Metadata(map[string]string{"format": "pt"})); err != nil {
 		t.Fatal(err)
 	}
 	return p, m
@@ -150,7 +150,7 @@ func TestEvalFailuresNameTheFile(t *testing.T) {
 		}
 		edit(ts, ints)
 		p := filepath.Join(dir, name)
-		if err := safetensors.Save(p, ts, ints, nil); err != nil {
+		if err := safetensors.Save(p, ts, safetensors.Ints(ints)); err != nil {
 			t.Fatal(err)
 		}
 		return p

@@ -34,7 +34,7 @@ func hostileExport(t *testing.T, path, classes, transforms string) {
 	if transforms != "" {
 		meta["fastgo.transforms"] = transforms
 	}
-	if err := safetensors.Save(path, sd.Tensors, ints, meta); err != nil {
+	if err := safetensors.Save(path, sd.Tensors, safetensors.Ints(ints), safetensors.Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -102,7 +102,7 @@ func TestHostileInputs(t *testing.T) {
 		{"not a fastgo file", []string{"eval", "-model", file("garbage.safetensors", func(p string) { os.WriteFile(p, []byte("\xff\xff\xff\xff\xff\xff\xff\x7fgarbage"), 0o644) })},
 			[]string{"garbage.safetensors", "header"}},
 		{"IDX claiming more than it holds", []string{"eval", "-weights", file("w.safetensors", func(p string) {
-			layers.SaveFile(models.NewSmallCNN(10, tensor.NewRNG(1)), p, nil)
+			layers.SaveFile(models.NewSmallCNN(10, tensor.NewRNG(1)), p)
 		}), "-data", file("idx", func(p string) {
 			os.MkdirAll(p, 0o755)
 			gzIDX(t, filepath.Join(p, "t10k-images-idx3-ubyte.gz"), []int{1 << 30, 28, 28}, make([]byte, 784))

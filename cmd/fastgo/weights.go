@@ -21,5 +21,5 @@ func saveWeights(path string, m layers.Module) error {
 	for k, v := range sd.Ints {
 		ints[k] = safetensors.Int64Tensor{Shape: []int{}, Data: []int64{v}}
 	}
-	return safetensors.Save(path, sd.Tensors, ints, map[string]string{"format": "pt"})
+	return safetensors.Save(path, sd.Tensors, safetensors.Ints(ints), safetensors.Metadata(map[string]string{"format": "pt"}))
 }

@@ -28,7 +28,7 @@ func TestRawSafetensorsRoundTrip(t *testing.T) {
 	}
 	dir := t.TempDir()
 	st := filepath.Join(dir, "state.safetensors")
-	if err := safetensors.SaveEntries(st, entries, map[string]string{"format": "pt"}); err != nil {
+	if err := safetensors.SaveEntries(st, entries, safetensors.Metadata(map[string]string{"format": "pt"})); err != nil {
 		t.Fatal(err)
 	}
 	sf, err := safetensors.Load(st)

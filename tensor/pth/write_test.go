@@ -211,7 +211,7 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 		dtypes[name] = info.Dtype
 	}
 	var buf bytes.Buffer
-	if err := safetensors.Write(&buf, floats, ints, nil); err != nil {
+	if err := safetensors.Write(&buf, floats, safetensors.Ints(ints)); err != nil {
 		t.Fatal(err)
 	}
 	st, err := safetensors.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

@@ -3,6 +3,7 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -34,7 +35,7 @@ func rawSample() []Entry {
 func TestEntriesRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raw.safetensors")
 	meta := map[string]string{"format": "pt"}
-	if err := SaveEntries(path, rawSample(), meta); err != nil {
+	if err := SaveEntries(path, rawSample(), Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 	f, err := Load(path)
@@ -57,10 +58,10 @@ func TestEntriesRoundTrip(t *testing.T) {
 	}
 	// Writing what was read gives the same bytes.
 	var a, b bytes.Buffer
-	if err := WriteEntries(&a, rawSample(), meta); err != nil {
+	if err := WriteEntries(&a, rawSample(), Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteEntries(&b, back, meta); err != nil {
+	if err := WriteEntries(&b, back, Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
@@ -76,7 +77,7 @@ func TestEntriesRoundTrip(t *testing.T) {
 func TestEntriesMatchWrite(t *testing.T) {
 	tensors, ints, meta := sample()
 	var want bytes.Buffer
-	if err := Write(&want, tensors, ints, meta); err != nil {
+	if err := Write(&want, tensors, Ints(ints), Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 	f, err := Read(bytes.NewReader(want.Bytes()), int64(want.Len()))
@@ -92,7 +93,7 @@ func TestEntriesMatchWrite(t *testing.T) {
 		entries = append(entries, e)
 	}
 	var got bytes.Buffer
-	if err := WriteEntries(&got, entries, meta); err != nil {
+	if err := WriteEntries(&got, entries, Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
@@ -112,7 +113,7 @@ func TestWriteEntriesRejects(t *testing.T) {
 	for name, entries := range cases {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			err := WriteEntries(&buf, entries, nil)
+			err := WriteEntries(&buf, entries)
 			if err == nil || !strings.Contains(err.Error(), entries[0].Name) {
 				t.Errorf("WriteEntries: %v, want an error naming %q", err, entries[0].Name)
 			}
@@ -121,4 +122,17 @@ func TestWriteEntriesRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEntriesRefuseInts checks that Ints, which entries cannot take, panics
+// naming the call instead of being dropped.
+func TestEntriesRefuseInts(t *testing.T) {
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(fmt.Sprint(r), "safetensors.WriteEntries: Ints does not apply") {
+			t.Fatalf("recovered %v, want a panic naming WriteEntries and Ints", r)
+		}
+	}()
+	var buf bytes.Buffer
+	WriteEntries(&buf, rawSample(), Ints(map[string]Int64Tensor{"n": {Data: []int64{1}}}))
 }

@@ -22,8 +22,8 @@ func Example() {
 	// Save a float32 weight, BatchNorm's integer counter and some metadata.
 	err = safetensors.Save(path,
 		map[string]*tensor.Tensor{"fc.weight": tensor.FromSlice([]float32{1, 2, 3, 4, 5, 6}, 2, 3)},
-		map[string]safetensors.Int64Tensor{"bn.num_batches_tracked": {Data: []int64{469}}},
-		map[string]string{"format": "pt"})
+		safetensors.Ints(map[string]safetensors.Int64Tensor{"bn.num_batches_tracked": {Data: []int64{469}}}),
+		safetensors.Metadata(map[string]string{"format": "pt"}))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func FuzzRead(f *testing.F) {
 	tensors, ints, meta := sample()
 	delete(tensors, "big")
 	var buf bytes.Buffer
-	if err := Write(&buf, tensors, ints, meta); err != nil {
+	if err := Write(&buf, tensors, Ints(ints), Metadata(meta)); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(buf.Bytes())
@@ -75,7 +75,7 @@ func FuzzRead(f *testing.F) {
 		checkEntriesRoundTrip(t, file, entries)
 		// Entries Save can write survive a round trip.
 		var out bytes.Buffer
-		if err := Write(&out, floats, ints, file.Metadata()); err != nil {
+		if err := Write(&out, floats, Ints(ints), Metadata(file.Metadata())); err != nil {
 			return // names that Write rejects, such as invalid UTF-8
 		}
 		again, err := Read(bytes.NewReader(out.Bytes()), int64(out.Len()))
@@ -91,7 +91,7 @@ func FuzzRead(f *testing.F) {
 // checkEntriesRoundTrip writes a file's raw entries and reads them back.
 func checkEntriesRoundTrip(t *testing.T, file *File, entries []Entry) {
 	var out bytes.Buffer
-	if err := WriteEntries(&out, entries, file.Metadata()); err != nil {
+	if err := WriteEntries(&out, entries, Metadata(file.Metadata())); err != nil {
 		return // names that WriteEntries rejects, such as invalid UTF-8
 	}
 	again, err := Read(bytes.NewReader(out.Bytes()), int64(out.Len()))

@@ -235,7 +235,7 @@ func checkSample(t *testing.T, f *File) {
 func TestRoundTrip(t *testing.T) {
 	tensors, ints, meta := sample()
 	var buf bytes.Buffer
-	if err := Write(&buf, tensors, ints, meta); err != nil {
+	if err := Write(&buf, tensors, Ints(ints), Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 	b := buf.Bytes()
@@ -263,7 +263,7 @@ func TestRoundTrip(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		tensors, ints, meta := sample()
 		var again bytes.Buffer
-		if err := Write(&again, tensors, ints, meta); err != nil {
+		if err := Write(&again, tensors, Ints(ints), Metadata(meta)); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(again.Bytes(), b) {
@@ -293,7 +293,7 @@ func TestWriteRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Write(&buf, c.tensors, c.ints, c.meta); err == nil {
+			if err := Write(&buf, c.tensors, Ints(c.ints), Metadata(c.meta)); err == nil {
 				t.Error("Write succeeded")
 			}
 			if buf.Len() != 0 {
@@ -321,7 +321,7 @@ func TestSaveAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "model.safetensors")
 	first := map[string]*tensor.Tensor{"w": tensor.FromSlice([]float32{1, 2}, 2)}
-	if err := Save(path, first, nil, nil); err != nil {
+	if err := Save(path, first); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
@@ -340,7 +340,7 @@ func TestSaveAtomic(t *testing.T) {
 			}
 			return errors.New("injected failure")
 		})()
-		err := Save(path, second, nil, nil)
+		err := Save(path, second)
 		if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), path) {
 			t.Fatalf("Save error = %v", err)
 		}
@@ -352,7 +352,7 @@ func TestSaveAtomic(t *testing.T) {
 		}
 	})
 	t.Run("invalid input", func(t *testing.T) {
-		if err := Save(path, map[string]*tensor.Tensor{"w": nil}, nil, nil); err == nil {
+		if err := Save(path, map[string]*tensor.Tensor{"w": nil}); err == nil {
 			t.Fatal("Save of a nil tensor succeeded")
 		}
 		if b, _ := os.ReadFile(path); !bytes.Equal(b, good) {
@@ -360,12 +360,12 @@ func TestSaveAtomic(t *testing.T) {
 		}
 	})
 	t.Run("missing directory", func(t *testing.T) {
-		if err := Save(filepath.Join(dir, "no", "such", "x.safetensors"), second, nil, nil); err == nil {
+		if err := Save(filepath.Join(dir, "no", "such", "x.safetensors"), second); err == nil {
 			t.Fatal("Save into a missing directory succeeded")
 		}
 	})
 	t.Run("success replaces", func(t *testing.T) {
-		if err := Save(path, second, nil, nil); err != nil {
+		if err := Save(path, second); err != nil {
 			t.Fatal(err)
 		}
 		f, err := Load(path)
@@ -386,7 +386,7 @@ func TestSaveAtomic(t *testing.T) {
 	})
 	t.Run("new file mode", func(t *testing.T) {
 		p := filepath.Join(dir, "new.safetensors")
-		if err := Save(p, second, nil, nil); err != nil {
+		if err := Save(p, second); err != nil {
 			t.Fatal(err)
 		}
 		st, _ := os.Stat(p)
@@ -399,7 +399,7 @@ func TestSaveAtomic(t *testing.T) {
 func TestSaveLoad(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.safetensors")
 	tensors, ints, meta := sample()
-	if err := Save(path, tensors, ints, meta); err != nil {
+	if err := Save(path, tensors, Ints(ints), Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 	f, err := Load(path)
@@ -631,12 +631,12 @@ func TestPythonReadsGoFile(t *testing.T) {
 	}
 	dir := t.TempDir()
 	modelPath := filepath.Join(dir, "go_model.safetensors")
-	if err := Save(modelPath, modelTensors, modelInts, src.Metadata()); err != nil {
+	if err := Save(modelPath, modelTensors, Ints(modelInts), Metadata(src.Metadata())); err != nil {
 		t.Fatal(err)
 	}
 	tensors, ints, meta := sample()
 	samplePath := filepath.Join(dir, "sample.safetensors")
-	if err := Save(samplePath, tensors, ints, meta); err != nil {
+	if err := Save(samplePath, tensors, Ints(ints), Metadata(meta)); err != nil {
 		t.Fatal(err)
 	}
 

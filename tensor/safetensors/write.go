@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -224,12 +225,48 @@ func appendQuoted(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-// Write writes tensors (as F32), ints (as I64) and meta (as "__metadata__")
-// to w in the safetensors format. Names must be distinct across tensors and
-// ints, valid UTF-8 and not "__metadata__". The output is deterministic:
-// I64 entries first, then F32 entries, each sorted by name.
-func Write(w io.Writer, tensors map[string]*tensor.Tensor, ints map[string]Int64Tensor, meta map[string]string) error {
-	entries, hdr, err := plan(tensors, ints, meta)
+// Option is an option of Write, Save, WriteEntries and SaveEntries: Ints
+// or Metadata.
+type Option func(*writeOptions)
+
+// writeOptions collects the options of a write.
+type writeOptions struct {
+	ints map[string]Int64Tensor
+	meta map[string]string
+}
+
+// Ints adds integer tensors, written as I64 (Write and Save only: entries
+// carry their own dtypes). Names must be distinct from the float tensors'.
+func Ints(ints map[string]Int64Tensor) Option {
+	return func(o *writeOptions) { o.ints = ints }
+}
+
+// Metadata sets the file's "__metadata__" string map.
+func Metadata(meta map[string]string) Option {
+	return func(o *writeOptions) { o.meta = meta }
+}
+
+// applyOptions collects opts; op names the call for the panic a misplaced
+// option gets.
+func applyOptions(op string, entries bool, opts []Option) writeOptions {
+	var o writeOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if entries && o.ints != nil {
+		panic(fastgo.Errorf("safetensors.%s: Ints does not apply (entries carry their own dtypes)", op))
+	}
+	return o
+}
+
+// Write writes tensors (as F32) to w in the safetensors format, with the
+// integer tensors of Ints (as I64) and the Metadata (as "__metadata__").
+// Names must be distinct across tensors and ints, valid UTF-8 and not
+// "__metadata__". The output is deterministic: I64 entries first, then F32
+// entries, each sorted by name.
+func Write(w io.Writer, tensors map[string]*tensor.Tensor, opts ...Option) error {
+	o := applyOptions("Write", false, opts)
+	entries, hdr, err := plan(tensors, o.ints, o.meta)
 	if err != nil {
 		return err
 	}
@@ -260,24 +297,26 @@ func write(w io.Writer, entries []entry, hdr []byte) error {
 }
 
 // WriteEntries writes entries, each in its own dtype and byte for byte, and
-// meta (as "__metadata__") to w in the safetensors format. Names must be
+// the Metadata (as "__metadata__") to w in the safetensors format. Names must be
 // distinct, valid UTF-8 and not "__metadata__", each dtype one of the
 // format's, and each Data must hold exactly the shape's elements. The
 // output is deterministic, ordered as Write orders it (8-byte types first,
 // then by name), so that Write and WriteEntries give the same bytes for the
 // same tensors.
-func WriteEntries(w io.Writer, entries []Entry, meta map[string]string) error {
-	planned, hdr, err := planEntries(entries, meta)
+func WriteEntries(w io.Writer, entries []Entry, opts ...Option) error {
+	o := applyOptions("WriteEntries", true, opts)
+	planned, hdr, err := planEntries(entries, o.meta)
 	if err != nil {
 		return err
 	}
 	return write(w, planned, hdr)
 }
 
-// SaveEntries writes entries and meta to the safetensors file at path, as
+// SaveEntries writes entries and the Metadata to the safetensors file at path, as
 // WriteEntries does, atomically (see Save).
-func SaveEntries(path string, entries []Entry, meta map[string]string) error {
-	planned, hdr, err := planEntries(entries, meta)
+func SaveEntries(path string, entries []Entry, opts ...Option) error {
+	o := applyOptions("SaveEntries", true, opts)
+	planned, hdr, err := planEntries(entries, o.meta)
 	if err != nil {
 		return err
 	}
@@ -287,14 +326,16 @@ func SaveEntries(path string, entries []Entry, meta map[string]string) error {
 	return nil
 }
 
-// Save writes tensors, ints and meta to the safetensors file at path, as
+// Save writes tensors and the options' Ints and Metadata to the
+// safetensors file at path, as
 // Write does, atomically: the data goes to a temporary file in the same
 // directory, which is synced and then renamed over path. If Save fails,
 // the file previously at path (if any) is left unchanged and the temporary
 // file is removed. A new file gets permissions 0644; an existing file's
 // permissions are kept.
-func Save(path string, tensors map[string]*tensor.Tensor, ints map[string]Int64Tensor, meta map[string]string) (err error) {
-	entries, hdr, err := plan(tensors, ints, meta)
+func Save(path string, tensors map[string]*tensor.Tensor, opts ...Option) (err error) {
+	o := applyOptions("Save", false, opts)
+	entries, hdr, err := plan(tensors, o.ints, o.meta)
 	if err != nil {
 		return err
 	}

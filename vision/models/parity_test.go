@@ -87,7 +87,7 @@ func check(t *testing.T, f *safetensors.File, c string, m layers.Module) {
 	if err := closeTo(out.Data(), must(t, f, c+".out")); err != nil {
 		t.Fatalf("%s logits: %v", c, err)
 	}
-	autograd.CrossEntropy(out, labels(t, f, c+".y"), nil).Backward()
+	autograd.CrossEntropy(out, labels(t, f, c+".y")).Backward()
 	if err := closeTo(x.Grad(), must(t, f, c+".gx")); err != nil {
 		t.Errorf("%s input gradient: %v", c, err)
 	}

@@ -16,7 +16,7 @@ func benchTrainStep(b *testing.B, m layers.Module, opt optim.Optimizer, x *tenso
 	layers.Train(m)
 	step := func() {
 		opt.ZeroGrad()
-		autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y, nil).Backward()
+		autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y).Backward()
 		opt.Step()
 	}
 	step()
