@@ -6,6 +6,9 @@
 //
 // Run "fastgo help" for the list of commands and "fastgo <command> -h" for a
 // command's flags.
+//
+// FASTGO_CPUPROFILE=FILE writes a CPU profile of the whole run to FILE,
+// for go tool pprof (docs/performance.md shows profiles taken this way).
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 )
 
@@ -35,7 +39,36 @@ var commands = map[string]*command{}
 func register(c *command) { commands[c.name] = c }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	stop, err := startProfile(os.Getenv("FASTGO_CPUPROFILE"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fastgo: FASTGO_CPUPROFILE: %v\n", err)
+		os.Exit(1)
+	}
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// startProfile starts a CPU profile written to path (nothing when path is
+// empty) and returns the function that ends it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "fastgo: FASTGO_CPUPROFILE: %v\n", err)
+		}
+	}, nil
 }
 
 // run executes the command line and returns the process exit code.

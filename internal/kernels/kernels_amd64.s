@@ -4422,9 +4422,9 @@ TEXT ·gatherRowsPart256(SB), NOSPLIT, $0-40
 gatherRowsPart256_full:
 	TESTQ   AX, AX
 	JZ      gatherRowsPart256_done
-	MOVQ    (DX), BX
-	VMOVUPS (CX)(BX*4), Y2
-	VMOVUPS 32(CX)(BX*4), Y3
+	MOVQ    (DX), DI
+	VMOVUPS (CX)(DI*4), Y2
+	VMOVUPS 32(CX)(DI*4), Y3
 	VMOVUPS Y2, (SI)
 	VMOVUPS Y3, 32(SI)
 	ADDQ    $0x08, DX
@@ -4435,15 +4435,45 @@ gatherRowsPart256_full:
 gatherRowsPart256_masked:
 	TESTQ      AX, AX
 	JZ         gatherRowsPart256_done
-	MOVQ       (DX), BX
-	VMASKMOVPS (CX)(BX*4), Y0, Y2
-	VMASKMOVPS 32(CX)(BX*4), Y1, Y3
-	VMASKMOVPS Y2, Y0, (SI)
-	VMASKMOVPS Y3, Y1, 32(SI)
-	ADDQ       $0x08, DX
-	ADDQ       $0x40, SI
-	DECQ       AX
-	JMP        gatherRowsPart256_masked
+	MOVQ       (DX), DI
+	VMASKMOVPS (CX)(DI*4), Y0, Y2
+	VMASKMOVPS 32(CX)(DI*4), Y1, Y3
+	MOVQ       BX, DI
+	MOVQ       SI, R8
+	VMOVUPS    Y2, Y4
+	CMPQ       DI, $0x08
+	JL         gatherRowsPart256_s4
+	VMOVUPS    Y2, (R8)
+	VMOVUPS    Y3, Y4
+	ADDQ       $0x20, R8
+	SUBQ       $0x08, DI
+
+gatherRowsPart256_s4:
+	CMPQ         DI, $0x04
+	JL           gatherRowsPart256_s2
+	VMOVUPS      X4, (R8)
+	VEXTRACTF128 $0x01, Y4, X4
+	ADDQ         $0x10, R8
+	SUBQ         $0x04, DI
+
+gatherRowsPart256_s2:
+	CMPQ    DI, $0x02
+	JL      gatherRowsPart256_s1
+	VMOVLPS X4, (R8)
+	VPSRLDQ $0x08, X4, X4
+	ADDQ    $0x08, R8
+	SUBQ    $0x02, DI
+
+gatherRowsPart256_s1:
+	TESTQ  DI, DI
+	JZ     gatherRowsPart256_sdone
+	VMOVSS X4, (R8)
+
+gatherRowsPart256_sdone:
+	ADDQ $0x08, DX
+	ADDQ $0x40, SI
+	DECQ AX
+	JMP  gatherRowsPart256_masked
 
 gatherRowsPart256_done:
 	VZEROUPPER
@@ -4598,44 +4628,45 @@ maxPool2x2x256_done:
 	VZEROUPPER
 	RET
 
-// func maxPool2x2Back256(rows int, ow int, stride int, w int, gy *float32, code *uint8, gx *float32)
+// func maxPool2x2Back256(rows int, ow int, cols int, stride int, w int, gy *float32, code *uint8, gx *float32)
 // Requires: AVX, AVX2, SSE2
-TEXT ·maxPool2x2Back256(SB), NOSPLIT, $0-56
+TEXT ·maxPool2x2Back256(SB), NOSPLIT, $0-64
 	MOVQ         rows+0(FP), AX
 	MOVQ         ow+8(FP), CX
-	MOVQ         stride+16(FP), DX
-	MOVQ         w+24(FP), BX
-	MOVQ         gy+32(FP), SI
-	MOVQ         code+40(FP), DI
-	MOVQ         gx+48(FP), R8
-	SHLQ         $0x02, DX
+	MOVQ         cols+16(FP), DX
+	MOVQ         stride+24(FP), BX
+	MOVQ         w+32(FP), SI
+	MOVQ         gy+40(FP), DI
+	MOVQ         code+48(FP), R8
+	MOVQ         gx+56(FP), R9
 	SHLQ         $0x02, BX
-	MOVL         $0x00000000, R9
-	MOVD         R9, X0
+	SHLQ         $0x02, SI
+	MOVL         $0x00000000, R10
+	MOVD         R10, X0
 	VPBROADCASTD X0, Y0
-	MOVL         $0x00000001, R9
-	MOVD         R9, X1
+	MOVL         $0x00000001, R10
+	MOVD         R10, X1
 	VPBROADCASTD X1, Y1
-	MOVL         $0x00000002, R9
-	MOVD         R9, X2
+	MOVL         $0x00000002, R10
+	MOVD         R10, X2
 	VPBROADCASTD X2, Y2
-	MOVL         $0x00000003, R9
-	MOVD         R9, X3
+	MOVL         $0x00000003, R10
+	MOVD         R10, X3
 	VPBROADCASTD X3, Y3
 
 maxPool2x2Back256_row:
 	TESTQ AX, AX
 	JZ    maxPool2x2Back256_done
-	MOVQ  SI, R9
 	MOVQ  DI, R10
 	MOVQ  R8, R11
-	MOVQ  CX, R12
+	MOVQ  R9, R12
+	MOVQ  DX, R13
 
 maxPool2x2Back256_col:
-	CMPQ      R12, $0x08
-	JL        maxPool2x2Back256_partial
-	VMOVUPS   (R9), Y4
-	VPMOVZXBD (R10), Y5
+	CMPQ      R13, $0x08
+	JL        maxPool2x2Back256_next
+	VMOVUPS   (R10), Y4
+	VPMOVZXBD (R11), Y5
 	VPERMPD   $0xd8, Y4, Y4
 	VPERMQ    $0xd8, Y5, Y5
 	VPCMPEQD  Y0, Y5, Y6
@@ -4648,67 +4679,22 @@ maxPool2x2Back256_col:
 	VANDPS    Y4, Y5, Y4
 	VUNPCKLPS Y7, Y6, Y5
 	VUNPCKHPS Y7, Y6, Y6
-	VMOVUPS   Y5, (R11)
-	VMOVUPS   Y6, 32(R11)
+	VMOVUPS   Y5, (R12)
+	VMOVUPS   Y6, 32(R12)
 	VUNPCKLPS Y4, Y8, Y5
 	VUNPCKHPS Y4, Y8, Y4
-	VMOVUPS   Y5, (R11)(BX*1)
-	VMOVUPS   Y4, 32(R11)(BX*1)
-	ADDQ      $0x20, R9
-	ADDQ      $0x08, R10
-	ADDQ      $0x40, R11
-	SUBQ      $0x08, R12
+	VMOVUPS   Y5, (R12)(SI*1)
+	VMOVUPS   Y4, 32(R12)(SI*1)
+	ADDQ      $0x20, R10
+	ADDQ      $0x08, R11
+	ADDQ      $0x40, R12
+	SUBQ      $0x08, R13
 	JMP       maxPool2x2Back256_col
 
-maxPool2x2Back256_partial:
-	TESTQ      R12, R12
-	JZ         maxPool2x2Back256_next
-	LEAQ       (R12)(R12*1), R13
-	MOVQ       $0x00000010, R14
-	SUBQ       R13, R14
-	LEAQ       mask256<>+0(SB), R13
-	VMOVDQU    (R13)(R14*4), Y4
-	VMOVDQU    32(R13)(R14*4), Y5
-	MOVQ       $0x00000010, R13
-	SUBQ       R12, R13
-	LEAQ       mask256<>+0(SB), R14
-	VMOVDQU    (R14)(R13*4), Y6
-	VMOVDQU    32(R14)(R13*4), Y7
-	VMASKMOVPS (R9), Y6, Y6
-	XORQ       R9, R9
-
-maxPool2x2Back256_codes:
-	DECQ       R12
-	SHLQ       $0x08, R9
-	MOVBQZX    (R10)(R12*1), R13
-	ORQ        R13, R9
-	TESTQ      R12, R12
-	JNZ        maxPool2x2Back256_codes
-	MOVQ       R9, X7
-	VPMOVZXBD  X7, Y7
-	VPERMPD    $0xd8, Y6, Y6
-	VPERMQ     $0xd8, Y7, Y7
-	VPCMPEQD   Y0, Y7, Y8
-	VANDPS     Y6, Y8, Y8
-	VPCMPEQD   Y1, Y7, Y9
-	VANDPS     Y6, Y9, Y9
-	VPCMPEQD   Y2, Y7, Y10
-	VANDPS     Y6, Y10, Y10
-	VPCMPEQD   Y3, Y7, Y7
-	VANDPS     Y6, Y7, Y6
-	VUNPCKLPS  Y9, Y8, Y7
-	VUNPCKHPS  Y9, Y8, Y8
-	VMASKMOVPS Y7, Y4, (R11)
-	VMASKMOVPS Y8, Y5, 32(R11)
-	VUNPCKLPS  Y6, Y10, Y7
-	VUNPCKHPS  Y6, Y10, Y6
-	VMASKMOVPS Y7, Y4, (R11)(BX*1)
-	VMASKMOVPS Y6, Y5, 32(R11)(BX*1)
-
 maxPool2x2Back256_next:
-	ADDQ DX, R8
-	LEAQ (SI)(CX*4), SI
-	ADDQ CX, DI
+	ADDQ BX, R9
+	LEAQ (DI)(CX*4), DI
+	ADDQ CX, R8
 	DECQ AX
 	JMP  maxPool2x2Back256_row
 

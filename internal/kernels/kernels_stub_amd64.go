@@ -99,10 +99,10 @@ func gatherRowsPart256(kc int, src *float32, offs *int, w int, dst *float32)
 //go:noescape
 func maxPool2x2x256(rows int, ow int, stride int, w int, x *float32, dst *float32, code *uint8)
 
-// maxPool2x2Back256 scatters rows of a 2x2 stride-2 max pool's output gradient to the window positions in code (AVX2).
+// maxPool2x2Back256 scatters the first cols columns of rows of a 2x2 stride-2 max pool's output gradient to the window positions in code (AVX2).
 //
 //go:noescape
-func maxPool2x2Back256(rows int, ow int, stride int, w int, gy *float32, code *uint8, gx *float32)
+func maxPool2x2Back256(rows int, ow int, cols int, stride int, w int, gy *float32, code *uint8, gx *float32)
 
 // packBRows16x4 packs kc rows of 4 whole 16-float B slivers from src (row stride ldb) into 4 consecutive slivers at dst (AVX2).
 //

@@ -231,23 +231,23 @@ func maxPool2x2Go(rows, ow, stride, w int, x, dst []float32, code []uint8) {
 }
 
 func maxPool2x2BackwardGo(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
+	maxPool2x2BackwardColsGo(rows, ow, 0, stride, w, gy, code, gx)
+}
+
+// maxPool2x2BackwardColsGo is maxPool2x2BackwardGo for the columns j0 and
+// on of each row.
+func maxPool2x2BackwardColsGo(rows, ow, j0, stride, w int, gy []float32, code []uint8, gx []float32) {
 	for r := 0; r < rows; r++ {
-		t := gx[r*stride : r*stride+2*ow]
-		b := gx[r*stride+w : r*stride+w+2*ow]
+		row := gx[r*stride : r*stride+w+2*ow]
+		t, b := row[:2*ow], row[w:]
 		g := gy[r*ow : (r+1)*ow]
 		c := code[r*ow : (r+1)*ow]
-		for j, gj := range g {
+		for j := j0; j < ow; j++ {
 			t[2*j], t[2*j+1], b[2*j], b[2*j+1] = 0, 0, 0, 0
-			switch c[j] {
-			case 0:
-				t[2*j] = gj
-			case 1:
-				t[2*j+1] = gj
-			case 2:
-				b[2*j] = gj
-			default:
-				b[2*j+1] = gj
-			}
+			// Position k of the window is row k>>1, column k&1: an
+			// index, not a branch (the positions are as good as random).
+			k := int(c[j] & 3)
+			row[(k>>1)*w+2*j+k&1] = g[j]
 		}
 	}
 }

@@ -253,8 +253,16 @@ func maxPool2x2AVX2(rows, ow, stride, w int, x, dst []float32, code []uint8) {
 	maxPool2x2x256(rows, ow, stride, w, &x[0], &dst[0], &code[0])
 }
 
+// maxPool2x2BackwardAVX2 runs the AVX2 kernel on the blocks of 8 columns
+// and Go on the rest (see pool256.go in the generator).
 func maxPool2x2BackwardAVX2(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
-	maxPool2x2Back256(rows, ow, stride, w, &gy[0], &code[0], &gx[0])
+	cols := ow &^ 7
+	if cols > 0 {
+		maxPool2x2Back256(rows, ow, cols, stride, w, &gy[0], &code[0], &gx[0])
+	}
+	if cols < ow {
+		maxPool2x2BackwardColsGo(rows, ow, cols, stride, w, gy, code, gx)
+	}
 }
 
 func affineAVX2(dst, x []float32, a, b float32) {

@@ -358,8 +358,7 @@ func gatherRows256Variant(tbl Mem, name string, fill bool) {
 	} else {
 		VMASKMOVPS(Mem{Base: src, Index: o, Scale: 4}, mlo, lo)
 		VMASKMOVPS(Mem{Base: src, Index: o, Scale: 4, Disp: 32}, mhi, hi)
-		VMASKMOVPS(lo, mlo, Mem{Base: dst})
-		VMASKMOVPS(hi, mhi, Mem{Base: dst, Disp: 32})
+		storeFirst(name, w, dst, lo, hi)
 	}
 	ADDQ(U8(8), offs)
 	ADDQ(U8(64), dst)
@@ -368,4 +367,41 @@ func gatherRows256Variant(tbl Mem, name string, fill bool) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// storeFirst stores the first w (1..15) floats of lo:hi at dst with plain
+// stores of 8, 4, 2 and 1 floats: AVX2's masked store (VMASKMOVPS) costs
+// hundreds of cycles on AMD's Zen 2 and 3. The branches depend on w alone,
+// the same for every row of a call.
+func storeFirst(name string, w, dst GPVirtual, lo, hi VecVirtual) {
+	rem, off := GP64(), GP64()
+	cur := YMM()
+	MOVQ(w, rem)
+	MOVQ(dst, off)
+	VMOVUPS(lo, cur)
+	CMPQ(rem, U8(8))
+	JL(LabelRef(name + "_s4"))
+	VMOVUPS(lo, Mem{Base: off})
+	VMOVUPS(hi, cur)
+	ADDQ(U8(32), off)
+	SUBQ(U8(8), rem)
+	Label(name + "_s4")
+	CMPQ(rem, U8(4))
+	JL(LabelRef(name + "_s2"))
+	VMOVUPS(cur.AsX(), Mem{Base: off})
+	VEXTRACTF128(U8(1), cur, cur.AsX())
+	ADDQ(U8(16), off)
+	SUBQ(U8(4), rem)
+	Label(name + "_s2")
+	CMPQ(rem, U8(2))
+	JL(LabelRef(name + "_s1"))
+	VMOVLPS(cur.AsX(), Mem{Base: off})
+	VPSRLDQ(U8(8), cur.AsX(), cur.AsX())
+	ADDQ(U8(8), off)
+	SUBQ(U8(2), rem)
+	Label(name + "_s1")
+	TESTQ(rem, rem)
+	JZ(LabelRef(name + "_sdone"))
+	VMOVSS(cur.AsX(), Mem{Base: off})
+	Label(name + "_sdone")
 }
