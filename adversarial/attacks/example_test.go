@@ -125,6 +125,6 @@ func ExampleSquare() {
 	// z / ||w|| = 0.2 / sqrt(10) = 0.063.
 	fmt.Printf("HopSkipJump: success %v, L2 distance of sample 0 %.3f (optimum 0.063), at most 500 queries: %v\n", r.Success, r.Norms[0], slices.Max(r.Queries) <= 500)
 	// Output:
-	// Square: success [true true], within 0.10: true, queries [11 3]
+	// Square: success [true true], within 0.10: true, queries [8 4]
 	// HopSkipJump: success [true true], L2 distance of sample 0 0.064 (optimum 0.063), at most 500 queries: true
 }
