@@ -134,6 +134,13 @@
 //     linearised boundary; C&W is slow (a search over its constant c, Adam
 //     steps in tanh space) and finds smaller perturbations. Both are
 //     MinimumNormAttacks.
+//   - FAB (Croce and Hein's Fast Adaptive Boundary attack; Linf, L2, L1) is
+//     the minimum-norm attack of AutoAttack: steps onto the linearised
+//     nearest boundary, projected exactly onto its intersection with the
+//     box, biased toward the input. FABT is AutoAttack's FAB-T, the
+//     boundary against each of the 9 most likely other classes in turn (one
+//     backward pass per step instead of one per class). Both stay within
+//     1% of the minimal norm on affine models (exactly, with SearchSteps).
 //   - EOT wraps any gradient attack for a randomised model: the wrapped
 //     attack sees m.Expectation(k), averaging outputs and gradients over k
 //     passes (Athalye et al.). Without it an attack on a randomised defence
@@ -194,9 +201,11 @@
 //     x +/- eps from vertical stripes, L2 windows that move mass between
 //     two squares of a pseudo-Gaussian pattern, both with the paper's
 //     shrinking window schedule; the margin loss (cross-entropy for
-//     targeted attacks). The strongest score-based attack here: 5,000
-//     queries bring a normally trained SmallCNN from 0.89 to 0.08 at Linf
-//     0.1 on Fashion-MNIST.
+//     targeted attacks). Schedule picks AutoAttack's standard schedule
+//     (SquareFixed, the default) or the one stretched to the budget
+//     (SquareRescaled). The strongest score-based attack here: 5,000
+//     queries (with SquareRescaled) bring a normally trained SmallCNN from
+//     0.89 to 0.08 at Linf 0.1 on Fashion-MNIST.
 //   - SimBA (Guo et al.; Linf, L2; scores) steps along one orthonormal
 //     direction at a time, keeping steps that lower the label's
 //     probability: pixels in a random order, or the 2-D DCT basis with low
