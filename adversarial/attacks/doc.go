@@ -115,7 +115,7 @@
 // (Dong et al.). Each is a small struct whose zero value is a sensible
 // attack; see each type for its defaults. Beyond them:
 //
-//   - APGD (Croce and Hein; Linf, L2) is PGD without a step size to tune:
+//   - APGD (Croce and Hein; Linf, L2, L1) is PGD without a step size to tune:
 //     momentum and a step size halved at checkpoints when progress stalls,
 //     with the cross-entropy or the DLR loss (APGDCrossEntropy, APGDDLR).
 //     Prefer it to PGD for evaluation: at the same number of steps it is
@@ -123,7 +123,13 @@
 //     DLR (DLRLoss) is immune to logit rescaling, a common cause of gradient
 //     masking. APGDT is AutoAttack's APGD-T: the
 //     targeted DLR loss toward each of the 9 most likely other classes, an
-//     untargeted attack stronger than either alone.
+//     untargeted attack stronger than either alone. Under L1 both take
+//     Croce and Hein's sparse top-k steps with exact projection onto the L1
+//     ball and the box ("Mind the box", 2021), and LargeEps runs them at 3,
+//     2 and 1 times eps as AutoAttack's L1 run does. Their EOT field
+//     averages every gradient over k passes of a randomised model
+//     (AutoAttack's "rand" version: APGD{EOT: 20} and APGD{Loss: APGDDLR,
+//     EOT: 20}).
 //   - CW (Carlini and Wagner's L2 attack) and DeepFool (Moosavi-Dezfooli et
 //     al.; L2, Linf) are minimum-norm attacks: they find, per sample, a small
 //     perturbation that succeeds, and report its size. Use them to measure
