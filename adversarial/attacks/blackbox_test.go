@@ -46,6 +46,7 @@ func bbCases() []bbCase {
 		{"NES/Linf", NES{Queries: 150, Samples: 5, Seed: 1}, Linf, 0.3, ScoreAccess},
 		{"NES/L2", NES{Queries: 150, Samples: 5, Seed: 1}, L2, 1.5, ScoreAccess},
 		{"SPSA/Linf", SPSA{Queries: 150, Samples: 5, Seed: 1}, Linf, 0.3, ScoreAccess},
+		{"SPSA/L2", SPSA{Queries: 150, Samples: 5, LR: 0.05, Seed: 1}, L2, 1.5, ScoreAccess},
 		{"HSJ/L2", HopSkipJump{Queries: 300, InitEvals: 20, MaxEvals: 60, Seed: 1}, L2, 1.5, LabelAccess},
 		{"HSJ/Linf", HopSkipJump{Queries: 300, InitEvals: 20, MaxEvals: 60, Seed: 1}, Linf, 0.3, LabelAccess},
 		{"HSJ/L2/scores", HopSkipJump{Queries: 200, InitEvals: 20, MaxEvals: 60, Seed: 2}, L2, 1.5, ScoreAccess},
@@ -287,7 +288,7 @@ func TestBlackBoxRejectsBadSettings(t *testing.T) {
 		{"SimBA/labels", SimBA{}, NewLabelOracle(m, 0), DefaultThreat()},
 		{"SimBA/L1", SimBA{}, NewScoreOracle(m, 0), ThreatModel{Norm: L1, Eps: 1}},
 		{"NES/labels", NES{}, NewLabelOracle(m, 0), DefaultThreat()},
-		{"SPSA/Alpha", SPSA{Alpha: -1}, NewScoreOracle(m, 0), DefaultThreat()},
+		{"SPSA/LR", SPSA{LR: -1}, NewScoreOracle(m, 0), DefaultThreat()},
 		{"HSJ/L1", HopSkipJump{}, NewLabelOracle(m, 0), ThreatModel{Norm: L1, Eps: 1}},
 		{"Transfer/nil", Transfer{}, NewLabelOracle(m, 0), DefaultThreat()},
 	} {

@@ -218,8 +218,10 @@
 //     frequencies first (DCTBasis, DCTOrder), which finds natural images'
 //     weak directions sooner.
 //   - NES (Ilyas et al.) and SPSA (Uesato et al.) estimate the gradient
-//     from scores with antithetic Gaussian or Rademacher probes and feed it
-//     to PGD steps; each step costs 2*Samples+1 queries. They show what a
+//     from scores with antithetic Gaussian or Rademacher probes; NES feeds
+//     it, smoothed by momentum, to PGD steps whose size drops when the
+//     objective plateaus, and SPSA to Adam (as in the authors' and
+//     cleverhans' code); each step costs 2*Samples+1 queries. They show what a
 //     gradient attack can do without gradients, and are the usual check
 //     against defences that hide them.
 //   - HopSkipJump (Chen et al.; L2, Linf) needs the top class alone
