@@ -35,9 +35,11 @@ import (
 // further one (Restarts) starts at a random point at distance Eps/2 (Linf:
 // t/||t||_inf with t uniform in [-1, 1]; L2: a Gaussian direction; L1: a
 // Gaussian direction over its L1 norm) and runs only on the samples not yet
-// adversarial within the threat model's eps (within Eps when it is
-// infinite). Samples already adversarial at the input are returned
-// unchanged.
+// adversarial within the threat model's eps, or within Eps when the threat
+// model's eps is infinite (as under Run): AutoAttack's rule. With both
+// infinite or unset, every run covers every sample and the smallest
+// perturbation over all runs is kept. Samples already adversarial at the
+// input are returned unchanged.
 //
 // FAB is a MinimumNormAttack: Run and RunEps give it eps = +Inf and project
 // its result onto each eps-ball, so a sample counts as fooled at eps exactly
@@ -62,11 +64,13 @@ type FAB struct {
 	// Restarts is the number of runs (0: 1, the first from the input).
 	Restarts int
 	// Eps is the radius of the random starts of the runs after the first
-	// (they start at distance Eps/2), and the eps under which a sample no
-	// longer needs a restart when the threat model's eps is infinite (0:
-	// the threat model's eps when finite, else AutoAttack's defaults 0.3
-	// for Linf, 1 for L2 and 5 for L1). Set it to the evaluation's eps, as
-	// AutoAttack does.
+	// (they start at distance Eps/2), and the eps within which a sample
+	// needs no further run when the threat model's eps is infinite (as
+	// under Run and RunEps). 0: the threat model's eps when finite; else
+	// random starts at AutoAttack's default radii (0.3 for Linf, 1 for L2,
+	// 5 for L1) and every run on every sample. An evaluation at one eps
+	// sets it to that eps, as AutoAttack does, so that samples fooled
+	// within it are not attacked again.
 	Eps float64
 	// AlphaMax bounds the weight of the step toward the input (0: 0.1).
 	AlphaMax float64
@@ -116,7 +120,8 @@ func (a FAB) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Criterio
 // with the boundary against one class alone, for each of the Targets
 // classes the clean input scores highest after the top one (the 2nd most
 // likely, then the 3rd...), Restarts runs per target, each on the samples
-// not yet adversarial within eps. Success is still misclassification (any
+// not yet adversarial within eps (the threat model's, else Eps; every
+// sample when neither is set, see FAB). Success is still misclassification (any
 // class but y), and the best point over all targets (the smallest
 // perturbation) is kept. Each step costs a single backward pass, so FAB-T
 // is cheaper than FAB on many classes. Under Targeted(t) it is FAB toward
@@ -129,8 +134,9 @@ type FABT struct {
 	// Targets is the number of target classes (0: 9, AutoAttack's; at
 	// most the number of classes minus one).
 	Targets int
-	// Eps is the radius of the random starts and the eps of the restart
-	// rule (see FAB.Eps).
+	// Eps is the radius of the random starts and the eps within which a
+	// sample needs no further target or restart (see FAB.Eps; set it to
+	// the evaluation's eps).
 	Eps float64
 	// AlphaMax bounds the weight of the step toward the input (0: 0.1).
 	AlphaMax float64
@@ -224,19 +230,21 @@ func newFABSpec(name string, steps, restarts int, eps, alphaMax, eta, beta float
 		}
 		return v
 	}
-	if eps == 0 {
-		eps = fabDefaultEps[tm.Norm]
-		if !math.IsInf(tm.Eps, 1) {
+	restartEps := tm.Eps
+	switch {
+	case !math.IsInf(tm.Eps, 1):
+		if eps == 0 {
 			eps = tm.Eps
 		}
+	case eps != 0:
+		restartEps = eps
+	default:
+		eps, restartEps = fabDefaultEps[tm.Norm], 0
 	}
 	s := &fabSpec{
 		name: name, steps: batch.OrDefault(steps, 100), restarts: batch.OrDefault(restarts, 1), search: search,
 		eps: eps, alphaMax: or(alphaMax, 0.1), eta: or(eta, 1.05), beta: or(beta, 0.9), seed: seed, tm: tm,
-		restartEps: tm.Eps,
-	}
-	if math.IsInf(tm.Eps, 1) {
-		s.restartEps = eps
+		restartEps: restartEps,
 	}
 	s.lo, s.hi = tm.Bounds()
 	return s, nil

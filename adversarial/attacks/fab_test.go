@@ -305,3 +305,58 @@ func TestFABRejectsBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestFABRestartRule: with Eps set (AutoAttack's rule) a sample fooled
+// within Eps gets no further target or restart, so FAB-T does less work;
+// with Eps unset every run covers every sample, and since a sample's runs
+// do not depend on the others, each of its norms is at most the one found
+// with the rule.
+func TestFABRestartRule(t *testing.T) {
+	m := testmodels.NewSmallNet(3, testmodels.SynthClasses)
+	x := testmodels.Images(12, 5)
+	y := testmodels.Predict(m, x)
+	for _, norm := range []Norm{Linf, L2} {
+		eps := map[Norm]float64{Linf: 0.03, L2: 0.3}[norm]
+		run := func(a Attack) ([]float64, int) {
+			var nrm []float64
+			var grads int
+			err := WithAttackMode(m, func(mm *Model) error {
+				adv, err := a.Perturb(context.Background(), mm, x.Clone(), Untargeted(y), ThreatModel{Norm: norm, Eps: math.Inf(1)})
+				if err != nil {
+					return err
+				}
+				out, err := mm.Outputs(adv)
+				if err != nil {
+					return err
+				}
+				nrm = ThreatModel{Norm: norm}.Norms(x, adv)
+				for i, ok := range Untargeted(y).IsAdversarial(out) {
+					if !ok {
+						nrm[i] = math.Inf(1)
+					}
+				}
+				grads = mm.Gradients()
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nrm, grads
+		}
+		all, gAll := run(FABT{Steps: 8, Targets: 4, Restarts: 2, Seed: 1})
+		rule, gRule := run(FABT{Steps: 8, Targets: 4, Restarts: 2, Eps: eps, Seed: 1})
+		within := 0
+		for i := range all {
+			if all[i] > rule[i] {
+				t.Errorf("%v sample %d: norm %v without the rule, %v with it", norm, i, all[i], rule[i])
+			}
+			if rule[i] <= eps {
+				within++
+			}
+		}
+		t.Logf("%v: %d of %d within eps %v; gradient passes %d with the rule, %d without", norm, within, len(y), eps, gRule, gAll)
+		if within == 0 || gRule >= gAll {
+			t.Errorf("%v: the rule did not save work (%d fooled within eps, %d and %d passes)", norm, within, gRule, gAll)
+		}
+	}
+}
