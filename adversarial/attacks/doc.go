@@ -163,6 +163,28 @@
 // Trainers give every batch's attack its own seed through Reseeder (Reseed),
 // so random starts differ between batches and epochs.
 //
+// # AutoAttack's configurations
+//
+// The attacks of AutoAttack (Croce and Hein, 2020), with its settings, for
+// an evaluation at eps (package robustness runs them as a cascade, each on
+// the samples the previous ones did not fool):
+//
+//   - standard, Linf and L2: APGD{} (CE, 100 steps, 1 restart), APGDT{} (9
+//     targets, 1 restart each), FABT{Eps: eps} (9 targets, 1 restart
+//     each), then Square{} (5,000 queries, SquareFixed schedule, scores).
+//   - standard, L1: APGD{Restarts: 5, LargeEps: true}, APGDT{Targets: 5,
+//     LargeEps: true}, FABT{Eps: eps} (Square is Linf and L2 only).
+//   - plus: APGD{Restarts: 5}, APGD{Loss: APGDDLR, Restarts: 5},
+//     FAB{Restarts: 5, Eps: eps}, Square{}, APGDT{}, FABT{Eps: eps}.
+//   - rand (randomised models): APGD{EOT: 20} and APGD{Loss: APGDDLR,
+//     EOT: 20}, one restart each.
+//
+// FAB and FABT are MinimumNormAttacks: Run gives them eps = +Inf and counts
+// a sample as fooled when the smallest perturbation found lies within eps;
+// their Eps field carries the evaluation's eps into the attack, for the
+// radius of the random restarts and so that samples fooled within it are
+// not attacked again, as in AutoAttack.
+//
 // # Adding an attack
 //
 // A white-box attack implements Attack: Name, and Perturb(ctx, m, x, c, tm),
