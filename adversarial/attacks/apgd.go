@@ -38,8 +38,8 @@ func (l APGDLoss) String() string {
 
 // APGD is Auto-PGD (Croce and Hein, "Reliable evaluation of adversarial
 // robustness with an ensemble of diverse parameter-free attacks", 2020),
-// the first attack of AutoAttack, for Linf and L2: PGD with momentum and a
-// step size that adapts itself, so that it needs no tuning.
+// the first attack of AutoAttack, for Linf, L2 and L1: PGD with momentum
+// and a step size that adapts itself, so that it needs no tuning.
 //
 // From a random point at distance eps (Linf: x + eps * t/||t||_inf with t
 // uniform in [-1, 1]; L2: x + eps * g/||g||_2 with g Gaussian), clipped to
@@ -58,6 +58,28 @@ func (l APGDLoss) String() string {
 // but for one detail: the first checkpoint counts the first step against the
 // loss at the start (AutoAttack compares it with 0).
 //
+// L1 is the version of Croce and Hein's "Mind the box: l1-APGD for sparse
+// adversarial attacks on image classifiers" (ICML 2021), as in AutoAttack:
+// from x + g (g Gaussian) projected onto the L1 ball and the box, each step
+// moves the coordinates whose |gradient| is among the top k, by step/|S|
+// each in the gradient's sign (S those coordinates), and projects exactly
+// onto the intersection of the L1 ball and the box (ThreatModel.Project),
+// without momentum. The step starts at eps; every 4% of the steps, where
+// the best point is not sparser than 95% of its sparsity at the previous
+// check the step is divided by 1.5 (down to eps/10), else it is reset to
+// eps and the run resumes from the best point; k becomes the best point's
+// number of changed pixels / 1.5 (20% of the pixels before the first
+// check). With LargeEps (AutoAttack's use_largereps, its L1 setting) the
+// steps are split 30/30/40% between runs at 3 eps, 2 eps and eps, each
+// starting from the previous run's best point projected onto its ball, the
+// first from x + g projected onto the 3 eps ball; only the last run, at
+// eps, can give the result.
+//
+// EOT > 1 averages every gradient, loss and score over EOT passes of the
+// model (Model.Expectation): AutoAttack's eot_iter, 20 in its "rand"
+// version against randomised models. (AutoAttack averages the gradients
+// and keeps the last pass's loss; here the loss is averaged too.)
+//
 // Each sample keeps its best point: adversarial if any iterate was, with the
 // largest margin. Restarts runs the attack again from new random points on
 // the samples not yet fooled. Under Targeted(t) the loss is minus the
@@ -72,21 +94,37 @@ type APGD struct {
 	// Loss is the objective (default APGDCrossEntropy).
 	Loss APGDLoss
 	// Rho is the fraction of rising steps below which the step size is
-	// halved (0: 0.75).
+	// halved (0: 0.75; Linf and L2).
 	Rho float64
+	// EOT is the number of passes every gradient, loss and score is
+	// averaged over, for randomised models (0 or 1: one pass; AutoAttack's
+	// "rand" version uses 20).
+	EOT int
+	// LargeEps runs L1 attacks at 3 eps, 2 eps and then eps (AutoAttack's
+	// use_largereps, set in its standard L1 run); ignored for Linf and L2.
+	LargeEps bool
 	// Seed seeds the random starts (per sample, see SampleRNGs).
 	Seed uint64
 }
 
-// Name returns "APGD-CE" or "APGD-DLR".
-func (a APGD) Name() string { return "APGD-" + a.Loss.String() }
+// Name returns "APGD-CE" or "APGD-DLR", with "-EOT<k>" appended when EOT >
+// 1.
+func (a APGD) Name() string { return "APGD-" + a.Loss.String() + eotSuffix(a.EOT) }
 
-// Perturb implements Attack, for Linf and L2 threat models.
+func eotSuffix(k int) string {
+	if k > 1 {
+		return fmt.Sprintf("-EOT%d", k)
+	}
+	return ""
+}
+
+// Perturb implements Attack, for Linf, L2 and L1 threat models.
 func (a APGD) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Criterion, tm ThreatModel) (*tensor.Tensor, error) {
-	spec, err := newAPGDSpec(a.Steps, a.Restarts, a.Rho, a.Seed, tm)
+	spec, err := newAPGDSpec(a.Steps, a.Restarts, a.Rho, a.EOT, a.LargeEps, a.Seed, tm)
 	if err != nil {
 		return nil, err
 	}
+	m = spec.model(m)
 	if a.Loss != APGDCrossEntropy && a.Loss != APGDDLR {
 		return nil, fmt.Errorf("APGD: unknown loss %v", a.Loss)
 	}
@@ -127,22 +165,26 @@ type APGDT struct {
 	Targets int
 	// Rho is APGD's step-size threshold (0: 0.75).
 	Rho float64
+	// EOT is the number of passes averaged per gradient (see APGD.EOT).
+	EOT int
+	// LargeEps runs L1 attacks at 3 eps, 2 eps and eps (see APGD.LargeEps).
+	LargeEps bool
 	// Seed seeds the random starts.
 	Seed uint64
 }
 
-// Name returns "APGD-T".
-func (APGDT) Name() string { return "APGD-T" }
+// Name returns "APGD-T", with "-EOT<k>" appended when EOT > 1.
+func (a APGDT) Name() string { return "APGD-T" + eotSuffix(a.EOT) }
 
-// Perturb implements Attack, for Linf and L2 threat models.
+// Perturb implements Attack, for Linf, L2 and L1 threat models.
 func (a APGDT) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Criterion, tm ThreatModel) (*tensor.Tensor, error) {
-	spec, err := newAPGDSpec(a.Steps, a.Restarts, a.Rho, a.Seed, tm)
+	spec, err := newAPGDSpec(a.Steps, a.Restarts, a.Rho, a.EOT, a.LargeEps, a.Seed, tm)
 	if err != nil {
 		return nil, err
 	}
 	switch c.(type) {
 	case Targeted:
-		return APGD{Steps: a.Steps, Restarts: a.Restarts, Loss: APGDDLR, Rho: a.Rho, Seed: a.Seed}.Perturb(ctx, m, x, c, tm)
+		return APGD{Steps: a.Steps, Restarts: a.Restarts, Loss: APGDDLR, Rho: a.Rho, EOT: a.EOT, LargeEps: a.LargeEps, Seed: a.Seed}.Perturb(ctx, m, x, c, tm)
 	case Untargeted:
 	default:
 		return nil, fmt.Errorf("APGD-T: unsupported criterion %T", c)
@@ -150,6 +192,7 @@ func (a APGDT) Perturb(ctx context.Context, m *Model, x *tensor.Tensor, c Criter
 	if tm.Eps == 0 {
 		return x.Clone(), nil
 	}
+	m = spec.model(m)
 	out, err := m.Outputs(x)
 	if err != nil {
 		return nil, err
@@ -303,12 +346,17 @@ func apgdObjective(loss APGDLoss, c Criterion) (func(rows []int) objective, erro
 type apgdSpec struct {
 	steps, restarts int
 	rho             float64
+	eot             int
+	largeEps        bool
 	seed            uint64
 }
 
-func newAPGDSpec(steps, restarts int, rho float64, seed uint64, tm ThreatModel) (apgdSpec, error) {
-	if tm.Norm != Linf && tm.Norm != L2 {
-		return apgdSpec{}, fmt.Errorf("APGD supports Linf and L2, not %v", tm.Norm)
+func newAPGDSpec(steps, restarts int, rho float64, eot int, largeEps bool, seed uint64, tm ThreatModel) (apgdSpec, error) {
+	if !tm.Norm.valid() {
+		return apgdSpec{}, fmt.Errorf("APGD supports Linf, L2 and L1, not %v", tm.Norm)
+	}
+	if eot < 0 || steps < 0 || restarts < 0 {
+		return apgdSpec{}, fmt.Errorf("APGD: Steps %d, Restarts %d and EOT %d must be >= 0", steps, restarts, eot)
 	}
 	if rho == 0 {
 		rho = 0.75
@@ -319,7 +367,16 @@ func newAPGDSpec(steps, restarts int, rho float64, seed uint64, tm ThreatModel) 
 	if math.IsInf(tm.Eps, 1) {
 		return apgdSpec{}, fmt.Errorf("APGD needs a finite eps (its step size is 2 eps)")
 	}
-	return apgdSpec{steps: batch.OrDefault(steps, 100), restarts: batch.OrDefault(restarts, 1), rho: rho, seed: seed}, nil
+	return apgdSpec{steps: batch.OrDefault(steps, 100), restarts: batch.OrDefault(restarts, 1), rho: rho, eot: eot, largeEps: largeEps, seed: seed}, nil
+}
+
+// model returns m averaged over EOT passes (m itself for EOT <= 1, so that
+// an Expectation given by an EOT wrapper is kept).
+func (s apgdSpec) model(m *Model) *Model {
+	if s.eot > 1 {
+		return m.Expectation(s.eot)
+	}
+	return m
 }
 
 // runs runs APGD Restarts times on the samples rows of x (each time on
@@ -348,6 +405,9 @@ func (s apgdSpec) runs(ctx context.Context, m *Model, x *tensor.Tensor, c Criter
 // run is one APGD run on the batch x0 (the rows rows of the attacked
 // batch).
 func (s apgdSpec) run(ctx context.Context, m *Model, x0 *tensor.Tensor, c Criterion, tm ThreatModel, obj objective, rngs []*tensor.RNG, b *best, rows []int) error {
+	if tm.Norm == L1 {
+		return s.runL1(ctx, m, x0, c, tm, obj, rngs, b, rows)
+	}
 	n := x0.Dim(0)
 	d := x0.Len() / n
 	eval := func(xa *tensor.Tensor) (*tensor.Tensor, []float64, error) {
@@ -532,4 +592,154 @@ func apgdStart(x0 *tensor.Tensor, tm ThreatModel, rngs []*tensor.RNG) *tensor.Te
 	}
 	tm.ProjectThenClip(x0, out)
 	return out
+}
+
+// runL1 is one L1-APGD run on the batch x0 (the rows rows of the attacked
+// batch): one phase at eps, or with LargeEps three at 3, 2 and 1 times eps.
+func (s apgdSpec) runL1(ctx context.Context, m *Model, x0 *tensor.Tensor, c Criterion, tm ThreatModel, obj objective, rngs []*tensor.RNG, b *best, rows []int) error {
+	n := x0.Dim(0)
+	d := x0.Len() / n
+	gauss := func(eps float64) *tensor.Tensor {
+		xa := x0.Clone()
+		for i := 0; i < n; i++ {
+			g := rngs[i]
+			for j := i * d; j < (i+1)*d; j++ {
+				xa.Data()[j] += float32(g.NormFloat64())
+			}
+		}
+		tm.WithEps(eps).Project(x0, xa)
+		return xa
+	}
+	if !s.largeEps {
+		_, err := s.l1Phase(ctx, m, x0, c, tm, obj, b, rows, gauss(tm.Eps), s.steps, false, true)
+		return err
+	}
+	iters := []int{int(math.Ceil(0.3 * float64(s.steps))), int(math.Ceil(0.3 * float64(s.steps)))}
+	iters = append(iters, s.steps-iters[0]-iters[1])
+	xa := gauss(3 * tm.Eps)
+	for p, f := range []float64{3, 2, 1} {
+		ph := tm.WithEps(f * tm.Eps)
+		ph.Project(x0, xa)
+		if iters[p] <= 0 {
+			continue
+		}
+		var err error
+		if xa, err = s.l1Phase(ctx, m, x0, c, ph, obj, b, rows, xa, iters[p], true, p == 2); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// l1Phase runs steps L1-APGD steps at tm.Eps from xa (given: AutoAttack's
+// x_init, which sets the first sparsity from xa's own), offering the
+// iterates to b when offer, and returns the point of highest loss.
+func (s apgdSpec) l1Phase(ctx context.Context, m *Model, x0 *tensor.Tensor, c Criterion, tm ThreatModel, obj objective, b *best, rows []int, xa *tensor.Tensor, steps int, given, offer bool) (*tensor.Tensor, error) {
+	n := x0.Dim(0)
+	d := x0.Len() / n
+	eval := func(xa *tensor.Tensor) (*tensor.Tensor, []float64, error) {
+		var vals []float64
+		g, out, err := m.InputGradient(xa, func(o *autograd.Value) *autograd.Value {
+			v := obj(o)
+			vals = accumulateValues(vals, v.Data().Data(), m.Samples())
+			return v
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if offer {
+			b.offer(xa, c.IsAdversarial(out), Margins(out, c), rows)
+		}
+		return g, vals, nil
+	}
+	grad, loss, err := eval(xa)
+	if err != nil {
+		return nil, err
+	}
+	xBest, gradBest := xa.Clone(), grad.Clone()
+	lossBest := slices.Clone(loss)
+	eps := tm.Eps
+	step := make([]float64, n)
+	topk := make([]float64, n)
+	spOld := make([]float64, n)
+	for i := range step {
+		step[i] = eps
+		if given {
+			spOld[i] = float64(l0Norm(x0.Data()[i*d:(i+1)*d], xa.Data()[i*d:(i+1)*d]))
+			topk[i] = spOld[i] / float64(d) / 1.5
+		} else {
+			topk[i], spOld[i] = 0.2, float64(d)
+		}
+	}
+	k := max(int(0.04*float64(steps)), 1)
+	counter := 0
+	abs := make([]float32, d)
+	for it := 0; it < steps; it++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		xd, gd := xa.Data(), grad.Data()
+		for i := 0; i < n; i++ {
+			g := gd[i*d : (i+1)*d]
+			for j, v := range g {
+				abs[j] = float32(math.Abs(float64(v)))
+			}
+			slices.Sort(abs)
+			q := min(max(int((1-topk[i])*float64(d)), 0), d-1)
+			thr := abs[q]
+			cnt := 0
+			for _, v := range g {
+				if float32(math.Abs(float64(v))) >= thr && v != 0 {
+					cnt++
+				}
+			}
+			sz := step[i] / (float64(cnt) + 1e-10)
+			for j, v := range g {
+				if v != 0 && float32(math.Abs(float64(v))) >= thr {
+					xd[i*d+j] = float32(float64(xd[i*d+j]) + math.Copysign(sz, float64(v)))
+				}
+			}
+		}
+		tm.Project(x0, xa)
+		if grad, loss, err = eval(xa); err != nil {
+			return nil, err
+		}
+		for i := 0; i < n; i++ {
+			if loss[i] > lossBest[i] {
+				lossBest[i] = loss[i]
+				copy(xBest.Data()[i*d:(i+1)*d], xa.Data()[i*d:(i+1)*d])
+				copy(gradBest.Data()[i*d:(i+1)*d], grad.Data()[i*d:(i+1)*d])
+			}
+		}
+		if counter++; counter < k {
+			continue
+		}
+		counter = 0
+		for i := 0; i < n; i++ {
+			sp := float64(l0Norm(x0.Data()[i*d:(i+1)*d], xBest.Data()[i*d:(i+1)*d]))
+			sparser := spOld[i] > 0 && sp/spOld[i] < 0.95
+			topk[i] = sp / float64(d) / 1.5
+			if sparser {
+				step[i] = eps
+				copy(xa.Data()[i*d:(i+1)*d], xBest.Data()[i*d:(i+1)*d])
+				copy(grad.Data()[i*d:(i+1)*d], gradBest.Data()[i*d:(i+1)*d])
+			} else {
+				step[i] /= 1.5
+			}
+			step[i] = math.Min(math.Max(step[i], eps/10), eps)
+			spOld[i] = sp
+		}
+	}
+	return xBest, nil
+}
+
+// l0Norm returns the number of coordinates where a and b differ.
+func l0Norm(a, b []float32) int {
+	n := 0
+	for j := range a {
+		if a[j] != b[j] {
+			n++
+		}
+	}
+	return n
 }

@@ -12,12 +12,13 @@ import (
 )
 
 // TestAPGDNotWorseThanPGD: at the same budget (steps, eps), APGD-CE leaves
-// at most the robust accuracy PGD leaves on a trained model, and APGD-T at
+// at most the robust accuracy PGD leaves on a trained model, for Linf, L2
+// and L1 (sparse steps for both), and APGD-T at
 // most APGD-CE's... on this model at least as strong as PGD.
 func TestAPGDNotWorseThanPGD(t *testing.T) {
 	m := testmodels.TrainedSmallNet(t)
 	x, y := testmodels.SynthData(120, 11)
-	for _, tm := range []ThreatModel{{Norm: Linf, Eps: 0.06}, {Norm: L2, Eps: 0.3}} {
+	for _, tm := range []ThreatModel{{Norm: Linf, Eps: 0.06}, {Norm: L2, Eps: 0.3}, {Norm: L1, Eps: 1.5}} {
 		acc := map[string]float64{}
 		for _, c := range []struct {
 			name string

@@ -104,3 +104,35 @@ func BenchmarkSquareSmallCNN(b *testing.B) {
 func BenchmarkHopSkipJumpSmallCNN(b *testing.B) {
 	benchQueries(b, HopSkipJump{Queries: 500}, LabelAccess, ThreatModel{Norm: L2, Eps: math.Inf(1)})
 }
+
+// benchWhiteBox runs a white-box attack on 64 random 1x28x28 images through
+// an untrained SmallCNN and reports images per second.
+func benchWhiteBox(b *testing.B, a Attack, tm ThreatModel) {
+	m := models.NewSmallCNN(10, tensor.NewRNG(1))
+	x := tensor.Uniform[float32](tensor.NewRNG(2), 0, 1, 64, 1, 28, 28)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Run(context.Background(), a, m, x, Untargeted(nil), tm); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "img/s")
+}
+
+// BenchmarkFABTSmallCNN is FAB-T (20 steps, 3 targets, Linf): one backward
+// and two forward passes per step and target.
+func BenchmarkFABTSmallCNN(b *testing.B) {
+	benchWhiteBox(b, FABT{Steps: 20, Targets: 3}, ThreatModel{Norm: Linf, Eps: math.Inf(1)})
+}
+
+// BenchmarkFABSmallCNN is untargeted FAB (10 steps, L2): the Jacobian of
+// the 10 logits (10 backward passes) per step.
+func BenchmarkFABSmallCNN(b *testing.B) {
+	benchWhiteBox(b, FAB{Steps: 10}, ThreatModel{Norm: L2, Eps: math.Inf(1)})
+}
+
+// BenchmarkAPGDL1SmallCNN is L1-APGD-CE (20 steps, eps 5): a sort of each
+// gradient and an exact L1-and-box projection per step.
+func BenchmarkAPGDL1SmallCNN(b *testing.B) {
+	benchWhiteBox(b, APGD{Steps: 20}, ThreatModel{Norm: L1, Eps: 5})
+}

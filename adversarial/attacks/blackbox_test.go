@@ -45,6 +45,7 @@ func bbCases() []bbCase {
 		{"NES/Linf", NES{Queries: 150, Samples: 5, Seed: 1}, Linf, 0.3, ScoreAccess},
 		{"NES/L2", NES{Queries: 150, Samples: 5, Seed: 1}, L2, 1.5, ScoreAccess},
 		{"SPSA/Linf", SPSA{Queries: 150, Samples: 5, Seed: 1}, Linf, 0.3, ScoreAccess},
+		{"SPSA/L2", SPSA{Queries: 150, Samples: 5, LR: 0.05, Seed: 1}, L2, 1.5, ScoreAccess},
 		{"HSJ/L2", HopSkipJump{Queries: 300, InitEvals: 20, MaxEvals: 60, Seed: 1}, L2, 1.5, LabelAccess},
 		{"HSJ/Linf", HopSkipJump{Queries: 300, InitEvals: 20, MaxEvals: 60, Seed: 1}, Linf, 0.3, LabelAccess},
 		{"HSJ/L2/scores", HopSkipJump{Queries: 200, InitEvals: 20, MaxEvals: 60, Seed: 2}, L2, 1.5, ScoreAccess},
@@ -286,7 +287,7 @@ func TestBlackBoxRejectsBadSettings(t *testing.T) {
 		{"SimBA/labels", SimBA{}, NewLabelOracle(m, 0), DefaultThreat()},
 		{"SimBA/L1", SimBA{}, NewScoreOracle(m, 0), ThreatModel{Norm: L1, Eps: 1}},
 		{"NES/labels", NES{}, NewLabelOracle(m, 0), DefaultThreat()},
-		{"SPSA/Alpha", SPSA{Alpha: -1}, NewScoreOracle(m, 0), DefaultThreat()},
+		{"SPSA/LR", SPSA{LR: -1}, NewScoreOracle(m, 0), DefaultThreat()},
 		{"HSJ/L1", HopSkipJump{}, NewLabelOracle(m, 0), ThreatModel{Norm: L1, Eps: 1}},
 		{"Transfer/nil", Transfer{}, NewLabelOracle(m, 0), DefaultThreat()},
 	} {
@@ -297,76 +298,6 @@ func TestBlackBoxRejectsBadSettings(t *testing.T) {
 			}
 			t.Log(err)
 		})
-	}
-}
-
-// TestSquareSchedule checks the p schedule against the paper's breakpoints
-// (rescaled from 10,000 iterations).
-func TestSquareSchedule(t *testing.T) {
-	for _, c := range []struct {
-		it, iters int
-		want      float64
-	}{
-		{0, 10000, 0.8}, {10, 10000, 0.8}, {11, 10000, 0.4}, {50, 10000, 0.4}, {51, 10000, 0.2},
-		{201, 10000, 0.1}, {501, 10000, 0.05}, {1001, 10000, 0.025}, {2001, 10000, 0.0125},
-		{4001, 10000, 0.00625}, {6001, 10000, 0.003125}, {8001, 10000, 0.0015625},
-		{5, 1000, 0.4}, {100, 1000, 0.05},
-	} {
-		if got := squareP(0.8, c.it, c.iters); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("p(%d of %d) = %v, want %v", c.it, c.iters, got, c.want)
-		}
-	}
-}
-
-func TestSquareEta(t *testing.T) {
-	for _, s := range []int{1, 2, 3, 5, 8} {
-		e := squareEta(s, s, tensor.NewRNG(1))
-		var n2, top, bot float64
-		for y := 0; y < s; y++ {
-			for x := 0; x < s; x++ {
-				v := e[y*s+x]
-				n2 += v * v
-				if y < s/2 {
-					top += v
-				} else {
-					bot += v
-				}
-			}
-		}
-		if math.Abs(n2-1) > 1e-12 {
-			t.Errorf("side %d: norm^2 %v", s, n2)
-		}
-		// One half positive, the other negative (rows, or columns after
-		// the random transpose).
-		if s >= 2 && !(top > 0 && bot < 0) {
-			e2 := make([]float64, len(e))
-			for y := 0; y < s; y++ {
-				for x := 0; x < s; x++ {
-					e2[x*s+y] = e[y*s+x]
-				}
-			}
-			top, bot = 0, 0
-			for y := 0; y < s; y++ {
-				for x := 0; x < s; x++ {
-					if y < s/2 {
-						top += e2[y*s+x]
-					} else {
-						bot += e2[y*s+x]
-					}
-				}
-			}
-			if !(top > 0 && bot < 0) {
-				t.Errorf("side %d: halves sum to %v and %v", s, top, bot)
-			}
-		}
-	}
-	// The centre of a 5x5 block of rectangles weighs most: 1 + 1/4 + 1/9.
-	r := etaRectangles(5, 5)
-	if !(r[2*5+2] > r[1*5+1] && r[1*5+1] > r[0]) {
-		t.Errorf("rectangles not decreasing from the centre: %v", r)
-	}
-	if ratio := r[2*5+2] / r[0]; math.Abs(ratio-(1+0.25+1.0/9)/(1.0/9)) > 1e-12 {
-		t.Errorf("centre/corner ratio %v", ratio)
 	}
 }
 

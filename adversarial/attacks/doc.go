@@ -115,7 +115,7 @@
 // (Dong et al.). Each is a small struct whose zero value is a sensible
 // attack; see each type for its defaults. Beyond them:
 //
-//   - APGD (Croce and Hein; Linf, L2) is PGD without a step size to tune:
+//   - APGD (Croce and Hein; Linf, L2, L1) is PGD without a step size to tune:
 //     momentum and a step size halved at checkpoints when progress stalls,
 //     with the cross-entropy or the DLR loss (APGDCrossEntropy, APGDDLR).
 //     Prefer it to PGD for evaluation: at the same number of steps it is
@@ -123,7 +123,13 @@
 //     DLR (DLRLoss) is immune to logit rescaling, a common cause of gradient
 //     masking. APGDT is AutoAttack's APGD-T: the
 //     targeted DLR loss toward each of the 9 most likely other classes, an
-//     untargeted attack stronger than either alone.
+//     untargeted attack stronger than either alone. Under L1 both take
+//     Croce and Hein's sparse top-k steps with exact projection onto the L1
+//     ball and the box ("Mind the box", 2021), and LargeEps runs them at 3,
+//     2 and 1 times eps as AutoAttack's L1 run does. Their EOT field
+//     averages every gradient over k passes of a randomised model
+//     (AutoAttack's "rand" version: APGD{EOT: 20} and APGD{Loss: APGDDLR,
+//     EOT: 20}).
 //   - CW (Carlini and Wagner's L2 attack) and DeepFool (Moosavi-Dezfooli et
 //     al.; L2, Linf) are minimum-norm attacks: they find, per sample, a small
 //     perturbation that succeeds, and report its size. Use them to measure
@@ -134,6 +140,13 @@
 //     linearised boundary; C&W is slow (a search over its constant c, Adam
 //     steps in tanh space) and finds smaller perturbations. Both are
 //     MinimumNormAttacks.
+//   - FAB (Croce and Hein's Fast Adaptive Boundary attack; Linf, L2, L1) is
+//     the minimum-norm attack of AutoAttack: steps onto the linearised
+//     nearest boundary, projected exactly onto its intersection with the
+//     box, biased toward the input. FABT is AutoAttack's FAB-T, the
+//     boundary against each of the 9 most likely other classes in turn (one
+//     backward pass per step instead of one per class). Both stay within
+//     1% of the minimal norm on affine models (exactly, with SearchSteps).
 //   - EOT wraps any gradient attack for a randomised model: the wrapped
 //     attack sees m.Expectation(k), averaging outputs and gradients over k
 //     passes (Athalye et al.). Without it an attack on a randomised defence
@@ -149,6 +162,28 @@
 //
 // Trainers give every batch's attack its own seed through Reseeder (Reseed),
 // so random starts differ between batches and epochs.
+//
+// # AutoAttack's configurations
+//
+// The attacks of AutoAttack (Croce and Hein, 2020), with its settings, for
+// an evaluation at eps (package robustness runs them as a cascade, each on
+// the samples the previous ones did not fool):
+//
+//   - standard, Linf and L2: APGD{} (CE, 100 steps, 1 restart), APGDT{} (9
+//     targets, 1 restart each), FABT{Eps: eps} (9 targets, 1 restart
+//     each), then Square{} (5,000 queries, SquareFixed schedule, scores).
+//   - standard, L1: APGD{Restarts: 5, LargeEps: true}, APGDT{Targets: 5,
+//     LargeEps: true}, FABT{Eps: eps} (Square is Linf and L2 only).
+//   - plus: APGD{Restarts: 5}, APGD{Loss: APGDDLR, Restarts: 5},
+//     FAB{Restarts: 5, Eps: eps}, Square{}, APGDT{}, FABT{Eps: eps}.
+//   - rand (randomised models): APGD{EOT: 20} and APGD{Loss: APGDDLR,
+//     EOT: 20}, one restart each.
+//
+// FAB and FABT are MinimumNormAttacks: Run gives them eps = +Inf and counts
+// a sample as fooled when the smallest perturbation found lies within eps;
+// their Eps field carries the evaluation's eps into the attack, for the
+// radius of the random restarts and so that samples fooled within it are
+// not attacked again, as in AutoAttack.
 //
 // # Adding an attack
 //
@@ -194,17 +229,21 @@
 //     x +/- eps from vertical stripes, L2 windows that move mass between
 //     two squares of a pseudo-Gaussian pattern, both with the paper's
 //     shrinking window schedule; the margin loss (cross-entropy for
-//     targeted attacks). The strongest score-based attack here: 5,000
-//     queries bring a normally trained SmallCNN from 0.89 to 0.08 at Linf
-//     0.1 on Fashion-MNIST.
+//     targeted attacks). Schedule picks AutoAttack's standard schedule
+//     (SquareFixed, the default) or the one stretched to the budget
+//     (SquareRescaled). The strongest score-based attack here: 5,000
+//     queries (with SquareRescaled) bring a normally trained SmallCNN from
+//     0.89 to 0.08 at Linf 0.1 on Fashion-MNIST.
 //   - SimBA (Guo et al.; Linf, L2; scores) steps along one orthonormal
 //     direction at a time, keeping steps that lower the label's
 //     probability: pixels in a random order, or the 2-D DCT basis with low
 //     frequencies first (DCTBasis, DCTOrder), which finds natural images'
 //     weak directions sooner.
 //   - NES (Ilyas et al.) and SPSA (Uesato et al.) estimate the gradient
-//     from scores with antithetic Gaussian or Rademacher probes and feed it
-//     to PGD steps; each step costs 2*Samples+1 queries. They show what a
+//     from scores with antithetic Gaussian or Rademacher probes; NES feeds
+//     it, smoothed by momentum, to PGD steps whose size drops when the
+//     objective plateaus, and SPSA to Adam (as in the authors' and
+//     cleverhans' code); each step costs 2*Samples+1 queries. They show what a
 //     gradient attack can do without gradients, and are the usual check
 //     against defences that hide them.
 //   - HopSkipJump (Chen et al.; L2, Linf) needs the top class alone

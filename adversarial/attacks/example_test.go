@@ -125,6 +125,33 @@ func ExampleSquare() {
 	// z / ||w|| = 0.2 / sqrt(10) = 0.063.
 	fmt.Printf("HopSkipJump: success %v, L2 distance of sample 0 %.3f (optimum 0.063), at most 500 queries: %v\n", r.Success, r.Norms[0], slices.Max(r.Queries) <= 500)
 	// Output:
-	// Square: success [true true], within 0.10: true, queries [11 3]
+	// Square: success [true true], within 0.10: true, queries [8 4]
 	// HopSkipJump: success [true true], L2 distance of sample 0 0.064 (optimum 0.063), at most 500 queries: true
+}
+
+// FAB finds a small perturbation that changes the class, in Linf, L2 or
+// L1. It is a minimum-norm attack: RunEps runs it once and reports, at each
+// eps, the samples whose smallest perturbation found lies within eps.
+func ExampleFAB() {
+	model := testmodels.TinyLinear()
+	x := tensor.FromSlice([]float32{
+		0.7, 0.3, 0.7, 0.3, // left
+		0.3, 0.7, 0.3, 0.7, // right
+	}, 2, 1, 2, 2)
+	labels := attacks.Untargeted{0, 1}
+	attack := attacks.FAB{Steps: 20, SearchSteps: 20}
+	tm := attacks.ThreatModel{Norm: attacks.L2}
+	results, err := attacks.RunEps(context.Background(), attack, model, x, labels, tm, []float64{0.2, 0.5})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range results {
+		fmt.Printf("eps %.1f: success %v, norms %.3f\n", r.Eps, r.Success, r.Norms)
+	}
+	// The nearest boundary (to class 2) is at L2 distance 3.2/(8 sqrt 2) = 0.283.
+
+	// Output:
+	// eps 0.2: success [false false], norms [0.200 0.200]
+	// eps 0.5: success [true true], norms [0.283 0.283]
 }

@@ -254,23 +254,32 @@ func TestSmallCNNRepeatable(t *testing.T) {
 	for i := range y {
 		y[i] = i % 10
 	}
-	a := PGD{Steps: 3, RandomStart: true, Seed: 9}
-	run := func(procs int, x *tensor.Tensor, c Criterion) *tensor.Tensor {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		r, err := Run(context.Background(), a, m, x, c, DefaultThreat())
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range []struct {
+		a  Attack
+		tm ThreatModel
+	}{
+		{PGD{Steps: 3, RandomStart: true, Seed: 9}, DefaultThreat()},
+		{APGD{Steps: 3, Seed: 9}, ThreatModel{Norm: L1, Eps: 5}},
+		{FABT{Steps: 3, Targets: 2, Restarts: 2, Seed: 9}, ThreatModel{Norm: L1, Eps: 5}},
+		{FAB{Steps: 2, Restarts: 2, Seed: 9}, ThreatModel{Norm: Linf, Eps: 0.1}},
+	} {
+		run := func(procs int, x *tensor.Tensor, cr Criterion) *tensor.Tensor {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			r, err := Run(context.Background(), c.a, m, x, cr, c.tm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.Adv
 		}
-		return r.Adv
-	}
-	two := run(2, x, Untargeted(y))
-	if one := run(1, x, Untargeted(y)); !slices.Equal(one.Data(), two.Data()) {
-		t.Error("GOMAXPROCS 1 and 2 give different results")
-	}
-	d := x.Len() / n
-	for _, i := range []int{0, 11, 12, 25} {
-		if alone := run(2, x.Narrow0(i, 1), Untargeted(y[i:i+1])); !slices.Equal(alone.Data(), two.Data()[i*d:(i+1)*d]) {
-			t.Errorf("row %d alone differs from its row in the batch", i)
+		two := run(2, x, Untargeted(y))
+		if one := run(1, x, Untargeted(y)); !slices.Equal(one.Data(), two.Data()) {
+			t.Errorf("%s: GOMAXPROCS 1 and 2 give different results", c.a.Name())
+		}
+		d := x.Len() / n
+		for _, i := range []int{0, 11, 12, 25} {
+			if alone := run(2, x.Narrow0(i, 1), Untargeted(y[i:i+1])); !slices.Equal(alone.Data(), two.Data()[i*d:(i+1)*d]) {
+				t.Errorf("%s: row %d alone differs from its row in the batch", c.a.Name(), i)
+			}
 		}
 	}
 }
@@ -293,7 +302,7 @@ func TestAttackRejectsBadSettings(t *testing.T) {
 		{"MI-FGSM L1", MIFGSM{}, three, ThreatModel{Norm: L1, Eps: 0.5}},
 		{"CW Linf", CW{Steps: 2}, m, ThreatModel{Norm: Linf, Eps: 0.1}},
 		{"DeepFool L1", DeepFool{}, m, ThreatModel{Norm: L1, Eps: 1}},
-		{"APGD L1", APGD{}, m, ThreatModel{Norm: L1, Eps: 1}},
+		{"APGD EOT", APGD{Steps: 2, EOT: -1}, m, ThreatModel{Norm: Linf, Eps: 0.1}},
 		{"APGD infinite eps", APGD{Steps: 2}, m, ThreatModel{Norm: Linf, Eps: math.Inf(1)}},
 		{"APGD rho", APGD{Steps: 2, Rho: 2}, m, ThreatModel{Norm: Linf, Eps: 0.1}},
 		{"APGD-T on 3 classes", APGDT{Steps: 2}, three, ThreatModel{Norm: Linf, Eps: 0.1}},
@@ -316,7 +325,7 @@ func TestAttackNames(t *testing.T) {
 		{FGSM{}, "FGSM"}, {FGM{}, "FGM"}, {BIM{}, "BIM-10"}, {PGD{Steps: 20}, "PGD-20"},
 		{PGD{Steps: 20, Restarts: 5}, "PGD-20x5"}, {MIFGSM{}, "MI-FGSM-10"},
 		{CW{}, "CW-L2"}, {DeepFool{}, "DeepFool"}, {APGD{}, "APGD-CE"}, {APGD{Loss: APGDDLR}, "APGD-DLR"},
-		{APGDT{}, "APGD-T"}, {EOT{Attack: PGD{Steps: 20}}, "EOT16(PGD-20)"}, {EOT{Attack: FGSM{}, Samples: 4}, "EOT4(FGSM)"},
+		{APGDT{}, "APGD-T"}, {APGD{EOT: 20}, "APGD-CE-EOT20"}, {APGDT{EOT: 1}, "APGD-T"}, {FAB{}, "FAB"}, {FABT{}, "FAB-T"}, {EOT{Attack: PGD{Steps: 20}}, "EOT16(PGD-20)"}, {EOT{Attack: FGSM{}, Samples: 4}, "EOT4(FGSM)"},
 		{KLPGD{}, "TRADES-KL-PGD-10"}, {UnboundedPGD{}, "PGD-50-unbounded"},
 	} {
 		if c.a.Name() != c.want {

@@ -150,7 +150,9 @@ func TestCWHingeMasksTrueLogit(t *testing.T) {
 // TestMinimumNormOnTrainedNet: C&W and DeepFool (L2 and Linf) succeed on
 // every sample of a small trained model, with finite norms; C&W, which
 // optimises the norm, finds smaller L2 perturbations than DeepFool, and
-// every DeepFool point is adversarial.
+// every DeepFool point is adversarial; FAB (L2, Linf, L1) and FAB-T also
+// succeed everywhere, and FAB's median L2 and Linf norms are below
+// DeepFool's (Croce and Hein's comparison).
 func TestMinimumNormOnTrainedNet(t *testing.T) {
 	m := testmodels.TrainedSmallNet(t)
 	x, y := testmodels.SynthData(40, 9)
@@ -167,6 +169,10 @@ func TestMinimumNormOnTrainedNet(t *testing.T) {
 		{"CW", CW{BinarySteps: 8, Steps: 200, LR: 0.02}, L2},
 		{"DeepFool/L2", DeepFool{}, L2},
 		{"DeepFool/Linf", DeepFool{}, Linf},
+		{"FAB/L2", FAB{}, L2},
+		{"FAB/Linf", FAB{}, Linf},
+		{"FAB/L1", FAB{}, L1},
+		{"FAB-T/L2", FABT{Targets: 3}, L2},
 	} {
 		r, err := Run(context.Background(), c.a, m, x, Untargeted(y), ThreatModel{Norm: c.norm, Eps: math.Inf(1)})
 		if err != nil {
@@ -183,6 +189,13 @@ func TestMinimumNormOnTrainedNet(t *testing.T) {
 		l2 := ThreatModel{Norm: L2}.Norms(x, r.Adv)
 		sort.Float64s(l2)
 		med[c.name] = l2[len(l2)/2]
+		own := slices.Clone(r.Norms)
+		sort.Float64s(own)
+		med[c.name+" own"] = own[len(own)/2]
+	}
+	t.Logf("median norms: FAB-L2 %.4f, FAB-T-L2 %.4f, FAB-Linf %.4f (DeepFool-Linf %.4f), FAB-L1 %.4f", med["FAB/L2"], med["FAB-T/L2"], med["FAB/Linf own"], med["DeepFool/Linf own"], med["FAB/L1 own"])
+	if med["FAB/L2"] > med["DeepFool/L2"] || med["FAB/Linf own"] > med["DeepFool/Linf own"] {
+		t.Errorf("FAB's median norms (L2 %.4f, Linf %.4f) above DeepFool's (%.4f, %.4f)", med["FAB/L2"], med["FAB/Linf own"], med["DeepFool/L2"], med["DeepFool/Linf own"])
 	}
 	t.Logf("median L2 norms: C&W %.4f, DeepFool-L2 %.4f, DeepFool-Linf (L2 of) %.4f", med["CW"], med["DeepFool/L2"], med["DeepFool/Linf"])
 	if med["CW"] > med["DeepFool/L2"] {

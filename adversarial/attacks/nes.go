@@ -11,18 +11,23 @@ import (
 
 // NES is projected gradient ascent on a gradient estimated from scores
 // alone, by the natural evolution strategies of Ilyas, Engstrom, Athalye
-// and Lin (ICML 2018): with Samples antithetic pairs of Gaussian directions
-// u_k ~ N(0, I),
+// and Lin ("Black-box Adversarial Attacks with Limited Queries and
+// Information", ICML 2018), as in their code: with Samples antithetic pairs
+// of Gaussian directions u_k ~ N(0, I),
 //
 //	g = 1/(2 Samples Sigma) * sum_k (f(x + Sigma u_k) - f(x - Sigma u_k)) u_k
 //
 // (the probes clipped into the box, as any query must be), f the objective
-// Loss, followed by a PGD step of size Alpha: x = clip(proj(x + Alpha *
-// sign(g))) for Linf, x + Alpha * g/||g||_2 for L2. Each step costs 2*Samples
-// queries for the estimate and one to evaluate the new point; each sample
-// keeps its best point (adversarial if any was, else the largest
-// objective), stops as soon as it is adversarial, and stops when it cannot
-// afford another step within Queries or the oracle's budget.
+// Loss, is smoothed by momentum, G = Momentum G + (1 - Momentum) g, and
+// drives a PGD step of the current step size: x = clip(proj(x + alpha *
+// sign(G))) for Linf, x + alpha * G/||G||_2 for L2. The step size starts at
+// Alpha and is divided by PlateauDrop (down to MinAlpha) whenever the mean
+// objective of the probes is lower than PlateauLength estimates earlier
+// (a plateau), after which the window starts again. Each step costs
+// 2*Samples queries for the estimate and one to evaluate the new point;
+// each sample keeps its best point (adversarial if any was, else the
+// largest objective), stops as soon as it is adversarial, and stops when it
+// cannot afford another step within Queries or the oracle's budget.
 type NES struct {
 	// Queries is the number of queries per sample (0: 10,000).
 	Queries int
@@ -31,8 +36,19 @@ type NES struct {
 	Samples int
 	// Sigma is the scale of the probes (0: 0.001 * (Hi - Lo), the paper's).
 	Sigma float64
-	// Alpha is the step size (0: eps/10).
+	// Alpha is the initial (largest) step size (0: eps/10).
 	Alpha float64
+	// MinAlpha is the smallest step size the plateau decay reaches (0:
+	// Alpha/200, the ratio of Ilyas et al.'s 1e-2 and 5e-5).
+	MinAlpha float64
+	// Momentum is the weight of the previous estimate, in [0, 1) (0: 0.9,
+	// Ilyas et al.'s).
+	Momentum float64
+	// PlateauLength is the number of estimates over which a falling
+	// objective divides the step size (0: 5).
+	PlateauLength int
+	// PlateauDrop is the factor the step size is divided by (0: 2).
+	PlateauDrop float64
 	// Loss is the objective (DefaultScoreLoss: CrossEntropyScore, the
 	// paper's).
 	Loss ScoreLoss
@@ -49,32 +65,47 @@ func (a NES) PerturbBlackBox(ctx context.Context, o *Oracle, x *tensor.Tensor, c
 	if loss == DefaultScoreLoss {
 		loss = CrossEntropyScore
 	}
+	if a.Momentum < 0 || a.Momentum >= 1 || math.IsNaN(a.Momentum) || a.PlateauLength < 0 || a.PlateauDrop < 0 || (a.PlateauDrop > 0 && a.PlateauDrop < 1) || math.IsNaN(a.PlateauDrop) || a.MinAlpha < 0 || math.IsNaN(a.MinAlpha) {
+		return nil, fmt.Errorf("NES: bad setting (Momentum %v, MinAlpha %v, PlateauLength %d, PlateauDrop %v)", a.Momentum, a.MinAlpha, a.PlateauLength, a.PlateauDrop)
+	}
+	mom := a.Momentum
+	if mom == 0 {
+		mom = 0.9
+	}
+	drop := a.PlateauDrop
+	if drop == 0 {
+		drop = 2
+	}
 	return estimateAndStep(ctx, "NES", o, x, c, tm, estSpec{
 		queries: batch.OrDefault(a.Queries, 10000), pairs: batch.OrDefault(a.Samples, 25),
 		sigma: a.Sigma, sigmaDefault: 0.001, alpha: a.Alpha, loss: loss, seed: a.Seed,
+		momentum: mom, minAlpha: a.MinAlpha, plateau: batch.OrDefault(a.PlateauLength, 5), drop: drop,
 	})
 }
 
-// SPSA is projected gradient ascent on the simultaneous-perturbation
-// estimate of the gradient (Spall, 1992), as used against defences by
-// Uesato, O'Donoghue, van den Oord and Kohli (ICML 2018): NES's estimator
-// with Rademacher directions (each coordinate +1 or -1) scaled by Delta,
+// SPSA is Adam ascent on the simultaneous-perturbation estimate of the
+// gradient (Spall, 1992), as used against defences by Uesato, O'Donoghue,
+// van den Oord and Kohli ("Adversarial Risk and the Dangers of Evaluating
+// Against Weak Attacks", ICML 2018) and in cleverhans' SPSA: NES's
+// estimator with Rademacher directions (each coordinate +1 or -1) scaled by
+// Delta,
 //
 //	g = 1/(2 Samples Delta) * sum_k (f(x + Delta v_k) - f(x - Delta v_k)) v_k,
 //
-// followed by the same PGD steps (Uesato et al. fed the estimate to Adam;
-// here it drives sign or L2-normalised steps, as NES's). Queries, best
-// point and stopping as NES.
+// feeds Adam (learning rate LR, betas 0.9 and 0.999, epsilon 1e-9 as
+// cleverhans' TensorAdam; its state per sample), whose step is followed by
+// the exact projection onto the eps-ball and the box. Queries, best point
+// and stopping as NES.
 type SPSA struct {
 	// Queries is the number of queries per sample (0: 10,000).
 	Queries int
 	// Samples is the number of antithetic pairs per estimate (0: 64, so
-	// 128 queries, Uesato et al.'s batch).
+	// 128 queries, Uesato et al.'s and cleverhans' batch).
 	Samples int
 	// Delta is the size of the probes (0: 0.01 * (Hi - Lo), Uesato et al.'s).
 	Delta float64
-	// Alpha is the step size (0: eps/10).
-	Alpha float64
+	// LR is Adam's learning rate (0: 0.01 * (Hi - Lo), cleverhans').
+	LR float64
 	// Loss is the objective (DefaultScoreLoss: MarginScore, Uesato et al.'s).
 	Loss ScoreLoss
 	// Seed seeds the per-sample directions.
@@ -90,9 +121,14 @@ func (a SPSA) PerturbBlackBox(ctx context.Context, o *Oracle, x *tensor.Tensor, 
 	if loss == DefaultScoreLoss {
 		loss = MarginScore
 	}
+	lr := a.LR
+	if lr == 0 {
+		lo, hi := tm.Bounds()
+		lr = 0.01 * (hi - lo)
+	}
 	return estimateAndStep(ctx, "SPSA", o, x, c, tm, estSpec{
 		queries: batch.OrDefault(a.Queries, 10000), pairs: batch.OrDefault(a.Samples, 64),
-		sigma: a.Delta, sigmaDefault: 0.01, alpha: a.Alpha, loss: loss, seed: a.Seed, rademacher: true,
+		sigma: a.Delta, sigmaDefault: 0.01, alpha: lr, loss: loss, seed: a.Seed, rademacher: true, adam: true,
 	})
 }
 
@@ -100,13 +136,21 @@ func (a SPSA) PerturbBlackBox(ctx context.Context, o *Oracle, x *tensor.Tensor, 
 type estSpec struct {
 	queries, pairs      int
 	sigma, sigmaDefault float64
-	alpha               float64
+	alpha               float64 // NES: the initial step size; SPSA: Adam's learning rate
 	loss                ScoreLoss
 	seed                uint64
 	rademacher          bool
+	// NES: momentum and plateau decay.
+	momentum, minAlpha, drop float64
+	plateau                  int
+	// SPSA: Adam steps.
+	adam bool
 }
 
-// estimateAndStep runs PGD steps on estimated gradients (NES, SPSA).
+// Adam's constants of cleverhans' TensorAdam.
+const adamBeta1, adamBeta2, adamEps = 0.9, 0.999, 1e-9
+
+// estimateAndStep runs steps on estimated gradients (NES, SPSA).
 func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tensor, c Criterion, tm ThreatModel, s estSpec) (*tensor.Tensor, error) {
 	if tm.Norm != Linf && tm.Norm != L2 {
 		return nil, fmt.Errorf("%s supports Linf and L2, not %v", name, tm.Norm)
@@ -116,7 +160,7 @@ func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tens
 	}
 	bad := func(v float64) bool { return v < 0 || math.IsNaN(v) || math.IsInf(v, 0) }
 	if !s.loss.valid() || bad(s.sigma) || bad(s.alpha) {
-		return nil, fmt.Errorf("%s: bad setting (Loss %v, probe size %v, Alpha %v)", name, s.loss, s.sigma, s.alpha)
+		return nil, fmt.Errorf("%s: bad setting (Loss %v, probe size %v, step size %v)", name, s.loss, s.sigma, s.alpha)
 	}
 	if _, err := checkCriterion(c); err != nil {
 		return nil, err
@@ -136,12 +180,31 @@ func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tens
 			alpha = (hi - lo) / 10
 		}
 	}
+	minAlpha := s.minAlpha
+	if minAlpha == 0 {
+		minAlpha = alpha / 200
+	}
+	minAlpha = math.Min(minAlpha, alpha)
 	n := x.Dim(0)
 	d := x.Len() / n
 	rngs := SampleRNGs(s.seed, x)
 	cur := x.Clone()
 	b := newBest(x)
 	spent := make([]int, n)
+	// Per-sample state: NES's step size, momentum and plateau window;
+	// SPSA's Adam moments and step count.
+	step := make([]float64, n)
+	for i := range step {
+		step[i] = alpha
+	}
+	acc := make([]float64, n*d)
+	var second []float64
+	var count []int
+	if s.adam {
+		second = make([]float64, n*d)
+		count = make([]int, n)
+	}
+	window := make([][]float64, n)
 	// Evaluate the start (one query).
 	var idx []int
 	for i := 0; i < n; i++ {
@@ -167,9 +230,9 @@ func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tens
 	if err := offer(idx, batch.Select(x, idx)); err != nil {
 		return nil, err
 	}
-	st := newStepper(tm, 0, false, 0)
 	cost := 2*s.pairs + 1
 	group := max(1, maxQueryRows/(2*s.pairs))
+	var sc scratch
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -184,15 +247,51 @@ func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tens
 			break
 		}
 		grad := tensor.New[float32](append([]int{len(active)}, x.Shape()[1:]...)...)
+		means := make([]float64, len(active))
 		for g0 := 0; g0 < len(active); g0 += group {
 			gs := active[g0:min(g0+group, len(active))]
-			if err := estimate(o, name, cur, gs, g0, grad, rngs, s, sigma, lo, hi, c, spent); err != nil {
+			if err := estimate(o, name, cur, gs, g0, grad, means, rngs, s, sigma, lo, hi, c, spent); err != nil {
 				return nil, err
 			}
 		}
-		xs, x0 := batch.Select(cur, active), batch.Select(x, active)
-		st.lo, st.hi = nil, nil // x0 changes with the active set
-		st.step(x0, xs, grad, alpha)
+		xs := batch.Select(cur, active)
+		for k, i := range active {
+			g := batch.Row(grad.Data(), k, d)
+			xr := batch.Row(xs.Data(), k, d)
+			x0 := batch.Row(x.Data(), i, d)
+			a := acc[i*d : (i+1)*d]
+			if s.adam {
+				count[i]++
+				v := second[i*d : (i+1)*d]
+				c1 := 1 - math.Pow(adamBeta1, float64(count[i]))
+				c2 := 1 - math.Pow(adamBeta2, float64(count[i]))
+				for j, gv := range g {
+					gf := float64(gv)
+					a[j] = adamBeta1*a[j] + (1-adamBeta1)*gf
+					v[j] = adamBeta2*v[j] + (1-adamBeta2)*gf*gf
+					xr[j] = float32(float64(xr[j]) + alpha*(a[j]/c1)/(math.Sqrt(v[j]/c2)+adamEps))
+				}
+				projectSample(tm.Norm, tm.Eps, lo, hi, x0, xr, true, &sc)
+				continue
+			}
+			// NES: momentum on the estimate, plateau decay, then a PGD step.
+			for j, gv := range g {
+				a[j] = s.momentum*a[j] + (1-s.momentum)*float64(gv)
+			}
+			w := append(window[i], means[k])
+			if len(w) > s.plateau {
+				w = w[len(w)-s.plateau:]
+			}
+			if len(w) == s.plateau && w[len(w)-1] < w[0] {
+				step[i] = math.Max(step[i]/s.drop, minAlpha)
+				w = w[:0]
+			}
+			window[i] = w
+			if estTrace != nil {
+				estTrace(i, g, a, means[k], step[i])
+			}
+			nesStep(tm, x0, xr, a, step[i], lo, hi, &sc)
+		}
 		for k, i := range active {
 			copy(batch.Row(cur.Data(), i, d), batch.Row(xs.Data(), k, d))
 		}
@@ -203,9 +302,45 @@ func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tens
 	return b.x, nil
 }
 
+// estTrace, when set (by tests), is called at each NES step of sample i
+// with the raw estimate, the momentum-smoothed one, the mean objective of
+// the probes and the step size after the plateau rule.
+var estTrace func(i int, raw []float32, smoothed []float64, mean, step float64)
+
+// nesStep moves xr (in place) by alpha along the PGD direction of g (sign
+// for Linf, g/||g||_2 for L2) and projects it onto the eps-ball around x0
+// and the box (a clamp for Linf; a rescaling then a clip for L2, as PGD).
+func nesStep(tm ThreatModel, x0, xr []float32, g []float64, alpha, lo, hi float64, sc *scratch) {
+	if tm.Norm == Linf {
+		for j, v := range g {
+			a, b := linfBounds(float64(x0[j]), tm.Eps, lo, hi)
+			xv := float64(xr[j])
+			switch {
+			case v > 0:
+				xv += alpha
+			case v < 0:
+				xv -= alpha
+			}
+			xr[j] = min(max(float32(xv), a), b)
+		}
+		return
+	}
+	var ss float64
+	for _, v := range g {
+		ss += v * v
+	}
+	if nrm := math.Sqrt(ss); nrm >= 1e-12 {
+		for j, v := range g {
+			xr[j] = float32(float64(xr[j]) + alpha*v/nrm)
+		}
+	}
+	projectSample(tm.Norm, tm.Eps, lo, hi, x0, xr, false, sc)
+}
+
 // estimate writes into rows g0.. of grad the estimated gradients of the
-// samples gs at their current points, querying 2*pairs probes each.
-func estimate(o *Oracle, name string, cur *tensor.Tensor, gs []int, g0 int, grad *tensor.Tensor, rngs []*tensor.RNG, s estSpec, sigma, lo, hi float64, c Criterion, spent []int) error {
+// samples gs at their current points, querying 2*pairs probes each, and
+// into means[g0..] the mean objective of each sample's probes.
+func estimate(o *Oracle, name string, cur *tensor.Tensor, gs []int, g0 int, grad *tensor.Tensor, means []float64, rngs []*tensor.RNG, s estSpec, sigma, lo, hi float64, c Criterion, spent []int) error {
 	d := cur.Len() / cur.Dim(0)
 	p := s.pairs
 	q := tensor.New[float32](append([]int{len(gs) * 2 * p}, cur.Shape()[1:]...)...)
@@ -246,6 +381,15 @@ func estimate(o *Oracle, name string, cur *tensor.Tensor, gs []int, g0 int, grad
 		spent[i] += 2 * p
 		gr := batch.Row(grad.Data(), g0+k, d)
 		acc := make([]float64, d)
+		var sum float64
+		var finite int
+		for _, v := range obj[k*p*2 : (k+1)*p*2] {
+			if !math.IsInf(v, 0) && !math.IsNaN(v) {
+				sum += v
+				finite++
+			}
+		}
+		means[g0+k] = sum / float64(max(finite, 1))
 		for j := 0; j < p; j++ {
 			f := obj[(k*p+j)*2] - obj[(k*p+j)*2+1]
 			if math.IsInf(f, 0) || math.IsNaN(f) {

@@ -28,13 +28,17 @@ import (
 // the box).
 //
 // The side s shrinks with the iteration by the paper's schedule for the
-// fraction p of pixels changed: p = PInit until iteration 10, then halved
-// at iterations 50, 200, 500, 1000, 2000, 4000, 6000 and 8000, these
-// iterations being rescaled from a budget of 10,000 to Queries (AutoAttack's
-// rescaled schedule); s = round(sqrt(p * H * W)), at least 1 (Linf) or 3
-// and odd (L2), at most the image side. Windows are drawn per sample, from
-// the sample's own generator (SampleRNGs), so a batch gives what its rows
-// give alone.
+// fraction p of pixels changed: p = PInit up to iteration 10 (counted from
+// 0), then halved after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000
+// and 8000. Under SquareFixed (the default, AutoAttack's standard run, which
+// builds its Square with resc_schedule=False) these thresholds are counted
+// in iterations as they are; under SquareRescaled the iteration is first
+// rescaled to a budget of 10,000 (int(it / Queries * 10000)), so the
+// schedule stretches over Queries. At Queries = 5000 the fixed schedule
+// halves p twice as early as the rescaled one. s = round(sqrt(p * H * W)),
+// at least 1 (Linf) or 3 and odd (L2), at most the image side. Windows are
+// drawn per sample, from the sample's own generator (SampleRNGs), so a
+// batch gives what its rows give alone.
 //
 // Each sample costs one query for the start and one per iteration, and
 // stops as soon as it is adversarial, after Queries queries, or when the
@@ -49,12 +53,48 @@ type Square struct {
 	// Loss is the objective (DefaultScoreLoss: the paper's, MarginScore for
 	// untargeted and CrossEntropyScore for targeted attacks).
 	Loss ScoreLoss
+	// Schedule is the schedule of p (SquareFixed, the default, is
+	// AutoAttack's standard run; SquareRescaled stretches it to Queries).
+	Schedule SquareSchedule
 	// Seed seeds the per-sample generators.
 	Seed uint64
 }
 
-// Name returns "Square-<queries>".
-func (a Square) Name() string { return fmt.Sprintf("Square-%d", batch.OrDefault(a.Queries, 5000)) }
+// SquareSchedule selects how Square's fraction p of changed pixels shrinks
+// with the iteration.
+type SquareSchedule int
+
+const (
+	// SquareFixed halves p at the paper's fixed iterations (10, 50, 200,
+	// 500, 1000, 2000, 4000, 6000, 8000) whatever the budget: AutoAttack's
+	// standard run (resc_schedule=False).
+	SquareFixed SquareSchedule = iota
+	// SquareRescaled counts those iterations on a budget of 10,000 and
+	// rescales them to Queries (AutoAttack's SquareAttack default,
+	// resc_schedule=True; fastgo's schedule before SquareFixed existed).
+	SquareRescaled
+)
+
+// String returns "fixed" or "rescaled".
+func (s SquareSchedule) String() string {
+	switch s {
+	case SquareFixed:
+		return "fixed"
+	case SquareRescaled:
+		return "rescaled"
+	}
+	return fmt.Sprintf("SquareSchedule(%d)", int(s))
+}
+
+// Name returns "Square-<queries>", with "-rescaled" appended under
+// SquareRescaled.
+func (a Square) Name() string {
+	n := fmt.Sprintf("Square-%d", batch.OrDefault(a.Queries, 5000))
+	if a.Schedule == SquareRescaled {
+		n += "-rescaled"
+	}
+	return n
+}
 
 // PerturbBlackBox implements BlackBoxAttack. The threat model must be Linf
 // or L2, and the oracle must reveal scores.
@@ -74,6 +114,9 @@ func (a Square) PerturbBlackBox(ctx context.Context, o *Oracle, x *tensor.Tensor
 	}
 	if !a.Loss.valid() {
 		return nil, fmt.Errorf("Square: unknown loss %v", a.Loss)
+	}
+	if a.Schedule != SquareFixed && a.Schedule != SquareRescaled {
+		return nil, fmt.Errorf("Square: unknown schedule %v", a.Schedule)
 	}
 	targeted, err := checkCriterion(c)
 	if err != nil {
@@ -171,7 +214,7 @@ func (s *squareRun) run(ctx context.Context) (*tensor.Tensor, error) {
 		if len(idx) == 0 {
 			break
 		}
-		p := squareP(s.pInit, it, iters)
+		p := squareP(s.pInit, it, s.queries, s.a.Schedule)
 		q := batch.Select(s.best, idx)
 		for k, i := range idx {
 			r := batch.Row(q.Data(), k, s.d)
@@ -212,10 +255,14 @@ func (s *squareRun) evaluate(idx []int, q *tensor.Tensor, first bool) error {
 	return nil
 }
 
-// squareP is the schedule of the fraction of pixels changed at iteration it
-// of iters (AutoAttack's, rescaled to a budget of 10,000 iterations).
-func squareP(pInit float64, it, iters int) float64 {
-	r := int(float64(it) / float64(max(iters, 1)) * 10000)
+// squareP is the fraction of pixels changed at iteration it (from 0) of a
+// run of the given number of queries: AutoAttack's p_selection, with the
+// iteration rescaled to a budget of 10,000 under SquareRescaled.
+func squareP(pInit float64, it, queries int, sched SquareSchedule) float64 {
+	r := it
+	if sched == SquareRescaled {
+		r = int(float64(it) / float64(max(queries, 1)) * 10000)
+	}
 	switch {
 	case r <= 10:
 		return pInit

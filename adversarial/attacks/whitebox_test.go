@@ -39,7 +39,7 @@ func gradientCases() []attackCase {
 	}
 }
 
-// searchCases are the minimum-norm attacks (C&W, DeepFool), APGD, APGD-T
+// searchCases are the minimum-norm attacks (C&W, DeepFool, FAB, FAB-T), APGD, APGD-T
 // and EOT, checked on a 5-class net (APGD-T needs 4 classes).
 func searchCases() []attackCase {
 	cw := CW{BinarySteps: 5, Steps: 60, LR: 0.05}
@@ -53,9 +53,19 @@ func searchCases() []attackCase {
 		{"APGD-CE/L2", APGD{Steps: 12, Seed: 3}, L2, 0.8},
 		{"APGD-DLR/Linf", APGD{Steps: 12, Loss: APGDDLR, Seed: 4}, Linf, 0.1},
 		{"APGD-DLR/L2", APGD{Steps: 12, Loss: APGDDLR, Seed: 4}, L2, 0.8},
+		{"APGD-CE/L1", APGD{Steps: 12, Seed: 3}, L1, 3},
+		{"APGD-DLR/L1/large eps", APGD{Steps: 12, Loss: APGDDLR, LargeEps: true, Seed: 4}, L1, 3},
+		{"APGD-CE/L1/restarts", APGD{Steps: 6, Restarts: 2, Seed: 5}, L1, 2},
+		{"APGD-T/L1", APGDT{Steps: 8, Targets: 2, LargeEps: true, Seed: 6}, L1, 3},
+		{"APGD-CE/Linf/EOT3", APGD{Steps: 6, EOT: 3, Seed: 3}, Linf, 0.1},
 		{"APGD-CE/Linf/restarts", APGD{Steps: 6, Restarts: 3, Seed: 5}, Linf, 0.1},
 		{"APGD-T/Linf", APGDT{Steps: 8, Targets: 3, Seed: 6}, Linf, 0.1},
 		{"APGD-T/L2", APGDT{Steps: 8, Targets: 3, Seed: 6}, L2, 0.8},
+		{"FAB/Linf", FAB{Steps: 15}, Linf, 0.1},
+		{"FAB/L2", FAB{Steps: 15, Restarts: 2, Seed: 7}, L2, 0.8},
+		{"FAB/L1", FAB{Steps: 15, SearchSteps: 5}, L1, 3},
+		{"FAB-T/Linf", FABT{Steps: 10, Targets: 3, Seed: 8}, Linf, 0.1},
+		{"FAB-T/L1", FABT{Steps: 10, Targets: 2, Restarts: 2, Seed: 8}, L1, 3},
 		{"EOT2(PGD)/Linf", EOT{Attack: PGD{Steps: 5, RandomStart: true, Seed: 3}, Samples: 2}, Linf, 0.1},
 		{"EOT2(DeepFool)/L2", EOT{Attack: DeepFool{}, Samples: 2}, L2, 0.8},
 	}
