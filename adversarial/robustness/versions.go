@@ -21,7 +21,8 @@ import (
 //     mean gradient of 20 passes (EOT), for randomised models.
 //
 // Every APGD runs 100 steps. Each version's stages are a list of
-// constructors (VersionStages), one per attack, in the cascade's order.
+// constructors (VersionStages), one per attack, in the cascade's order;
+// the FAB and FAB-T stages are not in the lists yet.
 type Version string
 
 // The versions of Version.
@@ -97,8 +98,7 @@ func squareStage(queries int) StageFunc {
 }
 
 // VersionStages returns the constructors of v's cascade for norm, in
-// order. The FAB stages of AutoAttack (FAB-T in standard, FAB and FAB-T in
-// plus) are added to these lists where the FAB attack is available.
+// AutoAttack's order (without its FAB and FAB-T stages).
 func VersionStages(v Version, norm attacks.Norm) ([]StageFunc, error) {
 	switch v {
 	case VersionStandard:
