@@ -78,13 +78,20 @@ func apgdStage(loss attacks.APGDLoss, restarts, eot int) StageFunc {
 	}
 }
 
-// apgdTStage is APGD-T over targets classes.
-func apgdTStage(targets int) StageFunc {
+// whiteBoxStage is the white-box attack a, skipped for models with fewer
+// than minClasses classes (0: none).
+func whiteBoxStage(a attacks.Attack, minClasses int) StageFunc {
 	return func(attacks.Norm) (SuiteAttack, bool) {
-		e := WhiteBox(attacks.APGDT{Steps: aaSteps, Targets: targets, Restarts: 1})
-		e.MinClasses = 4
+		e := WhiteBox(a)
+		e.MinClasses = minClasses
 		return e, true
 	}
+}
+
+// apgdTStage is APGD-T over targets classes (its targeted DLR loss needs 4
+// classes).
+func apgdTStage(targets int) StageFunc {
+	return whiteBoxStage(attacks.APGDT{Steps: aaSteps, Targets: targets, Restarts: 1}, 4)
 }
 
 // squareStage is Square with queries queries, for Linf and L2.
