@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
@@ -53,14 +54,30 @@ func (a GuardAction) String() string {
 // one with the defaults); Checks records every check, so that a collapse
 // never goes unnoticed. The checks run with the fit's context. The first
 // check has nothing to compare with, and only records.
+//
+// The held-out items must not be those a robustness evaluation then reports
+// on: the guard chooses its checkpoints by them, so a figure measured on
+// them would be biased upward. Give the guard its own split (X and Y, or
+// Data: items kept out of both the training and the evaluation), or leave
+// the default, the last items of the validation set, at most half of it:
+// fastgo's evaluations (AdversarialLearner.EvaluateRobustness, fastgo
+// robustness) report on the first items, so up to half the validation set
+// they never see the guard's. HeldOutFrom says which items the guard took.
 type OverfitGuard struct {
-	// X is the held-out batch, [0,1] pixels (nil: the first HeldOut items
-	// of the validation set, taken when the fit starts).
+	// X is the held-out batch, [0,1] pixels (nil: Data's, or the last
+	// items of the validation set).
 	X *tensor.Tensor
 	// Y holds X's labels.
 	Y []int
-	// HeldOut is the number of validation items taken when X is nil (0: 512).
+	// Data, when X is nil, serves the held-out items: the guard takes the
+	// first HeldOut of its first epoch when the fit starts.
+	Data data.Loader
+	// HeldOut is the number of items taken when X is nil (0: 512; from the
+	// validation set, at most half of it).
 	HeldOut int
+	// HeldOutFrom says, after the fit started, where the held-out items
+	// came from ("the last 60 of the 120 validation items").
+	HeldOutFrom string
 	// Attack is the check's attack (nil: PGD with 10 steps from a random
 	// start, seed 1: the same starts at every check).
 	Attack attacks.Attack
@@ -159,26 +176,69 @@ func (g *OverfitGuard) handle(l *learner.Learner, e learner.Event, tm attacks.Th
 	return nil
 }
 
-// heldOut sets the held-out batch: X and Y, or the first HeldOut
-// validation items.
+// heldOut sets the held-out batch: X and Y, the first HeldOut items of
+// Data, or the last HeldOut validation items (at most half of them).
 func (g *OverfitGuard) heldOut(l *learner.Learner) error {
 	if g.X != nil {
 		if len(g.Y) != g.X.Dim(0) {
 			return fmt.Errorf("adversarial.OverfitGuard: %d labels for a held-out batch of shape %v", len(g.Y), g.X.Shape())
 		}
 		g.x, g.y = g.X, g.Y
+		g.HeldOutFrom = fmt.Sprintf("the %d items of X", len(g.Y))
 		return nil
 	}
 	want := batch.OrDefault(g.HeldOut, 512)
-	b, err := data.First(l.Context(), l.Data.ValidLoader(), want)
-	if errors.Is(err, data.ErrEmpty) {
-		return fmt.Errorf("adversarial.OverfitGuard: the validation set is empty (give X and Y)")
+	if g.Data != nil {
+		b, err := data.First(l.Context(), g.Data, want)
+		if errors.Is(err, data.ErrEmpty) {
+			return fmt.Errorf("adversarial.OverfitGuard: the held-out Data is empty")
+		}
+		if err != nil {
+			return fmt.Errorf("adversarial.OverfitGuard: reading the held-out batch: %w", err)
+		}
+		g.x, g.y = b.X.Clone(), b.Y
+		g.HeldOutFrom = fmt.Sprintf("the first %d items of Data", len(g.y))
+		return nil
 	}
+	x, y, total, err := lastItems(l, l.Data.ValidLoader(), want)
 	if err != nil {
-		return fmt.Errorf("adversarial.OverfitGuard: reading the held-out batch: %w", err)
+		return err
 	}
-	g.x, g.y = b.X.Clone(), b.Y
+	g.x, g.y = x, y
+	g.HeldOutFrom = fmt.Sprintf("the last %d of the %d validation items", len(y), total)
 	return nil
+}
+
+// lastItems returns the last min(n, total/2) items of l's first epoch (in
+// order) and the number of items, total.
+func lastItems(l *learner.Learner, ld data.Loader, n int) (*tensor.Tensor, []int, int, error) {
+	var kept []data.Batch
+	total, held := 0, 0
+	for b, err := range ld.Epoch(l.Context(), 0) {
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("adversarial.OverfitGuard: reading the held-out batch: %w", err)
+		}
+		kept = append(kept, data.Batch{X: b.X.Clone(), Y: slices.Clone(b.Y)})
+		total += b.Len()
+		held += b.Len()
+		for len(kept) > 1 && held-kept[0].Len() >= n {
+			held -= kept[0].Len()
+			kept = kept[1:]
+		}
+	}
+	n = min(n, total/2)
+	if n == 0 {
+		return nil, nil, 0, fmt.Errorf("adversarial.OverfitGuard: the validation set has %d items, too few to hold some out (give X and Y, or Data)", total)
+	}
+	xs := make([]*tensor.Tensor, len(kept))
+	var ys []int
+	for k, b := range kept {
+		xs[k] = b.X
+		ys = append(ys, b.Y...)
+	}
+	x := tensor.Concat(0, xs...)
+	skip := len(ys) - n
+	return x.Narrow0(skip, n).Clone(), ys[skip:], total, nil
 }
 
 // check attacks the held-out batch and trips on a collapse.

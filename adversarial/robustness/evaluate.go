@@ -121,7 +121,7 @@ func (t evalTarget) oracle(e SuiteAttack) *attacks.Oracle {
 	return attacks.NewScoreOracle(t.module, e.Budget)
 }
 
-// evaluator holds one evaluation's data.
+// evaluator holds one evaluation's data: the samples of its shard.
 type evaluator struct {
 	ctx    context.Context
 	tgt    evalTarget
@@ -131,9 +131,10 @@ type evaluator struct {
 	clean  *tensor.Tensor
 	pred   []int
 	n, d   int
+	off    int // index of the first sample among all
 	nc     int
 	bs     int
-	tol    float64
+	passes int // passes per adversarial example (1: deterministic model)
 	// examples: per sample, the first adversarial found at the largest eps.
 	maxEps   float64
 	examples map[int]*Example
@@ -142,12 +143,14 @@ type evaluator struct {
 // entryEps is one entry's outcome at one eps, per sample (over all N;
 // samples not attacked keep their zero values).
 type entryEps struct {
-	eps      float64
-	attacked []bool
-	robust   []bool // prediction on the adversarial equals the label
-	success  []bool // the entry's criterion met
-	norms    []float64
-	queries  []int
+	eps        float64
+	attacked   []bool
+	robust     []bool // prediction on the adversarial equals the label (in every pass)
+	success    []bool // the entry's criterion met
+	norms      []float64
+	queries    []int
+	passRobust []float64 // share of passes classifying it correctly (randomised models)
+	seconds    float64
 }
 
 func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []int, s Suite) (*Report, error) {
@@ -162,14 +165,23 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 	if err := attacks.CheckRun(x, s.Threat, eps...); err != nil {
 		return nil, fmt.Errorf("robustness.Evaluate: %w", err)
 	}
-	n := x.Dim(0)
-	if len(labels) != n {
-		return nil, fmt.Errorf("robustness.Evaluate: %d labels for %d samples", len(labels), n)
+	total := x.Dim(0)
+	if len(labels) != total {
+		return nil, fmt.Errorf("robustness.Evaluate: %d labels for %d samples", len(labels), total)
 	}
-	ev := &evaluator{ctx: ctx, tgt: tgt, s: s, x: x, labels: labels, n: n, d: x.Len() / n,
-		bs: batch.OrDefault(s.BatchSize, 250), tol: s.Tolerance, examples: map[int]*Example{}}
-	if ev.tol == 0 {
-		ev.tol = 0.01
+	man, err := newManifest(tgt, x, labels, s, eps)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := s.Shard.Range(total)
+	if hi == lo {
+		return nil, fmt.Errorf("robustness.Evaluate: shard %s of %d samples is empty", s.Shard, total)
+	}
+	ev := &evaluator{ctx: ctx, tgt: tgt, s: s, x: x.Narrow0(lo, hi-lo), labels: labels[lo:hi], n: hi - lo, off: lo, d: x.Len() / total,
+		bs: batch.OrDefault(s.BatchSize, 250), passes: 1, examples: map[int]*Example{}}
+	tol := s.Tolerance
+	if tol == 0 {
+		tol = 0.01
 	}
 	ev.maxEps = eps[len(eps)-1]
 	for _, e := range s.Attacks {
@@ -181,27 +193,46 @@ func evaluate(ctx context.Context, tgt evalTarget, x *tensor.Tensor, labels []in
 	if err != nil {
 		return nil, err
 	}
+	rep.Manifest = man
+	rep.Outcomes = &Outcomes{First: lo, Tolerance: tol, Passes: ev.passes}
+	stages := s.AutoAttack
+	if rep.Randomised != nil && rep.Randomised.Detected && (s.Version == VersionStandard || s.Version == VersionPlus) {
+		if stages, err = VersionCascade(VersionRand, s.Threat.Norm); err != nil {
+			return nil, err
+		}
+		rep.Randomised.Protocol = fmt.Sprintf("the cascade of AutoAttack's rand version replaced the %s version's", s.Version)
+		ev.logf("randomised model: %s", rep.Randomised.Protocol)
+	}
 	idx := trueIndices(correct)
-	runs, err := ev.oneByOne(rep, eps, idx)
-	if err != nil {
+	if rep.Outcomes.Attacks, err = ev.oneByOne(eps, idx); err != nil {
 		return nil, err
 	}
-	cascadeRobust, stageRuns, err := ev.cascade(rep, eps, correct)
-	if err != nil {
+	if rep.Outcomes.Cascade, err = ev.cascade(stages, eps, correct); err != nil {
 		return nil, err
 	}
-	ev.worstCase(rep, eps, runs, cascadeRobust)
-	if err := ev.checks(rep, eps, runs, stageRuns, idx); err != nil {
-		return nil, err
+	if ev.s.Unbounded != nil && ev.tgt.module != nil && len(idx) > 0 {
+		if rep.Outcomes.Unbounded, err = ev.unboundedRun(idx); err != nil {
+			return nil, err
+		}
+	}
+	if ev.s.GradientCheck && ev.tgt.module != nil && len(idx) > 0 {
+		if rep.Outcomes.Gradients, err = ev.gradientRun(idx); err != nil {
+			return nil, err
+		}
+	}
+	assemble(rep)
+	for _, w := range rep.WorstCase {
+		ev.logf("worst case eps=%g: robust accuracy %.4f", w.Eps, w.RobustAccuracy)
 	}
 	rep.Examples = ev.exampleList()
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
 }
 
-// cleanReport runs the model on the clean batch and starts the report with the
-// clean accuracy; correct says which samples the model classifies
-// correctly (the only ones attacked).
+// cleanReport runs the model on the clean batch and starts the report with
+// the labels and clean predictions; correct says which samples the model
+// classifies correctly (the only ones attacked). A second pass tells
+// whether the model is randomised.
 func (ev *evaluator) cleanReport(eps []float64) (rep *Report, correct []bool, err error) {
 	if ev.clean, err = ev.tgt.outputs(ev.x, ev.bs); err != nil {
 		return nil, nil, err
@@ -209,21 +240,37 @@ func (ev *evaluator) cleanReport(eps []float64) (rep *Report, correct []bool, er
 	ev.nc = ev.clean.Dim(1)
 	for i, y := range ev.labels {
 		if y < 0 || y >= ev.nc {
-			return nil, nil, fmt.Errorf("robustness.Evaluate: label %d of sample %d out of range for a model with %d outputs", y, i, ev.nc)
+			return nil, nil, fmt.Errorf("robustness.Evaluate: label %d of sample %d out of range for a model with %d outputs", y, ev.off+i, ev.nc)
 		}
+	}
+	again, err := ev.tgt.outputs(ev.x, ev.bs)
+	if err != nil {
+		return nil, nil, err
+	}
+	rnd := &Randomised{}
+	for k, v := range again.Data() {
+		if d := math.Abs(float64(v) - float64(ev.clean.Data()[k])); d > rnd.MaxDifference || (v != ev.clean.Data()[k] && !rnd.Detected) {
+			rnd.MaxDifference = math.Max(rnd.MaxDifference, d)
+			rnd.Detected = true
+		}
+	}
+	if rnd.Detected {
+		ev.passes = batch.OrDefault(ev.s.Passes, 20)
+		rnd.Passes = ev.passes
+		ev.logf("randomised model: two passes differ by up to %.4g; every adversarial example is scored over %d passes", rnd.MaxDifference, ev.passes)
 	}
 	ev.pred = attacks.Predictions(ev.clean)
 	correct = make([]bool, ev.n)
 	for i, p := range ev.pred {
 		correct[i] = p == ev.labels[i]
 	}
-	nc := len(trueIndices(correct))
 	rep = &Report{
-		Norm: ev.s.Threat.Norm.String(), Eps: eps, Samples: ev.n, Correct: nc,
-		CleanAccuracy: float64(nc) / float64(ev.n), Labels: slices.Clone(ev.labels), CleanPred: slices.Clone(ev.pred),
+		Norm: ev.s.Threat.Norm.String(), Eps: eps, Samples: ev.n,
+		Labels: slices.Clone(ev.labels), CleanPred: slices.Clone(ev.pred), Randomised: rnd,
 	}
 	rep.Lo, rep.Hi = ev.s.Threat.Bounds()
-	ev.logf("clean accuracy %.4f (%d of %d)", rep.CleanAccuracy, nc, ev.n)
+	nc := len(trueIndices(correct))
+	ev.logf("clean accuracy %.4f (%d of %d)", float64(nc)/float64(ev.n), nc, ev.n)
 	return rep, correct, nil
 }
 
@@ -239,10 +286,9 @@ func trueIndices(b []bool) []int {
 }
 
 // oneByOne runs each attack of the suite at each of its eps on the samples
-// idx and reports it; runs[k] is attack k's outcome per eps (nil when
-// skipped).
-func (ev *evaluator) oneByOne(rep *Report, eps []float64, idx []int) ([][]*entryEps, error) {
-	runs := make([][]*entryEps, len(ev.s.Attacks))
+// idx.
+func (ev *evaluator) oneByOne(eps []float64, idx []int) ([]EntryOutcomes, error) {
+	out := make([]EntryOutcomes, len(ev.s.Attacks))
 	for k, e := range ev.s.Attacks {
 		list := eps
 		if e.Eps != nil {
@@ -250,10 +296,10 @@ func (ev *evaluator) oneByOne(rep *Report, eps []float64, idx []int) ([][]*entry
 			slices.Sort(list)
 			list = slices.Compact(list)
 		}
-		ar := AttackReport{Name: e.DisplayName(), Kind: e.kind(), Targeted: e.Targets != nil}
+		eo := EntryOutcomes{Name: e.DisplayName(), Kind: e.kind(), Targeted: e.Targets != nil}
 		if e.MinClasses > ev.nc {
-			ar.Skipped = fmt.Sprintf("needs at least %d classes, the model has %d", e.MinClasses, ev.nc)
-			rep.Attacks = append(rep.Attacks, ar)
+			eo.Skipped = fmt.Sprintf("needs at least %d classes, the model has %d", e.MinClasses, ev.nc)
+			out[k] = eo
 			continue
 		}
 		t0 := time.Now()
@@ -261,87 +307,66 @@ func (ev *evaluator) oneByOne(rep *Report, eps []float64, idx []int) ([][]*entry
 		if err != nil {
 			return nil, err
 		}
-		ar.Seconds = time.Since(t0).Seconds()
-		runs[k] = rs
+		eo.Seconds = time.Since(t0).Seconds()
 		for _, r := range rs {
-			ar.Results = append(ar.Results, ev.summarise(r, e))
-			ev.logf("%s eps=%g: robust accuracy %.4f", ar.Name, r.eps, ar.Results[len(ar.Results)-1].RobustAccuracy)
+			r.seconds = eo.Seconds / float64(len(rs))
+			eo.Eps = append(eo.Eps, r.toOutcomes(ev.passes))
+			ev.logf("%s eps=%g: robust accuracy %.4f", eo.Name, r.eps, fraction(r.robust))
 		}
-		rep.Attacks = append(rep.Attacks, ar)
+		out[k] = eo
 	}
-	return runs, nil
+	return out, nil
 }
 
-// cascade runs the AutoAttack-style cascade at each eps, each stage on the
-// samples still robust (starting from those robust at the previous eps),
-// and reports it; cascadeRobust[k] is the robust samples after the cascade
-// at eps[k], stageRuns[k][j] stage j's outcome there (nil when skipped).
-func (ev *evaluator) cascade(rep *Report, eps []float64, correct []bool) (cascadeRobust [][]bool, stageRuns [][]*entryEps, err error) {
-	cascadeRobust = make([][]bool, len(eps))
-	stageRuns = make([][]*entryEps, len(eps))
+// countTrue returns the number of true values of b.
+func countTrue(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+// cascade runs the AutoAttack-style cascade of stages at each eps, each
+// stage on the samples still robust (starting from those robust at the
+// previous eps).
+func (ev *evaluator) cascade(stages []SuiteAttack, eps []float64, correct []bool) ([]EntryOutcomes, error) {
+	out := make([]EntryOutcomes, len(stages))
+	for j, st := range stages {
+		out[j] = EntryOutcomes{Name: st.DisplayName(), Kind: st.kind(), Targeted: st.Targets != nil}
+		if st.MinClasses > ev.nc {
+			out[j].Skipped = fmt.Sprintf("needs at least %d classes, the model has %d", st.MinClasses, ev.nc)
+		}
+	}
 	robust := slices.Clone(correct)
-	for k, e := range eps {
-		cr := CascadeReport{Eps: e}
-		stageRuns[k] = make([]*entryEps, len(ev.s.AutoAttack))
-		for j, st := range ev.s.AutoAttack {
-			sr := StageResult{Name: st.DisplayName(), Kind: st.kind()}
-			if st.MinClasses > ev.nc {
-				sr.Skipped = fmt.Sprintf("needs at least %d classes, the model has %d", st.MinClasses, ev.nc)
-				sr.RobustAccuracy = fraction(robust)
-				cr.Stages = append(cr.Stages, sr)
+	for _, e := range eps {
+		for j, st := range stages {
+			if out[j].Skipped != "" {
 				continue
 			}
 			on := trueIndices(robust)
 			t0 := time.Now()
 			rs, err := ev.runEntry(st, []float64{e}, on)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			r := rs[0]
-			stageRuns[k][j] = r
+			fooled := 0
 			for _, i := range on {
 				if !r.robust[i] {
 					robust[i] = false
-					sr.Fooled++
-				}
-				sr.TotalQueries += r.queries[i]
-			}
-			sr.Attacked = len(on)
-			sr.RobustAccuracy = fraction(robust)
-			sr.Seconds = time.Since(t0).Seconds()
-			ev.logf("AutoAttack eps=%g after %s: robust accuracy %.4f (%d of %d attacked fooled)", e, sr.Name, sr.RobustAccuracy, sr.Fooled, sr.Attacked)
-			cr.Stages = append(cr.Stages, sr)
-		}
-		cr.RobustAccuracy = fraction(robust)
-		cascadeRobust[k] = slices.Clone(robust)
-		if len(ev.s.AutoAttack) > 0 {
-			rep.AutoAttack = append(rep.AutoAttack, cr)
-		}
-	}
-	return cascadeRobust, stageRuns, nil
-}
-
-// worstCase reports, at each eps, the samples robust to the cascade there
-// and to every attack of the suite at that eps or a smaller one.
-func (ev *evaluator) worstCase(rep *Report, eps []float64, runs [][]*entryEps, cascadeRobust [][]bool) {
-	for k, e := range eps {
-		wc := WorstCase{Eps: e, Robust: slices.Clone(cascadeRobust[k])}
-		for _, rs := range runs {
-			for _, r := range rs {
-				if r.eps > e {
-					continue
-				}
-				for i := range wc.Robust {
-					if r.attacked[i] && !r.robust[i] {
-						wc.Robust[i] = false
-					}
+					fooled++
 				}
 			}
+			r.seconds = time.Since(t0).Seconds()
+			out[j].Seconds += r.seconds
+			out[j].Eps = append(out[j].Eps, r.toOutcomes(ev.passes))
+			ev.logf("AutoAttack eps=%g after %s: robust accuracy %.4f (%d of %d attacked fooled)", e, out[j].Name, fraction(robust), fooled, len(on))
 		}
-		wc.RobustAccuracy = fraction(wc.Robust)
-		rep.WorstCase = append(rep.WorstCase, wc)
-		ev.logf("worst case eps=%g: robust accuracy %.4f", e, wc.RobustAccuracy)
 	}
+	return out, nil
 }
 
 func (ev *evaluator) logf(format string, args ...any) {
@@ -352,13 +377,33 @@ func (ev *evaluator) logf(format string, args ...any) {
 
 // fraction returns the share of true values.
 func fraction(b []bool) float64 {
-	n := 0
-	for _, v := range b {
-		if v {
-			n++
-		}
+	return float64(countTrue(b)) / float64(max(len(b), 1))
+}
+
+// targetsFor returns e's target for each sample of the evaluator (nil for
+// an untargeted entry), computed as if for all the samples from the first
+// one: a rule that draws from a stream per position (TargetRandom) gives a
+// sample the same target whichever shard and batch hold it.
+func (ev *evaluator) targetsFor(e SuiteAttack) (attacks.Targeted, error) {
+	if e.Targets == nil {
+		return nil, nil
 	}
-	return float64(n) / float64(max(len(b), 1))
+	labels := make([]int, ev.off+ev.n)
+	copy(labels[ev.off:], ev.labels)
+	for i := 0; i < ev.off; i++ {
+		labels[i] = ev.labels[0] // a placeholder: the rules are per sample
+	}
+	clean := ev.clean
+	if ev.off > 0 {
+		pad := tensor.New[float32](ev.off, ev.nc)
+		copy(pad.Data(), slices.Repeat(ev.clean.Data()[:ev.nc], ev.off))
+		clean = tensor.Concat(0, pad, ev.clean)
+	}
+	t, err := e.Targets.For(labels, clean, ev.nc)
+	if err != nil {
+		return nil, fmt.Errorf("robustness.Evaluate: %s: %w", e.DisplayName(), err)
+	}
+	return t[ev.off:], nil
 }
 
 // runEntry runs entry e at each eps of list on the samples idx, in
@@ -367,7 +412,11 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 	out := make([]*entryEps, len(list))
 	for k, v := range list {
 		out[k] = &entryEps{eps: v, attacked: make([]bool, ev.n), robust: make([]bool, ev.n),
-			success: make([]bool, ev.n), norms: make([]float64, ev.n), queries: make([]int, ev.n)}
+			success: make([]bool, ev.n), norms: make([]float64, ev.n), queries: make([]int, ev.n), passRobust: make([]float64, ev.n)}
+	}
+	targets, err := ev.targetsFor(e)
+	if err != nil {
+		return nil, err
 	}
 	for s := 0; s < len(idx); s += ev.bs {
 		if err := ev.ctx.Err(); err != nil {
@@ -377,12 +426,8 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 		xb := batch.Select(ev.x, rows)
 		yb := batch.SelectInts(ev.labels, rows)
 		var crit attacks.Criterion = attacks.Untargeted(yb)
-		if e.Targets != nil {
-			t, err := e.Targets.For(yb, batch.Select(ev.clean, rows), ev.nc)
-			if err != nil {
-				return nil, fmt.Errorf("robustness.Evaluate: %s: %w", e.DisplayName(), err)
-			}
-			crit = t
+		if targets != nil {
+			crit = attacks.Targeted(batch.SelectInts(targets, rows))
 		}
 		var rs []*attacks.Result
 		var err error
@@ -396,10 +441,23 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 		}
 		for k, r := range rs {
 			o := out[k]
+			var passOK []int
+			if ev.passes > 1 {
+				if passOK, err = ev.scorePasses(r.Adv, yb); err != nil {
+					return nil, fmt.Errorf("robustness.Evaluate: %s: scoring over %d passes: %w", e.DisplayName(), ev.passes, err)
+				}
+			}
 			for j, i := range rows {
 				o.attacked[i] = true
 				o.robust[i] = r.Pred[j] == ev.labels[i]
 				o.success[i] = r.Success[j]
+				if passOK != nil {
+					o.robust[i] = passOK[j] == ev.passes
+					o.passRobust[i] = float64(passOK[j]) / float64(ev.passes)
+					if targets == nil {
+						o.success[i] = !o.robust[i]
+					}
+				}
 				o.norms[i] = r.Norms[j]
 				if r.Queries != nil {
 					o.queries[i] = r.Queries[j]
@@ -413,6 +471,24 @@ func (ev *evaluator) runEntry(e SuiteAttack, list []float64, idx []int) ([]*entr
 	return out, nil
 }
 
+// scorePasses runs the model ev.passes times on adv and returns, per row,
+// the number of passes classifying it as its label.
+func (ev *evaluator) scorePasses(adv *tensor.Tensor, labels []int) ([]int, error) {
+	ok := make([]int, len(labels))
+	for p := 0; p < ev.passes; p++ {
+		o, err := ev.tgt.outputs(adv, ev.bs)
+		if err != nil {
+			return nil, err
+		}
+		for j, c := range attacks.Predictions(o) {
+			if c == labels[j] {
+				ok[j]++
+			}
+		}
+	}
+	return ok, nil
+}
+
 // offerExample keeps the first adversarial found for sample i at the
 // largest eps, for the report's image grid.
 func (ev *evaluator) offerExample(i int, attack string, eps float64, pred int, adv []float32) {
@@ -421,7 +497,7 @@ func (ev *evaluator) offerExample(i int, attack string, eps float64, pred int, a
 	}
 	shape := ev.x.Shape()[1:]
 	ev.examples[i] = &Example{
-		Index: i, Label: ev.labels[i], CleanPred: ev.pred[i], AdvPred: pred, Attack: attack, Eps: eps,
+		Index: ev.off + i, Label: ev.labels[i], CleanPred: ev.pred[i], AdvPred: pred, Attack: attack, Eps: eps,
 		Clean: tensor.FromSlice(slices.Clone(batch.Row(ev.x.Data(), i, ev.d)), shape...),
 		Adv:   tensor.FromSlice(slices.Clone(adv), shape...),
 	}
@@ -441,32 +517,4 @@ func (ev *evaluator) exampleList() []Example {
 		out[k] = *ev.examples[i]
 	}
 	return out
-}
-
-// summarise turns an entry's outcome at one eps into a report row.
-func (ev *evaluator) summarise(r *entryEps, e SuiteAttack) AttackResult {
-	res := AttackResult{Eps: r.eps, Robust: make([]bool, ev.n)}
-	var norms, qs []float64
-	for i := 0; i < ev.n; i++ {
-		if !r.attacked[i] {
-			continue
-		}
-		res.Attacked++
-		res.Robust[i] = r.robust[i]
-		res.TotalQueries += r.queries[i]
-		if r.success[i] {
-			res.Succeeded++
-			norms = append(norms, r.norms[i])
-			qs = append(qs, float64(r.queries[i]))
-		}
-	}
-	res.RobustAccuracy = fraction(res.Robust)
-	if res.Attacked > 0 {
-		res.SuccessRate = float64(res.Succeeded) / float64(res.Attacked)
-	}
-	res.MedianNorm, res.MeanNorm = batch.Median(norms), batch.Mean(norms)
-	if e.BlackBox != nil {
-		res.MedianQueries, res.MeanQueries = batch.Median(qs), batch.Mean(qs)
-	}
-	return res
 }

@@ -3,10 +3,10 @@ package robustness
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/batch"
-	"github.com/fastgo-ml/fastgo/tensor"
 )
 
 // The names of the gradient-masking checks (Check.Name).
@@ -32,87 +32,75 @@ const (
 	// cross-entropy at the clean samples: a gradient attack cannot move
 	// from such a point.
 	CheckGradients = "zero or NaN gradients"
+
+	// CheckRandomised flags a model whose outputs differ between two passes
+	// on the same input (dropout left on, random transforms): a single pass
+	// measures the randomness rather than the robustness, so every
+	// adversarial example is scored over Suite.Passes passes and the
+	// cascade follows AutoAttack's rand version (EOT).
+	CheckRandomised = "randomised outputs"
 )
 
-// checks runs the gradient-masking checks and adds them to rep.
-func (ev *evaluator) checks(rep *Report, eps []float64, runs [][]*entryEps, stageRuns [][]*entryEps, idx []int) error {
-	c := checker{ev: ev, rep: rep, eps: eps, runs: runs, stageRuns: stageRuns}
-	c.oneStep()
-	c.blackBox()
-	c.epsMonotone()
-	if ev.s.Unbounded != nil && ev.tgt.module != nil && len(idx) > 0 {
-		if err := c.unbounded(idx); err != nil {
-			return err
-		}
-	}
-	if ev.s.GradientCheck && ev.tgt.module != nil && len(idx) > 0 {
-		if err := c.gradients(idx); err != nil {
-			return fmt.Errorf("robustness.Evaluate: gradient check: %w", err)
-		}
-	}
-	return nil
-}
-
-// checker holds what the masking checks compare: the one-by-one attacks'
-// outcomes per eps (runs) and the cascade's per eps and stage (stageRuns).
+// checker computes the gradient-masking checks of a report from its
+// per-sample outcomes.
 type checker struct {
-	ev        *evaluator
-	rep       *Report
-	eps       []float64
-	runs      [][]*entryEps
-	stageRuns [][]*entryEps
+	rep *Report
+	n   int
+	tol float64
 }
 
 // over reports whether a difference of share of the samples fires a check:
 // it must exceed the tolerance and one sample (a single sample is within
 // the noise of any attack).
 func (c *checker) over(share float64) bool {
-	n := float64(c.ev.n)
-	return share*n > math.Max(c.ev.tol*n, 1)+1e-9
+	n := float64(c.n)
+	return share*n > math.Max(c.tol*n, 1)+1e-9
 }
 
-// atEps returns attack k's outcome at eps e (nil when it did not run there).
-func (c *checker) atEps(k int, e float64) *entryEps {
-	for _, r := range c.runs[k] {
-		if r.eps == e {
-			return r
+// atEps returns entry e's outcome at eps (nil when it did not run there).
+func atEps(e *EntryOutcomes, eps float64) *EpsOutcomes {
+	for k := range e.Eps {
+		if e.Eps[k].Eps == eps {
+			return &e.Eps[k]
 		}
 	}
 	return nil
 }
 
 // accOf returns the robust accuracy of an outcome, over all samples.
-func (c *checker) accOf(r *entryEps) float64 {
+func (c *checker) accOf(r *EpsOutcomes) float64 {
 	n := 0
-	for i := range r.robust {
-		if r.attacked[i] && r.robust[i] {
+	for i := 0; i < len(r.States); i++ {
+		if r.robust(i) {
 			n++
 		}
 	}
-	return float64(n) / float64(c.ev.n)
+	return float64(n) / float64(max(c.n, 1))
 }
 
 // oneStep is CheckOneStep: no untargeted one-step attack may beat an
 // untargeted iterative one at the same eps.
 func (c *checker) oneStep() {
-	atks := c.ev.s.Attacks
+	atks := c.rep.Outcomes.Attacks
 	var done, flag bool
 	var detail string
-	for _, e := range c.eps {
-		for a, ea := range atks {
-			ra := c.atEps(a, e)
-			if ra == nil || ea.kind() != OneStep || ea.Targets != nil {
+	for _, e := range c.rep.Eps {
+		for a := range atks {
+			ea := &atks[a]
+			ra := atEps(ea, e)
+			if ra == nil || ea.Kind != OneStep || ea.Targeted {
 				continue
 			}
-			for b, eb := range atks {
-				rb := c.atEps(b, e)
-				if rb == nil || eb.kind() != Iterative || eb.Targets != nil {
+			for b := range atks {
+				eb := &atks[b]
+				rb := atEps(eb, e)
+				if rb == nil || eb.Kind != Iterative || eb.Targeted {
 					continue
 				}
 				done = true
 				if accA, accB := c.accOf(ra), c.accOf(rb); c.over(accB - accA) {
 					flag = true
-					detail += fmt.Sprintf("at eps %g, %s leaves %.4f robust and %s %.4f; ", e, ea.DisplayName(), accA, eb.DisplayName(), accB)
+					detail += fmt.Sprintf("at eps %g, %s leaves %.4f robust and %s %.4f; ", e, ea.Name, accA, eb.Name, accB)
 				}
 			}
 		}
@@ -125,13 +113,14 @@ func (c *checker) oneStep() {
 // blackBox is CheckBlackBox: black-box attacks may not fool samples that
 // every white-box attack (one by one or in the cascade) left robust.
 func (c *checker) blackBox() {
+	oc := c.rep.Outcomes
 	var done, flag bool
 	var detail string
-	for k, e := range c.eps {
-		white := make([]bool, c.ev.n)
-		black := make([]bool, c.ev.n)
+	for k, e := range c.rep.Eps {
+		white := make([]bool, c.n)
+		black := make([]bool, c.n)
 		haveWhite, haveBlack := false, false
-		mark := func(r *entryEps, kind AttackKind) {
+		mark := func(r *EpsOutcomes, kind AttackKind) {
 			if r == nil {
 				return
 			}
@@ -141,17 +130,19 @@ func (c *checker) blackBox() {
 			} else {
 				haveWhite = true
 			}
-			for i := range r.robust {
-				if r.attacked[i] && !r.robust[i] {
+			for i := 0; i < len(r.States); i++ {
+				if r.fooled(i) {
 					dst[i] = true
 				}
 			}
 		}
-		for a, ea := range c.ev.s.Attacks {
-			mark(c.atEps(a, e), ea.kind())
+		for a := range oc.Attacks {
+			mark(atEps(&oc.Attacks[a], e), oc.Attacks[a].Kind)
 		}
-		for j, st := range c.ev.s.AutoAttack {
-			mark(c.stageRuns[k][j], st.kind())
+		for j := range oc.Cascade {
+			if st := &oc.Cascade[j]; st.Skipped == "" {
+				mark(&st.Eps[k], st.Kind)
+			}
 		}
 		if !haveWhite || !haveBlack {
 			continue
@@ -163,7 +154,7 @@ func (c *checker) blackBox() {
 				only++
 			}
 		}
-		if share := float64(only) / float64(c.ev.n); c.over(share) {
+		if share := float64(only) / float64(max(c.n, 1)); c.over(share) {
 			flag = true
 			detail += fmt.Sprintf("at eps %g, %d samples (%.4f) fooled by a black-box attack and by no white-box one; ", e, only, share)
 		}
@@ -178,13 +169,13 @@ func (c *checker) blackBox() {
 func (c *checker) epsMonotone() {
 	var done, flag bool
 	var detail string
-	for a, ea := range c.ev.s.Attacks {
-		rs := c.runs[a]
+	for _, ea := range c.rep.Outcomes.Attacks {
+		rs := ea.Eps
 		for k := 1; k < len(rs); k++ {
 			done = true
-			if p, q := c.accOf(rs[k-1]), c.accOf(rs[k]); c.over(q - p) {
+			if p, q := c.accOf(&rs[k-1]), c.accOf(&rs[k]); c.over(q - p) {
 				flag = true
-				detail += fmt.Sprintf("%s: %.4f at eps %g, %.4f at eps %g; ", ea.DisplayName(), p, rs[k-1].eps, q, rs[k].eps)
+				detail += fmt.Sprintf("%s: %.4f at eps %g, %.4f at eps %g; ", ea.Name, p, rs[k-1].Eps, q, rs[k].Eps)
 			}
 		}
 	}
@@ -194,36 +185,111 @@ func (c *checker) epsMonotone() {
 }
 
 // unbounded is CheckUnbounded: the suite's unbounded attack, at eps =
-// +Inf, must fool every correct sample idx.
-func (c *checker) unbounded(idx []int) error {
-	ev := c.ev
-	e := SuiteAttack{Attack: ev.s.Unbounded}
-	// Run at +Inf: through runEntry, which would reject an infinite eps
-	// in a suite list but not here.
-	rs, err := ev.runEntry(e, []float64{math.Inf(1)}, idx)
-	if err != nil {
-		return err
+// +Inf, must fool every correct sample.
+func (c *checker) unbounded() {
+	ue := c.rep.Outcomes.Unbounded
+	if ue == nil {
+		return
 	}
-	u := &UnboundedResult{Name: ev.s.Unbounded.Name(), Attacked: len(idx)}
-	for _, i := range idx {
-		if !rs[0].robust[i] {
-			u.Succeeded++
+	r := &ue.Eps[0]
+	u := &UnboundedResult{Name: ue.Name}
+	for i := 0; i < len(r.States); i++ {
+		if r.attacked(i) {
+			u.Attacked++
+			if r.fooled(i) {
+				u.Succeeded++
+			}
 		}
+	}
+	if u.Attacked == 0 {
+		return
 	}
 	u.SuccessRate = float64(u.Succeeded) / float64(u.Attacked)
 	c.rep.Unbounded = u
 	flag := u.Succeeded < u.Attacked
 	detail := fmt.Sprintf("%s at eps = +Inf fooled %d of %d correct samples (%.4f)", u.Name, u.Succeeded, u.Attacked, u.SuccessRate)
 	c.rep.addCheck(CheckUnbounded, flag, detail, detail)
-	ev.logf("unbounded check: %s", detail)
-	return nil
 }
 
 // gradients is CheckGradients: the input gradients of the cross-entropy at
-// the correct samples idx may not be all zero or non-finite.
-func (c *checker) gradients(idx []int) error {
-	ev := c.ev
-	g := &GradientResult{Checked: len(idx)}
+// the correct samples may not be all zero or non-finite.
+func (c *checker) gradients() {
+	gs := c.rep.Outcomes.Gradients
+	if gs == "" {
+		return
+	}
+	g := &GradientResult{}
+	for i := 0; i < len(gs); i++ {
+		switch gs[i] {
+		case '.':
+			g.Checked++
+		case 'z':
+			g.Checked++
+			g.Zero++
+		case 'n':
+			g.Checked++
+			g.NonFinite++
+		}
+	}
+	if g.Checked == 0 {
+		return
+	}
+	share := float64(g.Zero+g.NonFinite) / float64(g.Checked)
+	c.rep.Gradients = g
+	faulty := float64(g.Zero+g.NonFinite) > math.Max(c.tol*float64(g.Checked), 1)
+	detail := fmt.Sprintf("%d of %d correct samples have an all-zero input gradient and %d a NaN or infinite one (%.4f)", g.Zero, g.Checked, g.NonFinite, share)
+	c.rep.addCheck(CheckGradients, faulty, detail, detail)
+}
+
+// randomised is CheckRandomised.
+func (c *checker) randomised() {
+	r := c.rep.Randomised
+	if r == nil {
+		return
+	}
+	if !r.Detected {
+		c.rep.addCheck(CheckRandomised, false, "", "two passes on the clean samples gave identical outputs")
+		return
+	}
+	d := fmt.Sprintf("two passes on the clean samples differ (largest output difference %.4g): every adversarial example scored over %d passes (robust only if all classify it correctly; the mean over the passes is reported too)", r.MaxDifference, r.Passes)
+	if r.Protocol != "" {
+		d += "; " + r.Protocol
+	}
+	c.rep.addCheck(CheckRandomised, true, d, "")
+}
+
+// unboundedRun runs the suite's unbounded attack, at eps = +Inf, on the
+// correct samples idx.
+func (ev *evaluator) unboundedRun(idx []int) (*EntryOutcomes, error) {
+	e := SuiteAttack{Attack: ev.s.Unbounded}
+	// Run at +Inf: through runEntry, which would reject an infinite eps
+	// in a suite list but not here.
+	t0 := time.Now()
+	rs, err := ev.runEntry(e, []float64{math.Inf(1)}, idx)
+	if err != nil {
+		return nil, err
+	}
+	ok := 0
+	for _, i := range idx {
+		if !rs[0].robust[i] {
+			ok++
+		}
+	}
+	ev.logf("unbounded check: %s at eps = +Inf fooled %d of %d correct samples", ev.s.Unbounded.Name(), ok, len(idx))
+	rs[0].eps = 0 // JSON holds no infinity; the row is the unbounded attack's
+	o := &EntryOutcomes{Name: ev.s.Unbounded.Name(), Kind: Iterative, Seconds: time.Since(t0).Seconds(), Eps: []EpsOutcomes{rs[0].toOutcomes(1)}}
+	o.Eps[0].Seconds = o.Seconds
+	return o, nil
+}
+
+// gradientRun computes the input gradient of the cross-entropy at the
+// correct samples idx and returns each sample's state (see
+// Outcomes.Gradients).
+func (ev *evaluator) gradientRun(idx []int) (string, error) {
+	st := make([]byte, ev.n)
+	for i := range st {
+		st[i] = '-'
+	}
 	err := attacks.WithAttackMode(ev.tgt.module, func(m *attacks.Model) error {
 		for s := 0; s < len(idx); s += ev.bs {
 			if err := ev.ctx.Err(); err != nil {
@@ -234,46 +300,33 @@ func (c *checker) gradients(idx []int) error {
 			if err != nil {
 				return err
 			}
-			zero, bad := gradientFaults(grad)
-			g.Zero += zero
-			g.NonFinite += bad
+			for j, i := range rows {
+				st[i] = gradientState(batch.Row(grad.Data(), j, grad.Len()/grad.Dim(0)))
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return "", fmt.Errorf("robustness.Evaluate: gradient check: %w", err)
 	}
-	share := float64(g.Zero+g.NonFinite) / float64(g.Checked)
-	c.rep.Gradients = g
-	faulty := float64(g.Zero+g.NonFinite) > math.Max(ev.tol*float64(g.Checked), 1)
-	detail := fmt.Sprintf("%d of %d correct samples have an all-zero input gradient and %d a NaN or infinite one (%.4f)", g.Zero, g.Checked, g.NonFinite, share)
-	c.rep.addCheck(CheckGradients, faulty, detail, detail)
-	ev.logf("gradient check: %s", detail)
-	return nil
+	return string(st), nil
 }
 
-// gradientFaults counts the samples of grad [N, ...] whose gradient is
-// zero everywhere, and those holding a NaN or an infinity.
-func gradientFaults(grad *tensor.Tensor) (zero, bad int) {
-	n := grad.Dim(0)
-	d := grad.Len() / n
-	for i := 0; i < n; i++ {
-		allZero, finite := true, true
-		for _, v := range batch.Row(grad.Data(), i, d) {
-			f := float64(v)
-			if math.IsNaN(f) || math.IsInf(f, 0) {
-				finite = false
-			}
-			if v != 0 {
-				allZero = false
-			}
+// gradientState is '.' for a usable gradient, 'z' for an all-zero one and
+// 'n' for one holding a NaN or an infinity.
+func gradientState(g []float32) byte {
+	allZero := true
+	for _, v := range g {
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 'n'
 		}
-		switch {
-		case !finite:
-			bad++
-		case allZero:
-			zero++
+		if v != 0 {
+			allZero = false
 		}
 	}
-	return zero, bad
+	if allZero {
+		return 'z'
+	}
+	return '.'
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 	"github.com/fastgo-ml/fastgo/adversarial/internal/testmodels"
 )
 
@@ -59,5 +60,44 @@ func evaluateFull(t *testing.T, name string, s Suite, n int) {
 	}
 	if f := rep.Flags(); len(f) > 0 {
 		t.Errorf("a normally trained SmallCNN was flagged: %v", f)
+	}
+}
+
+// TestEvaluateVersionStandardFullFashionMNIST runs AutoAttack's standard
+// version (VersionSuite) on the normally trained SmallCNN (with -long and
+// the full Fashion-MNIST installed) on the first 100 test images at Linf
+// eps 0.1, logs the table and the time, and checks that the cascade is at
+// least as strong as PGD-20 on every image: whatever PGD-20 fools, the
+// cascade fools too, but for one image of noise.
+func TestEvaluateVersionStandardFullFashionMNIST(t *testing.T) {
+	l, x, y := testmodels.W2Model(t, 100)
+	s, err := VersionSuite(VersionStandard, attacks.ThreatModel{Norm: attacks.Linf}, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep, err := Evaluate(context.Background(), l.Model, x, y, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("VersionSuite(standard, Linf, 0.1) on %d images in %v:\n%s", len(y), time.Since(start).Round(time.Millisecond), rep.Table())
+	var pgd *AttackResult
+	for k := range rep.Attacks {
+		if rep.Attacks[k].Name == "PGD-20" {
+			pgd = &rep.Attacks[k].Results[0]
+		}
+	}
+	if pgd == nil || len(rep.AutoAttack) != 1 {
+		t.Fatalf("no PGD-20 row or no cascade: %+v", rep.Attacks)
+	}
+	casc := rep.AutoAttack[0].RobustAccuracy
+	if casc > pgd.RobustAccuracy+1.0/float64(len(y)) {
+		t.Errorf("the standard cascade leaves %.3f robust, PGD-20 %.3f", casc, pgd.RobustAccuracy)
+	}
+	if w, _ := rep.WorstAccuracy(0.1); w > pgd.RobustAccuracy {
+		t.Errorf("worst case %.3f above PGD-20's %.3f", w, pgd.RobustAccuracy)
+	}
+	if rep.Randomised == nil || rep.Randomised.Detected {
+		t.Errorf("a deterministic SmallCNN was found randomised: %+v", rep.Randomised)
 	}
 }

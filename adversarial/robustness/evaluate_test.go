@@ -106,8 +106,8 @@ func TestEvaluateLinearKnownOutcome(t *testing.T) {
 	if f := rep.Flags(); len(f) != 0 {
 		t.Errorf("a linear model was flagged: %v", f)
 	}
-	if len(rep.Checks) != 5 {
-		t.Errorf("%d checks ran, want all 5: %v", len(rep.Checks), rep.Checks)
+	if len(rep.Checks) != 6 {
+		t.Errorf("%d checks ran, want all 6: %v", len(rep.Checks), rep.Checks)
 	}
 	if rep.Unbounded == nil || rep.Unbounded.SuccessRate != 1 || rep.Gradients == nil || rep.Gradients.Zero != 0 {
 		t.Errorf("unbounded %+v, gradients %+v", rep.Unbounded, rep.Gradients)
@@ -237,6 +237,19 @@ func zeroTimes(r *Report) {
 			r.AutoAttack[k].Stages[j].Seconds = 0
 		}
 	}
+	if oc := r.Outcomes; oc != nil {
+		for _, g := range [][]EntryOutcomes{oc.Attacks, oc.Cascade} {
+			for k := range g {
+				g[k].Seconds = 0
+				for j := range g[k].Eps {
+					g[k].Eps[j].Seconds = 0
+				}
+			}
+		}
+		if oc.Unbounded != nil {
+			oc.Unbounded.Seconds, oc.Unbounded.Eps[0].Seconds = 0, 0
+		}
+	}
 }
 
 func TestEvaluateBlackBoxOnly(t *testing.T) {
@@ -267,6 +280,10 @@ func TestEvaluateBlackBoxOnly(t *testing.T) {
 	}
 	zeroTimes(rep)
 	zeroTimes(ref)
+	if rep.Manifest.Weights != "" || ref.Manifest.Weights != HashWeights(m) {
+		t.Errorf("weights hashes %q (prediction function) and %q (module)", rep.Manifest.Weights, ref.Manifest.Weights)
+	}
+	rep.Manifest.Weights, ref.Manifest.Weights = "", ""
 	a, _ := json.Marshal(rep)
 	b, _ := json.Marshal(ref)
 	if !bytes.Equal(a, b) {

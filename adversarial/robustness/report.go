@@ -58,6 +58,15 @@ type Report struct {
 	Gradients *GradientResult `json:"gradients,omitempty"`
 	// Seconds is the evaluation's wall time.
 	Seconds float64 `json:"seconds"`
+	// Randomised says whether the model's outputs varied between two
+	// passes on the same input, and how it was then scored (nil in reports
+	// written before it was measured).
+	Randomised *Randomised `json:"randomised,omitempty"`
+	// Manifest says what was measured and how to measure it again.
+	Manifest *Manifest `json:"manifest,omitempty"`
+	// Outcomes are the per-sample outcomes every figure above is computed
+	// from (for MergeReports and CompareReports).
+	Outcomes *Outcomes `json:"outcomes,omitempty"`
 	// Examples are adversarial examples found at the largest eps, for
 	// WriteExamples (not written to JSON).
 	Examples []Example `json:"-"`
@@ -105,6 +114,10 @@ type AttackResult struct {
 	MeanQueries float64 `json:"mean_queries"`
 	// TotalQueries is the number of queries over all attacked samples.
 	TotalQueries int `json:"total_queries"`
+	// MeanRobustAccuracy is, for a randomised model, the robust accuracy
+	// averaged over the passes (RobustAccuracy is the worst case: robust
+	// in every pass).
+	MeanRobustAccuracy float64 `json:"mean_robust_accuracy,omitempty"`
 	// Robust says, per sample, whether it was classified correctly after
 	// the attack.
 	Robust []bool `json:"robust"`
@@ -118,6 +131,22 @@ type CascadeReport struct {
 	Stages []StageResult `json:"stages"`
 	// RobustAccuracy is the share of samples robust after every stage.
 	RobustAccuracy float64 `json:"robust_accuracy"`
+	// MeanRobustAccuracy is, for a randomised model, the share averaged
+	// over the passes (each sample counted with its least robust stage).
+	MeanRobustAccuracy float64 `json:"mean_robust_accuracy,omitempty"`
+}
+
+// Randomised is what the evaluation found about the model's randomness.
+type Randomised struct {
+	// Detected says whether two passes on the clean samples differed.
+	Detected bool `json:"detected"`
+	// MaxDifference is the largest difference between two outputs.
+	MaxDifference float64 `json:"max_difference"`
+	// Passes is the number of passes each adversarial example was scored
+	// over (0 when not detected).
+	Passes int `json:"passes,omitempty"`
+	// Protocol says how the cascade changed (empty when it did not).
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // StageResult is one attack of the cascade at one eps.
@@ -350,6 +379,26 @@ func (r *Report) Markdown() string {
 		}
 		b.WriteString(".\n\n")
 	}
+	if r.Manifest != nil && r.Manifest.Shard != nil {
+		fmt.Fprintf(&b, "This is part %s of a sharded evaluation: samples %d to %d of %d (merge the parts with `fastgo robustness merge`).\n\n",
+			r.Manifest.Shard, r.Outcomes.First, r.Outcomes.First+r.Samples-1, r.Manifest.Samples)
+	}
+	if rd := r.Randomised; rd != nil && rd.Detected {
+		fmt.Fprintf(&b, "**The model is randomised**: two passes on the same input differ (by up to %.4g). Every adversarial example was scored over %d passes: the robust accuracies are the worst case (robust in every pass), with the mean over the passes in the \"mean robust\" figures.", rd.MaxDifference, rd.Passes)
+		if rd.Protocol != "" {
+			b.WriteString(" " + strings.ToUpper(rd.Protocol[:1]) + rd.Protocol[1:] + ".")
+		}
+		b.WriteString("\n\n")
+		for _, c := range r.AutoAttack {
+			fmt.Fprintf(&b, "- AutoAttack at eps %g: robust accuracy %.4f (worst over the passes), %.4f (mean)\n", c.Eps, c.RobustAccuracy, c.MeanRobustAccuracy)
+		}
+		for _, a := range r.Attacks {
+			for _, res := range a.Results {
+				fmt.Fprintf(&b, "- %s at eps %g: robust accuracy %.4f (worst), %.4f (mean)\n", a.Name, res.Eps, res.RobustAccuracy, res.MeanRobustAccuracy)
+			}
+		}
+		b.WriteString("\n")
+	}
 	header, rows := r.rows()
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
 	for range header {
@@ -372,6 +421,11 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "- %s: %s. %s\n", status, c.Name, c.Detail)
 		}
 		b.WriteString("\nA flagged check means the white-box figures above are likely too optimistic: the model's gradients mislead the attacks (gradient masking), and only the worst case over diverse attacks, black-box ones included, approaches its true robustness.\n")
+	}
+	if r.Manifest != nil {
+		b.WriteString("\n## Manifest\n\n")
+		b.WriteString(r.Manifest.Markdown())
+		b.WriteString("\nRe-run and compare sample by sample with `fastgo robustness -verify report.json`.\n")
 	}
 	return b.String()
 }
@@ -464,6 +518,14 @@ func (r *Report) validate() error {
 		}
 		if len(w.Robust) != r.Samples {
 			return fmt.Errorf("report: worst_case at eps %g: %d per-sample flags for %d samples", w.Eps, len(w.Robust), r.Samples)
+		}
+	}
+	if r.Outcomes != nil {
+		if err := r.Outcomes.check(r.Samples, r.Eps); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		if r.Outcomes.First < 0 || (r.Manifest != nil && r.Outcomes.First+r.Samples > r.Manifest.Samples) {
+			return fmt.Errorf("report: outcomes of %d samples from sample %d, beyond the evaluation's samples", r.Samples, r.Outcomes.First)
 		}
 	}
 	return r.checkFinite()

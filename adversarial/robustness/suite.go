@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 )
@@ -185,6 +187,65 @@ type Suite struct {
 	// Log, when set, receives a line per attack and eps as the evaluation
 	// goes.
 	Log io.Writer
+	// Version is the AutoAttack version the cascade follows (set by
+	// VersionSuite; empty for a cascade of one's own). A randomised model
+	// evaluated with VersionStandard or VersionPlus is evaluated with
+	// VersionRand's cascade instead.
+	Version Version
+	// Passes is the number of passes over which each adversarial example is
+	// scored when the model is randomised (its outputs differ between two
+	// passes on the same input; 0: 20): a sample is robust only if every
+	// pass classifies it correctly, and the report gives the mean over the
+	// passes as well.
+	Passes int
+	// Shard, when its Count is set, evaluates only that slice of the
+	// samples and makes the report a part for MergeReports.
+	Shard Shard
+}
+
+// Shard is the slice Index of Count (0 <= Index < Count) of the samples:
+// those from Index*N/Count up to (Index+1)*N/Count, N the number of
+// samples. Every sample's outcome is the same whichever shard holds it, so
+// the parts merge into the report of the whole run.
+type Shard struct {
+	// Index is the slice's number, from 0.
+	Index int `json:"index"`
+	// Count is the number of slices (0: no sharding).
+	Count int `json:"count"`
+}
+
+// ParseShard parses "i/n" (0 <= i < n).
+func ParseShard(s string) (Shard, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 {
+		return Shard{}, fmt.Errorf("robustness: shard %q is not i/n (0 <= i < n)", s)
+	}
+	sh := Shard{Index: i, Count: n}
+	if err := sh.check(); err != nil {
+		return Shard{}, err
+	}
+	return sh, nil
+}
+
+// String returns "i/n".
+func (sh Shard) String() string { return fmt.Sprintf("%d/%d", sh.Index, sh.Count) }
+
+func (sh Shard) check() error {
+	if sh.Count < 0 || (sh.Count > 0 && (sh.Index < 0 || sh.Index >= sh.Count)) || (sh.Count == 0 && sh.Index != 0) {
+		return fmt.Errorf("robustness: shard %d/%d: want 0 <= i < n", sh.Index, sh.Count)
+	}
+	return nil
+}
+
+// Range returns the samples [lo, hi) of the shard among n (all of them
+// without sharding).
+func (sh Shard) Range(n int) (lo, hi int) {
+	if sh.Count == 0 {
+		return 0, n
+	}
+	return sh.Index * n / sh.Count, (sh.Index + 1) * n / sh.Count
 }
 
 // NewSuite returns an empty suite for tm's norm and box at the given eps,
@@ -309,8 +370,16 @@ func (s Suite) validate() ([]float64, error) {
 	if len(s.Eps) == 0 {
 		return nil, fmt.Errorf("robustness: suite: empty Eps")
 	}
-	if s.Tolerance < 0 || math.IsNaN(s.Tolerance) || s.BatchSize < 0 || s.Examples < 0 {
-		return nil, fmt.Errorf("robustness: suite: bad setting (Tolerance %v, BatchSize %d, Examples %d)", s.Tolerance, s.BatchSize, s.Examples)
+	if s.Tolerance < 0 || math.IsNaN(s.Tolerance) || s.BatchSize < 0 || s.Examples < 0 || s.Passes < 0 {
+		return nil, fmt.Errorf("robustness: suite: bad setting (Tolerance %v, BatchSize %d, Examples %d, Passes %d)", s.Tolerance, s.BatchSize, s.Examples, s.Passes)
+	}
+	if err := s.Shard.check(); err != nil {
+		return nil, err
+	}
+	if s.Version != "" {
+		if _, err := ParseVersion(string(s.Version)); err != nil {
+			return nil, err
+		}
 	}
 	check := func(what string, eps []float64) error {
 		for _, e := range eps {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/fastgo-ml/fastgo/adversarial/attacks"
@@ -56,6 +59,22 @@ func robustnessSuite(name string, tm attacks.ThreatModel, eps []float64, queries
 }
 
 func runRobustness(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "merge" {
+		return runRobustnessMerge(args[1:], stdout, stderr)
+	}
+	r, out, err := robustnessEvaluate(args, stdout, stderr)
+	if err != nil || r == nil {
+		return err
+	}
+	if err := r.WriteTable(stdout); err != nil {
+		return err
+	}
+	return saveRobustness(r, out, stdout)
+}
+
+// robustnessEvaluate parses robustness's flags and runs the evaluation
+// (or the verification of -verify, returning a nil report); out is -out.
+func robustnessEvaluate(args []string, stdout, stderr io.Writer) (r *robustness.Report, out string, err error) {
 	fs := newFlagSet("robustness", stderr)
 	var mf modelFlags
 	mf.register(fs)
@@ -65,83 +84,148 @@ func runRobustness(args []string, stdout, stderr io.Writer) error {
 	epsFlag := fs.String("eps", "0.1", "comma-separated attack budgets, in [0,1] pixels (e.g. 0.05,0.1,0.15)")
 	norm := fs.String("norm", "linf", "the threat model's norm: linf, l2 or l1")
 	suite := fs.String("suite", "quick", "the attacks: quick (FGSM, PGD-20, Square; masking checks), standard (StandardSuite: FGSM, PGD-20, then AutoAttack's APGD-CE, APGD-T, Square-5000 cascade; masking checks), black-box (Square, SimBA-DCT, HopSkipJump)")
+	version := fs.String("version", "", "AutoAttack's version of the cascade instead of -suite: standard, plus or rand (with FGSM or FGM, PGD-20 and the masking checks)")
+	passes := fs.Int("passes", 20, "passes over which each adversarial example is scored when the model's outputs vary between passes (a randomised model)")
 	queries := fs.Int("queries", 1000, "query budget per image of the black-box attacks of the quick and black-box suites")
-	out := fs.String("out", "robustness", "the folder for report.md, report.json, accuracy.png and examples.png")
-	setUsage(fs, "fastgo robustness (-model FILE | -weights FILE -arch ARCH) [-data ...] [-eps LIST] [-suite NAME] [-out DIR]", `
+	shardFlag := fs.String("shard", "", "evaluate only the slice i/n of the images (0 <= i < n) and write a part for fastgo robustness merge")
+	verify := fs.String("verify", "", "re-run the evaluation a report.json describes (its manifest) and compare the per-sample outcomes; fails naming the samples that differ")
+	outFlag := fs.String("out", "robustness", "the folder for report.md, report.json, accuracy.png and examples.png")
+	setUsage(fs, "fastgo robustness (-model FILE | -weights FILE -arch ARCH) [-data ...] [-eps LIST] [-suite NAME | -version V] [-shard i/n] [-out DIR]\n       fastgo robustness -verify REPORT\n       fastgo robustness merge PARTS... -out DIR", `
 Measures how robust a model is with robustness.Evaluate: the clean
 accuracy, each attack's robust accuracy at each eps (on the images the model
 gets right), the worst case per image over every attack, and the
 gradient-masking checks (one-step beating iterative attacks, black-box beating
 white-box ones, accuracy rising with eps, an unbounded attack short of 100%,
-zero or NaN gradients), each ok or FLAGGED. A FLAGGED check means the
-white-box figures are too optimistic; see docs/adversarial.md. It prints the
-table and writes the report to -out.
+zero or NaN gradients, outputs varying between passes), each ok or FLAGGED.
+A FLAGGED check means the white-box figures are too optimistic; see
+docs/adversarial.md. It prints the table and writes the report to -out.
 
 The standard suite is thorough and slow (AutoAttack's 100-step APGDs and
-5,000-query Square on every surviving image); quick is for a first look.`)
+5,000-query Square on every surviving image); quick is for a first look.
+-version standard|plus|rand runs AutoAttack's versions of the cascade.
+
+Every report holds a manifest (hashes of the weights, images and labels, the
+suite, fastgo's version and kernel tier) and the per-image outcomes:
+-verify REPORT re-runs it and names the images whose outcome changed. With
+-shard i/n each machine evaluates one slice; "fastgo robustness merge
+PARTS... -out DIR" writes the report of the whole run from the parts.`)
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, "", err
+	}
+	if *verify != "" {
+		others := 0
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "verify" {
+				others++
+			}
+		})
+		if others > 0 {
+			return nil, "", usagef("-verify takes no other flag: the report's manifest holds the command")
+		}
+		return nil, "", verifyRobustness(*verify, stdout, stderr)
 	}
 	if err := mf.check(); err != nil {
-		return err
+		return nil, "", err
 	}
 	eps, err := parseFloats("eps", *epsFlag)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	af := attackFlags{norm: *norm, eps: eps[0]}
 	tm, err := af.threat()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	switch {
 	case *samples < 1:
-		return usagef("-samples %d must be positive", *samples)
+		return nil, "", usagef("-samples %d must be positive", *samples)
 	case *queries < 1:
-		return usagef("-queries %d must be positive", *queries)
-	case *out == "":
-		return usagef("-out must name a folder")
+		return nil, "", usagef("-queries %d must be positive", *queries)
+	case *passes < 2:
+		return nil, "", usagef("-passes %d must be at least 2", *passes)
+	case *outFlag == "":
+		return nil, "", usagef("-out must name a folder")
 	}
 	for _, e := range eps {
 		if !(e >= 0) || e > 1 {
-			return usagef("-eps %v must be in [0, 1]", e)
+			return nil, "", usagef("-eps %v must be in [0, 1]", e)
 		}
 	}
-	s, err := robustnessSuite(*suite, tm, eps, *queries)
-	if err != nil {
-		return err
+	suiteSet := false
+	fs.Visit(func(f *flag.Flag) { suiteSet = suiteSet || f.Name == "suite" })
+	var s robustness.Suite
+	name := *suite + " suite"
+	if *version != "" {
+		if suiteSet {
+			return nil, "", usagef("give -suite or -version, not both")
+		}
+		v, err := robustness.ParseVersion(*version)
+		if err != nil {
+			return nil, "", usagef("unknown -version %q (have standard, plus, rand)", *version)
+		}
+		if s, err = robustness.VersionSuite(v, tm, eps...); err != nil {
+			return nil, "", err
+		}
+		name = "AutoAttack " + *version + " version"
+	} else if s, err = robustnessSuite(*suite, tm, eps, *queries); err != nil {
+		return nil, "", err
 	}
+	s.Passes = *passes
+	if *shardFlag != "" {
+		if s.Shard, err = robustness.ParseShard(*shardFlag); err != nil {
+			return nil, "", usagef("-shard %q must be i/n with 0 <= i < n", *shardFlag)
+		}
+	}
+	// The command that re-runs this evaluation: every flag given but the
+	// output and the shard.
+	var command []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "out" && f.Name != "shard" {
+			command = append(command, "-"+f.Name, f.Value.String())
+		}
+	})
 	lm, err := mf.load()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	ctx, stop := interruptContext()
 	defer stop()
 	dls, desc, err := lm.validData(ctx, dataFlags{data: *dataDir, bs: 250, seed: *seed, validPct: 0.2, csvHeader: true})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	b, err := data.First(ctx, dls.Valid, *samples)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	x, y := b.X, b.Y
-	fmt.Fprintf(stdout, "evaluating %s on the first %d validation images of %s: %s suite, %s eps %s\n",
-		lm.Source, len(y), desc, *suite, tm.Norm, *epsFlag)
+	part := ""
+	if s.Shard.Count > 0 {
+		lo, hi := s.Shard.Range(len(y))
+		if hi == lo {
+			return nil, "", usagef("-shard %s of %d images is empty (use fewer shards)", s.Shard, len(y))
+		}
+		part = fmt.Sprintf(" (shard %s: images %d to %d)", s.Shard, lo, hi-1)
+	}
+	fmt.Fprintf(stdout, "evaluating %s on the first %d validation images of %s%s: %s, %s eps %s\n",
+		lm.Source, len(y), desc, part, name, tm.Norm, *epsFlag)
 	s.Log = &prefixWriter{w: stdout, prefix: "  "}
-	r, err := robustness.Evaluate(ctx, lm.Learner.Model, x, y, s)
+	r, err = robustness.Evaluate(ctx, lm.Learner.Model, x, y, s)
 	if err != nil {
-		return interrupted(ctx, err, "")
+		return nil, "", interrupted(ctx, err, "")
 	}
 	r.Classes = lm.Classes
+	r.Manifest.Command = command
 	fmt.Fprintln(stdout)
-	if err := r.WriteTable(stdout); err != nil {
+	return r, *outFlag, nil
+}
+
+// saveRobustness writes r's files to out and names them.
+func saveRobustness(r *robustness.Report, out string, stdout io.Writer) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
-	}
-	if err := r.Save(*out); err != nil {
+	if err := r.Save(out); err != nil {
 		return err
 	}
 	files := []string{"report.md", "report.json", "accuracy.png"}
@@ -149,10 +233,125 @@ The standard suite is thorough and slow (AutoAttack's 100-step APGDs and
 		files = append(files, "examples.png")
 	}
 	for i, f := range files {
-		files[i] = filepath.Join(*out, f)
+		files[i] = filepath.Join(out, f)
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(files, ", "))
 	return nil
+}
+
+// reportPath returns path, or its report.json when path is a folder.
+func reportPath(path string) string {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return filepath.Join(path, "report.json")
+	}
+	return path
+}
+
+// verifyRobustness re-runs the evaluation of the report at path and
+// compares the per-sample outcomes.
+func verifyRobustness(path string, stdout, stderr io.Writer) error {
+	path = reportPath(path)
+	want, err := robustness.ReadReport(path)
+	if err != nil {
+		return err
+	}
+	if want.Manifest == nil || want.Outcomes == nil || len(want.Manifest.Command) == 0 {
+		return fmt.Errorf("%s: no manifest with a command and per-sample outcomes (a report of fastgo robustness holds them)", path)
+	}
+	if want.Manifest.Shard == nil && want.Outcomes.First != 0 {
+		return fmt.Errorf("%s: outcomes from image %d without a shard", path, want.Outcomes.First)
+	}
+	args := slices.Clone(want.Manifest.Command)
+	if sh := want.Manifest.Shard; sh != nil {
+		args = append(args, "-shard", sh.String())
+	}
+	fmt.Fprintf(stdout, "re-running fastgo robustness %s\n", strings.Join(args, " "))
+	got, _, err := robustnessEvaluate(args, io.Discard, stderr)
+	if err != nil {
+		return err
+	}
+	c, err := robustness.CompareReports(want, got)
+	if err != nil {
+		return err
+	}
+	how := "bit for bit (same kernel tier " + got.Manifest.KernelTier + ")"
+	if !c.SameTier {
+		how = fmt.Sprintf("outcomes only (kernel tier %s, then %s)", want.Manifest.KernelTier, got.Manifest.KernelTier)
+	}
+	if c.OK() {
+		fmt.Fprintf(stdout, "verified %s: the %d images' outcomes are the same, %s\n", path, want.Samples, how)
+		return nil
+	}
+	for _, m := range c.Manifest {
+		fmt.Fprintf(stdout, "  differs: %s\n", m)
+	}
+	const show = 20
+	for k, d := range c.Samples {
+		if k == show {
+			fmt.Fprintf(stdout, "  ... and %d more\n", len(c.Samples)-show)
+			break
+		}
+		fmt.Fprintf(stdout, "  image %d: %s\n", d.Sample, d.What)
+	}
+	if len(c.Samples) == 0 {
+		return fmt.Errorf("verify %s: the evaluation differs (%s), the outcomes do not", path, strings.Join(c.Manifest, "; "))
+	}
+	return fmt.Errorf("verify %s: the outcomes of images %s differ, compared %s", path, c.SampleList(), how)
+}
+
+// runRobustnessMerge is "fastgo robustness merge PARTS... -out DIR".
+func runRobustnessMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("robustness merge", stderr)
+	out := fs.String("out", "", "the folder for the merged report.md, report.json and accuracy.png")
+	setUsage(fs, "fastgo robustness merge PARTS... -out DIR", `
+Merges the parts written by fastgo robustness -shard i/n (each a report.json
+or the folder holding it), one per shard, into the report of the whole
+evaluation: the same per-image outcomes and figures as one run on one
+machine. A missing or duplicated shard, or a part of another evaluation
+(other weights, images or suite), is an error naming the part.`)
+	var paths []string
+	rest := args
+	for {
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(rest)
+		fs.SetOutput(stderr)
+		if err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return err
+			}
+			return usagef("%v", err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(paths) == 0 {
+		return usagef("no parts to merge (give the parts' report.json files or folders)")
+	}
+	if *out == "" {
+		return usagef("-out must name a folder")
+	}
+	var parts []robustness.Part
+	for _, p := range paths {
+		p = reportPath(p)
+		r, err := robustness.ReadReport(p)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, robustness.Part{Name: p, Report: r})
+	}
+	r, err := robustness.MergeReports(parts...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merged %d parts: %d images\n\n", len(parts), r.Samples)
+	if err := r.WriteTable(stdout); err != nil {
+		return err
+	}
+	return saveRobustness(r, *out, stdout)
 }
 
 // prefixWriter prefixes every line written to w.
