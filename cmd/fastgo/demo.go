@@ -94,7 +94,8 @@ adversarially trains it (PGD adversarial training), and prints a before/after
 robustness table. It writes into -out the report (report.md, report.json), the
 loss curve (loss.png), robust accuracy against eps (robustness.png), the
 clean/perturbation/adversarial grid (examples.png), each model's own
-robustness report (standard/, adversarial/) and both exported learners, and
+robustness report (standard/ and adversarial/: report.html to open in a
+browser, report.md, report.json) and both exported learners, and
 says where. It prints each stage's time; the whole run takes under 3 minutes
 on 2 cores. Ctrl-C stops it cleanly.`)
 	if err := parseFlags(fs, args); err != nil {
@@ -471,7 +472,7 @@ func (d *demo) write(l *learner.Learner, targeted []robustness.Example, before, 
 	if err := after.Save(d.path("adversarial")); err != nil {
 		return err
 	}
-	files = append(files, "standard/report.md", "adversarial/report.md", "learner-standard.safetensors", "learner-adversarial.safetensors")
+	files = append(files, "standard/report.html", "adversarial/report.html", "standard/report.md", "adversarial/report.md", "learner-standard.safetensors", "learner-adversarial.safetensors")
 	d.summary.Files = files
 	d.summary.Stages = d.t.stages
 	d.summary.TotalSeconds = d.t.total().Seconds()
@@ -519,7 +520,7 @@ func (d *demo) markdown(before, after *robustness.Report) string {
 		}
 	}
 	b.WriteString("\n![robust accuracy against eps](robustness.png)\n\n")
-	b.WriteString("Each model's full report, with the gradient-masking checks and how to read them: [standard/report.md](standard/report.md), [adversarial/report.md](adversarial/report.md).\n\n")
+	b.WriteString("Each model's full report, with the gradient-masking checks and how to read them: [standard/report.md](standard/report.md), [adversarial/report.md](adversarial/report.md); the same with charts and pictures, to open in a browser: [standard/report.html](standard/report.html), [adversarial/report.html](adversarial/report.html).\n\n")
 	b.WriteString("## Time\n\n| stage | seconds |\n|---|---|\n")
 	for _, st := range s.Stages {
 		fmt.Fprintf(&b, "| %s | %.1f |\n", st.Name, st.Seconds)
