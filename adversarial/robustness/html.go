@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"image/color"
 	"image/png"
 	"io"
 	"math"
@@ -165,12 +166,14 @@ img.grid { image-rendering: pixelated; border: 1px solid #ddd; }
 </html>
 `))
 
-// svgSeries is one line of the accuracy chart.
+// svgSeries is one line of the accuracy charts (the HTML page's and
+// PlotAccuracy's).
 type svgSeries struct {
 	name   string
 	eps    []float64
 	acc    []float64
 	color  string
+	c      color.Color
 	dashed bool
 	width  float64
 }
@@ -179,34 +182,37 @@ type svgSeries struct {
 // cascade and the worst case, each at the eps it has figures for.
 func (r *Report) accuracySeries() []svgSeries {
 	var out []svgSeries
-	hex := func(i int) string {
-		c := render.Color(i)
+	hex := func(c color.Color) string {
 		cr, cg, cb, _ := c.RGBA()
 		return fmt.Sprintf("#%02x%02x%02x", cr>>8, cg>>8, cb>>8)
 	}
+	next := func() color.Color { return render.Color(len(out)) }
 	for _, a := range r.Attacks {
 		if a.Skipped != "" || len(a.Results) == 0 {
 			continue
 		}
-		s := svgSeries{name: a.Name, color: hex(len(out)), width: 1.8}
+		s := svgSeries{name: a.Name, c: next(), width: 1.8}
 		for _, res := range a.Results {
 			s.eps, s.acc = append(s.eps, res.Eps), append(s.acc, res.RobustAccuracy)
 		}
 		out = append(out, s)
 	}
 	if len(r.AutoAttack) > 0 {
-		s := svgSeries{name: "AutoAttack cascade", color: hex(len(out)), width: 2.6}
+		s := svgSeries{name: "AutoAttack cascade", c: next(), width: 2.6}
 		for _, c := range r.AutoAttack {
 			s.eps, s.acc = append(s.eps, c.Eps), append(s.acc, c.RobustAccuracy)
 		}
 		out = append(out, s)
 	}
 	if len(r.WorstCase) > 0 {
-		s := svgSeries{name: "worst case", color: "#000000", dashed: true, width: 2.6}
+		s := svgSeries{name: "worst case", c: color.Black, dashed: true, width: 2.6}
 		for _, w := range r.WorstCase {
 			s.eps, s.acc = append(s.eps, w.Eps), append(s.acc, w.RobustAccuracy)
 		}
 		out = append(out, s)
+	}
+	for i := range out {
+		out[i].color = hex(out[i].c)
 	}
 	return out
 }

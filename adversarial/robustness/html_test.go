@@ -221,3 +221,42 @@ func TestHTMLReportInBrowser(t *testing.T) {
 	}
 	t.Logf("%d colours, %d dark pixels, %d red pixels", len(colors), dark, red)
 }
+
+func TestPlotAccuracyStaysInFrame(t *testing.T) {
+	rep := sampleReport(t, 40)
+	squareOnlyAt(rep)
+	path := filepath.Join(t.TempDir(), "accuracy.png")
+	if err := rep.PlotAccuracy(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	n := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if x >= 8 && x < b.Max.X-8 && y >= 8 && y < b.Max.Y-8 {
+				continue
+			}
+			if r, g, bl, _ := img.At(x, y).RGBA(); r < 0xf000 || g < 0xf000 || bl < 0xf000 {
+				n++
+			}
+		}
+	}
+	if n != 0 {
+		t.Errorf("%d drawn pixels in the 8-pixel border: the legend, title or a tick runs off the picture", n)
+	}
+	// The PNG draws the same series as the page: Square-30 at its one eps.
+	for _, s := range rep.accuracySeries() {
+		if s.name == "Square-30" && !slices.Equal(s.eps, []float64{rep.Eps[len(rep.Eps)-1]}) {
+			t.Errorf("Square-30 drawn at %v", s.eps)
+		}
+	}
+}

@@ -134,6 +134,10 @@ type demo struct {
 	quick bool
 	t     *stageTimer
 
+	// stdEpochs and advStart are the epochs and batches of the standard
+	// training: where adversarial training starts in the recorder.
+	stdEpochs, advStart int
+
 	summary demoSummary
 }
 
@@ -200,86 +204,125 @@ func (d *demo) fitCallbacks(extra ...learner.Callback) learner.Option {
 	return learner.Callbacks(append([]learner.Callback{&learner.Checkpoint{Path: d.ckpt()}}, extra...)...)
 }
 
+// run runs the demo's seven stages, each timed, then writes the files.
 func (d *demo) run(ctx context.Context) error {
 	d.t = newStageTimer(d.out)
-	p := d.plan
-	d.summary = demoSummary{Command: "fastgo demo", Quick: d.quick, Seed: d.seed, GOMAXPROCS: runtime.GOMAXPROCS(0), Plan: p}
+	d.summary = demoSummary{Command: "fastgo demo", Quick: d.quick, Seed: d.seed, GOMAXPROCS: runtime.GOMAXPROCS(0), Plan: d.plan}
 	mode := ""
 	if d.quick {
 		mode = " (-quick: a much smaller run)"
 	}
 	fmt.Fprintf(d.out, "fastgo demo%s: writing to %s\n", mode, d.dir)
+	dls, err := d.loadData()
+	if err != nil {
+		return err
+	}
+	l, err := d.trainStandard(ctx, dls)
+	if err != nil {
+		return err
+	}
+	adv := adversarial.NewLearner(l)
+	ex, err := d.targetedStage(ctx, adv, dls)
+	if err != nil {
+		return err
+	}
+	before, err := d.evaluateStage(ctx, adv, fmt.Sprintf("4. Attack the validation set: FGSM, PGD-%d and Square-%d (black-box) on %d images",
+		d.plan.PGDSteps, d.plan.SquareQueries, d.plan.EvalSamples), "evaluate standard model")
+	if err != nil {
+		return err
+	}
+	if err := d.adversarialTraining(ctx, adv); err != nil {
+		return err
+	}
+	after, err := d.evaluateStage(ctx, adv, "6. Attack the adversarially trained model the same way", "evaluate adversarial model")
+	if err != nil {
+		return err
+	}
+	return d.finish(l, ex, before, after)
+}
 
-	// 1. Data.
+// loadData is stage 1: the embedded Fashion-MNIST.
+func (d *demo) loadData() (*vision.DataLoaders, error) {
 	d.t.begin("1. Data: the Fashion-MNIST images embedded in fastgo")
 	dls, err := vision.EmbeddedFashionMNIST(vision.BatchSize(128), vision.Seed(d.seed))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(d.out, "%d training and %d validation images, 1x28x28, %d classes: %s\n",
 		dls.Train.Dataset().Len(), dls.Valid.Dataset().Len(), dls.C(), strings.Join(dls.Vocab, ", "))
 	d.t.done("data")
+	return dls, nil
+}
 
-	// 2. Train.
+// trainStandard is stage 2: a SmallCNN trained with the one-cycle policy,
+// exported.
+func (d *demo) trainStandard(ctx context.Context, dls *vision.DataLoaders) (*learner.Learner, error) {
+	p := d.plan
 	d.t.begin(fmt.Sprintf("2. Train a SmallCNN: fit_one_cycle(%d, lr_max=%g)", p.Epochs, p.LR))
 	l, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), learner.ProgressTo(d.out), vision.InitSeed(d.seed))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p.TrainBatches > 0 || p.ValidBatches > 0 {
 		l.Data = data.TakeData(dls, p.TrainBatches, p.ValidBatches)
 	}
 	if err := l.FitOneCycle(ctx, p.Epochs, learner.LR(p.LR), d.fitCallbacks()); err != nil {
-		return err
+		return nil, err
 	}
 	d.summary.Training = recorderTable(l.Recorder, 0)
-	nStd := len(l.Recorder.Values)
+	d.stdEpochs, d.advStart = len(l.Recorder.Values), len(l.Recorder.Losses)
 	if err := l.Export(d.path("learner-standard.safetensors")); err != nil {
-		return err
+		return nil, err
 	}
 	d.t.done("train")
+	return l, nil
+}
 
-	// 3. One targeted white-box example.
-	adv := adversarial.NewLearner(l)
-	d.t.begin(fmt.Sprintf("3. A targeted white-box attack on one image (PGD-%d, Linf eps %g)", p.TargetSteps, p.Eps))
+// targetedStage is stage 3: one targeted white-box example.
+func (d *demo) targetedStage(ctx context.Context, adv *adversarial.AdversarialLearner, dls *vision.DataLoaders) ([]robustness.Example, error) {
+	d.t.begin(fmt.Sprintf("3. A targeted white-box attack on one image (PGD-%d, Linf eps %g)", d.plan.TargetSteps, d.plan.Eps))
 	ex, err := d.targeted(ctx, adv, dls)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.t.done("targeted attack")
+	return ex, nil
+}
 
-	// 4. Evaluate the standard model.
-	d.t.begin(fmt.Sprintf("4. Attack the validation set: FGSM, PGD-%d and Square-%d (black-box) on %d images", p.PGDSteps, p.SquareQueries, p.EvalSamples))
-	before, err := d.evaluate(ctx, adv)
+// evaluateStage is stages 4 and 6: the robustness table of the model as
+// it is.
+func (d *demo) evaluateStage(ctx context.Context, adv *adversarial.AdversarialLearner, title, stage string) (*robustness.Report, error) {
+	d.t.begin(title)
+	r, err := d.evaluate(ctx, adv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Fprint(d.out, before.Table())
-	d.t.done("evaluate standard model")
+	fmt.Fprint(d.out, r.Table())
+	d.t.done(stage)
+	return r, nil
+}
 
-	// 5. Adversarial training.
+// adversarialTraining is stage 5: PGD adversarial training of the same
+// model, exported.
+func (d *demo) adversarialTraining(ctx context.Context, adv *adversarial.AdversarialLearner) error {
+	p := d.plan
 	d.t.begin(fmt.Sprintf("5. Adversarial training: PGD-AT (PGD-%d, Linf eps %g), fit_one_cycle(%d, lr_max=%g)", p.AdvSteps, p.Eps, p.AdvEpochs, p.AdvLR))
 	trainer := adversarial.NewTrainer(adversarial.Attack(attacks.PGD{Steps: p.AdvSteps, RandomStart: true, LastIterate: true}),
 		adversarial.Threat(d.threat()), adversarial.Seed(d.seed))
 	if err := adv.FitOneCycle(ctx, p.AdvEpochs, learner.LR(p.AdvLR), d.fitCallbacks(trainer)); err != nil {
 		return err
 	}
-	d.summary.AdvTraining = recorderTable(l.Recorder, nStd)
+	l := adv.Learner
+	d.summary.AdvTraining = recorderTable(l.Recorder, d.stdEpochs)
 	if err := l.Export(d.path("learner-adversarial.safetensors")); err != nil {
 		return err
 	}
 	d.t.done("adversarial training")
+	return nil
+}
 
-	// 6. Evaluate the adversarially trained model.
-	d.t.begin("6. Attack the adversarially trained model the same way")
-	after, err := d.evaluate(ctx, adv)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(d.out, after.Table())
-	d.t.done("evaluate adversarial model")
-
-	// 7. The before/after table and the files.
+// finish is stage 7: the before/after table, the files and where they are.
+func (d *demo) finish(l *learner.Learner, ex []robustness.Example, before, after *robustness.Report) error {
 	d.t.begin("7. Before and after")
 	fmt.Fprint(d.out, beforeAfterTable(before, after))
 	d.summary.Standard, d.summary.Adversarial = before, after
@@ -451,15 +494,13 @@ func beforeAfterRows(before, after *robustness.Report) [][]string {
 // write writes the demo's files.
 func (d *demo) write(l *learner.Learner, targeted []robustness.Example, before, after *robustness.Report) error {
 	files := []string{"report.md", "report.json", "loss.png", "robustness.png", "examples.png"}
-	if err := l.Recorder.PlotLoss(d.path("loss.png"), learner.SkipStart(0)); err != nil {
+	if err := l.Recorder.PlotLoss(d.path("loss.png"), learner.SkipStart(0), learner.MarkBatch(d.advStart, "adversarial training starts")); err != nil {
 		return err
 	}
 	if err := plotRobustness(d.path("robustness.png"), before, after); err != nil {
 		return err
 	}
-	exs := slices.Clone(targeted)
-	exs = append(exs, before.Examples...)
-	img, err := robustness.ExampleGrid(exs, before.Classes)
+	img, err := robustness.ExampleGrid(distinctExamples(targeted, before.Examples), before.Classes)
 	if err != nil {
 		return err
 	}
@@ -480,6 +521,21 @@ func (d *demo) write(l *learner.Learner, targeted []robustness.Example, before, 
 		return err
 	}
 	return writeFileAtomic(d.path("report.md"), []byte(d.markdown(before, after)))
+}
+
+// distinctExamples returns the examples of the lists in order, each clean
+// image once: the targeted example is a validation image the evaluation
+// may have fooled too.
+func distinctExamples(lists ...[]robustness.Example) []robustness.Example {
+	var out []robustness.Example
+	for _, l := range lists {
+		for _, e := range l {
+			if !slices.ContainsFunc(out, func(o robustness.Example) bool { return slices.Equal(o.Clean.Data(), e.Clean.Data()) }) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 func (d *demo) writeJSON() error {
