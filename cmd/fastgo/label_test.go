@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fastgo-ml/fastgo/adversarial/attacks"
 )
 
 // resultLine decodes the RESULT line of a command's output.
@@ -104,4 +106,13 @@ func TestAttackLabel(t *testing.T) {
 			t.Errorf("output:\n%s", stdout)
 		}
 	})
+}
+
+func TestEpsOutsidePixelRange(t *testing.T) {
+	checkOneLine(t, []string{"attack", "-model", "m", "-image", "x.png", "-eps", "8"}, 2, false, "-eps 8 is outside [0,1]", "[0,1] pixel units", "8/255 is 0.0314")
+	checkOneLine(t, []string{"attack", "-model", "m", "-image", "x.png", "-eps", "-0.1"}, 2, false, "[0,1] pixel units")
+	// An L2 radius may exceed 1: refused only for Linf.
+	if err := checkEps("-eps", 2, attacks.L2); err != nil {
+		t.Errorf("L2 eps 2 refused: %v", err)
+	}
 }

@@ -233,7 +233,7 @@ Examples:
 		cbs = append(cbs, &callbacks.CSVLogger{Path: *csvLog, Append: *resume && start > 0})
 	}
 	fo := []learner.Option{learner.Callbacks(cbs...), learner.StartEpoch(start), learner.ProgressTo(stdout), learner.LR(rate)}
-	fmt.Fprintf(stdout, "training: %s, %d epochs, lr %.3g\n", m, *epochs, rate)
+	fmt.Fprintf(stdout, "training: %s, %d %s, lr %.3g\n", m, *epochs, plural(*epochs, "epoch", "epochs"), rate)
 	switch m {
 	case "one-cycle":
 		err = l.FitOneCycle(ctx, *epochs, fo...)
