@@ -101,6 +101,7 @@ type settings struct {
 	skipStart *int
 	trainOnly bool
 	normalize bool
+	marks     []plotMark
 
 	// Options of the functions that build Learners.
 	build map[any]any
@@ -304,6 +305,19 @@ func SkipStart(n int) Option { return opt("SkipStart", inPlot, func(s *settings)
 // TrainOnly makes PlotLoss draw the training loss alone (fastai's
 // with_valid=False).
 func TrainOnly() Option { return opt("TrainOnly", inPlot, func(s *settings) { s.trainOnly = true }) }
+
+// MarkBatch makes PlotLoss draw a dashed vertical line at batch, named
+// label in the legend: where a second fit began, adversarial training for
+// instance. It may be given more than once.
+func MarkBatch(batch int, label string) Option {
+	return opt("MarkBatch", inPlot, func(s *settings) { s.marks = append(s.marks, plotMark{batch, label}) })
+}
+
+// plotMark is one MarkBatch.
+type plotMark struct {
+	batch int
+	label string
+}
 
 // Normalized makes PlotConfusionMatrix show each row as fractions of the
 // row's items (fastai's normalize=True).

@@ -29,7 +29,7 @@ func finiteXYs(xs []float64, ys []float64) plotter.XYs {
 // PlotLoss writes a PNG of the smoothed training loss against the batch
 // number, from batch 5 on (SkipStart), and the validation loss of each
 // epoch at the batch that ended it (unless TrainOnly), as fastai's
-// plot_loss.
+// plot_loss; MarkBatch marks a batch (the start of a second fit).
 func (r *Recorder) PlotLoss(path string, opts ...Option) error {
 	o := resolve("PlotLoss", inPlot, opts)
 	skipStart, withValid := 5, !o.trainOnly
@@ -58,6 +58,7 @@ func (r *Recorder) PlotLoss(path string, opts ...Option) error {
 	line.Color = render.Color(0)
 	p.Add(line)
 	p.Legend.Add("train", line)
+	legendRows := 1 + len(o.marks)
 	if withValid {
 		var vx, vy []float64
 		for e, it := range r.EpochIters {
@@ -73,10 +74,46 @@ func (r *Recorder) PlotLoss(path string, opts ...Option) error {
 			vl.Color, sc.Color = render.Color(1), render.Color(1)
 			p.Add(vl, sc)
 			p.Legend.Add("valid", vl, sc)
+			legendRows++
 		}
 	}
+	if err := addMarks(p, o.marks, train); err != nil {
+		return err
+	}
+	// Room above the curves for the legend, in the upper right corner.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, q := range train {
+		lo, hi = math.Min(lo, q.Y), math.Max(hi, q.Y)
+	}
+	p.Y.Min = math.Min(p.Y.Min, lo)
+	p.Y.Max = math.Max(p.Y.Max, hi) + (math.Max(p.Y.Max, hi)-math.Min(p.Y.Min, lo))*0.09*float64(legendRows)
 	p.Legend.Top = true
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Millimeter*2, -vg.Millimeter*2
 	return render.SavePlot(path, p, 6*vg.Inch, 4*vg.Inch)
+}
+
+// addMarks draws each MarkBatch as a dashed vertical line across the
+// range of the training loss pts, named in the legend.
+func addMarks(p *plot.Plot, marks []plotMark, pts plotter.XYs) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, q := range pts {
+		lo, hi = math.Min(lo, q.Y), math.Max(hi, q.Y)
+	}
+	for i, m := range marks {
+		l, err := plotter.NewLine(plotter.XYs{{X: float64(m.batch), Y: lo}, {X: float64(m.batch), Y: hi}})
+		if err != nil {
+			return err
+		}
+		l.Color = render.Color(3 + i)
+		l.Width = vg.Points(1.5)
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (batch %d)", m.label, m.batch), l)
+	}
+	return nil
 }
 
 // PlotSched writes a PNG of the learning rate and, when recorded, the

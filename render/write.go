@@ -7,6 +7,9 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math"
+	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
@@ -32,17 +35,49 @@ func WritePNG(path string, img image.Image) error {
 	return nil
 }
 
-// SavePlot writes p as a w x h PNG to path, atomically.
+// margin is the white border SavePlot and SavePlots leave around a plot, so
+// that the title, the last tick label and a legend at an edge are not cut
+// by the picture's edge.
+const margin = 4 * vg.Millimeter
+
+// SavePlot writes p as a w x h PNG to path, atomically, with a small white
+// margin around it.
 func SavePlot(path string, p *plot.Plot, w, h vg.Length) error {
-	wt, err := p.WriterTo(w, h, "png")
-	if err != nil {
-		return fmt.Errorf("render: plotting %s: %w", path, err)
-	}
-	err = atomicfile.Write(path, func(out io.Writer) error { _, err := wt.WriteTo(out); return err })
+	img := vgimg.New(w, h)
+	dc := draw.New(img)
+	p.Draw(draw.Crop(dc, margin, -margin, margin, -margin))
+	err := atomicfile.Write(path, func(out io.Writer) error {
+		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(out)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("render: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// TicksAt returns tick marks at values (the eps a report evaluated, say),
+// each labelled with its shortest form, leaving out the labels that would
+// crowd the previous one (closer than a twentieth of the range).
+func TicksAt(values ...float64) plot.ConstantTicks {
+	v := slices.Clone(values)
+	slices.Sort(v)
+	v = slices.Compact(v)
+	var out plot.ConstantTicks
+	if len(v) == 0 {
+		return out
+	}
+	gap := (v[len(v)-1] - v[0]) / 20
+	last := math.Inf(-1)
+	for _, x := range v {
+		t := plot.Tick{Value: x}
+		if x-last >= gap {
+			t.Label = strconv.FormatFloat(x, 'g', 3, 64)
+			last = x
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // SavePlots writes plots side by side, in one row, as a w x h PNG to path,
@@ -53,8 +88,8 @@ func SavePlots(path string, plots []*plot.Plot, w, h vg.Length) error {
 	}
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
-	t := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 4, PadTop: vg.Millimeter * 2,
-		PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
+	t := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 4, PadTop: margin,
+		PadBottom: margin, PadLeft: margin, PadRight: margin}
 	canvases := plot.Align([][]*plot.Plot{plots}, t, dc)
 	for i, p := range plots {
 		p.Draw(canvases[0][i])

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
 
@@ -327,22 +326,16 @@ func (r *Report) rows() (header []string, rows [][]string) {
 	return header, rows
 }
 
-// WriteTable writes the report as an aligned text table (for a terminal):
+// WriteTable writes the report as a text table (for a terminal), its
+// columns aligned (numbers to the right):
 // the clean accuracy, a row per attack and eps, the cascade's stages and
 // the worst case, then the checks, each "ok" or "FLAGGED".
 func (r *Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "Robustness (%s, box [%g, %g]) on %d samples: clean accuracy %.4f (%d correct), %.1fs\n\n",
 		r.Norm, r.Lo, r.Hi, r.Samples, r.CleanAccuracy, r.Correct, r.Seconds)
-	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	header, rows := r.rows()
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, row := range rows {
-		fmt.Fprintln(tw, strings.TrimRight(strings.Join(row, "\t"), "\t"))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	bw.WriteString(alignedTable(header, rows))
 	if len(r.Checks) > 0 {
 		fmt.Fprintln(bw, "\nGradient-masking checks:")
 		for _, c := range r.Checks {
@@ -399,18 +392,7 @@ func (r *Report) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	header, rows := r.rows()
-	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
-	for range header {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
-	for _, row := range rows {
-		for k := range row {
-			row[k] = strings.ReplaceAll(row[k], "|", "\\|")
-		}
-		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
-	}
+	b.WriteString(markdownTable(r.rows()))
 	if len(r.Checks) > 0 {
 		b.WriteString("\n## Gradient-masking checks\n\n")
 		for _, c := range r.Checks {
@@ -563,8 +545,9 @@ func writeAtomically(path string, write func(w io.Writer) error) error {
 }
 
 // Save writes the report's files into dir (created if needed), each
-// atomically: report.json, report.md, accuracy.png (robust accuracy
-// against eps) and, when the report holds examples, examples.png.
+// atomically: report.json, report.md, report.html (WriteHTML),
+// accuracy.png (robust accuracy against eps) and, when the report holds
+// examples, examples.png.
 func (r *Report) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("robustness: Save: %w", err)
@@ -573,6 +556,9 @@ func (r *Report) Save(dir string) error {
 		return err
 	}
 	if err := r.WriteMarkdown(filepath.Join(dir, "report.md")); err != nil {
+		return err
+	}
+	if err := r.WriteHTML(filepath.Join(dir, "report.html")); err != nil {
 		return err
 	}
 	if err := r.PlotAccuracy(filepath.Join(dir, "accuracy.png")); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -16,76 +17,55 @@ import (
 )
 
 // PlotAccuracy writes a PNG of the robust accuracy against eps: a line per
-// attack that ran, the AutoAttack cascade, and the worst case (black,
-// dashed), each starting from the clean accuracy at eps 0.
+// attack that ran, drawn only at the eps it ran at, the AutoAttack cascade,
+// and the worst case (black, dashed); the clean accuracy is a dotted grey
+// line, the ticks sit at the evaluated eps and the legend in the lower
+// left corner, where accuracies falling with eps leave room.
 func (r *Report) PlotAccuracy(path string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Robust accuracy (%s, %d samples)", r.Norm, r.Samples)
-	p.X.Label.Text = "eps"
+	p.X.Label.Text = fmt.Sprintf("eps (pixels in [%g, %g])", r.Lo, r.Hi)
 	p.Y.Label.Text = "accuracy"
 	p.Y.Min, p.Y.Max = 0, 1
 	p.Add(plotter.NewGrid())
-	lines := 0
-	add := func(name string, eps, acc []float64, c color.Color, dashed, thick bool) error {
-		pts := plotter.XYs{{X: 0, Y: r.CleanAccuracy}}
-		for k := range eps {
-			if eps[k] == 0 {
-				pts[0].Y = acc[k]
-				continue
-			}
-			pts = append(pts, plotter.XY{X: eps[k], Y: acc[k]})
+	series := r.accuracySeries()
+	if len(series) == 0 {
+		return fmt.Errorf("robustness: PlotAccuracy %s: no attack results to plot", path)
+	}
+	var evaluated []float64
+	for _, sr := range series {
+		var pts plotter.XYs
+		for k := range sr.eps {
+			pts = append(pts, plotter.XY{X: sr.eps[k], Y: sr.acc[k]})
 		}
+		evaluated = append(evaluated, sr.eps...)
 		l, s, err := plotter.NewLinePoints(pts)
 		if err != nil {
 			return err
 		}
-		l.Color, s.Color = c, c
-		if thick {
+		l.Color, s.Color = sr.c, sr.c
+		if sr.width > 2 {
 			l.Width = vg.Points(2)
 		}
-		if dashed {
+		if sr.dashed {
 			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		}
 		p.Add(l, s)
-		p.Legend.Add(name, l, s)
-		lines++
-		return nil
+		p.Legend.Add(sr.name, l, s)
 	}
-	for _, a := range r.Attacks {
-		if a.Skipped != "" || len(a.Results) == 0 {
-			continue
-		}
-		var eps, acc []float64
-		for _, res := range a.Results {
-			eps, acc = append(eps, res.Eps), append(acc, res.RobustAccuracy)
-		}
-		if err := add(a.Name, eps, acc, render.Color(lines), false, false); err != nil {
-			return err
-		}
+	xmax := slices.Max(evaluated) * 1.05
+	clean, err := plotter.NewLine(plotter.XYs{{X: 0, Y: r.CleanAccuracy}, {X: xmax, Y: r.CleanAccuracy}})
+	if err != nil {
+		return err
 	}
-	if len(r.AutoAttack) > 0 {
-		var eps, acc []float64
-		for _, c := range r.AutoAttack {
-			eps, acc = append(eps, c.Eps), append(acc, c.RobustAccuracy)
-		}
-		if err := add("AutoAttack cascade", eps, acc, render.Color(lines), false, true); err != nil {
-			return err
-		}
-	}
-	if len(r.WorstCase) > 0 {
-		var eps, acc []float64
-		for _, w := range r.WorstCase {
-			eps, acc = append(eps, w.Eps), append(acc, w.RobustAccuracy)
-		}
-		if err := add("worst case", eps, acc, color.Black, true, true); err != nil {
-			return err
-		}
-	}
-	if lines == 0 {
-		return fmt.Errorf("robustness: PlotAccuracy %s: no attack results to plot", path)
-	}
-	p.Legend.Top = true
-	p.X.Min = 0
+	clean.Color = color.Gray{Y: 128}
+	clean.Dashes = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
+	p.Add(clean)
+	p.Legend.Add(fmt.Sprintf("clean (%.3f)", r.CleanAccuracy), clean)
+	p.X.Min, p.X.Max = 0, xmax
+	p.X.Tick.Marker = render.TicksAt(append([]float64{0}, evaluated...)...)
+	p.Legend.Top, p.Legend.Left = false, true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Millimeter*3, vg.Millimeter*3
 	return render.SavePlot(path, p, 6*vg.Inch, 4*vg.Inch)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -23,146 +24,208 @@ func init() {
 	})
 }
 
+// attackRun is one run of attack: its flags, then what it computed.
+type attackRun struct {
+	mf                modelFlags
+	af                attackFlags
+	image, target     string
+	label, out        string
+	lm                *loadedModel
+	x, adv            *tensor.Tensor
+	trueLabel         int // -1: unknown
+	targetIdx         int // -1: untargeted
+	clean, advPred    learner.Prediction
+	name, goal        string
+	res               *attacks.Result
+	tm                attacks.ThreatModel
+	misclassified     bool
+	advPath, sidePath string
+	white             attacks.Attack
+	black             attacks.BlackBoxAttack
+}
+
 func runAttack(args []string, stdout, stderr io.Writer) error {
+	a := &attackRun{targetIdx: -1}
+	if err := a.parse(args, stderr); err != nil {
+		return err
+	}
+	if err := a.setup(); err != nil {
+		return err
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	if err := a.attack(ctx); err != nil {
+		return interrupted(ctx, err, "")
+	}
+	if err := a.pictures(); err != nil {
+		return err
+	}
+	a.print(stdout)
+	return nil
+}
+
+// parse reads and checks attack's flags.
+func (a *attackRun) parse(args []string, stderr io.Writer) error {
 	fs := newFlagSet("attack", stderr)
-	var mf modelFlags
-	mf.register(fs)
-	var af attackFlags
-	af.register(fs, "pgd", 40)
-	image := fs.String("image", "", "the image file to attack (PNG, JPEG, GIF, BMP, TIFF, WebP), or embedded:N for image N of the embedded Fashion-MNIST validation set")
-	target := fs.String("target", "", "the class to push the image to, by index or name (a targeted attack); empty: untargeted, away from -label")
-	label := fs.String("label", "", "the image's true class, by index or name (default: the model's prediction on it)")
-	out := fs.String("out", ".", "the folder for adversarial.png (the adversarial image at the model's input size) and side_by_side.png")
-	setUsage(fs, "fastgo attack (-model FILE | -weights FILE -arch ARCH) -image FILE [-target K] [-attack NAME] [-eps E]", `
+	a.mf.register(fs)
+	a.af.register(fs, "pgd", 40)
+	fs.StringVar(&a.image, "image", "", "the image file to attack (PNG, JPEG, GIF, BMP, TIFF, WebP), or embedded:N for image N of the embedded Fashion-MNIST validation set")
+	fs.StringVar(&a.target, "target", "", "the class to push the image to, by index or name (a targeted attack); empty: untargeted, away from the true label")
+	fs.StringVar(&a.label, "label", "", "the image's true class, by index or name (embedded:N images have theirs); an untargeted attack on an image file needs it")
+	fs.StringVar(&a.out, "out", ".", "the folder for adversarial.png (the adversarial image at the model's input size) and side_by_side.png")
+	setUsage(fs, "fastgo attack (-model FILE | -weights FILE -arch ARCH) -image FILE [-label K] [-target K] [-attack NAME] [-eps E]", `
 Attacks one image: decodes it as the model's data was (channels, recorded item
 transforms, then resized to the model's input), runs the attack within the
 threat model (-norm, -eps in [0,1] pixels) and writes the adversarial image
 and a side-by-side PNG (original, perturbation, adversarial, with the
 predictions). It prints the model's predictions on both and whether the attack
-reached its goal; an attack that fails is reported, not an error.
+reached its goal; an attack that fails is reported, not an error. An
+untargeted attack moves the image away from its true class (-label, or an
+embedded image's own); if the model already gets the image wrong, it says so.
 
 The attacks:
 `+attackList()+`
 Examples:
-  fastgo attack -model export.safetensors -image shoe.png -target 3
+  fastgo attack -model export.safetensors -image shoe.png -label Sneaker
   fastgo attack -model export.safetensors -image embedded:0 -target Bag -eps 0.05
   fastgo attack -weights w2.safetensors -arch smallcnn -image embedded:7 -attack fgsm`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := mf.check(); err != nil {
+	if err := a.mf.check(); err != nil {
 		return err
 	}
-	if *image == "" {
+	if a.image == "" {
 		return usagef("-image FILE is required")
 	}
-	tm, err := af.threat()
-	if err != nil {
+	var err error
+	if a.tm, err = a.af.threat(); err != nil {
 		return err
 	}
-	white, black, err := af.build()
-	if err != nil {
-		return err
-	}
-	lm, err := mf.load()
-	if err != nil {
-		return err
-	}
-	x, trueLabel, err := attackImage(lm, *image)
-	if err != nil {
-		return err
-	}
-	if *label != "" {
-		if trueLabel, err = classIndex(*label, lm.Classes); err != nil {
-			return err
-		}
-	}
-	targetIdx := -1
-	if *target != "" {
-		if targetIdx, err = classIndex(*target, lm.Classes); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
-	}
+	a.white, a.black, err = a.af.build()
+	return err
+}
 
-	clean, err := lm.Learner.Predict(x)
+// setup loads the model and the image, its true label and the target.
+func (a *attackRun) setup() error {
+	lm, err := a.mf.load()
 	if err != nil {
-		return fmt.Errorf("%s: %w", *image, err)
+		return err
 	}
-	if trueLabel < 0 {
-		trueLabel = clean.Index
+	a.lm = lm
+	if a.x, a.trueLabel, err = imageWithLabel(lm, a.image, a.label); err != nil {
+		return err
 	}
-	var crit attacks.Criterion = attacks.Untargeted{trueLabel}
-	goal := fmt.Sprintf("untargeted: away from %s", lm.Classes[trueLabel])
-	if targetIdx >= 0 {
-		crit = attacks.Targeted{targetIdx}
-		goal = fmt.Sprintf("targeted: to %s", lm.Classes[targetIdx])
+	if a.target != "" {
+		if a.targetIdx, err = classIndex(a.target, lm.Classes); err != nil {
+			return fmt.Errorf("-target: %w", err)
+		}
 	}
-	ctx, stop := interruptContext()
-	defer stop()
-	xb := x.Reshape(append([]int{1}, x.Shape()...)...)
-	var res *attacks.Result
-	name := ""
-	if white != nil {
-		name = white.Name()
-		res, err = attacks.Run(ctx, white, lm.Learner.Model, xb, crit, tm)
+	if a.targetIdx < 0 && a.trueLabel < 0 {
+		return usagef("an untargeted attack moves %s away from its true class: give it with -label (a class index or name), or give -target", a.image)
+	}
+	if err := os.MkdirAll(a.out, 0o755); err != nil {
+		return err
+	}
+	if a.clean, err = lm.Learner.Predict(a.x); err != nil {
+		return fmt.Errorf("%s: %w", a.image, err)
+	}
+	a.misclassified = a.trueLabel >= 0 && a.clean.Index != a.trueLabel
+	return nil
+}
+
+// attack runs the attack and predicts the adversarial image.
+func (a *attackRun) attack(ctx context.Context) error {
+	var crit attacks.Criterion
+	if a.targetIdx >= 0 {
+		crit = attacks.Targeted{a.targetIdx}
+		a.goal = fmt.Sprintf("targeted: to %s", a.lm.Classes[a.targetIdx])
 	} else {
-		name = black.Name()
-		res, err = attacks.RunBlackBox(ctx, black, af.oracle(lm.Learner.Model), xb, crit, tm)
+		crit = attacks.Untargeted{a.trueLabel}
+		a.goal = fmt.Sprintf("untargeted: away from %s", a.lm.Classes[a.trueLabel])
 	}
-	if err != nil {
-		return interrupted(ctx, err, "")
+	xb := a.x.Reshape(append([]int{1}, a.x.Shape()...)...)
+	var err error
+	if a.white != nil {
+		a.name = a.white.Name()
+		a.res, err = attacks.Run(ctx, a.white, a.lm.Learner.Model, xb, crit, a.tm)
+	} else {
+		a.name = a.black.Name()
+		a.res, err = attacks.RunBlackBox(ctx, a.black, a.af.oracle(a.lm.Learner.Model), xb, crit, a.tm)
 	}
-	adv := res.Adv.Reshape(x.Shape()...)
-	advPred, err := lm.Learner.Predict(adv)
 	if err != nil {
 		return err
 	}
+	a.adv = a.res.Adv.Reshape(a.x.Shape()...)
+	a.advPred, err = a.lm.Learner.Predict(a.adv)
+	return err
+}
 
-	advPath := filepath.Join(*out, "adversarial.png")
-	advImg, err := render.Image(adv)
+// pictures writes adversarial.png and side_by_side.png.
+func (a *attackRun) pictures() error {
+	a.advPath = filepath.Join(a.out, "adversarial.png")
+	advImg, err := render.Image(a.adv)
 	if err != nil {
 		return err
 	}
-	if err := render.WritePNG(advPath, advImg); err != nil {
+	if err := render.WritePNG(a.advPath, advImg); err != nil {
 		return err
 	}
-	pert, scale, _ := render.Perturbation(x, adv)
-	sidePath := filepath.Join(*out, "side_by_side.png")
+	pert, scale, _ := render.Perturbation(a.x, a.adv)
+	first := []string{"original", predCaption(a.clean)}
+	if a.trueLabel >= 0 {
+		first[0] = "original: " + a.lm.Classes[a.trueLabel]
+	}
+	a.sidePath = filepath.Join(a.out, "side_by_side.png")
 	side, err := render.Grid([][]render.Cell{{
-		{Image: x, Caption: []string{"original", predCaption(clean)}},
-		{Image: pert, Caption: []string{"perturbation", fmt.Sprintf("x%.3g, %s %.3g", scale, tm.Norm, res.Norms[0])}},
-		{Image: adv, Caption: []string{"adversarial", predCaption(advPred)}},
-	}}, render.Title(fmt.Sprintf("%s, %s, %s", name, tm, goal)), render.MinCellWidth(150))
+		{Image: a.x, Caption: first},
+		{Image: pert, Caption: []string{"perturbation", fmt.Sprintf("x%.3g, %s %.3g", scale, a.tm.Norm, a.res.Norms[0])}},
+		{Image: a.adv, Caption: []string{"adversarial", predCaption(a.advPred)}},
+	}}, render.Title(fmt.Sprintf("%s, %s, %s", a.name, a.tm, a.goal)), render.MinCellWidth(150))
 	if err != nil {
 		return err
 	}
-	if err := render.WritePNG(sidePath, side); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "attack:      %s within %s, %s\n", name, tm, goal)
-	fmt.Fprintf(stdout, "clean:       %s (p=%.3f)\n", clean.Class, clean.Probs[clean.Index])
-	fmt.Fprintf(stdout, "adversarial: %s (p=%.3f)", advPred.Class, advPred.Probs[advPred.Index])
-	if targetIdx >= 0 {
-		fmt.Fprintf(stdout, ", p(%s)=%.3f", lm.Classes[targetIdx], advPred.Probs[targetIdx])
-	}
-	fmt.Fprintln(stdout)
-	dist := attacks.ThreatModel{Norm: attacks.L2}.Norms(xb, res.Adv)[0]
-	linf := attacks.ThreatModel{Norm: attacks.Linf}.Norms(xb, res.Adv)[0]
-	fmt.Fprintf(stdout, "perturbation: Linf %.4f, L2 %.4f", linf, dist)
-	if res.Queries != nil {
-		fmt.Fprintf(stdout, ", %d queries", res.Queries[0])
-	}
-	fmt.Fprintln(stdout)
-	if res.Success[0] {
-		fmt.Fprintln(stdout, "result:      the attack succeeded")
+	return render.WritePNG(a.sidePath, side)
+}
+
+// print prints the predictions, the perturbation and the outcome.
+func (a *attackRun) print(stdout io.Writer) {
+	fmt.Fprintf(stdout, "attack:      %s within %s, %s\n", a.name, a.tm, a.goal)
+	if a.trueLabel >= 0 {
+		fmt.Fprintf(stdout, "true label:  %s\n", a.lm.Classes[a.trueLabel])
 	} else {
+		fmt.Fprintf(stdout, "true label:  unknown (give -label N)\n")
+	}
+	fmt.Fprintf(stdout, "clean:       %s (p=%.3f)\n", a.clean.Class, a.clean.Probs[a.clean.Index])
+	fmt.Fprintf(stdout, "adversarial: %s (p=%.3f)", a.advPred.Class, a.advPred.Probs[a.advPred.Index])
+	if a.targetIdx >= 0 {
+		fmt.Fprintf(stdout, ", p(%s)=%.3f", a.lm.Classes[a.targetIdx], a.advPred.Probs[a.targetIdx])
+	}
+	fmt.Fprintln(stdout)
+	xb := a.x.Reshape(append([]int{1}, a.x.Shape()...)...)
+	dist := attacks.ThreatModel{Norm: attacks.L2}.Norms(xb, a.res.Adv)[0]
+	linf := attacks.ThreatModel{Norm: attacks.Linf}.Norms(xb, a.res.Adv)[0]
+	fmt.Fprintf(stdout, "perturbation: Linf %.4f, L2 %.4f", linf, dist)
+	if a.res.Queries != nil {
+		fmt.Fprintf(stdout, ", %d queries", a.res.Queries[0])
+	}
+	fmt.Fprintln(stdout)
+	switch {
+	case a.misclassified && a.targetIdx < 0:
+		fmt.Fprintf(stdout, "result:      the model already misclassifies this image (true label %s, predicted %s): the untargeted attack had nothing to do\n",
+			a.lm.Classes[a.trueLabel], a.clean.Class)
+	case a.res.Success[0]:
+		if a.misclassified {
+			fmt.Fprintf(stdout, "note:        the model already misclassified this image (true label %s, predicted %s)\n", a.lm.Classes[a.trueLabel], a.clean.Class)
+		}
+		fmt.Fprintln(stdout, "result:      the attack succeeded")
+	default:
+		if a.misclassified {
+			fmt.Fprintf(stdout, "note:        the model already misclassified this image (true label %s, predicted %s)\n", a.lm.Classes[a.trueLabel], a.clean.Class)
+		}
 		fmt.Fprintln(stdout, "result:      the attack failed within this budget (try a larger -eps or more -steps)")
 	}
-	fmt.Fprintf(stdout, "wrote %s and %s\n", advPath, sidePath)
-	return nil
+	fmt.Fprintf(stdout, "wrote %s and %s\n", a.advPath, a.sidePath)
 }
 
 // predCaption is "Class p=0.93".

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -124,6 +125,9 @@ func (f *attackFlags) threat() (attacks.ThreatModel, error) {
 	default:
 		return attacks.ThreatModel{}, usagef("unknown -norm %q (have linf, l2, l1)", f.norm)
 	}
+	if err := checkEps("-eps", f.eps, n); err != nil {
+		return attacks.ThreatModel{}, err
+	}
 	tm := attacks.ThreatModel{Norm: n, Eps: f.eps}
 	if err := tm.Validate(); err != nil {
 		return tm, usagef("-eps %v -norm %s: %v", f.eps, f.norm, err)
@@ -156,4 +160,20 @@ func (f *attackFlags) build() (attacks.Attack, attacks.BlackBoxAttack, error) {
 	}
 	w, b := m.make(f)
 	return w, b, nil
+}
+
+// checkEps refuses an eps outside the pixel range: pixels are in [0,1], so
+// a Linf budget above 1 (255/255) means nothing, and none is negative.
+func checkEps(flag string, eps float64, n attacks.Norm) error {
+	hint := ""
+	if eps > 1 && eps <= 255 {
+		hint = fmt.Sprintf(" (%g/255 is %.4f)", eps, eps/255)
+	}
+	switch {
+	case !(eps >= 0) || math.IsInf(eps, 0):
+		return usagef("%s %v: eps is in [0,1] pixel units (0.03 is about 8/255)", flag, eps)
+	case n == attacks.Linf && eps > 1:
+		return usagef("%s %v is outside [0,1]: eps is in [0,1] pixel units%s", flag, eps, hint)
+	}
+	return nil
 }

@@ -64,9 +64,8 @@ type demoPlan struct {
 	Examples int `json:"examples"`
 }
 
-// fullPlan and quickPlan are the demo's two sizes. The timings of the full
-// plan on this project's 2-core machine are in the final report of issue 7
-// and printed by every run.
+// fullPlan and quickPlan are the demo's two sizes. Every run prints its
+// stage times.
 var (
 	fullPlan = demoPlan{
 		Epochs: 2, LR: 5e-3, Eps: 0.1, EpsList: []float64{0.05, 0.1, 0.15},
@@ -94,7 +93,8 @@ adversarially trains it (PGD adversarial training), and prints a before/after
 robustness table. It writes into -out the report (report.md, report.json), the
 loss curve (loss.png), robust accuracy against eps (robustness.png), the
 clean/perturbation/adversarial grid (examples.png), each model's own
-robustness report (standard/, adversarial/) and both exported learners, and
+robustness report (standard/ and adversarial/: report.html to open in a
+browser, report.md, report.json) and both exported learners, and
 says where. It prints each stage's time; the whole run takes under 3 minutes
 on 2 cores. Ctrl-C stops it cleanly.`)
 	if err := parseFlags(fs, args); err != nil {
@@ -132,6 +132,10 @@ type demo struct {
 	out   io.Writer
 	quick bool
 	t     *stageTimer
+
+	// stdEpochs and advStart are the epochs and batches of the standard
+	// training: where adversarial training starts in the recorder.
+	stdEpochs, advStart int
 
 	summary demoSummary
 }
@@ -199,86 +203,125 @@ func (d *demo) fitCallbacks(extra ...learner.Callback) learner.Option {
 	return learner.Callbacks(append([]learner.Callback{&learner.Checkpoint{Path: d.ckpt()}}, extra...)...)
 }
 
+// run runs the demo's seven stages, each timed, then writes the files.
 func (d *demo) run(ctx context.Context) error {
 	d.t = newStageTimer(d.out)
-	p := d.plan
-	d.summary = demoSummary{Command: "fastgo demo", Quick: d.quick, Seed: d.seed, GOMAXPROCS: runtime.GOMAXPROCS(0), Plan: p}
+	d.summary = demoSummary{Command: "fastgo demo", Quick: d.quick, Seed: d.seed, GOMAXPROCS: runtime.GOMAXPROCS(0), Plan: d.plan}
 	mode := ""
 	if d.quick {
 		mode = " (-quick: a much smaller run)"
 	}
 	fmt.Fprintf(d.out, "fastgo demo%s: writing to %s\n", mode, d.dir)
+	dls, err := d.loadData()
+	if err != nil {
+		return err
+	}
+	l, err := d.trainStandard(ctx, dls)
+	if err != nil {
+		return err
+	}
+	adv := adversarial.NewLearner(l)
+	ex, err := d.targetedStage(ctx, adv, dls)
+	if err != nil {
+		return err
+	}
+	before, err := d.evaluateStage(ctx, adv, fmt.Sprintf("4. Attack the validation set: FGSM, PGD-%d and Square-%d (black-box) on %d images",
+		d.plan.PGDSteps, d.plan.SquareQueries, d.plan.EvalSamples), "evaluate standard model")
+	if err != nil {
+		return err
+	}
+	if err := d.adversarialTraining(ctx, adv); err != nil {
+		return err
+	}
+	after, err := d.evaluateStage(ctx, adv, "6. Attack the adversarially trained model the same way", "evaluate adversarial model")
+	if err != nil {
+		return err
+	}
+	return d.finish(l, ex, before, after)
+}
 
-	// 1. Data.
+// loadData is stage 1: the embedded Fashion-MNIST.
+func (d *demo) loadData() (*vision.DataLoaders, error) {
 	d.t.begin("1. Data: the Fashion-MNIST images embedded in fastgo")
 	dls, err := vision.EmbeddedFashionMNIST(vision.BatchSize(128), vision.Seed(d.seed))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(d.out, "%d training and %d validation images, 1x28x28, %d classes: %s\n",
 		dls.Train.Dataset().Len(), dls.Valid.Dataset().Len(), dls.C(), strings.Join(dls.Vocab, ", "))
 	d.t.done("data")
+	return dls, nil
+}
 
-	// 2. Train.
+// trainStandard is stage 2: a SmallCNN trained with the one-cycle policy,
+// exported.
+func (d *demo) trainStandard(ctx context.Context, dls *vision.DataLoaders) (*learner.Learner, error) {
+	p := d.plan
 	d.t.begin(fmt.Sprintf("2. Train a SmallCNN: fit_one_cycle(%d, lr_max=%g)", p.Epochs, p.LR))
 	l, err := vision.CNNLearner(dls, models.SmallCNN, learner.Metrics(learner.Accuracy()), learner.ProgressTo(d.out), vision.InitSeed(d.seed))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if p.TrainBatches > 0 || p.ValidBatches > 0 {
 		l.Data = data.TakeData(dls, p.TrainBatches, p.ValidBatches)
 	}
 	if err := l.FitOneCycle(ctx, p.Epochs, learner.LR(p.LR), d.fitCallbacks()); err != nil {
-		return err
+		return nil, err
 	}
 	d.summary.Training = recorderTable(l.Recorder, 0)
-	nStd := len(l.Recorder.Values)
+	d.stdEpochs, d.advStart = len(l.Recorder.Values), len(l.Recorder.Losses)
 	if err := l.Export(d.path("learner-standard.safetensors")); err != nil {
-		return err
+		return nil, err
 	}
 	d.t.done("train")
+	return l, nil
+}
 
-	// 3. One targeted white-box example.
-	adv := adversarial.NewLearner(l)
-	d.t.begin(fmt.Sprintf("3. A targeted white-box attack on one image (PGD-%d, Linf eps %g)", p.TargetSteps, p.Eps))
+// targetedStage is stage 3: one targeted white-box example.
+func (d *demo) targetedStage(ctx context.Context, adv *adversarial.AdversarialLearner, dls *vision.DataLoaders) ([]robustness.Example, error) {
+	d.t.begin(fmt.Sprintf("3. A targeted white-box attack on one image (PGD-%d, Linf eps %g)", d.plan.TargetSteps, d.plan.Eps))
 	ex, err := d.targeted(ctx, adv, dls)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.t.done("targeted attack")
+	return ex, nil
+}
 
-	// 4. Evaluate the standard model.
-	d.t.begin(fmt.Sprintf("4. Attack the validation set: FGSM, PGD-%d and Square-%d (black-box) on %d images", p.PGDSteps, p.SquareQueries, p.EvalSamples))
-	before, err := d.evaluate(ctx, adv)
+// evaluateStage is stages 4 and 6: the robustness table of the model as
+// it is.
+func (d *demo) evaluateStage(ctx context.Context, adv *adversarial.AdversarialLearner, title, stage string) (*robustness.Report, error) {
+	d.t.begin(title)
+	r, err := d.evaluate(ctx, adv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Fprint(d.out, before.Table())
-	d.t.done("evaluate standard model")
+	fmt.Fprint(d.out, r.Table())
+	d.t.done(stage)
+	return r, nil
+}
 
-	// 5. Adversarial training.
+// adversarialTraining is stage 5: PGD adversarial training of the same
+// model, exported.
+func (d *demo) adversarialTraining(ctx context.Context, adv *adversarial.AdversarialLearner) error {
+	p := d.plan
 	d.t.begin(fmt.Sprintf("5. Adversarial training: PGD-AT (PGD-%d, Linf eps %g), fit_one_cycle(%d, lr_max=%g)", p.AdvSteps, p.Eps, p.AdvEpochs, p.AdvLR))
 	trainer := adversarial.NewTrainer(adversarial.Attack(attacks.PGD{Steps: p.AdvSteps, RandomStart: true, LastIterate: true}),
 		adversarial.Threat(d.threat()), adversarial.Seed(d.seed))
 	if err := adv.FitOneCycle(ctx, p.AdvEpochs, learner.LR(p.AdvLR), d.fitCallbacks(trainer)); err != nil {
 		return err
 	}
-	d.summary.AdvTraining = recorderTable(l.Recorder, nStd)
+	l := adv.Learner
+	d.summary.AdvTraining = recorderTable(l.Recorder, d.stdEpochs)
 	if err := l.Export(d.path("learner-adversarial.safetensors")); err != nil {
 		return err
 	}
 	d.t.done("adversarial training")
+	return nil
+}
 
-	// 6. Evaluate the adversarially trained model.
-	d.t.begin("6. Attack the adversarially trained model the same way")
-	after, err := d.evaluate(ctx, adv)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(d.out, after.Table())
-	d.t.done("evaluate adversarial model")
-
-	// 7. The before/after table and the files.
+// finish is stage 7: the before/after table, the files and where they are.
+func (d *demo) finish(l *learner.Learner, ex []robustness.Example, before, after *robustness.Report) error {
 	d.t.begin("7. Before and after")
 	fmt.Fprint(d.out, beforeAfterTable(before, after))
 	d.summary.Standard, d.summary.Adversarial = before, after
@@ -450,15 +493,13 @@ func beforeAfterRows(before, after *robustness.Report) [][]string {
 // write writes the demo's files.
 func (d *demo) write(l *learner.Learner, targeted []robustness.Example, before, after *robustness.Report) error {
 	files := []string{"report.md", "report.json", "loss.png", "robustness.png", "examples.png"}
-	if err := l.Recorder.PlotLoss(d.path("loss.png"), learner.SkipStart(0)); err != nil {
+	if err := l.Recorder.PlotLoss(d.path("loss.png"), learner.SkipStart(0), learner.MarkBatch(d.advStart, "adversarial training starts")); err != nil {
 		return err
 	}
 	if err := plotRobustness(d.path("robustness.png"), before, after); err != nil {
 		return err
 	}
-	exs := slices.Clone(targeted)
-	exs = append(exs, before.Examples...)
-	img, err := robustness.ExampleGrid(exs, before.Classes)
+	img, err := robustness.ExampleGrid(distinctExamples(targeted, before.Examples), before.Classes)
 	if err != nil {
 		return err
 	}
@@ -471,7 +512,7 @@ func (d *demo) write(l *learner.Learner, targeted []robustness.Example, before, 
 	if err := after.Save(d.path("adversarial")); err != nil {
 		return err
 	}
-	files = append(files, "standard/report.md", "adversarial/report.md", "learner-standard.safetensors", "learner-adversarial.safetensors")
+	files = append(files, "standard/report.html", "adversarial/report.html", "standard/report.md", "adversarial/report.md", "learner-standard.safetensors", "learner-adversarial.safetensors")
 	d.summary.Files = files
 	d.summary.Stages = d.t.stages
 	d.summary.TotalSeconds = d.t.total().Seconds()
@@ -479,6 +520,21 @@ func (d *demo) write(l *learner.Learner, targeted []robustness.Example, before, 
 		return err
 	}
 	return writeFileAtomic(d.path("report.md"), []byte(d.markdown(before, after)))
+}
+
+// distinctExamples returns the examples of the lists in order, each clean
+// image once: the targeted example is a validation image the evaluation
+// may have fooled too.
+func distinctExamples(lists ...[]robustness.Example) []robustness.Example {
+	var out []robustness.Example
+	for _, l := range lists {
+		for _, e := range l {
+			if !slices.ContainsFunc(out, func(o robustness.Example) bool { return slices.Equal(o.Clean.Data(), e.Clean.Data()) }) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 func (d *demo) writeJSON() error {
@@ -519,7 +575,7 @@ func (d *demo) markdown(before, after *robustness.Report) string {
 		}
 	}
 	b.WriteString("\n![robust accuracy against eps](robustness.png)\n\n")
-	b.WriteString("Each model's full report, with the gradient-masking checks and how to read them: [standard/report.md](standard/report.md), [adversarial/report.md](adversarial/report.md).\n\n")
+	b.WriteString("Each model's full report, with the gradient-masking checks and how to read them: [standard/report.md](standard/report.md), [adversarial/report.md](adversarial/report.md); the same with charts and pictures, to open in a browser: [standard/report.html](standard/report.html), [adversarial/report.html](adversarial/report.html).\n\n")
 	b.WriteString("## Time\n\n| stage | seconds |\n|---|---|\n")
 	for _, st := range s.Stages {
 		fmt.Fprintf(&b, "| %s | %.1f |\n", st.Name, st.Seconds)

@@ -42,8 +42,8 @@ func TestDemoQuick(t *testing.T) {
 		}
 	}
 	files := []string{"report.md", "report.json", "loss.png", "robustness.png", "examples.png",
-		"standard/report.md", "standard/report.json", "standard/accuracy.png",
-		"adversarial/report.md", "adversarial/report.json", "adversarial/accuracy.png",
+		"standard/report.md", "standard/report.json", "standard/report.html", "standard/accuracy.png",
+		"adversarial/report.md", "adversarial/report.json", "adversarial/report.html", "adversarial/accuracy.png",
 		"learner-standard.safetensors", "learner-adversarial.safetensors"}
 	for _, f := range files {
 		p := filepath.Join(dir, f)

@@ -100,24 +100,77 @@ func (t *trainFlags) setup(ctx context.Context, stdout io.Writer, opts ...learne
 	return l, arch, undo, nil
 }
 
+// trainRun is one run of train: its flags, then the learner and its
+// settings.
+type trainRun struct {
+	tf                        trainFlags
+	epochs, defSteps          int
+	lr, defEps, beta, sigma   float64
+	lrFind, resume            bool
+	method, out, ckpt, csvLog string
+	plot, defence             string
+	def                       learner.Callback
+	start                     int
+	stdout                    io.Writer
+}
+
 func runTrain(args []string, stdout, stderr io.Writer) error {
+	r := &trainRun{stdout: stdout}
+	if err := r.parse(args, stderr); err != nil {
+		return err
+	}
+	for _, p := range []string{r.out, r.ckpt} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+	}
+	ctx, stop := interruptContext()
+	defer stop()
+	l, arch, undo, err := r.tf.setup(ctx, stdout, learner.Metrics(learner.Accuracy()))
+	if err != nil {
+		return interrupted(ctx, err, "")
+	}
+	defer undo()
+	m, err := r.resolveMethod()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "model: %s, %d parameters\n", arch, layers.NumParams(l.Model))
+	if err := r.resumeFrom(l); err != nil {
+		return err
+	}
+	rate, err := r.learningRate(ctx, l, m)
+	if err != nil {
+		return interrupted(ctx, err, "")
+	}
+	if err := r.fit(ctx, l, m, rate); err != nil {
+		kept := ""
+		if ok, _ := fileExists(r.ckpt); ok {
+			kept = fmt.Sprintf("the last checkpoint is %s: run the same command with -resume to continue", r.ckpt)
+		}
+		return interrupted(ctx, err, kept)
+	}
+	return r.finish(l)
+}
+
+// parse reads and checks train's flags.
+func (r *trainRun) parse(args []string, stderr io.Writer) error {
 	fs := newFlagSet("train", stderr)
-	var tf trainFlags
-	tf.register(fs)
-	epochs := fs.Int("epochs", 5, "epochs to train (after the frozen epoch, for fine-tune)")
-	lr := fs.Float64("lr", 0, "peak learning rate (0: fastai's default for the method: 1e-3, or base_lr 2e-3 for fine-tune)")
-	lrFind := fs.Bool("lr-find", false, "run the learning-rate finder first and train at its valley suggestion")
-	method := fs.String("method", "", "one-cycle, flat-cos, fit or fine-tune (default: fine-tune from pretrained weights, else one-cycle)")
-	out := fs.String("out", "export.safetensors", "the exported learner (fastai's export.pkl): architecture, weights, classes and transforms")
-	ckpt := fs.String("checkpoint", "", "checkpoint saved after every epoch (default: OUT with .ckpt before its extension); removed after a successful export")
-	resume := fs.Bool("resume", false, "continue from -checkpoint if it exists (same flags as the interrupted run)")
-	csvLog := fs.String("csv", "", "also write the results table to this CSV file")
-	plot := fs.String("plot", "", "also write the loss curve (PNG) to this file")
-	defence := fs.String("defence", "none", "train with a defence: none, pgd-at (Madry's PGD adversarial training), fast-at (Wong et al.'s FGSM-RS with its overfitting guard), trades (Zhang et al.), noise (Gaussian noise, for fastgo certify)")
-	defEps := fs.Float64("defence-eps", 0.1, "the Linf budget of pgd-at, fast-at and trades, in [0,1] pixels")
-	defSteps := fs.Int("defence-steps", 7, "PGD steps of pgd-at and trades")
-	beta := fs.Float64("trades-beta", 6, "TRADES's weight of the robust (KL) term")
-	sigma := fs.Float64("sigma", 0.25, "the noise of -defence noise, in [0,1] pixels")
+	r.tf.register(fs)
+	fs.IntVar(&r.epochs, "epochs", 5, "epochs to train (after the frozen epoch, for fine-tune)")
+	fs.Float64Var(&r.lr, "lr", 0, "peak learning rate (0: fastai's default for the method: 1e-3, or base_lr 2e-3 for fine-tune)")
+	fs.BoolVar(&r.lrFind, "lr-find", false, "run the learning-rate finder first and train at its valley suggestion")
+	fs.StringVar(&r.method, "method", "", "one-cycle, flat-cos, fit or fine-tune (default: fine-tune from pretrained weights, else one-cycle)")
+	fs.StringVar(&r.out, "out", "export.safetensors", "the exported learner (fastai's export.pkl): architecture, weights, classes and transforms")
+	fs.StringVar(&r.ckpt, "checkpoint", "", "checkpoint saved after every epoch (default: OUT with .ckpt before its extension); removed after a successful export")
+	fs.BoolVar(&r.resume, "resume", false, "continue from -checkpoint if it exists (same flags as the interrupted run)")
+	fs.StringVar(&r.csvLog, "csv", "", "also write the results table to this CSV file")
+	fs.StringVar(&r.plot, "plot", "", "also write the loss curve (PNG) to this file")
+	fs.StringVar(&r.defence, "defence", "none", "train with a defence: none, pgd-at (Madry's PGD adversarial training), fast-at (Wong et al.'s FGSM-RS with its overfitting guard), trades (Zhang et al.), noise (Gaussian noise, for fastgo certify)")
+	fs.Float64Var(&r.defEps, "defence-eps", 0.1, "the Linf budget of pgd-at, fast-at and trades, in [0,1] pixels")
+	fs.IntVar(&r.defSteps, "defence-steps", 7, "PGD steps of pgd-at and trades")
+	fs.Float64Var(&r.beta, "trades-beta", 6, "TRADES's weight of the robust (KL) term")
+	fs.Float64Var(&r.sigma, "sigma", 0.25, "the noise of -defence noise, in [0,1] pixels")
 	setUsage(fs, "fastgo train [-data DIR|FILE.csv|embedded|fashion-mnist] [-arch ARCH] [-epochs N] [-out FILE]", `
 Trains an image classifier the fastai way, showing a progress bar and the
 results table, and exports it to -out for "fastgo eval -model", "fastgo attack
@@ -143,128 +196,129 @@ Examples:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := tf.check(); err != nil {
+	if err := r.tf.check(); err != nil {
 		return err
 	}
-	if err := firstErr(inRange("epochs", *epochs, 1, 1_000_000), inRange("lr", *lr, 0, 10),
-		inRange("defence-eps", *defEps, 0, 1), inRange("defence-steps", *defSteps, 1, 10_000),
-		inRange("trades-beta", *beta, 0, 10_000), inRange("sigma", *sigma, 0, 10)); err != nil {
+	if err := firstErr(inRange("epochs", r.epochs, 1, 1_000_000), inRange("lr", r.lr, 0, 10),
+		inRange("defence-eps", r.defEps, 0, 1), inRange("defence-steps", r.defSteps, 1, 10_000),
+		inRange("trades-beta", r.beta, 0, 10_000), inRange("sigma", r.sigma, 0, 10)); err != nil {
 		return err
 	}
-	if *out == "" {
+	if r.out == "" {
 		return usagef("-out must name a file")
 	}
-	switch *method {
+	switch r.method {
 	case "", "one-cycle", "flat-cos", "fit", "fine-tune":
 	default:
-		return usagef("unknown -method %q (have one-cycle, flat-cos, fit, fine-tune)", *method)
+		return usagef("unknown -method %q (have one-cycle, flat-cos, fit, fine-tune)", r.method)
 	}
-	if *resume && *method == "fine-tune" {
+	if r.resume && r.method == "fine-tune" {
 		return usagef("-resume does not support -method fine-tune (its two fits); use one-cycle")
 	}
-	if *ckpt == "" {
-		*ckpt = withSuffix(*out, ".ckpt")
+	if r.ckpt == "" {
+		r.ckpt = withSuffix(r.out, ".ckpt")
 	}
-	def, err := defenceCallback(*defence, *defEps, *defSteps, *beta, *sigma, tf.seed)
+	var err error
+	r.def, err = defenceCallback(r.defence, r.defEps, r.defSteps, r.beta, r.sigma, r.tf.seed)
+	return err
+}
+
+// resolveMethod returns -method, or its default: fine-tune from pretrained
+// weights, else one-cycle.
+func (r *trainRun) resolveMethod() (string, error) {
+	if r.method != "" {
+		return r.method, nil
+	}
+	if r.tf.weights == "" {
+		return "one-cycle", nil
+	}
+	if r.resume {
+		return "", usagef("-resume does not support fine-tune (its two fits), the method for pretrained weights: add -method one-cycle")
+	}
+	return "fine-tune", nil
+}
+
+// resumeFrom loads -checkpoint with -resume, when it exists.
+func (r *trainRun) resumeFrom(l *learner.Learner) error {
+	if !r.resume {
+		return nil
+	}
+	ok, err := fileExists(r.ckpt)
 	if err != nil {
 		return err
 	}
+	if !ok {
+		fmt.Fprintf(r.stdout, "no checkpoint %s: starting afresh\n", r.ckpt)
+		return nil
+	}
+	if r.start, err = l.Resume(r.ckpt); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.stdout, "resuming from %s at epoch %d\n", r.ckpt, r.start)
+	return nil
+}
 
-	for _, p := range []string{*out, *ckpt} {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-	}
-	ctx, stop := interruptContext()
-	defer stop()
-	l, arch, undo, err := tf.setup(ctx, stdout, learner.Metrics(learner.Accuracy()))
-	if err != nil {
-		return interrupted(ctx, err, "")
-	}
-	defer undo()
-	m := *method
-	if m == "" {
-		m = "one-cycle"
-		if tf.weights != "" {
-			m = "fine-tune"
-		}
-		if *resume && m == "fine-tune" {
-			return usagef("-resume does not support fine-tune (its two fits), the method for pretrained weights: add -method one-cycle")
-		}
-	}
-	fmt.Fprintf(stdout, "model: %s, %d parameters\n", arch, layers.NumParams(l.Model))
-
-	start := 0
-	if *resume {
-		ok, err := fileExists(*ckpt)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if start, err = l.Resume(*ckpt); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "resuming from %s at epoch %d\n", *ckpt, start)
-		} else {
-			fmt.Fprintf(stdout, "no checkpoint %s: starting afresh\n", *ckpt)
-		}
-	}
-	rate := *lr
-	if *lrFind {
+// learningRate returns -lr, lr-find's valley with -lr-find, or fastai's
+// default for the method.
+func (r *trainRun) learningRate(ctx context.Context, l *learner.Learner, method string) (float64, error) {
+	rate := r.lr
+	if r.lrFind {
 		res, err := l.LRFind(ctx)
 		if err != nil {
-			return interrupted(ctx, err, "")
+			return 0, err
 		}
 		rate = res.Valley
-		fmt.Fprintf(stdout, "lr-find: valley %.3g (slide %.3g, minimum %.3g, steep %.3g)\n", res.Valley, res.Slide, res.Minimum, res.Steep)
+		fmt.Fprintf(r.stdout, "lr-find: valley %.3g (slide %.3g, minimum %.3g, steep %.3g)\n", res.Valley, res.Slide, res.Minimum, res.Steep)
 	}
 	if rate == 0 {
 		rate = 1e-3
-		if m == "fine-tune" {
+		if method == "fine-tune" {
 			rate = 2e-3
 		}
 	}
-	cbs := []learner.Callback{&learner.Checkpoint{Path: *ckpt}}
-	if def != nil {
-		cbs = append(cbs, def)
-		fmt.Fprintf(stdout, "defence: %s\n", *defence)
+	return rate, nil
+}
+
+// fit trains with the method, the checkpoint, the defence and the CSV log.
+func (r *trainRun) fit(ctx context.Context, l *learner.Learner, method string, rate float64) error {
+	cbs := []learner.Callback{&learner.Checkpoint{Path: r.ckpt}}
+	if r.def != nil {
+		cbs = append(cbs, r.def)
+		fmt.Fprintf(r.stdout, "defence: %s\n", r.defence)
 	}
-	if *csvLog != "" {
-		cbs = append(cbs, &callbacks.CSVLogger{Path: *csvLog, Append: *resume && start > 0})
+	if r.csvLog != "" {
+		cbs = append(cbs, &callbacks.CSVLogger{Path: r.csvLog, Append: r.resume && r.start > 0})
 	}
-	fo := []learner.Option{learner.Callbacks(cbs...), learner.StartEpoch(start), learner.ProgressTo(stdout), learner.LR(rate)}
-	fmt.Fprintf(stdout, "training: %s, %d epochs, lr %.3g\n", m, *epochs, rate)
-	switch m {
+	fo := []learner.Option{learner.Callbacks(cbs...), learner.StartEpoch(r.start), learner.ProgressTo(r.stdout), learner.LR(rate)}
+	fmt.Fprintf(r.stdout, "training: %s, %d %s, lr %.3g\n", method, r.epochs, plural(r.epochs, "epoch", "epochs"), rate)
+	switch method {
 	case "one-cycle":
-		err = l.FitOneCycle(ctx, *epochs, fo...)
+		return l.FitOneCycle(ctx, r.epochs, fo...)
 	case "flat-cos":
-		err = l.FitFlatCos(ctx, *epochs, fo...)
+		return l.FitFlatCos(ctx, r.epochs, fo...)
 	case "fit":
-		err = l.Fit(ctx, *epochs, fo...)
-	case "fine-tune":
-		err = l.FineTune(ctx, *epochs, learner.LR(rate), learner.Callbacks(cbs...), learner.ProgressTo(stdout))
+		return l.Fit(ctx, r.epochs, fo...)
+	default: // fine-tune
+		return l.FineTune(ctx, r.epochs, learner.LR(rate), learner.Callbacks(cbs...), learner.ProgressTo(r.stdout))
 	}
-	if err != nil {
-		kept := ""
-		if ok, _ := fileExists(*ckpt); ok {
-			kept = fmt.Sprintf("the last checkpoint is %s: run the same command with -resume to continue", *ckpt)
-		}
-		return interrupted(ctx, err, kept)
-	}
-	if *plot != "" {
-		if err := l.Recorder.PlotLoss(*plot, learner.SkipStart(0)); err != nil {
+}
+
+// finish writes -plot and the export, and says what to do next.
+func (r *trainRun) finish(l *learner.Learner) error {
+	if r.plot != "" {
+		if err := l.Recorder.PlotLoss(r.plot, learner.SkipStart(0)); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "loss curve: %s\n", *plot)
+		fmt.Fprintf(r.stdout, "loss curve: %s\n", r.plot)
 	}
-	if err := l.Export(*out); err != nil {
+	if err := l.Export(r.out); err != nil {
 		return err
 	}
 	if acc, ok := l.Recorder.Last("accuracy"); ok {
-		fmt.Fprintf(stdout, "validation accuracy %.4f\n", acc)
+		fmt.Fprintf(r.stdout, "validation accuracy %.4f\n", acc)
 	}
-	fmt.Fprintf(stdout, "exported %s (try: fastgo eval -model %s -data %s)\n", *out, *out, tf.data)
-	os.Remove(*ckpt)
+	fmt.Fprintf(r.stdout, "exported %s (try: fastgo eval -model %s -data %s)\n", r.out, r.out, r.tf.data)
+	os.Remove(r.ckpt)
 	return nil
 }
 

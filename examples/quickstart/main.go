@@ -1,4 +1,4 @@
-// Command quickstart runs the brief's two flows, line for line: fastai's
+// Command quickstart runs fastai's two first flows, line for line: fastai's
 //
 //	learn = cnn_learner(dls, resnet34, metrics=accuracy)
 //	learn.fine_tune(5)
