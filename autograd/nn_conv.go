@@ -103,40 +103,11 @@ func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool) *Va
 	nnRank("Conv2d", "input", x, 4)
 	nnRank("Conv2d", "weight", w, 4)
 	xs, ws := x.Shape(), w.Shape()
-	groups := opts.Groups
-	if groups == 0 {
-		groups = 1
-	}
-	if groups < 0 {
-		panic(fastgo.Errorf("autograd.Conv2d: groups %d is negative", groups))
-	}
-	if xs[1] != ws[1]*groups {
-		panic(fastgo.Errorf("autograd.Conv2d: input %v has %d channels, weight %v expects %d (groups %d)", xs, xs[1], ws, ws[1]*groups, groups))
-	}
-	if ws[0]%groups != 0 || ws[0] == 0 {
-		panic(fastgo.Errorf("autograd.Conv2d: weight %v has %d output channels, not a positive multiple of groups %d", ws, ws[0], groups))
-	}
 	if b != nil && (b.data.Rank() != 1 || b.Shape()[0] != ws[0]) {
 		panic(fastgo.Errorf("autograd.Conv2d: bias %v does not match weight %v (want [%d])", b.Shape(), ws, ws[0]))
 	}
-	sh, sw := nnPair(opts.Stride, 1)
-	ph, pw := opts.Padding[0], opts.Padding[1]
-	dh, dw := nnPair(opts.Dilation, 1)
-	if sh < 1 || sw < 1 || ph < 0 || pw < 0 || dh < 1 || dw < 1 {
-		panic(fastgo.Errorf("autograd.Conv2d: invalid stride %v, padding %v or dilation %v", opts.Stride, opts.Padding, opts.Dilation))
-	}
-	geom := tensor.ConvGeom{KH: ws[2], KW: ws[3], StrideH: sh, StrideW: sw, PadH: ph, PadW: pw, DilH: dh, DilW: dw}
-	if xs[2]+2*ph < dh*(ws[2]-1)+1 || xs[3]+2*pw < dw*(ws[3]-1)+1 {
-		panic(fastgo.Errorf("autograd.Conv2d: kernel %dx%d (dilation %dx%d) larger than input %v padded by %dx%d", ws[2], ws[3], dh, dw, xs, ph, pw))
-	}
-	oh, ow := geom.OutSize(xs[2], xs[3])
-	p := &convPlan{
-		n: xs[0], cin: xs[1], h: xs[2], w: xs[3],
-		cout: ws[0], groups: groups, geom: geom, oh: oh, ow: ow,
-		cinG: ws[1], coutG: ws[0] / groups, kG: ws[1] * ws[2] * ws[3],
-		direct:  ws[2] == 1 && ws[3] == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0,
-		inPlane: xs[1] * xs[2] * xs[3], outSize: ws[0] * oh * ow,
-	}
+	p := newConvPlan(xs, ws, opts)
+	oh, ow := p.oh, p.ow
 	out := tensor.Empty[T](p.n, p.cout, oh, ow) // every element is written
 	xd, wd := x.data, w.data
 	var bd []T
@@ -165,6 +136,43 @@ func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool) *Va
 		convBackward(p, xd.Data(), wd.Data(), gy.Data(), gx, gw, gb)
 		return nnGrads([]*Var[T]{x, w, b}, gx, gw, gb)
 	}, inputs...)
+}
+
+// newConvPlan checks the shapes of a Conv2d of input xs with weight ws and
+// returns its plan; it panics, naming the shapes, when they do not fit.
+func newConvPlan(xs, ws []int, opts *Conv2dOptions) *convPlan {
+	groups := opts.Groups
+	if groups == 0 {
+		groups = 1
+	}
+	if groups < 0 {
+		panic(fastgo.Errorf("autograd.Conv2d: groups %d is negative", groups))
+	}
+	if xs[1] != ws[1]*groups {
+		panic(fastgo.Errorf("autograd.Conv2d: input %v has %d channels, weight %v expects %d (groups %d)", xs, xs[1], ws, ws[1]*groups, groups))
+	}
+	if ws[0]%groups != 0 || ws[0] == 0 {
+		panic(fastgo.Errorf("autograd.Conv2d: weight %v has %d output channels, not a positive multiple of groups %d", ws, ws[0], groups))
+	}
+	sh, sw := nnPair(opts.Stride, 1)
+	ph, pw := opts.Padding[0], opts.Padding[1]
+	dh, dw := nnPair(opts.Dilation, 1)
+	if sh < 1 || sw < 1 || ph < 0 || pw < 0 || dh < 1 || dw < 1 {
+		panic(fastgo.Errorf("autograd.Conv2d: invalid stride %v, padding %v or dilation %v", opts.Stride, opts.Padding, opts.Dilation))
+	}
+	geom := tensor.ConvGeom{KH: ws[2], KW: ws[3], StrideH: sh, StrideW: sw, PadH: ph, PadW: pw, DilH: dh, DilW: dw}
+	if xs[2]+2*ph < dh*(ws[2]-1)+1 || xs[3]+2*pw < dw*(ws[3]-1)+1 {
+		panic(fastgo.Errorf("autograd.Conv2d: kernel %dx%d (dilation %dx%d) larger than input %v padded by %dx%d", ws[2], ws[3], dh, dw, xs, ph, pw))
+	}
+	oh, ow := geom.OutSize(xs[2], xs[3])
+	p := &convPlan{
+		n: xs[0], cin: xs[1], h: xs[2], w: xs[3],
+		cout: ws[0], groups: groups, geom: geom, oh: oh, ow: ow,
+		cinG: ws[1], coutG: ws[0] / groups, kG: ws[1] * ws[2] * ws[3],
+		direct:  ws[2] == 1 && ws[3] == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0,
+		inPlane: xs[1] * xs[2] * xs[3], outSize: ws[0] * oh * ow,
+	}
+	return p
 }
 
 // convChunkFloats bounds the im2col matrix of one chunk of samples: chunks
@@ -205,6 +213,10 @@ const convDWChunk = 8
 // convForward writes the convolution (plus bias) into out, and its ReLU
 // when relu is set.
 func convForward[T tensor.Float](p *convPlan, x, w, b, out []T, relu bool) {
+	if x32, ok := any(x).([]float32); ok && p.winograd(passForward) {
+		winoForward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu)
+		return
+	}
 	if x32, ok := any(x).([]float32); ok && p.packed() {
 		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu)
 		return
@@ -370,6 +382,17 @@ func convRowSum[T tensor.Float](row []T) T {
 // chunk, in order) and the input gradient's columns (folded back per sample
 // by Col2Im). Every summation order depends on the shapes only.
 func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.Dense[T]) {
+	if x32, ok := any(x).([]float32); ok {
+		w32, gy32 := any(w).([]float32), any(gy).([]float32)
+		if gx != nil && p.winograd(passInputGrad) {
+			winoInputGrad(p, w32, gy32, any(gx.Data()).([]float32))
+			gx = nil
+		}
+		if gw != nil && p.winograd(passWeightGrad) {
+			winoWeightGrad(p, x32, gy32, any(gw.Data()).([]float32))
+			gw = nil
+		}
+	}
 	if x32, ok := any(x).([]float32); ok && p.packed() {
 		data := func(t *tensor.Dense[T]) []float32 {
 			if t == nil {
