@@ -30,7 +30,7 @@ var convAlgorithms = []convAlgorithm{
 	{name: "im2col", force: convAlgoIm2col, packed: -1},
 	{name: "packed", force: convAlgoIm2col, packed: 1},
 	{name: "winograd", force: convAlgoWinograd, wino: true},
-	{name: "winograd-chunks", force: convAlgoWinograd, chunk: 1, wino: true}, // chunks of 16 tiles
+	{name: "winograd-chunks", force: convAlgoWinograd, chunk: 1, wino: true}, // chunks of one row of tiles
 }
 
 // use sets the switches of a and returns the function that restores them.

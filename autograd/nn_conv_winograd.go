@@ -42,9 +42,6 @@ import (
 // The transforms are plain Go (scalar code on a 6x6 array the compiler
 // keeps in registers and stack), used by every kernel tier alike.
 
-// winoTiles is the number of tiles a parallel item of a transform covers.
-const winoTiles = 64
-
 // winoChunkFloats bounds the transformed input and output of one chunk of
 // tiles (36*(Cin+Cout) floats per tile): 8 MiB, so that the GEMMs' operands
 // stay in the last-level cache. A variable so that tests can force many
@@ -70,32 +67,33 @@ type winoGeom struct {
 	tiles        int // n*th*tw
 	chunk        int // tiles per chunk
 	ld           int // row stride of the transformed matrices (>= chunk)
+	vs, ms       int // distance between the 36 matrices of V and of M
 }
+
+// winoSpread returns a distance of at least n floats between the 36
+// matrices of a transform that is 64 bytes more than a multiple of 4 KiB:
+// the transforms write (or read) the 36 matrices at once, one stream each,
+// and streams 4 KiB apart would share one set of the L1 cache.
+func winoSpread(n int) int { return (n+1023)/1024*1024 + 16 }
 
 func newWinoGeom(n, cin, h, w, ph, pw, cout int) *winoGeom {
 	oh, ow := h+2*ph-2, w+2*pw-2
 	g := &winoGeom{n: n, cin: cin, h: h, w: w, ph: ph, pw: pw, cout: cout, oh: oh, ow: ow,
 		th: (oh + 3) / 4, tw: (ow + 3) / 4}
 	g.tiles = n * g.th * g.tw
-	per := max(16, winoChunkFloats/(36*(cin+cout)))
-	chunks := (g.tiles + per - 1) / per
-	g.chunk = (g.tiles + chunks - 1) / chunks
+	rows := n * g.th
+	per := max(1, winoChunkFloats/(36*(cin+cout)*g.tw)) // tile rows per chunk
+	chunks := (rows + per - 1) / per
+	g.chunk = (rows + chunks - 1) / chunks * g.tw
 	g.ld = kernels.PaddedLD(g.chunk)
+	g.vs, g.ms = winoSpread(cin*g.ld), winoSpread(cout*g.ld)
 	return g
-}
-
-// tileOrigin returns the image of tile t and the top-left corner of its
-// output block.
-func (g *winoGeom) tileOrigin(t int) (img, y, x int) {
-	per := g.th * g.tw
-	img, r := t/per, t%per
-	return img, (r / g.tw) * 4, (r % g.tw) * 4
 }
 
 // winoFilter writes U[ξ][o][c] = (G g Gᵀ)[ξ] for the kernels g of w [co,
 // ci, 3, 3].
 func winoFilter(w []float32, co, ci int, u []float32) {
-	stride := co * ci
+	stride := winoSpread(co * ci)
 	parallel.For(co, 4, func(lo, hi int) {
 		var t [18]float32
 		for o := lo; o < hi; o++ {
@@ -130,7 +128,7 @@ func winoFilter(w []float32, co, ci int, u []float32) {
 
 // winoFilterGrad writes gw [co, ci, 3, 3] = Gᵀ dU G from dU [36][co][ci].
 func winoFilterGrad(du []float32, co, ci int, gw []float32) {
-	stride := co * ci
+	stride := winoSpread(co * ci)
 	parallel.For(co, 4, func(lo, hi int) {
 		var t [18]float32 // Gᵀ dU: 3x6
 		for o := lo; o < hi; o++ {
@@ -155,102 +153,90 @@ func winoFilterGrad(du []float32, co, ci int, gw []float32) {
 	})
 }
 
-// winoLoad copies the 6x6 block of plane (h x w) whose top-left corner is
-// (y0, x0) into d, with zeros outside the plane.
-func winoLoad(d *[36]float32, plane []float32, h, w, y0, x0 int) {
-	if y0 >= 0 && x0 >= 0 && y0+6 <= h && x0+6 <= w {
-		for i := 0; i < 6; i++ {
-			copy(d[6*i:6*i+6], plane[(y0+i)*w+x0:])
-		}
-		return
-	}
-	for i := 0; i < 6; i++ {
-		y := y0 + i
-		row := d[6*i : 6*i+6]
-		if y < 0 || y >= h {
-			clear(row)
-			continue
-		}
-		src := plane[y*w : (y+1)*w]
-		for j := range row {
-			if x := x0 + j; x >= 0 && x < w {
-				row[j] = src[x]
-			} else {
-				row[j] = 0
-			}
-		}
-	}
-}
-
-// winoInputTile computes Bᵀ d B in place.
-func winoInputTile(d *[36]float32) {
-	for j := 0; j < 6; j++ {
-		d0, d1, d2, d3, d4, d5 := d[j], d[6+j], d[12+j], d[18+j], d[24+j], d[30+j]
-		d[j] = 4*d0 - 5*d2 + d4
-		d[6+j] = d3 + d4 - 4*(d1+d2)
-		d[12+j] = 4*(d1-d2) - d3 + d4
-		d[18+j] = 2*(d3-d1) - d2 + d4
-		d[24+j] = 2*(d1-d3) - d2 + d4
-		d[30+j] = 4*d1 - 5*d3 + d5
-	}
-	for i := 0; i < 36; i += 6 {
-		r := d[i : i+6 : i+6]
-		d0, d1, d2, d3, d4, d5 := r[0], r[1], r[2], r[3], r[4], r[5]
-		r[0] = 4*d0 - 5*d2 + d4
-		r[1] = d3 + d4 - 4*(d1+d2)
-		r[2] = 4*(d1-d2) - d3 + d4
-		r[3] = 2*(d3-d1) - d2 + d4
-		r[4] = 2*(d1-d3) - d2 + d4
-		r[5] = 4*d1 - 5*d3 + d5
-	}
-}
-
 // winoInput writes V[ξ][c][t-t0] (row stride g.ld) for the tiles [t0,
-// t0+tc) of x [n, cin, h, w].
+// t0+tc) (whole rows of tiles) of x [n, cin, h, w]. One parallel item is a
+// channel's row of tiles: its six input rows are copied into a zero-padded
+// strip, transformed down the columns (Bᵀ d) in one pass over the strip,
+// then across each tile (· B).
 func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
-	stride := g.cin * g.ld
-	blocks := (tc + winoTiles - 1) / winoTiles
+	stride := g.vs
+	rows := tc / g.tw
 	hw := g.h * g.w
-	parallel.For(g.cin*blocks, 1, func(lo, hi int) {
-		var d [36]float32
+	wp := 4*g.tw + 2
+	parallel.For(g.cin*rows, 1, func(lo, hi int) {
+		buf := make([]float32, 12*wp)
+		in, t := buf[:6*wp], buf[6*wp:]
 		for it := lo; it < hi; it++ {
-			c, b := it/blocks, it%blocks
-			for tt := b * winoTiles; tt < min(tc, (b+1)*winoTiles); tt++ {
-				img, y, xx := g.tileOrigin(t0 + tt)
-				winoLoad(&d, x[(img*g.cin+c)*hw:][:hw], g.h, g.w, y-g.ph, xx-g.pw)
-				winoInputTile(&d)
-				o := v[c*g.ld+tt:]
-				for k, e := range d {
-					o[k*stride] = e
+			c, r := it/rows, it%rows
+			R := t0/g.tw + r
+			img, ty := R/g.th, R%g.th
+			plane := x[(img*g.cin+c)*hw:][:hw]
+			for i := 0; i < 6; i++ {
+				row := in[i*wp : (i+1)*wp]
+				y := ty*4 - g.ph + i
+				if y < 0 || y >= g.h {
+					clear(row)
+					continue
+				}
+				lo := min(g.pw, wp)
+				n := min(wp-lo, g.w)
+				clear(row[:lo])
+				copy(row[lo:lo+n], plane[y*g.w:y*g.w+n])
+				clear(row[lo+n:])
+			}
+			d0, d1, d2 := in[0:wp], in[wp:2*wp], in[2*wp:3*wp]
+			d3, d4, d5 := in[3*wp:4*wp], in[4*wp:5*wp], in[5*wp:6*wp]
+			r0, r1, r2 := t[0:wp], t[wp:2*wp], t[2*wp:3*wp]
+			r3, r4, r5 := t[3*wp:4*wp], t[4*wp:5*wp], t[5*wp:6*wp]
+			for j := range r0 {
+				a0, a1, a2, a3, a4, a5 := d0[j], d1[j], d2[j], d3[j], d4[j], d5[j]
+				r0[j] = 4*a0 - 5*a2 + a4
+				r1[j] = a3 + a4 - 4*(a1+a2)
+				r2[j] = 4*(a1-a2) - a3 + a4
+				r3[j] = 2*(a3-a1) - a2 + a4
+				r4[j] = 2*(a1-a3) - a2 + a4
+				r5[j] = 4*a1 - 5*a3 + a5
+			}
+			for tx := 0; tx < g.tw; tx++ {
+				o := v[c*g.ld+r*g.tw+tx:]
+				for i := 0; i < 6; i++ {
+					e := t[i*wp+4*tx : i*wp+4*tx+6 : i*wp+4*tx+6]
+					a0, a1, a2, a3, a4, a5 := e[0], e[1], e[2], e[3], e[4], e[5]
+					k := 6 * i * stride
+					o[k] = 4*a0 - 5*a2 + a4
+					o[k+stride] = a3 + a4 - 4*(a1+a2)
+					o[k+2*stride] = 4*(a1-a2) - a3 + a4
+					o[k+3*stride] = 2*(a3-a1) - a2 + a4
+					o[k+4*stride] = 2*(a1-a3) - a2 + a4
+					o[k+5*stride] = 4*a1 - 5*a3 + a5
 				}
 			}
 		}
 	})
 }
 
-// winoOutput writes the tiles [t0, t0+tc) of out [n, cout, oh, ow] from
-// M[ξ][o][t-t0] (row stride g.ld): Aᵀ M A, plus bias[o] when bias is not
-// nil, then the ReLU when relu is set.
+// winoOutput writes the tiles [t0, t0+tc) (whole rows of tiles) of out [n,
+// cout, oh, ow] from M[ξ][o][t-t0] (row stride g.ld): Aᵀ M A into a strip
+// of four output rows per channel's row of tiles, then the strip's rows
+// into out, plus bias[o] when bias is not nil, then the ReLU when relu is
+// set.
 func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu bool) {
-	stride := g.cout * g.ld
-	blocks := (tc + winoTiles - 1) / winoTiles
+	stride := g.ms
+	rows := tc / g.tw
 	ohw := g.oh * g.ow
-	parallel.For(g.cout*blocks, 1, func(lo, hi int) {
-		var s [36]float32
+	wq := 4 * g.tw
+	parallel.For(g.cout*rows, 1, func(lo, hi int) {
+		strip := make([]float32, 4*wq)
 		var t [24]float32 // Aᵀ M: 4x6
 		for it := lo; it < hi; it++ {
-			o, b := it/blocks, it%blocks
-			var bo float32
-			if bias != nil {
-				bo = bias[o]
-			}
-			for tt := b * winoTiles; tt < min(tc, (b+1)*winoTiles); tt++ {
-				src := m[o*g.ld+tt:]
-				for k := range s {
-					s[k] = src[k*stride]
-				}
+			o, r := it/rows, it%rows
+			R := t0/g.tw + r
+			img, ty := R/g.th, R%g.th
+			for tx := 0; tx < g.tw; tx++ {
+				src := m[o*g.ld+r*g.tw+tx:]
 				for j := 0; j < 6; j++ {
-					m0, m1, m2, m3, m4, m5 := s[j], s[6+j], s[12+j], s[18+j], s[24+j], s[30+j]
+					m0, m1, m2 := src[j*stride], src[(6+j)*stride], src[(12+j)*stride]
+					m3, m4, m5 := src[(18+j)*stride], src[(24+j)*stride], src[(30+j)*stride]
 					a, bb := m1+m2, m1-m2
 					c, d := m3+m4, m3-m4
 					t[j] = m0 + a + c
@@ -258,70 +244,79 @@ func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu 
 					t[12+j] = a + 4*c
 					t[18+j] = bb + 8*d + m5
 				}
-				img, y0, x0 := g.tileOrigin(t0 + tt)
-				plane := out[(img*g.cout+o)*ohw:][:ohw]
-				rows, cols := min(4, g.oh-y0), min(4, g.ow-x0)
-				for i := 0; i < rows; i++ {
-					r := t[6*i : 6*i+6 : 6*i+6]
-					a, bb := r[1]+r[2], r[1]-r[2]
-					c, d := r[3]+r[4], r[3]-r[4]
-					y := [4]float32{r[0] + a + c + bo, bb + 2*d + bo, a + 4*c + bo, bb + 8*d + r[5] + bo}
-					if relu {
-						for k, e := range y {
-							if !(e > 0) {
-								y[k] = 0
-							}
-						}
-					}
-					copy(plane[(y0+i)*g.ow+x0:][:cols], y[:cols])
+				for i := 0; i < 4; i++ {
+					e := t[6*i : 6*i+6 : 6*i+6]
+					a, bb := e[1]+e[2], e[1]-e[2]
+					c, d := e[3]+e[4], e[3]-e[4]
+					y := strip[i*wq+4*tx : i*wq+4*tx+4 : i*wq+4*tx+4]
+					y[0] = e[0] + a + c
+					y[1] = bb + 2*d
+					y[2] = a + 4*c
+					y[3] = bb + 8*d + e[5]
 				}
+			}
+			plane := out[(img*g.cout+o)*ohw:][:ohw]
+			for i := 0; i < min(4, g.oh-4*ty); i++ {
+				biasReLU(plane[(4*ty+i)*g.ow:(4*ty+i+1)*g.ow], strip[i*wq:i*wq+g.ow], bias, o, relu)
 			}
 		}
 	})
 }
 
 // winoGradOut writes dM[ξ][o][t-t0] = (A dY Aᵀ)[ξ] (row stride g.ld) for
-// the tiles [t0, t0+tc) of gy [n, cout, oh, ow] (zero beyond its edges).
+// the tiles [t0, t0+tc) (whole rows of tiles) of gy [n, cout, oh, ow],
+// zero beyond its edges: per channel's row of tiles, four rows of dY in a
+// zero-padded strip, transformed down the columns (A dY), then across each
+// tile (· Aᵀ).
 func winoGradOut(g *winoGeom, gy []float32, t0, tc int, dm []float32) {
-	stride := g.cout * g.ld
-	blocks := (tc + winoTiles - 1) / winoTiles
+	stride := g.ms
+	rows := tc / g.tw
 	ohw := g.oh * g.ow
-	parallel.For(g.cout*blocks, 1, func(lo, hi int) {
-		var y [16]float32
-		var t [24]float32 // A dY: 6x4
+	wq := 4 * g.tw
+	parallel.For(g.cout*rows, 1, func(lo, hi int) {
+		buf := make([]float32, 10*wq)
+		in, t := buf[:4*wq], buf[4*wq:]
 		for it := lo; it < hi; it++ {
-			o, b := it/blocks, it%blocks
-			for tt := b * winoTiles; tt < min(tc, (b+1)*winoTiles); tt++ {
-				img, y0, x0 := g.tileOrigin(t0 + tt)
-				plane := gy[(img*g.cout+o)*ohw:][:ohw]
-				rows, cols := min(4, g.oh-y0), min(4, g.ow-x0)
-				clear(y[:])
-				for i := 0; i < rows; i++ {
-					copy(y[4*i:4*i+cols], plane[(y0+i)*g.ow+x0:])
+			o, r := it/rows, it%rows
+			R := t0/g.tw + r
+			img, ty := R/g.th, R%g.th
+			plane := gy[(img*g.cout+o)*ohw:][:ohw]
+			for i := 0; i < 4; i++ {
+				row := in[i*wq : (i+1)*wq]
+				if y := 4*ty + i; y < g.oh {
+					copy(row, plane[y*g.ow:(y+1)*g.ow])
+					clear(row[g.ow:])
+				} else {
+					clear(row)
 				}
-				for j := 0; j < 4; j++ {
-					e0, e1, e2, e3 := y[j], y[4+j], y[8+j], y[12+j]
-					a, bb := e0+e2, e1+e3
-					c, d := e0+4*e2, 2*e1+8*e3
-					t[j] = e0
-					t[4+j] = a + bb
-					t[8+j] = a - bb
-					t[12+j] = c + d
-					t[16+j] = c - d
-					t[20+j] = e3
-				}
-				dst := dm[o*g.ld+tt:]
+			}
+			y0, y1, y2, y3 := in[0:wq], in[wq:2*wq], in[2*wq:3*wq], in[3*wq:4*wq]
+			r0, r1, r2 := t[0:wq], t[wq:2*wq], t[2*wq:3*wq]
+			r3, r4, r5 := t[3*wq:4*wq], t[4*wq:5*wq], t[5*wq:6*wq]
+			for j := range r0 {
+				e0, e1, e2, e3 := y0[j], y1[j], y2[j], y3[j]
+				a, bb := e0+e2, e1+e3
+				c, d := e0+4*e2, 2*e1+8*e3
+				r0[j] = e0
+				r1[j] = a + bb
+				r2[j] = a - bb
+				r3[j] = c + d
+				r4[j] = c - d
+				r5[j] = e3
+			}
+			for tx := 0; tx < g.tw; tx++ {
+				dst := dm[o*g.ld+r*g.tw+tx:]
 				for i := 0; i < 6; i++ {
-					r := t[4*i : 4*i+4 : 4*i+4]
-					a, bb := r[0]+r[2], r[1]+r[3]
-					c, d := r[0]+4*r[2], 2*r[1]+8*r[3]
+					e := t[i*wq+4*tx : i*wq+4*tx+4 : i*wq+4*tx+4]
+					a, bb := e[0]+e[2], e[1]+e[3]
+					c, d := e[0]+4*e[2], 2*e[1]+8*e[3]
 					k := 6 * i * stride
-					dst[k] = r[0]
+					dst[k] = e[0]
 					dst[k+stride] = a + bb
 					dst[k+2*stride] = a - bb
 					dst[k+3*stride] = c + d
 					dst[k+4*stride] = c - d
-					dst[k+5*stride] = r[3]
+					dst[k+5*stride] = e[3]
 				}
 			}
 		}
@@ -351,22 +346,22 @@ func winoGEMMs(m, n, k int, a []float32, aStride, lda int, transB bool, b []floa
 // plus bias (when not nil), then the ReLU when relu is set.
 func winoConv(x []float32, n, ci, h, w, ph, pw int, u []float32, co int, out, bias []float32, relu bool) {
 	g := newWinoGeom(n, ci, h, w, ph, pw, co)
-	vt := tensor.Empty[float32](36 * ci * g.ld)
+	vt := tensor.Empty[float32](36 * g.vs)
 	defer vt.Release()
-	mt := tensor.Empty[float32](36 * co * g.ld)
+	mt := tensor.Empty[float32](36 * g.ms)
 	defer mt.Release()
 	v, m := vt.Data(), mt.Data()
 	for t0 := 0; t0 < g.tiles; t0 += g.chunk {
 		tc := min(g.chunk, g.tiles-t0)
 		winoInput(g, x, t0, tc, v)
-		winoGEMMs(co, tc, ci, u, co*ci, ci, false, v, ci*g.ld, g.ld, 0, m, co*g.ld, g.ld)
+		winoGEMMs(co, tc, ci, u, winoSpread(co*ci), ci, false, v, g.vs, g.ld, 0, m, g.ms, g.ld)
 		winoOutput(g, m, t0, tc, out, bias, relu)
 	}
 }
 
 // winoForward is convForward on Winograd F(4x4, 3x3).
 func winoForward(p *convPlan, x, w, b, out []float32, relu bool) {
-	ut := tensor.Empty[float32](36 * p.cout * p.cin)
+	ut := tensor.Empty[float32](36 * winoSpread(p.cout*p.cin))
 	defer ut.Release()
 	u := ut.Data()
 	winoFilter(w, p.cout, p.cin, u)
@@ -378,7 +373,7 @@ func winoForward(p *convPlan, x, w, b, out []float32, relu bool) {
 func winoInputGrad(p *convPlan, w, gy, gx []float32) {
 	wf := flipKernel(p, w) // [cin, cout, 3, 3]
 	defer wf.Release()
-	ut := tensor.Empty[float32](36 * p.cout * p.cin)
+	ut := tensor.Empty[float32](36 * winoSpread(p.cout*p.cin))
 	defer ut.Release()
 	u := ut.Data()
 	winoFilter(wf.Data(), p.cin, p.cout, u)
@@ -390,11 +385,11 @@ func winoInputGrad(p *convPlan, w, gy, gx []float32) {
 func winoWeightGrad(p *convPlan, x, gy, gw []float32) {
 	convWeightGEMMs.Add(1)
 	g := newWinoGeom(p.n, p.cin, p.h, p.w, p.geom.PadH, p.geom.PadW, p.cout)
-	vt := tensor.Empty[float32](36 * p.cin * g.ld)
+	vt := tensor.Empty[float32](36 * g.vs)
 	defer vt.Release()
-	mt := tensor.Empty[float32](36 * p.cout * g.ld)
+	mt := tensor.Empty[float32](36 * g.ms)
 	defer mt.Release()
-	ut := tensor.Empty[float32](36 * p.cout * p.cin)
+	ut := tensor.Empty[float32](36 * winoSpread(p.cout*p.cin))
 	defer ut.Release()
 	v, dm, du := vt.Data(), mt.Data(), ut.Data()
 	for t0 := 0; t0 < g.tiles; t0 += g.chunk {
@@ -405,7 +400,7 @@ func winoWeightGrad(p *convPlan, x, gy, gw []float32) {
 		if t0 > 0 {
 			beta = 1
 		}
-		winoGEMMs(p.cout, p.cin, tc, dm, p.cout*g.ld, g.ld, true, v, p.cin*g.ld, g.ld, beta, du, p.cout*p.cin, p.cin)
+		winoGEMMs(p.cout, p.cin, tc, dm, g.ms, g.ld, true, v, g.vs, g.ld, beta, du, winoSpread(p.cout*p.cin), p.cin)
 	}
 	winoFilterGrad(du, p.cout, p.cin, gw)
 }
