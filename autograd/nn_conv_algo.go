@@ -69,7 +69,35 @@ func (p *convPlan) winograd(pass convPass) bool {
 	return winogradChosen(p, pass)
 }
 
-// winogradChosen is the rule for the default choice.
-func winogradChosen(p *convPlan, pass convPass) bool {
-	return p.cin >= 16 && p.cout >= 16
+// winogradMinChannels is the fewest input and output channels for which
+// the default choice is Winograd.
+const winogradMinChannels = 64
+
+// winogradChosen is the rule for the default choice: Winograd when the
+// convolution has at least winogradMinChannels input and output channels,
+// for every pass. The GEMMs of Winograd reduce over the input channels
+// (forward), the output channels (dX) or the tiles (dW); with few
+// channels they are too short to pay for the transforms.
+//
+// Measured with BenchmarkConvAlgo on an AMD Zen 3 (AVX2 tier, 2 threads,
+// shared machine; medians of 3 to 5 runs; GFLOP/s counted as the direct
+// convolution's work, im2col + GEMM -> Winograd):
+//
+//	shape (batch)             forward       dX            dW
+//	3->64 32x32 (64)          18 -> 6       24 -> 8       21 -> 8
+//	32->64 14x14 (128)        56 -> 39      48 -> 35      48 -> 37
+//	64 32x32 (64)             51 -> 75      59 -> 47..78  63 -> 57
+//	128 16x16 (64)            26 -> 76      32 -> 92      36 -> 119
+//	256 8x8 (64)              126 -> 262    124 -> 267    134 -> 308
+//	512 4x4 (64)              128 -> 199    118 -> 181    126 -> 221
+//	64 56x56 (32)             35 -> 81      34 -> 73      59 -> 83
+//	128 28x28 (32)            41 -> 67      24 -> 82      33 -> 116
+//	256 14x14 (32)            34 -> 38      27 -> 47      24 -> 46
+//	512 7x7 (32)              142 -> 196    140 -> 192    143 -> 91 (8 MiB
+//	                          chunks; one chunk since: 22 -> 91 under load)
+//
+// The 256 8x8 and 512 rows were measured while the machine was idle, the
+// others under load (their absolute figures are lower, the ratios hold).
+func winogradChosen(p *convPlan, _ convPass) bool {
+	return p.cin >= winogradMinChannels && p.cout >= winogradMinChannels
 }

@@ -7,12 +7,14 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// convBenchShapes are the 3x3 convolutions of ResNet-18 on CIFAR (batch 64,
-// 32x32) and ResNet-34 at 224 pixels (batch 32), one per stage.
+// convBenchShapes are the 3x3 convolutions of the SmallCNN's conv2 (batch
+// 128), ResNet-18 on CIFAR (batch 64, 32x32) and ResNet-34 at 224 pixels
+// (batch 32), one per stage.
 var convBenchShapes = []struct {
 	name             string
 	n, c, hw, stride int
 }{
+	{"smallcnn-32x14", 128, 32, 14, 1},
 	{"r18cifar-stem-3x32", 64, 3, 32, 1},
 	{"r18cifar-64x32", 64, 64, 32, 1},
 	{"r18cifar-128x16", 64, 128, 16, 1},

@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -36,12 +37,12 @@ var convAlgorithms = []convAlgorithm{
 // use sets the switches of a and returns the function that restores them.
 func (a convAlgorithm) use() (restore func()) {
 	r1 := setConvAlgo(a.force)
-	prevPacked, prevChunk := convPacked, winoChunkFloats
+	prevPacked, prevChunk, prevPer := convPacked, winoChunkFloats, winoChunkPerWeight
 	convPacked = a.packed
 	if a.chunk > 0 {
-		winoChunkFloats = a.chunk
+		winoChunkFloats, winoChunkPerWeight = a.chunk, 0
 	}
-	return func() { r1(); convPacked, winoChunkFloats = prevPacked, prevChunk }
+	return func() { r1(); convPacked, winoChunkFloats, winoChunkPerWeight = prevPacked, prevChunk, prevPer }
 }
 
 // convRef64 is the direct convolution in float64, index by index: the
@@ -242,5 +243,42 @@ func TestConvAlgorithmsConformance(t *testing.T) {
 	}
 	for _, a := range convAlgorithms {
 		t.Logf("%-16s max relative error: output %.2g, dx %.2g, dw %.2g", a.name, worst[a.name][0], worst[a.name][1], worst[a.name][2])
+	}
+}
+
+// TestWinogradBitIdenticalAcrossThreads checks that Winograd's output and
+// gradients are the same bits at GOMAXPROCS 1, 2 and 3, with one chunk of
+// tiles and with many (the weight gradient summed over chunks), through
+// Conv2dReLU (the ReLU applied as the tiles are written) and Conv2d.
+func TestWinogradBitIdenticalAcrossThreads(t *testing.T) {
+	type geom struct{ n, cin, h, w, cout, pad int }
+	for _, a := range convAlgorithms[2:] {
+		for _, c := range []geom{{6, 16, 13, 11, 24, 1}, {4, 64, 8, 8, 64, 1}, {3, 9, 10, 7, 5, 2}} {
+			run := func(procs int) []*tensor.Tensor {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				defer a.use()()
+				rng := tensor.NewRNG(7)
+				x := Param(tensor.Uniform[float32](rng, -1, 1, c.n, c.cin, c.h, c.w))
+				w := Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout, c.cin, 3, 3))
+				b := Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout))
+				opts := &Conv2dOptions{Padding: [2]int{c.pad, c.pad}}
+				y := Conv2dReLU(x, w, b, opts)
+				z := Conv2d(y, Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout, c.cout, 3, 3)), nil, opts)
+				out := z.Data().Clone()
+				z.BackwardWith(tensor.Uniform[float32](rng, -1, 1, z.Shape()...))
+				return []*tensor.Tensor{out, x.Grad(), w.Grad(), b.Grad()}
+			}
+			one := run(1)
+			for _, procs := range []int{2, 3} {
+				other := run(procs)
+				for r := range one {
+					for i, v := range one[r].Data() {
+						if math.Float32bits(v) != math.Float32bits(other[r].Data()[i]) {
+							t.Fatalf("%s %+v: result %d element %d: %v with 1 thread, %v with %d", a.name, c, r, i, v, other[r].Data()[i], procs)
+						}
+					}
+				}
+			}
+		}
 	}
 }
