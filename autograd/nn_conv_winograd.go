@@ -1,6 +1,9 @@
 package autograd
 
 import (
+	"runtime"
+	"sync/atomic"
+
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
@@ -29,18 +32,23 @@ import (
 //	          tile; dW = Gᵀ dU G
 //
 // F(4x4) rather than F(2x2): 4x fewer multiplications than the direct
-// convolution instead of 2.25x, at an error vs float64 still below 1e-5 of
-// the output's scale on ResNet shapes (see TestConvAlgorithmsConformance).
+// convolution instead of 2.25x, at an error vs float64 of about 1e-5 of the
+// output's scale (1.2e-5 at most on the shapes of
+// TestConvAlgorithmsConformance, 25x the GEMM's), which training in float32
+// absorbs as it does the GEMM's rounding.
 //
-// Tiles are processed in chunks whose size depends on the shapes only; the
-// transforms of a chunk are split over goroutines by channel and block of
-// tiles (each writes its own outputs), and its 36 GEMMs run one per
-// goroutine, single-threaded (the SGEMM's result does not depend on its
-// threads). The weight gradient sums the chunks in order. Every result is
-// therefore bit-identical for any GOMAXPROCS.
+// Tiles are processed in chunks whose size depends on the shapes only. The
+// transforms of a chunk are split over goroutines by channel and row of
+// tiles, and its 36 GEMMs one per goroutine, single-threaded (the SGEMM's
+// result does not depend on its threads), the parts claimed as they go
+// (winoFor); each part writes its own outputs. The weight gradient sums the
+// chunks in order. Every result is therefore bit-identical for any
+// GOMAXPROCS.
 //
-// The transforms are plain Go (scalar code on a 6x6 array the compiler
-// keeps in registers and stack), used by every kernel tier alike.
+// The transforms are plain Go, used by every kernel tier alike (AVX2 and
+// AVX-512 as well as the pure-Go one): a row of tiles of one channel is
+// copied into a zero-padded strip, transformed down its columns in one
+// pass over the strip, then across each tile.
 
 // winoChunkFloats bounds the transformed input and output of one chunk of
 // tiles (36*(Cin+Cout) floats per tile): 8 MiB, so that the GEMMs' operands
@@ -102,7 +110,7 @@ func newWinoGeom(n, cin, h, w, ph, pw, cout int) *winoGeom {
 // ci, 3, 3].
 func winoFilter(w []float32, co, ci int, u []float32) {
 	stride := winoSpread(co * ci)
-	parallel.For(co, 4, func(lo, hi int) {
+	winoFor(co, func(lo, hi int) {
 		var t [18]float32
 		for o := lo; o < hi; o++ {
 			for c := 0; c < ci; c++ {
@@ -137,7 +145,7 @@ func winoFilter(w []float32, co, ci int, u []float32) {
 // winoFilterGrad writes gw [co, ci, 3, 3] = Gᵀ dU G from dU [36][co][ci].
 func winoFilterGrad(du []float32, co, ci int, gw []float32) {
 	stride := winoSpread(co * ci)
-	parallel.For(co, 4, func(lo, hi int) {
+	winoFor(co, func(lo, hi int) {
 		var t [18]float32 // Gᵀ dU: 3x6
 		for o := lo; o < hi; o++ {
 			for c := 0; c < ci; c++ {
@@ -171,7 +179,7 @@ func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 	rows := tc / g.tw
 	hw := g.h * g.w
 	wp := 4*g.tw + 2
-	parallel.For(g.cin*rows, 1, func(lo, hi int) {
+	winoFor(g.cin*rows, func(lo, hi int) {
 		buf := make([]float32, 12*wp)
 		in, t := buf[:6*wp], buf[6*wp:]
 		for it := lo; it < hi; it++ {
@@ -233,7 +241,7 @@ func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu 
 	rows := tc / g.tw
 	ohw := g.oh * g.ow
 	wq := 4 * g.tw
-	parallel.For(g.cout*rows, 1, func(lo, hi int) {
+	winoFor(g.cout*rows, func(lo, hi int) {
 		strip := make([]float32, 4*wq)
 		var t [24]float32 // Aᵀ M: 4x6
 		for it := lo; it < hi; it++ {
@@ -281,7 +289,7 @@ func winoGradOut(g *winoGeom, gy []float32, t0, tc int, dm []float32) {
 	rows := tc / g.tw
 	ohw := g.oh * g.ow
 	wq := 4 * g.tw
-	parallel.For(g.cout*rows, 1, func(lo, hi int) {
+	winoFor(g.cout*rows, func(lo, hi int) {
 		buf := make([]float32, 10*wq)
 		in, t := buf[:4*wq], buf[4*wq:]
 		for it := lo; it < hi; it++ {
@@ -331,13 +339,39 @@ func winoGradOut(g *winoGeom, gy []float32, t0, tc int, dm []float32) {
 	})
 }
 
+// winoFor calls fn(lo, hi) over disjoint ranges that cover [0, n), which
+// the caller and the workers it can reserve claim as they go (about 64
+// ranges in all): on a machine whose CPUs are busy with other work, a
+// worker that starts late takes fewer ranges instead of holding up the
+// others, as in the GEMM (parallel.Team.RunHelpers). Each range writes its
+// own outputs, so which goroutine runs it changes no result.
+func winoFor(n int, fn func(lo, hi int)) {
+	threads := runtime.GOMAXPROCS(0)
+	grain := max(1, n/64)
+	if threads == 1 || n <= grain {
+		fn(0, n)
+		return
+	}
+	var next atomic.Int64
+	team := parallel.Reserve(threads)
+	team.RunHelpers(team.Size(), func(int) {
+		for {
+			lo := int(next.Add(int64(grain))) - grain
+			if lo >= n {
+				return
+			}
+			fn(lo, min(lo+grain, n))
+		}
+	})
+}
+
 // winoGEMMs runs the 36 GEMMs C[ξ] = A[ξ]·op(B[ξ]) + beta*C[ξ], one per
 // goroutine at a time, each single-threaded: A[ξ] is m x k at a[ξ*aStride]
 // (row stride lda), op(B[ξ]) k x n at b[ξ*bStride] (stored n x k when
 // transB, row stride ldb), C[ξ] m x n at c[ξ*cStride] (row stride ldc).
 func winoGEMMs(m, n, k int, a []float32, aStride, lda int, transB bool, b []float32, bStride, ldb int,
 	beta float32, c []float32, cStride, ldc int) {
-	parallel.For(36, 1, func(lo, hi int) {
+	winoFor(36, func(lo, hi int) {
 		for x := lo; x < hi; x++ {
 			kernels.SgemmPacked(m, n, k, 1, &kernels.Packed{
 				PackA:   kernels.PackerA(false, a[x*aStride:], lda),
