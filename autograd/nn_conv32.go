@@ -68,7 +68,9 @@ func (u *unfold) row(dst []float32, k int, c pos) {
 				lo := min(max(0, -ix0), run)
 				hi := max(min(run, u.w-ix0), lo)
 				clear(out[:lo])
-				copy(out[lo:hi], src[ix0+lo:ix0+hi])
+				if hi > lo { // else the run lies wholly in the padding (ix0 may pass the row's end)
+					copy(out[lo:hi], src[ix0+lo:ix0+hi])
+				}
 				clear(out[hi:])
 			} else {
 				ix := ox*u.sw + offX
