@@ -68,23 +68,34 @@ type SuiteConfig struct {
 	Attacks    []EntryConfig `json:"attacks"`
 	AutoAttack []EntryConfig `json:"autoattack"`
 	// Unbounded describes the unbounded attack (empty: none).
-	Unbounded     string  `json:"unbounded,omitempty"`
+	Unbounded string `json:"unbounded,omitempty"`
+	// GradientCheck and Tolerance are the suite's fields of those names.
 	GradientCheck bool    `json:"gradient_check"`
 	Tolerance     float64 `json:"tolerance"`
-	Passes        int     `json:"passes"`
+	// Passes is the number of passes each example is scored over (a
+	// randomised model's protocol; 1 otherwise).
+	Passes int `json:"passes"`
 }
 
 // EntryConfig describes one entry of a suite: its attack's type and every
 // setting of it (seed included).
 type EntryConfig struct {
-	Name       string     `json:"name"`
-	Attack     string     `json:"attack"`
-	Kind       AttackKind `json:"kind"`
-	Targeted   bool       `json:"targeted,omitempty"`
-	Access     string     `json:"access,omitempty"`
-	Budget     int        `json:"budget,omitempty"`
-	Eps        []float64  `json:"eps,omitempty"`
-	MinClasses int        `json:"min_classes,omitempty"`
+	// Name is the entry's name in the report.
+	Name string `json:"name"`
+	// Attack is the attack's Go type and every field of it, seed included.
+	Attack string `json:"attack"`
+	// Kind is the entry's AttackKind.
+	Kind AttackKind `json:"kind"`
+	// Targeted says the entry runs a targeted attack.
+	Targeted bool `json:"targeted,omitempty"`
+	// Access and Budget are a black-box entry's access (scores or labels)
+	// and query budget.
+	Access string `json:"access,omitempty"`
+	Budget int    `json:"budget,omitempty"`
+	// Eps is the entry's own eps list, when it has one.
+	Eps []float64 `json:"eps,omitempty"`
+	// MinClasses is the number of classes the entry needs.
+	MinClasses int `json:"min_classes,omitempty"`
 }
 
 var pointerRE = regexp.MustCompile(`0x[0-9a-f]+`)
