@@ -88,8 +88,8 @@ func (t *trainFlags) setup(ctx context.Context, stdout io.Writer, opts ...learne
 		undo()
 		return nil, "", nil, err
 	}
-	fmt.Fprintf(stdout, "data: %s: %d classes, %d training and %d validation batches of %d\n",
-		desc, dls.C(), dls.Train.Len(), dls.Valid.Len(), t.bs)
+	fmt.Fprintf(stdout, "data: %s: %d classes, %d training and %d validation %s of %d\n",
+		desc, dls.C(), dls.Train.Len(), dls.Valid.Len(), plural(dls.Valid.Len(), "batch", "batches"), t.bs)
 	if t.transfer {
 		size := t.size
 		if size == 0 {
