@@ -199,6 +199,9 @@ Examples:
 	if err := r.tf.check(); err != nil {
 		return err
 	}
+	if err := checkEps("-defence-eps", r.defEps, attacks.Linf); err != nil {
+		return err
+	}
 	if err := firstErr(inRange("epochs", r.epochs, 1, 1_000_000), inRange("lr", r.lr, 0, 10),
 		inRange("defence-eps", r.defEps, 0, 1), inRange("defence-steps", r.defSteps, 1, 10_000),
 		inRange("trades-beta", r.beta, 0, 10_000), inRange("sigma", r.sigma, 0, 10)); err != nil {
