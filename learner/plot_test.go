@@ -79,3 +79,29 @@ func TestPlotLossMarksBatch(t *testing.T) {
 		t.Errorf("%d drawn pixels in the 8-pixel border: something runs off the picture", n)
 	}
 }
+
+// TestConfusionMatrixLabelsInFrame draws Fashion-MNIST's ten long class
+// names: every tick label stays inside the picture.
+func TestConfusionMatrixLabelsInFrame(t *testing.T) {
+	classes := []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
+	var tg, dc []int
+	for i := range 500 {
+		a := i % 10
+		d := a
+		if i%7 == 0 {
+			d = (a + 3) % 10
+		}
+		tg, dc = append(tg, a), append(dc, d)
+	}
+	ci := &ClassificationInterpretation{Classes: classes, Preds: &Preds{Targets: tg, Decoded: dc}}
+	for _, opts := range [][]Option{nil, {Normalized()}} {
+		path := filepath.Join(t.TempDir(), "cm.png")
+		if err := ci.PlotConfusionMatrix(path, opts...); err != nil {
+			t.Fatal(err)
+		}
+		img := checkPNG(t, path, 400, 400)
+		if n := border(img, 8); n != 0 {
+			t.Errorf("%d drawn pixels in the 8-pixel border: a label runs off the picture", n)
+		}
+	}
+}

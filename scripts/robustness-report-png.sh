@@ -18,5 +18,5 @@ page=$(cd "$dir" && pwd)/adversarial/report.html
 [ -f "$page" ] || { echo "no $page: run fastgo demo -out $dir first" >&2; exit 1; }
 mkdir -p docs/images
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$(mktemp -d)" \
-  --screenshot="$PWD/docs/images/robustness-report.png" --window-size=1100,1900 "file://$page" 2>/dev/null
+  --screenshot="$PWD/docs/images/robustness-report.png" --window-size=1100,2400 "file://$page" 2>/dev/null
 echo "wrote docs/images/robustness-report.png from $page"

@@ -207,7 +207,7 @@ func (r *Report) accuracySeries() []svgSeries {
 		out = append(out, s)
 	}
 	if len(r.WorstCase) > 0 {
-		s := svgSeries{name: "worst case", c: color.Black, dashed: true, width: 2.6}
+		s := svgSeries{name: "worst case", c: color.Black, dashed: true, width: 4}
 		for _, w := range r.WorstCase {
 			s.eps, s.acc = append(s.eps, w.Eps), append(s.acc, w.RobustAccuracy)
 		}
@@ -216,6 +216,23 @@ func (r *Report) accuracySeries() []svgSeries {
 	for i := range out {
 		out[i].color = hex(out[i].c)
 	}
+	return out
+}
+
+// drawOrder returns series with the worst case first, drawn underneath
+// the attacks it often coincides with.
+func drawOrder(series []svgSeries) []svgSeries {
+	out := slices.Clone(series)
+	slices.SortStableFunc(out, func(a, b svgSeries) int {
+		wa, wb := a.name == "worst case", b.name == "worst case"
+		switch {
+		case wa && !wb:
+			return -1
+		case wb && !wa:
+			return 1
+		}
+		return 0
+	})
 	return out
 }
 
@@ -280,11 +297,12 @@ func (r *Report) accuracySVG(w, h int) string {
 	fmt.Fprintf(&b, `<text transform="translate(14 %.1f) rotate(-90)" text-anchor="middle">robust accuracy</text>`, top+ph/2)
 	// Clean accuracy.
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="2 3"/>`, left, y(r.CleanAccuracy), left+pw, y(r.CleanAccuracy))
-	// Series.
-	for _, s := range series {
+	// Series, the worst case underneath: an attack whose figures are the
+	// worst case's stays visible on top of it.
+	for _, s := range drawOrder(series) {
 		dash := ""
 		if s.dashed {
-			dash = ` stroke-dasharray="6 4"`
+			dash = ` stroke-dasharray="6 4" stroke-opacity="0.7"`
 		}
 		var pts []string
 		for k := range s.eps {

@@ -184,6 +184,9 @@ func screenshot(t *testing.T, page string, w, h int) image.Image {
 	return img
 }
 
+// near reports whether two 8-bit channel values differ by 12 at most.
+func near(a, b uint32) bool { return a+12 >= b && b+12 >= a }
+
 func TestHTMLReportInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
@@ -203,7 +206,7 @@ func TestHTMLReportInBrowser(t *testing.T) {
 	// A blank or failed page is white (or one colour) throughout; the
 	// report has text, coloured lines and the example images.
 	colors := map[uint32]bool{}
-	dark, red := 0, 0
+	dark, red, blue := 0, 0, 0
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			r, g, b, _ := img.At(x, y).RGBA()
@@ -214,12 +217,20 @@ func TestHTMLReportInBrowser(t *testing.T) {
 			if r > 0xc000 && g < 0x6000 && b < 0x6000 {
 				red++
 			}
+			// The first attack's line and points, matplotlib's blue
+			// (31, 119, 180), drawn by the browser from the inline SVG.
+			if near(r>>8, 31) && near(g>>8, 119) && near(b>>8, 180) {
+				blue++
+			}
 		}
 	}
 	if len(colors) < 50 || dark < w*h/500 {
 		t.Errorf("the screenshot looks blank: %d colours, %d dark pixels", len(colors), dark)
 	}
-	t.Logf("%d colours, %d dark pixels, %d red pixels", len(colors), dark, red)
+	if blue < 100 {
+		t.Errorf("%d pixels of the chart's first line: the SVG chart did not render", blue)
+	}
+	t.Logf("%d colours, %d dark pixels, %d red pixels, %d blue pixels", len(colors), dark, red, blue)
 }
 
 func TestPlotAccuracyStaysInFrame(t *testing.T) {

@@ -332,8 +332,8 @@ func (r *Report) rows() (header []string, rows [][]string) {
 // the worst case, then the checks, each "ok" or "FLAGGED".
 func (r *Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "Robustness (%s, box [%g, %g]) on %d samples: clean accuracy %.4f (%d correct), %.1fs\n\n",
-		r.Norm, r.Lo, r.Hi, r.Samples, r.CleanAccuracy, r.Correct, r.Seconds)
+	fmt.Fprintf(bw, "Robustness (%s, box [%g, %g]) on %d %s: clean accuracy %.4f (%d correct), %.1fs\n\n",
+		r.Norm, r.Lo, r.Hi, r.Samples, plural(r.Samples, "sample", "samples"), r.CleanAccuracy, r.Correct, r.Seconds)
 	header, rows := r.rows()
 	bw.WriteString(alignedTable(header, rows))
 	if len(r.Checks) > 0 {
@@ -360,8 +360,8 @@ func (r *Report) Table() string {
 // checks and how to read them.
 func (r *Report) Markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Robustness report\n\n%s threat model, box [%g, %g], %d samples: clean accuracy **%.4f** (%d correct); %.1f s.\n\n",
-		r.Norm, r.Lo, r.Hi, r.Samples, r.CleanAccuracy, r.Correct, r.Seconds)
+	fmt.Fprintf(&b, "# Robustness report\n\n%s threat model, box [%g, %g], %d %s: clean accuracy **%.4f** (%d correct); %.1f s.\n\n",
+		r.Norm, r.Lo, r.Hi, r.Samples, plural(r.Samples, "sample", "samples"), r.CleanAccuracy, r.Correct, r.Seconds)
 	if len(r.WorstCase) > 0 {
 		b.WriteString("Worst-case robust accuracy: ")
 		for k, w := range r.WorstCase {

@@ -23,7 +23,7 @@ import (
 // left corner, where accuracies falling with eps leave room.
 func (r *Report) PlotAccuracy(path string) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Robust accuracy (%s, %d samples)", r.Norm, r.Samples)
+	p.Title.Text = fmt.Sprintf("Robust accuracy (%s, %d %s)", r.Norm, r.Samples, plural(r.Samples, "sample", "samples"))
 	p.X.Label.Text = fmt.Sprintf("eps (pixels in [%g, %g])", r.Lo, r.Hi)
 	p.Y.Label.Text = "accuracy"
 	p.Y.Min, p.Y.Max = 0, 1
@@ -33,7 +33,8 @@ func (r *Report) PlotAccuracy(path string) error {
 		return fmt.Errorf("robustness: PlotAccuracy %s: no attack results to plot", path)
 	}
 	var evaluated []float64
-	for _, sr := range series {
+	var legend []func()
+	for _, sr := range drawOrder(series) {
 		var pts plotter.XYs
 		for k := range sr.eps {
 			pts = append(pts, plotter.XY{X: sr.eps[k], Y: sr.acc[k]})
@@ -45,13 +46,21 @@ func (r *Report) PlotAccuracy(path string) error {
 		}
 		l.Color, s.Color = sr.c, sr.c
 		if sr.width > 2 {
-			l.Width = vg.Points(2)
+			l.Width = vg.Points(min(sr.width, 3))
 		}
 		if sr.dashed {
 			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		}
 		p.Add(l, s)
-		p.Legend.Add(sr.name, l, s)
+		legend = append(legend, func() { p.Legend.Add(sr.name, l, s) })
+	}
+	// The legend in the series' order, the worst case last.
+	for _, sr := range series {
+		for i, d := range drawOrder(series) {
+			if d.name == sr.name {
+				legend[i]()
+			}
+		}
 	}
 	xmax := slices.Max(evaluated) * 1.05
 	clean, err := plotter.NewLine(plotter.XYs{{X: 0, Y: r.CleanAccuracy}, {X: xmax, Y: r.CleanAccuracy}})

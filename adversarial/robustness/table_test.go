@@ -129,3 +129,12 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+func TestOneSampleIsSingular(t *testing.T) {
+	rep := &Report{Norm: "Linf", Hi: 1, Samples: 1, Correct: 1, CleanAccuracy: 1, Labels: []int{0}, CleanPred: []int{0}}
+	for name, text := range map[string]string{"table": rep.Table(), "Markdown": rep.Markdown()} {
+		if strings.Contains(text, "1 samples") || !strings.Contains(text, "1 sample:") {
+			t.Errorf("%s: %q", name, strings.SplitN(text, "\n", 4)[:3])
+		}
+	}
+}

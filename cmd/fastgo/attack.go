@@ -172,16 +172,16 @@ func (a *attackRun) pictures() error {
 		return err
 	}
 	pert, scale, _ := render.Perturbation(a.x, a.adv)
-	first := []string{"original", predCaption(a.clean)}
+	label := "label: unknown"
 	if a.trueLabel >= 0 {
-		first[0] = "original: " + a.lm.Classes[a.trueLabel]
+		label = "label: " + a.lm.Classes[a.trueLabel]
 	}
 	a.sidePath = filepath.Join(a.out, "side_by_side.png")
 	side, err := render.Grid([][]render.Cell{{
-		{Image: a.x, Caption: first},
-		{Image: pert, Caption: []string{"perturbation", fmt.Sprintf("x%.3g, %s %.3g", scale, a.tm.Norm, a.res.Norms[0])}},
-		{Image: a.adv, Caption: []string{"adversarial", predCaption(a.advPred)}},
-	}}, render.Title(fmt.Sprintf("%s, %s, %s", a.name, a.tm, a.goal)), render.MinCellWidth(150))
+		{Image: a.x, Caption: []string{label, "pred: " + predCaption(a.clean)}},
+		{Image: pert, Caption: []string{fmt.Sprintf("x%.3g, %s %.3g", scale, a.tm.Norm, a.res.Norms[0])}},
+		{Image: a.adv, Caption: []string{"pred: " + predCaption(a.advPred)}},
+	}}, render.Title(fmt.Sprintf("%s, %s, %s", a.name, a.tm, a.goal)), render.ColumnTitles("original", "perturbation", "adversarial"), render.MinCellWidth(150))
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fastgo-ml/fastgo/data"
 	"github.com/fastgo-ml/fastgo/internal/atomicfile"
@@ -550,7 +551,7 @@ func table(rows [][]string) string {
 	width := map[int]int{}
 	for _, r := range rows {
 		for i, c := range r {
-			width[i] = max(width[i], len(c))
+			width[i] = max(width[i], utf8.RuneCountInString(c))
 		}
 	}
 	var b bytes.Buffer
@@ -562,7 +563,7 @@ func table(rows [][]string) string {
 			if i == len(r)-1 {
 				b.WriteString(c)
 			} else {
-				fmt.Fprintf(&b, "%-*s", width[i], c)
+				b.WriteString(c + strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)))
 			}
 		}
 		b.WriteByte('\n')

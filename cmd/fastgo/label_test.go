@@ -111,6 +111,7 @@ func TestAttackLabel(t *testing.T) {
 func TestEpsOutsidePixelRange(t *testing.T) {
 	checkOneLine(t, []string{"attack", "-model", "m", "-image", "x.png", "-eps", "8"}, 2, false, "-eps 8 is outside [0,1]", "[0,1] pixel units", "8/255 is 0.0314")
 	checkOneLine(t, []string{"attack", "-model", "m", "-image", "x.png", "-eps", "-0.1"}, 2, false, "[0,1] pixel units")
+	checkOneLine(t, []string{"train", "-defence", "pgd-at", "-defence-eps", "8"}, 2, false, "-defence-eps 8 is outside [0,1]", "8/255 is 0.0314")
 	// An L2 radius may exceed 1: refused only for Linf.
 	if err := checkEps("-eps", 2, attacks.L2); err != nil {
 		t.Errorf("L2 eps 2 refused: %v", err)

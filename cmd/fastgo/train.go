@@ -88,8 +88,8 @@ func (t *trainFlags) setup(ctx context.Context, stdout io.Writer, opts ...learne
 		undo()
 		return nil, "", nil, err
 	}
-	fmt.Fprintf(stdout, "data: %s: %d classes, %d training and %d validation batches of %d\n",
-		desc, dls.C(), dls.Train.Len(), dls.Valid.Len(), t.bs)
+	fmt.Fprintf(stdout, "data: %s: %d classes, %d training and %d validation %s of %d\n",
+		desc, dls.C(), dls.Train.Len(), dls.Valid.Len(), plural(dls.Valid.Len(), "batch", "batches"), t.bs)
 	if t.transfer {
 		size := t.size
 		if size == 0 {
@@ -197,6 +197,9 @@ Examples:
 		return err
 	}
 	if err := r.tf.check(); err != nil {
+		return err
+	}
+	if err := checkEps("-defence-eps", r.defEps, attacks.Linf); err != nil {
 		return err
 	}
 	if err := firstErr(inRange("epochs", r.epochs, 1, 1_000_000), inRange("lr", r.lr, 0, 10),
