@@ -178,7 +178,7 @@ PARTS... -out DIR" writes the report of the whole run from the parts.`)
 	}
 	// The command that re-runs this evaluation: every flag given but the
 	// output and the shard.
-	var command []string
+	command := []string{"robustness"}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "out" && f.Name != "shard" {
 			command = append(command, "-"+f.Name, f.Value.String())
@@ -262,6 +262,10 @@ func verifyRobustness(path string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: outcomes from image %d without a shard", path, want.Outcomes.First)
 	}
 	args := slices.Clone(want.Manifest.Command)
+	if args[0] != "robustness" {
+		return fmt.Errorf("%s: the manifest's command %q is not one of fastgo robustness", path, strings.Join(args, " "))
+	}
+	args = args[1:]
 	if sh := want.Manifest.Shard; sh != nil {
 		args = append(args, "-shard", sh.String())
 	}

@@ -145,7 +145,7 @@ func TestRobustnessVerify(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	md := string(readFile(t, filepath.Join(out, "report.md")))
-	for _, want := range []string{"## Manifest", "weights SHA-256", "kernel tier", "-weights " + w} {
+	for _, want := range []string{"## Manifest", "weights SHA-256", "kernel tier", "`fastgo robustness -eps 0.1 ", "-weights " + w} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
