@@ -266,6 +266,11 @@ func verifyRobustness(path string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: the manifest's command %q is not one of fastgo robustness", path, strings.Join(args, " "))
 	}
 	args = args[1:]
+	for _, a := range args {
+		if f := strings.TrimLeft(a, "-"); f == "verify" || strings.HasPrefix(f, "verify=") {
+			return fmt.Errorf("%s: the manifest's command holds -verify", path)
+		}
+	}
 	if sh := want.Manifest.Shard; sh != nil {
 		args = append(args, "-shard", sh.String())
 	}

@@ -165,6 +165,17 @@ func TestRobustnessVerify(t *testing.T) {
 	checkOneLine(t, []string{"robustness", "-verify", out, "-samples", "3"}, 2, false, "-verify takes no other flag")
 	os.WriteFile(filepath.Join(dir, "old.json"), []byte(`{"norm":"Linf","samples":0,"labels":[],"clean_pred":[],"attacks":[],"worst_case":[],"checks":[],"correct":0,"clean_accuracy":0,"lo":0,"hi":1,"eps":[0.1],"seconds":0}`), 0o644)
 	checkOneLine(t, []string{"robustness", "-verify", filepath.Join(dir, "old.json")}, 1, true, "no manifest")
+	// A crafted manifest cannot make -verify run itself.
+	r, err := robustness.ReadReport(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(dir, "self.json")
+	r.Manifest.Command = []string{"robustness", "-verify", self}
+	if err := r.WriteJSON(self); err != nil {
+		t.Fatal(err)
+	}
+	checkOneLine(t, []string{"robustness", "-verify", self}, 1, true, "holds -verify")
 }
 
 func TestRobustnessVersionFlags(t *testing.T) {
