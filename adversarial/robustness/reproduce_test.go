@@ -343,3 +343,37 @@ func TestRandomisedModelScoredOverPasses(t *testing.T) {
 		t.Errorf("deterministic model: %+v", det.Randomised)
 	}
 }
+
+// TestMergeRefusesBadParts: parts whose manifest or outcomes do not fit
+// are errors naming the part, never a panic.
+func TestMergeRefusesBadParts(t *testing.T) {
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 12, 6)
+	part := func(i int) *Report {
+		s := quickSuite(0.1)
+		s.Shard = Shard{Index: i, Count: 2}
+		r, err := Evaluate(context.Background(), m, x, y, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name  string
+		spoil func(r *Report)
+		want  string
+	}{
+		{"negative count", func(r *Report) { r.Manifest.Shard.Count = -3 }, "bad.json: shard"},
+		{"zero count", func(r *Report) { r.Manifest.Shard.Count = 0 }, "bad.json: shard"},
+		{"wrong slice", func(r *Report) { r.Outcomes.First = 0 }, "bad.json holds samples 0 to 5, shard 1/2 is 6 to 11"},
+		{"other eps", func(r *Report) { r.Eps = []float64{0.2} }, "eps"},
+		{"fewer entries", func(r *Report) { r.Outcomes.Attacks = r.Outcomes.Attacks[:1] }, "entries"},
+		{"no outcomes", func(r *Report) { r.Outcomes = nil }, "bad.json: not a report"},
+	} {
+		bad := part(1)
+		c.spoil(bad)
+		if _, err := MergeReports(Part{"good.json", part(0)}, Part{"bad.json", bad}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
