@@ -283,6 +283,9 @@ func verifyRobustness(path string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if want.Manifest.Fastgo != got.Manifest.Fastgo {
+		fmt.Fprintf(stdout, "  note: the report was written by fastgo %s, the re-run by fastgo %s\n", want.Manifest.Fastgo, got.Manifest.Fastgo)
+	}
 	how := "bit for bit (same kernel tier " + got.Manifest.KernelTier + ")"
 	if !c.SameTier {
 		how = fmt.Sprintf("outcomes only (kernel tier %s, then %s)", want.Manifest.KernelTier, got.Manifest.KernelTier)
