@@ -44,6 +44,27 @@
 // (about 13 minutes on 500 on a busy machine), most of it in Square on the
 // samples APGD leaves robust (AutoAttack's cost too).
 //
+// VersionSuite(v, tm, eps...) runs the cascade of AutoAttack's version v
+// (VersionStandard, VersionPlus, VersionRand; VersionStages lists each
+// version's stages as constructors). A randomised model (outputs that
+// differ between two passes on the same input) is detected, each of its
+// adversarial examples scored over Suite.Passes passes (worst and mean),
+// a standard or plus cascade replaced by the rand version's, and
+// CheckRandomised flagged.
+//
+// # Reproducing and sharding
+//
+// Every report holds a Manifest (SHA-256 of the weights, inputs and
+// labels, the suite's configuration with its seeds, fastgo's version and
+// the kernel tier) and its per-sample Outcomes, from which all its figures
+// are computed. CompareReports diffs two reports sample by sample (bit for
+// bit on the same tier). Suite.Shard evaluates one slice of the samples;
+// MergeReports turns the parts into the report of the whole run, the same
+// as a single run's: every attack draws from per-sample streams (seeded by
+// its seed and the image) and random targets from the sample's position
+// among all the samples, so neither the shard nor the batch changes a
+// sample's outcome.
+//
 // # Reading the report
 //
 // Report.WriteTable prints the table to a terminal, Save writes
@@ -73,7 +94,9 @@
 //   - CheckUnbounded: UnboundedPGD at eps = +Inf does not fool every
 //     sample (with no bound, any image can become another class's);
 //   - CheckGradients: input gradients are exactly zero or NaN (an attack
-//     cannot start from such a point).
+//     cannot start from such a point);
+//   - CheckRandomised: the outputs vary between passes (a single pass
+//     measures the randomness, not the robustness).
 //
 // Each fires when the effect exceeds Suite.Tolerance (1%) and one sample.
 // A flag means the white-box figures are not to be trusted: evaluate with

@@ -348,6 +348,9 @@ func (ev *evaluator) cascade(stages []SuiteAttack, eps []float64, correct []bool
 			}
 			on := trueIndices(robust)
 			t0 := time.Now()
+			if st.Attack != nil {
+				st.Attack = fabAtEps(st.Attack, e)
+			}
 			rs, err := ev.runEntry(st, []float64{e}, on)
 			if err != nil {
 				return nil, err

@@ -49,8 +49,9 @@ type Manifest struct {
 	SuiteHash string `json:"suite_sha256"`
 	// Shard is the slice evaluated (nil: all the samples).
 	Shard *Shard `json:"shard,omitempty"`
-	// Command is the command line that re-runs the evaluation (set by
-	// fastgo robustness, without its output and shard flags).
+	// Command is the command line that re-runs the evaluation, after
+	// "fastgo" (set by fastgo robustness: "robustness" and its flags but
+	// the output and the shard).
 	Command []string `json:"command,omitempty"`
 }
 

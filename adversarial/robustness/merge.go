@@ -36,6 +36,9 @@ func MergeReports(parts ...Part) (*Report, error) {
 		if r.Manifest.Shard == nil {
 			return nil, fmt.Errorf("robustness.MergeReports: %s: not a part of a sharded evaluation (no shard in its manifest)", p.Name)
 		}
+		if err := r.Manifest.Shard.check(); err != nil || r.Manifest.Shard.Count < 1 || r.Manifest.Samples < r.Manifest.Shard.Count {
+			return nil, fmt.Errorf("robustness.MergeReports: %s: shard %s of %d samples", p.Name, r.Manifest.Shard, r.Manifest.Samples)
+		}
 	}
 	ref := parts[0]
 	n := ref.Report.Manifest.Shard.Count

@@ -29,13 +29,13 @@ func TestVersionStages(t *testing.T) {
 		norm  attacks.Norm
 		names []string
 	}{
-		{VersionStandard, attacks.Linf, []string{"APGD-CE", "APGD-T", "Square-5000"}},
-		{VersionStandard, attacks.L2, []string{"APGD-CE", "APGD-T", "Square-5000"}},
-		{VersionStandard, attacks.L1, []string{"APGD-CE", "APGD-T"}},
-		{VersionPlus, attacks.Linf, []string{"APGD-CE", "APGD-DLR", "Square-5000", "APGD-T"}},
-		{VersionPlus, attacks.L1, []string{"APGD-CE", "APGD-DLR", "APGD-T"}},
-		{VersionRand, attacks.Linf, []string{"APGD-CE", "APGD-DLR"}},
-		{VersionRand, attacks.L1, []string{"APGD-CE", "APGD-DLR"}},
+		{VersionStandard, attacks.Linf, []string{"APGD-CE", "APGD-T", "FAB-T", "Square-5000"}},
+		{VersionStandard, attacks.L2, []string{"APGD-CE", "APGD-T", "FAB-T", "Square-5000"}},
+		{VersionStandard, attacks.L1, []string{"APGD-CE", "APGD-T", "FAB-T"}},
+		{VersionPlus, attacks.Linf, []string{"APGD-CE", "APGD-DLR", "FAB", "Square-5000", "APGD-T", "FAB-T"}},
+		{VersionPlus, attacks.L1, []string{"APGD-CE", "APGD-DLR", "FAB", "APGD-T", "FAB-T"}},
+		{VersionRand, attacks.Linf, []string{"APGD-CE-EOT20", "APGD-DLR-EOT20"}},
+		{VersionRand, attacks.L1, []string{"APGD-CE-EOT20", "APGD-DLR-EOT20"}},
 	} {
 		cs, err := VersionCascade(c.v, c.norm)
 		if err != nil {
@@ -47,32 +47,42 @@ func TestVersionStages(t *testing.T) {
 	}
 	// AutoAttack's settings of each stage.
 	std, _ := VersionCascade(VersionStandard, attacks.Linf)
-	if a := std[0].Attack.(attacks.APGD); a.Steps != 100 || a.Restarts != 1 || a.Loss != attacks.APGDCrossEntropy {
+	if a := std[0].Attack.(attacks.APGD); a.Steps != 100 || a.Restarts != 1 || a.Loss != attacks.APGDCrossEntropy || a.EOT > 1 || a.LargeEps {
 		t.Errorf("standard APGD-CE %+v", a)
 	}
-	if a := std[1].Attack.(attacks.APGDT); a.Steps != 100 || a.Targets != 9 || std[1].MinClasses != 4 {
+	if a := std[1].Attack.(attacks.APGDT); a.Steps != 100 || a.Targets != 9 || a.Restarts != 1 || std[1].MinClasses != 4 {
 		t.Errorf("standard APGD-T %+v", a)
 	}
-	if a := std[2].BlackBox.(attacks.Square); a.Queries != 5000 || std[2].Budget != 5000 {
+	if a := std[2].Attack.(attacks.FABT); a.Steps != 100 || a.Targets != 9 || a.Restarts != 1 || a.Eps != 0 {
+		t.Errorf("standard FAB-T %+v", a)
+	}
+	if a := std[3].BlackBox.(attacks.Square); a.Queries != 5000 || a.Schedule != attacks.SquareFixed || std[3].Budget != 5000 {
 		t.Errorf("standard Square %+v", a)
 	}
 	l1, _ := VersionCascade(VersionStandard, attacks.L1)
-	if l1[0].Attack.(attacks.APGD).Restarts != 5 || l1[1].Attack.(attacks.APGDT).Targets != 5 {
-		t.Errorf("standard L1 %+v %+v", l1[0].Attack, l1[1].Attack)
+	if a, b := l1[0].Attack.(attacks.APGD), l1[1].Attack.(attacks.APGDT); a.Restarts != 5 || !a.LargeEps || b.Targets != 5 || !b.LargeEps {
+		t.Errorf("standard L1 %+v %+v", a, b)
 	}
 	plus, _ := VersionCascade(VersionPlus, attacks.L2)
-	if plus[0].Attack.(attacks.APGD).Restarts != 5 || plus[1].Attack.(attacks.APGD).Restarts != 5 || plus[3].Attack.(attacks.APGDT).Targets != 9 {
+	if plus[0].Attack.(attacks.APGD).Restarts != 5 || plus[1].Attack.(attacks.APGD).Restarts != 5 || plus[2].Attack.(attacks.FAB).Restarts != 5 ||
+		plus[4].Attack.(attacks.APGDT).Targets != 9 || plus[5].Attack.(attacks.FABT).Targets != 9 {
 		t.Errorf("plus %+v", plus)
 	}
 	rnd, _ := VersionCascade(VersionRand, attacks.Linf)
 	for _, e := range rnd {
-		eot, ok := e.Attack.(attacks.EOT)
-		if !ok || eot.Samples != 20 || eot.Attack.(attacks.APGD).Restarts != 1 || eot.Attack.(attacks.APGD).Steps != 100 {
+		if a, ok := e.Attack.(attacks.APGD); !ok || a.EOT != 20 || a.Restarts != 1 || a.Steps != 100 {
 			t.Errorf("rand stage %+v", e.Attack)
 		}
 	}
+	// The cascade gives FAB the eps it evaluates.
+	if a := fabAtEps(attacks.FABT{Targets: 9}, 0.1).(attacks.FABT); a.Eps != 0.1 {
+		t.Errorf("FAB-T at eps 0.1: %+v", a)
+	}
+	if a := fabAtEps(attacks.FAB{Eps: 0.3}, 0.1).(attacks.FAB); a.Eps != 0.3 {
+		t.Errorf("a FAB with its own Eps: %+v", a)
+	}
 	s, err := VersionSuite(VersionPlus, attacks.ThreatModel{Norm: attacks.L2}, 0.5)
-	if err != nil || s.Version != VersionPlus || len(s.AutoAttack) != 4 || s.Unbounded == nil {
+	if err != nil || s.Version != VersionPlus || len(s.AutoAttack) != 6 || s.Unbounded == nil {
 		t.Errorf("VersionSuite: %+v, %v", s, err)
 	}
 	if _, err := ParseVersion("strong"); err == nil || !strings.Contains(err.Error(), "standard, plus, rand") {
@@ -292,7 +302,7 @@ func TestRandomisedModelScoredOverPasses(t *testing.T) {
 	for _, st := range rep.AutoAttack[0].Stages {
 		stages = append(stages, st.Name)
 	}
-	if !reflect.DeepEqual(stages, []string{"APGD-CE", "APGD-DLR"}) {
+	if !reflect.DeepEqual(stages, []string{"APGD-CE-EOT20", "APGD-DLR-EOT20"}) {
 		t.Errorf("cascade %v, want the rand version's", stages)
 	}
 	if _, ok := rep.Manifest.Suite.AutoAttack[0].Attack, true; !ok || rep.Outcomes.Passes != 8 {
@@ -341,5 +351,39 @@ func TestRandomisedModelScoredOverPasses(t *testing.T) {
 	}
 	if det.Randomised == nil || det.Randomised.Detected || det.Flagged(CheckRandomised) || det.Outcomes.Passes != 1 {
 		t.Errorf("deterministic model: %+v", det.Randomised)
+	}
+}
+
+// TestMergeRefusesBadParts: parts whose manifest or outcomes do not fit
+// are errors naming the part, never a panic.
+func TestMergeRefusesBadParts(t *testing.T) {
+	m := testmodels.NewLinear4(1, false)
+	x, y := testmodels.EvalData(m, 12, 6)
+	part := func(i int) *Report {
+		s := quickSuite(0.1)
+		s.Shard = Shard{Index: i, Count: 2}
+		r, err := Evaluate(context.Background(), m, x, y, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name  string
+		spoil func(r *Report)
+		want  string
+	}{
+		{"negative count", func(r *Report) { r.Manifest.Shard.Count = -3 }, "bad.json: shard"},
+		{"zero count", func(r *Report) { r.Manifest.Shard.Count = 0 }, "bad.json: shard"},
+		{"wrong slice", func(r *Report) { r.Outcomes.First = 0 }, "bad.json holds samples 0 to 5, shard 1/2 is 6 to 11"},
+		{"other eps", func(r *Report) { r.Eps = []float64{0.2} }, "eps"},
+		{"fewer entries", func(r *Report) { r.Outcomes.Attacks = r.Outcomes.Attacks[:1] }, "entries"},
+		{"no outcomes", func(r *Report) { r.Outcomes = nil }, "bad.json: not a report"},
+	} {
+		bad := part(1)
+		c.spoil(bad)
+		if _, err := MergeReports(Part{"good.json", part(0)}, Part{"bad.json", bad}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
 	}
 }

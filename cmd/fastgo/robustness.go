@@ -178,7 +178,7 @@ PARTS... -out DIR" writes the report of the whole run from the parts.`)
 	}
 	// The command that re-runs this evaluation: every flag given but the
 	// output and the shard.
-	var command []string
+	command := []string{"robustness"}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name != "out" && f.Name != "shard" {
 			command = append(command, "-"+f.Name, f.Value.String())
@@ -262,6 +262,15 @@ func verifyRobustness(path string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: outcomes from image %d without a shard", path, want.Outcomes.First)
 	}
 	args := slices.Clone(want.Manifest.Command)
+	if args[0] != "robustness" {
+		return fmt.Errorf("%s: the manifest's command %q is not one of fastgo robustness", path, strings.Join(args, " "))
+	}
+	args = args[1:]
+	for _, a := range args {
+		if f := strings.TrimLeft(a, "-"); f == "verify" || strings.HasPrefix(f, "verify=") {
+			return fmt.Errorf("%s: the manifest's command holds -verify", path)
+		}
+	}
 	if sh := want.Manifest.Shard; sh != nil {
 		args = append(args, "-shard", sh.String())
 	}
@@ -273,6 +282,9 @@ func verifyRobustness(path string, stdout, stderr io.Writer) error {
 	c, err := robustness.CompareReports(want, got)
 	if err != nil {
 		return err
+	}
+	if want.Manifest.Fastgo != got.Manifest.Fastgo {
+		fmt.Fprintf(stdout, "  note: the report was written by fastgo %s, the re-run by fastgo %s\n", want.Manifest.Fastgo, got.Manifest.Fastgo)
 	}
 	how := "bit for bit (same kernel tier " + got.Manifest.KernelTier + ")"
 	if !c.SameTier {

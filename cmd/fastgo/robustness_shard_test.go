@@ -69,7 +69,8 @@ func reportWithoutTimes(t *testing.T, path string) []byte {
 }
 
 // TestRobustnessShardsMerge runs an evaluation in one process and as 4
-// shards in 4 processes of the built command, merges the parts and finds
+// shards in 4 processes of the built command (two with GOMAXPROCS=1),
+// merges the parts and finds
 // the single run's report; missing, duplicated and foreign parts are
 // refused, naming the part.
 func TestRobustnessShardsMerge(t *testing.T) {
@@ -96,6 +97,9 @@ func TestRobustnessShardsMerge(t *testing.T) {
 		c := exec.Command(bin, append(args, "-shard", fmt.Sprintf("%d/4", i), "-out", filepath.Join(dir, fmt.Sprint("part", i)))...)
 		var eb bytes.Buffer
 		c.Stderr = &eb
+		if i%2 == 1 {
+			c.Env = append(os.Environ(), "GOMAXPROCS=1") // outcomes do not depend on the threads
+		}
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +149,7 @@ func TestRobustnessVerify(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	md := string(readFile(t, filepath.Join(out, "report.md")))
-	for _, want := range []string{"## Manifest", "weights SHA-256", "kernel tier", "-weights " + w} {
+	for _, want := range []string{"## Manifest", "weights SHA-256", "kernel tier", "`fastgo robustness -eps 0.1 ", "-weights " + w} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -165,6 +169,17 @@ func TestRobustnessVerify(t *testing.T) {
 	checkOneLine(t, []string{"robustness", "-verify", out, "-samples", "3"}, 2, false, "-verify takes no other flag")
 	os.WriteFile(filepath.Join(dir, "old.json"), []byte(`{"norm":"Linf","samples":0,"labels":[],"clean_pred":[],"attacks":[],"worst_case":[],"checks":[],"correct":0,"clean_accuracy":0,"lo":0,"hi":1,"eps":[0.1],"seconds":0}`), 0o644)
 	checkOneLine(t, []string{"robustness", "-verify", filepath.Join(dir, "old.json")}, 1, true, "no manifest")
+	// A crafted manifest cannot make -verify run itself.
+	r, err := robustness.ReadReport(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := filepath.Join(dir, "self.json")
+	r.Manifest.Command = []string{"robustness", "-verify", self}
+	if err := r.WriteJSON(self); err != nil {
+		t.Fatal(err)
+	}
+	checkOneLine(t, []string{"robustness", "-verify", self}, 1, true, "holds -verify")
 }
 
 func TestRobustnessVersionFlags(t *testing.T) {
