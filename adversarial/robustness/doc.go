@@ -29,9 +29,9 @@
 // Evaluate(ctx, model, x, labels, suite) (or the AdversarialLearner's
 // EvaluateRobustness, on its validation set) runs a Suite and returns a
 // Report. StandardSuite(eps...) is the default: FGSM and PGD-20
-// reported one by one, then AutoAttack's standard cascade without FAB-T:
-// APGD-CE (100 steps), APGD-T (100 steps over the 9 most likely other
-// classes) and Square (5,000 queries), each run only on the samples the
+// reported one by one, then AutoAttack's standard cascade: APGD-CE (100
+// steps), APGD-T (100 steps over the 9 most likely other classes), FAB-T
+// (the same targets) and Square (5,000 queries), each run only on the samples the
 // previous ones left robust, and the checks below. Build other suites with
 // NewSuite, With (WhiteBox, BlackBox entries, Targeted with package
 // attacks' rules such as attacks.TargetRandom(seed), AtEps) and

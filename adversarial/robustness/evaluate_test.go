@@ -368,9 +368,9 @@ func TestStandardSuites(t *testing.T) {
 		attacks, auto []string
 		unbounded     string
 	}{
-		{"standard", StandardSuite(), []string{"FGSM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "Square-5000"}, "PGD-50-unbounded"},
-		{"standard/L2", StandardSuiteFor(attacks.ThreatModel{Norm: attacks.L2}, 1), []string{"FGM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "Square-5000"}, "PGD-50-unbounded"},
-		{"standard/L1", StandardSuiteFor(attacks.ThreatModel{Norm: attacks.L1}, 5), []string{"PGD-20"}, nil, "PGD-50-unbounded"},
+		{"standard", StandardSuite(), []string{"FGSM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "FAB-T", "Square-5000"}, "PGD-50-unbounded"},
+		{"standard/L2", StandardSuiteFor(attacks.ThreatModel{Norm: attacks.L2}, 1), []string{"FGM", "PGD-20"}, []string{"APGD-CE", "APGD-T", "FAB-T", "Square-5000"}, "PGD-50-unbounded"},
+		{"standard/L1", StandardSuiteFor(attacks.ThreatModel{Norm: attacks.L1}, 5), []string{"PGD-20"}, []string{"APGD-CE", "APGD-T", "FAB-T"}, "PGD-50-unbounded"},
 		{"fast", FastSuite(0.1), []string{"FGSM", "PGD-10"}, []string{"APGD-CE", "APGD-T", "Square-1000"}, "PGD-25-unbounded"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

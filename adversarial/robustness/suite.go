@@ -295,18 +295,19 @@ func (s Suite) BlackBoxOnly() Suite {
 
 // StandardSuite returns the standard Linf evaluation at the given eps
 // (DefaultEps when none): FGSM and PGD-20 (random start, 2.5 eps/20 steps)
-// one by one; AutoAttack's standard cascade without FAB-T, APGD-CE (100
-// steps), APGD-T (100 steps, 9 target classes, skipped below 4 classes)
-// and Square (5,000 queries, scores); the unbounded check with
-// UnboundedPGD; and the gradient check.
+// one by one; AutoAttack's standard cascade (VersionStandard): APGD-CE (100
+// steps), APGD-T (100 steps, 9 target classes, skipped below 4 classes),
+// FAB-T (100 steps, 9 target classes) and Square (5,000 queries, scores);
+// the unbounded check with UnboundedPGD; and the gradient check.
 func StandardSuite(eps ...float64) Suite {
 	return StandardSuiteFor(attacks.ThreatModel{Norm: attacks.Linf}, eps...)
 }
 
 // StandardSuiteFor is StandardSuite for tm's norm and box: for L2, FGM
-// replaces FGSM and the L2 versions of PGD, APGD and Square run; for L1,
-// PGD with the sparse L1 step runs alone (FGM, APGD and Square do not
-// support L1).
+// replaces FGSM and the L2 versions of PGD, APGD, FAB-T and Square run; for
+// L1, PGD with the sparse L1 step runs one by one and the cascade is
+// AutoAttack's standard L1 one (APGD-CE and APGD-T over 5 targets with the
+// sparse L1 steps, then FAB-T; Square has no L1 version).
 func StandardSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 	if len(eps) == 0 {
 		eps = []float64{attacks.DefaultEps}
@@ -321,10 +322,13 @@ func StandardSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 	default:
 		s = s.With(WhiteBox(attacks.FGSM{}), pgd)
 	}
-	if tm.Norm != attacks.L1 {
-		s = s.WithAutoAttack(cascade(100, 9, 5000)...)
+	// AutoAttack's standard version for the norm (FAB-T included; for L1,
+	// APGD-CE, APGD-T and FAB-T, as AutoAttack runs it).
+	c, err := VersionCascade(VersionStandard, tm.Norm)
+	if err != nil { // unreachable: the standard version has every norm
+		panic(err)
 	}
-	return s.WithChecks(nil)
+	return s.WithAutoAttack(c...).WithChecks(nil)
 }
 
 // FastSuite is StandardSuite at about a fifth of its cost, for demos and
@@ -346,13 +350,16 @@ func FastSuiteFor(tm attacks.ThreatModel, eps ...float64) Suite {
 			s.Attacks[k].Attack = p
 		}
 	}
-	if tm.Norm != attacks.L1 {
+	if tm.Norm == attacks.L1 {
+		s = s.WithAutoAttack() // PGD's sparse L1 steps alone, as fast as the others
+	} else {
 		s = s.WithAutoAttack(cascade(25, 3, 1000)...)
 	}
 	return s.WithChecks(attacks.UnboundedPGD{Steps: 25})
 }
 
-// cascade returns AutoAttack's standard cascade without FAB-T: APGD-CE and
+// cascade returns FastSuite's cascade, AutoAttack's standard one without
+// FAB-T and with fewer steps and queries: APGD-CE and
 // APGD-T (skipped below 4 classes) with steps steps, APGD-T over the
 // targets most likely other classes, and Square with a budget of queries.
 func cascade(steps, targets, queries int) []SuiteAttack {
