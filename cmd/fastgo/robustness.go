@@ -89,7 +89,7 @@ func robustnessEvaluate(args []string, stdout, stderr io.Writer) (r *robustness.
 	queries := fs.Int("queries", 1000, "query budget per image of the black-box attacks of the quick and black-box suites")
 	shardFlag := fs.String("shard", "", "evaluate only the slice i/n of the images (0 <= i < n) and write a part for fastgo robustness merge")
 	verify := fs.String("verify", "", "re-run the evaluation a report.json describes (its manifest) and compare the per-sample outcomes; fails naming the samples that differ")
-	outFlag := fs.String("out", "robustness", "the folder for report.md, report.json, accuracy.png and examples.png")
+	outFlag := fs.String("out", "robustness", "the folder for report.html, report.md, report.json, accuracy.png and examples.png")
 	setUsage(fs, "fastgo robustness (-model FILE | -weights FILE -arch ARCH) [-data ...] [-eps LIST] [-suite NAME | -version V] [-shard i/n] [-out DIR]\n       fastgo robustness -verify REPORT\n       fastgo robustness merge PARTS... -out DIR", `
 Measures how robust a model is with robustness.Evaluate: the clean
 accuracy, each attack's robust accuracy at each eps (on the images the model
@@ -147,8 +147,8 @@ PARTS... -out DIR" writes the report of the whole run from the parts.`)
 		return nil, "", usagef("-out must name a folder")
 	}
 	for _, e := range eps {
-		if !(e >= 0) || e > 1 {
-			return nil, "", usagef("-eps %v must be in [0, 1]", e)
+		if err := checkEps("-eps", e, tm.Norm); err != nil {
+			return nil, "", err
 		}
 	}
 	suiteSet := false
@@ -228,7 +228,7 @@ func saveRobustness(r *robustness.Report, out string, stdout io.Writer) error {
 	if err := r.Save(out); err != nil {
 		return err
 	}
-	files := []string{"report.md", "report.json", "accuracy.png"}
+	files := []string{"report.html", "report.md", "report.json", "accuracy.png"}
 	if len(r.Examples) > 0 {
 		files = append(files, "examples.png")
 	}
@@ -314,7 +314,7 @@ func verifyRobustness(path string, stdout, stderr io.Writer) error {
 // runRobustnessMerge is "fastgo robustness merge PARTS... -out DIR".
 func runRobustnessMerge(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("robustness merge", stderr)
-	out := fs.String("out", "", "the folder for the merged report.md, report.json and accuracy.png")
+	out := fs.String("out", "", "the folder for the merged report.html, report.md, report.json and accuracy.png")
 	setUsage(fs, "fastgo robustness merge PARTS... -out DIR", `
 Merges the parts written by fastgo robustness -shard i/n (each a report.json
 or the folder holding it), one per shard, into the report of the whole
