@@ -61,7 +61,7 @@ func TestRobustnessReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, w := range []string{"quick suite", "FGSM", "PGD-20", "Square-20", "worst case", "FLAGGED  unbounded attack", "wrote " + filepath.Join(out, "report.md")} {
+	for _, w := range []string{"quick suite", "FGSM", "PGD-20", "Square-20", "worst case", "FLAGGED  unbounded attack", "wrote " + filepath.Join(out, "report.html"), filepath.Join(out, "report.md")} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("output lacks %q:\n%s", w, stdout)
 		}
