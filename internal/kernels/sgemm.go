@@ -3,7 +3,6 @@ package kernels
 import (
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
@@ -67,22 +66,6 @@ func (j *gemmJob) packB(dst []float32, pc, kc, col, w int) {
 		return
 	}
 	packB(dst, j.transB, j.b, j.ldb, pc, kc, col, w, j.g.nr)
-}
-
-// packB copies the kc x w block of op(B) at (p0, col) into dst as kc groups
-// of nr floats, zero-padding columns w..nr: an untransposed B row by row
-// through the tier's row gather (GatherRows) when it has one.
-func packB(dst []float32, trans bool, b []float32, ldb, p0, kc, col, w, nr int) {
-	if !trans && (nr == 32 || nr == 16) && kc <= kcBlock && w > 0 {
-		var offs [kcBlock]int
-		for p := 0; p < kc; p++ {
-			offs[p] = (p0+p)*ldb + col
-		}
-		if gatherRowsTier(kc, b, offs[:kc], w, nr, dst) {
-			return
-		}
-	}
-	packBGo(dst, trans, b, ldb, p0, kc, col, w, nr)
 }
 
 // sgemm is Sgemm on checked arguments, with kernel g and at most threads
@@ -484,69 +467,6 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 	}
 }
 
-// packBGo is packB in Go.
-func packBGo(dst []float32, trans bool, b []float32, ldb, p0, kc, col, w, nr int) {
-	dst = dst[:kc*nr]
-	if !trans {
-		for p := 0; p < kc; p++ {
-			d := dst[p*nr : p*nr+nr]
-			copy(d, b[(p0+p)*ldb+col:(p0+p)*ldb+col+w])
-			clear(d[w:])
-		}
-		return
-	}
-	// op(B)[p][j] = b[j*ldb+p]: read rows of the stored B, scatter by nr.
-	for j := 0; j < w; j++ {
-		src := b[(col+j)*ldb+p0 : (col+j)*ldb+p0+kc]
-		for p, v := range src {
-			dst[p*nr+j] = v
-		}
-	}
-	if w < nr {
-		for p := 0; p < kc; p++ {
-			clear(dst[p*nr+w : p*nr+nr])
-		}
-	}
-}
-
-// packA copies the h x kc block of op(A) at (row, p0) into dst as kc groups
-// of mr floats, zero-padding rows h..mr.
-func packA(dst []float32, trans bool, a []float32, lda, row, h, p0, kc, mr int) {
-	dst = dst[:kc*mr]
-	if trans {
-		// op(A)[i][p] = a[p*lda+i]: contiguous runs of h floats.
-		for p := 0; p < kc; p++ {
-			d := dst[p*mr : p*mr+mr]
-			copy(d, a[(p0+p)*lda+row:(p0+p)*lda+row+h])
-			clear(d[h:])
-		}
-		return
-	}
-	i := 0
-	for ; i+4 <= h; i += 4 {
-		// Four rows at a time: four sequential reads, stride-mr writes.
-		r0 := a[(row+i)*lda+p0 : (row+i)*lda+p0+kc]
-		r1 := a[(row+i+1)*lda+p0:][:len(r0)]
-		r2 := a[(row+i+2)*lda+p0:][:len(r0)]
-		r3 := a[(row+i+3)*lda+p0:][:len(r0)]
-		for p := range r0 {
-			d := (*[4]float32)(dst[p*mr+i:])
-			d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
-		}
-	}
-	for ; i < h; i++ {
-		src := a[(row+i)*lda+p0 : (row+i)*lda+p0+kc]
-		for p, v := range src {
-			dst[p*mr+i] = v
-		}
-	}
-	if h < mr {
-		for p := 0; p < kc; p++ {
-			clear(dst[p*mr+h : p*mr+mr])
-		}
-	}
-}
-
 // mergeTile writes the raw mr x nr tile t (row stride ldt, already scaled
 // by alpha) into C: C = t + beta*C, not reading C when beta == 0.
 func mergeTile(t []float32, ldt int, c []float32, ldc, mr, nr int, beta float32) {
@@ -604,34 +524,6 @@ func tileGeneric(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32
 		alpha * c30, alpha * c31, alpha * c32, alpha * c33,
 	}
 	mergeTile(t[:], 4, c, ldc, mr, nr, beta)
-}
-
-// buffer is a 64-byte aligned float32 scratch slice kept in bufPool.
-type buffer struct{ f []float32 }
-
-var bufPool sync.Pool
-
-// getBuffer returns a pooled buffer of n floats (contents undefined).
-func getBuffer(n int) *buffer {
-	b, _ := bufPool.Get().(*buffer)
-	if b == nil {
-		b = new(buffer)
-	}
-	if cap(b.f) < n {
-		b.f = alignedFloats(n)
-	}
-	b.f = b.f[:n]
-	return b
-}
-
-func putBuffer(b *buffer) { bufPool.Put(b) }
-
-// alignedFloats returns a slice of n floats whose first element is 64-byte
-// aligned.
-func alignedFloats(n int) []float32 {
-	s := make([]float32, n+16)
-	off := int((64 - uintptr(unsafe.Pointer(&s[0]))%64) % 64 / 4)
-	return s[off : off+n : off+n]
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
