@@ -206,8 +206,17 @@ func TestCNNLearnerPretrained(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := l.Model.(*models.CNN)
-	// The body holds PyTorch's weights under torchvision's names: body,
-	// average pool and the fixture's fc give PyTorch's logits.
+	checkPretrainedLogits(t, m, x, must)
+	checkPretrainedFreezing(t, l, m)
+	checkPretrainedGrey(t, m, x, path)
+	checkPretrainedBadFiles(t, dls, dir)
+}
+
+// checkPretrainedLogits checks that the body holds PyTorch's weights under
+// torchvision's names: body, average pool and the fixture's fc give
+// PyTorch's logits.
+func checkPretrainedLogits(t *testing.T, m *models.CNN, x *tensor.Tensor, must func(string) *tensor.Tensor) {
+	t.Helper()
 	feats := layers.Call(m.Body, autograd.Const(x))
 	pooled := autograd.Flatten(autograd.AdaptiveAvgPool2d(feats, 1, 1), 1, -1)
 	logits := autograd.Linear(pooled, autograd.Const(must("tinyresnet_train.p.fc.weight")), autograd.Const(must("tinyresnet_train.p.fc.bias")))
@@ -217,8 +226,12 @@ func TestCNNLearnerPretrained(t *testing.T) {
 			t.Fatalf("logit %d: %g, PyTorch %g", i, v, want.Data()[i])
 		}
 	}
-	// ImageNet normalisation first; the body frozen but its BatchNorms,
-	// the head trainable.
+}
+
+// checkPretrainedFreezing checks ImageNet normalisation first; the body
+// frozen but its BatchNorms, the head trainable.
+func checkPretrainedFreezing(t *testing.T, l *learner.Learner, m *models.CNN) {
+	t.Helper()
 	if m.Norm == nil || !reflect.DeepEqual(m.Norm.Mean, layers.ImageNetMean) || !reflect.DeepEqual(m.Norm.Std, layers.ImageNetStd) {
 		t.Fatalf("normalisation %+v", m.Norm)
 	}
@@ -246,9 +259,13 @@ func TestCNNLearnerPretrained(t *testing.T) {
 	if frozen != 12 { // the tiny ResNet's convolutions: stem, 8 in blocks, 3 downsamples
 		t.Errorf("%d frozen parameters, want the 12 convolutions", frozen)
 	}
+}
 
-	// One input channel: the stem's weights are summed over RGB (fastai),
-	// so a grey image gives what its RGB copy gives the RGB model.
+// checkPretrainedGrey checks one input channel: the stem's weights are
+// summed over RGB (fastai), so a grey image gives what its RGB copy gives
+// the RGB model m.
+func checkPretrainedGrey(t *testing.T, m *models.CNN, x *tensor.Tensor, path string) {
+	t.Helper()
 	grey := tensor.Zeros(4, 1, x.Dim(2), x.Dim(3))
 	rgb := tensor.Zeros(x.Shape()...)
 	plane := x.Dim(2) * x.Dim(3)
@@ -276,8 +293,12 @@ func TestCNNLearnerPretrained(t *testing.T) {
 			t.Fatalf("grey body output %d: %g, RGB copy %g", i, a.Data()[i], b.Data()[i])
 		}
 	}
+}
 
-	// Bad files are errors that name the file and the entries.
+// checkPretrainedBadFiles checks that bad files (written under dir) are
+// errors that name the file and the entries.
+func checkPretrainedBadFiles(t *testing.T, dls *DataLoaders, dir string) {
+	t.Helper()
 	for _, tc := range []struct {
 		name string
 		edit func(map[string]*tensor.Tensor)
