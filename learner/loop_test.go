@@ -33,150 +33,184 @@ func at(e Event, f func(l *Learner) error) Callback {
 }
 
 func TestCancellationEffects(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"step", cancelStepEffects},
+		{"backward", cancelBackwardEffects},
+		{"train", cancelTrainEffects},
+		{"validate", cancelValidateEffects},
+		{"epoch", cancelEpochEffects},
+		{"fit", cancelFitEffects},
+		{"outside its stage", cancelOutsideStageEffects},
+	} {
+		t.Run(tc.name, tc.run)
+	}
+}
+
+// cancelStepEffects is the "step" case of TestCancellationEffects.
+func cancelStepEffects(t *testing.T) {
 	ctx := context.Background()
-	t.Run("step", func(t *testing.T) {
-		// Every step cancelled: the weights do not move and no gradient is
-		// left pending for the next batch.
-		m := newMLP(1)
-		l := New(blobData(32, 8, 8), m)
-		before := weights(m)
-		sawGrad := false
-		check := at(BeforeBatch, func(l *Learner) error {
-			for _, p := range layers.Parameters(l.Model) {
-				if p.Grad() != nil {
-					return errors.New("a gradient was left from the previous batch")
-				}
-			}
-			return nil
-		})
-		cancel := at(BeforeStep, func(l *Learner) error {
-			sawGrad = sawGrad || m.fc1.Weight.Grad() != nil
-			return CancelStep
-		})
-		if err := l.Fit(ctx, 1, Callbacks(check, cancel)); err != nil {
-			t.Fatal(err)
-		}
-		if !sawGrad {
-			t.Fatal("the backward pass did not run before the cancelled step")
-		}
-		after := weights(m)
-		for n, w := range before {
-			if n == "bn.running_mean" || n == "bn.running_var" {
-				continue // the forward still updates BatchNorm statistics
-			}
-			if !reflect.DeepEqual(w, after[n]) {
-				t.Fatalf("%s changed although every step was cancelled", n)
+	// Every step cancelled: the weights do not move and no gradient is
+	// left pending for the next batch.
+	m := newMLP(1)
+	l := New(blobData(32, 8, 8), m)
+	before := weights(m)
+	sawGrad := false
+	check := at(BeforeBatch, func(l *Learner) error {
+		for _, p := range layers.Parameters(l.Model) {
+			if p.Grad() != nil {
+				return errors.New("a gradient was left from the previous batch")
 			}
 		}
+		return nil
 	})
-	t.Run("backward", func(t *testing.T) {
-		// Every backward cancelled: no gradient, so the step (which still
-		// runs, as in fastai) changes nothing.
-		m := newMLP(1)
-		l := New(blobData(32, 8, 8), m)
-		before := weights(m)
-		steps := 0
-		cbs := Callbacks(at(BeforeBackward, func(*Learner) error { return CancelBackward }),
-			at(AfterStep, func(*Learner) error { steps++; return nil }))
-		if err := l.Fit(ctx, 1, cbs); err != nil {
-			t.Fatal(err)
-		}
-		if steps != 4 {
-			t.Fatalf("%d steps ran, want 4 (a cancelled backward still steps)", steps)
-		}
-		if after := weights(m); !reflect.DeepEqual(before["fc1.weight"], after["fc1.weight"]) {
-			t.Fatal("weights changed without gradients")
-		}
+	cancel := at(BeforeStep, func(l *Learner) error {
+		sawGrad = sawGrad || m.fc1.Weight.Grad() != nil
+		return CancelStep
 	})
-	t.Run("train", func(t *testing.T) {
-		l := New(blobData(32, 8, 8), newMLP(1), Metrics(Accuracy()))
-		n := 0
-		cbs := Callbacks(at(AfterBatch, func(l *Learner) error {
-			if l.Training {
-				n++
-				if l.Iter == 1 {
-					return CancelTrain
-				}
+	if err := l.Fit(ctx, 1, Callbacks(check, cancel)); err != nil {
+		t.Fatal(err)
+	}
+	if !sawGrad {
+		t.Fatal("the backward pass did not run before the cancelled step")
+	}
+	after := weights(m)
+	for n, w := range before {
+		if n == "bn.running_mean" || n == "bn.running_var" {
+			continue // the forward still updates BatchNorm statistics
+		}
+		if !reflect.DeepEqual(w, after[n]) {
+			t.Fatalf("%s changed although every step was cancelled", n)
+		}
+	}
+}
+
+// cancelBackwardEffects is the "backward" case of TestCancellationEffects.
+func cancelBackwardEffects(t *testing.T) {
+	ctx := context.Background()
+	// Every backward cancelled: no gradient, so the step (which still
+	// runs, as in fastai) changes nothing.
+	m := newMLP(1)
+	l := New(blobData(32, 8, 8), m)
+	before := weights(m)
+	steps := 0
+	cbs := Callbacks(at(BeforeBackward, func(*Learner) error { return CancelBackward }),
+		at(AfterStep, func(*Learner) error { steps++; return nil }))
+	if err := l.Fit(ctx, 1, cbs); err != nil {
+		t.Fatal(err)
+	}
+	if steps != 4 {
+		t.Fatalf("%d steps ran, want 4 (a cancelled backward still steps)", steps)
+	}
+	if after := weights(m); !reflect.DeepEqual(before["fc1.weight"], after["fc1.weight"]) {
+		t.Fatal("weights changed without gradients")
+	}
+}
+
+// cancelTrainEffects is the "train" case of TestCancellationEffects.
+func cancelTrainEffects(t *testing.T) {
+	ctx := context.Background()
+	l := New(blobData(32, 8, 8), newMLP(1), Metrics(Accuracy()))
+	n := 0
+	cbs := Callbacks(at(AfterBatch, func(l *Learner) error {
+		if l.Training {
+			n++
+			if l.Iter == 1 {
+				return CancelTrain
 			}
-			return nil
-		}))
-		if err := l.Fit(ctx, 1, cbs); err != nil {
-			t.Fatal(err)
 		}
-		// A cut phase keeps the figures of the batches it recorded (the
-		// cancel comes from a callback ordered before the Recorder, so the
-		// Recorder saw one of the two batches), and the epoch's note says
-		// how far it went.
-		row := l.Recorder.Values[0]
-		if n != 2 || len(l.Recorder.Losses) != 1 || row[0] != l.Recorder.Losses[0] || math.IsNaN(row[1]) || math.IsNaN(row[2]) {
-			t.Fatalf("%d training batches, row %v, losses %v: want 2, the recorded smoothed loss, validation done", n, row, l.Recorder.Losses)
+		return nil
+	}))
+	if err := l.Fit(ctx, 1, cbs); err != nil {
+		t.Fatal(err)
+	}
+	// A cut phase keeps the figures of the batches it recorded (the
+	// cancel comes from a callback ordered before the Recorder, so the
+	// Recorder saw one of the two batches), and the epoch's note says
+	// how far it went.
+	row := l.Recorder.Values[0]
+	if n != 2 || len(l.Recorder.Losses) != 1 || row[0] != l.Recorder.Losses[0] || math.IsNaN(row[1]) || math.IsNaN(row[2]) {
+		t.Fatalf("%d training batches, row %v, losses %v: want 2, the recorded smoothed loss, validation done", n, row, l.Recorder.Losses)
+	}
+	if note := l.Recorder.EpochNotes[0]; note != "train cut after 1 of 4 batches" {
+		t.Fatalf("note %q", note)
+	}
+}
+
+// cancelValidateEffects is the "validate" case of TestCancellationEffects.
+func cancelValidateEffects(t *testing.T) {
+	ctx := context.Background()
+	l := New(blobData(32, 8, 8), newMLP(1), Metrics(Accuracy()))
+	cbs := Callbacks(at(AfterBatch, func(l *Learner) error {
+		if !l.Training {
+			return CancelValidate
 		}
-		if note := l.Recorder.EpochNotes[0]; note != "train cut after 1 of 4 batches" {
-			t.Fatalf("note %q", note)
+		return nil
+	}))
+	if err := l.Fit(ctx, 1, cbs); err != nil {
+		t.Fatal(err)
+	}
+	// Cancelled by a callback ordered before the Recorder, the first
+	// validation batch was never recorded: #na#, and the note says why.
+	row := l.Recorder.Values[0]
+	if math.IsNaN(row[0]) || !math.IsNaN(row[1]) || !math.IsNaN(row[2]) {
+		t.Fatalf("row %v: want train_loss, then #na# for a validation cancelled before any batch was recorded", row)
+	}
+	if note := l.Recorder.EpochNotes[0]; note != "validation cancelled before any batch was recorded" {
+		t.Fatalf("note %q", note)
+	}
+}
+
+// cancelEpochEffects is the "epoch" case of TestCancellationEffects.
+func cancelEpochEffects(t *testing.T) {
+	ctx := context.Background()
+	l := New(blobData(32, 8, 8), newMLP(1))
+	var trained []int
+	cbs := Callbacks(at(BeforeEpoch, func(l *Learner) error {
+		if l.Epoch == 0 {
+			return CancelEpoch
 		}
-	})
-	t.Run("validate", func(t *testing.T) {
-		l := New(blobData(32, 8, 8), newMLP(1), Metrics(Accuracy()))
-		cbs := Callbacks(at(AfterBatch, func(l *Learner) error {
-			if !l.Training {
-				return CancelValidate
-			}
-			return nil
-		}))
-		if err := l.Fit(ctx, 1, cbs); err != nil {
-			t.Fatal(err)
+		return nil
+	}), at(AfterTrain, func(l *Learner) error { trained = append(trained, l.Epoch); return nil }))
+	if err := l.Fit(ctx, 3, cbs); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(trained, []int{1, 2}) || len(l.Recorder.Values) != 3 {
+		t.Fatalf("trained epochs %v, %d rows; want [1 2] and 3 rows", trained, len(l.Recorder.Values))
+	}
+}
+
+// cancelFitEffects is the "fit" case of TestCancellationEffects.
+func cancelFitEffects(t *testing.T) {
+	ctx := context.Background()
+	l := New(blobData(32, 8, 8), newMLP(1))
+	epochs, fitEnded := 0, false
+	cbs := Callbacks(at(AfterEpoch, func(l *Learner) error {
+		epochs++
+		if l.Epoch == 1 {
+			return CancelFit
 		}
-		// Cancelled by a callback ordered before the Recorder, the first
-		// validation batch was never recorded: #na#, and the note says why.
-		row := l.Recorder.Values[0]
-		if math.IsNaN(row[0]) || !math.IsNaN(row[1]) || !math.IsNaN(row[2]) {
-			t.Fatalf("row %v: want train_loss, then #na# for a validation cancelled before any batch was recorded", row)
-		}
-		if note := l.Recorder.EpochNotes[0]; note != "validation cancelled before any batch was recorded" {
-			t.Fatalf("note %q", note)
-		}
-	})
-	t.Run("epoch", func(t *testing.T) {
-		l := New(blobData(32, 8, 8), newMLP(1))
-		var trained []int
-		cbs := Callbacks(at(BeforeEpoch, func(l *Learner) error {
-			if l.Epoch == 0 {
-				return CancelEpoch
-			}
-			return nil
-		}), at(AfterTrain, func(l *Learner) error { trained = append(trained, l.Epoch); return nil }))
-		if err := l.Fit(ctx, 3, cbs); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(trained, []int{1, 2}) || len(l.Recorder.Values) != 3 {
-			t.Fatalf("trained epochs %v, %d rows; want [1 2] and 3 rows", trained, len(l.Recorder.Values))
-		}
-	})
-	t.Run("fit", func(t *testing.T) {
-		l := New(blobData(32, 8, 8), newMLP(1))
-		epochs, fitEnded := 0, false
-		cbs := Callbacks(at(AfterEpoch, func(l *Learner) error {
-			epochs++
-			if l.Epoch == 1 {
-				return CancelFit
-			}
-			return nil
-		}), at(AfterFit, func(*Learner) error { fitEnded = true; return nil }))
-		if err := l.Fit(ctx, 5, cbs); err != nil {
-			t.Fatalf("CancelFit is a normal end, got %v", err)
-		}
-		if epochs != 2 || !fitEnded {
-			t.Fatalf("%d epochs, AfterFit %v; want 2 and true", epochs, fitEnded)
-		}
-	})
-	t.Run("outside its stage", func(t *testing.T) {
-		l := New(blobData(32, 8, 8), newMLP(1))
-		err := l.Fit(ctx, 1, Callbacks(at(BeforeFit, func(*Learner) error { return CancelBatch })))
-		var fe *FitError
-		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "batch cancelled raised outside its stage") {
-			t.Fatalf("CancelBatch in BeforeFit: %v", err)
-		}
-	})
+		return nil
+	}), at(AfterFit, func(*Learner) error { fitEnded = true; return nil }))
+	if err := l.Fit(ctx, 5, cbs); err != nil {
+		t.Fatalf("CancelFit is a normal end, got %v", err)
+	}
+	if epochs != 2 || !fitEnded {
+		t.Fatalf("%d epochs, AfterFit %v; want 2 and true", epochs, fitEnded)
+	}
+}
+
+// cancelOutsideStageEffects is the "outside its stage" case of TestCancellationEffects.
+func cancelOutsideStageEffects(t *testing.T) {
+	ctx := context.Background()
+	l := New(blobData(32, 8, 8), newMLP(1))
+	err := l.Fit(ctx, 1, Callbacks(at(BeforeFit, func(*Learner) error { return CancelBatch })))
+	var fe *FitError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "batch cancelled raised outside its stage") {
+		t.Fatalf("CancelBatch in BeforeFit: %v", err)
+	}
 }
 
 // panicky panics in its forward pass on its n-th call.
