@@ -94,28 +94,7 @@ type missing struct {
 // whether the package lacks its doc.go (or, for a command, its comment).
 func undocumented(t *testing.T, root, dir string) (out []missing, problems []string) {
 	fset := token.NewFileSet()
-	abs := filepath.Join(root, dir)
-	ents, err := os.ReadDir(abs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []*ast.File
-	hasDocGo := false
-	for _, e := range ents {
-		n := e.Name()
-		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(abs, n), nil, parser.ParseComments)
-		if err != nil {
-			t.Errorf("%s: %v", filepath.Join(dir, n), err)
-			continue
-		}
-		if n == "doc.go" {
-			hasDocGo = true
-		}
-		files = append(files, f)
-	}
+	files, hasDocGo := parseDir(t, fset, root, dir)
 	if len(files) == 0 {
 		return nil, nil
 	}
@@ -134,89 +113,136 @@ func undocumented(t *testing.T, root, dir string) (out []missing, problems []str
 	if p.Name == "main" {
 		return nil, problems // a command exports nothing
 	}
-	at := func(n ast.Node) string {
-		pos := fset.Position(n.Pos())
-		rel, _ := filepath.Rel(root, pos.Filename)
-		return fmt.Sprintf("%s:%d", filepath.ToSlash(rel), pos.Line)
-	}
-	add := func(name string, n ast.Node) { out = append(out, missing{dir, name, at(n)}) }
-	values := func(vs []*doc.Value, prefix string) {
-		for _, v := range vs {
-			if strings.TrimSpace(v.Doc) != "" {
-				continue // the group's comment documents its names
-			}
-			for _, s := range v.Decl.Specs {
-				vs := s.(*ast.ValueSpec)
-				if vs.Doc != nil || vs.Comment != nil {
-					continue
-				}
-				for _, id := range vs.Names {
-					if id.IsExported() {
-						add(prefix+id.Name, id)
-					}
-				}
-			}
-		}
-	}
-	values(p.Consts, "")
-	values(p.Vars, "")
+	c := &collector{fset: fset, root: root, dir: dir}
+	c.values(p.Consts, "")
+	c.values(p.Vars, "")
 	for _, f := range p.Funcs {
 		if strings.TrimSpace(f.Doc) == "" {
-			add(f.Name, f.Decl)
+			c.add(f.Name, f.Decl)
 		}
 	}
 	for _, ty := range p.Types {
 		if strings.TrimSpace(ty.Doc) == "" {
-			add(ty.Name, ty.Decl)
+			c.add(ty.Name, ty.Decl)
 		}
-		values(ty.Consts, "")
-		values(ty.Vars, "")
+		c.values(ty.Consts, "")
+		c.values(ty.Vars, "")
 		for _, f := range ty.Funcs {
 			if strings.TrimSpace(f.Doc) == "" {
-				add(f.Name, f.Decl)
+				c.add(f.Name, f.Decl)
 			}
 		}
 		for _, m := range ty.Methods {
 			if strings.TrimSpace(m.Doc) == "" && m.Level == 0 {
-				add(ty.Name+"."+m.Name, m.Decl)
+				c.add(ty.Name+"."+m.Name, m.Decl)
 			}
 		}
-		for _, s := range ty.Decl.Specs {
-			ts, ok := s.(*ast.TypeSpec)
-			if !ok {
+		c.fields(ty)
+	}
+	return c.out, problems
+}
+
+// parseDir parses the non-test Go files of the package in dir (relative to
+// root), reporting whether one of them is doc.go.
+func parseDir(t *testing.T, fset *token.FileSet, root, dir string) (files []*ast.File, hasDocGo bool) {
+	abs := filepath.Join(root, dir)
+	ents, err := os.ReadDir(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(abs, n), nil, parser.ParseComments)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Join(dir, n), err)
+			continue
+		}
+		if n == "doc.go" {
+			hasDocGo = true
+		}
+		files = append(files, f)
+	}
+	return files, hasDocGo
+}
+
+// collector gathers the undocumented names of the package in dir.
+type collector struct {
+	fset      *token.FileSet
+	root, dir string
+	out       []missing
+}
+
+// at is n's position as a root-relative file:line.
+func (c *collector) at(n ast.Node) string {
+	pos := c.fset.Position(n.Pos())
+	rel, _ := filepath.Rel(c.root, pos.Filename)
+	return fmt.Sprintf("%s:%d", filepath.ToSlash(rel), pos.Line)
+}
+
+// add records name, declared at n, as undocumented.
+func (c *collector) add(name string, n ast.Node) {
+	c.out = append(c.out, missing{c.dir, name, c.at(n)})
+}
+
+// values adds the undocumented exported names of the const or var groups vs.
+func (c *collector) values(vs []*doc.Value, prefix string) {
+	for _, v := range vs {
+		if strings.TrimSpace(v.Doc) != "" {
+			continue // the group's comment documents its names
+		}
+		for _, s := range v.Decl.Specs {
+			vs := s.(*ast.ValueSpec)
+			if vs.Doc != nil || vs.Comment != nil {
 				continue
 			}
-			st, ok := ts.Type.(*ast.StructType)
-			if !ok {
-				continue
-			}
-			// A field is documented by its own comment, or by the comment
-			// heading a run of adjacent field lines (no blank line between)
-			// that names it: "// Lo and Hi are the box." above Lo and Hi.
-			var head *ast.CommentGroup
-			prevLine := -1
-			for _, fld := range st.Fields.List {
-				line := fset.Position(fld.Pos()).Line
-				switch {
-				case fld.Doc != nil:
-					head = fld.Doc
-				case line != prevLine+1:
-					head = nil
+			for _, id := range vs.Names {
+				if id.IsExported() {
+					c.add(prefix+id.Name, id)
 				}
-				prevLine = fset.Position(fld.End()).Line
-				if fld.Doc != nil || fld.Comment != nil {
-					continue
-				}
-				for _, id := range fld.Names {
-					if id.IsExported() && !mentions(head, id.Name) {
-						add(ty.Name+"."+id.Name, id)
-					}
-				}
-				// An embedded field is documented by its type's comment.
 			}
 		}
 	}
-	return out, problems
+}
+
+// fields adds the undocumented exported fields of ty's struct types.
+func (c *collector) fields(ty *doc.Type) {
+	for _, s := range ty.Decl.Specs {
+		ts, ok := s.(*ast.TypeSpec)
+		if !ok {
+			continue
+		}
+		st, ok := ts.Type.(*ast.StructType)
+		if !ok {
+			continue
+		}
+		// A field is documented by its own comment, or by the comment
+		// heading a run of adjacent field lines (no blank line between)
+		// that names it: "// Lo and Hi are the box." above Lo and Hi.
+		var head *ast.CommentGroup
+		prevLine := -1
+		for _, fld := range st.Fields.List {
+			line := c.fset.Position(fld.Pos()).Line
+			switch {
+			case fld.Doc != nil:
+				head = fld.Doc
+			case line != prevLine+1:
+				head = nil
+			}
+			prevLine = c.fset.Position(fld.End()).Line
+			if fld.Doc != nil || fld.Comment != nil {
+				continue
+			}
+			for _, id := range fld.Names {
+				if id.IsExported() && !mentions(head, id.Name) {
+					c.add(ty.Name+"."+id.Name, id)
+				}
+			}
+			// An embedded field is documented by its type's comment.
+		}
+	}
 }
 
 // mentions reports whether the comment c names name as a word.
