@@ -174,14 +174,45 @@ func num(cfg map[string]any, k string) int { return int(cfg[k].(float64)) }
 
 func TestParityWithPyTorch(t *testing.T) {
 	fx := loadFixture(t, "testdata/parity.safetensors")
-	module := func(m Module) func(x *autograd.Value) *autograd.Value {
-		return func(x *autograd.Value) *autograd.Value { return Call(m, x) }
+	parityLayers(t, fx)
+	parityStateless(t, fx)
+	parityLosses(t, fx)
+	parityLayerVariants(t, fx)
+	parityWeightedLosses(t, fx)
+
+	// Every case of the fixture is checked, here or, for the models, in
+	// vision/models (TestSmallCNNParity, TestResNetParity).
+	t.Run("every case checked", func(t *testing.T) {
+		elsewhere := map[string]bool{"smallcnn_train": true, "smallcnn_eval": true, "tinyresnet_train": true}
+		for _, c := range strings.Split(fx.f.Metadata()["cases"], ",") {
+			if !checkedCases[c] && !elsewhere[c] {
+				t.Errorf("fixture case %s is checked by no test", c)
+			}
+		}
+	})
+}
+
+// callModule returns the forward pass of m.
+func callModule(m Module) func(x *autograd.Value) *autograd.Value {
+	return func(x *autograd.Value) *autograd.Value { return Call(m, x) }
+}
+
+// fixtureWeights returns the fixture tensor name as float64s.
+func fixtureWeights(fx *fixture, name string) []float64 {
+	var w []float64
+	for _, v := range fx.tensor(name).Data() {
+		w = append(w, float64(v))
 	}
+	return w
+}
+
+// parityLayers checks the linear, convolution and batch-norm layers against PyTorch.
+func parityLayers(t *testing.T, fx *fixture) {
 	for _, c := range []string{"linear", "linear_nobias"} {
 		t.Run(c, func(t *testing.T) {
 			cfg := fx.config(c)
 			m := NewLinear(num(cfg, "in"), num(cfg, "out"), tensor.NewRNG(1), biasOpt(cfg["bias"].(bool)))
-			runCase(t, fx, c, m, module(m))
+			runCase(t, fx, c, m, callModule(m))
 		})
 	}
 	for _, c := range []string{"conv_s2p1", "conv_groups_dil", "conv_depthwise", "conv_1x1"} {
@@ -190,7 +221,7 @@ func TestParityWithPyTorch(t *testing.T) {
 			m := NewConv2d(num(cfg, "in"), num(cfg, "out"), num(cfg, "k"), tensor.NewRNG(1),
 				Stride(num(cfg, "stride")), Padding(num(cfg, "padding")), Dilation(num(cfg, "dilation")),
 				Groups(num(cfg, "groups")), biasOpt(cfg["bias"].(bool)))
-			runCase(t, fx, c, m, module(m))
+			runCase(t, fx, c, m, callModule(m))
 		})
 	}
 	for _, c := range []string{"bn2d_train", "bn2d_eval", "bn1d_train"} {
@@ -201,9 +232,13 @@ func TestParityWithPyTorch(t *testing.T) {
 				m = NewBatchNorm1d(num(cfg, "features"))
 			}
 			SetTraining(m, cfg["training"].(bool))
-			runCase(t, fx, c, m, module(m))
+			runCase(t, fx, c, m, callModule(m))
 		})
 	}
+}
+
+// parityStateless checks the stateless layers (pools, activations, softmaxes) against PyTorch.
+func parityStateless(t *testing.T, fx *fixture) {
 	stateless := map[string]Module{
 		"maxpool_k3s2p1":   NewMaxPool2d(3, 2, 1),
 		"maxpool_k2":       NewMaxPool2d(2, 0, 0),
@@ -217,7 +252,7 @@ func TestParityWithPyTorch(t *testing.T) {
 		"tanh":             &Tanh{},
 	}
 	for c, m := range stateless {
-		t.Run(c, func(t *testing.T) { runCase(t, fx, c, nil, module(m)) })
+		t.Run(c, func(t *testing.T) { runCase(t, fx, c, nil, callModule(m)) })
 	}
 	t.Run("softmax", func(t *testing.T) {
 		runCase(t, fx, "softmax", nil, func(x *autograd.Value) *autograd.Value { return autograd.Softmax(x, 1) })
@@ -225,6 +260,10 @@ func TestParityWithPyTorch(t *testing.T) {
 	t.Run("log_softmax", func(t *testing.T) {
 		runCase(t, fx, "log_softmax", nil, func(x *autograd.Value) *autograd.Value { return autograd.LogSoftmax(x, 1) })
 	})
+}
+
+// parityLosses checks the losses with their default options against PyTorch.
+func parityLosses(t *testing.T, fx *fixture) {
 	for c, red := range map[string]autograd.Reduction{"ce_mean": autograd.ReductionMean, "ce_sum": autograd.ReductionSum, "ce_none": autograd.ReductionNone} {
 		t.Run(c, func(t *testing.T) {
 			l := &CrossEntropyLoss{Opts: []autograd.LossOption{red}}
@@ -255,64 +294,65 @@ func TestParityWithPyTorch(t *testing.T) {
 		l := &KLDivLoss{Reduction: autograd.ReductionBatchMean}
 		runCase(t, fx, "kl", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(autograd.LogSoftmax(x, 1), tgt) })
 	})
+}
+
+// parityLayerVariants checks layer options and compositions against PyTorch.
+func parityLayerVariants(t *testing.T, fx *fixture) {
 	t.Run("conv_dil_s2", func(t *testing.T) {
 		cfg := fx.config("conv_dil_s2")
 		m := NewConv2d(num(cfg, "in"), num(cfg, "out"), num(cfg, "k"), tensor.NewRNG(1), Stride(num(cfg, "stride")), Padding(num(cfg, "padding")), Dilation(num(cfg, "dilation")))
-		runCase(t, fx, "conv_dil_s2", m, module(m))
+		runCase(t, fx, "conv_dil_s2", m, callModule(m))
 	})
 	t.Run("bn1d_eval", func(t *testing.T) {
 		m := NewBatchNorm1d(num(fx.config("bn1d_eval"), "features"))
 		Eval(m)
-		runCase(t, fx, "bn1d_eval", m, module(m))
+		runCase(t, fx, "bn1d_eval", m, callModule(m))
 	})
 	t.Run("avgpool_k3s2p1_nopad", func(t *testing.T) {
 		m := NewAvgPool2d(3, 2, 1)
 		m.Opts.ExcludePad = true
-		runCase(t, fx, "avgpool_k3s2p1_nopad", nil, module(m))
+		runCase(t, fx, "avgpool_k3s2p1_nopad", nil, callModule(m))
 	})
 	t.Run("adaptive_concat", func(t *testing.T) {
-		runCase(t, fx, "adaptive_concat", nil, module(NewAdaptiveConcatPool2d(1)))
+		runCase(t, fx, "adaptive_concat", nil, callModule(NewAdaptiveConcatPool2d(1)))
 	})
 	t.Run("normalize", func(t *testing.T) {
 		m := NewNormalize(fx.tensor("normalize.mean").Data(), fx.tensor("normalize.std").Data())
-		runCase(t, fx, "normalize", nil, module(m))
+		runCase(t, fx, "normalize", nil, callModule(m))
 	})
 	t.Run("sequential", func(t *testing.T) {
 		m := NewSequential(NewConv2d(2, 4, 3, tensor.NewRNG(1), Padding(1)), NewBatchNorm2d(4), &ReLU{},
 			&AdaptiveAvgPool2d{H: 1, W: 1}, NewFlatten(), NewLinear(4, 3, tensor.NewRNG(2)))
-		runCase(t, fx, "sequential", m, module(m))
+		runCase(t, fx, "sequential", m, callModule(m))
 	})
-	weights := func(name string) []float64 {
-		var w []float64
-		for _, v := range fx.tensor(name).Data() {
-			w = append(w, float64(v))
-		}
-		return w
-	}
+}
+
+// parityWeightedLosses checks the losses with class weights, ignored labels and other options against PyTorch.
+func parityWeightedLosses(t *testing.T, fx *fixture) {
 	t.Run("ce_ignore", func(t *testing.T) {
 		l := &CrossEntropyLoss{}
 		y := fx.ints("ce_ignore.y")
 		runCase(t, fx, "ce_ignore", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 	})
 	t.Run("ce_weight_smooth", func(t *testing.T) {
-		l := &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.ClassWeights(weights("ce_weight_smooth.weight")...), autograd.LabelSmoothing(0.2), autograd.ReductionSum}}
+		l := &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.ClassWeights(fixtureWeights(fx, "ce_weight_smooth.weight")...), autograd.LabelSmoothing(0.2), autograd.ReductionSum}}
 		y := fx.ints("ce_weight_smooth.y")
 		runCase(t, fx, "ce_weight_smooth", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 	})
 	t.Run("ce_weight_mean", func(t *testing.T) {
-		l := &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.ClassWeights(weights("ce_weight_smooth.weight")...)}}
+		l := &CrossEntropyLoss{Opts: []autograd.LossOption{autograd.ClassWeights(fixtureWeights(fx, "ce_weight_smooth.weight")...)}}
 		y := fx.ints("ce_weight_mean.y")
 		runCase(t, fx, "ce_weight_mean", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, y) })
 	})
 	t.Run("nll_weight_ignore", func(t *testing.T) {
 		ig := num(fx.config("nll_weight_ignore"), "ignore_index")
-		l := &NLLLoss{Opts: []autograd.LossOption{autograd.ClassWeights(weights("nll_weight_ignore.weight")...), autograd.IgnoreIndex(ig)}}
+		l := &NLLLoss{Opts: []autograd.LossOption{autograd.ClassWeights(fixtureWeights(fx, "nll_weight_ignore.weight")...), autograd.IgnoreIndex(ig)}}
 		y := fx.ints("nll_weight_ignore.y")
 		runCase(t, fx, "nll_weight_ignore", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(autograd.LogSoftmax(x, 1), y) })
 	})
 	t.Run("bce_posweight", func(t *testing.T) {
 		tgt := autograd.Const(fx.tensor("bce_posweight.target"))
-		l := &BCEWithLogitsLoss{Opts: []autograd.LossOption{autograd.ReductionSum, autograd.PosWeight(weights("bce_posweight.pos_weight")...)}}
+		l := &BCEWithLogitsLoss{Opts: []autograd.LossOption{autograd.ReductionSum, autograd.PosWeight(fixtureWeights(fx, "bce_posweight.pos_weight")...)}}
 		runCase(t, fx, "bce_posweight", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(x, tgt) })
 	})
 	t.Run("mse_none", func(t *testing.T) {
@@ -325,17 +365,6 @@ func TestParityWithPyTorch(t *testing.T) {
 		tgt := autograd.Const(fx.tensor("kl_sum.target"))
 		l := &KLDivLoss{Reduction: autograd.ReductionSum}
 		runCase(t, fx, "kl_sum", nil, func(x *autograd.Value) *autograd.Value { return l.Loss(autograd.LogSoftmax(x, 1), tgt) })
-	})
-
-	// Every case of the fixture is checked, here or, for the models, in
-	// vision/models (TestSmallCNNParity, TestResNetParity).
-	t.Run("every case checked", func(t *testing.T) {
-		elsewhere := map[string]bool{"smallcnn_train": true, "smallcnn_eval": true, "tinyresnet_train": true}
-		for _, c := range strings.Split(fx.f.Metadata()["cases"], ",") {
-			if !checkedCases[c] && !elsewhere[c] {
-				t.Errorf("fixture case %s is checked by no test", c)
-			}
-		}
 	})
 }
 
