@@ -17,17 +17,20 @@ type fixtures struct {
 	Shapes [][]int       `json:"shapes"`
 	Init   [][]float32   `json:"init"`
 	Grads  [][][]float32 `json:"grads"` // [step][param], nil for no gradient
-	Cases  []struct {
-		Name   string             `json:"name"`
-		Kind   string             `json:"kind"`
+	Cases  []parityCase  `json:"cases"`
+}
+
+// parityCase is one optimizer run of the fixtures.
+type parityCase struct {
+	Name   string             `json:"name"`
+	Kind   string             `json:"kind"`
+	Hyper  map[string]float64 `json:"hyper"`
+	Groups []struct {
+		Params []int              `json:"params"`
 		Hyper  map[string]float64 `json:"hyper"`
-		Groups []struct {
-			Params []int              `json:"params"`
-			Hyper  map[string]float64 `json:"hyper"`
-		} `json:"groups"`
-		After [][][]float32                `json:"after"` // [step][param]
-		State []map[string]json.RawMessage `json:"state"`
-	} `json:"cases"`
+	} `json:"groups"`
+	After [][][]float32                `json:"after"` // [step][param]
+	State []map[string]json.RawMessage `json:"state"`
 }
 
 func loadFixtures(t *testing.T) *fixtures {
@@ -90,39 +93,7 @@ func TestPyTorchParity(t *testing.T) {
 			for i, d := range fx.Init {
 				params[i] = autograd.Param(tensor.FromSlice(append([]float32(nil), d...), fx.Shapes[i]...))
 			}
-			groups := Params(params...)
-			if c.Groups != nil {
-				groups = nil
-				for _, g := range c.Groups {
-					var ps []*autograd.Value
-					for _, i := range g.Params {
-						ps = append(ps, params[i])
-					}
-					groups = append(groups, NewGroup(ps, hyperOpts(g.Hyper)...))
-				}
-			}
-			var opt Optimizer
-			switch c.Kind {
-			case "SGD":
-				opt = NewSGD(groups, hyperOpts(c.Hyper)...)
-			case "Adam":
-				opt = NewAdam(groups, hyperOpts(c.Hyper)...)
-			case "AdamW":
-				if c.Name == "adamw_fastai" { // fastai's defaults, with the case's lr
-					opt = FastaiAdam(groups, LR(c.Hyper["lr"]))
-					for name, v := range c.Hyper {
-						if got := opt.ParamGroups()[0].Get(name); got != v {
-							t.Errorf("FastaiAdam %s = %v, PyTorch case has %v", name, got, v)
-						}
-					}
-				} else {
-					opt = NewAdamW(groups, hyperOpts(c.Hyper)...)
-				}
-			case "RMSProp":
-				opt = NewRMSProp(groups, hyperOpts(c.Hyper)...)
-			default:
-				t.Fatalf("unknown kind %s", c.Kind)
-			}
+			opt := parityOptimizer(t, &c, params)
 			// Errors are relative, in the max norm over each tensor.
 			// kernels.AdamUpdate computes 1-beta1 and 1-beta2 in float32
 			// from the rounded betas, where PyTorch rounds 1-beta computed
@@ -135,59 +106,8 @@ func TestPyTorchParity(t *testing.T) {
 			if c.Kind == "Adam" || c.Kind == "AdamW" {
 				tol, bufTol = 2e-6, 2e-5
 			}
-			worst, worstElem := 0.0, 0.0
-			for k := range c.After {
-				for i, p := range params {
-					if g := fx.Grads[k][i]; g != nil {
-						p.SetGrad(tensor.FromSlice(append([]float32(nil), g...), fx.Shapes[i]...))
-					} else {
-						p.SetGrad(nil)
-					}
-				}
-				opt.Step()
-				for i, p := range params {
-					e := relErr(p.Data().Data(), c.After[k][i])
-					worst = math.Max(worst, e)
-					worstElem = math.Max(worstElem, elemErr(p.Data().Data(), c.After[k][i]))
-					if e > tol {
-						t.Errorf("step %d param %d: relative error %.3g\n got %v\nwant %v", k+1, i, e, p.Data().Data(), c.After[k][i])
-					}
-				}
-			}
-			// State after the last step, by PyTorch's names.
-			st := opt.StateDict()
-			var flat []ParamState
-			for _, g := range st.Groups {
-				flat = append(flat, g.Params...)
-			}
-			for i, want := range c.State {
-				got := flat[i]
-				if len(got.Buffers) != len(want)-btoi(want["step"] != nil) {
-					t.Errorf("param %d: buffers %v, PyTorch has %d entries", i, keys(got.Buffers), len(want))
-				}
-				for name, raw := range want {
-					if name == "step" {
-						var step int64
-						json.Unmarshal(raw, &step)
-						if got.Step != step {
-							t.Errorf("param %d: step %d, want %d", i, got.Step, step)
-						}
-						continue
-					}
-					var w []float32
-					if err := json.Unmarshal(raw, &w); err != nil {
-						t.Fatal(err)
-					}
-					b, ok := got.Buffers[name]
-					if !ok {
-						t.Errorf("param %d: no buffer %s", i, name)
-						continue
-					}
-					if e := relErr(b.Data(), w); e > bufTol {
-						t.Errorf("param %d %s: relative error %.3g\n got %v\nwant %v", i, name, e, b.Data(), w)
-					}
-				}
-			}
+			worst, worstElem := checkParitySteps(t, fx, &c, params, opt, tol)
+			checkParityState(t, &c, opt, bufTol)
 			t.Logf("parameters vs PyTorch %s: max-norm relative error %.3g, worst element %.3g", fx.Torch, worst, worstElem)
 			worstByKind[c.Kind] = math.Max(worstByKind[c.Kind], worst)
 			worstElemByKind[c.Kind] = math.Max(worstElemByKind[c.Kind], worstElem)
@@ -195,6 +115,110 @@ func TestPyTorchParity(t *testing.T) {
 	}
 	t.Logf("max-norm relative error by optimizer: %v", worstByKind)
 	t.Logf("worst elementwise relative error by optimizer: %v", worstElemByKind)
+}
+
+// parityOptimizer returns case c's optimizer over params, in c's groups.
+func parityOptimizer(t *testing.T, c *parityCase, params []*autograd.Value) Optimizer {
+	t.Helper()
+	groups := Params(params...)
+	if c.Groups != nil {
+		groups = nil
+		for _, g := range c.Groups {
+			var ps []*autograd.Value
+			for _, i := range g.Params {
+				ps = append(ps, params[i])
+			}
+			groups = append(groups, NewGroup(ps, hyperOpts(g.Hyper)...))
+		}
+	}
+	var opt Optimizer
+	switch c.Kind {
+	case "SGD":
+		opt = NewSGD(groups, hyperOpts(c.Hyper)...)
+	case "Adam":
+		opt = NewAdam(groups, hyperOpts(c.Hyper)...)
+	case "AdamW":
+		if c.Name == "adamw_fastai" { // fastai's defaults, with the case's lr
+			opt = FastaiAdam(groups, LR(c.Hyper["lr"]))
+			for name, v := range c.Hyper {
+				if got := opt.ParamGroups()[0].Get(name); got != v {
+					t.Errorf("FastaiAdam %s = %v, PyTorch case has %v", name, got, v)
+				}
+			}
+		} else {
+			opt = NewAdamW(groups, hyperOpts(c.Hyper)...)
+		}
+	case "RMSProp":
+		opt = NewRMSProp(groups, hyperOpts(c.Hyper)...)
+	default:
+		t.Fatalf("unknown kind %s", c.Kind)
+	}
+	return opt
+}
+
+// checkParitySteps steps opt with the fixtures' gradients and checks the
+// parameters after each step against PyTorch's to tol, returning the worst
+// max-norm and elementwise relative errors.
+func checkParitySteps(t *testing.T, fx *fixtures, c *parityCase, params []*autograd.Value, opt Optimizer, tol float64) (worst, worstElem float64) {
+	t.Helper()
+	for k := range c.After {
+		for i, p := range params {
+			if g := fx.Grads[k][i]; g != nil {
+				p.SetGrad(tensor.FromSlice(append([]float32(nil), g...), fx.Shapes[i]...))
+			} else {
+				p.SetGrad(nil)
+			}
+		}
+		opt.Step()
+		for i, p := range params {
+			e := relErr(p.Data().Data(), c.After[k][i])
+			worst = math.Max(worst, e)
+			worstElem = math.Max(worstElem, elemErr(p.Data().Data(), c.After[k][i]))
+			if e > tol {
+				t.Errorf("step %d param %d: relative error %.3g\n got %v\nwant %v", k+1, i, e, p.Data().Data(), c.After[k][i])
+			}
+		}
+	}
+	return worst, worstElem
+}
+
+// checkParityState checks opt's state after the last step against
+// PyTorch's, by PyTorch's names, buffers to bufTol.
+func checkParityState(t *testing.T, c *parityCase, opt Optimizer, bufTol float64) {
+	t.Helper()
+	st := opt.StateDict()
+	var flat []ParamState
+	for _, g := range st.Groups {
+		flat = append(flat, g.Params...)
+	}
+	for i, want := range c.State {
+		got := flat[i]
+		if len(got.Buffers) != len(want)-btoi(want["step"] != nil) {
+			t.Errorf("param %d: buffers %v, PyTorch has %d entries", i, keys(got.Buffers), len(want))
+		}
+		for name, raw := range want {
+			if name == "step" {
+				var step int64
+				json.Unmarshal(raw, &step)
+				if got.Step != step {
+					t.Errorf("param %d: step %d, want %d", i, got.Step, step)
+				}
+				continue
+			}
+			var w []float32
+			if err := json.Unmarshal(raw, &w); err != nil {
+				t.Fatal(err)
+			}
+			b, ok := got.Buffers[name]
+			if !ok {
+				t.Errorf("param %d: no buffer %s", i, name)
+				continue
+			}
+			if e := relErr(b.Data(), w); e > bufTol {
+				t.Errorf("param %d %s: relative error %.3g\n got %v\nwant %v", i, name, e, b.Data(), w)
+			}
+		}
+	}
 }
 
 func btoi(b bool) int {
