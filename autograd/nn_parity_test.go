@@ -198,42 +198,9 @@ func TestPyTorchParity(t *testing.T) {
 	})
 	// nll and kl take log_softmax(x): the log-softmax is done here, the
 	// gradient carried through it by hand (dx = g - softmax * sum(g)).
-	logSoftmax := func(x *tensor.Tensor) *tensor.Tensor {
-		n, c := x.Dim(0), x.Dim(1)
-		out := tensor.New[float32](n, c)
-		for i := 0; i < n; i++ {
-			row := x.Data()[i*c : (i+1)*c]
-			m := math.Inf(-1)
-			for _, v := range row {
-				m = max(m, float64(v))
-			}
-			var s float64
-			for _, v := range row {
-				s += math.Exp(float64(v) - m)
-			}
-			for j, v := range row {
-				out.Data()[i*c+j] = float32(float64(v) - m - math.Log(s))
-			}
-		}
-		return out
-	}
-	throughLogSoftmax := func(lp, g *tensor.Tensor) *tensor.Tensor {
-		n, c := lp.Dim(0), lp.Dim(1)
-		dx := tensor.New[float32](n, c)
-		for i := 0; i < n; i++ {
-			var s float32
-			for j := 0; j < c; j++ {
-				s += g.Data()[i*c+j]
-			}
-			for j := 0; j < c; j++ {
-				dx.Data()[i*c+j] = g.Data()[i*c+j] - float32(math.Exp(float64(lp.Data()[i*c+j])))*s
-			}
-		}
-		return dx
-	}
 	for _, name := range []string{"nll", "kl"} {
 		t.Run(name, func(t *testing.T) {
-			lp := Param(logSoftmax(p.get(t, name+".x")))
+			lp := Param(nnLogSoftmax(p.get(t, name+".x")))
 			var out *Value
 			if name == "nll" {
 				out = NLLLoss(lp, p.i64["nll.y"])
@@ -242,7 +209,46 @@ func TestPyTorchParity(t *testing.T) {
 			}
 			nnClose(t, "out", out.Data(), p.get(t, name+".out"))
 			out.Backward()
-			nnClose(t, "gx", throughLogSoftmax(lp.Data(), lp.Grad()), p.get(t, name+".gx"))
+			nnClose(t, "gx", nnThroughLogSoftmax(lp.Data(), lp.Grad()), p.get(t, name+".gx"))
 		})
 	}
+}
+
+// nnLogSoftmax is log_softmax over the rows of the n x c matrix x, computed
+// in float64 and stored as float32.
+func nnLogSoftmax(x *tensor.Tensor) *tensor.Tensor {
+	n, c := x.Dim(0), x.Dim(1)
+	out := tensor.New[float32](n, c)
+	for i := 0; i < n; i++ {
+		row := x.Data()[i*c : (i+1)*c]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = max(m, float64(v))
+		}
+		var s float64
+		for _, v := range row {
+			s += math.Exp(float64(v) - m)
+		}
+		for j, v := range row {
+			out.Data()[i*c+j] = float32(float64(v) - m - math.Log(s))
+		}
+	}
+	return out
+}
+
+// nnThroughLogSoftmax carries the gradient g of lp = log_softmax(x) back to
+// x: dx = g - softmax * sum(g), row by row.
+func nnThroughLogSoftmax(lp, g *tensor.Tensor) *tensor.Tensor {
+	n, c := lp.Dim(0), lp.Dim(1)
+	dx := tensor.New[float32](n, c)
+	for i := 0; i < n; i++ {
+		var s float32
+		for j := 0; j < c; j++ {
+			s += g.Data()[i*c+j]
+		}
+		for j := 0; j < c; j++ {
+			dx.Data()[i*c+j] = g.Data()[i*c+j] - float32(math.Exp(float64(lp.Data()[i*c+j])))*s
+		}
+	}
+	return dx
 }
