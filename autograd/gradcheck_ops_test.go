@@ -56,51 +56,21 @@ func kinkFree(seed uint64, shape ...int) *tensor.Tensor64 {
 
 // everyOpCases lists the gradient checks, grouped as the ops are.
 func everyOpCases() []gradCase {
-	ig := 1
-	convWith := func(op func(x, w, b *Var[float64], o *Conv2dOptions) *Var[float64]) func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
-		return func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
-			return func(x vars) *Var[float64] {
-				var b *Var[float64]
-				if bias {
-					b = x[2]
-				}
-				return op(x[0], x[1], b, &o)
-			}
-		}
-	}
-	conv, convReLU := convWith(Conv2d[float64]), convWith(Conv2dReLU[float64])
-	bn := func(training, running bool) func(x vars) *Var[float64] {
-		rm, rv := uni(60, -1, 1, 3), uni(61, 0.5, 2, 3)
-		return func(x vars) *Var[float64] {
-			var w, b *Var[float64]
-			if len(x) == 3 {
-				w, b = x[1], x[2]
-			}
-			m, v := rm.Clone(), rv.Clone()
-			if !running {
-				m, v = nil, nil
-			}
-			return BatchNorm(x[0], w, b, m, v, BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
-		}
-	}
-	bnRelu := func(training bool) func(x vars) *Var[float64] {
-		rm, rv := uni(62, -1, 1, 3), uni(63, 0.5, 2, 3)
-		return func(x vars) *Var[float64] {
-			return BatchNormReLU(x[0], x[1], x[2], rm.Clone(), rv.Clone(), BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
-		}
-	}
-	ce := func(targets []int, o ceOpts) func(x vars) *Var[float64] {
-		return func(x vars) *Var[float64] { return CrossEntropy(x[0], targets, o.options()...) }
-	}
-	pool := func(max bool, o Pool2dOptions) func(x vars) *Var[float64] {
-		return func(x vars) *Var[float64] {
-			if max {
-				return MaxPool2d(x[0], o)
-			}
-			return AvgPool2d(x[0], o)
-		}
-	}
-	cases := []gradCase{
+	var cases []gradCase
+	cases = append(cases, elementwiseOpCases()...)
+	cases = append(cases, reductionOpCases()...)
+	cases = append(cases, shapeOpCases()...)
+	cases = append(cases, nnOpCases()...)
+	cases = append(cases, convPoolOpCases()...)
+	cases = append(cases, normOpCases()...)
+	cases = append(cases, lossOpCases()...)
+	return cases
+}
+
+// elementwiseOpCases lists the gradient checks of the element-wise ops:
+// binary (broadcasting), with a scalar operand, unary.
+func elementwiseOpCases() []gradCase {
+	return []gradCase{
 		// Element-wise binary ops; the second input of Maximum and Minimum
 		// is shifted so that it never ties with the first.
 		{op: "Add", name: "same shape", inputs: in(uni(1, -1, 1, 2, 3), uni(2, -1, 1, 2, 3)), f: func(x vars) *Var[float64] { return Add(x[0], x[1]) }},
@@ -146,7 +116,12 @@ func everyOpCases() []gradCase {
 		{op: "Clamp", inputs: in(awayFrom(1, -1, 1, 0.05, []float64{-0.5, 0.5}, 3, 5)), f: func(x vars) *Var[float64] { return Clamp(x[0], -0.5, 0.5) }},
 		{op: "Square", inputs: in(uni(1, -1, 1, 2, 3)), f: func(x vars) *Var[float64] { return Square(x[0]) }},
 		{op: "Reciprocal", inputs: in(awayFrom(1, -2, 2, 0.3, []float64{0}, 2, 3)), f: func(x vars) *Var[float64] { return Reciprocal(x[0]) }},
+	}
+}
 
+// reductionOpCases lists the gradient checks of the reductions.
+func reductionOpCases() []gradCase {
+	return []gradCase{
 		// Reductions, over every axis pattern that has its own code path.
 		{op: "Sum", name: "all", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0]) }},
 		{op: "Sum", name: "axis 0", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Sum(x[0], 0) }},
@@ -165,7 +140,13 @@ func everyOpCases() []gradCase {
 		{op: "Max", name: "axes 0,-1 keepdim", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Max(x[0], 0, -1), 1, 3, 1) }},
 		{op: "Min", name: "axis -1", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Min(x[0], -1) }},
 		{op: "Min", name: "axis 0 keepdim", inputs: in(spread(1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(Min(x[0], 0), 1, 3, 4) }},
+	}
+}
 
+// shapeOpCases lists the gradient checks of the shape ops and the matrix
+// products.
+func shapeOpCases() []gradCase {
+	return []gradCase{
 		// Shape ops.
 		{op: "Reshape", inputs: in(uni(1, -1, 1, 2, 3, 4)), f: func(x vars) *Var[float64] { return Reshape(x[0], 4, -1) }},
 		{op: "Squeeze", name: "all", inputs: in(uni(1, -1, 1, 2, 1, 3)), f: func(x vars) *Var[float64] { return Squeeze(x[0]) }},
@@ -198,7 +179,13 @@ func everyOpCases() []gradCase {
 		{op: "MatMulT", name: "NT batched a", inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], tensor.NoTrans, tensor.Trans) }},
 		{op: "MatMulT", name: "TT batched b", inputs: in(uni(1, -1, 1, 4, 3), uni(2, -1, 1, 2, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], tensor.Trans, tensor.Trans) }},
 		{op: "MatMulT", name: "NT both batched", inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 2, 5, 4)), f: func(x vars) *Var[float64] { return MatMulT(x[0], x[1], tensor.NoTrans, tensor.Trans) }},
+	}
+}
 
+// nnOpCases lists the gradient checks of the softmaxes, the activations
+// and Linear.
+func nnOpCases() []gradCase {
+	return []gradCase{
 		{op: "Softmax", name: "axis -1", inputs: in(uni(1, -2, 2, 3, 5)), f: func(x vars) *Var[float64] { return Softmax(x[0], -1) }},
 		{op: "Softmax", name: "axis 0", inputs: in(uni(1, -2, 2, 3, 5)), f: func(x vars) *Var[float64] { return Softmax(x[0], 0) }},
 		{op: "LogSoftmax", name: "axis 1 of 3-d", inputs: in(uni(1, -2, 2, 2, 3, 4)), f: func(x vars) *Var[float64] { return LogSoftmax(x[0], 1) }},
@@ -216,7 +203,33 @@ func everyOpCases() []gradCase {
 		{op: "Linear", name: "2-d with bias", inputs: in(uni(1, -1, 1, 3, 4), uni(2, -1, 1, 5, 4), uni(3, -1, 1, 5)), f: func(x vars) *Var[float64] { return Linear(x[0], x[1], x[2]) }},
 		{op: "Linear", name: "3-d input", inputs: in(uni(1, -1, 1, 2, 3, 4), uni(2, -1, 1, 5, 4), uni(3, -1, 1, 5)), f: func(x vars) *Var[float64] { return Linear(x[0], x[1], x[2]) }},
 		{op: "Linear", name: "1-d input, no bias", inputs: in(uni(1, -1, 1, 4), uni(2, -1, 1, 5, 4)), f: func(x vars) *Var[float64] { return Linear(x[0], x[1], nil) }},
+	}
+}
 
+// convPoolOpCases lists the gradient checks of the convolutions and the
+// pools.
+func convPoolOpCases() []gradCase {
+	convWith := func(op func(x, w, b *Var[float64], o *Conv2dOptions) *Var[float64]) func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
+		return func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
+			return func(x vars) *Var[float64] {
+				var b *Var[float64]
+				if bias {
+					b = x[2]
+				}
+				return op(x[0], x[1], b, &o)
+			}
+		}
+	}
+	conv, convReLU := convWith(Conv2d[float64]), convWith(Conv2dReLU[float64])
+	pool := func(max bool, o Pool2dOptions) func(x vars) *Var[float64] {
+		return func(x vars) *Var[float64] {
+			if max {
+				return MaxPool2d(x[0], o)
+			}
+			return AvgPool2d(x[0], o)
+		}
+	}
+	return []gradCase{
 		// Conv2d: stride, padding, dilation, groups, bias, the 1x1 direct path.
 		{op: "Conv2d", name: "3x3 with bias", inputs: in(uni(1, -1, 1, 2, 3, 6, 5), uni(2, -1, 1, 4, 3, 3, 3), uni(3, -1, 1, 4)), f: conv(Conv2dOptions{}, true)},
 		{op: "Conv2d", name: "stride 2 padding 1", inputs: in(uni(1, -1, 1, 2, 3, 7, 6), uni(2, -1, 1, 2, 3, 3, 3)), f: conv(Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}, false)},
@@ -243,7 +256,32 @@ func everyOpCases() []gradCase {
 		{op: "AdaptiveAvgPool2d", name: "3x3 up to 4x5", inputs: in(uni(9, -1, 1, 1, 2, 3, 3)), f: func(x vars) *Var[float64] { return AdaptiveAvgPool2d(x[0], 4, 5) }},
 		{op: "AdaptiveMaxPool2d", name: "7x9 to 3x4", inputs: in(spread(10, 2, 2, 7, 9)), f: func(x vars) *Var[float64] { return AdaptiveMaxPool2d(x[0], 3, 4) }},
 		{op: "AdaptiveMaxPool2d", name: "global", inputs: in(spread(11, 2, 2, 5, 5)), f: func(x vars) *Var[float64] { return AdaptiveMaxPool2d(x[0], 1, 1) }},
+	}
+}
 
+// normOpCases lists the gradient checks of batch norm and dropout.
+func normOpCases() []gradCase {
+	bn := func(training, running bool) func(x vars) *Var[float64] {
+		rm, rv := uni(60, -1, 1, 3), uni(61, 0.5, 2, 3)
+		return func(x vars) *Var[float64] {
+			var w, b *Var[float64]
+			if len(x) == 3 {
+				w, b = x[1], x[2]
+			}
+			m, v := rm.Clone(), rv.Clone()
+			if !running {
+				m, v = nil, nil
+			}
+			return BatchNorm(x[0], w, b, m, v, BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
+		}
+	}
+	bnRelu := func(training bool) func(x vars) *Var[float64] {
+		rm, rv := uni(62, -1, 1, 3), uni(63, 0.5, 2, 3)
+		return func(x vars) *Var[float64] {
+			return BatchNormReLU(x[0], x[1], x[2], rm.Clone(), rv.Clone(), BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
+		}
+	}
+	return []gradCase{
 		// BatchNorm: training (through the batch statistics) and eval.
 		{op: "BatchNorm", name: "train 2-d", inputs: in(uni(1, -1, 1, 5, 3), uni(2, 0.5, 1.5, 3), uni(3, -1, 1, 3)), f: bn(true, true)},
 		{op: "BatchNorm", name: "train 4-d", inputs: in(uni(4, -1, 1, 3, 3, 3, 4), uni(5, 0.5, 1.5, 3), uni(6, -1, 1, 3)), f: bn(true, true)},
@@ -258,7 +296,16 @@ func everyOpCases() []gradCase {
 		{op: "Dropout", name: "p 0.4", inputs: in(uni(1, -1, 1, 3, 4, 5)), f: func(x vars) *Var[float64] {
 			return Dropout(x[0], 0.4, tensor.NewRNG(11))
 		}},
+	}
+}
 
+// lossOpCases lists the gradient checks of the losses.
+func lossOpCases() []gradCase {
+	ig := 1
+	ce := func(targets []int, o ceOpts) func(x vars) *Var[float64] {
+		return func(x vars) *Var[float64] { return CrossEntropy(x[0], targets, o.options()...) }
+	}
+	return []gradCase{
 		// Losses.
 		{op: "CrossEntropy", name: "mean", inputs: in(uni(1, -3, 3, 4, 5)), f: ce([]int{0, 3, 2, 4}, ceOpts{})},
 		{op: "CrossEntropy", name: "sum", inputs: in(uni(2, -3, 3, 4, 5)), f: ce([]int{1, 3, 2, 4}, ceOpts{Reduction: ReductionSum})},
@@ -290,7 +337,6 @@ func everyOpCases() []gradCase {
 		{op: "KLDiv", name: "sum", inputs: in(uni(5, -3, 0, 3, 4), probs(6, 3, 4)), f: func(x vars) *Var[float64] { return KLDiv(x[0], x[1], ReductionSum) }},
 		{op: "KLDiv", name: "none", inputs: in(uni(7, -3, 0, 2, 3), probs(8, 2, 3)), f: func(x vars) *Var[float64] { return KLDiv(x[0], x[1], ReductionNone) }},
 	}
-	return cases
 }
 
 // TestGradCheckEveryOp runs CheckGrad, in float64, on every case of the
