@@ -31,6 +31,17 @@ func TestDemoQuick(t *testing.T) {
 		t.Fatalf("want one fastgo-out/demo-<timestamp> folder, have %v", dirs)
 	}
 	dir := dirs[0]
+	checkDemoStdout(t, stdout, dir)
+	checkDemoFiles(t, stdout, dir)
+	checkDemoReportJSON(t, dir)
+	checkDemoReportMD(t, dir)
+	checkDemoLearners(t, dir)
+}
+
+// checkDemoStdout checks that the demo's output walks through every stage
+// and names its folder dir.
+func checkDemoStdout(t *testing.T, stdout, dir string) {
+	t.Helper()
 	for _, w := range []string{
 		"1. Data", "2. Train a SmallCNN", "train_loss", "valid_loss", "accuracy",
 		"3. A targeted white-box attack", "target ", "4. Attack the validation set", "Square",
@@ -41,6 +52,13 @@ func TestDemoQuick(t *testing.T) {
 			t.Errorf("the output lacks %q", w)
 		}
 	}
+}
+
+// checkDemoFiles checks the files the demo wrote into dir: present, not
+// empty, pictures that decode, the main reports named in stdout, no
+// checkpoint left behind.
+func checkDemoFiles(t *testing.T, stdout, dir string) {
+	t.Helper()
 	files := []string{"report.md", "report.json", "loss.png", "robustness.png", "examples.png",
 		"standard/report.md", "standard/report.json", "standard/report.html", "standard/accuracy.png",
 		"adversarial/report.md", "adversarial/report.json", "adversarial/report.html", "adversarial/accuracy.png",
@@ -69,7 +87,12 @@ func TestDemoQuick(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "checkpoint.safetensors")); err == nil {
 		t.Errorf("the checkpoint was left behind after a complete run")
 	}
+}
 
+// checkDemoReportJSON checks dir/report.json: the stages, the training
+// table, both models' reports and the targeted example.
+func checkDemoReportJSON(t *testing.T, dir string) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -126,12 +149,24 @@ func TestDemoQuick(t *testing.T) {
 	if s.Targeted.Linf > quickPlan.Eps+1e-6 || s.Targeted.Target == s.Targeted.Label {
 		t.Errorf("targeted example %+v", s.Targeted)
 	}
+}
+
+// checkDemoReportMD checks that dir/report.md has its sections and
+// pictures.
+func checkDemoReportMD(t *testing.T, dir string) {
+	t.Helper()
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	for _, w := range []string{"# fastgo demo", "-quick", "![loss](loss.png)", "![examples](examples.png)", "![robust accuracy against eps](robustness.png)", "| clean accuracy |", "standard/report.md"} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("report.md lacks %q", w)
 		}
 	}
+}
+
+// checkDemoLearners checks that both saved learners load, with the ten
+// classes.
+func checkDemoLearners(t *testing.T, dir string) {
+	t.Helper()
 	for _, f := range []string{"learner-standard.safetensors", "learner-adversarial.safetensors"} {
 		l, err := vision.LoadLearner(filepath.Join(dir, f))
 		if err != nil {
