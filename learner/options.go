@@ -324,7 +324,7 @@ type plotMark struct {
 func Normalized() Option { return opt("Normalized", inPlot, func(s *settings) { s.normalize = true }) }
 
 // BuildOption returns an option of a function that builds Learners from
-// options (vision.CNNLearner's NIn, Pretrained...): it carries value under
+// options (vision.CNNLearner's NIn, FromScratch...): it carries value under
 // key, for that function to read with BuildOptions. New and the fits refuse
 // it.
 func BuildOption(name string, key, value any) Option {

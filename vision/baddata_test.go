@@ -148,7 +148,7 @@ func badCSVMissingFile(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 	log, buf := quietLogger()
-	dls, err := FromCSV(p, SkipBadItems(true), Logger(log), ValidPct(0))
+	dls, err := FromCSV(p, SkipBadItems(), Logger(log), ValidPct(0))
 	if err != nil || dls.Train.Dataset().Len() != 2 || !strings.Contains(buf.String(), "skipped 1 bad rows of "+p) {
 		t.Errorf("skip: %v, log %q", err, buf.String())
 	}
@@ -185,7 +185,7 @@ func badCorruptImage(t *testing.T) {
 		t.Errorf("error %v does not name %s", got, bad)
 	}
 	log, buf := quietLogger()
-	dls, _ = ImageFolder(dir, ValidPct(0), Size(8, 8), BatchSize(13), SkipBadItems(true), Logger(log))
+	dls, _ = ImageFolder(dir, ValidPct(0), Size(8, 8), BatchSize(13), SkipBadItems(), Logger(log))
 	n := 0
 	for b, err := range dls.Train.Epoch(context.Background(), 0) {
 		if err != nil {

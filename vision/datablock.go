@@ -164,7 +164,7 @@ var dataOptions = map[string]string{
 	"Channels":     "DataBlock.Image.Channels",
 	"TrainValid":   "the GetItems and Splitter (ClassFolders(train, valid), FolderSplitter(train, valid))",
 	"CSVColumns":   "GetX and GetY (ColReader)",
-	"CSVHeader":    "CSVRows",
+	"NoCSVHeader":  "CSVRows",
 	"Folder":       "CSVRows",
 	"CSVSuffix":    "GetX (ColReader(col).Suffix(s))",
 	"ValidCol":     "the Splitter (ColSplitter(col))",

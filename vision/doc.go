@@ -169,7 +169,7 @@
 // and verified by SHA-256 (package vision/models/weights says how), puts
 // the ImageNet normalisation in front and freezes the body, so that
 // FineTune does fastai's recipe. Weights(path) gives a file of your own
-// (.pth or .safetensors); Pretrained(false) trains from scratch, with
+// (.pth or .safetensors); FromScratch() trains from scratch, with
 // nothing looked for. Offline (FASTGO_OFFLINE=1, or no network) with the
 // file nowhere on the machine, CNNLearner returns an error wrapping
 // fastgo.ErrNotFound that names the file, its address and the places to
@@ -183,7 +183,7 @@
 // missing file, an IDX file whose header disagrees with its length (or
 // whose gzip stream is cut short), a CIFAR file that is not a whole number
 // of records. Format problems are *FormatError values. With
-// SkipBadItems(true) such items are left out instead and a warning counting
+// SkipBadItems() such items are left out instead and a warning counting
 // them goes to the Logger. Nothing in this package panics on bad data: the
 // IDX, CIFAR and image readers are fuzzed (FuzzIDX, FuzzReadIDXFloats,
 // FuzzCIFAR, FuzzLoadImage, seeded from testdata).

@@ -121,7 +121,7 @@ func FromLists(paths, labels []string, opts ...Option) (*DataLoaders, error) {
 
 // FromCSV is fastai's from_csv (and from_df): each row of the CSV file
 // names an image and its label, in the columns CSVColumns says (0 and 1 by
-// default, after a header row unless CSVHeader(false)). File names are
+// default, after a header row unless NoCSVHeader()). File names are
 // relative to Folder (by default the CSV's own directory) and get CSVSuffix
 // appended. With ValidCol, rows marked "1" or "true" in that column form the
 // validation set; otherwise ValidPct of the rows, chosen with the seed, do.
@@ -130,7 +130,7 @@ func FromLists(paths, labels []string, opts ...Option) (*DataLoaders, error) {
 // SkipBadItems, missing files are left out with a warning that counts
 // them).
 //
-// It is the DataBlock with GetItems CSVRows(CSVHeader(h), Folder(dir)),
+// It is the DataBlock with GetItems CSVRows(Folder(dir)) (with NoCSVHeader when the file has no header),
 // GetX ColReader(file).Suffix(suffix), GetY ColReader(label) and Splitter
 // ColSplitter(validCol) (or RandomSplitter(validPct, seed)).
 func FromCSV(csvPath string, opts ...Option) (*DataLoaders, error) {

@@ -147,7 +147,7 @@ func TestImageFolderEmptyClass(t *testing.T) {
 		t.Fatalf("error %v does not name the empty folder", err)
 	}
 	log, buf := quietLogger()
-	dls, err := ImageFolder(dir, SkipBadItems(true), Logger(log))
+	dls, err := ImageFolder(dir, SkipBadItems(), Logger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestBadImageInBatch(t *testing.T) {
 	}
 
 	log, buf := quietLogger()
-	dls, err = ImageFolder(dir, Size(8, 8), BatchSize(4), SkipBadItems(true), Logger(log))
+	dls, err = ImageFolder(dir, Size(8, 8), BatchSize(4), SkipBadItems(), Logger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestFromCSV(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	log, buf := quietLogger()
-	dls, err = FromCSV(csvPath, SkipBadItems(true), Logger(log), ValidCol("is_valid"))
+	dls, err = FromCSV(csvPath, SkipBadItems(), Logger(log), ValidCol("is_valid"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestFromCSV(t *testing.T) {
 	if _, err := FromCSV(csvPath, ValidCol("valid")); err == nil || !strings.Contains(err.Error(), `no column "valid"`) {
 		t.Errorf("missing valid column: %v", err)
 	}
-	if _, err := FromCSV(csvPath, ValidCol("is_valid"), CSVHeader(false)); err == nil {
+	if _, err := FromCSV(csvPath, ValidCol("is_valid"), NoCSVHeader()); err == nil {
 		t.Error("ValidCol without a header: no error")
 	}
 	// Folder is relative to the CSV's directory and CSVSuffix completes
@@ -280,7 +280,7 @@ func TestFromCSV(t *testing.T) {
 	// No header, other columns, no valid column: ValidPct splits.
 	noHeader := filepath.Join(dir, "plain.csv")
 	writeFile(t, noHeader, []byte("cat,img/00.png\ndog,img/01.jpg\nemu,img/02.gif\ncat,img/03.bmp\n"))
-	dls, err = FromCSV(noHeader, CSVHeader(false), CSVColumns(1, 0), ValidPct(0.25))
+	dls, err = FromCSV(noHeader, NoCSVHeader(), CSVColumns(1, 0), ValidPct(0.25))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestFromNameRe(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 	log, buf := quietLogger()
-	if _, err := FromNameRe(dir, `^(.+)_\d+\.\w+$`, SkipBadItems(true), Logger(log)); err != nil || !strings.Contains(buf.String(), "skipped 1 files") {
+	if _, err := FromNameRe(dir, `^(.+)_\d+\.\w+$`, SkipBadItems(), Logger(log)); err != nil || !strings.Contains(buf.String(), "skipped 1 files") {
 		t.Errorf("skip: %v %q", err, buf.String())
 	}
 	if _, err := FromNameRe(dir, `no group`); err == nil {

@@ -150,7 +150,7 @@ func imageFiles(dir string) ([]string, error) {
 
 // CSVRows returns a GetItems that reads the rows of the CSV file given as
 // the source (fastai's from_csv reads a table the same way): one item per
-// row after the header (CSVHeader(false) when the file has none), its Row
+// row after the header (NoCSVHeader() when the file has none), its Row
 // holding the fields, its Folder the folder the file names are relative
 // to: the CSV's own by default, or Folder(dir), itself taken inside the
 // CSV's folder when relative. Only those two options apply; any other is
@@ -160,13 +160,13 @@ func CSVRows(opts ...Option) ItemsFunc {
 	c := newConfig(opts)
 	var bad []string
 	for _, name := range c.given {
-		if name != "CSVHeader" && name != "Folder" {
+		if name != "NoCSVHeader" && name != "Folder" {
 			bad = append(bad, name)
 		}
 	}
 	return func(source string) ([]Item, error) {
 		if len(bad) > 0 {
-			return nil, fmt.Errorf("vision: CSVRows takes CSVHeader and Folder, not %s", strings.Join(bad, ", "))
+			return nil, fmt.Errorf("vision: CSVRows takes NoCSVHeader and Folder, not %s", strings.Join(bad, ", "))
 		}
 		return readCSVRows(source, c.header, c.folder)
 	}

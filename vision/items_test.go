@@ -120,7 +120,7 @@ func TestClassFolders(t *testing.T) {
 		t.Errorf("strict: %v", err)
 	}
 	var log bytes.Buffer
-	dls, err := block.DataLoaders(dir, vision.SkipBadItems(true), vision.Logger(slog.New(slog.NewTextHandler(&log, nil))))
+	dls, err := block.DataLoaders(dir, vision.SkipBadItems(), vision.Logger(slog.New(slog.NewTextHandler(&log, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestDataBlockChecks(t *testing.T) {
 			b.Splitter = func([]vision.Item) ([]int, []int, error) { return []int{0, 1}, []int{1}, nil }
 		}, nil, "item 1 twice"},
 		{"no training item", func(b *vision.DataBlock) { b.Splitter = vision.RandomSplitter(1, 1) }, nil, "training set is empty"},
-		{"CSVRows on a folder", func(b *vision.DataBlock) { b.GetItems = vision.CSVRows(vision.BatchSize(3)) }, nil, "CSVRows takes CSVHeader and Folder, not BatchSize"},
+		{"CSVRows on a folder", func(b *vision.DataBlock) { b.GetItems = vision.CSVRows(vision.BatchSize(3)) }, nil, "CSVRows takes NoCSVHeader and Folder, not BatchSize"},
 	} {
 		b := good
 		if c.block != nil {
@@ -269,7 +269,7 @@ func TestDataBlockChecks(t *testing.T) {
 		}
 	}
 	// The settings of the loaders are options.
-	dls, err := good.DataLoaders(dir, vision.BatchSize(2), vision.Seed(3), vision.Workers(1), vision.Prefetch(1), vision.ReuseBatches(false))
+	dls, err := good.DataLoaders(dir, vision.BatchSize(2), vision.Seed(3), vision.Workers(1), vision.Prefetch(1))
 	if err != nil || dls.Train.BatchSize() != 2 || dls.C() != 3 {
 		t.Fatalf("%v", err)
 	}
@@ -286,7 +286,7 @@ func TestDataBlockChecks(t *testing.T) {
 		t.Errorf("a label outside the vocabulary: %v", err)
 	}
 	var log bytes.Buffer
-	dls, err = b.DataLoaders(dir, vision.SkipBadItems(true), vision.Logger(slog.New(slog.NewTextHandler(&log, nil))))
+	dls, err = b.DataLoaders(dir, vision.SkipBadItems(), vision.Logger(slog.New(slog.NewTextHandler(&log, nil))))
 	if err != nil || dls.Train.Dataset().Len() != 4 || !strings.Contains(log.String(), "skipped 1 files without a label") {
 		t.Errorf("skipped: %v, log %q", err, log.String())
 	}
@@ -315,7 +315,7 @@ func TestDataBlockCSV(t *testing.T) {
 	}
 	// Folder moves the base of the names; no header needs columns by number.
 	os.WriteFile(filepath.Join(dir, "plain.csv"), []byte("x,a\ny,b\n"), 0o644)
-	b = vision.DataBlock{GetItems: vision.CSVRows(vision.CSVHeader(false), vision.Folder("img")),
+	b = vision.DataBlock{GetItems: vision.CSVRows(vision.NoCSVHeader(), vision.Folder("img")),
 		GetX: vision.ColReader(1).Suffix(".png"), GetY: vision.ColReader(0), Splitter: vision.RandomSplitter(0, 1)}
 	dls, err = b.DataLoaders(filepath.Join(dir, "plain.csv"))
 	if err != nil || !slices.Equal(dls.Train.Dataset().(*vision.FileDataset).Paths, []string{filepath.Join(dir, "img", "a.png"), filepath.Join(dir, "img", "b.png")}) {

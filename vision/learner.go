@@ -49,15 +49,20 @@ func Weights(path string) learner.Option {
 	return learner.BuildOption("vision.Weights", keyWeights, path)
 }
 
-// Pretrained is fastai's pretrained argument. By default CNNLearner starts
-// a ResNet of the zoo from its published ImageNet weights (see
-// CNNLearner), as fastai's cnn_learner does; Pretrained(false) trains it
-// from scratch instead, with nothing looked for or downloaded.
-// Pretrained(true) makes the weights required: for an architecture that
-// publishes none and is given no Weights file it is an error, where the
-// default trains from scratch. An option of CNNLearner.
-func Pretrained(pretrained bool) learner.Option {
-	return learner.BuildOption("vision.Pretrained", keyPretrained, pretrained)
+// FromScratch is fastai's pretrained=False. By default CNNLearner starts a
+// ResNet of the zoo from its published ImageNet weights (see CNNLearner),
+// as fastai's cnn_learner does; FromScratch trains it from a random
+// initialisation instead, with nothing looked for or downloaded. An option
+// of CNNLearner.
+func FromScratch() learner.Option {
+	return learner.BuildOption("vision.FromScratch", keyPretrained, false)
+}
+
+// RequirePretrained makes the pretrained weights required: for an
+// architecture that publishes none and is given no Weights file it is an
+// error, where the default trains from scratch. An option of CNNLearner.
+func RequirePretrained() learner.Option {
+	return learner.BuildOption("vision.RequirePretrained", keyPretrained, true)
 }
 
 // NIn sets the number of input channels (fastai's n_in; default: the
@@ -77,7 +82,7 @@ func InitSeed(seed uint64) learner.Option {
 // CNNLearner is fastai's vision_learner (cnn_learner): a Learner over dls
 // for a model of an architecture of the zoo or of a model function, with
 // the learner's options (Metrics, Callbacks, LR...) and its own (Weights,
-// Pretrained, NIn, NOut, InitSeed):
+// FromScratch, RequirePretrained, NIn, NOut, InitSeed):
 //
 //	learn, err := vision.CNNLearner(dls, models.ResNet34, learner.Metrics(learner.Accuracy()))
 //	err = learn.FineTune(ctx, 5)
@@ -102,7 +107,7 @@ func InitSeed(seed uint64) learner.Option {
 // the body is frozen, ready for FineTune. When the weights can be neither
 // found nor downloaded (FASTGO_OFFLINE, no network) CNNLearner fails with
 // an error wrapping fastgo.ErrNotFound that says where to put the file; it
-// never trains from scratch unasked. Pretrained(false) trains from scratch,
+// never trains from scratch unasked. FromScratch() trains from scratch,
 // with no normalisation (its BatchNorms adapt) and nothing looked for; so
 // does the default for an architecture that publishes no weights (a
 // models.ResNetArch of your own). CNNLearner looks for (and downloads)
@@ -168,14 +173,14 @@ func CNNLearnerContext[A Architecture](ctx context.Context, dls *DataLoaders, ar
 
 // pretrainedPath returns the file of a's pretrained weights, or "" to train
 // from scratch: the explicit file, else the published weights resolved,
-// unless Pretrained(false) says otherwise or a publishes none.
+// unless FromScratch() says otherwise or a publishes none.
 func pretrainedPath(ctx context.Context, a models.Arch, explicit string, pre, preSet bool) (string, error) {
 	_, isResNet := a.ResNetConfig(3, 1)
 	_, published := a.Published()
 	switch {
 	case preSet && !pre:
 		if explicit != "" {
-			return "", errors.New("vision.CNNLearner: Weights and Pretrained(false) contradict each other")
+			return "", errors.New("vision.CNNLearner: Weights and FromScratch contradict each other")
 		}
 		return "", nil
 	case !isResNet:
@@ -193,7 +198,7 @@ func pretrainedPath(ctx context.Context, a models.Arch, explicit string, pre, pr
 	}
 	path, err := a.ResolveWeights(ctx)
 	if err != nil {
-		return "", fmt.Errorf("vision.CNNLearner: %w (vision.Pretrained(false) trains from scratch)", err)
+		return "", fmt.Errorf("vision.CNNLearner: %w (vision.FromScratch() trains from scratch)", err)
 	}
 	return path, nil
 }

@@ -14,7 +14,7 @@ import (
 // Build fastai's vision_learner over a ResNet-18 for the 1-channel
 // Fashion-MNIST images and fine-tune it. By default the body would start
 // from torchvision's ImageNet weights (found on this machine or
-// downloaded once), frozen; here vision.Pretrained(false) trains it from
+// downloaded once), frozen; here vision.FromScratch() trains it from
 // scratch, and ShortEpoch keeps the example to a few batches (remove it to
 // train for real).
 func ExampleCNNLearner() {
@@ -23,7 +23,7 @@ func ExampleCNNLearner() {
 		fmt.Println(err)
 		return
 	}
-	learn, err := vision.CNNLearner(dls, models.ResNet18, vision.Pretrained(false),
+	learn, err := vision.CNNLearner(dls, models.ResNet18, vision.FromScratch(),
 		learner.Metrics(learner.Accuracy()))
 	if err != nil {
 		fmt.Println(err)

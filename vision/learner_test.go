@@ -68,7 +68,7 @@ func newTinyResNet(rng *tensor.RNG) *models.ResNet {
 
 func TestCNNLearnerModel(t *testing.T) {
 	dls := tinyData(t, 32, 1, 28, 28)
-	l, err := CNNLearner(dls, models.ResNet18, Pretrained(false))
+	l, err := CNNLearner(dls, models.ResNet18, FromScratch())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,7 +250,7 @@ func TestReuseBatches(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]Option{BatchSize(4), Workers(3), Prefetch(2)}, tc.opts...)
 			want := collectClones(t, NewDataLoader(tc.ds, TrainSplit, opts...), 3)
-			dl := NewDataLoader(tc.ds, TrainSplit, append(opts, ReuseBatches(true))...)
+			dl := NewDataLoader(tc.ds, TrainSplit, append(opts, ReuseBatches())...)
 			got := collectClones(t, dl, 3)
 			sameBatches(t, want, got)
 			// The memory of a batch comes back in a later one.

@@ -123,8 +123,8 @@ func Prefetch(n int) Option { return named("Prefetch", func(c *config) { c.prefe
 // SkipBadItems makes a data set leave out items it cannot use (a missing or
 // undecodable file, a file name the label pattern does not match, an empty
 // class folder) with a logged warning that counts them, instead of failing.
-func SkipBadItems(skip bool) Option {
-	return named("SkipBadItems", func(c *config) { c.skipBad = skip })
+func SkipBadItems() Option {
+	return named("SkipBadItems", func(c *config) { c.skipBad = true })
 }
 
 // Channels sets the channels of decoded image files: 3 (RGB, the default) or
@@ -151,8 +151,9 @@ func CSVColumns(file, label int) Option {
 	return named("CSVColumns", func(c *config) { c.fnCol, c.labelCol = file, label })
 }
 
-// CSVHeader says whether the CSV's first row is a header (default true).
-func CSVHeader(header bool) Option { return named("CSVHeader", func(c *config) { c.header = header }) }
+// NoCSVHeader says the CSV has no header row: its first row is an item (by
+// default the first row is a header and is skipped).
+func NoCSVHeader() Option { return named("NoCSVHeader", func(c *config) { c.header = false }) }
 
 // ValidCol names the CSV column that marks validation rows (fastai's
 // valid_col, for example "is_valid"): rows whose value is "1" or "true" (in
@@ -175,8 +176,8 @@ func CSVSuffix(s string) Option { return named("CSVSuffix", func(c *config) { c.
 // batch. It saves an allocation per batch in a training loop that does not
 // keep batches; leave it off (the default) for anything that keeps them,
 // such as collecting predictions together with their inputs.
-func ReuseBatches(reuse bool) Option {
-	return named("ReuseBatches", func(c *config) { c.reuse = reuse })
+func ReuseBatches() Option {
+	return named("ReuseBatches", func(c *config) { c.reuse = true })
 }
 
 // CoarseLabels makes CIFAR100 use the 20 coarse labels instead of the 100

@@ -31,11 +31,11 @@ func TestCSVPathsStayInside(t *testing.T) {
 			csvPath := filepath.Join(dir, "labels.csv")
 			rows := "file,label\na.png,x\nb.png,y\nc.png,x\nd.png,y\n" + c.row + "\n"
 			os.WriteFile(csvPath, []byte(rows), 0o644)
-			_, err := vision.FromCSV(csvPath, vision.BatchSize(2), vision.CSVHeader(true))
+			_, err := vision.FromCSV(csvPath, vision.BatchSize(2))
 			if err == nil || !strings.Contains(err.Error(), "outside the data folder") || !strings.Contains(err.Error(), csvPath) {
 				t.Fatalf("a CSV naming %s: %v", c.row, err)
 			}
-			if _, err := vision.FromCSV(csvPath, vision.BatchSize(2), vision.CSVHeader(true), vision.AllowOutsidePaths()); err != nil {
+			if _, err := vision.FromCSV(csvPath, vision.BatchSize(2), vision.AllowOutsidePaths()); err != nil {
 				t.Fatalf("with AllowOutsidePaths: %v", err)
 			}
 		})

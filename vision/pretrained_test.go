@@ -58,7 +58,7 @@ func weightsEnv(t *testing.T) (cache string) {
 
 // TestCNNLearnerPretrainedByDefault: an architecture's published weights
 // are downloaded (once: then the cache answers), verified and loaded, the
-// model normalised and frozen; Pretrained(false) looks for nothing;
+// model normalised and frozen; FromScratch() looks for nothing;
 // offline with nothing cached is ErrNotFound naming the file.
 func TestCNNLearnerPretrainedByDefault(t *testing.T) {
 	cache := weightsEnv(t)
@@ -95,20 +95,20 @@ func TestCNNLearnerPretrainedByDefault(t *testing.T) {
 		t.Fatalf("again: %v after %d requests, want the cache's copy", err, hits.Load())
 	}
 
-	// Pretrained(false): from scratch, nothing asked.
+	// FromScratch(): from scratch, nothing asked.
 	scratch := weightsEnv(t)
-	l, err = CNNLearner(dls, arch, Pretrained(false))
+	l, err = CNNLearner(dls, arch, FromScratch())
 	if err != nil || l.Model.(*models.CNN).Norm != nil || l.FrozenTo() != 0 || hits.Load() != 1 {
-		t.Fatalf("Pretrained(false): %v, frozen to %d, %d requests", err, l.FrozenTo(), hits.Load())
+		t.Fatalf("FromScratch(): %v, frozen to %d, %d requests", err, l.FrozenTo(), hits.Load())
 	}
 	if _, err := os.Stat(scratch); !os.IsNotExist(err) {
-		t.Errorf("Pretrained(false) made the cache directory (%v)", err)
+		t.Errorf("FromScratch() made the cache directory (%v)", err)
 	}
 
 	// Offline and nowhere: an error, at once, wrapping ErrNotFound.
 	t.Setenv(weights.EnvOffline, "1")
 	_, err = CNNLearner(dls, arch)
-	if !errors.Is(err, fastgo.ErrNotFound) || !strings.Contains(err.Error(), "resnet18-test.pth") || !strings.Contains(err.Error(), "Pretrained(false)") {
+	if !errors.Is(err, fastgo.ErrNotFound) || !strings.Contains(err.Error(), "resnet18-test.pth") || !strings.Contains(err.Error(), "FromScratch()") {
 		t.Fatalf("offline: %v", err)
 	}
 	// A file under torchvision's name that is not torchvision's is refused.
@@ -126,9 +126,9 @@ func TestCNNLearnerPretrainedByDefault(t *testing.T) {
 		arch models.Arch
 		opts []learner.Option
 	}{
-		"Weights and Pretrained(false)": {models.ResNet18, []learner.Option{Weights(fixturePth), Pretrained(false)}},
-		"SmallCNN pretrained":           {models.SmallCNN, []learner.Option{Pretrained(true)}},
-		"no published weights":          {tinyResNet, []learner.Option{Pretrained(true)}},
+		"Weights and FromScratch()": {models.ResNet18, []learner.Option{Weights(fixturePth), FromScratch()}},
+		"SmallCNN pretrained":       {models.SmallCNN, []learner.Option{RequirePretrained()}},
+		"no published weights":      {tinyResNet, []learner.Option{RequirePretrained()}},
 	} {
 		if _, err := CNNLearner(dls, c.arch, c.opts...); err == nil {
 			t.Errorf("%s: no error", name)

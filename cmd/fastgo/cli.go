@@ -256,7 +256,11 @@ func (d *dataFlags) open(ctx context.Context) (*vision.DataLoaders, string, erro
 		if !strings.EqualFold(filepath.Ext(d.data), ".csv") {
 			return nil, "", fmt.Errorf("-data %s: a file, but not a .csv file (want an image folder, a CSV file or one of %s)", d.data, strings.Join(namedData, ", "))
 		}
-		dls, err := vision.FromCSV(d.data, append(files(), vision.CSVHeader(d.csvHeader))...)
+		opts := files()
+		if !d.csvHeader {
+			opts = append(opts, vision.NoCSVHeader())
+		}
+		dls, err := vision.FromCSV(d.data, opts...)
 		return dls, "the images listed in " + d.data, err
 	}
 	if ok, _ := hasIDX(d.data, "train-images-idx3-ubyte"); ok {
@@ -323,7 +327,7 @@ func buildLearner(ctx context.Context, dls *vision.DataLoaders, arch, weightsFil
 	if weightsFile != "" {
 		opts = append(opts, vision.Weights(weightsFile))
 	} else {
-		opts = append(opts, vision.Pretrained(false))
+		opts = append(opts, vision.FromScratch())
 	}
 	return vision.CNNLearnerContext(ctx, dls, a, opts...)
 }

@@ -80,7 +80,7 @@ func run(data, out, pretrained string, size, epochs int, small bool) error {
 	switch pretrained {
 	case "auto": // torchvision's weights, as fastai's pretrained=True
 	case "none":
-		opts = append(opts, vision.Pretrained(false))
+		opts = append(opts, vision.FromScratch())
 	default:
 		opts = append(opts, vision.Weights(pretrained))
 	}

@@ -14,7 +14,7 @@
 // for 5 epochs of PGD adversarial training, and evaluates it with the
 // standard suite: it takes a long time on a laptop (about an hour on 2
 // cores). -small runs the same calls with a few batches each, in seconds,
-// from scratch (vision.Pretrained(false): nothing to download).
+// from scratch (vision.FromScratch(): nothing to download).
 //
 //	go run ./examples/quickstart -small
 package main
@@ -64,7 +64,7 @@ func run(small bool, epochs int) error {
 	}
 	opts := []learner.Option{learner.Metrics(learner.Accuracy()), show}
 	if small {
-		opts = append(opts, vision.Pretrained(false)) // no download: seconds, offline
+		opts = append(opts, vision.FromScratch()) // no download: seconds, offline
 	}
 	learn, err := vision.CNNLearner(dls, models.ResNet34, opts...)
 	if err != nil {
