@@ -56,8 +56,9 @@ import (
 //
 // Under Targeted(t) the hyperplane is the boundary between t and the
 // strongest other class at x_k. Each step costs one forward and backward
-// pass per class (the Jacobian of the logits) and one forward pass; a
-// targeted one costs one backward pass.
+// pass per class (the Jacobian of the logits) and one forward pass; under
+// Targeted (and in FABT) a single forward and backward pass replaces the
+// Jacobian.
 type FAB struct {
 	// Steps is the number of steps per run (0: 100).
 	Steps int

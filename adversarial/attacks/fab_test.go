@@ -360,3 +360,112 @@ func TestFABRestartRule(t *testing.T) {
 		}
 	}
 }
+
+// TestFABProjectExact compares the optimal norms of fabProject with
+// solutions computed another way, with the box active: for L1, a
+// brute force over the vertices of the problem (every coordinate at 0 or
+// at a face of the box, but one, solved from the hyperplane's equation);
+// for Linf, a bisection on lambda of the largest progress toward the
+// hyperplane within the cube of radius lambda and the box; for L2 the
+// same bisection on mu of the KKT point d_j = clip(mu w_j) (any optimum
+// has that form).
+func TestFABProjectExact(t *testing.T) {
+	rng := tensor.NewRNG(9)
+	const dim = 5
+	var sc fabScratch
+	d := make([]float64, dim)
+	for trial := 0; trial < 300; trial++ {
+		pt := tensor.Uniform[float32](rng, 0, 1, dim).Data()
+		w := make([]float64, dim)
+		var wt, wmin, wmax float64
+		for j := range w {
+			w[j] = 2*rng.Float64() - 1
+			wt += w[j] * float64(pt[j])
+			wmin += math.Min(0, w[j])
+			wmax += math.Max(0, w[j])
+		}
+		b := wmin + (wmax-wmin)*rng.Float64()
+		r := b - wt
+		lo := make([]float64, dim)
+		hi := make([]float64, dim)
+		for j := range lo {
+			lo[j], hi[j] = -float64(pt[j]), 1-float64(pt[j])
+		}
+		// L1: brute force over the vertices.
+		best := math.Inf(1)
+		for free := 0; free < dim; free++ {
+			for code := 0; code < pow3(dim-1); code++ {
+				var sum, l1 float64
+				c := code
+				for j := 0; j < dim; j++ {
+					if j == free {
+						continue
+					}
+					v := []float64{0, lo[j], hi[j]}[c%3]
+					c /= 3
+					sum += w[j] * v
+					l1 += math.Abs(v)
+				}
+				if w[free] == 0 {
+					continue
+				}
+				v := (r - sum) / w[free]
+				if v < lo[free]-1e-12 || v > hi[free]+1e-12 {
+					continue
+				}
+				best = math.Min(best, l1+math.Abs(v))
+			}
+		}
+		fabProject(L1, pt, w, b, 0, 1, d, &sc)
+		if got := normOf(L1, d); math.Abs(got-best) > 1e-9 {
+			t.Fatalf("trial %d L1: norm %v, brute force %v", trial, got, best)
+		}
+		// Linf and L2: bisection on the parameter of the optimum's form.
+		progress := func(n Norm, p float64) float64 {
+			var s float64
+			for j := range w {
+				var v float64
+				if n == Linf {
+					v = math.Copysign(p, w[j]*r)
+				} else {
+					v = p * w[j] * math.Copysign(1, r)
+				}
+				s += w[j] * math.Min(math.Max(v, lo[j]), hi[j])
+			}
+			return math.Abs(s)
+		}
+		for _, n := range []Norm{Linf, L2} {
+			a, z := 0.0, 1e6
+			for it := 0; it < 200; it++ {
+				mid := (a + z) / 2
+				if progress(n, mid) >= math.Abs(r) {
+					z = mid
+				} else {
+					a = mid
+				}
+			}
+			want := make([]float64, dim)
+			for j := range w {
+				var v float64
+				if n == Linf {
+					v = math.Copysign(z, w[j]*r)
+				} else {
+					v = z * w[j] * math.Copysign(1, r)
+				}
+				want[j] = math.Min(math.Max(v, lo[j]), hi[j])
+			}
+			fabProject(n, pt, w, b, 0, 1, d, &sc)
+			if got, exp := normOf(n, d), normOf(n, want); math.Abs(got-exp) > 1e-9 {
+				t.Fatalf("trial %d %v: norm %v, bisection %v", trial, n, got, exp)
+			}
+		}
+	}
+}
+
+func pow3(k int) int {
+	p := 1
+	for ; k > 0; k-- {
+		p *= 3
+	}
+	return p
+}

@@ -34,8 +34,14 @@ import (
 // builds its Square with resc_schedule=False) these thresholds are counted
 // in iterations as they are; under SquareRescaled the iteration is first
 // rescaled to a budget of 10,000 (int(it / Queries * 10000)), so the
-// schedule stretches over Queries. At Queries = 5000 the fixed schedule
-// halves p twice as early as the rescaled one. s = round(sqrt(p * H * W)),
+// schedule fits Queries: below 10,000 queries it shrinks the windows
+// sooner (at 5,000, each halving comes at half the fixed iteration), above
+// it later. The fixed schedule is AutoAttack's standard run's, at 5,000
+// queries; with much smaller budgets it keeps large windows to the end and
+// is weaker (on a SmallCNN trained on 8,000 Fashion-MNIST images, at Linf
+// 0.1 on 64 test images, clean 0.83: robust accuracy 0.42 fixed and 0.28
+// rescaled after 1,000 queries, 0.25 and 0.22 after 5,000). s =
+// round(sqrt(p * H * W)),
 // at least 1 (Linf) or 3 and odd (L2), at most the image side. Windows are
 // drawn per sample, from the sample's own generator (SampleRNGs), so a
 // batch gives what its rows give alone.

@@ -44,7 +44,8 @@ func TestSquareSchedule(t *testing.T) {
 		{10, 5000, SquareFixed, 0.8}, {11, 5000, SquareFixed, 0.4}, {26, 5000, SquareFixed, 0.4},
 		{51, 5000, SquareFixed, 0.2}, {101, 5000, SquareFixed, 0.2}, {201, 5000, SquareFixed, 0.1},
 		{4001, 5000, SquareFixed, 0.00625}, {4999, 5000, SquareFixed, 0.00625},
-		// The same iterations rescaled: p halves about twice as late.
+		// The same iterations rescaled: at 5,000 queries p halves at half the
+		// fixed iterations.
 		{26, 5000, SquareRescaled, 0.2}, {101, 5000, SquareRescaled, 0.1}, {4999, 5000, SquareRescaled, 0.0015625},
 	} {
 		if got := squareP(0.8, c.it, c.queries, c.sched); math.Abs(got-c.want) > 1e-12 {
