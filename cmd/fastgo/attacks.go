@@ -58,6 +58,12 @@ var attackMakers = map[string]attackMaker{
 	"apgd-t": {"APGD-T: targeted DLR over the top classes, best of them (untargeted goal)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
 		return attacks.APGDT{Steps: f.steps, Restarts: f.restarts, Seed: f.seed}, nil
 	}},
+	"fab": {"FAB (Croce and Hein): minimum-norm, steps to the linearised boundary; -steps, -restarts", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.FAB{Steps: f.steps, Restarts: f.restarts, Seed: f.seed}, nil
+	}},
+	"fab-t": {"FAB-T: FAB toward each of the 9 most likely other classes (AutoAttack's third stage)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
+		return attacks.FABT{Steps: f.steps, Restarts: f.restarts, Seed: f.seed}, nil
+	}},
 	"cw": {"Carlini-Wagner L2: the smallest L2 perturbation (minimum-norm; projected onto -eps)", false, func(f *attackFlags) (attacks.Attack, attacks.BlackBoxAttack) {
 		return attacks.CW{Steps: f.steps}, nil
 	}},
