@@ -152,22 +152,84 @@ const adamBeta1, adamBeta2, adamEps = 0.9, 0.999, 1e-9
 
 // estimateAndStep runs steps on estimated gradients (NES, SPSA).
 func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tensor, c Criterion, tm ThreatModel, s estSpec) (*tensor.Tensor, error) {
-	if tm.Norm != Linf && tm.Norm != L2 {
-		return nil, fmt.Errorf("%s supports Linf and L2, not %v", name, tm.Norm)
-	}
-	if o.Access() != ScoreAccess {
-		return nil, fmt.Errorf("%s needs scores: %w", name, ErrLabelsOnly)
-	}
-	bad := func(v float64) bool { return v < 0 || math.IsNaN(v) || math.IsInf(v, 0) }
-	if !s.loss.valid() || bad(s.sigma) || bad(s.alpha) {
-		return nil, fmt.Errorf("%s: bad setting (Loss %v, probe size %v, step size %v)", name, s.loss, s.sigma, s.alpha)
-	}
-	if _, err := checkCriterion(c); err != nil {
+	if err := s.check(name, o, c, tm); err != nil {
 		return nil, err
 	}
 	if tm.Eps == 0 {
 		return x.Clone(), nil
 	}
+	r := newEstRun(name, o, x, c, tm, s)
+	// Evaluate the start (one query).
+	var idx []int
+	for i := 0; i < r.n; i++ {
+		if o.Remaining(i) > 0 {
+			idx = append(idx, i)
+		}
+	}
+	if err := r.offer(idx, batch.Select(x, idx)); err != nil {
+		return nil, err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		active := r.active()
+		if len(active) == 0 {
+			break
+		}
+		if err := r.iterate(active); err != nil {
+			return nil, err
+		}
+	}
+	return r.b.x, nil
+}
+
+// check validates the threat model, the oracle's access, the settings and
+// the criterion for the attack name.
+func (s estSpec) check(name string, o *Oracle, c Criterion, tm ThreatModel) error {
+	if tm.Norm != Linf && tm.Norm != L2 {
+		return fmt.Errorf("%s supports Linf and L2, not %v", name, tm.Norm)
+	}
+	if o.Access() != ScoreAccess {
+		return fmt.Errorf("%s needs scores: %w", name, ErrLabelsOnly)
+	}
+	bad := func(v float64) bool { return v < 0 || math.IsNaN(v) || math.IsInf(v, 0) }
+	if !s.loss.valid() || bad(s.sigma) || bad(s.alpha) {
+		return fmt.Errorf("%s: bad setting (Loss %v, probe size %v, step size %v)", name, s.loss, s.sigma, s.alpha)
+	}
+	if _, err := checkCriterion(c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// estRun is the state of one estimateAndStep call.
+type estRun struct {
+	name                   string
+	o                      *Oracle
+	x, cur                 *tensor.Tensor
+	c                      Criterion
+	tm                     ThreatModel
+	s                      estSpec
+	sigma, alpha, minAlpha float64
+	lo, hi                 float64
+	n, d                   int
+	rngs                   []*tensor.RNG
+	b                      *best
+	spent                  []int
+	// Per-sample state: NES's step size, momentum and plateau window;
+	// SPSA's Adam moments and step count.
+	step   []float64
+	acc    []float64
+	second []float64
+	count  []int
+	window [][]float64
+	sc     scratch
+}
+
+// newEstRun resolves the defaults of s (probe size, step sizes) for tm and
+// sets up the per-sample state, starting from x.
+func newEstRun(name string, o *Oracle, x *tensor.Tensor, c Criterion, tm ThreatModel, s estSpec) *estRun {
 	lo, hi := tm.Bounds()
 	sigma := s.sigma
 	if sigma == 0 {
@@ -187,119 +249,123 @@ func estimateAndStep(ctx context.Context, name string, o *Oracle, x *tensor.Tens
 	minAlpha = math.Min(minAlpha, alpha)
 	n := x.Dim(0)
 	d := x.Len() / n
-	rngs := SampleRNGs(s.seed, x)
-	cur := x.Clone()
-	b := newBest(x)
-	spent := make([]int, n)
-	// Per-sample state: NES's step size, momentum and plateau window;
-	// SPSA's Adam moments and step count.
-	step := make([]float64, n)
-	for i := range step {
-		step[i] = alpha
+	r := &estRun{
+		name: name, o: o, x: x, c: c, tm: tm, s: s,
+		sigma: sigma, alpha: alpha, minAlpha: minAlpha, lo: lo, hi: hi, n: n, d: d,
+		rngs: SampleRNGs(s.seed, x), cur: x.Clone(), b: newBest(x), spent: make([]int, n),
+		step: make([]float64, n), acc: make([]float64, n*d), window: make([][]float64, n),
 	}
-	acc := make([]float64, n*d)
-	var second []float64
-	var count []int
+	for i := range r.step {
+		r.step[i] = alpha
+	}
 	if s.adam {
-		second = make([]float64, n*d)
-		count = make([]int, n)
+		r.second = make([]float64, n*d)
+		r.count = make([]int, n)
 	}
-	window := make([][]float64, n)
-	// Evaluate the start (one query).
-	var idx []int
-	for i := 0; i < n; i++ {
-		if o.Remaining(i) > 0 {
-			idx = append(idx, i)
-		}
-	}
-	offer := func(idx []int, q *tensor.Tensor) error {
-		if len(idx) == 0 {
-			return nil
-		}
-		scores, err := queryScores(o, idx, q)
-		if err != nil {
-			return budgetError(name, err)
-		}
-		cs := c.Select(idx)
-		b.offer(q, cs.IsAdversarial(scores), s.loss.objectives(scores, cs), idx)
-		for _, i := range idx {
-			spent[i]++
-		}
+	return r
+}
+
+// offer queries the points q of the samples idx (one query each) and
+// offers them to the best points.
+func (r *estRun) offer(idx []int, q *tensor.Tensor) error {
+	if len(idx) == 0 {
 		return nil
 	}
-	if err := offer(idx, batch.Select(x, idx)); err != nil {
-		return nil, err
+	scores, err := queryScores(r.o, idx, q)
+	if err != nil {
+		return budgetError(r.name, err)
 	}
-	cost := 2*s.pairs + 1
-	group := max(1, maxQueryRows/(2*s.pairs))
-	var sc scratch
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var active []int
-		for i := 0; i < n; i++ {
-			if spent[i] > 0 && !b.adv[i] && spent[i]+cost <= s.queries && o.Remaining(i) >= cost {
-				active = append(active, i)
-			}
-		}
-		if len(active) == 0 {
-			break
-		}
-		grad := tensor.New[float32](append([]int{len(active)}, x.Shape()[1:]...)...)
-		means := make([]float64, len(active))
-		for g0 := 0; g0 < len(active); g0 += group {
-			gs := active[g0:min(g0+group, len(active))]
-			if err := estimate(o, name, cur, gs, g0, grad, means, rngs, s, sigma, lo, hi, c, spent); err != nil {
-				return nil, err
-			}
-		}
-		xs := batch.Select(cur, active)
-		for k, i := range active {
-			g := batch.Row(grad.Data(), k, d)
-			xr := batch.Row(xs.Data(), k, d)
-			x0 := batch.Row(x.Data(), i, d)
-			a := acc[i*d : (i+1)*d]
-			if s.adam {
-				count[i]++
-				v := second[i*d : (i+1)*d]
-				c1 := 1 - math.Pow(adamBeta1, float64(count[i]))
-				c2 := 1 - math.Pow(adamBeta2, float64(count[i]))
-				for j, gv := range g {
-					gf := float64(gv)
-					a[j] = adamBeta1*a[j] + (1-adamBeta1)*gf
-					v[j] = adamBeta2*v[j] + (1-adamBeta2)*gf*gf
-					xr[j] = float32(float64(xr[j]) + alpha*(a[j]/c1)/(math.Sqrt(v[j]/c2)+adamEps))
-				}
-				projectSample(tm.Norm, tm.Eps, lo, hi, x0, xr, true, &sc)
-				continue
-			}
-			// NES: momentum on the estimate, plateau decay, then a PGD step.
-			for j, gv := range g {
-				a[j] = s.momentum*a[j] + (1-s.momentum)*float64(gv)
-			}
-			w := append(window[i], means[k])
-			if len(w) > s.plateau {
-				w = w[len(w)-s.plateau:]
-			}
-			if len(w) == s.plateau && w[len(w)-1] < w[0] {
-				step[i] = math.Max(step[i]/s.drop, minAlpha)
-				w = w[:0]
-			}
-			window[i] = w
-			if estTrace != nil {
-				estTrace(i, g, a, means[k], step[i])
-			}
-			nesStep(tm, x0, xr, a, step[i], lo, hi, &sc)
-		}
-		for k, i := range active {
-			copy(batch.Row(cur.Data(), i, d), batch.Row(xs.Data(), k, d))
-		}
-		if err := offer(active, xs); err != nil {
-			return nil, err
+	cs := r.c.Select(idx)
+	r.b.offer(q, cs.IsAdversarial(scores), r.s.loss.objectives(scores, cs), idx)
+	for _, i := range idx {
+		r.spent[i]++
+	}
+	return nil
+}
+
+// active returns the samples that were evaluated, are not yet adversarial
+// and can afford another step (2 pairs of probes and one query).
+func (r *estRun) active() []int {
+	cost := 2*r.s.pairs + 1
+	var active []int
+	for i := 0; i < r.n; i++ {
+		if r.spent[i] > 0 && !r.b.adv[i] && r.spent[i]+cost <= r.s.queries && r.o.Remaining(i) >= cost {
+			active = append(active, i)
 		}
 	}
-	return b.x, nil
+	return active
+}
+
+// iterate estimates the gradients of the samples active, steps them and
+// offers their new points.
+func (r *estRun) iterate(active []int) error {
+	group := max(1, maxQueryRows/(2*r.s.pairs))
+	grad := tensor.New[float32](append([]int{len(active)}, r.x.Shape()[1:]...)...)
+	means := make([]float64, len(active))
+	for g0 := 0; g0 < len(active); g0 += group {
+		gs := active[g0:min(g0+group, len(active))]
+		if err := estimate(r.o, r.name, r.cur, gs, g0, grad, means, r.rngs, r.s, r.sigma, r.lo, r.hi, r.c, r.spent); err != nil {
+			return err
+		}
+	}
+	d := r.d
+	xs := batch.Select(r.cur, active)
+	for k, i := range active {
+		g := batch.Row(grad.Data(), k, d)
+		xr := batch.Row(xs.Data(), k, d)
+		x0 := batch.Row(r.x.Data(), i, d)
+		if r.s.adam {
+			r.adamStep(i, g, x0, xr)
+		} else {
+			r.nesUpdate(i, g, means[k], x0, xr)
+		}
+	}
+	for k, i := range active {
+		copy(batch.Row(r.cur.Data(), i, d), batch.Row(xs.Data(), k, d))
+	}
+	return r.offer(active, xs)
+}
+
+// adamStep is SPSA's step of sample i: Adam on the estimate g, then the
+// exact projection of xr (in place) onto the ball around x0 and the box.
+func (r *estRun) adamStep(i int, g, x0, xr []float32) {
+	d := r.d
+	a := r.acc[i*d : (i+1)*d]
+	r.count[i]++
+	v := r.second[i*d : (i+1)*d]
+	c1 := 1 - math.Pow(adamBeta1, float64(r.count[i]))
+	c2 := 1 - math.Pow(adamBeta2, float64(r.count[i]))
+	for j, gv := range g {
+		gf := float64(gv)
+		a[j] = adamBeta1*a[j] + (1-adamBeta1)*gf
+		v[j] = adamBeta2*v[j] + (1-adamBeta2)*gf*gf
+		xr[j] = float32(float64(xr[j]) + r.alpha*(a[j]/c1)/(math.Sqrt(v[j]/c2)+adamEps))
+	}
+	projectSample(r.tm.Norm, r.tm.Eps, r.lo, r.hi, x0, xr, true, &r.sc)
+}
+
+// nesUpdate is NES's step of sample i: momentum on the estimate g, the
+// plateau decay of the step size (mean is the probes' mean objective),
+// then a PGD step of xr (in place).
+func (r *estRun) nesUpdate(i int, g []float32, mean float64, x0, xr []float32) {
+	d, s := r.d, r.s
+	a := r.acc[i*d : (i+1)*d]
+	for j, gv := range g {
+		a[j] = s.momentum*a[j] + (1-s.momentum)*float64(gv)
+	}
+	w := append(r.window[i], mean)
+	if len(w) > s.plateau {
+		w = w[len(w)-s.plateau:]
+	}
+	if len(w) == s.plateau && w[len(w)-1] < w[0] {
+		r.step[i] = math.Max(r.step[i]/s.drop, r.minAlpha)
+		w = w[:0]
+	}
+	r.window[i] = w
+	if estTrace != nil {
+		estTrace(i, g, a, mean, r.step[i])
+	}
+	nesStep(r.tm, x0, xr, a, r.step[i], r.lo, r.hi, &r.sc)
 }
 
 // estTrace, when set (by tests), is called at each NES step of sample i
