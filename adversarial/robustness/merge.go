@@ -28,18 +28,38 @@ func MergeReports(parts ...Part) (*Report, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("robustness.MergeReports: no parts")
 	}
+	if err := checkParts(parts); err != nil {
+		return nil, err
+	}
+	byIndex, err := orderShards(parts)
+	if err != nil {
+		return nil, err
+	}
+	return mergeShards(byIndex)
+}
+
+// checkParts checks that every part is a shard's report with a manifest
+// and per-sample outcomes.
+func checkParts(parts []Part) error {
 	for _, p := range parts {
 		r := p.Report
 		if r == nil || r.Manifest == nil || r.Outcomes == nil {
-			return nil, fmt.Errorf("robustness.MergeReports: %s: not a report of fastgo with a manifest and per-sample outcomes", p.Name)
+			return fmt.Errorf("robustness.MergeReports: %s: not a report of fastgo with a manifest and per-sample outcomes", p.Name)
 		}
 		if r.Manifest.Shard == nil {
-			return nil, fmt.Errorf("robustness.MergeReports: %s: not a part of a sharded evaluation (no shard in its manifest)", p.Name)
+			return fmt.Errorf("robustness.MergeReports: %s: not a part of a sharded evaluation (no shard in its manifest)", p.Name)
 		}
 		if err := r.Manifest.Shard.check(); err != nil || r.Manifest.Shard.Count < 1 || r.Manifest.Samples < r.Manifest.Shard.Count {
-			return nil, fmt.Errorf("robustness.MergeReports: %s: shard %s of %d samples", p.Name, r.Manifest.Shard, r.Manifest.Samples)
+			return fmt.Errorf("robustness.MergeReports: %s: shard %s of %d samples", p.Name, r.Manifest.Shard, r.Manifest.Samples)
 		}
 	}
+	return nil
+}
+
+// orderShards checks that the parts are the shards of one evaluation, each
+// holding its shard's samples, and returns them by shard index (all
+// present, none twice).
+func orderShards(parts []Part) ([]*Part, error) {
 	ref := parts[0]
 	n := ref.Report.Manifest.Shard.Count
 	byIndex := make([]*Part, n)
@@ -81,6 +101,12 @@ func MergeReports(parts ...Part) (*Report, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("robustness.MergeReports: missing shard %s", strings.Join(missing, ", "))
 	}
+	return byIndex, nil
+}
+
+// mergeShards concatenates the shards' reports, in order, into the report
+// of the whole run.
+func mergeShards(byIndex []*Part) (*Report, error) {
 	first := byIndex[0].Report
 	out := &Report{Norm: first.Norm, Lo: first.Lo, Hi: first.Hi, Eps: slices.Clone(first.Eps), Classes: slices.Clone(first.Classes)}
 	man := *first.Manifest
