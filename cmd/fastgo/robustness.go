@@ -75,21 +75,73 @@ func runRobustness(args []string, stdout, stderr io.Writer) error {
 // robustnessEvaluate parses robustness's flags and runs the evaluation
 // (or the verification of -verify, returning a nil report); out is -out.
 func robustnessEvaluate(args []string, stdout, stderr io.Writer) (r *robustness.Report, out string, err error) {
+	fs, f := newRobustnessFlags(stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, "", err
+	}
+	if *f.verify != "" {
+		others := 0
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name != "verify" {
+				others++
+			}
+		})
+		if others > 0 {
+			return nil, "", usagef("-verify takes no other flag: the report's manifest holds the command")
+		}
+		return nil, "", verifyRobustness(*f.verify, stdout, stderr)
+	}
+	if err := f.mf.check(); err != nil {
+		return nil, "", err
+	}
+	tm, eps, err := f.threat()
+	if err != nil {
+		return nil, "", err
+	}
+	s, name, err := f.buildSuite(fs, tm, eps)
+	if err != nil {
+		return nil, "", err
+	}
+	// The command that re-runs this evaluation: every flag given but the
+	// output and the shard.
+	command := []string{"robustness"}
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name != "out" && fl.Name != "shard" {
+			command = append(command, "-"+fl.Name, fl.Value.String())
+		}
+	})
+	if r, err = f.evaluate(s, name, tm, stdout); err != nil {
+		return nil, "", err
+	}
+	r.Manifest.Command = command
+	return r, *f.out, nil
+}
+
+// robustnessFlags are the flags of fastgo robustness.
+type robustnessFlags struct {
+	mf                                                     modelFlags
+	dataDir, eps, norm, suite, version, shard, verify, out *string
+	seed                                                   *uint64
+	samples, passes, queries                               *int
+}
+
+// newRobustnessFlags returns fastgo robustness's flag set and its flags.
+func newRobustnessFlags(stderr io.Writer) (*flag.FlagSet, *robustnessFlags) {
 	fs := newFlagSet("robustness", stderr)
-	var mf modelFlags
-	mf.register(fs)
-	dataDir := fs.String("data", "embedded", "the data whose validation images are attacked (as for fastgo train)")
-	seed := fs.Uint64("seed", 42, "the data's split seed (train's -seed)")
-	samples := fs.Int("samples", 500, "validation images to evaluate")
-	epsFlag := fs.String("eps", "0.1", "comma-separated attack budgets, in [0,1] pixels (e.g. 0.05,0.1,0.15)")
-	norm := fs.String("norm", "linf", "the threat model's norm: linf, l2 or l1")
-	suite := fs.String("suite", "quick", "the attacks: quick (FGSM, PGD-20, Square; masking checks), standard (StandardSuite: FGSM, PGD-20, then AutoAttack's APGD-CE, APGD-T, Square-5000 cascade; masking checks), black-box (Square, SimBA-DCT, HopSkipJump)")
-	version := fs.String("version", "", "AutoAttack's version of the cascade instead of -suite: standard, plus or rand (with FGSM or FGM, PGD-20 and the masking checks)")
-	passes := fs.Int("passes", 20, "passes over which each adversarial example is scored when the model's outputs vary between passes (a randomised model)")
-	queries := fs.Int("queries", 1000, "query budget per image of the black-box attacks of the quick and black-box suites")
-	shardFlag := fs.String("shard", "", "evaluate only the slice i/n of the images (0 <= i < n) and write a part for fastgo robustness merge")
-	verify := fs.String("verify", "", "re-run the evaluation a report.json describes (its manifest) and compare the per-sample outcomes; fails naming the samples that differ")
-	outFlag := fs.String("out", "robustness", "the folder for report.html, report.md, report.json, accuracy.png and examples.png")
+	f := &robustnessFlags{}
+	f.mf.register(fs)
+	f.dataDir = fs.String("data", "embedded", "the data whose validation images are attacked (as for fastgo train)")
+	f.seed = fs.Uint64("seed", 42, "the data's split seed (train's -seed)")
+	f.samples = fs.Int("samples", 500, "validation images to evaluate")
+	f.eps = fs.String("eps", "0.1", "comma-separated attack budgets, in [0,1] pixels (e.g. 0.05,0.1,0.15)")
+	f.norm = fs.String("norm", "linf", "the threat model's norm: linf, l2 or l1")
+	f.suite = fs.String("suite", "quick", "the attacks: quick (FGSM, PGD-20, Square; masking checks), standard (StandardSuite: FGSM, PGD-20, then AutoAttack's APGD-CE, APGD-T, Square-5000 cascade; masking checks), black-box (Square, SimBA-DCT, HopSkipJump)")
+	f.version = fs.String("version", "", "AutoAttack's version of the cascade instead of -suite: standard, plus or rand (with FGSM or FGM, PGD-20 and the masking checks)")
+	f.passes = fs.Int("passes", 20, "passes over which each adversarial example is scored when the model's outputs vary between passes (a randomised model)")
+	f.queries = fs.Int("queries", 1000, "query budget per image of the black-box attacks of the quick and black-box suites")
+	f.shard = fs.String("shard", "", "evaluate only the slice i/n of the images (0 <= i < n) and write a part for fastgo robustness merge")
+	f.verify = fs.String("verify", "", "re-run the evaluation a report.json describes (its manifest) and compare the per-sample outcomes; fails naming the samples that differ")
+	f.out = fs.String("out", "robustness", "the folder for report.html, report.md, report.json, accuracy.png and examples.png")
 	setUsage(fs, "fastgo robustness (-model FILE | -weights FILE -arch ARCH) [-data ...] [-eps LIST] [-suite NAME | -version V] [-shard i/n] [-out DIR]\n       fastgo robustness -verify REPORT\n       fastgo robustness merge PARTS... -out DIR", `
 Measures how robust a model is with robustness.Evaluate: the clean
 accuracy, each attack's robust accuracy at each eps (on the images the model
@@ -109,115 +161,107 @@ suite, fastgo's version and kernel tier) and the per-image outcomes:
 -verify REPORT re-runs it and names the images whose outcome changed. With
 -shard i/n each machine evaluates one slice; "fastgo robustness merge
 PARTS... -out DIR" writes the report of the whole run from the parts.`)
-	if err := parseFlags(fs, args); err != nil {
-		return nil, "", err
-	}
-	if *verify != "" {
-		others := 0
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name != "verify" {
-				others++
-			}
-		})
-		if others > 0 {
-			return nil, "", usagef("-verify takes no other flag: the report's manifest holds the command")
-		}
-		return nil, "", verifyRobustness(*verify, stdout, stderr)
-	}
-	if err := mf.check(); err != nil {
-		return nil, "", err
-	}
-	eps, err := parseFloats("eps", *epsFlag)
+	return fs, f
+}
+
+// threat parses -eps and -norm into the threat model (at the first eps)
+// and the budgets, and checks -samples, -queries, -passes and -out.
+func (f *robustnessFlags) threat() (attacks.ThreatModel, []float64, error) {
+	eps, err := parseFloats("eps", *f.eps)
 	if err != nil {
-		return nil, "", err
+		return attacks.ThreatModel{}, nil, err
 	}
-	af := attackFlags{norm: *norm, eps: eps[0]}
+	af := attackFlags{norm: *f.norm, eps: eps[0]}
 	tm, err := af.threat()
 	if err != nil {
-		return nil, "", err
+		return attacks.ThreatModel{}, nil, err
 	}
 	switch {
-	case *samples < 1:
-		return nil, "", usagef("-samples %d must be positive", *samples)
-	case *queries < 1:
-		return nil, "", usagef("-queries %d must be positive", *queries)
-	case *passes < 2:
-		return nil, "", usagef("-passes %d must be at least 2", *passes)
-	case *outFlag == "":
-		return nil, "", usagef("-out must name a folder")
+	case *f.samples < 1:
+		return attacks.ThreatModel{}, nil, usagef("-samples %d must be positive", *f.samples)
+	case *f.queries < 1:
+		return attacks.ThreatModel{}, nil, usagef("-queries %d must be positive", *f.queries)
+	case *f.passes < 2:
+		return attacks.ThreatModel{}, nil, usagef("-passes %d must be at least 2", *f.passes)
+	case *f.out == "":
+		return attacks.ThreatModel{}, nil, usagef("-out must name a folder")
 	}
 	for _, e := range eps {
 		if err := checkEps("-eps", e, tm.Norm); err != nil {
-			return nil, "", err
+			return attacks.ThreatModel{}, nil, err
 		}
 	}
+	return tm, eps, nil
+}
+
+// buildSuite returns the suite -suite or -version names, with -passes and
+// -shard, and its name for the log.
+func (f *robustnessFlags) buildSuite(fs *flag.FlagSet, tm attacks.ThreatModel, eps []float64) (robustness.Suite, string, error) {
 	suiteSet := false
-	fs.Visit(func(f *flag.Flag) { suiteSet = suiteSet || f.Name == "suite" })
+	fs.Visit(func(fl *flag.Flag) { suiteSet = suiteSet || fl.Name == "suite" })
 	var s robustness.Suite
-	name := *suite + " suite"
-	if *version != "" {
+	var err error
+	name := *f.suite + " suite"
+	if *f.version != "" {
 		if suiteSet {
-			return nil, "", usagef("give -suite or -version, not both")
+			return s, "", usagef("give -suite or -version, not both")
 		}
-		v, err := robustness.ParseVersion(*version)
+		v, err := robustness.ParseVersion(*f.version)
 		if err != nil {
-			return nil, "", usagef("unknown -version %q (have standard, plus, rand)", *version)
+			return s, "", usagef("unknown -version %q (have standard, plus, rand)", *f.version)
 		}
 		if s, err = robustness.VersionSuite(v, tm, eps...); err != nil {
-			return nil, "", err
+			return s, "", err
 		}
-		name = "AutoAttack " + *version + " version"
-	} else if s, err = robustnessSuite(*suite, tm, eps, *queries); err != nil {
-		return nil, "", err
+		name = "AutoAttack " + *f.version + " version"
+	} else if s, err = robustnessSuite(*f.suite, tm, eps, *f.queries); err != nil {
+		return s, "", err
 	}
-	s.Passes = *passes
-	if *shardFlag != "" {
-		if s.Shard, err = robustness.ParseShard(*shardFlag); err != nil {
-			return nil, "", usagef("-shard %q must be i/n with 0 <= i < n", *shardFlag)
+	s.Passes = *f.passes
+	if *f.shard != "" {
+		if s.Shard, err = robustness.ParseShard(*f.shard); err != nil {
+			return s, "", usagef("-shard %q must be i/n with 0 <= i < n", *f.shard)
 		}
 	}
-	// The command that re-runs this evaluation: every flag given but the
-	// output and the shard.
-	command := []string{"robustness"}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "out" && f.Name != "shard" {
-			command = append(command, "-"+f.Name, f.Value.String())
-		}
-	})
-	lm, err := mf.load()
+	return s, name, nil
+}
+
+// evaluate loads the model and the first -samples validation images (the
+// shard's slice of them) and runs the suite s on them, logging to stdout.
+func (f *robustnessFlags) evaluate(s robustness.Suite, name string, tm attacks.ThreatModel, stdout io.Writer) (*robustness.Report, error) {
+	lm, err := f.mf.load()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	ctx, stop := interruptContext()
 	defer stop()
-	dls, desc, err := lm.validData(ctx, dataFlags{data: *dataDir, bs: 250, seed: *seed, validPct: 0.2, csvHeader: true})
+	dls, desc, err := lm.validData(ctx, dataFlags{data: *f.dataDir, bs: 250, seed: *f.seed, validPct: 0.2, csvHeader: true})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	b, err := data.First(ctx, dls.Valid, *samples)
+	b, err := data.First(ctx, dls.Valid, *f.samples)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	x, y := b.X, b.Y
 	part := ""
 	if s.Shard.Count > 0 {
 		lo, hi := s.Shard.Range(len(y))
 		if hi == lo {
-			return nil, "", usagef("-shard %s of %d images is empty (use fewer shards)", s.Shard, len(y))
+			return nil, usagef("-shard %s of %d images is empty (use fewer shards)", s.Shard, len(y))
 		}
 		part = fmt.Sprintf(" (shard %s: images %d to %d)", s.Shard, lo, hi-1)
 	}
 	fmt.Fprintf(stdout, "evaluating %s on the first %d validation images of %s%s: %s, %s eps %s\n",
-		lm.Source, len(y), desc, part, name, tm.Norm, *epsFlag)
+		lm.Source, len(y), desc, part, name, tm.Norm, *f.eps)
 	s.Log = &prefixWriter{w: stdout, prefix: "  "}
-	r, err = robustness.Evaluate(ctx, lm.Learner.Model, x, y, s)
+	r, err := robustness.Evaluate(ctx, lm.Learner.Model, x, y, s)
 	if err != nil {
-		return nil, "", interrupted(ctx, err, "")
+		return nil, interrupted(ctx, err, "")
 	}
 	r.Classes = lm.Classes
-	r.Manifest.Command = command
 	fmt.Fprintln(stdout)
-	return r, *outFlag, nil
+	return r, nil
 }
 
 // saveRobustness writes r's files to out and names them.
