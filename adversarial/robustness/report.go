@@ -272,17 +272,6 @@ func (r *Report) WorstAccuracy(eps float64) (float64, bool) {
 	return 0, false
 }
 
-// className returns the name of class c when known, else its number.
-func (r *Report) className(c int) string {
-	if c >= 0 && c < len(r.Classes) {
-		return r.Classes[c]
-	}
-	if c < 0 {
-		return "NaN"
-	}
-	return fmt.Sprint(c)
-}
-
 // table rows shared by the text and Markdown outputs.
 func (r *Report) rows() (header []string, rows [][]string) {
 	header = []string{"attack", "kind", "eps", "robust acc", "success", "median norm", "mean norm", "queries (mean/median)", "time"}

@@ -135,7 +135,7 @@ func newRobustnessFlags(stderr io.Writer) (*flag.FlagSet, *robustnessFlags) {
 	f.samples = fs.Int("samples", 500, "validation images to evaluate")
 	f.eps = fs.String("eps", "0.1", "comma-separated attack budgets, in [0,1] pixels (e.g. 0.05,0.1,0.15)")
 	f.norm = fs.String("norm", "linf", "the threat model's norm: linf, l2 or l1")
-	f.suite = fs.String("suite", "quick", "the attacks: quick (FGSM, PGD-20, Square; masking checks), standard (StandardSuite: FGSM, PGD-20, then AutoAttack's APGD-CE, APGD-T, Square-5000 cascade; masking checks), black-box (Square, SimBA-DCT, HopSkipJump)")
+	f.suite = fs.String("suite", "quick", "the attacks: quick (FGSM, PGD-20, Square; masking checks), standard (StandardSuite: FGSM, PGD-20, then AutoAttack's standard cascade, APGD-CE, APGD-T, FAB-T, Square-5000; masking checks), black-box (Square, SimBA-DCT, HopSkipJump)")
 	f.version = fs.String("version", "", "AutoAttack's version of the cascade instead of -suite: standard, plus or rand (with FGSM or FGM, PGD-20 and the masking checks)")
 	f.passes = fs.Int("passes", 20, "passes over which each adversarial example is scored when the model's outputs vary between passes (a randomised model)")
 	f.queries = fs.Int("queries", 1000, "query budget per image of the black-box attacks of the quick and black-box suites")
