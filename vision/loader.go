@@ -180,9 +180,8 @@ type batchResult struct {
 
 // scratch is a worker's reusable memory.
 type scratch struct {
-	file  []byte    // the bytes of the file being decoded
-	pix   []float32 // its decoded pixels, before the item transforms
-	items []int     // the indices of a batch's good items
+	file []byte    // the bytes of the file being decoded
+	pix  []float32 // its decoded pixels, before the item transforms
 }
 
 func (dl *DataLoader) run(ctx context.Context, epoch int, yield func(data.Batch, error) bool) {

@@ -19,11 +19,10 @@ const sentinel = float32(-12345.678)
 // testMatrix is a stored matrix inside a larger slice: rows x cols with row
 // stride ld, starting at offset off; everything else is guard.
 type testMatrix struct {
-	data          []float32
-	off, ld       int
-	rows, cols    int
-	guard         float32
-	logicalWindow []float32
+	data       []float32
+	off, ld    int
+	rows, cols int
+	guard      float32
 }
 
 // newTestMatrix fills the logical part with values from fill and the rest

@@ -25,7 +25,6 @@ type server struct {
 	data   []byte
 	mu     sync.Mutex
 	ranges []string
-	handle func(w http.ResponseWriter, r *http.Request, n int) // n counts requests from 0
 }
 
 func newServer(t *testing.T, data []byte, handle func(s *server, w http.ResponseWriter, r *http.Request, n int)) *server {
