@@ -4,7 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -402,14 +402,24 @@ func TestGradCheckCompositions(t *testing.T) {
 func exportedOps(t *testing.T) map[string]string {
 	t.Helper()
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
+	names, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkg, ok := pkgs["autograd"]
-	if !ok {
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Name.Name == "autograd" {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
 		t.Fatal("package autograd not found in the test's directory")
 	}
 	returnsVar := func(ft *ast.FuncType) bool {
@@ -435,7 +445,7 @@ func exportedOps(t *testing.T) map[string]string {
 		return false
 	}
 	ops := map[string]string{}
-	for _, f := range pkg.Files {
+	for _, f := range files {
 		for _, d := range f.Decls {
 			fd, ok := d.(*ast.FuncDecl)
 			if !ok || fd.Recv != nil || !fd.Name.IsExported() || !returnsVar(fd.Type) {
