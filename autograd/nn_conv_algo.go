@@ -80,24 +80,24 @@ const winogradMinChannels = 64
 // channels they are too short to pay for the transforms.
 //
 // Measured with BenchmarkConvAlgo on an AMD Zen 3 (AVX2 tier, 2 threads,
-// shared machine; medians of 3 to 5 runs; GFLOP/s counted as the direct
-// convolution's work, im2col + GEMM -> Winograd):
+// a machine shared with other jobs; medians of 3; GFLOP/s counted as the
+// direct convolution's work, im2col + GEMM -> Winograd):
 //
 //	shape (batch)             forward       dX            dW
-//	3->64 32x32 (64)          18 -> 6       24 -> 8       21 -> 8
-//	32->64 14x14 (128)        56 -> 39      48 -> 35      48 -> 37
-//	64 32x32 (64)             51 -> 75      59 -> 47..78  63 -> 57
-//	128 16x16 (64)            26 -> 76      32 -> 92      36 -> 119
-//	256 8x8 (64)              126 -> 262    124 -> 267    134 -> 308
-//	512 4x4 (64)              128 -> 199    118 -> 181    126 -> 221
-//	64 56x56 (32)             35 -> 81      34 -> 73      59 -> 83
-//	128 28x28 (32)            41 -> 67      24 -> 82      33 -> 116
-//	256 14x14 (32)            34 -> 38      27 -> 47      24 -> 46
-//	512 7x7 (32)              142 -> 196    140 -> 192    143 -> 91 (8 MiB
-//	                          chunks; one chunk since: 22 -> 91 under load)
+//	3->64 32x32 (64)          15 -> 6       13 -> 4       15 -> 9
+//	32->64 14x14 (128)        35 -> 43      26 -> 18      33 -> 27
+//	64 32x32 (64)             48 -> 84      49 -> 85      45 -> 91
+//	128 16x16 (64)            52 -> 128     57 -> 120     72 -> 126
+//	256 8x8 (64)              61 -> 130     37 -> 124     71 -> 84
+//	512 4x4 (64)              39 -> 69      37 -> 68      36 -> 39
+//	64 56x56 (32)             35 -> 45      37 -> 69      40 -> 82
+//	128 28x28 (32)            54 -> 114     55 -> 113     71 -> 78
+//	256 14x14 (32)            47 -> 80      49 -> 67      51 -> 91
+//	512 7x7 (32)              52 -> 78      35 -> 84      57 -> 66
 //
-// The 256 8x8 and 512 rows were measured while the machine was idle, the
-// others under load (their absolute figures are lower, the ratios hold).
+// With 8 MiB chunks of tiles, the 512-channel 7x7 weight gradient was
+// slower on Winograd (143 -> 112 on a quiet machine): chunks as large as the
+// transformed kernel fixed it (winoChunkPerWeight).
 func winogradChosen(p *convPlan, _ convPass) bool {
 	return p.cin >= winogradMinChannels && p.cout >= winogradMinChannels
 }
