@@ -81,9 +81,9 @@ func TestConv2dReLUIsFused(t *testing.T) {
 				}
 				var y *Value
 				if fused {
-					y = Conv2dReLU(x, w, b, &c.opts)
+					y = Conv2dReLU(x, w, b, c.opts)
 				} else {
-					y = ReLU(Conv2d(x, w, b, &c.opts))
+					y = ReLU(Conv2d(x, w, b, c.opts))
 				}
 				gy := tensor.Uniform[float32](tensor.NewRNG(5), -1, 1, y.Shape()...)
 				out := y.Data().Clone()

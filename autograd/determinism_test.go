@@ -73,11 +73,11 @@ func detCases() []detCase {
 		}},
 		{"Conv2d batched path 32x32x14x14 -> 64", func() []*tensor.Tensor {
 			x, w, bias := Param(cx), Param(cw), Param(cb)
-			return grads(Conv2d(x, w, bias, &Conv2dOptions{Padding: [2]int{1, 1}}), gc, x, w, bias)
+			return grads(Conv2d(x, w, bias, Conv2dOptions{Padding: [2]int{1, 1}}), gc, x, w, bias)
 		}},
 		{"Conv2d per-sample path 64x1x28x28 -> 32", func() []*tensor.Tensor {
 			x, w, bias := Param(px), Param(pw), Param(pb)
-			return grads(Conv2d(x, w, bias, &Conv2dOptions{Padding: [2]int{1, 1}}), gp, x, w, bias)
+			return grads(Conv2d(x, w, bias, Conv2dOptions{Padding: [2]int{1, 1}}), gp, x, w, bias)
 		}},
 		{"Softmax 512x1000", func() []*tensor.Tensor {
 			x := Param(logits)

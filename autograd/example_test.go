@@ -56,7 +56,7 @@ func ExampleCheckGrad() {
 	x := tensor.Uniform[float64](tensor.NewRNG(1), -2, 2, 2, 3, 5, 5)
 	w := tensor.Uniform[float64](tensor.NewRNG(2), -1, 1, 4, 3, 3, 3)
 	err := autograd.CheckGrad(func(v []*autograd.Var[float64]) *autograd.Var[float64] {
-		y := autograd.Conv2d(v[0], v[1], nil, &autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
+		y := autograd.Conv2d(v[0], v[1], nil, autograd.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}})
 		return autograd.Tanh(y)
 	}, []*tensor.Tensor64{x, w}, autograd.CheckOptions{})
 	fmt.Println(err)

@@ -99,7 +99,7 @@ func TestFrozenConvCostsNoWeightGEMM(t *testing.T) {
 			bd := tensor.Uniform[float32](rng, -0.1, 0.1, s.w[0])
 			run := func(train bool) (gemms int64, x, w, b *Value) {
 				x, w, b = Param(xd), leaf(wd, train), leaf(bd, train)
-				y := Conv2d(x, w, b, &Conv2dOptions{Padding: [2]int{1, 1}})
+				y := Conv2d(x, w, b, Conv2dOptions{Padding: [2]int{1, 1}})
 				before := convWeightGEMMs.Load()
 				SumAll(y).Backward()
 				return convWeightGEMMs.Load() - before, x, w, b

@@ -209,14 +209,14 @@ func nnOpCases() []gradCase {
 // convPoolOpCases lists the gradient checks of the convolutions and the
 // pools.
 func convPoolOpCases() []gradCase {
-	convWith := func(op func(x, w, b *Var[float64], o *Conv2dOptions) *Var[float64]) func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
+	convWith := func(op func(x, w, b *Var[float64], o Conv2dOptions) *Var[float64]) func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
 		return func(o Conv2dOptions, bias bool) func(x vars) *Var[float64] {
 			return func(x vars) *Var[float64] {
 				var b *Var[float64]
 				if bias {
 					b = x[2]
 				}
-				return op(x[0], x[1], b, &o)
+				return op(x[0], x[1], b, o)
 			}
 		}
 	}
@@ -381,7 +381,7 @@ func TestGradCheckCompositions(t *testing.T) {
 			return MatMulT(h, x[3], tensor.NoTrans, tensor.Trans)
 		}},
 		{"conv-bn-relu-pool-linear-ce", in(uni(1, 0, 1, 3, 1, 6, 6), uni(2, -0.5, 0.5, 4, 1, 3, 3), uni(3, 0.5, 1.5, 4), uni(4, -0.2, 0.2, 4), uni(5, -0.5, 0.5, 3, 36)), func(x vars) *Var[float64] {
-			h := Conv2d(x[0], x[1], nil, &Conv2dOptions{Padding: [2]int{1, 1}})
+			h := Conv2d(x[0], x[1], nil, Conv2dOptions{Padding: [2]int{1, 1}})
 			h = BatchNorm(h, x[2], x[3], nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 			h = Tanh(h) // smooth, so that finite differences see no kink
 			h = AvgPool2d(h, Pool2dOptions{Kernel: [2]int{2, 2}})

@@ -36,7 +36,7 @@ func newConvBenchLayer(name string, cin, hw, cout int, image bool) *convBenchLay
 func (l *convBenchLayer) step(frozen bool) {
 	x := leaf(l.x, frozen || !l.inputIsImage)
 	w, b := leaf(l.w, !frozen), leaf(l.b, !frozen)
-	y := Conv2d(x, w, b, &Conv2dOptions{Padding: [2]int{1, 1}})
+	y := Conv2d(x, w, b, Conv2dOptions{Padding: [2]int{1, 1}})
 	y.BackwardWith(l.gy)
 }
 
@@ -80,7 +80,7 @@ func BenchmarkConv2dForwardSmallCNN(b *testing.B) {
 			x, w, bias := Const(l.x), Const(l.w), Const(l.b)
 			cpu := processCPUTime()
 			for b.Loop() {
-				Conv2d(x, w, bias, &Conv2dOptions{Padding: [2]int{1, 1}})
+				Conv2d(x, w, bias, Conv2dOptions{Padding: [2]int{1, 1}})
 			}
 			reportCPU(b, cpu)
 		})
@@ -172,7 +172,7 @@ func newSmallCNN(trainable bool) *smallCNN {
 
 // loss runs the SmallCNN forward and the mean cross-entropy.
 func (m *smallCNN) loss(x *Value, targets []int, training bool) *Value {
-	pad1 := &Conv2dOptions{Padding: [2]int{1, 1}}
+	pad1 := Conv2dOptions{Padding: [2]int{1, 1}}
 	pool := Pool2dOptions{Kernel: [2]int{2, 2}}
 	// Each intermediate is consumed, as the models of vision/models do, so
 	// that a warm step recycles its buffers.
@@ -237,7 +237,7 @@ func BenchmarkConv2dStrided(b *testing.B) {
 			rng := tensor.NewRNG(1)
 			x := Const(tensor.Uniform[float32](rng, -1, 1, 256, 128, 16, 16))
 			w := Const(tensor.Uniform[float32](rng, -1, 1, 256, 128, k, k))
-			o := &Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{k / 2, k / 2}}
+			o := Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{k / 2, k / 2}}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				Conv2d(x, w, nil, o).Data().Release()
@@ -257,7 +257,7 @@ func BenchmarkConv2dSame(b *testing.B) {
 			x := Const(tensor.Uniform[float32](rng, -1, 1, 256, c.ch, c.hw, c.hw))
 			w := Const(tensor.Uniform[float32](rng, -1, 1, c.ch, c.ch, 3, 3))
 			bias := Const(tensor.Uniform[float32](rng, -1, 1, c.ch))
-			o := &Conv2dOptions{Padding: [2]int{1, 1}}
+			o := Conv2dOptions{Padding: [2]int{1, 1}}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				Conv2dReLU(x, w, bias, o).Data().Release()

@@ -9,7 +9,7 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// Conv2dOptions are the hyper-parameters of Conv2d. A nil *Conv2dOptions, or
+// Conv2dOptions are the hyper-parameters of Conv2d. The zero value, or
 // a zero field, means PyTorch's default: stride 1, padding 0, dilation 1,
 // groups 1. Each pair is (H, W).
 type Conv2dOptions struct {
@@ -82,8 +82,8 @@ func (p *convPlan) colsLen() int { return p.cin * p.geom.KH * p.geom.KW * p.oh *
 // Backward computes dx, dw and db only for the inputs that require them; the
 // weight gradient is summed in a fixed order, so every result is bit-identical
 // for any GOMAXPROCS.
-func Conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
-	return conv2d(x, w, b, opts, false)
+func Conv2d[T tensor.Float](x, w, b *Var[T], opts Conv2dOptions) *Var[T] {
+	return conv2d(x, w, b, &opts, false)
 }
 
 // Conv2dReLU is ReLU(Conv2d(x, w, b, opts)) as one op: the ReLU is applied
@@ -92,17 +92,14 @@ func Conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
 // output and back-propagates through the convolution. layers.CallConvBN uses
 // it for an eval-mode Conv2d, BatchNorm and ReLU folded into one
 // convolution.
-func Conv2dReLU[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions) *Var[T] {
-	return conv2d(x, w, b, opts, true)
+func Conv2dReLU[T tensor.Float](x, w, b *Var[T], opts Conv2dOptions) *Var[T] {
+	return conv2d(x, w, b, &opts, true)
 }
 
 func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool) *Var[T] {
 	op := "Conv2d"
 	if relu {
 		op = "Conv2dReLU"
-	}
-	if opts == nil {
-		opts = &Conv2dOptions{}
 	}
 	nnRank("Conv2d", "input", x, 4)
 	nnRank("Conv2d", "weight", w, 4)

@@ -41,7 +41,7 @@ func TestConv32MatchesReference(t *testing.T) {
 			x64 := tensor.Uniform[float64](rng, -1, 1, c.n, c.cin, c.h, c.w)
 			w64 := tensor.Uniform[float64](rng, -0.5, 0.5, c.cout, c.cin/c.groups, c.k, c.k)
 			b64 := tensor.Uniform[float64](rng, -0.5, 0.5, c.cout)
-			opts := &Conv2dOptions{Stride: [2]int{c.s, c.s}, Padding: [2]int{c.pad, c.pad}, Dilation: [2]int{c.dil, c.dil}, Groups: c.groups}
+			opts := Conv2dOptions{Stride: [2]int{c.s, c.s}, Padding: [2]int{c.pad, c.pad}, Dilation: [2]int{c.dil, c.dil}, Groups: c.groups}
 			xr, wr, br := Param(x64), Param(w64), Param(b64)
 			yr := Conv2d(xr, wr, br, opts)
 			gy64 := tensor.Uniform[float64](rng, -1, 1, yr.Shape()...)
@@ -83,7 +83,7 @@ func TestConv32BitIdenticalAcrossThreads(t *testing.T) {
 			x := Param(tensor.Uniform[float32](rng, -1, 1, c.n, c.cin, c.h, c.w))
 			w := Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout, c.cin, c.k, c.k))
 			b := Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout))
-			y := Conv2d(x, w, b, &Conv2dOptions{Stride: [2]int{c.s, c.s}, Padding: [2]int{c.pad, c.pad}})
+			y := Conv2d(x, w, b, Conv2dOptions{Stride: [2]int{c.s, c.s}, Padding: [2]int{c.pad, c.pad}})
 			out := y.Data().Clone()
 			y.BackwardWith(tensor.Uniform[float32](rng, -1, 1, y.Shape()...))
 			return []*tensor.Tensor{out, x.Grad(), w.Grad(), b.Grad()}

@@ -181,8 +181,8 @@ func TestConvAlgorithmsConformance(t *testing.T) {
 	}
 	worst := map[string][3]float64{}
 	for ci, c := range cases {
-		opts := &Conv2dOptions{Stride: [2]int{c.s, c.s}, Padding: [2]int{c.ph, c.pw}, Dilation: [2]int{c.dil, c.dil}, Groups: c.groups}
-		p := newConvPlan([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin / c.groups, c.kh, c.kw}, opts)
+		opts := Conv2dOptions{Stride: [2]int{c.s, c.s}, Padding: [2]int{c.ph, c.pw}, Dilation: [2]int{c.dil, c.dil}, Groups: c.groups}
+		p := newConvPlan([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin / c.groups, c.kh, c.kw}, &opts)
 		rng := tensor.NewRNG(uint64(100 + ci))
 		x := tensor.Uniform[float64](rng, -1, 1, c.n, c.cin, c.h, c.w).Data()
 		w := tensor.Uniform[float64](rng, -0.5, 0.5, c.cout, c.cin/c.groups, c.kh, c.kw).Data()
@@ -261,7 +261,7 @@ func TestWinogradBitIdenticalAcrossThreads(t *testing.T) {
 				x := Param(tensor.Uniform[float32](rng, -1, 1, c.n, c.cin, c.h, c.w))
 				w := Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout, c.cin, 3, 3))
 				b := Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout))
-				opts := &Conv2dOptions{Padding: [2]int{c.pad, c.pad}}
+				opts := Conv2dOptions{Padding: [2]int{c.pad, c.pad}}
 				y := Conv2dReLU(x, w, b, opts)
 				z := Conv2d(y, Param(tensor.Uniform[float32](rng, -0.3, 0.3, c.cout, c.cout, 3, 3)), nil, opts)
 				out := z.Data().Clone()

@@ -130,7 +130,7 @@ func testConv2dForward(t *testing.T) {
 				bv = Const(b)
 			}
 			opts := c.opts
-			got := Conv2d(Const(x), Const(w), bv, &opts).Data()
+			got := Conv2d(Const(x), Const(w), bv, opts).Data()
 			want := naiveConv(x, w, b, c.opts)
 			if !tensor.SameShape(got.Shape(), want.Shape()) {
 				t.Fatalf("shape %v, want %v", got.Shape(), want.Shape())
@@ -162,7 +162,7 @@ func testConv2dGradCheck(t *testing.T) {
 				if len(xs) == 3 {
 					b = xs[2]
 				}
-				return Conv2d(xs[0], xs[1], b, &opts)
+				return Conv2d(xs[0], xs[1], b, opts)
 			}, inputs, CheckOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -192,7 +192,7 @@ func testConv2dManyChunks(t *testing.T) {
 			x := nnRand(1, c.n, c.cin, c.h, c.w)
 			w := nnRand(2, c.cout, c.cin/max(c.opts.Groups, 1), c.kh, c.kw)
 			b := nnRand(3, c.cout)
-			got := Conv2d(Const(x), Const(w), Const(b), &opts).Data()
+			got := Conv2d(Const(x), Const(w), Const(b), opts).Data()
 			want := naiveConv(x, w, b, c.opts)
 			for k, v := range want.Data() {
 				if math.Abs(got.Data()[k]-v) > 1e-12 {
@@ -200,7 +200,7 @@ func testConv2dManyChunks(t *testing.T) {
 				}
 			}
 			err := CheckGrad(func(xs []*Var[float64]) *Var[float64] {
-				return Conv2d(xs[0], xs[1], xs[2], &opts)
+				return Conv2d(xs[0], xs[1], xs[2], opts)
 			}, []*tensor.Tensor64{x, w, b}, CheckOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -261,7 +261,7 @@ func testConv2dFrozen(t *testing.T) {
 	w := Const(nnRand(2, 3, 2, 3, 3))
 	b := Const(nnRand(3, 3))
 	before := convWeightGEMMs.Load()
-	y := Conv2d(x, w, b, &Conv2dOptions{Padding: [2]int{1, 1}})
+	y := Conv2d(x, w, b, Conv2dOptions{Padding: [2]int{1, 1}})
 	y.BackwardWith(tensor.Full[float64](1, y.Shape()...))
 	if got := convWeightGEMMs.Load() - before; got != 0 {
 		t.Errorf("%d weight-gradient GEMMs ran for a frozen weight", got)
@@ -275,7 +275,7 @@ func testConv2dFrozen(t *testing.T) {
 	// The other way round: a frozen input still gives the weight gradient.
 	x2 := Const(nnRand(1, 9, 2, 5, 5))
 	w2 := Param(nnRand(2, 3, 2, 3, 3))
-	y2 := Conv2d(x2, w2, nil, &Conv2dOptions{Padding: [2]int{1, 1}})
+	y2 := Conv2d(x2, w2, nil, Conv2dOptions{Padding: [2]int{1, 1}})
 	y2.BackwardWith(tensor.Full[float64](1, y2.Shape()...))
 	if w2.Grad() == nil || x2.Grad() != nil {
 		t.Error("frozen input: want a weight gradient and no input gradient")
@@ -299,7 +299,7 @@ func testConv2dDeterministic(t *testing.T) {
 		old := runtime.GOMAXPROCS(procs)
 		defer runtime.GOMAXPROCS(old)
 		x, w, b := Param(xd.Clone()), Param(wd.Clone()), Param(bd.Clone())
-		y := Conv2d(x, w, b, &Conv2dOptions{Padding: [2]int{1, 1}})
+		y := Conv2d(x, w, b, Conv2dOptions{Padding: [2]int{1, 1}})
 		y.BackwardWith(gy)
 		return [4][]float32{y.Data().Data(), x.Grad().Data(), w.Grad().Data(), b.Grad().Data()}
 	}
@@ -326,18 +326,18 @@ func testConv2dDeterministic(t *testing.T) {
 
 func TestConv2dShapeErrors(t *testing.T) {
 	nnExpectPanic(t, func() {
-		Conv2d(Const(tensor.New[float64](2, 3, 8, 8)), Const(tensor.New[float64](4, 2, 3, 3)), nil, nil)
+		Conv2d(Const(tensor.New[float64](2, 3, 8, 8)), Const(tensor.New[float64](4, 2, 3, 3)), nil, Conv2dOptions{})
 	}, "autograd.Conv2d: input [2 3 8 8] has 3 channels, weight [4 2 3 3] expects 2 (groups 1)")
 	nnExpectPanic(t, func() {
-		Conv2d(Const(tensor.New[float64](2, 4, 8, 8)), Const(tensor.New[float64](3, 2, 3, 3)), nil, &Conv2dOptions{Groups: 2})
+		Conv2d(Const(tensor.New[float64](2, 4, 8, 8)), Const(tensor.New[float64](3, 2, 3, 3)), nil, Conv2dOptions{Groups: 2})
 	}, "autograd.Conv2d", "[3 2 3 3]", "groups 2")
 	nnExpectPanic(t, func() {
-		Conv2d(Const(tensor.New[float64](2, 2, 8, 8)), Const(tensor.New[float64](4, 2, 3, 3)), Const(tensor.New[float64](3)), nil)
+		Conv2d(Const(tensor.New[float64](2, 2, 8, 8)), Const(tensor.New[float64](4, 2, 3, 3)), Const(tensor.New[float64](3)), Conv2dOptions{})
 	}, "autograd.Conv2d: bias [3]")
 	nnExpectPanic(t, func() {
-		Conv2d(Const(tensor.New[float64](2, 2, 2, 2)), Const(tensor.New[float64](4, 2, 3, 3)), nil, nil)
+		Conv2d(Const(tensor.New[float64](2, 2, 2, 2)), Const(tensor.New[float64](4, 2, 3, 3)), nil, Conv2dOptions{})
 	}, "autograd.Conv2d", "larger than input [2 2 2 2]")
 	nnExpectPanic(t, func() {
-		Conv2d(Const(tensor.New[float64](2, 8, 8)), Const(tensor.New[float64](4, 2, 3, 3)), nil, nil)
+		Conv2d(Const(tensor.New[float64](2, 8, 8)), Const(tensor.New[float64](4, 2, 3, 3)), nil, Conv2dOptions{})
 	}, "autograd.Conv2d: input of shape [2 8 8] has rank 3")
 }

@@ -141,7 +141,7 @@ func TestPyTorchParity(t *testing.T) {
 		if c.bias {
 			params[1] = "bias"
 		}
-		nnParityCase(t, p, c.name, params, func(x *Value, ps []*Value) *Value { return Conv2d(x, ps[0], ps[1], &c.opts) })
+		nnParityCase(t, p, c.name, params, func(x *Value, ps []*Value) *Value { return Conv2d(x, ps[0], ps[1], c.opts) })
 	}
 	nnParityCase(t, p, "linear", []string{"weight", "bias"}, func(x *Value, ps []*Value) *Value { return Linear(x, ps[0], ps[1]) })
 	nnParityCase(t, p, "linear_nobias", []string{"weight", ""}, func(x *Value, ps []*Value) *Value { return Linear(x, ps[0], ps[1]) })

@@ -50,9 +50,9 @@ func TestShapeMismatchPanicsNameOpAndShapes(t *testing.T) {
 		{"LogSoftmax axis", func() { LogSoftmax(p(2, 3), -3) }, []string{"tensor.LogSoftmax", "axis -3", "[2 3]"}},
 		{"Linear", func() { Linear(p(2, 4), p(3, 5), nil) }, []string{"autograd.Linear", "[2 4]", "[3 5]"}},
 		{"Linear bias", func() { Linear(p(2, 5), p(3, 5), p(4)) }, []string{"autograd.Linear", "[4]", "[3 5]"}},
-		{"Conv2d channels", func() { Conv2d(p(2, 3, 8, 8), p(4, 2, 3, 3), nil, nil) }, []string{"autograd.Conv2d", "[2 3 8 8]", "[4 2 3 3]"}},
-		{"Conv2d rank", func() { Conv2d(p(3, 8, 8), p(4, 3, 3, 3), nil, nil) }, []string{"autograd.Conv2d", "[3 8 8]"}},
-		{"Conv2d kernel", func() { Conv2d(p(1, 1, 2, 2), p(1, 1, 3, 3), nil, nil) }, []string{"autograd.Conv2d", "[1 1 2 2]"}},
+		{"Conv2d channels", func() { Conv2d(p(2, 3, 8, 8), p(4, 2, 3, 3), nil, Conv2dOptions{}) }, []string{"autograd.Conv2d", "[2 3 8 8]", "[4 2 3 3]"}},
+		{"Conv2d rank", func() { Conv2d(p(3, 8, 8), p(4, 3, 3, 3), nil, Conv2dOptions{}) }, []string{"autograd.Conv2d", "[3 8 8]"}},
+		{"Conv2d kernel", func() { Conv2d(p(1, 1, 2, 2), p(1, 1, 3, 3), nil, Conv2dOptions{}) }, []string{"autograd.Conv2d", "[1 1 2 2]"}},
 		{"BatchNorm weight", func() {
 			BatchNorm(p(4, 3), p(5), nil, nil, nil, BatchNormOptions{Training: true, Momentum: 0.1, Eps: 1e-5})
 		}, []string{"autograd.BatchNorm", "[5]", "[4 3]"}},

@@ -49,7 +49,7 @@ func NewConv2d(in, out, kernel int, rng *tensor.RNG, opts ...Option) *Conv2d {
 
 // Forward convolves x of shape [N, in, H, W].
 func (c *Conv2d) Forward(x *autograd.Value) *autograd.Value {
-	return autograd.Conv2d(x, c.Weight, c.Bias, &c.Opts)
+	return autograd.Conv2d(x, c.Weight, c.Bias, c.Opts)
 }
 
 // String describes the layer as PyTorch prints it.

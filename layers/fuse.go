@@ -37,9 +37,9 @@ func callConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *auto
 		w, b := foldConvBN(conv, bn)
 		var out *autograd.Value
 		if relu {
-			out = autograd.Conv2dReLU(x, w, b, &conv.Opts)
+			out = autograd.Conv2dReLU(x, w, b, conv.Opts)
 		} else {
-			out = autograd.Conv2d(x, w, b, &conv.Opts)
+			out = autograd.Conv2d(x, w, b, conv.Opts)
 		}
 		if !autograd.GradEnabled() || !x.RequiresGrad() {
 			// Nothing will run the convolution's backward: the folded
