@@ -304,19 +304,7 @@ func (s apgdSpec) run(ctx context.Context, m *Model, x0 *tensor.Tensor, c Criter
 	}
 	n := x0.Dim(0)
 	d := x0.Len() / n
-	eval := func(xa *tensor.Tensor) (*tensor.Tensor, []float64, error) {
-		var vals []float64
-		g, out, err := m.InputGradient(xa, func(o *autograd.Value) *autograd.Value {
-			v := obj(o)
-			vals = accumulateValues(vals, v.Data().Data(), m.Samples())
-			return v
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		b.offer(xa, c.IsAdversarial(out), Margins(out, c), rows)
-		return g, vals, nil
-	}
+	eval := apgdEval(m, c, obj, b, rows, true)
 	xa := apgdStart(x0, tm, rngs)
 	grad, loss, err := eval(xa)
 	if err != nil {
@@ -486,4 +474,25 @@ func apgdStart(x0 *tensor.Tensor, tm ThreatModel, rngs []*tensor.RNG) *tensor.Te
 	}
 	tm.ProjectThenClip(x0, out)
 	return out
+}
+
+// apgdEval returns the function that computes, at a point xa, the input
+// gradient of obj and its per-sample values (averaged over the model's
+// passes), offering xa to b as a candidate when offer is set.
+func apgdEval(m *Model, c Criterion, obj objective, b *best, rows []int, offer bool) func(xa *tensor.Tensor) (*tensor.Tensor, []float64, error) {
+	return func(xa *tensor.Tensor) (*tensor.Tensor, []float64, error) {
+		var vals []float64
+		g, out, err := m.InputGradient(xa, func(o *autograd.Value) *autograd.Value {
+			v := obj(o)
+			vals = accumulateValues(vals, v.Data().Data(), m.Samples())
+			return v
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if offer {
+			b.offer(xa, c.IsAdversarial(out), Margins(out, c), rows)
+		}
+		return g, vals, nil
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -52,21 +51,7 @@ func (s apgdSpec) runL1(ctx context.Context, m *Model, x0 *tensor.Tensor, c Crit
 func (s apgdSpec) l1Phase(ctx context.Context, m *Model, x0 *tensor.Tensor, c Criterion, tm ThreatModel, obj objective, b *best, rows []int, xa *tensor.Tensor, steps int, given, offer bool) (*tensor.Tensor, error) {
 	n := x0.Dim(0)
 	d := x0.Len() / n
-	eval := func(xa *tensor.Tensor) (*tensor.Tensor, []float64, error) {
-		var vals []float64
-		g, out, err := m.InputGradient(xa, func(o *autograd.Value) *autograd.Value {
-			v := obj(o)
-			vals = accumulateValues(vals, v.Data().Data(), m.Samples())
-			return v
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		if offer {
-			b.offer(xa, c.IsAdversarial(out), Margins(out, c), rows)
-		}
-		return g, vals, nil
-	}
+	eval := apgdEval(m, c, obj, b, rows, offer)
 	grad, loss, err := eval(xa)
 	if err != nil {
 		return nil, err

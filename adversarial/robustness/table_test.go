@@ -1,6 +1,7 @@
 package robustness
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -103,7 +104,7 @@ func TestMarkdownTableLinesUp(t *testing.T) {
 		t.Fatalf("header with %d cells: %q", len(want)-1, lines[0])
 	}
 	for i, l := range lines {
-		if got := bars(l); !equalInts(got, want) {
+		if got := bars(l); !slices.Equal(got, want) {
 			t.Errorf("line %d: bars at %v, header's at %v\n%s", i, got, want, strings.Join(lines, "\n"))
 		}
 		if utf8.RuneCountInString(l) != utf8.RuneCountInString(lines[0]) {
@@ -116,18 +117,6 @@ func TestMarkdownTableLinesUp(t *testing.T) {
 	if !strings.Contains(md, "skipped: needs more classes") {
 		t.Error("the skipped attack's reason is missing")
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOneSampleIsSingular(t *testing.T) {
