@@ -171,65 +171,67 @@ func winoFilterGrad(du []float32, co, ci int, gw []float32) {
 
 // winoInput writes V[ξ][c][t-t0] (row stride g.ld) for the tiles [t0,
 // t0+tc) (whole rows of tiles) of x [n, cin, h, w]. One parallel item is a
-// channel's row of tiles: its six input rows are copied into a zero-padded
-// strip, transformed down the columns (Bᵀ d) in one pass over the strip,
-// then across each tile (· B).
+// channel's block of rows of tiles (about winoBlock tiles): each row's six
+// input rows are copied into a zero-padded strip and split by column phase
+// (D[i][j][t] = d[i][4tx+j], t the tile within the block, contiguous), then
+// transformed down the columns (Bᵀ d, for each phase j) and across (· B,
+// for each row of Bᵀ d), each over all the block's tiles at once by
+// kernels.WinoInputRows (8 tiles per vector on the AVX2 tier); the second
+// writes V's rows directly.
 func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 	stride := g.vs
 	rows := tc / g.tw
 	hw := g.h * g.w
 	wp := 4*g.tw + 2
-	winoFor(g.cin*rows, func(lo, hi int) {
-		buf := make([]float32, 12*wp)
-		in, t := buf[:6*wp], buf[6*wp:]
+	rb := max(1, min(rows, winoBlock/g.tw)) // rows of tiles per item
+	nb := (rows + rb - 1) / rb
+	winoFor(g.cin*nb, func(lo, hi int) {
+		mt := rb * g.tw
+		buf := make([]float32, 6*wp+72*mt)
+		in, d, e := buf[:6*wp], buf[6*wp:6*wp+36*mt], buf[6*wp+36*mt:]
 		for it := lo; it < hi; it++ {
-			c, r := it/rows, it%rows
-			R := t0/g.tw + r
-			img, ty := R/g.th, R%g.th
-			plane := x[(img*g.cin+c)*hw:][:hw]
-			for i := 0; i < 6; i++ {
-				row := in[i*wp : (i+1)*wp]
-				y := ty*4 - g.ph + i
-				if y < 0 || y >= g.h {
-					clear(row)
-					continue
-				}
-				lo := min(g.pw, wp)
-				n := min(wp-lo, g.w)
-				clear(row[:lo])
-				copy(row[lo:lo+n], plane[y*g.w:y*g.w+n])
-				clear(row[lo+n:])
-			}
-			d0, d1, d2 := in[0:wp], in[wp:2*wp], in[2*wp:3*wp]
-			d3, d4, d5 := in[3*wp:4*wp], in[4*wp:5*wp], in[5*wp:6*wp]
-			r0, r1, r2 := t[0:wp], t[wp:2*wp], t[2*wp:3*wp]
-			r3, r4, r5 := t[3*wp:4*wp], t[4*wp:5*wp], t[5*wp:6*wp]
-			for j := range r0 {
-				a0, a1, a2, a3, a4, a5 := d0[j], d1[j], d2[j], d3[j], d4[j], d5[j]
-				r0[j] = 4*a0 - 5*a2 + a4
-				r1[j] = a3 + a4 - 4*(a1+a2)
-				r2[j] = 4*(a1-a2) - a3 + a4
-				r3[j] = 2*(a3-a1) - a2 + a4
-				r4[j] = 2*(a1-a3) - a2 + a4
-				r5[j] = 4*a1 - 5*a3 + a5
-			}
-			for tx := 0; tx < g.tw; tx++ {
-				o := v[c*g.ld+r*g.tw+tx:]
+			c, b := it/nb, it%nb
+			r0, r1 := b*rb, min(rows, (b+1)*rb)
+			nt := (r1 - r0) * g.tw // tiles of this item; D and E rows are nt apart
+			for r := r0; r < r1; r++ {
+				R := t0/g.tw + r
+				img, ty := R/g.th, R%g.th
+				plane := x[(img*g.cin+c)*hw:][:hw]
 				for i := 0; i < 6; i++ {
-					e := t[i*wp+4*tx : i*wp+4*tx+6 : i*wp+4*tx+6]
-					a0, a1, a2, a3, a4, a5 := e[0], e[1], e[2], e[3], e[4], e[5]
-					k := 6 * i * stride
-					o[k] = 4*a0 - 5*a2 + a4
-					o[k+stride] = a3 + a4 - 4*(a1+a2)
-					o[k+2*stride] = 4*(a1-a2) - a3 + a4
-					o[k+3*stride] = 2*(a3-a1) - a2 + a4
-					o[k+4*stride] = 2*(a1-a3) - a2 + a4
-					o[k+5*stride] = 4*a1 - 5*a3 + a5
+					row := in[i*wp : (i+1)*wp]
+					y := ty*4 - g.ph + i
+					if y < 0 || y >= g.h {
+						clear(row)
+					} else {
+						lo := min(g.pw, wp)
+						n := min(wp-lo, g.w)
+						clear(row[:lo])
+						copy(row[lo:lo+n], plane[y*g.w:y*g.w+n])
+						clear(row[lo+n:])
+					}
+					for j := 0; j < 6; j++ {
+						dst := d[(6*i+j)*nt+(r-r0)*g.tw:][:g.tw]
+						src := row[j:]
+						for tx := range dst {
+							dst[tx] = src[4*tx]
+						}
+					}
 				}
+			}
+			for j := 0; j < 6; j++ { // E[i][j] = (Bᵀ D[·][j])[i]
+				kernels.WinoInputRows(e[j*nt:], 6*nt, d[j*nt:], 6*nt, nt)
+			}
+			o := v[c*g.ld+r0*g.tw:]
+			for i := 0; i < 6; i++ { // V[6i+k] = (E[i][·] B)[k]
+				kernels.WinoInputRows(o[6*i*stride:], stride, e[6*i*nt:], nt, nt)
 			}
 		}
 	})
 }
+
+// winoBlock is about the number of tiles one transform item processes at
+// once: its scratch (72 floats per tile) stays in the L1 and L2 caches.
+const winoBlock = 64
 
 // winoOutput writes the tiles [t0, t0+tc) (whole rows of tiles) of out [n,
 // cout, oh, ow] from M[ξ][o][t-t0] (row stride g.ld): Aᵀ M A into a strip

@@ -7118,3 +7118,138 @@ bnBackward256_loop1:
 bnBackward256_tail:
 	VZEROUPPER
 	RET
+
+// func winoInputRows256(n int, dst *float32, ds int, src *float32, ss int)
+// Requires: AVX, AVX2
+TEXT ·winoInputRows256(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         ds+16(FP), DX
+	MOVQ         src+24(FP), BX
+	MOVQ         ss+32(FP), SI
+	SHLQ         $0x02, DX
+	SHLQ         $0x02, SI
+	LEAQ         (BX)(SI*2), DI
+	ADDQ         SI, DI
+	LEAQ         (CX)(DX*2), R8
+	MOVL         $0x40000000, R9
+	VMOVD        R9, X0
+	VBROADCASTSS X0, Y0
+	MOVL         $0x40800000, R9
+	VMOVD        R9, X1
+	VBROADCASTSS X1, Y1
+	MOVL         $0x40a00000, R9
+	VMOVD        R9, X2
+	VBROADCASTSS X2, Y2
+
+winoInputRows256_loop:
+	CMPQ    AX, $0x00000008
+	JL      winoInputRows256_done
+	VMOVUPS (BX), Y3
+	VMOVUPS (BX)(SI*1), Y4
+	VMOVUPS (BX)(SI*2), Y5
+	VMOVUPS (DI), Y6
+	VMOVUPS (DI)(SI*1), Y7
+	VMOVUPS (DI)(SI*2), Y8
+	VMULPS  Y3, Y1, Y3
+	VMULPS  Y5, Y2, Y9
+	VSUBPS  Y9, Y3, Y3
+	VADDPS  Y7, Y3, Y3
+	VADDPS  Y7, Y6, Y9
+	VADDPS  Y5, Y4, Y10
+	VMULPS  Y10, Y1, Y10
+	VSUBPS  Y10, Y9, Y9
+	VSUBPS  Y5, Y4, Y10
+	VMULPS  Y10, Y1, Y10
+	VSUBPS  Y6, Y10, Y10
+	VADDPS  Y7, Y10, Y10
+	VSUBPS  Y4, Y6, Y11
+	VMULPS  Y11, Y0, Y11
+	VSUBPS  Y5, Y11, Y11
+	VADDPS  Y7, Y11, Y11
+	VSUBPS  Y6, Y4, Y12
+	VMULPS  Y12, Y0, Y12
+	VSUBPS  Y5, Y12, Y5
+	VADDPS  Y7, Y5, Y5
+	VMULPS  Y4, Y1, Y4
+	VMULPS  Y6, Y2, Y6
+	VSUBPS  Y6, Y4, Y4
+	VADDPS  Y8, Y4, Y4
+	VMOVUPS Y3, (CX)
+	VMOVUPS Y9, (CX)(DX*1)
+	VMOVUPS Y10, (R8)
+	VMOVUPS Y11, (R8)(DX*1)
+	VMOVUPS Y5, (R8)(DX*2)
+	LEAQ    (R8)(DX*2), R9
+	ADDQ    DX, R9
+	VMOVUPS Y4, (R9)
+	ADDQ    $0x00000020, BX
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, R8
+	SUBQ    $0x00000008, AX
+	JMP     winoInputRows256_loop
+
+winoInputRows256_done:
+	VZEROUPPER
+	RET
+
+// func winoOutputRows256(n int, dst *float32, ds int, src *float32, ss int)
+// Requires: AVX, AVX2
+TEXT ·winoOutputRows256(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), AX
+	MOVQ         dst+8(FP), CX
+	MOVQ         ds+16(FP), DX
+	MOVQ         src+24(FP), BX
+	MOVQ         ss+32(FP), SI
+	SHLQ         $0x02, DX
+	SHLQ         $0x02, SI
+	LEAQ         (BX)(SI*2), DI
+	ADDQ         SI, DI
+	LEAQ         (CX)(DX*2), R8
+	MOVL         $0x40000000, R9
+	VMOVD        R9, X0
+	VBROADCASTSS X0, Y0
+	MOVL         $0x40800000, R9
+	VMOVD        R9, X1
+	VBROADCASTSS X1, Y1
+	MOVL         $0x41000000, R9
+	VMOVD        R9, X2
+	VBROADCASTSS X2, Y2
+
+winoOutputRows256_loop:
+	CMPQ    AX, $0x00000008
+	JL      winoOutputRows256_done
+	VMOVUPS (BX), Y3
+	VMOVUPS (BX)(SI*1), Y4
+	VMOVUPS (BX)(SI*2), Y5
+	VMOVUPS (DI), Y6
+	VMOVUPS (DI)(SI*1), Y7
+	VMOVUPS (DI)(SI*2), Y8
+	VADDPS  Y5, Y4, Y9
+	VSUBPS  Y5, Y4, Y4
+	VADDPS  Y7, Y6, Y5
+	VSUBPS  Y7, Y6, Y6
+	VADDPS  Y9, Y3, Y3
+	VADDPS  Y5, Y3, Y3
+	VMULPS  Y6, Y0, Y7
+	VADDPS  Y7, Y4, Y7
+	VMULPS  Y5, Y1, Y5
+	VADDPS  Y5, Y9, Y5
+	VMULPS  Y6, Y2, Y6
+	VADDPS  Y6, Y4, Y4
+	VADDPS  Y8, Y4, Y4
+	VMOVUPS Y3, (CX)
+	VMOVUPS Y7, (CX)(DX*1)
+	VMOVUPS Y5, (R8)
+	VMOVUPS Y4, (R8)(DX*1)
+	ADDQ    $0x00000020, BX
+	ADDQ    $0x00000020, DI
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, R8
+	SUBQ    $0x00000008, AX
+	JMP     winoOutputRows256_loop
+
+winoOutputRows256_done:
+	VZEROUPPER
+	RET

@@ -283,3 +283,13 @@ func bnBackwardMask256(n int, dst *float32, grad *float32, x *float32, y *float3
 //
 //go:noescape
 func bnBackward256(n int, dst *float32, grad *float32, x *float32, c1 float32, c2 float32, c3 float32)
+
+// winoInputRows256 computes the six rows of Bᵀ d (Winograd F(4x4, 3x3) input transform) from six rows of d (AVX2, n a multiple of 8, strides in floats).
+//
+//go:noescape
+func winoInputRows256(n int, dst *float32, ds int, src *float32, ss int)
+
+// winoOutputRows256 computes the four rows of Aᵀ m (Winograd F(4x4, 3x3) output transform) from six rows of m (AVX2, n a multiple of 8, strides in floats).
+//
+//go:noescape
+func winoOutputRows256(n int, dst *float32, ds int, src *float32, ss int)

@@ -24,6 +24,9 @@ type tier struct {
 	bnBackwardMask     func(dst, g, x, y []float32, c1, c2, c3 float32)
 	maxPool2x2         func(rows, ow, stride, w int, x, dst []float32, code []uint8)
 	maxPool2x2Backward func(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32)
+
+	winoInputRows  func(dst []float32, ds int, src []float32, ss, n int)
+	winoOutputRows func(dst []float32, ds int, src []float32, ss, n int)
 }
 
 // genericTier is the pure-Go tier, available everywhere.
@@ -44,6 +47,9 @@ var genericTier = &tier{
 	bnBackwardMask:     bnBackwardMaskGo,
 	maxPool2x2:         maxPool2x2Go,
 	maxPool2x2Backward: maxPool2x2BackwardGo,
+
+	winoInputRows:  winoInputRowsGo,
+	winoOutputRows: winoOutputRowsGo,
 }
 
 // tiers lists the tiers this CPU and build support, best first; the last is

@@ -35,6 +35,9 @@ var avx512Tier = &tier{
 	bnBackwardMask:     bnBackwardMaskAVX512,
 	maxPool2x2:         maxPool2x2AVX512,
 	maxPool2x2Backward: maxPool2x2BackwardAVX512,
+
+	winoInputRows:  winoInputRowsAVX2,
+	winoOutputRows: winoOutputRowsAVX2,
 }
 
 var avx2Tier = &tier{
@@ -54,6 +57,9 @@ var avx2Tier = &tier{
 	bnBackwardMask:     bnBackwardMaskAVX2,
 	maxPool2x2:         maxPool2x2AVX2,
 	maxPool2x2Backward: maxPool2x2BackwardAVX2,
+
+	winoInputRows:  winoInputRowsAVX2,
+	winoOutputRows: winoOutputRowsAVX2,
 }
 
 // kernel512 holds the AVX-512 micro-kernels by tile height.
@@ -432,4 +438,26 @@ func gatherRowsPartTier(kc int, src []float32, offs []int, w, nr int, dst []floa
 		return false
 	}
 	return true
+}
+
+// The Winograd column transforms have no AVX-512 version: the AVX-512 tier
+// uses these.
+func winoInputRowsAVX2(dst []float32, ds int, src []float32, ss, n int) {
+	m := n &^ 7
+	if m > 0 {
+		winoInputRows256(m, &dst[0], ds, &src[0], ss)
+	}
+	if m < n {
+		winoInputRowsGo(dst[m:], ds, src[m:], ss, n-m)
+	}
+}
+
+func winoOutputRowsAVX2(dst []float32, ds int, src []float32, ss, n int) {
+	m := n &^ 7
+	if m > 0 {
+		winoOutputRows256(m, &dst[0], ds, &src[0], ss)
+	}
+	if m < n {
+		winoOutputRowsGo(dst[m:], ds, src[m:], ss, n-m)
+	}
 }

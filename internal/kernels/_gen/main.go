@@ -41,6 +41,7 @@ func main() {
 	elementwise256()
 	nnKernels512()
 	nnKernels256()
+	winoKernels256()
 	Generate()
 }
 
