@@ -234,48 +234,51 @@ func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 const winoBlock = 64
 
 // winoOutput writes the tiles [t0, t0+tc) (whole rows of tiles) of out [n,
-// cout, oh, ow] from M[ξ][o][t-t0] (row stride g.ld): Aᵀ M A into a strip
-// of four output rows per channel's row of tiles, then the strip's rows
-// into out, plus bias[o] when bias is not nil, then the ReLU when relu is
-// set.
+// cout, oh, ow] from M[ξ][o][t-t0] (row stride g.ld). One parallel item is
+// a channel's block of rows of tiles (about winoBlock tiles): Aᵀ M down the
+// columns of each tile, then across, each over all the block's tiles at
+// once by kernels.WinoOutputRows (8 tiles per vector on the AVX2 tier);
+// then, per row of tiles, the 16 outputs of each tile into a strip of four
+// output rows, and the strip's rows into out, plus bias[o] when bias is not
+// nil, then the ReLU when relu is set.
 func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu bool) {
 	stride := g.ms
 	rows := tc / g.tw
 	ohw := g.oh * g.ow
 	wq := 4 * g.tw
-	winoFor(g.cout*rows, func(lo, hi int) {
-		strip := make([]float32, 4*wq)
-		var t [24]float32 // Aᵀ M: 4x6
+	rb := max(1, min(rows, winoBlock/g.tw)) // rows of tiles per item
+	nb := (rows + rb - 1) / rb
+	winoFor(g.cout*nb, func(lo, hi int) {
+		mt := rb * g.tw
+		buf := make([]float32, 4*wq+40*mt)
+		strip, t, y := buf[:4*wq], buf[4*wq:4*wq+24*mt], buf[4*wq+24*mt:]
 		for it := lo; it < hi; it++ {
-			o, r := it/rows, it%rows
-			R := t0/g.tw + r
-			img, ty := R/g.th, R%g.th
-			for tx := 0; tx < g.tw; tx++ {
-				src := m[o*g.ld+r*g.tw+tx:]
-				for j := 0; j < 6; j++ {
-					m0, m1, m2 := src[j*stride], src[(6+j)*stride], src[(12+j)*stride]
-					m3, m4, m5 := src[(18+j)*stride], src[(24+j)*stride], src[(30+j)*stride]
-					a, bb := m1+m2, m1-m2
-					c, d := m3+m4, m3-m4
-					t[j] = m0 + a + c
-					t[6+j] = bb + 2*d
-					t[12+j] = a + 4*c
-					t[18+j] = bb + 8*d + m5
-				}
-				for i := 0; i < 4; i++ {
-					e := t[6*i : 6*i+6 : 6*i+6]
-					a, bb := e[1]+e[2], e[1]-e[2]
-					c, d := e[3]+e[4], e[3]-e[4]
-					y := strip[i*wq+4*tx : i*wq+4*tx+4 : i*wq+4*tx+4]
-					y[0] = e[0] + a + c
-					y[1] = bb + 2*d
-					y[2] = a + 4*c
-					y[3] = bb + 8*d + e[5]
-				}
+			o, b := it/nb, it%nb
+			r0, r1 := b*rb, min(rows, (b+1)*rb)
+			nt := (r1 - r0) * g.tw // tiles of this item; T and Y rows are nt apart
+			src := m[o*g.ld+r0*g.tw:]
+			for j := 0; j < 6; j++ { // T[i][j] = (Aᵀ M[·][j])[i]
+				kernels.WinoOutputRows(t[j*nt:], 6*nt, src[j*stride:], 6*stride, nt)
 			}
-			plane := out[(img*g.cout+o)*ohw:][:ohw]
-			for i := 0; i < min(4, g.oh-4*ty); i++ {
-				biasReLU(plane[(4*ty+i)*g.ow:(4*ty+i+1)*g.ow], strip[i*wq:i*wq+g.ow], bias, o, relu)
+			for i := 0; i < 4; i++ { // Y[i][k] = (T[i][·] A)[k]
+				kernels.WinoOutputRows(y[4*i*nt:], nt, t[6*i*nt:], nt, nt)
+			}
+			for r := r0; r < r1; r++ {
+				R := t0/g.tw + r
+				img, ty := R/g.th, R%g.th
+				for i := 0; i < 4; i++ {
+					for k := 0; k < 4; k++ {
+						src := y[(4*i+k)*nt+(r-r0)*g.tw:][:g.tw]
+						dst := strip[i*wq+k:]
+						for tx, v := range src {
+							dst[4*tx] = v
+						}
+					}
+				}
+				plane := out[(img*g.cout+o)*ohw:][:ohw]
+				for i := 0; i < min(4, g.oh-4*ty); i++ {
+					biasReLU(plane[(4*ty+i)*g.ow:(4*ty+i+1)*g.ow], strip[i*wq:i*wq+g.ow], bias, o, relu)
+				}
 			}
 		}
 	})
