@@ -45,10 +45,14 @@ import (
 // chunks in order. Every result is therefore bit-identical for any
 // GOMAXPROCS.
 //
-// The transforms are plain Go, used by every kernel tier alike (AVX2 and
-// AVX-512 as well as the pure-Go one): a row of tiles of one channel is
-// copied into a zero-padded strip, transformed down its columns in one
-// pass over the strip, then across each tile.
+// The input and output transforms run on a block of tiles of one channel
+// at a time, split by position in the tile so that each of their two
+// passes (down the columns, then across) is a column transform over all
+// the block's tiles at once: kernels.WinoInputRows and WinoOutputRows, 8
+// tiles per vector on the AVX2 tier (the AVX-512 tier uses the same), with
+// the operation order of the pure-Go tier, so every tier gives the same
+// bits. The kernel and gradient transforms (winoFilter, winoGradOut,
+// winoFilterGrad) are plain Go.
 
 // winoChunkFloats bounds the transformed input and output of one chunk of
 // tiles (36*(Cin+Cout) floats per tile): 8 MiB, so that the GEMMs' operands
@@ -171,9 +175,9 @@ func winoFilterGrad(du []float32, co, ci int, gw []float32) {
 
 // winoInput writes V[ξ][c][t-t0] (row stride g.ld) for the tiles [t0,
 // t0+tc) (whole rows of tiles) of x [n, cin, h, w]. One parallel item is a
-// channel's block of rows of tiles (about winoBlock tiles): each row's six
-// input rows are copied into a zero-padded strip and split by column phase
-// (D[i][j][t] = d[i][4tx+j], t the tile within the block, contiguous), then
+// channel's block of rows of tiles (about winoBlock tiles): the 6x6 input
+// block of each tile is split by row i and column j (D[i][j][t], t the tile
+// within the block, contiguous; zeros beyond the plane), then
 // transformed down the columns (Bᵀ d, for each phase j) and across (· B,
 // for each row of Bᵀ d), each over all the block's tiles at once by
 // kernels.WinoInputRows (8 tiles per vector on the AVX2 tier); the second
@@ -182,13 +186,13 @@ func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 	stride := g.vs
 	rows := tc / g.tw
 	hw := g.h * g.w
-	wp := 4*g.tw + 2
 	rb := max(1, min(rows, winoBlock/g.tw)) // rows of tiles per item
 	nb := (rows + rb - 1) / rb
 	winoFor(g.cin*nb, func(lo, hi int) {
 		mt := rb * g.tw
-		buf := make([]float32, 6*wp+72*mt)
-		in, d, e := buf[:6*wp], buf[6*wp:6*wp+36*mt], buf[6*wp+36*mt:]
+		buf := make([]float32, 72*mt)
+		d, e := buf[:36*mt], buf[36*mt:]
+		var edge [6]float32
 		for it := lo; it < hi; it++ {
 			c, b := it/nb, it%nb
 			r0, r1 := b*rb, min(rows, (b+1)*rb)
@@ -198,23 +202,31 @@ func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 				img, ty := R/g.th, R%g.th
 				plane := x[(img*g.cin+c)*hw:][:hw]
 				for i := 0; i < 6; i++ {
-					row := in[i*wp : (i+1)*wp]
+					dr := d[6*i*nt+(r-r0)*g.tw:]
 					y := ty*4 - g.ph + i
 					if y < 0 || y >= g.h {
-						clear(row)
-					} else {
-						lo := min(g.pw, wp)
-						n := min(wp-lo, g.w)
-						clear(row[:lo])
-						copy(row[lo:lo+n], plane[y*g.w:y*g.w+n])
-						clear(row[lo+n:])
-					}
-					for j := 0; j < 6; j++ {
-						dst := d[(6*i+j)*nt+(r-r0)*g.tw:][:g.tw]
-						src := row[j:]
-						for tx := range dst {
-							dst[tx] = src[4*tx]
+						for j := 0; j < 6; j++ {
+							clear(dr[j*nt : j*nt+g.tw])
 						}
+						continue
+					}
+					prow := plane[y*g.w : (y+1)*g.w]
+					for tx := 0; tx < g.tw; tx++ {
+						var e []float32
+						if x0 := 4*tx - g.pw; x0 >= 0 && x0+6 <= g.w {
+							e = prow[x0 : x0+6 : x0+6]
+						} else { // an edge: zeros beyond the plane
+							e = edge[:]
+							for j := range edge {
+								if xj := x0 + j; xj >= 0 && xj < g.w {
+									edge[j] = prow[xj]
+								} else {
+									edge[j] = 0
+								}
+							}
+						}
+						dst := dr[tx : 5*nt+tx+1 : 5*nt+tx+1]
+						dst[0], dst[nt], dst[2*nt], dst[3*nt], dst[4*nt], dst[5*nt] = e[0], e[1], e[2], e[3], e[4], e[5]
 					}
 				}
 			}
@@ -266,13 +278,13 @@ func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu 
 			for r := r0; r < r1; r++ {
 				R := t0/g.tw + r
 				img, ty := R/g.th, R%g.th
-				for i := 0; i < 4; i++ {
-					for k := 0; k < 4; k++ {
-						src := y[(4*i+k)*nt+(r-r0)*g.tw:][:g.tw]
-						dst := strip[i*wq+k:]
-						for tx, v := range src {
-							dst[4*tx] = v
-						}
+				yr := y[(r-r0)*g.tw:]
+				for tx := 0; tx < g.tw; tx++ {
+					src := yr[tx : 15*nt+tx+1 : 15*nt+tx+1]
+					for i := 0; i < 4; i++ {
+						dst := strip[i*wq+4*tx : i*wq+4*tx+4 : i*wq+4*tx+4]
+						s := src[4*i*nt:]
+						dst[0], dst[1], dst[2], dst[3] = s[0], s[nt], s[2*nt], s[3*nt]
 					}
 				}
 				plane := out[(img*g.cout+o)*ohw:][:ohw]
