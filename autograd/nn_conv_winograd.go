@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/fastgo-ml/fastgo/internal/kernels"
@@ -190,7 +191,9 @@ func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 	nb := (rows + rb - 1) / rb
 	winoFor(g.cin*nb, func(lo, hi int) {
 		mt := rb * g.tw
-		buf := make([]float32, 72*mt)
+		bp := winoScratch(72 * mt)
+		defer winoScratchPool.Put(bp)
+		buf := *bp
 		d, e := buf[:36*mt], buf[36*mt:]
 		var edge [6]float32
 		for it := lo; it < hi; it++ {
@@ -241,6 +244,22 @@ func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 	})
 }
 
+// winoScratchPool holds the transforms' scratch buffers between calls (a
+// few tens of KiB each, taken by every range of every call).
+var winoScratchPool sync.Pool
+
+// winoScratch returns a buffer of n floats from winoScratchPool, with
+// arbitrary contents: the transforms write every element they read.
+func winoScratch(n int) *[]float32 {
+	p, _ := winoScratchPool.Get().(*[]float32)
+	if p == nil || cap(*p) < n {
+		b := make([]float32, n)
+		p = &b
+	}
+	*p = (*p)[:n]
+	return p
+}
+
 // winoBlock is about the number of tiles one transform item processes at
 // once: its scratch (72 floats per tile) stays in the L1 and L2 caches.
 const winoBlock = 64
@@ -262,7 +281,9 @@ func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu 
 	nb := (rows + rb - 1) / rb
 	winoFor(g.cout*nb, func(lo, hi int) {
 		mt := rb * g.tw
-		buf := make([]float32, 4*wq+40*mt)
+		bp := winoScratch(4*wq + 40*mt)
+		defer winoScratchPool.Put(bp)
+		buf := *bp
 		strip, t, y := buf[:4*wq], buf[4*wq:4*wq+24*mt], buf[4*wq+24*mt:]
 		for it := lo; it < hi; it++ {
 			o, b := it/nb, it%nb
