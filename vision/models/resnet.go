@@ -188,9 +188,9 @@ func (b *block) Forward(x *autograd.Value) *autograd.Value {
 	} else {
 		h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h))
 	}
-	s := autograd.Consumed(h, autograd.Add(h, idt))
+	s := autograd.Consumed(h, autograd.AddReLU(h, idt)) // the join and its ReLU in one pass
 	if idt != x {
 		autograd.Consumed(idt, s)
 	}
-	return autograd.Consumed(s, autograd.ReLU(s))
+	return s
 }
