@@ -402,7 +402,7 @@ func AdaptiveAvgPool2d[T tensor.Float](x *Var[T], outH, outW int) *Var[T] {
 	poolAdaptiveCheck("AdaptiveAvgPool2d", x, outH, outW)
 	xs := x.Shape()
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
-	out := tensor.New[T](n, c, outH, outW)
+	out := tensor.Empty[T](n, c, outH, outW) // every bin is written
 	xd, od := x.data.Data(), out.Data()
 	parallel.For(n*c, poolGrain, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
@@ -424,11 +424,12 @@ func AdaptiveAvgPool2d[T tensor.Float](x *Var[T], outH, outW int) *Var[T] {
 		}
 	})
 	return Record("AdaptiveAvgPool2d", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		gx := tensor.New[T](xs...)
+		gx := tensor.Empty[T](xs...)
 		gd, gyd := gx.Data(), gy.Data()
 		parallel.For(n*c, poolGrain, func(lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
 				d := gd[pl*h*w : (pl+1)*h*w]
+				clear(d)
 				gp := gyd[pl*outH*outW : (pl+1)*outH*outW]
 				for i := 0; i < outH; i++ {
 					h0, h1 := poolAdaptiveBin(i, h, outH)
