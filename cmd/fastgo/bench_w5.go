@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -87,6 +88,7 @@ func benchW5(args []string, stdout, stderr io.Writer) error {
 	}
 	frozen := trainPhase(optim.NewSGD(optim.Params(trainable...), optim.LR(0.01), optim.Momentum(0.9)))
 	layers.FreezeGroups(m, w5Groups(m), 0)
+	settleMemory()
 
 	layers.Eval(m)
 	xe := tensor.Uniform[float32](rng, 0, 1, *evalBatch, 3, *size, *size)
@@ -105,6 +107,21 @@ func benchW5(args []string, stdout, stderr io.Writer) error {
 		res.Size, res.Threads, res.Tier, res.TrainBatch, res.TrainImgPerS, res.FrozenImgPerS,
 		res.EvalBatch, res.EvalImgPerS, res.PeakRSSMiB)
 	return printResult(stdout, res)
+}
+
+// settleMemory lets the tensor pool drop the buffers the finished phase
+// left idle (the pool keeps a buffer until two garbage collections pass
+// without its use, and collects nothing between two steps of the same
+// shapes) and returns their memory to the operating system, so that the
+// inference phase, whose batch has other sizes, does not pile its buffers
+// on the training ones: PyTorch frees each tensor as it dies and its
+// allocator reuses the memory for the next sizes.
+func settleMemory() {
+	for i := 0; i < 4; i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond) // the pool trims in a GC cleanup
+	}
+	debug.FreeOSMemory()
 }
 
 // w5Groups splits a ResNet's parameters into its body and its head (fc),
