@@ -69,7 +69,7 @@ func benchW5(args []string, stdout, stderr io.Writer) error {
 	trainPhase := func(opt optim.Optimizer) []float64 {
 		return timeSteps(*warmup, *steps, func() {
 			opt.ZeroGrad()
-			autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y, nil).Backward()
+			autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y).Backward()
 			opt.Step()
 		})
 	}
