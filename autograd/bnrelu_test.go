@@ -115,3 +115,48 @@ func TestConv2dReLUIsFused(t *testing.T) {
 		restore()
 	}
 }
+
+// TestAddReLUIsFused checks that AddReLU gives, bit for bit, the output and
+// both input gradients of ReLU after Add on the float32 kernel path (an odd
+// length exercises the kernel tails), with either input constant, and that
+// it refuses inputs of different shapes.
+func TestAddReLUIsFused(t *testing.T) {
+	rng := tensor.NewRNG(23)
+	ad := tensor.Uniform[float32](rng, -1, 1, 3, 5, 7, 9)
+	bd := tensor.Uniform[float32](rng, -1, 1, 3, 5, 7, 9)
+	gy := tensor.Uniform[float32](rng, -1, 1, 3, 5, 7, 9)
+	for _, grads := range [][2]bool{{true, true}, {true, false}, {false, true}} {
+		run := func(fused bool) []*tensor.Tensor {
+			a, b := leaf(ad.Clone(), grads[0]), leaf(bd.Clone(), grads[1])
+			var y *Value
+			if fused {
+				y = AddReLU(a, b)
+			} else {
+				y = ReLU(Add(a, b))
+			}
+			out := []*tensor.Tensor{y.Data().Clone()}
+			y.BackwardWith(gy)
+			return append(out, a.Grad(), b.Grad())
+		}
+		want, got := run(false), run(true)
+		for k, name := range []string{"output", "gradient of a", "gradient of b"} {
+			if (want[k] == nil) != (got[k] == nil) {
+				t.Fatalf("grads=%v %s: fused %v, unfused %v", grads, name, got[k], want[k])
+			}
+			if want[k] == nil {
+				continue
+			}
+			for i, v := range want[k].Data() {
+				if math.Float32bits(got[k].Data()[i]) != math.Float32bits(v) {
+					t.Fatalf("grads=%v %s[%d]: fused %v, unfused %v", grads, name, i, got[k].Data()[i], v)
+				}
+			}
+		}
+	}
+	defer func() {
+		if r := recover(); r == nil {
+			t.Fatal("AddReLU of [2 3] and [3] did not panic")
+		}
+	}()
+	AddReLU(Param(tensor.Zeros(2, 3)), Param(tensor.Zeros(3)))
+}

@@ -193,6 +193,9 @@ func nnOpCases() []gradCase {
 
 		// Activations.
 		{op: "ReLU", inputs: in(kinkFree(1, 3, 7)), f: func(x vars) *Var[float64] { return ReLU(x[0]) }},
+		// AddReLU: |a| >= 0.05 and |b| <= 0.02 keep a+b off the kink.
+		{op: "AddReLU", inputs: in(kinkFree(7, 2, 3, 5), uni(8, -0.02, 0.02, 2, 3, 5)), f: func(x vars) *Var[float64] { return AddReLU(x[0], x[1]) }},
+		{op: "AddReLU", name: "same input twice", inputs: in(kinkFree(9, 3, 7)), f: func(x vars) *Var[float64] { return AddReLU(x[0], x[0]) }},
 		{op: "LeakyReLU", name: "PyTorch's 0.01", inputs: in(kinkFree(2, 3, 7)), f: func(x vars) *Var[float64] { return LeakyReLU(x[0], 0.01) }},
 		{op: "LeakyReLU", name: "0.3", inputs: in(kinkFree(3, 3, 7)), f: func(x vars) *Var[float64] { return LeakyReLU(x[0], 0.3) }},
 		{op: "GELU", inputs: in(uni(4, -3, 3, 3, 7)), f: func(x vars) *Var[float64] { return GELU(x[0]) }},

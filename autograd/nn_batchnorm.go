@@ -47,11 +47,87 @@ func BatchNormReLU[T tensor.Float](x, weight, bias *Var[T], runningMean, running
 	return batchNorm(x, weight, bias, runningMean, runningVar, opts.Training, T(opts.Momentum), T(opts.Eps), true)
 }
 
+// batchNorm is BatchNorm, or BatchNormReLU when relu is set: it checks the
+// arguments, computes the output on the float32 path (bnFloat32, the SIMD
+// row kernels) or the generic one (bnGeneric: float64, and float32 planes
+// too small for the kernels), and records the matching backward.
 func batchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool, momentum, eps T, relu bool) *Var[T] {
 	op := "BatchNorm"
 	if relu {
 		op = "BatchNormReLU"
 	}
+	geo := bnCheck(op, x, weight, bias, runningMean, runningVar, training)
+	c := geo.c
+	out := tensor.Empty[T](x.Shape()...)
+	od := out.Data()
+	var gamma, beta []T
+	if weight != nil {
+		gamma = weight.data.Data()
+	}
+	if bias != nil {
+		beta = bias.data.Data()
+	}
+	// backward fills the gradients that are not nil from gy.
+	var backward func(gy, gx, gw, gb []T)
+	if x32, ok := any(x.data.Data()).([]float32); ok && geo.inner >= bnFastInner {
+		f32 := &bnFloat32{x: x32, bnGeometry: geo, gamma: any(gamma).([]float32),
+			mean: make([]float32, c), invstd: make([]float32, c), relu: relu}
+		f32.forward(any(od).([]float32), training, any(runningMean).(*tensor.Dense[float32]), any(runningVar).(*tensor.Dense[float32]),
+			any(beta).([]float32), float64(momentum), float64(eps))
+		backward = func(gy, gx, gw, gb []T) {
+			f32.backward(any(gy).([]float32), any(od).([]float32), any(gx).([]float32), any(gw).([]float32), any(gb).([]float32))
+		}
+	} else {
+		gen := &bnGeneric[T]{x: x.data.Data(), bnGeometry: geo, gamma: gamma, mean: make([]T, c), invstd: make([]T, c), relu: relu}
+		gen.forward(od, training, runningMean, runningVar, beta, momentum, eps)
+		backward = func(gy, gx, gw, gb []T) { gen.backward(gy, od, gx, gw, gb) }
+	}
+	return Record(op, out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
+		var gx, gw, gb *tensor.Dense[T]
+		if x.RequiresGrad() {
+			gx = tensor.Empty[T](x.Shape()...)
+		}
+		if nnNeeds(weight) {
+			gw = tensor.New[T](c)
+		}
+		if nnNeeds(bias) {
+			gb = tensor.New[T](c)
+		}
+		backward(gy.Data(), bnData(gx), bnData(gw), bnData(gb))
+		return nnGrads([]*Var[T]{x, weight, bias}, gx, gw, gb)
+	}, nnInputs(x, weight, bias)...)
+}
+
+// bnData returns t's data, or nil for a nil t.
+func bnData[T tensor.Float](t *tensor.Dense[T]) []T {
+	if t == nil {
+		return nil
+	}
+	return t.Data()
+}
+
+// bnGeometry is the layout of a batch-norm input: n samples of c channels
+// of inner values each (H*W, or 1 for a 2-d input), and whether the batch
+// statistics are used (training, or no running statistics).
+type bnGeometry struct {
+	n, c, inner, chanStride int
+	useBatch                bool
+}
+
+// row returns the bounds of sample i's plane of channel ch.
+func (g bnGeometry) row(i, ch int) (int, int) {
+	o := i*g.chanStride + ch*g.inner
+	return o, o + g.inner
+}
+
+// count is the number of values per channel.
+func (g bnGeometry) count() int { return g.n * g.inner }
+
+// bnCheck panics with a message naming op unless x is 2-d or 4-d, the
+// parameters and running statistics (each may be nil) are [C], the running
+// statistics are both given or both nil, and training has more than one
+// value per channel; it returns x's geometry.
+func bnCheck[T tensor.Float](op string, x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], training bool) bnGeometry {
 	nnRank(op, "input", x, 2, 4)
 	xs := x.Shape()
 	n, c := xs[0], xs[1]
@@ -68,83 +144,67 @@ func batchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 		}
 	}
 	if (runningMean == nil) != (runningVar == nil) {
-		panic(fastgo.Errorf("autograd."+"%s"+": running mean and running var must both be given or both be nil", op))
+		panic(fastgo.Errorf("autograd.%s: running mean and running var must both be given or both be nil", op))
 	}
-	m := n * inner
-	useBatch := training || runningMean == nil
-	if useBatch && m <= 1 && training {
+	geo := bnGeometry{n: n, c: c, inner: inner, chanStride: c * inner, useBatch: training || runningMean == nil}
+	if geo.useBatch && geo.count() <= 1 && training {
 		panic(fastgo.Errorf("autograd.%s: expected more than 1 value per channel when training, got input %v", op, xs))
 	}
-	out := tensor.Empty[T](xs...)
-	xd, od := x.data.Data(), out.Data()
-	mean := make([]T, c)
-	invstd := make([]T, c)
-	var gamma, beta []T
-	if weight != nil {
-		gamma = weight.data.Data()
-	}
-	if bias != nil {
-		beta = bias.data.Data()
-	}
-	chanStride := c * inner
-	var f32 *bnFloat32
-	if x32, ok := any(xd).([]float32); ok && inner >= bnFastInner {
-		f32 = &bnFloat32{x: x32, n: n, inner: inner, chanStride: chanStride, useBatch: useBatch, gamma: any(gamma).([]float32),
-			mean: any(mean).([]float32), invstd: any(invstd).([]float32), relu: relu}
-		f32.forward(any(od).([]float32), training, any(runningMean).(*tensor.Dense[float32]), any(runningVar).(*tensor.Dense[float32]),
-			any(beta).([]float32), float64(momentum), float64(eps))
-	}
-	parallel.For(c, 1, func(lo, hi int) {
+	return geo
+}
+
+// bnGeneric is BatchNorm's generic path, in T's arithmetic with float64
+// sums: float64 inputs, and float32 ones whose planes are too small for the
+// SIMD rows (BatchNorm1d). It keeps the input and each channel's mean and
+// 1/std for backward.
+type bnGeneric[T tensor.Float] struct {
+	bnGeometry
+	x            []T
+	gamma        []T
+	mean, invstd []T
+	relu         bool // BatchNormReLU: y = max(bn(x), 0)
+}
+
+// forward computes y over all channels in parallel: the batch statistics
+// (when useBatch) in two passes, mean then squared deviations, updating the
+// running statistics in training; then y = x*scale + shift, and the ReLU.
+func (b *bnGeneric[T]) forward(y []T, training bool, runningMean, runningVar *tensor.Dense[T], beta []T, momentum, eps T) {
+	parallel.For(b.c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			if f32 != nil {
-				break
-			}
 			var mu, v float64
-			if useBatch {
-				var s float64
-				for i := 0; i < n; i++ {
-					s += float64(bnSum(xd[i*chanStride+ch*inner : i*chanStride+(ch+1)*inner]))
-				}
-				mu = s / float64(m)
+			if b.useBatch {
 				var ss float64
-				for i := 0; i < n; i++ {
-					ss += float64(bnSumSqDev(xd[i*chanStride+ch*inner:i*chanStride+(ch+1)*inner], T(mu)))
-				}
-				// Correct for the rounding of mu to T: sum (x-mu')^2 =
-				// sum (x-mu)^2 + m*(mu-mu')^2.
-				dm := mu - float64(T(mu))
-				ss -= float64(m) * dm * dm
-				ss = max(ss, 0)
-				v = ss / float64(m)
+				mu, ss = b.stats(ch)
+				m := float64(b.count())
+				v = ss / m
 				if training && runningMean != nil {
 					rm, rv := runningMean.Data(), runningVar.Data()
 					mom := float64(momentum)
 					rm[ch] = T((1-mom)*float64(rm[ch]) + mom*mu)
-					rv[ch] = T((1-mom)*float64(rv[ch]) + mom*ss/float64(m-1))
+					rv[ch] = T((1-mom)*float64(rv[ch]) + mom*ss/(m-1))
 				}
 			} else {
 				mu, v = float64(runningMean.Data()[ch]), float64(runningVar.Data()[ch])
 			}
 			is := 1 / math.Sqrt(v+float64(eps))
-			mean[ch], invstd[ch] = T(mu), T(is)
+			b.mean[ch], b.invstd[ch] = T(mu), T(is)
 			// y = x*scale + shift
 			scale, shift := is, -mu*is
-			if gamma != nil {
-				scale *= float64(gamma[ch])
-				shift *= float64(gamma[ch])
+			if b.gamma != nil {
+				scale *= float64(b.gamma[ch])
+				shift *= float64(b.gamma[ch])
 			}
 			if beta != nil {
 				shift += float64(beta[ch])
 			}
 			sc, sf := T(scale), T(shift)
-			for i := 0; i < n; i++ {
-				off := i*chanStride + ch*inner
-				src := xd[off : off+inner]
-				dst := od[off : off+inner]
-				for j, xv := range src {
+			for i := 0; i < b.n; i++ {
+				r0, r1 := b.row(i, ch)
+				dst := y[r0:r1]
+				for j, xv := range b.x[r0:r1] {
 					dst[j] = xv*sc + sf
 				}
-				if relu {
+				if b.relu {
 					for j, v := range dst {
 						if !(v > 0) {
 							dst[j] = 0
@@ -154,90 +214,86 @@ func batchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 			}
 		}
 	})
-	return Record(op, out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		var gx, gw, gb *tensor.Dense[T]
-		if x.RequiresGrad() {
-			gx = tensor.Empty[T](xs...)
-		}
-		if nnNeeds(weight) {
-			gw = tensor.New[T](c)
-		}
-		if nnNeeds(bias) {
-			gb = tensor.New[T](c)
-		}
-		gyd := gy.Data()
-		if f32 != nil {
-			var gx32, gw32, gb32 []float32
-			if gx != nil {
-				gx32 = any(gx.Data()).([]float32)
+}
+
+// stats returns channel ch's batch mean and the sum of its squared
+// deviations from it.
+func (b *bnGeneric[T]) stats(ch int) (mu, ss float64) {
+	m := float64(b.count())
+	var s float64
+	for i := 0; i < b.n; i++ {
+		r0, r1 := b.row(i, ch)
+		s += float64(bnSum(b.x[r0:r1]))
+	}
+	mu = s / m
+	for i := 0; i < b.n; i++ {
+		r0, r1 := b.row(i, ch)
+		ss += float64(bnSumSqDev(b.x[r0:r1], T(mu)))
+	}
+	// Correct for the rounding of mu to T: sum (x-mu')^2 =
+	// sum (x-mu)^2 + m*(mu-mu')^2.
+	dm := mu - float64(T(mu))
+	ss -= m * dm * dm
+	return mu, max(ss, 0)
+}
+
+// backward computes the gradients that are not nil, over all channels in
+// parallel, from the sums of dy and dy*(x - mu); with relu, dy is first
+// masked to where the output y is positive.
+func (b *bnGeneric[T]) backward(gy, y, gx, gw, gb []T) {
+	if b.relu {
+		masked := make([]T, len(gy))
+		for i, v := range y {
+			if v > 0 {
+				masked[i] = gy[i]
 			}
+		}
+		gy = masked
+	}
+	m := float64(b.count())
+	parallel.For(b.c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mu, is := float64(b.mean[ch]), float64(b.invstd[ch])
+			var sdy, sdyx float64 // sum dy, sum dy*xhat
+			for i := 0; i < b.n; i++ {
+				r0, r1 := b.row(i, ch)
+				a, c := bnSumDot(gy[r0:r1], b.x[r0:r1], T(mu))
+				sdy += float64(a)
+				sdyx += float64(c)
+			}
+			// sum dy*(x - mu) from sum dy*(x - mu'), mu' = T(mu).
+			sdyx = (sdyx - (mu-float64(T(mu)))*sdy) * is
 			if gw != nil {
-				gw32 = any(gw.Data()).([]float32)
+				gw[ch] = T(sdyx)
 			}
 			if gb != nil {
-				gb32 = any(gb.Data()).([]float32)
+				gb[ch] = T(sdy)
 			}
-			f32.backward(any(gyd).([]float32), any(od).([]float32), gx32, gw32, gb32)
-			return nnGrads([]*Var[T]{x, weight, bias}, gx, gw, gb)
+			if gx == nil {
+				continue
+			}
+			k := is
+			if b.gamma != nil {
+				k *= float64(b.gamma[ch])
+			}
+			// dx = k*(dy - a - xhat*bcoef), with a, bcoef zero in eval.
+			var a, bcoef float64
+			if b.useBatch {
+				a, bcoef = sdy/m, sdyx/m
+			}
+			// dx = k*dy - k*a - k*bcoef*is*(x - mu) = c1*dy + c2*x + c3
+			c1 := T(k)
+			c2 := T(-k * bcoef * is)
+			c3 := T(-k*a + k*bcoef*is*mu)
+			for i := 0; i < b.n; i++ {
+				r0, r1 := b.row(i, ch)
+				g, dst := gy[r0:r1], gx[r0:r1]
+				for j, xv := range b.x[r0:r1] {
+					dst[j] = c1*g[j] + c2*xv + c3
+				}
+			}
 		}
-		if relu {
-			// The generic path masks the incoming gradient by the output.
-			masked := tensor.New[T](xs...)
-			md := masked.Data()
-			for i, v := range od {
-				if v > 0 {
-					md[i] = gyd[i]
-				}
-			}
-			gyd = md
-		}
-		parallel.For(c, 1, func(lo, hi int) {
-			for ch := lo; ch < hi; ch++ {
-				mu, is := float64(mean[ch]), float64(invstd[ch])
-				var sdy, sdyx float64 // sum dy, sum dy*xhat
-				for i := 0; i < n; i++ {
-					off := i*chanStride + ch*inner
-					a, b := bnSumDot(gyd[off:off+inner], xd[off:off+inner], T(mu))
-					sdy += float64(a)
-					sdyx += float64(b)
-				}
-				// sum dy*(x - mu) from sum dy*(x - mu'), mu' = T(mu).
-				sdyx = (sdyx - (mu-float64(T(mu)))*sdy) * is
-				if gw != nil {
-					gw.Data()[ch] = T(sdyx)
-				}
-				if gb != nil {
-					gb.Data()[ch] = T(sdy)
-				}
-				if gx == nil {
-					continue
-				}
-				k := is
-				if gamma != nil {
-					k *= float64(gamma[ch])
-				}
-				// dx = k*(dy - a - xhat*bcoef), with a, bcoef zero in eval.
-				var a, bcoef float64
-				if useBatch {
-					a, bcoef = sdy/float64(m), sdyx/float64(m)
-				}
-				// dx = k*dy - k*a - k*bcoef*is*(x - mu) = c1*dy + c2*x + c3
-				c1 := T(k)
-				c2 := T(-k * bcoef * is)
-				c3 := T(-k*a + k*bcoef*is*mu)
-				gxd := gx.Data()
-				for i := 0; i < n; i++ {
-					off := i*chanStride + ch*inner
-					g := gyd[off : off+inner]
-					dst := gxd[off : off+inner]
-					for j, xv := range xd[off : off+inner] {
-						dst[j] = c1*g[j] + c2*xv + c3
-					}
-				}
-			}
-		})
-		return nnGrads([]*Var[T]{x, weight, bias}, gx, gw, gb)
-	}, nnInputs(x, weight, bias)...)
+	})
 }
 
 // bnFastInner is the smallest plane (H*W) for which BatchNorm's float32
@@ -248,18 +304,11 @@ const bnFastInner = 16
 // bnFloat32 is BatchNorm's float32 path, through the SIMD row kernels: the
 // input, its geometry and the per-channel statistics kept for backward.
 type bnFloat32 struct {
-	x                    []float32
-	n, inner, chanStride int
-	useBatch             bool
-	gamma                []float32
-	mean, invstd         []float32
-	relu                 bool // BatchNormReLU: y = max(bn(x), 0)
-}
-
-// row returns the bounds of sample i's plane of channel ch.
-func (b *bnFloat32) row(i, ch int) (int, int) {
-	o := i*b.chanStride + ch*b.inner
-	return o, o + b.inner
+	bnGeometry
+	x            []float32
+	gamma        []float32
+	mean, invstd []float32
+	relu         bool // BatchNormReLU: y = max(bn(x), 0)
 }
 
 // forward computes y over all channels in parallel: batch statistics (when

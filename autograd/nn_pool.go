@@ -80,10 +80,15 @@ func MaxPool2d[T tensor.Float](x *Var[T], opts Pool2dOptions) *Var[T] {
 	if x32, ok := any(x).(*Var[float32]); ok && fast {
 		return any(maxPool2x2F32(x32, oh, ow)).(*Var[T])
 	}
-	out := tensor.New[T](n, c, oh, ow)
+	out := tensor.Empty[T](n, c, oh, ow) // every window holds an input pixel
+	// The argmax of each output (its index in the input plane) lives in a
+	// pool buffer (float32 reinterpreted as int32), given back once the
+	// backward has read it.
+	var argBuf *tensor.Dense[float32]
 	var arg []int32
 	if nnWantsGrad(x) {
-		arg = make([]int32, n*c*oh*ow)
+		argBuf = tensor.Empty[float32](n * c * oh * ow)
+		arg = unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(argBuf.Data()))), n*c*oh*ow)
 	}
 	xd, od := x.data.Data(), out.Data()
 	parallel.For(n*c, poolGrain, func(lo, hi int) {
@@ -98,36 +103,114 @@ func MaxPool2d[T tensor.Float](x *Var[T], opts Pool2dOptions) *Var[T] {
 				poolMax2x2(src, w, oh, ow, dst, ai)
 				continue
 			}
-			for i := 0; i < oh; i++ {
-				for j := 0; j < ow; j++ {
-					best, bi := T(math.Inf(-1)), int32(-1)
-					for a := 0; a < g.KH; a++ {
-						ih := i*g.StrideH - g.PadH + a*g.DilH
-						if ih < 0 || ih >= h {
-							continue
-						}
-						for bb := 0; bb < g.KW; bb++ {
-							iw := j*g.StrideW - g.PadW + bb*g.DilW
-							if iw < 0 || iw >= w {
-								continue
-							}
-							v := src[ih*w+iw]
-							if bi < 0 || v > best || (v != v && best == best) {
-								best, bi = v, int32(ih*w+iw)
-							}
-						}
-					}
-					dst[i*ow+j] = best
-					if ai != nil {
-						ai[i*ow+j] = bi
-					}
-				}
-			}
+			maxPoolPlane(src, h, w, oh, ow, g, dst, ai)
 		}
 	})
 	return Record("MaxPool2d", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
+		defer argBuf.Release()
 		return []*tensor.Dense[T]{poolScatter(gy.Data(), arg, xs, oh*ow)}
 	}, x)
+}
+
+// maxPoolPlane is MaxPool2d on one plane src [h, w] into dst [oh, ow],
+// storing each output's argmax in ai when it is not nil. Windows that lie
+// inside the plane (all but a border of the output) take a loop without
+// bounds tests, unrolled for the 3x3 windows of the ResNet stem; the
+// border takes the general one. Both scan a window in row-major order and
+// keep the first maximum, the first NaN winning over any number.
+func maxPoolPlane[T tensor.Float](src []T, h, w, oh, ow int, g tensor.ConvGeom, dst []T, ai []int32) {
+	// Outputs [i0, i1) x [j0, j1) have their whole window inside the plane.
+	first := func(pad, stride int) int { return (pad + stride - 1) / stride }
+	last := func(size, pad, span, stride, out int) int {
+		if size+pad < span {
+			return 0
+		}
+		return min(out, (size+pad-span)/stride+1)
+	}
+	i0, i1 := first(g.PadH, g.StrideH), last(h, g.PadH, g.DilH*(g.KH-1)+1, g.StrideH, oh)
+	j0, j1 := first(g.PadW, g.StrideW), last(w, g.PadW, g.DilW*(g.KW-1)+1, g.StrideW, ow)
+	i1, j1 = max(i1, i0), max(j1, j0)
+	three := g.KH == 3 && g.KW == 3 && g.DilH == 1 && g.DilW == 1
+	for i := 0; i < oh; i++ {
+		if i < i0 || i >= i1 {
+			maxPoolBorder(src, h, w, i, 0, ow, ow, g, dst, ai)
+			continue
+		}
+		maxPoolBorder(src, h, w, i, 0, j0, ow, g, dst, ai)
+		base := (i*g.StrideH-g.PadH)*w - g.PadW
+		if three {
+			for j := j0; j < j1; j++ {
+				b := base + j*g.StrideW
+				r0, r1, r2 := src[b:b+3:b+3], src[b+w:b+w+3:b+w+3], src[b+2*w:b+2*w+3:b+2*w+3]
+				best, bi := r0[0], b
+				best, bi = maxPick(best, bi, r0[1], b+1)
+				best, bi = maxPick(best, bi, r0[2], b+2)
+				best, bi = maxPick(best, bi, r1[0], b+w)
+				best, bi = maxPick(best, bi, r1[1], b+w+1)
+				best, bi = maxPick(best, bi, r1[2], b+w+2)
+				best, bi = maxPick(best, bi, r2[0], b+2*w)
+				best, bi = maxPick(best, bi, r2[1], b+2*w+1)
+				best, bi = maxPick(best, bi, r2[2], b+2*w+2)
+				dst[i*ow+j] = best
+				if ai != nil {
+					ai[i*ow+j] = int32(bi)
+				}
+			}
+		} else {
+			for j := j0; j < j1; j++ {
+				b := base + j*g.StrideW
+				best, bi := src[b], b
+				for a := 0; a < g.KH; a++ {
+					for bb := 0; bb < g.KW; bb++ {
+						idx := b + a*g.DilH*w + bb*g.DilW
+						best, bi = maxPick(best, bi, src[idx], idx)
+					}
+				}
+				dst[i*ow+j] = best
+				if ai != nil {
+					ai[i*ow+j] = int32(bi)
+				}
+			}
+		}
+		maxPoolBorder(src, h, w, i, j1, ow, ow, g, dst, ai)
+	}
+}
+
+// maxPick returns (v, idx) when v beats best (is larger, or the first
+// NaN), else (best, bi).
+func maxPick[T tensor.Float](best T, bi int, v T, idx int) (T, int) {
+	if v > best || (v != v && best == best) {
+		return v, idx
+	}
+	return best, bi
+}
+
+// maxPoolBorder is maxPoolPlane's general loop, for outputs (i, j) with j in
+// [ja, jb): it skips the window taps that fall in the padding.
+func maxPoolBorder[T tensor.Float](src []T, h, w, i, ja, jb, ow int, g tensor.ConvGeom, dst []T, ai []int32) {
+	for j := ja; j < jb; j++ {
+		best, bi := T(math.Inf(-1)), int32(-1)
+		for a := 0; a < g.KH; a++ {
+			ih := i*g.StrideH - g.PadH + a*g.DilH
+			if ih < 0 || ih >= h {
+				continue
+			}
+			for bb := 0; bb < g.KW; bb++ {
+				iw := j*g.StrideW - g.PadW + bb*g.DilW
+				if iw < 0 || iw >= w {
+					continue
+				}
+				v := src[ih*w+iw]
+				if bi < 0 || v > best || (v != v && best == best) {
+					best, bi = v, int32(ih*w+iw)
+				}
+			}
+		}
+		dst[i*ow+j] = best
+		if ai != nil {
+			ai[i*ow+j] = bi
+		}
+	}
 }
 
 // maxPool2x2F32 is MaxPool2d with kernel 2, stride 2 and no padding on a
@@ -211,12 +294,13 @@ func poolMax2x2[T tensor.Float](src []T, w, oh, ow int, dst []T, arg []int32) {
 // poolScatter returns the input gradient of a max pool: each output
 // gradient added at its argmax, plane by plane.
 func poolScatter[T tensor.Float](gy []T, arg []int32, xs []int, outPlane int) *tensor.Dense[T] {
-	gx := tensor.New[T](xs...)
+	gx := tensor.Empty[T](xs...)
 	gd := gx.Data()
 	inPlane := xs[2] * xs[3]
 	parallel.For(xs[0]*xs[1], poolGrain, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			d := gd[pl*inPlane : (pl+1)*inPlane]
+			clear(d)
 			a := arg[pl*outPlane : (pl+1)*outPlane]
 			g := gy[pl*outPlane : (pl+1)*outPlane]
 			for i, idx := range a {
@@ -318,7 +402,7 @@ func AdaptiveAvgPool2d[T tensor.Float](x *Var[T], outH, outW int) *Var[T] {
 	poolAdaptiveCheck("AdaptiveAvgPool2d", x, outH, outW)
 	xs := x.Shape()
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
-	out := tensor.New[T](n, c, outH, outW)
+	out := tensor.Empty[T](n, c, outH, outW) // every bin is written
 	xd, od := x.data.Data(), out.Data()
 	parallel.For(n*c, poolGrain, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
@@ -340,11 +424,12 @@ func AdaptiveAvgPool2d[T tensor.Float](x *Var[T], outH, outW int) *Var[T] {
 		}
 	})
 	return Record("AdaptiveAvgPool2d", out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
-		gx := tensor.New[T](xs...)
+		gx := tensor.Empty[T](xs...)
 		gd, gyd := gx.Data(), gy.Data()
 		parallel.For(n*c, poolGrain, func(lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
 				d := gd[pl*h*w : (pl+1)*h*w]
+				clear(d)
 				gp := gyd[pl*outH*outW : (pl+1)*outH*outW]
 				for i := 0; i < outH; i++ {
 					h0, h1 := poolAdaptiveBin(i, h, outH)

@@ -139,3 +139,98 @@ func TestMaxPoolNaNWins(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolInteriorMatchesNaive checks MaxPool2d's output and the argmax
+// its backward scatters to (each output's gradient is distinct) against a
+// naive scan of every window, on inputs with ties and NaNs, over window
+// geometries whose interior takes the unrolled 3x3 loop, the general
+// interior loop, or none at all.
+func TestMaxPoolInteriorMatchesNaive(t *testing.T) {
+	rng := tensor.NewRNG(31)
+	for _, o := range []Pool2dOptions{
+		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}, Padding: [2]int{1, 1}},
+		{Kernel: [2]int{3, 3}, Stride: [2]int{1, 1}, Padding: [2]int{1, 1}},
+		{Kernel: [2]int{3, 3}, Stride: [2]int{2, 2}},
+		{Kernel: [2]int{2, 3}, Stride: [2]int{1, 2}, Padding: [2]int{1, 1}},
+		{Kernel: [2]int{3, 2}, Stride: [2]int{1, 2}, Padding: [2]int{1, 0}, Dilation: [2]int{2, 2}},
+		{Kernel: [2]int{5, 5}, Stride: [2]int{2, 2}, Padding: [2]int{2, 2}},
+	} {
+		for _, hw := range [][2]int{{7, 9}, {8, 8}, {3, 4}, {13, 6}} {
+			if hw[0]+2*o.Padding[0] < max(1, o.Dilation[0])*(o.Kernel[0]-1)+1 || hw[1]+2*o.Padding[1] < max(1, o.Dilation[1])*(o.Kernel[1]-1)+1 {
+				continue
+			}
+			xd := tensor.New[float32](2, 3, hw[0], hw[1])
+			for i := range xd.Data() {
+				switch r := rng.IntN(20); {
+				case r == 0:
+					xd.Data()[i] = float32(math.NaN())
+				case r < 8:
+					xd.Data()[i] = float32(rng.IntN(3)) // ties
+				default:
+					xd.Data()[i] = float32(rng.NormFloat64())
+				}
+			}
+			x := Param(xd)
+			y := MaxPool2d(x, o)
+			want, wantArg := naiveMaxPool(xd, o, y.Shape())
+			gy := tensor.New[float32](y.Shape()...)
+			for i := range gy.Data() {
+				gy.Data()[i] = float32(i + 1)
+			}
+			got := y.Data().Clone()
+			y.BackwardWith(gy)
+			wantGrad := make([]float32, xd.Len())
+			for i, a := range wantArg {
+				wantGrad[a] += float32(i + 1)
+			}
+			for i, v := range want {
+				if g := got.Data()[i]; math.Float32bits(g) != math.Float32bits(v) && !(g != g && v != v) {
+					t.Fatalf("%+v %v: output %d = %v, want %v", o, hw, i, g, v)
+				}
+			}
+			for i, v := range wantGrad {
+				if x.Grad().Data()[i] != v {
+					t.Fatalf("%+v %v: input gradient %d = %v, want %v", o, hw, i, x.Grad().Data()[i], v)
+				}
+			}
+		}
+	}
+}
+
+// naiveMaxPool returns MaxPool2d's output and each output's argmax (an
+// index into x) by scanning every window tap with bounds tests.
+func naiveMaxPool(x *tensor.Dense[float32], o Pool2dOptions, ys []int) ([]float32, []int) {
+	xs := x.Shape()
+	h, w, oh, ow := xs[2], xs[3], ys[2], ys[3]
+	sh, sw := o.Stride[0], o.Stride[1]
+	if sh == 0 {
+		sh, sw = o.Kernel[0], o.Kernel[1]
+	}
+	dh, dw := max(1, o.Dilation[0]), max(1, o.Dilation[1])
+	var out []float32
+	var arg []int
+	for pl := 0; pl < xs[0]*xs[1]; pl++ {
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				bi := -1
+				var best float32
+				for a := 0; a < o.Kernel[0]; a++ {
+					for b := 0; b < o.Kernel[1]; b++ {
+						ih, iw := i*sh-o.Padding[0]+a*dh, j*sw-o.Padding[1]+b*dw
+						if ih < 0 || ih >= h || iw < 0 || iw >= w {
+							continue
+						}
+						idx := pl*h*w + ih*w + iw
+						v := x.Data()[idx]
+						if bi < 0 || v > best || (v != v && best == best) {
+							best, bi = v, idx
+						}
+					}
+				}
+				out = append(out, best)
+				arg = append(arg, bi)
+			}
+		}
+	}
+	return out, arg
+}

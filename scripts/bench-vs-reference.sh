@@ -6,6 +6,7 @@
 #   scripts/bench-vs-reference.sh sgemm [REPS] [THREADS]   # W1 at n=256,512,1024 vs OpenBLAS
 #   scripts/bench-vs-reference.sh w2w3  [REPS]             # W2 + W3 vs PyTorch (2 threads)
 #   scripts/bench-vs-reference.sh w4    [REPS]             # W4 vs PyTorch (2 threads)
+#   scripts/bench-vs-reference.sh w5    [REPS]             # W5 vs PyTorch (2 threads; needs python3-torchvision)
 #
 # TIER=avx2 (or avx512, generic) runs fastgo with FASTGO_CPU=$TIER; with avx2 the references
 # are held to AVX2 too: OpenBLAS's Haswell kernels, PyTorch's ATen and oneDNN at AVX2.
@@ -13,7 +14,7 @@
 # Needs: apt-get install -y python3-torch python3-numpy libopenblas-dev dataset-fashion-mnist gcc python3
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: bench-vs-reference.sh sgemm|w2w3|w4 [REPS] [THREADS]}
+what=${1:?usage: bench-vs-reference.sh sgemm|w2w3|w4|w5 [REPS] [THREADS]}
 reps=${2:-3}
 threads=${3:-2}
 ref=../shared/bench/reference.sh
@@ -41,6 +42,9 @@ for i in $(seq "$reps"); do
     w4)
       "$bin" bench w4 -threads 2 | grep '^RESULT' >>"$out/fastgo.txt"
       bash "$ref" w4 --threads 2 | grep '^RESULT' >>"$out/ref.txt" ;;
+    w5)
+      "$bin" bench w5 -threads 2 | grep '^RESULT' >>"$out/fastgo.txt"
+      bash "$ref" w5 --threads 2 | grep '^RESULT' >>"$out/ref.txt" ;;
     *) echo "unknown workload $what" >&2; exit 2 ;;
   esac
 done
@@ -73,8 +77,11 @@ elif what == 'w2w3':
         print(f"W3 {k}: fastgo {a:.4g}, PyTorch {b:.4g}, ratio {a/b:.2f}")
 else:
     fg = load('fastgo.txt')
-    for k in ('train_img_per_s', 'eval_img_per_s', 'peak_rss_mib'):
+    keys = ('train_img_per_s', 'eval_img_per_s', 'peak_rss_mib')
+    if what == 'w5':
+        keys = ('train_img_per_s', 'frozen_img_per_s', 'eval_img_per_s', 'peak_rss_mib')
+    for k in keys:
         a, b = med(fg, k), med(ref, k)
-        print(f"W4 {k}: fastgo {a:.4g}, PyTorch {b:.4g}, ratio {a/b:.2f}")
+        print(f"{what.upper()} {k}: fastgo {a:.4g}, PyTorch {b:.4g}, ratio {a/b:.2f}")
 print(f"({len(ref)} reference runs, tier {os.environ.get('FASTGO_CPU') or 'best'}; raw RESULT lines in {out})")
 PY

@@ -41,6 +41,13 @@ func Relu(dst, x []float32) {
 	active.relu(dst, x[:len(dst)])
 }
 
+// AddRelu computes dst = max(a + b, 0) in one pass (the join of a residual
+// block); a NaN sum gives 0, as Relu.
+func AddRelu(dst, a, b []float32) {
+	check2("kernels.AddRelu", dst, a, b)
+	active.addRelu(dst, a[:len(dst)], b[:len(dst)])
+}
+
 // ReluBackward computes dst = g where x > 0, else 0 (x is ReLU's input or output).
 func ReluBackward(dst, g, x []float32) {
 	check2("kernels.ReluBackward", dst, g, x)
@@ -104,6 +111,17 @@ func reluGo(dst, x []float32) {
 	x = x[:len(dst)]
 	for i, v := range x {
 		if v > 0 {
+			dst[i] = v
+		} else {
+			dst[i] = 0
+		}
+	}
+}
+
+func addReluGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		if v := a[i] + b[i]; v > 0 {
 			dst[i] = v
 		} else {
 			dst[i] = 0

@@ -22,6 +22,7 @@ func BenchmarkElementwise(b *testing.B) {
 		{"Add", 12, func(tr *tier, s [][]float32) { tr.add(s[0], s[1], s[2]) }},
 		{"Mul", 12, func(tr *tier, s [][]float32) { tr.mul(s[0], s[1], s[2]) }},
 		{"Relu", 8, func(tr *tier, s [][]float32) { tr.relu(s[0], s[1]) }},
+		{"AddRelu", 12, func(tr *tier, s [][]float32) { tr.addRelu(s[0], s[1], s[2]) }},
 		{"ReluBackward", 12, func(tr *tier, s [][]float32) { tr.reluBackward(s[0], s[1], s[2]) }},
 		{"AdamUpdate", 28, func(tr *tier, s [][]float32) { tr.adam(s[0], s[1], s[2], s[3], 0.9, 0.999, 1e-3, 0.03, 1e-8) }},
 	}

@@ -87,6 +87,10 @@ var elementwiseCases = []elementwiseCase{
 		run: func(tr *tier, in [][]float32) [][]float32 { tr.relu(in[0], in[1]); return in }},
 	{name: "ReluInPlace", inputs: 1, outputs: []int{0}, withSpecials: true,
 		run: func(tr *tier, in [][]float32) [][]float32 { tr.relu(in[0], in[0]); return in }},
+	{name: "AddRelu", inputs: 3, outputs: []int{0}, withSpecials: true,
+		run: func(tr *tier, in [][]float32) [][]float32 { tr.addRelu(in[0], in[1], in[2]); return in }},
+	{name: "AddReluAliased", inputs: 2, outputs: []int{0}, withSpecials: true,
+		run: func(tr *tier, in [][]float32) [][]float32 { tr.addRelu(in[0], in[0], in[1]); return in }},
 	{name: "ReluBackward", inputs: 3, outputs: []int{0}, withSpecials: true,
 		run: func(tr *tier, in [][]float32) [][]float32 { tr.reluBackward(in[0], in[1], in[2]); return in }},
 	{name: "AdamUpdate", relTol: 1e-5, inputs: 4, outputs: []int{0, 2, 3},
@@ -181,6 +185,7 @@ func TestElementwisePanics(t *testing.T) {
 		"kernels.Add":          func() { Add(long, short, long) },
 		"kernels.Mul":          func() { Mul(long, long, short) },
 		"kernels.Relu":         func() { Relu(long, short) },
+		"kernels.AddRelu":      func() { AddRelu(long, long, short) },
 		"kernels.ReluBackward": func() { ReluBackward(long, long, short) },
 		"kernels.AdamUpdate":   func() { AdamUpdate(long, long, short, long, 0.9, 0.999, 1, 1, 1e-8) },
 	} {

@@ -5329,6 +5329,74 @@ mul512_done:
 	VZEROUPPER
 	RET
 
+// func addRelu512(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·addRelu512(SB), NOSPLIT, $0-32
+	MOVQ   n+0(FP), AX
+	MOVQ   dst+8(FP), CX
+	MOVQ   a+16(FP), DX
+	MOVQ   b+24(FP), BX
+	VPXORD Z0, Z0, Z0
+
+addRelu512_loopU:
+	CMPQ    AX, $0x00000040
+	JL      addRelu512_loop1
+	VMOVUPS (DX), Z1
+	VMOVUPS (BX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, (CX)
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 64(BX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 64(CX)
+	VMOVUPS 128(DX), Z1
+	VMOVUPS 128(BX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 128(CX)
+	VMOVUPS 192(DX), Z1
+	VMOVUPS 192(BX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, 192(CX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, DX
+	ADDQ    $0x00000100, BX
+	SUBQ    $0x00000040, AX
+	JMP     addRelu512_loopU
+
+addRelu512_loop1:
+	CMPQ    AX, $0x00000010
+	JL      addRelu512_tail
+	VMOVUPS (DX), Z1
+	VMOVUPS (BX), Z2
+	VADDPS  Z2, Z1, Z1
+	VMAXPS  Z0, Z1, Z1
+	VMOVUPS Z1, (CX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, DX
+	ADDQ    $0x00000040, BX
+	SUBQ    $0x00000010, AX
+	JMP     addRelu512_loop1
+
+addRelu512_tail:
+	TESTQ     AX, AX
+	JZ        addRelu512_done
+	MOVL      $0x0000ffff, SI
+	BZHIL     AX, SI, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z1
+	VMOVUPS.Z (BX), K1, Z2
+	VADDPS    Z2, Z1, Z1
+	VMAXPS    Z0, Z1, Z1
+	VMOVUPS   Z1, K1, (CX)
+
+addRelu512_done:
+	VZEROUPPER
+	RET
+
 // func relu512(n int, dst *float32, x *float32)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·relu512(SB), NOSPLIT, $0-24
@@ -5767,6 +5835,62 @@ mul256_loop1:
 	JMP     mul256_loop1
 
 mul256_tail:
+	VZEROUPPER
+	RET
+
+// func addRelu256(n int, dst *float32, a *float32, b *float32)
+// Requires: AVX
+TEXT ·addRelu256(SB), NOSPLIT, $0-32
+	MOVQ   n+0(FP), AX
+	MOVQ   dst+8(FP), CX
+	MOVQ   a+16(FP), DX
+	MOVQ   b+24(FP), BX
+	VXORPS Y0, Y0, Y0
+
+addRelu256_loopU:
+	CMPQ    AX, $0x00000020
+	JL      addRelu256_loop1
+	VMOVUPS (DX), Y1
+	VMOVUPS (BX), Y2
+	VADDPS  Y2, Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (CX)
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 32(BX), Y2
+	VADDPS  Y2, Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 32(CX)
+	VMOVUPS 64(DX), Y1
+	VMOVUPS 64(BX), Y2
+	VADDPS  Y2, Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 64(CX)
+	VMOVUPS 96(DX), Y1
+	VMOVUPS 96(BX), Y2
+	VADDPS  Y2, Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, 96(CX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, DX
+	ADDQ    $0x00000080, BX
+	SUBQ    $0x00000020, AX
+	JMP     addRelu256_loopU
+
+addRelu256_loop1:
+	CMPQ    AX, $0x00000008
+	JL      addRelu256_tail
+	VMOVUPS (DX), Y1
+	VMOVUPS (BX), Y2
+	VADDPS  Y2, Y1, Y1
+	VMAXPS  Y0, Y1, Y1
+	VMOVUPS Y1, (CX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, DX
+	ADDQ    $0x00000020, BX
+	SUBQ    $0x00000008, AX
+	JMP     addRelu256_loop1
+
+addRelu256_tail:
 	VZEROUPPER
 	RET
 

@@ -154,6 +154,11 @@ func add512(n int, dst *float32, a *float32, b *float32)
 //go:noescape
 func mul512(n int, dst *float32, a *float32, b *float32)
 
+// addRelu512 computes dst = max(a + b, 0), with NaN giving 0 (AVX-512, any n).
+//
+//go:noescape
+func addRelu512(n int, dst *float32, a *float32, b *float32)
+
 // relu512 computes dst = max(x, 0), with NaN giving 0 (AVX-512, any n).
 //
 //go:noescape
@@ -188,6 +193,11 @@ func add256(n int, dst *float32, a *float32, b *float32)
 //
 //go:noescape
 func mul256(n int, dst *float32, a *float32, b *float32)
+
+// addRelu256 computes dst = max(a + b, 0), with NaN giving 0 (AVX2, n a multiple of 8).
+//
+//go:noescape
+func addRelu256(n int, dst *float32, a *float32, b *float32)
 
 // relu256 computes dst = max(x, 0), with NaN giving 0 (AVX2, n a multiple of 8).
 //

@@ -84,25 +84,67 @@ func packA(dst []float32, trans bool, a []float32, lda, row, h, p0, kc, mr int) 
 	}
 }
 
-// buffer is a 64-byte aligned float32 scratch slice kept in bufPool.
+// buffer is a 64-byte aligned float32 scratch slice kept in bufFree.
 type buffer struct{ f []float32 }
 
-var bufPool sync.Pool
+// bufFree holds the packing buffers not in use, at most bufKeep of them. It
+// is a best-fit free list under a mutex rather than a sync.Pool: the pool
+// hands a goroutine whatever buffer its P last put back, often one too
+// small for the GEMM at hand, which was then dropped for a new one, and it
+// empties at every garbage collection, so a warm training step kept
+// allocating megabytes of packing space.
+var (
+	bufMu   sync.Mutex
+	bufFree []*buffer
+)
 
-// getBuffer returns a pooled buffer of n floats (contents undefined).
+// bufKeep bounds bufFree: a GEMM holds at most three buffers per worker
+// and one shared, and two GEMMs rarely run at once.
+const bufKeep = 32
+
+// getBuffer returns a buffer of n floats (contents undefined): the smallest
+// free one that holds n, or a new one with an eighth to spare, so that
+// slightly larger requests reuse it.
 func getBuffer(n int) *buffer {
-	b, _ := bufPool.Get().(*buffer)
-	if b == nil {
-		b = new(buffer)
+	bufMu.Lock()
+	best := -1
+	for i, b := range bufFree {
+		if cap(b.f) >= n && (best < 0 || cap(b.f) < cap(bufFree[best].f)) {
+			best = i
+		}
 	}
-	if cap(b.f) < n {
-		b.f = alignedFloats(n)
+	if best >= 0 {
+		b := bufFree[best]
+		last := len(bufFree) - 1
+		bufFree[best], bufFree[last] = bufFree[last], nil
+		bufFree = bufFree[:last]
+		bufMu.Unlock()
+		b.f = b.f[:n]
+		return b
 	}
-	b.f = b.f[:n]
-	return b
+	bufMu.Unlock()
+	return &buffer{f: alignedFloats(n + n/8)[:n]}
 }
 
-func putBuffer(b *buffer) { bufPool.Put(b) }
+// putBuffer gives b back to bufFree; when the list is full, the smallest
+// buffer (b or another) is dropped.
+func putBuffer(b *buffer) {
+	bufMu.Lock()
+	defer bufMu.Unlock()
+	if len(bufFree) < bufKeep {
+		bufFree = append(bufFree, b)
+		return
+	}
+	small := 0
+	for i, o := range bufFree {
+		if cap(o.f) < cap(bufFree[small].f) {
+			small = i
+		}
+	}
+	if cap(b.f) > cap(bufFree[small].f) {
+		bufFree[small] = b
+	}
+}
 
 // alignedFloats returns a slice of n floats whose first element is 64-byte
 // aligned.

@@ -15,6 +15,7 @@ type tier struct {
 	add          func(dst, a, b []float32)
 	mul          func(dst, a, b []float32)
 	relu         func(dst, x []float32)
+	addRelu      func(dst, a, b []float32)
 	reluBackward func(dst, g, x []float32)
 	adam         func(p, g, m, v []float32, beta1, beta2, stepSize, sqrtBias2, eps float32)
 
@@ -38,6 +39,7 @@ var genericTier = &tier{
 	add:          addGo,
 	mul:          mulGo,
 	relu:         reluGo,
+	addRelu:      addReluGo,
 	reluBackward: reluBackwardGo,
 	adam:         adamGo,
 

@@ -26,6 +26,7 @@ var avx512Tier = &tier{
 	add:          addAVX512,
 	mul:          mulAVX512,
 	relu:         reluAVX512,
+	addRelu:      addReluAVX512,
 	reluBackward: reluBackwardAVX512,
 	adam:         adamAVX512,
 
@@ -48,6 +49,7 @@ var avx2Tier = &tier{
 	add:          addAVX2,
 	mul:          mulAVX2,
 	relu:         reluAVX2,
+	addRelu:      addReluAVX2,
 	reluBackward: reluBackwardAVX2,
 	adam:         adamAVX2,
 
@@ -156,6 +158,12 @@ func reluAVX512(dst, x []float32) {
 	}
 }
 
+func addReluAVX512(dst, a, b []float32) {
+	if len(dst) > 0 {
+		addRelu512(len(dst), &dst[0], &a[0], &b[0])
+	}
+}
+
 func reluBackwardAVX512(dst, g, x []float32) {
 	if len(dst) > 0 {
 		reluBackward512(len(dst), &dst[0], &g[0], &x[0])
@@ -209,6 +217,14 @@ func reluAVX2(dst, x []float32) {
 		relu256(n, &dst[0], &x[0])
 	}
 	reluGo(dst[n:], x[n:])
+}
+
+func addReluAVX2(dst, a, b []float32) {
+	n := len(dst) &^ 7
+	if n > 0 {
+		addRelu256(n, &dst[0], &a[0], &b[0])
+	}
+	addReluGo(dst[n:], a[n:], b[n:])
 }
 
 func reluBackwardAVX2(dst, g, x []float32) {

@@ -82,9 +82,10 @@ func (b *cifarBlock) Forward(x *autograd.Value) *autograd.Value {
 	h := layers.CallConvBNReLU(b.conv1, b.bn1, x)
 	h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h))
 	idt := layers.Call(b.shortcut, x) // x itself when the shortcut is empty
-	s := autograd.Consumed(h, autograd.Add(h, idt))
+	// The join and its ReLU in one pass over the data.
+	s := autograd.Consumed(h, autograd.AddReLU(h, idt))
 	if idt != x { // x is the caller's
 		autograd.Consumed(idt, s)
 	}
-	return autograd.Consumed(s, autograd.ReLU(s))
+	return s
 }

@@ -188,9 +188,10 @@ func (b *block) Forward(x *autograd.Value) *autograd.Value {
 	} else {
 		h = autograd.Consumed(h, layers.CallConvBN(b.conv2, b.bn2, h))
 	}
-	s := autograd.Consumed(h, autograd.Add(h, idt))
+	// The join and its ReLU in one pass over the data.
+	s := autograd.Consumed(h, autograd.AddReLU(h, idt))
 	if idt != x {
 		autograd.Consumed(idt, s)
 	}
-	return autograd.Consumed(s, autograd.ReLU(s))
+	return s
 }

@@ -68,3 +68,51 @@ func BenchmarkCIFARResNet18Inference(b *testing.B) {
 	}
 	b.ReportMetric(256*float64(b.N)/b.Elapsed().Seconds(), "img/s")
 }
+
+// w5Model is W5's network: torchvision's ResNet-34 with a 37-class head.
+func w5Model(rng *tensor.RNG) *ResNet {
+	cfg, _ := ResNet34.ResNetConfig(3, 37)
+	return NewResNet(cfg, rng)
+}
+
+// BenchmarkResNet34TrainStep is one W5 training step: 224 pixels, batch 32,
+// SGD momentum, every parameter trains.
+func BenchmarkResNet34TrainStep(b *testing.B) {
+	rng := tensor.NewRNG(1)
+	m := w5Model(rng)
+	opt := optim.NewSGD(optim.Params(layers.Parameters(m)...), optim.LR(0.01), optim.Momentum(0.9))
+	benchTrainStep(b, m, opt, tensor.Uniform[float32](rng, 0, 1, 32, 3, 224, 224), labelsFor(rng, 32))
+}
+
+// BenchmarkResNet34FrozenStep is one W5 frozen-body step: the convolution
+// weights do not train, BatchNorm and fc do (fine-tuning's first phase).
+func BenchmarkResNet34FrozenStep(b *testing.B) {
+	rng := tensor.NewRNG(1)
+	m := w5Model(rng)
+	var trainable []*autograd.Value
+	for _, np := range layers.NamedParameters(m) {
+		if len(np.Param.Shape()) == 4 {
+			np.Param.SetRequiresGrad(false)
+		} else {
+			trainable = append(trainable, np.Param)
+		}
+	}
+	opt := optim.NewSGD(optim.Params(trainable...), optim.LR(0.01), optim.Momentum(0.9))
+	benchTrainStep(b, m, opt, tensor.Uniform[float32](rng, 0, 1, 32, 3, 224, 224), labelsFor(rng, 32))
+}
+
+// BenchmarkResNet34Inference is W5's inference: eval, no grad, batch 64.
+func BenchmarkResNet34Inference(b *testing.B) {
+	rng := tensor.NewRNG(1)
+	m := w5Model(rng)
+	layers.Eval(m)
+	x := autograd.Const(tensor.Uniform[float32](rng, 0, 1, 64, 3, 224, 224))
+	run := func() { autograd.NoGrad(func() { layers.Call(m, x) }) }
+	run()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+	b.ReportMetric(64*float64(b.N)/b.Elapsed().Seconds(), "img/s")
+}

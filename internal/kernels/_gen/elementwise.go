@@ -175,6 +175,16 @@ func elementwiseFor(isa vecISA) {
 			VMULPS(b, a, a)
 			c.store(a, "dst")
 		})
+	elementwise(isa, "addRelu", "func(n int, dst, a, b *float32)", "computes dst = max(a + b, 0), with NaN giving 0",
+		[]string{"dst", "a", "b"}, 4,
+		func() any { return zero(isa) },
+		func(c ewCtx, z any) {
+			a := c.load("a")
+			b := c.load("b")
+			VADDPS(b, a, a)
+			VMAXPS(z.(VecVirtual), a, a) // as relu: NaN and -0 give +0
+			c.store(a, "dst")
+		})
 	elementwise(isa, "relu", "func(n int, dst, x *float32)", "computes dst = max(x, 0), with NaN giving 0",
 		[]string{"dst", "x"}, 4,
 		func() any { return zero(isa) },
