@@ -130,10 +130,13 @@ func tables(final string) [][]int {
 	return out
 }
 
+// buildFastgo builds the command into a temporary folder and returns its path.
 func buildFastgo(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "fastgo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	// The same tags as the test binary (purego: the same kernel tier, which
+	// reports record).
+	if out, err := exec.Command("go", "build", "-tags="+testBuildTags, "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
