@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a fastgo workload and its reference (../shared/bench/reference.sh) back to back,
 # alternating, REPS times each, and prints the medians of the chosen RESULT fields and
-# their ratios: the protocol of BENCHMARKS.md (these machines are noisy; one run means little).
+# their ratios: the protocol of docs/performance.md (these machines are noisy; one run means little).
 #
 #   scripts/bench-vs-reference.sh sgemm [REPS] [THREADS]   # W1 at n=256,512,1024 vs OpenBLAS
 #   scripts/bench-vs-reference.sh w2w3  [REPS]             # W2 + W3 vs PyTorch (2 threads)

@@ -14,7 +14,7 @@ var benchWorkloads = map[string]func(args []string, stdout, stderr io.Writer) er
 func init() {
 	register(&command{
 		name:  "bench",
-		short: "run a benchmark workload of BENCHMARKS.md (sgemm, w2, w3, w4, w5) and print a RESULT line",
+		short: "run a benchmark workload of docs/performance.md (sgemm, w2, w3, w4, w5) and print a RESULT line",
 		run: func(args []string, stdout, stderr io.Writer) error {
 			names := make([]string, 0, len(benchWorkloads))
 			for n := range benchWorkloads {

@@ -25,7 +25,7 @@ type sgemmResult struct {
 	GflopsBest   float64 `json:"gflops_best"`
 }
 
-// benchSgemm runs BENCHMARKS.md W1: C = A*B, float32, row-major, square n,
+// benchSgemm runs workload W1 of docs/performance.md: C = A*B, float32, row-major, square n,
 // alpha 1, beta 0, A and B uniform in [-1,1), C preallocated. One warm-up
 // call, a batch of k calls calibrated to about 0.1 s, 7 timed batches,
 // t = batch time / k, GFLOP/s = 2n^3/t; median and best.

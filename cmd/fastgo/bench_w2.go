@@ -52,7 +52,7 @@ type w3Result struct {
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 }
 
-// benchW2 runs BENCHMARKS.md W2: one epoch of SmallCNN on Fashion-MNIST,
+// benchW2 runs workload W2 of docs/performance.md: one epoch of SmallCNN on Fashion-MNIST,
 // all data preloaded (as its uint8 pixels, scaled to [0,1] as each batch
 // is gathered).
 func benchW2(args []string, stdout, stderr io.Writer) error {
@@ -225,7 +225,7 @@ func accuracy(m layers.Module, x *tensor.Tensor, y []int, batch int) float64 {
 	return float64(correct) / float64(len(y))
 }
 
-// benchW3 runs BENCHMARKS.md W3: PGD-20 L-inf on the W2 model.
+// benchW3 runs workload W3 of docs/performance.md: PGD-20 L-inf on the W2 model.
 func benchW3(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench w3", stderr)
 	threads := fs.Int("threads", 2, "GOMAXPROCS for the run")

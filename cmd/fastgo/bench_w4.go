@@ -38,7 +38,7 @@ type w4Result struct {
 	PeakRSSMiB        float64 `json:"peak_rss_mib"`
 }
 
-// benchW4 runs BENCHMARKS.md W4: ResNet-18 (CIFAR variant) training steps
+// benchW4 runs workload W4 of docs/performance.md: ResNet-18 (CIFAR variant) training steps
 // and inference on random data.
 func benchW4(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench w4", stderr)

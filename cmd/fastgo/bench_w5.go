@@ -38,7 +38,7 @@ type w5Result struct {
 	PeakRSSMiB       float64 `json:"peak_rss_mib"`
 }
 
-// benchW5 runs BENCHMARKS.md W5: torchvision's ResNet-34 with a 37-class
+// benchW5 runs workload W5 of docs/performance.md: torchvision's ResNet-34 with a 37-class
 // head on 224-pixel random images: a training step of the whole network, a
 // step with the body's convolutions frozen (fine-tuning's first phase), and
 // inference.

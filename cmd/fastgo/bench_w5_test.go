@@ -13,7 +13,7 @@ import (
 
 // TestBenchW5Runs runs the w5 workload through the command line on 32-pixel
 // images and batches of 2 (untimed), so that the command cannot rot: it must
-// print one RESULT line with every figure of BENCHMARKS.md's table.
+// print one RESULT line with every figure of docs/performance.md's workload.
 func TestBenchW5Runs(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"bench", "w5", "-size", "32", "-batch", "2", "-eval-batch", "2", "-steps", "1", "-warmup", "0", "-threads", "2"}, &stdout, &stderr)

@@ -279,7 +279,7 @@ func TestEvalMatchesModel(t *testing.T) {
 	}
 }
 
-// TestEvalMatchesPyTorch has PyTorch train the SmallCNN of BENCHMARKS.md for
+// TestEvalMatchesPyTorch has PyTorch train the SmallCNN of docs/performance.md's W2 for
 // a few steps (testdata/eval_torch.py, the model and writer of
 // shared/bench/torch_w2_w3.py), save its state dict as safetensors and report
 // its test accuracy and predictions; fastgo eval must give the same accuracy

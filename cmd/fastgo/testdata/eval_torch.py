@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains BENCHMARKS.md's SmallCNN briefly with PyTorch and reports its test accuracy.
+"""Trains the SmallCNN of docs/performance.md's W2 briefly with PyTorch and reports its test accuracy.
 
     /usr/bin/python3 eval_torch.py --data DIR --out FILE.safetensors [--steps 150]
 
