@@ -6,8 +6,11 @@ Prints one JSON object mapping each FILE to {NAME: {"dtype", "shape",
 "hex"}}, hex being the bytes of tensor.contiguous() in the tensor's dtype,
 from torch.load(FILE). With --resnet, FILE is also loaded into torchvision's
 resnet18(num_classes=10) with strict=True, run in eval mode on the input of
-resnet18_io.safetensors, and "resnet_max_abs_diff" (against the logits
-stored there) is added.
+resnet18_io.safetensors, and "resnet_max_abs_diff" (against the logits of
+the original resnet18.pth, run the same way on this machine) and
+"resnet_stored_diff" (against the logits stored in resnet18_io.safetensors,
+computed on another machine, whose kernels may round differently) are
+added.
 """
 import argparse
 import json
@@ -46,14 +49,19 @@ def read_f32_safetensors(path):
     return out
 
 
-def resnet_diff(path):
-    io = read_f32_safetensors(os.path.join(HERE, "resnet18_io.safetensors"))
+def resnet_logits(path, x):
     model = torchvision.models.resnet18(num_classes=10)
     model.load_state_dict(torch.load(path), strict=True)
     model.eval()
     with torch.no_grad():
-        logits = model(io["x"])
-    return (logits - io["logits"]).abs().max().item()
+        return model(x)
+
+
+def resnet_diff(path):
+    io = read_f32_safetensors(os.path.join(HERE, "resnet18_io.safetensors"))
+    logits = resnet_logits(path, io["x"])
+    orig = resnet_logits(os.path.join(HERE, "resnet18.pth"), io["x"])
+    return (logits - orig).abs().max().item(), (logits - io["logits"]).abs().max().item()
 
 
 def main():
@@ -67,7 +75,7 @@ def main():
         out[path] = {name: {"dtype": NAMES[t.dtype], "shape": list(t.shape), "hex": raw(t).hex()}
                      for name, t in sd.items()}
     if args.resnet:
-        out["resnet_max_abs_diff"] = resnet_diff(args.resnet)
+        out["resnet_max_abs_diff"], out["resnet_stored_diff"] = resnet_diff(args.resnet)
     json.dump(out, sys.stdout)
 
 
