@@ -3,6 +3,7 @@ package autograd
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/fastgo-ml/fastgo"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
@@ -67,14 +68,12 @@ type lossConfig struct {
 	weight         []float64
 	ignore         *int
 	posWeight      []float64
-	given          []string // option names, to check that each applies
+	op             string   // the loss, for the panic of a misplaced option
+	allowed        []string // the options it takes besides a Reduction
 }
 
 // applyLoss makes a Reduction a LossOption: CrossEntropy(x, y, ReductionSum).
-func (r Reduction) applyLoss(c *lossConfig) {
-	c.red = r
-	c.given = append(c.given, "Reduction")
-}
+func (r Reduction) applyLoss(c *lossConfig) { c.red = r }
 
 // lossOptionFunc is a named LossOption.
 type lossOptionFunc struct {
@@ -83,8 +82,10 @@ type lossOptionFunc struct {
 }
 
 func (o lossOptionFunc) applyLoss(c *lossConfig) {
+	if !slices.Contains(c.allowed, o.name) {
+		panic(fastgo.Errorf("autograd.%s: option %s does not apply to it", c.op, o.name))
+	}
 	o.f(c)
-	c.given = append(c.given, o.name)
 }
 
 // LabelSmoothing (CrossEntropy only) mixes the target with the uniform
@@ -117,21 +118,12 @@ func PosWeight(w ...float64) LossOption {
 
 // lossOptions applies opts for op, panicking on an option op does not take.
 func lossOptions(op string, opts []LossOption, allowed ...string) lossConfig {
-	var c lossConfig
+	c := lossConfig{op: op, allowed: allowed}
 	for _, o := range opts {
 		if o == nil {
 			panic(fastgo.Errorf("autograd.%s: nil option", op))
 		}
 		o.applyLoss(&c)
-	}
-	for _, g := range c.given {
-		ok := g == "Reduction"
-		for _, a := range allowed {
-			ok = ok || g == a
-		}
-		if !ok {
-			panic(fastgo.Errorf("autograd.%s: option %s does not apply to it", op, g))
-		}
 	}
 	return c
 }
