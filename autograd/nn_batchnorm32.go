@@ -34,6 +34,9 @@ type bnFloat32 struct {
 	x            []float32
 	gamma        []float32
 	mean, invstd []float32
+	// scale and shift are the forward's y = x*scale + shift per channel;
+	// BatchNormReLU's backward recomputes its mask, y > 0, from them and x.
+	scale, shift []float32
 	relu         bool // BatchNormReLU: y = max(bn(x), 0)
 }
 
@@ -88,7 +91,8 @@ func (b *bnFloat32) eachRow(fn func(i, ch, r0, r1 int)) {
 // channel's mean and 1/std for backward.
 func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar *tensor.Dense[float32], beta []float32, momentum, eps float64) {
 	c := b.c
-	scale, shift := make([]float32, c), make([]float32, c)
+	b.scale, b.shift = make([]float32, c), make([]float32, c)
+	scale, shift := b.scale, b.shift
 	var sums []float64
 	if b.useBatch {
 		for ch := 0; ch < c; ch++ {
@@ -144,8 +148,11 @@ func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar 
 // then dx = c1*dy + c2*x + c3 by the BNBackward kernel; in eval, where the
 // statistics are constants, dx = k*dy.
 //
-// With relu, y is the op's output and dy is masked to where y > 0 on the
-// fly (the SumDotMask and BNBackwardMask kernels).
+// With relu, dy is masked on the fly to where the output y is positive,
+// recomputed from x, scale and shift with the forward's rounding (the
+// SumDotMask and BNBackwardMask kernels), so that the batch statistics' two
+// passes read dy and x and not y as well; only the eval path, dx = k*dy
+// masked, reads y.
 func (b *bnFloat32) backward(gy, y, gx, gw, gb []float32) {
 	c := b.c
 	c1, c2, c3 := make([]float32, c), make([]float32, c), make([]float32, c)
@@ -180,7 +187,7 @@ func (b *bnFloat32) backward(gy, y, gx, gw, gb []float32) {
 	b.eachRow(func(_, ch, r0, r1 int) {
 		switch {
 		case b.useBatch && b.relu:
-			kernels.BNBackwardMask(gx[r0:r1], gy[r0:r1], b.x[r0:r1], y[r0:r1], c1[ch], c2[ch], c3[ch])
+			kernels.BNBackwardMask(gx[r0:r1], gy[r0:r1], b.x[r0:r1], b.scale[ch], b.shift[ch], c1[ch], c2[ch], c3[ch])
 		case b.useBatch:
 			kernels.BNBackward(gx[r0:r1], gy[r0:r1], b.x[r0:r1], c1[ch], c2[ch], c3[ch])
 		case b.relu:
@@ -202,7 +209,7 @@ func (b *bnFloat32) needSums(gy, y, gx, gw, gb []float32) []float64 {
 	return b.chunkSums(func(i, ch int) (float32, float32) {
 		r0, r1 := b.row(i, ch)
 		if b.relu {
-			return kernels.SumDotMask(gy[r0:r1], b.x[r0:r1], y[r0:r1], b.mean[ch])
+			return kernels.SumDotMask(gy[r0:r1], b.x[r0:r1], b.mean[ch], b.scale[ch], b.shift[ch])
 		}
 		return kernels.SumDot(gy[r0:r1], b.x[r0:r1], b.mean[ch])
 	})

@@ -122,6 +122,15 @@ func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
 
 // convAddBias adds b[c] to row c (of length ohw) of one sample's output.
 func convAddBias[T tensor.Float](on, b []T, ohw int) {
+	if o32, ok := any(on).([]float32); ok {
+		// x*1 + b is x + b exactly: the SIMD Affine kernel adds the bias
+		// with the same rounding as the loop below.
+		for c, bc := range any(b).([]float32) {
+			row := o32[c*ohw : (c+1)*ohw]
+			kernels.Affine(row, row, 1, bc)
+		}
+		return
+	}
 	for c, bc := range b {
 		row := on[c*ohw : (c+1)*ohw]
 		for i := range row {

@@ -6171,54 +6171,56 @@ sumDot512_done:
 	VZEROUPPER
 	RET
 
-// func sumDotMask512(n int, grad *float32, x *float32, y *float32, mu float32, out *float32)
+// func sumDotMask512(n int, grad *float32, x *float32, mu float32, a float32, b float32, out *float32)
 // Requires: AVX, AVX512F
 TEXT ·sumDotMask512(SB), NOSPLIT, $0-48
 	MOVQ         n+0(FP), AX
 	MOVQ         grad+8(FP), CX
 	MOVQ         x+16(FP), DX
-	MOVQ         y+24(FP), BX
-	MOVQ         out+40(FP), SI
-	VBROADCASTSS mu+32(FP), Z0
-	VPXORD       Z1, Z1, Z1
-	VPXORD       Z2, Z2, Z2
+	MOVQ         out+40(FP), BX
+	VBROADCASTSS mu+24(FP), Z0
+	VBROADCASTSS a+28(FP), Z1
+	VBROADCASTSS b+32(FP), Z2
 	VPXORD       Z3, Z3, Z3
 	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
 
 sumDotMask512_loop:
 	CMPQ      AX, $0x20
 	JL        sumDotMask512_done
-	VMOVUPS   (CX), Z5
-	VMOVUPS   (DX), Z6
-	VMOVUPS   (BX), Z7
-	VPXORD    Z8, Z8, Z8
-	VCMPPS    $0x1e, Z8, Z7, K1
-	VMOVUPS.Z Z5, K1, Z5
-	VSUBPS    Z0, Z6, Z6
-	VMULPS    Z6, Z5, Z6
-	VADDPS    Z5, Z1, Z1
-	VADDPS    Z6, Z2, Z2
-	VMOVUPS   64(CX), Z5
-	VMOVUPS   64(DX), Z6
-	VMOVUPS   64(BX), Z7
-	VPXORD    Z9, Z9, Z9
-	VCMPPS    $0x1e, Z9, Z7, K1
-	VMOVUPS.Z Z5, K1, Z5
-	VSUBPS    Z0, Z6, Z6
-	VMULPS    Z6, Z5, Z6
-	VADDPS    Z5, Z3, Z3
-	VADDPS    Z6, Z4, Z4
+	VMOVUPS   (CX), Z7
+	VMOVUPS   (DX), Z8
+	VMULPS    Z1, Z8, Z9
+	VADDPS    Z2, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VCMPPS    $0x1e, Z10, Z9, K1
+	VMOVUPS.Z Z7, K1, Z7
+	VSUBPS    Z0, Z8, Z8
+	VMULPS    Z8, Z7, Z8
+	VADDPS    Z7, Z3, Z3
+	VADDPS    Z8, Z4, Z4
+	VMOVUPS   64(CX), Z7
+	VMOVUPS   64(DX), Z8
+	VMULPS    Z1, Z8, Z9
+	VADDPS    Z2, Z9, Z9
+	VPXORD    Z11, Z11, Z11
+	VCMPPS    $0x1e, Z11, Z9, K1
+	VMOVUPS.Z Z7, K1, Z7
+	VSUBPS    Z0, Z8, Z8
+	VMULPS    Z8, Z7, Z8
+	VADDPS    Z7, Z5, Z5
+	VADDPS    Z8, Z6, Z6
 	ADDQ      $0x80, CX
 	ADDQ      $0x80, DX
-	ADDQ      $0x80, BX
 	SUBQ      $0x20, AX
 	JMP       sumDotMask512_loop
 
 sumDotMask512_done:
-	VMOVUPS Z1, (SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 64(SI)
-	VMOVUPS Z4, 192(SI)
+	VMOVUPS Z3, (BX)
+	VMOVUPS Z4, 128(BX)
+	VMOVUPS Z5, 64(BX)
+	VMOVUPS Z6, 192(BX)
 	VZEROUPPER
 	RET
 
@@ -6349,85 +6351,88 @@ affineRelu512_done:
 	VZEROUPPER
 	RET
 
-// func bnBackwardMask512(n int, dst *float32, grad *float32, x *float32, y *float32, c1 float32, c2 float32, c3 float32)
+// func bnBackwardMask512(n int, dst *float32, grad *float32, x *float32, a float32, b float32, c1 float32, c2 float32, c3 float32)
 // Requires: AVX, AVX512F, BMI2
 TEXT ·bnBackwardMask512(SB), NOSPLIT, $0-52
 	MOVQ         n+0(FP), AX
 	MOVQ         dst+8(FP), CX
 	MOVQ         grad+16(FP), DX
 	MOVQ         x+24(FP), BX
-	MOVQ         y+32(FP), SI
-	VBROADCASTSS c1+40(FP), Z0
-	VBROADCASTSS c2+44(FP), Z1
-	VBROADCASTSS c3+48(FP), Z2
-	VPXORD       Z3, Z3, Z3
+	VBROADCASTSS a+32(FP), Z0
+	VBROADCASTSS b+36(FP), Z1
+	VBROADCASTSS c1+40(FP), Z2
+	VBROADCASTSS c2+44(FP), Z3
+	VBROADCASTSS c3+48(FP), Z4
+	VPXORD       Z5, Z5, Z5
 
 bnBackwardMask512_loopU:
 	CMPQ      AX, $0x00000020
 	JL        bnBackwardMask512_loop1
-	VMOVUPS   (DX), Z4
-	VMOVUPS   (SI), Z5
-	VCMPPS    $0x1e, Z3, Z5, K1
-	VMOVUPS.Z Z4, K1, Z4
-	VMOVUPS   (BX), Z5
-	VMULPS    Z0, Z4, Z4
-	VMULPS    Z1, Z5, Z5
-	VADDPS    Z5, Z4, Z4
-	VADDPS    Z2, Z4, Z4
-	VMOVUPS   Z4, (CX)
-	VMOVUPS   64(DX), Z4
-	VMOVUPS   64(SI), Z5
-	VCMPPS    $0x1e, Z3, Z5, K1
-	VMOVUPS.Z Z4, K1, Z4
-	VMOVUPS   64(BX), Z5
-	VMULPS    Z0, Z4, Z4
-	VMULPS    Z1, Z5, Z5
-	VADDPS    Z5, Z4, Z4
-	VADDPS    Z2, Z4, Z4
-	VMOVUPS   Z4, 64(CX)
+	VMOVUPS   (DX), Z6
+	VMOVUPS   (BX), Z7
+	VMULPS    Z0, Z7, Z8
+	VADDPS    Z1, Z8, Z8
+	VCMPPS    $0x1e, Z5, Z8, K1
+	VMOVUPS.Z Z6, K1, Z6
+	VMULPS    Z2, Z6, Z6
+	VMULPS    Z3, Z7, Z7
+	VADDPS    Z7, Z6, Z6
+	VADDPS    Z4, Z6, Z6
+	VMOVUPS   Z6, (CX)
+	VMOVUPS   64(DX), Z6
+	VMOVUPS   64(BX), Z7
+	VMULPS    Z0, Z7, Z8
+	VADDPS    Z1, Z8, Z8
+	VCMPPS    $0x1e, Z5, Z8, K1
+	VMOVUPS.Z Z6, K1, Z6
+	VMULPS    Z2, Z6, Z6
+	VMULPS    Z3, Z7, Z7
+	VADDPS    Z7, Z6, Z6
+	VADDPS    Z4, Z6, Z6
+	VMOVUPS   Z6, 64(CX)
 	ADDQ      $0x00000080, CX
 	ADDQ      $0x00000080, DX
 	ADDQ      $0x00000080, BX
-	ADDQ      $0x00000080, SI
 	SUBQ      $0x00000020, AX
 	JMP       bnBackwardMask512_loopU
 
 bnBackwardMask512_loop1:
 	CMPQ      AX, $0x00000010
 	JL        bnBackwardMask512_tail
-	VMOVUPS   (DX), Z4
-	VMOVUPS   (SI), Z5
-	VCMPPS    $0x1e, Z3, Z5, K1
-	VMOVUPS.Z Z4, K1, Z4
-	VMOVUPS   (BX), Z5
-	VMULPS    Z0, Z4, Z4
-	VMULPS    Z1, Z5, Z5
-	VADDPS    Z5, Z4, Z4
-	VADDPS    Z2, Z4, Z4
-	VMOVUPS   Z4, (CX)
+	VMOVUPS   (DX), Z6
+	VMOVUPS   (BX), Z7
+	VMULPS    Z0, Z7, Z8
+	VADDPS    Z1, Z8, Z8
+	VCMPPS    $0x1e, Z5, Z8, K1
+	VMOVUPS.Z Z6, K1, Z6
+	VMULPS    Z2, Z6, Z6
+	VMULPS    Z3, Z7, Z7
+	VADDPS    Z7, Z6, Z6
+	VADDPS    Z4, Z6, Z6
+	VMOVUPS   Z6, (CX)
 	ADDQ      $0x00000040, CX
 	ADDQ      $0x00000040, DX
 	ADDQ      $0x00000040, BX
-	ADDQ      $0x00000040, SI
 	SUBQ      $0x00000010, AX
 	JMP       bnBackwardMask512_loop1
 
 bnBackwardMask512_tail:
 	TESTQ     AX, AX
 	JZ        bnBackwardMask512_done
-	MOVL      $0x0000ffff, DI
-	BZHIL     AX, DI, DI
-	KMOVW     DI, K1
-	VMOVUPS.Z (DX), K1, Z4
-	VMOVUPS.Z (SI), K1, Z5
-	VCMPPS    $0x1e, Z3, Z5, K2
-	VMOVUPS.Z Z4, K2, Z4
-	VMOVUPS.Z (BX), K1, Z3
-	VMULPS    Z0, Z4, Z4
-	VMULPS    Z1, Z3, Z3
-	VADDPS    Z3, Z4, Z4
-	VADDPS    Z2, Z4, Z4
-	VMOVUPS   Z4, K1, (CX)
+	MOVL      $0x0000ffff, SI
+	BZHIL     AX, SI, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z (DX), K1, Z6
+	VMOVUPS.Z (BX), K1, Z7
+	VMULPS    Z0, Z7, Z0
+	VADDPS    Z1, Z0, Z0
+	VCMPPS    $0x1e, Z5, Z0, K2
+	VMOVUPS.Z Z6, K2, Z6
+	VMULPS    Z2, Z6, Z6
+	VMULPS    Z3, Z7, Z7
+	VADDPS    Z7, Z6, Z6
+	VADDPS    Z4, Z6, Z6
+	VMOVUPS   Z6, K1, (CX)
 
 bnBackwardMask512_done:
 	VZEROUPPER
@@ -6925,82 +6930,86 @@ sumDot256_done:
 	VZEROUPPER
 	RET
 
-// func sumDotMask256(n int, grad *float32, x *float32, y *float32, mu float32, out *float32)
+// func sumDotMask256(n int, grad *float32, x *float32, mu float32, a float32, b float32, out *float32)
 // Requires: AVX
 TEXT ·sumDotMask256(SB), NOSPLIT, $0-48
 	MOVQ         n+0(FP), AX
 	MOVQ         grad+8(FP), CX
 	MOVQ         x+16(FP), DX
-	MOVQ         y+24(FP), BX
-	MOVQ         out+40(FP), SI
-	VBROADCASTSS mu+32(FP), Y0
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
+	MOVQ         out+40(FP), BX
+	VBROADCASTSS mu+24(FP), Y0
+	VBROADCASTSS a+28(FP), Y1
+	VBROADCASTSS b+32(FP), Y2
 	VXORPS       Y3, Y3, Y3
 	VXORPS       Y4, Y4, Y4
 	VXORPS       Y5, Y5, Y5
 	VXORPS       Y6, Y6, Y6
 	VXORPS       Y7, Y7, Y7
 	VXORPS       Y8, Y8, Y8
+	VXORPS       Y9, Y9, Y9
+	VXORPS       Y10, Y10, Y10
 
 sumDotMask256_loop:
 	CMPQ    AX, $0x20
 	JL      sumDotMask256_done
-	VMOVUPS (CX), Y9
-	VMOVUPS (DX), Y10
-	VMOVUPS (BX), Y11
-	VXORPS  Y12, Y12, Y12
-	VCMPPS  $0x1e, Y12, Y11, Y11
-	VANDPS  Y11, Y9, Y9
-	VSUBPS  Y0, Y10, Y10
-	VMULPS  Y10, Y9, Y10
-	VADDPS  Y9, Y1, Y1
-	VADDPS  Y10, Y2, Y2
-	VMOVUPS 32(CX), Y9
-	VMOVUPS 32(DX), Y10
-	VMOVUPS 32(BX), Y11
-	VXORPS  Y12, Y12, Y12
-	VCMPPS  $0x1e, Y12, Y11, Y11
-	VANDPS  Y11, Y9, Y9
-	VSUBPS  Y0, Y10, Y10
-	VMULPS  Y10, Y9, Y10
-	VADDPS  Y9, Y3, Y3
-	VADDPS  Y10, Y4, Y4
-	VMOVUPS 64(CX), Y9
-	VMOVUPS 64(DX), Y10
-	VMOVUPS 64(BX), Y11
-	VXORPS  Y12, Y12, Y12
-	VCMPPS  $0x1e, Y12, Y11, Y11
-	VANDPS  Y11, Y9, Y9
-	VSUBPS  Y0, Y10, Y10
-	VMULPS  Y10, Y9, Y10
-	VADDPS  Y9, Y5, Y5
-	VADDPS  Y10, Y6, Y6
-	VMOVUPS 96(CX), Y9
-	VMOVUPS 96(DX), Y10
-	VMOVUPS 96(BX), Y11
-	VXORPS  Y12, Y12, Y12
-	VCMPPS  $0x1e, Y12, Y11, Y11
-	VANDPS  Y11, Y9, Y9
-	VSUBPS  Y0, Y10, Y10
-	VMULPS  Y10, Y9, Y10
-	VADDPS  Y9, Y7, Y7
-	VADDPS  Y10, Y8, Y8
+	VMOVUPS (CX), Y11
+	VMOVUPS (DX), Y12
+	VMULPS  Y1, Y12, Y13
+	VADDPS  Y2, Y13, Y13
+	VXORPS  Y14, Y14, Y14
+	VCMPPS  $0x1e, Y14, Y13, Y13
+	VANDPS  Y13, Y11, Y11
+	VSUBPS  Y0, Y12, Y12
+	VMULPS  Y12, Y11, Y12
+	VADDPS  Y11, Y3, Y3
+	VADDPS  Y12, Y4, Y4
+	VMOVUPS 32(CX), Y11
+	VMOVUPS 32(DX), Y12
+	VMULPS  Y1, Y12, Y13
+	VADDPS  Y2, Y13, Y13
+	VXORPS  Y14, Y14, Y14
+	VCMPPS  $0x1e, Y14, Y13, Y13
+	VANDPS  Y13, Y11, Y11
+	VSUBPS  Y0, Y12, Y12
+	VMULPS  Y12, Y11, Y12
+	VADDPS  Y11, Y5, Y5
+	VADDPS  Y12, Y6, Y6
+	VMOVUPS 64(CX), Y11
+	VMOVUPS 64(DX), Y12
+	VMULPS  Y1, Y12, Y13
+	VADDPS  Y2, Y13, Y13
+	VXORPS  Y14, Y14, Y14
+	VCMPPS  $0x1e, Y14, Y13, Y13
+	VANDPS  Y13, Y11, Y11
+	VSUBPS  Y0, Y12, Y12
+	VMULPS  Y12, Y11, Y12
+	VADDPS  Y11, Y7, Y7
+	VADDPS  Y12, Y8, Y8
+	VMOVUPS 96(CX), Y11
+	VMOVUPS 96(DX), Y12
+	VMULPS  Y1, Y12, Y13
+	VADDPS  Y2, Y13, Y13
+	VXORPS  Y14, Y14, Y14
+	VCMPPS  $0x1e, Y14, Y13, Y13
+	VANDPS  Y13, Y11, Y11
+	VSUBPS  Y0, Y12, Y12
+	VMULPS  Y12, Y11, Y12
+	VADDPS  Y11, Y9, Y9
+	VADDPS  Y12, Y10, Y10
 	ADDQ    $0x80, CX
 	ADDQ    $0x80, DX
-	ADDQ    $0x80, BX
 	SUBQ    $0x20, AX
 	JMP     sumDotMask256_loop
 
 sumDotMask256_done:
-	VMOVUPS Y1, (SI)
-	VMOVUPS Y2, 128(SI)
-	VMOVUPS Y3, 32(SI)
-	VMOVUPS Y4, 160(SI)
-	VMOVUPS Y5, 64(SI)
-	VMOVUPS Y6, 192(SI)
-	VMOVUPS Y7, 96(SI)
-	VMOVUPS Y8, 224(SI)
+	VMOVUPS Y3, (BX)
+	VMOVUPS Y4, 128(BX)
+	VMOVUPS Y5, 32(BX)
+	VMOVUPS Y6, 160(BX)
+	VMOVUPS Y7, 64(BX)
+	VMOVUPS Y8, 192(BX)
+	VMOVUPS Y9, 96(BX)
+	VMOVUPS Y10, 224(BX)
 	VZEROUPPER
 	RET
 
@@ -7108,66 +7117,68 @@ affineRelu256_tail:
 	VZEROUPPER
 	RET
 
-// func bnBackwardMask256(n int, dst *float32, grad *float32, x *float32, y *float32, c1 float32, c2 float32, c3 float32)
+// func bnBackwardMask256(n int, dst *float32, grad *float32, x *float32, a float32, b float32, c1 float32, c2 float32, c3 float32)
 // Requires: AVX
 TEXT ·bnBackwardMask256(SB), NOSPLIT, $0-52
 	MOVQ         n+0(FP), AX
 	MOVQ         dst+8(FP), CX
 	MOVQ         grad+16(FP), DX
 	MOVQ         x+24(FP), BX
-	MOVQ         y+32(FP), SI
-	VBROADCASTSS c1+40(FP), Y0
-	VBROADCASTSS c2+44(FP), Y1
-	VBROADCASTSS c3+48(FP), Y2
-	VXORPS       Y3, Y3, Y3
+	VBROADCASTSS a+32(FP), Y0
+	VBROADCASTSS b+36(FP), Y1
+	VBROADCASTSS c1+40(FP), Y2
+	VBROADCASTSS c2+44(FP), Y3
+	VBROADCASTSS c3+48(FP), Y4
+	VXORPS       Y5, Y5, Y5
 
 bnBackwardMask256_loopU:
 	CMPQ    AX, $0x00000010
 	JL      bnBackwardMask256_loop1
-	VMOVUPS (DX), Y4
-	VMOVUPS (SI), Y5
-	VCMPPS  $0x1e, Y3, Y5, Y5
-	VANDPS  Y5, Y4, Y4
-	VMOVUPS (BX), Y5
-	VMULPS  Y0, Y4, Y4
-	VMULPS  Y1, Y5, Y5
-	VADDPS  Y5, Y4, Y4
-	VADDPS  Y2, Y4, Y4
-	VMOVUPS Y4, (CX)
-	VMOVUPS 32(DX), Y4
-	VMOVUPS 32(SI), Y5
-	VCMPPS  $0x1e, Y3, Y5, Y5
-	VANDPS  Y5, Y4, Y4
-	VMOVUPS 32(BX), Y5
-	VMULPS  Y0, Y4, Y4
-	VMULPS  Y1, Y5, Y5
-	VADDPS  Y5, Y4, Y4
-	VADDPS  Y2, Y4, Y4
-	VMOVUPS Y4, 32(CX)
+	VMOVUPS (DX), Y6
+	VMOVUPS (BX), Y7
+	VMULPS  Y0, Y7, Y8
+	VADDPS  Y1, Y8, Y8
+	VCMPPS  $0x1e, Y5, Y8, Y8
+	VANDPS  Y8, Y6, Y6
+	VMULPS  Y2, Y6, Y6
+	VMULPS  Y3, Y7, Y7
+	VADDPS  Y7, Y6, Y6
+	VADDPS  Y4, Y6, Y6
+	VMOVUPS Y6, (CX)
+	VMOVUPS 32(DX), Y6
+	VMOVUPS 32(BX), Y7
+	VMULPS  Y0, Y7, Y8
+	VADDPS  Y1, Y8, Y8
+	VCMPPS  $0x1e, Y5, Y8, Y8
+	VANDPS  Y8, Y6, Y6
+	VMULPS  Y2, Y6, Y6
+	VMULPS  Y3, Y7, Y7
+	VADDPS  Y7, Y6, Y6
+	VADDPS  Y4, Y6, Y6
+	VMOVUPS Y6, 32(CX)
 	ADDQ    $0x00000040, CX
 	ADDQ    $0x00000040, DX
 	ADDQ    $0x00000040, BX
-	ADDQ    $0x00000040, SI
 	SUBQ    $0x00000010, AX
 	JMP     bnBackwardMask256_loopU
 
 bnBackwardMask256_loop1:
 	CMPQ    AX, $0x00000008
 	JL      bnBackwardMask256_tail
-	VMOVUPS (DX), Y4
-	VMOVUPS (SI), Y5
-	VCMPPS  $0x1e, Y3, Y5, Y5
-	VANDPS  Y5, Y4, Y4
-	VMOVUPS (BX), Y5
-	VMULPS  Y0, Y4, Y4
-	VMULPS  Y1, Y5, Y5
-	VADDPS  Y5, Y4, Y4
-	VADDPS  Y2, Y4, Y4
-	VMOVUPS Y4, (CX)
+	VMOVUPS (DX), Y6
+	VMOVUPS (BX), Y7
+	VMULPS  Y0, Y7, Y8
+	VADDPS  Y1, Y8, Y8
+	VCMPPS  $0x1e, Y5, Y8, Y8
+	VANDPS  Y8, Y6, Y6
+	VMULPS  Y2, Y6, Y6
+	VMULPS  Y3, Y7, Y7
+	VADDPS  Y7, Y6, Y6
+	VADDPS  Y4, Y6, Y6
+	VMOVUPS Y6, (CX)
 	ADDQ    $0x00000020, CX
 	ADDQ    $0x00000020, DX
 	ADDQ    $0x00000020, BX
-	ADDQ    $0x00000020, SI
 	SUBQ    $0x00000008, AX
 	JMP     bnBackwardMask256_loop1
 

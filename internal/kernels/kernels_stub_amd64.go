@@ -224,10 +224,10 @@ func bnStats512(n int, x *float32, shift float32, out *float32)
 //go:noescape
 func sumDot512(n int, grad *float32, x *float32, mu float32, out *float32)
 
-// sumDotMask512 accumulates gm and gm*(x - mu), gm = grad where y > 0 else 0, into out's 32+32 partials, over n floats (n a multiple of 32).
+// sumDotMask512 accumulates gm and gm*(x - mu), gm = grad where x*a + b > 0 (the multiply rounded) else 0, into out's 32+32 partials, over n floats (n a multiple of 32).
 //
 //go:noescape
-func sumDotMask512(n int, grad *float32, x *float32, y *float32, mu float32, out *float32)
+func sumDotMask512(n int, grad *float32, x *float32, mu float32, a float32, b float32, out *float32)
 
 // affine512 computes dst = x*a + b (AVX-512, any n).
 //
@@ -239,10 +239,10 @@ func affine512(n int, dst *float32, x *float32, a float32, b float32)
 //go:noescape
 func affineRelu512(n int, dst *float32, x *float32, a float32, b float32)
 
-// bnBackwardMask512 computes dst = (c1*gm + c2*x) + c3, gm = grad where y > 0 else 0 (AVX-512, any n).
+// bnBackwardMask512 computes dst = (c1*gm + c2*x) + c3, gm = grad where x*a + b > 0 (the multiply rounded) else 0 (AVX-512, any n).
 //
 //go:noescape
-func bnBackwardMask512(n int, dst *float32, grad *float32, x *float32, y *float32, c1 float32, c2 float32, c3 float32)
+func bnBackwardMask512(n int, dst *float32, grad *float32, x *float32, a float32, b float32, c1 float32, c2 float32, c3 float32)
 
 // bnBackward512 computes dst = (c1*g + c2*x) + c3 (AVX-512, any n).
 //
@@ -269,10 +269,10 @@ func bnStats256(n int, x *float32, shift float32, out *float32)
 //go:noescape
 func sumDot256(n int, grad *float32, x *float32, mu float32, out *float32)
 
-// sumDotMask256 accumulates gm and gm*(x - mu), gm = grad where y > 0 else 0, into out's 32+32 partials, over n floats (n a multiple of 32).
+// sumDotMask256 accumulates gm and gm*(x - mu), gm = grad where x*a + b > 0 (the multiply rounded) else 0, into out's 32+32 partials, over n floats (n a multiple of 32).
 //
 //go:noescape
-func sumDotMask256(n int, grad *float32, x *float32, y *float32, mu float32, out *float32)
+func sumDotMask256(n int, grad *float32, x *float32, mu float32, a float32, b float32, out *float32)
 
 // affine256 computes dst = x*a + b (AVX2, n a multiple of 8).
 //
@@ -284,10 +284,10 @@ func affine256(n int, dst *float32, x *float32, a float32, b float32)
 //go:noescape
 func affineRelu256(n int, dst *float32, x *float32, a float32, b float32)
 
-// bnBackwardMask256 computes dst = (c1*gm + c2*x) + c3, gm = grad where y > 0 else 0 (AVX2, n a multiple of 8).
+// bnBackwardMask256 computes dst = (c1*gm + c2*x) + c3, gm = grad where x*a + b > 0 (the multiply rounded) else 0 (AVX2, n a multiple of 8).
 //
 //go:noescape
-func bnBackwardMask256(n int, dst *float32, grad *float32, x *float32, y *float32, c1 float32, c2 float32, c3 float32)
+func bnBackwardMask256(n int, dst *float32, grad *float32, x *float32, a float32, b float32, c1 float32, c2 float32, c3 float32)
 
 // bnBackward256 computes dst = (c1*g + c2*x) + c3 (AVX2, n a multiple of 8).
 //

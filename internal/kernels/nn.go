@@ -52,30 +52,29 @@ func SumDot(g, x []float32, mu float32) (sg, sgx float32) {
 	return reduce32((*[32]float32)(p[:32])), reduce32((*[32]float32)(p[32:]))
 }
 
-// SumDotMask is SumDot of gm, the gradient g masked to where y > 0 (y a
-// ReLU's output): the sums of gm and of gm*(x - mu). It is the backward of
-// a batch-norm fused with the ReLU after it.
-func SumDotMask(g, x, y []float32, mu float32) (sg, sgx float32) {
-	if len(x) < len(g) || len(y) < len(g) {
-		panic(fastgo.Errorf("kernels.SumDotMask: len(x)=%d, len(y)=%d < len(g)=%d", len(x), len(y), len(g)))
+// SumDotMask is SumDot of gm, the gradient g masked to where the ReLU of
+// x*a + b is positive (AffineRelu's output, recomputed with its rounding:
+// the multiply rounded before the add): the sums of gm and of gm*(x - mu).
+// It is the backward of a batch-norm fused with the ReLU after it, which
+// needs the batch-norm's input only, not its output.
+func SumDotMask(g, x []float32, mu, a, b float32) (sg, sgx float32) {
+	if len(x) < len(g) {
+		panic(fastgo.Errorf("kernels.SumDotMask: len(x)=%d < len(g)=%d", len(x), len(g)))
 	}
 	var p partials
 	n := len(g) &^ 31
 	if n > 0 {
-		sumDotMaskTier(n, g, x, y, mu, &p)
+		sumDotMaskTier(n, g, x, mu, a, b, &p)
 	}
-	sumDotMaskGo(g[n:], x[n:len(g)], y[n:len(g)], n, mu, &p)
+	sumDotMaskGo(g[n:], x[n:len(g)], n, mu, a, b, &p)
 	return reduce32((*[32]float32)(p[:32])), reduce32((*[32]float32)(p[32:]))
 }
 
-// BNBackwardMask is BNBackward of gm = g where y > 0, else 0:
-// dst = (c1*gm + c2*x) + c3.
-func BNBackwardMask(dst, g, x, y []float32, c1, c2, c3 float32) {
+// BNBackwardMask is BNBackward of gm = g where x*a + b > 0 (SumDotMask's
+// mask), else 0: dst = (c1*gm + c2*x) + c3.
+func BNBackwardMask(dst, g, x []float32, a, b, c1, c2, c3 float32) {
 	check2("kernels.BNBackwardMask", dst, g, x)
-	if len(y) < len(dst) {
-		panic(fastgo.Errorf("kernels.BNBackwardMask: len(y)=%d < len(dst)=%d", len(y), len(dst)))
-	}
-	active.bnBackwardMask(dst, g[:len(dst)], x[:len(dst)], y[:len(dst)], c1, c2, c3)
+	active.bnBackwardMask(dst, g[:len(dst)], x[:len(dst)], a, b, c1, c2, c3)
 }
 
 // Affine computes dst = x*a + b (the multiply rounded before the add).
@@ -164,10 +163,10 @@ func sumDotGo(g, x []float32, off int, mu float32, p *partials) {
 }
 
 // sumDotMaskGo adds gm and gm*(x - mu) (first index off) into p.
-func sumDotMaskGo(g, x, y []float32, off int, mu float32, p *partials) {
-	x, y = x[:len(g)], y[:len(g)]
+func sumDotMaskGo(g, x []float32, off int, mu, a, b float32, p *partials) {
+	x = x[:len(g)]
 	for i, gi := range g {
-		if !(y[i] > 0) {
+		if !(float32(x[i]*a)+b > 0) {
 			gi = 0
 		}
 		j := (off + i) & 31
@@ -176,11 +175,11 @@ func sumDotMaskGo(g, x, y []float32, off int, mu float32, p *partials) {
 	}
 }
 
-func bnBackwardMaskGo(dst, g, x, y []float32, c1, c2, c3 float32) {
-	g, x, y = g[:len(dst)], x[:len(dst)], y[:len(dst)]
+func bnBackwardMaskGo(dst, g, x []float32, a, b, c1, c2, c3 float32) {
+	g, x = g[:len(dst)], x[:len(dst)]
 	for i := range dst {
 		gi := g[i]
-		if !(y[i] > 0) {
+		if !(float32(x[i]*a)+b > 0) {
 			gi = 0
 		}
 		dst[i] = (float32(c1*gi) + float32(c2*x[i])) + c3

@@ -23,11 +23,11 @@ func BenchmarkNNKernels(b *testing.B) {
 	list := []kernel{
 		{"BNStats", 4, func(s [][]float32) { a, b := BNStats(s[0], 0.1); nnSink += a + b }},
 		{"SumDot", 8, func(s [][]float32) { a, b := SumDot(s[0], s[1], 0.1); nnSink += a + b }},
-		{"SumDotMask", 12, func(s [][]float32) { a, b := SumDotMask(s[0], s[1], s[2], 0.1); nnSink += a + b }},
+		{"SumDotMask", 8, func(s [][]float32) { a, b := SumDotMask(s[0], s[1], 0.1, 1.1, -0.1); nnSink += a + b }},
 		{"Affine", 8, func(s [][]float32) { Affine(s[0], s[1], 1.1, 0.1) }},
 		{"AffineRelu", 8, func(s [][]float32) { AffineRelu(s[0], s[1], 1.1, 0.1) }},
 		{"BNBackward", 12, func(s [][]float32) { BNBackward(s[0], s[1], s[2], 0.5, 0.25, 0.1) }},
-		{"BNBackwardMask", 16, func(s [][]float32) { BNBackwardMask(s[0], s[1], s[2], s[3], 0.5, 0.25, 0.1) }},
+		{"BNBackwardMask", 12, func(s [][]float32) { BNBackwardMask(s[0], s[1], s[2], 1.1, -0.1, 0.5, 0.25, 0.1) }},
 	}
 	for _, k := range list {
 		for _, n := range []int{784, 1 << 16, 1 << 20} {

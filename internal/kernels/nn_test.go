@@ -33,7 +33,7 @@ func TestReductionsAcrossTiers(t *testing.T) {
 				withTier(tr, func() {
 					got[0], got[1] = BNStats(x, 0.25)
 					got[2], got[3] = SumDot(g, x, -0.5)
-					got[4], got[5] = SumDotMask(g, x, x, -0.5) // mask: x > 0
+					got[4], got[5] = SumDotMask(g, x, -0.5, -0.75, 0.125) // mask: x*-0.75 + 0.125 > 0
 				})
 				checkX(t, tr.name+" BNStats/SumDot x")
 				checkG(t, tr.name+" SumDot g")
@@ -54,7 +54,7 @@ func TestReductionsAcrossTiers(t *testing.T) {
 				w[1] += d * d
 				w[2] += float64(g[i])
 				w[3] += float64(g[i]) * (float64(x[i]) + 0.5)
-				if x[i] > 0 {
+				if float32(x[i]*-0.75)+0.125 > 0 {
 					w[4] += float64(g[i])
 					w[5] += float64(g[i]) * (float64(x[i]) + 0.5)
 				}
@@ -64,6 +64,41 @@ func TestReductionsAcrossTiers(t *testing.T) {
 					t.Fatalf("n=%d: sum %d = %v, float64 sum %v", n, k, ref[k], w[k])
 				}
 			}
+		}
+	}
+}
+
+// TestMaskIsAffineRelus checks, on every tier, that the masked kernels
+// mask exactly where AffineRelu's output is positive: SumDotMask equals
+// SumDot of the gradient zeroed where that output is not positive, and
+// BNBackwardMask equals BNBackward of it, bit for bit, specials included.
+func TestMaskIsAffineRelus(t *testing.T) {
+	const a, b, mu = -0.75, 0.125, 0.5
+	for _, n := range nnSizes {
+		x, _ := guarded(n, 1, valueGen(uint64(n)+3, true))
+		g, _ := guarded(n, 0, valueGen(uint64(n)+4, true))
+		for _, tr := range append([]*tier{genericTier}, tiers...) {
+			withTier(tr, func() {
+				y := make([]float32, n)
+				AffineRelu(y, x, a, b)
+				gm := make([]float32, n)
+				for i := range gm {
+					if y[i] > 0 {
+						gm[i] = g[i]
+					}
+				}
+				s1, s2 := SumDotMask(g, x, mu, a, b)
+				r1, r2 := SumDot(gm, x, mu)
+				if _, ok := sameFloats([]float32{s1, s2}, []float32{r1, r2}, 0); !ok {
+					t.Fatalf("n=%d tier %s: SumDotMask = %v, %v; SumDot of the masked gradient %v, %v", n, tr.name, s1, s2, r1, r2)
+				}
+				got, want := make([]float32, n), make([]float32, n)
+				BNBackwardMask(got, g, x, a, b, 0.3, -1.7, 0.01)
+				BNBackward(want, gm, x, 0.3, -1.7, 0.01)
+				if i, ok := sameFloats(got, want, 0); !ok {
+					t.Fatalf("n=%d tier %s: BNBackwardMask[%d] = %v, BNBackward of the masked gradient %v", n, tr.name, i, got[i], want[i])
+				}
+			})
 		}
 	}
 }
@@ -78,7 +113,7 @@ func TestNNElementwiseAcrossTiers(t *testing.T) {
 		{"Affine", func(dst, a, _ []float32) { Affine(dst, a, 1.5, -0.25) }},
 		{"AffineRelu", func(dst, a, _ []float32) { AffineRelu(dst, a, -0.75, 0.125) }},
 		{"BNBackward", func(dst, a, b []float32) { BNBackward(dst, a, b, 0.3, -1.7, 0.01) }},
-		{"BNBackwardMask", func(dst, a, b []float32) { BNBackwardMask(dst, a, b, b, 0.3, -1.7, 0.01) }},
+		{"BNBackwardMask", func(dst, a, b []float32) { BNBackwardMask(dst, a, b, 0.6, -0.1, 0.3, -1.7, 0.01) }},
 	}
 	for _, c := range cases {
 		for _, n := range nnSizes {

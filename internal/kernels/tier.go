@@ -22,7 +22,7 @@ type tier struct {
 	affine             func(dst, x []float32, a, b float32)
 	affineRelu         func(dst, x []float32, a, b float32)
 	bnBackward         func(dst, g, x []float32, c1, c2, c3 float32)
-	bnBackwardMask     func(dst, g, x, y []float32, c1, c2, c3 float32)
+	bnBackwardMask     func(dst, g, x []float32, a, b, c1, c2, c3 float32)
 	maxPool2x2         func(rows, ow, stride, w int, x, dst []float32, code []uint8)
 	maxPool2x2Backward func(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32)
 

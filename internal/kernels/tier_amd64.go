@@ -326,29 +326,29 @@ func bnStatsTier(n int, x []float32, shift float32, p *partials) {
 	}
 }
 
-func sumDotMaskTier(n int, g, x, y []float32, mu float32, p *partials) {
+func sumDotMaskTier(n int, g, x []float32, mu, a, b float32, p *partials) {
 	switch active {
 	case avx512Tier:
-		sumDotMask512(n, &g[0], &x[0], &y[0], mu, &p[0])
+		sumDotMask512(n, &g[0], &x[0], mu, a, b, &p[0])
 	case avx2Tier:
-		sumDotMask256(n, &g[0], &x[0], &y[0], mu, &p[0])
+		sumDotMask256(n, &g[0], &x[0], mu, a, b, &p[0])
 	default:
-		sumDotMaskGo(g[:n], x[:n], y[:n], 0, mu, p)
+		sumDotMaskGo(g[:n], x[:n], 0, mu, a, b, p)
 	}
 }
 
-func bnBackwardMaskAVX512(dst, g, x, y []float32, c1, c2, c3 float32) {
+func bnBackwardMaskAVX512(dst, g, x []float32, a, b, c1, c2, c3 float32) {
 	if len(dst) > 0 {
-		bnBackwardMask512(len(dst), &dst[0], &g[0], &x[0], &y[0], c1, c2, c3)
+		bnBackwardMask512(len(dst), &dst[0], &g[0], &x[0], a, b, c1, c2, c3)
 	}
 }
 
-func bnBackwardMaskAVX2(dst, g, x, y []float32, c1, c2, c3 float32) {
+func bnBackwardMaskAVX2(dst, g, x []float32, a, b, c1, c2, c3 float32) {
 	n := len(dst) &^ 7
 	if n > 0 {
-		bnBackwardMask256(n, &dst[0], &g[0], &x[0], &y[0], c1, c2, c3)
+		bnBackwardMask256(n, &dst[0], &g[0], &x[0], a, b, c1, c2, c3)
 	}
-	bnBackwardMaskGo(dst[n:], g[n:], x[n:], y[n:], c1, c2, c3)
+	bnBackwardMaskGo(dst[n:], g[n:], x[n:], a, b, c1, c2, c3)
 }
 
 func sumDotTier(n int, g, x []float32, mu float32, p *partials) {

@@ -9,8 +9,8 @@ func bnStatsTier(n int, x []float32, shift float32, p *partials) { bnStatsGo(x[:
 
 func sumDotTier(n int, g, x []float32, mu float32, p *partials) { sumDotGo(g[:n], x[:n], 0, mu, p) }
 
-func sumDotMaskTier(n int, g, x, y []float32, mu float32, p *partials) {
-	sumDotMaskGo(g[:n], x[:n], y[:n], 0, mu, p)
+func sumDotMaskTier(n int, g, x []float32, mu, a, b float32, p *partials) {
+	sumDotMaskGo(g[:n], x[:n], 0, mu, a, b, p)
 }
 
 func gatherRowsTier(kc int, src []float32, offs []int, w, nr int, dst []float32) bool { return false }

@@ -20,9 +20,9 @@ import (
 func nnKernels512() {
 	reduce2(isa512, "bnStats", "func(n int, x *float32, shift float32, out *float32)",
 		"accumulates d = x - shift and d*d into out's 32+32 partials",
-		[]string{"x"}, "shift",
-		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
-			d := in["x"]
+		[]string{"x"}, []string{"shift"},
+		func(in map[string]VecVirtual, ks []VecVirtual, s1, s2 VecVirtual) {
+			d, k := in["x"], ks[0]
 			VSUBPS(k, d, d)
 			VADDPS(d, s1, s1)
 			VMULPS(d, d, d)
@@ -30,25 +30,27 @@ func nnKernels512() {
 		})
 	reduce2(isa512, "sumDot", "func(n int, grad, x *float32, mu float32, out *float32)",
 		"accumulates g and g*(x - mu) into out's 32+32 partials",
-		[]string{"grad", "x"}, "mu",
-		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
-			g, d := in["grad"], in["x"]
+		[]string{"grad", "x"}, []string{"mu"},
+		func(in map[string]VecVirtual, ks []VecVirtual, s1, s2 VecVirtual) {
+			g, d, k := in["grad"], in["x"], ks[0]
 			VSUBPS(k, d, d)
 			VMULPS(d, g, d)
 			VADDPS(g, s1, s1)
 			VADDPS(d, s2, s2)
 		})
-	reduce2(isa512, "sumDotMask", "func(n int, grad, x, y *float32, mu float32, out *float32)",
-		"accumulates gm and gm*(x - mu), gm = grad where y > 0 else 0, into out's 32+32 partials",
-		[]string{"grad", "x", "y"}, "mu",
-		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
-			g, d, y := in["grad"], in["x"], in["y"]
-			z := ZMM()
+	reduce2(isa512, "sumDotMask", "func(n int, grad, x *float32, mu, a, b float32, out *float32)",
+		"accumulates gm and gm*(x - mu), gm = grad where x*a + b > 0 (the multiply rounded) else 0, into out's 32+32 partials",
+		[]string{"grad", "x"}, []string{"mu", "a", "b"},
+		func(in map[string]VecVirtual, ks []VecVirtual, s1, s2 VecVirtual) {
+			g, d := in["grad"], in["x"]
+			t, z := ZMM(), ZMM()
+			VMULPS(ks[1], d, t)
+			VADDPS(ks[2], t, t)
 			VPXORD(z, z, z)
 			m := K()
-			VCMPPS(U8(0x1e), z, y, m) // y > 0, ordered
+			VCMPPS(U8(0x1e), z, t, m) // x*a + b > 0, ordered
 			VMOVUPS_Z(g, m, g)
-			VSUBPS(k, d, d)
+			VSUBPS(ks[0], d, d)
 			VMULPS(d, g, d)
 			VADDPS(g, s1, s1)
 			VADDPS(d, s2, s2)
@@ -62,9 +64,9 @@ func nnKernels512() {
 func nnKernels256() {
 	reduce2(isa256, "bnStats", "func(n int, x *float32, shift float32, out *float32)",
 		"accumulates d = x - shift and d*d into out's 32+32 partials",
-		[]string{"x"}, "shift",
-		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
-			d := in["x"]
+		[]string{"x"}, []string{"shift"},
+		func(in map[string]VecVirtual, ks []VecVirtual, s1, s2 VecVirtual) {
+			d, k := in["x"], ks[0]
 			VSUBPS(k, d, d)
 			VADDPS(d, s1, s1)
 			VMULPS(d, d, d)
@@ -72,24 +74,26 @@ func nnKernels256() {
 		})
 	reduce2(isa256, "sumDot", "func(n int, grad, x *float32, mu float32, out *float32)",
 		"accumulates g and g*(x - mu) into out's 32+32 partials",
-		[]string{"grad", "x"}, "mu",
-		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
-			g, d := in["grad"], in["x"]
+		[]string{"grad", "x"}, []string{"mu"},
+		func(in map[string]VecVirtual, ks []VecVirtual, s1, s2 VecVirtual) {
+			g, d, k := in["grad"], in["x"], ks[0]
 			VSUBPS(k, d, d)
 			VMULPS(d, g, d)
 			VADDPS(g, s1, s1)
 			VADDPS(d, s2, s2)
 		})
-	reduce2(isa256, "sumDotMask", "func(n int, grad, x, y *float32, mu float32, out *float32)",
-		"accumulates gm and gm*(x - mu), gm = grad where y > 0 else 0, into out's 32+32 partials",
-		[]string{"grad", "x", "y"}, "mu",
-		func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual) {
-			g, d, y := in["grad"], in["x"], in["y"]
-			z := YMM()
+	reduce2(isa256, "sumDotMask", "func(n int, grad, x *float32, mu, a, b float32, out *float32)",
+		"accumulates gm and gm*(x - mu), gm = grad where x*a + b > 0 (the multiply rounded) else 0, into out's 32+32 partials",
+		[]string{"grad", "x"}, []string{"mu", "a", "b"},
+		func(in map[string]VecVirtual, ks []VecVirtual, s1, s2 VecVirtual) {
+			g, d := in["grad"], in["x"]
+			t, z := YMM(), YMM()
+			VMULPS(ks[1], d, t)
+			VADDPS(ks[2], t, t)
 			VXORPS(z, z, z)
-			VCMPPS(U8(0x1e), z, y, y) // y > 0, ordered: all ones or zeros
-			VANDPS(y, g, g)
-			VSUBPS(k, d, d)
+			VCMPPS(U8(0x1e), z, t, t) // x*a + b > 0, ordered: all ones or zeros
+			VANDPS(t, g, g)
+			VSUBPS(ks[0], d, d)
 			VMULPS(d, g, d)
 			VADDPS(g, s1, s1)
 			VADDPS(d, s2, s2)
@@ -101,8 +105,8 @@ func nnKernels256() {
 // pointer parameters ptrs, 32 at a time, and accumulates two sets of 32
 // partial sums, stored at out[0:32] and out[32:64]. body gets one vector of
 // each input (loaded fresh, so it may overwrite them), the broadcast scalar
-// parameter, and the two accumulators of the vector's lanes.
-func reduce2(isa vecISA, base, sig, doc string, ptrs []string, scalar string, body func(in map[string]VecVirtual, k VecVirtual, s1, s2 VecVirtual)) {
+// parameters, and the two accumulators of the vector's lanes.
+func reduce2(isa vecISA, base, sig, doc string, ptrs []string, scalars []string, body func(in map[string]VecVirtual, ks []VecVirtual, s1, s2 VecVirtual)) {
 	name := base + isa.suffix
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
@@ -113,7 +117,10 @@ func reduce2(isa vecISA, base, sig, doc string, ptrs []string, scalar string, bo
 		regs[p] = Load(Param(p), GP64()).(GPVirtual)
 	}
 	out := Load(Param("out"), GP64()).(GPVirtual)
-	k := bcast(isa, scalar)
+	ks := make([]VecVirtual, len(scalars))
+	for i, sc := range scalars {
+		ks[i] = bcast(isa, sc)
+	}
 	vecs := 32 / isa.lanes // vectors per 32 floats
 	s1 := make([]VecVirtual, vecs)
 	s2 := make([]VecVirtual, vecs)
@@ -130,7 +137,7 @@ func reduce2(isa vecISA, base, sig, doc string, ptrs []string, scalar string, bo
 			VMOVUPS(Mem{Base: regs[p], Disp: v * isa.lanes * 4}, r)
 			in[p] = r
 		}
-		body(in, k, s1[v], s2[v])
+		body(in, ks, s1[v], s2[v])
 	}
 	for _, p := range ptrs {
 		ADDQ(U8(128), regs[p])
@@ -171,24 +178,28 @@ func nnElementwise(isa vecISA) {
 			VMAXPS(s.z, x, x)
 			c.store(x, "dst")
 		})
-	type c3m struct{ c1, c2, c3, z VecVirtual }
-	elementwise(isa, "bnBackwardMask", "func(n int, dst, grad, x, y *float32, c1, c2, c3 float32)",
-		"computes dst = (c1*gm + c2*x) + c3, gm = grad where y > 0 else 0",
-		[]string{"dst", "grad", "x", "y"}, 2,
-		func() any { return c3m{bcast(isa, "c1"), bcast(isa, "c2"), bcast(isa, "c3"), zero(isa)} },
+	type c3m struct{ a, b, c1, c2, c3, z VecVirtual }
+	elementwise(isa, "bnBackwardMask", "func(n int, dst, grad, x *float32, a, b, c1, c2, c3 float32)",
+		"computes dst = (c1*gm + c2*x) + c3, gm = grad where x*a + b > 0 (the multiply rounded) else 0",
+		[]string{"dst", "grad", "x"}, 2,
+		func() any {
+			return c3m{bcast(isa, "a"), bcast(isa, "b"), bcast(isa, "c1"), bcast(isa, "c2"), bcast(isa, "c3"), zero(isa)}
+		},
 		func(c ewCtx, k any) {
 			s := k.(c3m)
 			g := c.load("grad")
-			y := c.load("y")
+			x := c.load("x")
+			t := isa.vec()
+			VMULPS(s.a, x, t)
+			VADDPS(s.b, t, t)
 			if isa.masked {
 				m := K()
-				VCMPPS(U8(0x1e), s.z, y, m)
+				VCMPPS(U8(0x1e), s.z, t, m)
 				VMOVUPS_Z(g, m, g)
 			} else {
-				VCMPPS(U8(0x1e), s.z, y, y)
-				VANDPS(y, g, g)
+				VCMPPS(U8(0x1e), s.z, t, t)
+				VANDPS(t, g, g)
 			}
-			x := c.load("x")
 			VMULPS(s.c1, g, g)
 			VMULPS(s.c2, x, x)
 			VADDPS(x, g, g)
