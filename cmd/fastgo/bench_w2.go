@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -320,8 +319,10 @@ func runW3(m layers.Module, test *vision.TensorDataset) *w3Result {
 	return res
 }
 
+// clamp32 returns v limited to [lo, hi] (float32 comparisons, as the
+// reference's torch.clamp; NaN-free inputs).
 func clamp32(v, lo, hi float32) float32 {
-	return float32(math.Min(math.Max(float64(v), float64(lo)), float64(hi)))
+	return min(max(v, lo), hi)
 }
 
 func median(v []float64) float64 {
