@@ -183,54 +183,38 @@ func winoFilterGrad(du []float32, co, ci int, gw []float32) {
 // for each row of Bᵀ d), each over all the block's tiles at once by
 // kernels.WinoInputRows (8 tiles per vector on the AVX2 tier); the second
 // writes V's rows directly.
+//
+// The split goes through a strip per row i of the tiles: the input rows the
+// block's rows of tiles read, each cut to the 4*tw columns from -pw (zeros
+// beyond the plane) and laid end to end, so that tile t's window is
+// strip[4t : 4t+6] and kernels.WinoSplit transposes all of them at once;
+// columns 4 and 5 of the last tile of each row lie past its part of the
+// strip and are set afterwards.
 func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 	stride := g.vs
 	rows := tc / g.tw
-	hw := g.h * g.w
 	rb := max(1, min(rows, winoBlock/g.tw)) // rows of tiles per item
 	nb := (rows + rb - 1) / rb
 	winoFor(g.cin*nb, func(lo, hi int) {
 		mt := rb * g.tw
-		bp := winoScratch(72 * mt)
+		bp := winoScratch(76*mt + 4)
 		defer winoScratchPool.Put(bp)
 		buf := *bp
-		d, e := buf[:36*mt], buf[36*mt:]
-		var edge [6]float32
+		d, e, strip := buf[:36*mt], buf[36*mt:72*mt], buf[72*mt:]
+		var last [2][winoBlock]float32 // columns 4 and 5 of each row's last tile
 		for it := lo; it < hi; it++ {
 			c, b := it/nb, it%nb
 			r0, r1 := b*rb, min(rows, (b+1)*rb)
 			nt := (r1 - r0) * g.tw // tiles of this item; D and E rows are nt apart
-			for r := r0; r < r1; r++ {
-				R := t0/g.tw + r
-				img, ty := R/g.th, R%g.th
-				plane := x[(img*g.cin+c)*hw:][:hw]
-				for i := 0; i < 6; i++ {
-					dr := d[6*i*nt+(r-r0)*g.tw:]
-					y := ty*4 - g.ph + i
-					if y < 0 || y >= g.h {
-						for j := 0; j < 6; j++ {
-							clear(dr[j*nt : j*nt+g.tw])
-						}
-						continue
-					}
-					prow := plane[y*g.w : (y+1)*g.w]
-					for tx := 0; tx < g.tw; tx++ {
-						var e []float32
-						if x0 := 4*tx - g.pw; x0 >= 0 && x0+6 <= g.w {
-							e = prow[x0 : x0+6 : x0+6]
-						} else { // an edge: zeros beyond the plane
-							e = edge[:]
-							for j := range edge {
-								if xj := x0 + j; xj >= 0 && xj < g.w {
-									edge[j] = prow[xj]
-								} else {
-									edge[j] = 0
-								}
-							}
-						}
-						dst := dr[tx : 5*nt+tx+1 : 5*nt+tx+1]
-						dst[0], dst[nt], dst[2*nt], dst[3*nt], dst[4*nt], dst[5*nt] = e[0], e[1], e[2], e[3], e[4], e[5]
-					}
+			for i := 0; i < 6; i++ {
+				for r := r0; r < r1; r++ {
+					last[0][r-r0], last[1][r-r0] = g.stripRow(x, c, t0/g.tw+r, i, strip[(r-r0)*4*g.tw:(r-r0+1)*4*g.tw])
+				}
+				clear(strip[4*nt : 4*nt+4])
+				kernels.WinoSplit(d[6*i*nt:], nt, strip[:4*nt+4], nt)
+				for r := r0; r < r1; r++ {
+					t := (r-r0)*g.tw + g.tw - 1
+					d[(6*i+4)*nt+t], d[(6*i+5)*nt+t] = last[0][r-r0], last[1][r-r0]
 				}
 			}
 			for j := 0; j < 6; j++ { // E[i][j] = (Bᵀ D[·][j])[i]
@@ -242,6 +226,31 @@ func winoInput(g *winoGeom, x []float32, t0, tc int, v []float32) {
 			}
 		}
 	})
+}
+
+// stripRow fills seg (4*tw floats) with row i of channel c's tiles in row
+// of tiles R (over all images): input columns -pw to 4*tw-pw-1 of input row
+// 4*ty-ph+i, zeros beyond the plane. It returns the values of columns 4*tw-pw
+// and 4*tw-pw+1, which the row's last tile also reads.
+func (g *winoGeom) stripRow(x []float32, c, R, i int, seg []float32) (c4, c5 float32) {
+	img, ty := R/g.th, R%g.th
+	y := ty*4 - g.ph + i
+	if y < 0 || y >= g.h {
+		clear(seg)
+		return 0, 0
+	}
+	prow := x[((img*g.cin+c)*g.h+y)*g.w:][:g.w]
+	// seg[k] is column k - pw.
+	n := copy(seg[g.pw:], prow)
+	clear(seg[:g.pw])
+	clear(seg[g.pw+n:])
+	if k := 4*g.tw - g.pw; k < g.w {
+		c4 = prow[k]
+	}
+	if k := 4*g.tw - g.pw + 1; k < g.w {
+		c5 = prow[k]
+	}
+	return c4, c5
 }
 
 // winoScratchPool holds the transforms' scratch buffers between calls (a
@@ -269,9 +278,10 @@ const winoBlock = 64
 // a channel's block of rows of tiles (about winoBlock tiles): Aᵀ M down the
 // columns of each tile, then across, each over all the block's tiles at
 // once by kernels.WinoOutputRows (8 tiles per vector on the AVX2 tier);
-// then, per row of tiles, the 16 outputs of each tile into a strip of four
-// output rows, and the strip's rows into out, plus bias[o] when bias is not
-// nil, then the ReLU when relu is set.
+// then the 16 outputs of each tile into four output rows by
+// kernels.WinoMerge, over all the block's tiles at once; and those rows
+// into out, plus bias[o] when bias is not nil, then the ReLU when relu is
+// set.
 func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu bool) {
 	stride := g.ms
 	rows := tc / g.tw
@@ -281,10 +291,10 @@ func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu 
 	nb := (rows + rb - 1) / rb
 	winoFor(g.cout*nb, func(lo, hi int) {
 		mt := rb * g.tw
-		bp := winoScratch(4*wq + 40*mt)
+		bp := winoScratch(56 * mt)
 		defer winoScratchPool.Put(bp)
 		buf := *bp
-		strip, t, y := buf[:4*wq], buf[4*wq:4*wq+24*mt], buf[4*wq+24*mt:]
+		t, y, z := buf[:24*mt], buf[24*mt:40*mt], buf[40*mt:]
 		for it := lo; it < hi; it++ {
 			o, b := it/nb, it%nb
 			r0, r1 := b*rb, min(rows, (b+1)*rb)
@@ -296,21 +306,18 @@ func winoOutput(g *winoGeom, m []float32, t0, tc int, out, bias []float32, relu 
 			for i := 0; i < 4; i++ { // Y[i][k] = (T[i][·] A)[k]
 				kernels.WinoOutputRows(y[4*i*nt:], nt, t[6*i*nt:], nt, nt)
 			}
+			// Z[i] holds output row i of every row of tiles, end to end
+			// (4*tw values per row of tiles).
+			for i := 0; i < 4; i++ {
+				kernels.WinoMerge(z[4*i*nt:], y[4*i*nt:], nt, nt)
+			}
 			for r := r0; r < r1; r++ {
 				R := t0/g.tw + r
 				img, ty := R/g.th, R%g.th
-				yr := y[(r-r0)*g.tw:]
-				for tx := 0; tx < g.tw; tx++ {
-					src := yr[tx : 15*nt+tx+1 : 15*nt+tx+1]
-					for i := 0; i < 4; i++ {
-						dst := strip[i*wq+4*tx : i*wq+4*tx+4 : i*wq+4*tx+4]
-						s := src[4*i*nt:]
-						dst[0], dst[1], dst[2], dst[3] = s[0], s[nt], s[2*nt], s[3*nt]
-					}
-				}
 				plane := out[(img*g.cout+o)*ohw:][:ohw]
 				for i := 0; i < min(4, g.oh-4*ty); i++ {
-					biasReLU(plane[(4*ty+i)*g.ow:(4*ty+i+1)*g.ow], strip[i*wq:i*wq+g.ow], bias, o, relu)
+					zr := z[4*i*nt+(r-r0)*wq:]
+					biasReLU(plane[(4*ty+i)*g.ow:(4*ty+i+1)*g.ow], zr[:g.ow], bias, o, relu)
 				}
 			}
 		}

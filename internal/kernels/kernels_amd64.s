@@ -7388,3 +7388,98 @@ winoOutputRows256_loop:
 winoOutputRows256_done:
 	VZEROUPPER
 	RET
+
+// func winoSplit256(n int, dst *float32, ds int, src *float32)
+// Requires: AVX
+TEXT ·winoSplit256(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), AX
+	MOVQ dst+8(FP), CX
+	MOVQ ds+16(FP), DX
+	MOVQ src+24(FP), BX
+	SHLQ $0x02, DX
+	LEAQ (CX)(DX*2), SI
+	ADDQ DX, SI
+
+winoSplit256_loop:
+	CMPQ        AX, $0x00000008
+	JL          winoSplit256_done
+	VMOVUPS     (BX), X0
+	VINSERTF128 $0x01, 64(BX), Y0, Y1
+	VMOVUPS     16(BX), X0
+	VINSERTF128 $0x01, 80(BX), Y0, Y2
+	VMOVUPS     32(BX), X0
+	VINSERTF128 $0x01, 96(BX), Y0, Y3
+	VMOVUPS     48(BX), X0
+	VINSERTF128 $0x01, 112(BX), Y0, Y4
+	VMOVUPS     64(BX), X0
+	VINSERTF128 $0x01, 128(BX), Y0, Y5
+	VUNPCKLPS   Y2, Y1, Y6
+	VUNPCKHPS   Y2, Y1, Y1
+	VUNPCKLPS   Y4, Y3, Y7
+	VUNPCKHPS   Y4, Y3, Y8
+	VUNPCKLPS   Y3, Y2, Y2
+	VUNPCKLPS   Y5, Y4, Y3
+	VUNPCKLPD   Y7, Y6, Y4
+	VUNPCKHPD   Y7, Y6, Y5
+	VUNPCKLPD   Y8, Y1, Y6
+	VUNPCKHPD   Y8, Y1, Y1
+	VUNPCKLPD   Y3, Y2, Y7
+	VUNPCKHPD   Y3, Y2, Y2
+	VMOVUPS     Y4, (CX)
+	VMOVUPS     Y5, (CX)(DX*1)
+	VMOVUPS     Y6, (CX)(DX*2)
+	VMOVUPS     Y1, (SI)
+	VMOVUPS     Y7, (SI)(DX*1)
+	VMOVUPS     Y2, (SI)(DX*2)
+	ADDQ        $0x00000080, BX
+	ADDQ        $0x00000020, CX
+	ADDQ        $0x00000020, SI
+	SUBQ        $0x00000008, AX
+	JMP         winoSplit256_loop
+
+winoSplit256_done:
+	VZEROUPPER
+	RET
+
+// func winoMerge256(n int, dst *float32, src *float32, ss int)
+// Requires: AVX
+TEXT ·winoMerge256(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), AX
+	MOVQ dst+8(FP), CX
+	MOVQ src+16(FP), DX
+	MOVQ ss+24(FP), BX
+	SHLQ $0x02, BX
+	LEAQ (DX)(BX*2), SI
+
+winoMerge256_loop:
+	CMPQ       AX, $0x00000008
+	JL         winoMerge256_done
+	VMOVUPS    (DX), Y0
+	VMOVUPS    (DX)(BX*1), Y1
+	VMOVUPS    (SI), Y2
+	VMOVUPS    (SI)(BX*1), Y3
+	VUNPCKLPS  Y1, Y0, Y4
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPD  Y1, Y4, Y3
+	VUNPCKHPD  Y1, Y4, Y1
+	VUNPCKLPD  Y2, Y0, Y4
+	VUNPCKHPD  Y2, Y0, Y0
+	VPERM2F128 $0x20, Y1, Y3, Y2
+	VMOVUPS    Y2, (CX)
+	VPERM2F128 $0x20, Y0, Y4, Y2
+	VMOVUPS    Y2, 32(CX)
+	VPERM2F128 $0x31, Y1, Y3, Y1
+	VMOVUPS    Y1, 64(CX)
+	VPERM2F128 $0x31, Y0, Y4, Y0
+	VMOVUPS    Y0, 96(CX)
+	ADDQ       $0x00000080, CX
+	ADDQ       $0x00000020, DX
+	ADDQ       $0x00000020, SI
+	SUBQ       $0x00000008, AX
+	JMP        winoMerge256_loop
+
+winoMerge256_done:
+	VZEROUPPER
+	RET

@@ -303,3 +303,13 @@ func winoInputRows256(n int, dst *float32, ds int, src *float32, ss int)
 //
 //go:noescape
 func winoOutputRows256(n int, dst *float32, ds int, src *float32, ss int)
+
+// winoSplit256 writes dst[j*ds+t] = src[4t+j] for j < 6 and each of n tiles t (AVX2, n a multiple of 8, ds in floats; reads src[0:4n+4]).
+//
+//go:noescape
+func winoSplit256(n int, dst *float32, ds int, src *float32)
+
+// winoMerge256 writes dst[4t+k] = src[k*ss+t] for k < 4 and each of n tiles t (AVX2, n a multiple of 8, ss in floats).
+//
+//go:noescape
+func winoMerge256(n int, dst *float32, src *float32, ss int)

@@ -28,6 +28,8 @@ type tier struct {
 
 	winoInputRows  func(dst []float32, ds int, src []float32, ss, n int)
 	winoOutputRows func(dst []float32, ds int, src []float32, ss, n int)
+	winoSplit      func(dst []float32, ds int, src []float32, n int)
+	winoMerge      func(dst, src []float32, ss, n int)
 }
 
 // genericTier is the pure-Go tier, available everywhere.
@@ -52,6 +54,8 @@ var genericTier = &tier{
 
 	winoInputRows:  winoInputRowsGo,
 	winoOutputRows: winoOutputRowsGo,
+	winoSplit:      winoSplitGo,
+	winoMerge:      winoMergeGo,
 }
 
 // tiers lists the tiers this CPU and build support, best first; the last is

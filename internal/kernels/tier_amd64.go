@@ -39,6 +39,8 @@ var avx512Tier = &tier{
 
 	winoInputRows:  winoInputRowsAVX2,
 	winoOutputRows: winoOutputRowsAVX2,
+	winoSplit:      winoSplitAVX2,
+	winoMerge:      winoMergeAVX2,
 }
 
 var avx2Tier = &tier{
@@ -62,6 +64,8 @@ var avx2Tier = &tier{
 
 	winoInputRows:  winoInputRowsAVX2,
 	winoOutputRows: winoOutputRowsAVX2,
+	winoSplit:      winoSplitAVX2,
+	winoMerge:      winoMergeAVX2,
 }
 
 // kernel512 holds the AVX-512 micro-kernels by tile height.
@@ -475,5 +479,31 @@ func winoOutputRowsAVX2(dst []float32, ds int, src []float32, ss, n int) {
 	}
 	if m < n {
 		winoOutputRowsGo(dst[m:], ds, src[m:], ss, n-m)
+	}
+}
+
+// winoSplitAVX2 runs the AVX2 kernel over the groups of eight tiles whose
+// reads (two floats past the last window) stay inside src, and the Go loop
+// over the rest.
+func winoSplitAVX2(dst []float32, ds int, src []float32, n int) {
+	m := n &^ 7
+	for m > 0 && 4*m+4 > len(src) {
+		m -= 8
+	}
+	if m > 0 {
+		winoSplit256(m, &dst[0], ds, &src[0])
+	}
+	if m < n {
+		winoSplitGo(dst[m:], ds, src[4*m:], n-m)
+	}
+}
+
+func winoMergeAVX2(dst, src []float32, ss, n int) {
+	m := n &^ 7
+	if m > 0 {
+		winoMerge256(m, &dst[0], &src[0], ss)
+	}
+	if m < n {
+		winoMergeGo(dst[4*m:], src[m:], ss, n-m)
 	}
 }

@@ -29,6 +29,52 @@ func WinoOutputRows(dst []float32, ds int, src []float32, ss, n int) {
 	active.winoOutputRows(dst, ds, src, ss, n)
 }
 
+// WinoSplit writes dst[j*ds+t] = src[4t+j] for each j < 6 and tile t < n:
+// the six-wide windows, four apart, of a row of Winograd F(4x4, 3x3) input
+// tiles, transposed into six rows of n (the first gather of the input
+// transform). src holds at least 4n+2 floats; with 4n+4 or more the AVX2
+// kernel covers the last full group of eight tiles too. dst must not
+// overlap src.
+func WinoSplit(dst []float32, ds int, src []float32, n int) {
+	if n < 0 || ds < n || (n > 0 && (len(src) < 4*n+2 || len(dst) < 5*ds+n)) {
+		panic(fmt.Sprintf("kernels.WinoSplit: n %d, dst len %d stride %d, src len %d", n, len(dst), ds, len(src)))
+	}
+	if n > 0 {
+		active.winoSplit(dst, ds, src, n)
+	}
+}
+
+func winoSplitGo(dst []float32, ds int, src []float32, n int) {
+	for j := 0; j < 6; j++ {
+		row, s := dst[j*ds:j*ds+n], src[j:j+4*(n-1)+1]
+		for t := range row {
+			row[t] = s[4*t]
+		}
+	}
+}
+
+// WinoMerge writes dst[4t+k] = src[k*ss+t] for each k < 4 and tile t < n:
+// four rows of the Winograd F(4x4, 3x3) output tiles' columns interleaved
+// into one output row (the last step of the output transform, WinoSplit's
+// inverse in four). dst must not overlap src.
+func WinoMerge(dst, src []float32, ss, n int) {
+	if n < 0 || ss < n || (n > 0 && (len(dst) < 4*n || len(src) < 3*ss+n)) {
+		panic(fmt.Sprintf("kernels.WinoMerge: n %d, dst len %d, src len %d stride %d", n, len(dst), len(src), ss))
+	}
+	if n > 0 {
+		active.winoMerge(dst, src, ss, n)
+	}
+}
+
+func winoMergeGo(dst, src []float32, ss, n int) {
+	dst = dst[:4*n]
+	s0, s1, s2, s3 := src[:n], src[ss:ss+n], src[2*ss:2*ss+n], src[3*ss:3*ss+n]
+	for t := range s0 {
+		d := dst[4*t : 4*t+4 : 4*t+4]
+		d[0], d[1], d[2], d[3] = s0[t], s1[t], s2[t], s3[t]
+	}
+}
+
 func checkRows(op string, dst []float32, ds, outs int, src []float32, ss, n int) {
 	if n < 0 || ds < 0 || ss < 0 || (n > 0 && (len(src) < 5*ss+n || len(dst) < (outs-1)*ds+n)) {
 		panic(fmt.Sprintf("%s: n %d, dst len %d stride %d, src len %d stride %d", op, n, len(dst), ds, len(src), ss))

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -105,4 +106,58 @@ func TestWinoRowsChecks(t *testing.T) {
 	}
 	WinoInputRows(make([]float32, 60), 10, make([]float32, 60), 10, 10)
 	WinoOutputRows(make([]float32, 40), 10, make([]float32, 60), 10, 10)
+}
+
+// TestWinoSplitTiers checks WinoSplit on every tier against its definition,
+// dst[j*ds+t] = src[4t+j], bit for bit (NaN payloads included: it only
+// moves data), for tile counts around the eight-tile groups and both
+// lengths of src (4n+2, where the last group is left to Go, and 4n+4), with
+// the gaps between dst's rows and the bytes around it untouched.
+func TestWinoSplitTiers(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 8, 9, 14, 15, 16, 17, 24, 31, 64, 65} {
+		for _, extra := range []int{2, 4, 9} {
+			src, checkS := guarded(4*n+extra, 1, valueGen(uint64(n), true))
+			ds := n + 3
+			for _, tr := range append([]*tier{genericTier}, tiers...) {
+				dst, checkD := guarded(5*ds+n, 2, func(int) float32 { return sentinel })
+				withTier(tr, func() { WinoSplit(dst, ds, src, n) })
+				name := fmt.Sprintf("WinoSplit n=%d len(src)=4n+%d tier %s", n, extra, tr.name)
+				checkS(t, name)
+				checkD(t, name)
+				for j := 0; j < 6; j++ {
+					for k := 0; k < ds && j*ds+k < len(dst); k++ {
+						got := math.Float32bits(dst[j*ds+k])
+						want := math.Float32bits(sentinel)
+						if k < n {
+							want = math.Float32bits(src[4*k+j])
+						}
+						if got != want {
+							t.Fatalf("%s: dst[%d*ds+%d] = %#x, want %#x", name, j, k, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestWinoMergeTiers checks WinoMerge on every tier against its definition,
+// dst[4t+k] = src[k*ss+t], bit for bit, with the bytes around dst untouched.
+func TestWinoMergeTiers(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 8, 9, 14, 15, 16, 17, 24, 31, 64, 65} {
+		ss := n + 5
+		src, checkS := guarded(3*ss+n, 1, valueGen(uint64(n)+9, true))
+		for _, tr := range append([]*tier{genericTier}, tiers...) {
+			dst, checkD := guarded(4*n, 2, func(int) float32 { return sentinel })
+			withTier(tr, func() { WinoMerge(dst, src, ss, n) })
+			name := fmt.Sprintf("WinoMerge n=%d tier %s", n, tr.name)
+			checkS(t, name)
+			checkD(t, name)
+			for q := range dst {
+				if got, want := math.Float32bits(dst[q]), math.Float32bits(src[(q%4)*ss+q/4]); got != want {
+					t.Fatalf("%s: dst[%d] = %#x, want %#x", name, q, got, want)
+				}
+			}
+		}
+	}
 }

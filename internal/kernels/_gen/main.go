@@ -42,6 +42,8 @@ func main() {
 	nnKernels512()
 	nnKernels256()
 	winoKernels256()
+	winoSplit256()
+	winoMerge256()
 	Generate()
 }
 

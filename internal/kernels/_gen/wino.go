@@ -106,3 +106,131 @@ func winoRows256(name string, outs int, doc string, body func(in []VecVirtual, c
 	VZEROUPPER()
 	RET()
 }
+
+// winoSplit256 emits winoSplit256(n int, dst *float32, ds int, src *float32):
+// for each of the n tiles t (n a multiple of 8), dst[j*ds+t] = src[4t+j] for
+// j < 6: the stride-4 windows of six of an input row of Winograd F(4x4, 3x3)
+// transposed into six rows, eight tiles per step. Each step loads the eight
+// tiles' first four values as pairs of 128-bit halves (tiles t and t+4 in
+// one vector) and transposes them in lanes; values 4 and 5 are values 0 and
+// 1 of the next tile. It reads src[0 : 4n+4].
+func winoSplit256() {
+	name := "winoSplit256"
+	TEXT(name, NOSPLIT, "func(n int, dst *float32, ds int, src *float32)")
+	Pragma("noescape")
+	Doc(name + " writes dst[j*ds+t] = src[4t+j] for j < 6 and each of n tiles t (AVX2, n a multiple of 8, ds in floats; reads src[0:4n+4]).")
+	n := Load(Param("n"), GP64())
+	d0 := Load(Param("dst"), GP64())
+	ds := Load(Param("ds"), GP64())
+	s := Load(Param("src"), GP64())
+	SHLQ(U8(2), ds)
+	d3 := GP64()
+	LEAQ(Mem{Base: d0, Index: ds, Scale: 2}, d3)
+	ADDQ(ds, d3) // dst + 3*ds
+	Label(name + "_loop")
+	CMPQ(n, U32(8))
+	JL(LabelRef(name + "_done"))
+	// v[k] = [tile k | tile k+4], k < 5 (tile 8 is the next step's tile 0).
+	v := make([]VecVirtual, 5)
+	for k := range v {
+		lo := XMM()
+		VMOVUPS(Mem{Base: s, Disp: 16 * k}, lo)
+		v[k] = YMM()
+		VINSERTF128(U8(1), Mem{Base: s, Disp: 16 * (k + 4)}, lo.AsY(), v[k])
+	}
+	unpck := func(lo bool, pd bool, a, b VecVirtual) VecVirtual {
+		r := YMM()
+		switch {
+		case lo && !pd:
+			VUNPCKLPS(b, a, r)
+		case !lo && !pd:
+			VUNPCKHPS(b, a, r)
+		case lo && pd:
+			VUNPCKLPD(b, a, r)
+		default:
+			VUNPCKHPD(b, a, r)
+		}
+		return r
+	}
+	t0, t1 := unpck(true, false, v[0], v[1]), unpck(false, false, v[0], v[1])
+	t2, t3 := unpck(true, false, v[2], v[3]), unpck(false, false, v[2], v[3])
+	u0, u2 := unpck(true, false, v[1], v[2]), unpck(true, false, v[3], v[4])
+	outs := []VecVirtual{
+		unpck(true, true, t0, t2), unpck(false, true, t0, t2),
+		unpck(true, true, t1, t3), unpck(false, true, t1, t3),
+		unpck(true, true, u0, u2), unpck(false, true, u0, u2),
+	}
+	dsts := []Mem{{Base: d0}, {Base: d0, Index: ds, Scale: 1}, {Base: d0, Index: ds, Scale: 2},
+		{Base: d3}, {Base: d3, Index: ds, Scale: 1}, {Base: d3, Index: ds, Scale: 2}}
+	for j, o := range outs {
+		VMOVUPS(o, dsts[j])
+	}
+	ADDQ(U32(128), s)
+	ADDQ(U32(32), d0)
+	ADDQ(U32(32), d3)
+	SUBQ(U32(8), n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// winoMerge256 emits winoMerge256(n int, dst *float32, src *float32, ss int):
+// for each of the n tiles t (n a multiple of 8), dst[4t+k] = src[k*ss+t]
+// for k < 4: four rows of the Winograd F(4x4, 3x3) output tiles' columns
+// interleaved into one output row, eight tiles per step (a transpose in
+// lanes, then the 128-bit halves put in tile order).
+func winoMerge256() {
+	name := "winoMerge256"
+	TEXT(name, NOSPLIT, "func(n int, dst *float32, src *float32, ss int)")
+	Pragma("noescape")
+	Doc(name + " writes dst[4t+k] = src[k*ss+t] for k < 4 and each of n tiles t (AVX2, n a multiple of 8, ss in floats).")
+	n := Load(Param("n"), GP64())
+	d := Load(Param("dst"), GP64())
+	s0 := Load(Param("src"), GP64())
+	ss := Load(Param("ss"), GP64())
+	SHLQ(U8(2), ss)
+	s2 := GP64()
+	LEAQ(Mem{Base: s0, Index: ss, Scale: 2}, s2)
+	Label(name + "_loop")
+	CMPQ(n, U32(8))
+	JL(LabelRef(name + "_done"))
+	a := make([]VecVirtual, 4)
+	srcs := []Mem{{Base: s0}, {Base: s0, Index: ss, Scale: 1}, {Base: s2}, {Base: s2, Index: ss, Scale: 1}}
+	for k := range a {
+		a[k] = YMM()
+		VMOVUPS(srcs[k], a[k])
+	}
+	t := make([]VecVirtual, 4)
+	for k := range t {
+		t[k] = YMM()
+	}
+	VUNPCKLPS(a[1], a[0], t[0])
+	VUNPCKHPS(a[1], a[0], t[1])
+	VUNPCKLPS(a[3], a[2], t[2])
+	VUNPCKHPS(a[3], a[2], t[3])
+	o := make([]VecVirtual, 4) // o[q] = [tile q | tile q+4]
+	for q := range o {
+		o[q] = YMM()
+	}
+	VUNPCKLPD(t[2], t[0], o[0])
+	VUNPCKHPD(t[2], t[0], o[1])
+	VUNPCKLPD(t[3], t[1], o[2])
+	VUNPCKHPD(t[3], t[1], o[3])
+	for q, sel := range []struct {
+		a, b int
+		imm  uint8
+	}{{0, 1, 0x20}, {2, 3, 0x20}, {0, 1, 0x31}, {2, 3, 0x31}} {
+		p := YMM()
+		VPERM2F128(U8(sel.imm), o[sel.b], o[sel.a], p)
+		VMOVUPS(p, Mem{Base: d, Disp: 32 * q})
+	}
+	ADDQ(U32(128), d)
+	ADDQ(U32(32), s0)
+	ADDQ(U32(32), s2)
+	SUBQ(U32(8), n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
