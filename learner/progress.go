@@ -70,7 +70,10 @@ func (p *progress) Name() string { return "Progress" }
 
 // useBars reports whether to draw bars.
 func (p *progress) useBars() bool {
-	return p.display == displayBars || isTerminal(p.out)
+	if p.display == displayAuto {
+		return isTerminal(p.out)
+	}
+	return p.display == displayBars
 }
 
 // isTerminal reports whether w is a terminal.
