@@ -204,3 +204,24 @@ func TestElementwisePanics(t *testing.T) {
 		})
 	}
 }
+
+// TestPositive checks the branch-free test of the Go tails against v > 0
+// on the boundaries of the float32 bit patterns and on random ones.
+func TestPositive(t *testing.T) {
+	bits := []uint32{0, 1, 2, 0x007fffff, 0x00800000, 0x3f800000, 0x7f7fffff, 0x7f800000, 0x7f800001,
+		0x7fc00000, 0x7fffffff, 0x80000000, 0x80000001, 0xbf800000, 0xff800000, 0xff800001, 0xffc00000, 0xffffffff}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 100000 {
+		bits = append(bits, rng.Uint32())
+	}
+	for _, b := range bits {
+		v := math.Float32frombits(b)
+		want := uint32(0)
+		if v > 0 {
+			want = ^uint32(0)
+		}
+		if got := positive(v); got != want {
+			t.Fatalf("positive(%#x = %v) = %#x, want %#x", b, v, got, want)
+		}
+	}
+}

@@ -166,9 +166,7 @@ func sumDotGo(g, x []float32, off int, mu float32, p *partials) {
 func sumDotMaskGo(g, x []float32, off int, mu, a, b float32, p *partials) {
 	x = x[:len(g)]
 	for i, gi := range g {
-		if !(float32(x[i]*a)+b > 0) {
-			gi = 0
-		}
+		gi = maskPositive(gi, float32(x[i]*a)+b)
 		j := (off + i) & 31
 		p[j] += gi
 		p[32+j] += float32(gi * (x[i] - mu))
@@ -178,10 +176,7 @@ func sumDotMaskGo(g, x []float32, off int, mu, a, b float32, p *partials) {
 func bnBackwardMaskGo(dst, g, x []float32, a, b, c1, c2, c3 float32) {
 	g, x = g[:len(dst)], x[:len(dst)]
 	for i := range dst {
-		gi := g[i]
-		if !(float32(x[i]*a)+b > 0) {
-			gi = 0
-		}
+		gi := maskPositive(g[i], float32(x[i]*a)+b)
 		dst[i] = (float32(c1*gi) + float32(c2*x[i])) + c3
 	}
 }
@@ -196,11 +191,8 @@ func affineGo(dst, x []float32, a, b float32) {
 func affineReluGo(dst, x []float32, a, b float32) {
 	x = x[:len(dst)]
 	for i, v := range x {
-		if y := float32(v*a) + b; y > 0 {
-			dst[i] = y
-		} else {
-			dst[i] = 0
-		}
+		y := float32(v*a) + b
+		dst[i] = maskPositive(y, y)
 	}
 }
 
