@@ -97,6 +97,30 @@ func batchNorm[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar 
 	}, nnInputs(x, weight, bias)...)
 }
 
+// bnAffine returns the scale and shift of channel ch's y = x*scale +
+// shift: 1/std and -mean/std (is = 1/std), times gamma[ch] and plus
+// beta[ch] where they are given, in float64.
+func bnAffine[T tensor.Float](mu, is float64, gamma, beta []T, ch int) (scale, shift float64) {
+	scale, shift = is, -mu*is
+	if gamma != nil {
+		scale *= float64(gamma[ch])
+		shift *= float64(gamma[ch])
+	}
+	if beta != nil {
+		shift += float64(beta[ch])
+	}
+	return scale, shift
+}
+
+// bnUpdateRunning moves channel ch's running statistics toward the batch's
+// mean mu and unbiased variance (ss, the sum of squared deviations of m
+// values, over m-1) by momentum, as PyTorch does.
+func bnUpdateRunning[T tensor.Float](runningMean, runningVar *tensor.Dense[T], ch int, momentum, mu, ss, m float64) {
+	rm, rv := runningMean.Data(), runningVar.Data()
+	rm[ch] = T((1-momentum)*float64(rm[ch]) + momentum*mu)
+	rv[ch] = T((1-momentum)*float64(rv[ch]) + momentum*ss/(m-1))
+}
+
 // bnData returns t's data, or nil for a nil t.
 func bnData[T tensor.Float](t *tensor.Dense[T]) []T {
 	if t == nil {
@@ -177,25 +201,14 @@ func (b *bnGeneric[T]) forward(y []T, training bool, runningMean, runningVar *te
 				m := float64(b.count())
 				v = ss / m
 				if training && runningMean != nil {
-					rm, rv := runningMean.Data(), runningVar.Data()
-					mom := float64(momentum)
-					rm[ch] = T((1-mom)*float64(rm[ch]) + mom*mu)
-					rv[ch] = T((1-mom)*float64(rv[ch]) + mom*ss/(m-1))
+					bnUpdateRunning(runningMean, runningVar, ch, float64(momentum), mu, ss, m)
 				}
 			} else {
 				mu, v = float64(runningMean.Data()[ch]), float64(runningVar.Data()[ch])
 			}
 			is := 1 / math.Sqrt(v+float64(eps))
 			b.mean[ch], b.invstd[ch] = T(mu), T(is)
-			// y = x*scale + shift
-			scale, shift := is, -mu*is
-			if b.gamma != nil {
-				scale *= float64(b.gamma[ch])
-				shift *= float64(b.gamma[ch])
-			}
-			if beta != nil {
-				shift += float64(beta[ch])
-			}
+			scale, shift := bnAffine(mu, is, b.gamma, beta, ch)
 			sc, sf := T(scale), T(shift)
 			for i := 0; i < b.n; i++ {
 				r0, r1 := b.row(i, ch)

@@ -139,23 +139,14 @@ func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar 
 			ss := max(s2-s1*d, 0) // the sum of (x - mu)^2
 			v = ss / m
 			if training && runningMean != nil {
-				rm, rv := runningMean.Data(), runningVar.Data()
-				rm[ch] = float32((1-momentum)*float64(rm[ch]) + momentum*mu)
-				rv[ch] = float32((1-momentum)*float64(rv[ch]) + momentum*ss/(m-1))
+				bnUpdateRunning(runningMean, runningVar, ch, momentum, mu, ss, m)
 			}
 		} else {
 			mu, v = float64(runningMean.Data()[ch]), float64(runningVar.Data()[ch])
 		}
 		is := 1 / math.Sqrt(v+eps)
 		b.mean[ch], b.invstd[ch] = float32(mu), float32(is)
-		a, sf := is, -mu*is
-		if b.gamma != nil {
-			a *= float64(b.gamma[ch])
-			sf *= float64(b.gamma[ch])
-		}
-		if beta != nil {
-			sf += float64(beta[ch])
-		}
+		a, sf := bnAffine(mu, is, b.gamma, beta, ch)
 		scale[ch], shift[ch] = float32(a), float32(sf)
 	}
 	if sums != nil {
