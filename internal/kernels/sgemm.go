@@ -14,7 +14,7 @@ import (
 // MR-row slivers, each worker packs its mc x kc block of op(A) into slivers
 // of MR x kc, and the micro-kernel computes one MR x NR tile of C per
 // (A sliver, B sliver) pair, the B sliver staying in L1 while the A slivers
-// stream from L2. When op(A) has at most mcBlock rows (skinny products,
+// stream from L2. When op(A) has at most privateRows rows (skinny products,
 // small squares) the workers split the columns instead and pack each B
 // sliver just before using it (see gemmJob.plan).
 //
@@ -25,6 +25,16 @@ const (
 	kcBlock = 256  // steps of k per packed block (a B sliver is 32 KiB)
 	mcBlock = 240  // target rows of op(A) per packed block (240 KiB at kc=256)
 	ncBlock = 4096 // columns of op(B) per packed panel
+
+	// privateRows is the most rows of op(A) for which the workers split
+	// C's columns, each packing all of op(A) (at most 264 KiB at kc=256,
+	// half of a Zen 2 or Zen 3 core's L2), instead of sharing a packed B
+	// panel among row blocks. With two threads and m=256, the shared job's
+	// two row blocks and its wait for the whole panel's packing ran at
+	// 150-175 GFLOP/s (AVX-512 tier) and 128-148 (AVX2) on an AMD Zen 4,
+	// the private one at 180-198 and 153-176 (5 alternating runs each);
+	// one thread, and m=512, were the same either way.
+	privateRows = 264
 
 	// parallelMinFlops is the size (2*m*n*k) below which one goroutine
 	// does the work: splitting costs more than it saves.
@@ -148,7 +158,7 @@ var jobPool = sync.Pool{New: func() any {
 }}
 
 // plan chooses the blocking. k is cut into equal blocks of at most kcBlock
-// steps. When op(A) fits one row block (m <= mcBlock), the job is private:
+// steps. When op(A) has at most privateRows rows, the job is private:
 // the workers split the columns of C, each packs all of op(A) and packs
 // each B sliver just before using it, so B is read once and its packed
 // copy never leaves L1. Otherwise the rows of C are cut into blocks of
@@ -160,8 +170,9 @@ func (j *gemmJob) plan(threads int) {
 	j.slivers = ceilDiv(j.m, j.g.mr)
 	j.blocks = ceilDiv(j.m, mcBlock)
 	j.colSplit = 1
-	j.private = j.blocks == 1
+	j.private = j.m <= privateRows
 	if j.private {
+		j.blocks = 1
 		j.colSplit = min(threads, ceilDiv(j.n, j.g.nr))
 	} else {
 		j.blocks = min(roundUp(j.blocks, threads), j.slivers)
@@ -195,7 +206,7 @@ func (j *gemmJob) workPrivate() {
 // privatePart computes the column slivers sl0..sl1 of C over all rows in
 // panels of ncBlock columns, each through every k block before the next, so
 // that the panel's part of C stays in cache between k blocks (A, at most
-// mcBlock rows, is packed again per panel).
+// privateRows rows, is packed again per panel).
 func (j *gemmJob) privatePart(ap, bs, tmp []float32, sl0, sl1 int) {
 	nr := j.g.nr
 	panel := ncBlock / nr
