@@ -72,9 +72,14 @@ func winoRows256(name string, outs int, doc string, body func(in []VecVirtual, c
 		VBROADCASTSS(x, y)
 		c[k] = y
 	}
-	Label(name + "_loop")
-	CMPQ(n, U32(8))
-	JL(LabelRef(name + "_done"))
+	loop8(name, n, func() {
+		winoRowsStep(outs, body, c, s0, s3, ss, d0, d2, ds)
+	}, advance{s0, 32}, advance{s3, 32}, advance{d0, 32}, advance{d2, 32})
+}
+
+// winoRowsStep is one step of winoRows256: eight columns of the six rows
+// in, outs rows out.
+func winoRowsStep(outs int, body func(in []VecVirtual, c map[float32]VecVirtual) []VecVirtual, c map[float32]VecVirtual, s0, s3, ss, d0, d2, ds Register) {
 	srcs := []Mem{{Base: s0}, {Base: s0, Index: ss, Scale: 1}, {Base: s0, Index: ss, Scale: 2},
 		{Base: s3}, {Base: s3, Index: ss, Scale: 1}, {Base: s3, Index: ss, Scale: 2}}
 	in := make([]VecVirtual, 6)
@@ -96,10 +101,24 @@ func winoRows256(name string, outs int, doc string, body func(in []VecVirtual, c
 			VMOVUPS(out[i], Mem{Base: t})
 		}
 	}
-	ADDQ(U32(32), s0)
-	ADDQ(U32(32), s3)
-	ADDQ(U32(32), d0)
-	ADDQ(U32(32), d2)
+}
+
+// advance is a pointer register and the bytes loop8 moves it by per step.
+type advance struct {
+	r    Register
+	step int
+}
+
+// loop8 emits name's loop over n in steps of eight: while at least eight
+// are left, step, then each pointer advanced; then VZEROUPPER and RET.
+func loop8(name string, n Register, step func(), ptrs ...advance) {
+	Label(name + "_loop")
+	CMPQ(n, U32(8))
+	JL(LabelRef(name + "_done"))
+	step()
+	for _, p := range ptrs {
+		ADDQ(U32(p.step), p.r)
+	}
 	SUBQ(U32(8), n)
 	JMP(LabelRef(name + "_loop"))
 	Label(name + "_done")
@@ -127,52 +146,43 @@ func winoSplit256() {
 	d3 := GP64()
 	LEAQ(Mem{Base: d0, Index: ds, Scale: 2}, d3)
 	ADDQ(ds, d3) // dst + 3*ds
-	Label(name + "_loop")
-	CMPQ(n, U32(8))
-	JL(LabelRef(name + "_done"))
-	// v[k] = [tile k | tile k+4], k < 5 (tile 8 is the next step's tile 0).
-	v := make([]VecVirtual, 5)
-	for k := range v {
-		lo := XMM()
-		VMOVUPS(Mem{Base: s, Disp: 16 * k}, lo)
-		v[k] = YMM()
-		VINSERTF128(U8(1), Mem{Base: s, Disp: 16 * (k + 4)}, lo.AsY(), v[k])
-	}
-	unpck := func(lo bool, pd bool, a, b VecVirtual) VecVirtual {
-		r := YMM()
-		switch {
-		case lo && !pd:
-			VUNPCKLPS(b, a, r)
-		case !lo && !pd:
-			VUNPCKHPS(b, a, r)
-		case lo && pd:
-			VUNPCKLPD(b, a, r)
-		default:
-			VUNPCKHPD(b, a, r)
+	loop8(name, n, func() {
+		// v[k] = [tile k | tile k+4], k < 5 (tile 8 is the next step's tile 0).
+		v := make([]VecVirtual, 5)
+		for k := range v {
+			lo := XMM()
+			VMOVUPS(Mem{Base: s, Disp: 16 * k}, lo)
+			v[k] = YMM()
+			VINSERTF128(U8(1), Mem{Base: s, Disp: 16 * (k + 4)}, lo.AsY(), v[k])
 		}
-		return r
-	}
-	t0, t1 := unpck(true, false, v[0], v[1]), unpck(false, false, v[0], v[1])
-	t2, t3 := unpck(true, false, v[2], v[3]), unpck(false, false, v[2], v[3])
-	u0, u2 := unpck(true, false, v[1], v[2]), unpck(true, false, v[3], v[4])
-	outs := []VecVirtual{
-		unpck(true, true, t0, t2), unpck(false, true, t0, t2),
-		unpck(true, true, t1, t3), unpck(false, true, t1, t3),
-		unpck(true, true, u0, u2), unpck(false, true, u0, u2),
-	}
-	dsts := []Mem{{Base: d0}, {Base: d0, Index: ds, Scale: 1}, {Base: d0, Index: ds, Scale: 2},
-		{Base: d3}, {Base: d3, Index: ds, Scale: 1}, {Base: d3, Index: ds, Scale: 2}}
-	for j, o := range outs {
-		VMOVUPS(o, dsts[j])
-	}
-	ADDQ(U32(128), s)
-	ADDQ(U32(32), d0)
-	ADDQ(U32(32), d3)
-	SUBQ(U32(8), n)
-	JMP(LabelRef(name + "_loop"))
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+		unpck := func(lo bool, pd bool, a, b VecVirtual) VecVirtual {
+			r := YMM()
+			switch {
+			case lo && !pd:
+				VUNPCKLPS(b, a, r)
+			case !lo && !pd:
+				VUNPCKHPS(b, a, r)
+			case lo && pd:
+				VUNPCKLPD(b, a, r)
+			default:
+				VUNPCKHPD(b, a, r)
+			}
+			return r
+		}
+		t0, t1 := unpck(true, false, v[0], v[1]), unpck(false, false, v[0], v[1])
+		t2, t3 := unpck(true, false, v[2], v[3]), unpck(false, false, v[2], v[3])
+		u0, u2 := unpck(true, false, v[1], v[2]), unpck(true, false, v[3], v[4])
+		outs := []VecVirtual{
+			unpck(true, true, t0, t2), unpck(false, true, t0, t2),
+			unpck(true, true, t1, t3), unpck(false, true, t1, t3),
+			unpck(true, true, u0, u2), unpck(false, true, u0, u2),
+		}
+		dsts := []Mem{{Base: d0}, {Base: d0, Index: ds, Scale: 1}, {Base: d0, Index: ds, Scale: 2},
+			{Base: d3}, {Base: d3, Index: ds, Scale: 1}, {Base: d3, Index: ds, Scale: 2}}
+		for j, o := range outs {
+			VMOVUPS(o, dsts[j])
+		}
+	}, advance{s, 128}, advance{d0, 32}, advance{d3, 32})
 }
 
 // winoMerge256 emits winoMerge256(n int, dst *float32, src *float32, ss int):
@@ -192,45 +202,36 @@ func winoMerge256() {
 	SHLQ(U8(2), ss)
 	s2 := GP64()
 	LEAQ(Mem{Base: s0, Index: ss, Scale: 2}, s2)
-	Label(name + "_loop")
-	CMPQ(n, U32(8))
-	JL(LabelRef(name + "_done"))
-	a := make([]VecVirtual, 4)
-	srcs := []Mem{{Base: s0}, {Base: s0, Index: ss, Scale: 1}, {Base: s2}, {Base: s2, Index: ss, Scale: 1}}
-	for k := range a {
-		a[k] = YMM()
-		VMOVUPS(srcs[k], a[k])
-	}
-	t := make([]VecVirtual, 4)
-	for k := range t {
-		t[k] = YMM()
-	}
-	VUNPCKLPS(a[1], a[0], t[0])
-	VUNPCKHPS(a[1], a[0], t[1])
-	VUNPCKLPS(a[3], a[2], t[2])
-	VUNPCKHPS(a[3], a[2], t[3])
-	o := make([]VecVirtual, 4) // o[q] = [tile q | tile q+4]
-	for q := range o {
-		o[q] = YMM()
-	}
-	VUNPCKLPD(t[2], t[0], o[0])
-	VUNPCKHPD(t[2], t[0], o[1])
-	VUNPCKLPD(t[3], t[1], o[2])
-	VUNPCKHPD(t[3], t[1], o[3])
-	for q, sel := range []struct {
-		a, b int
-		imm  uint8
-	}{{0, 1, 0x20}, {2, 3, 0x20}, {0, 1, 0x31}, {2, 3, 0x31}} {
-		p := YMM()
-		VPERM2F128(U8(sel.imm), o[sel.b], o[sel.a], p)
-		VMOVUPS(p, Mem{Base: d, Disp: 32 * q})
-	}
-	ADDQ(U32(128), d)
-	ADDQ(U32(32), s0)
-	ADDQ(U32(32), s2)
-	SUBQ(U32(8), n)
-	JMP(LabelRef(name + "_loop"))
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	loop8(name, n, func() {
+		a := make([]VecVirtual, 4)
+		srcs := []Mem{{Base: s0}, {Base: s0, Index: ss, Scale: 1}, {Base: s2}, {Base: s2, Index: ss, Scale: 1}}
+		for k := range a {
+			a[k] = YMM()
+			VMOVUPS(srcs[k], a[k])
+		}
+		t := make([]VecVirtual, 4)
+		for k := range t {
+			t[k] = YMM()
+		}
+		VUNPCKLPS(a[1], a[0], t[0])
+		VUNPCKHPS(a[1], a[0], t[1])
+		VUNPCKLPS(a[3], a[2], t[2])
+		VUNPCKHPS(a[3], a[2], t[3])
+		o := make([]VecVirtual, 4) // o[q] = [tile q | tile q+4]
+		for q := range o {
+			o[q] = YMM()
+		}
+		VUNPCKLPD(t[2], t[0], o[0])
+		VUNPCKHPD(t[2], t[0], o[1])
+		VUNPCKLPD(t[3], t[1], o[2])
+		VUNPCKHPD(t[3], t[1], o[3])
+		for q, sel := range []struct {
+			a, b int
+			imm  uint8
+		}{{0, 1, 0x20}, {2, 3, 0x20}, {0, 1, 0x31}, {2, 3, 0x31}} {
+			p := YMM()
+			VPERM2F128(U8(sel.imm), o[sel.b], o[sel.a], p)
+			VMOVUPS(p, Mem{Base: d, Disp: 32 * q})
+		}
+	}, advance{d, 128}, advance{s0, 32}, advance{s2, 32})
 }
