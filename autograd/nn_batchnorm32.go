@@ -73,8 +73,7 @@ var bnSumsPool sync.Pool
 func bnGetSums(n int) []float64 {
 	p, _ := bnSumsPool.Get().(*[]float64)
 	if p == nil || cap(*p) < n {
-		b := make([]float64, n)
-		return b
+		return make([]float64, n)
 	}
 	s := (*p)[:n]
 	clear(s)
@@ -109,24 +108,24 @@ func (b *bnFloat32) eachRow(fn func(i, ch, r0, r1 int)) {
 
 // forward computes y: batch statistics (when useBatch) from one pass of the
 // BNStats kernel per plane, shifted by the mean of the channel's first plane
-// so that the variance suffers no cancellation, accumulated in float64; then
+// (its pivot) so that the variance suffers no cancellation, accumulated in float64; then
 // y = x*scale + shift by the Affine (AffineRelu) kernel. It stores each
 // channel's mean and 1/std for backward.
 func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar *tensor.Dense[float32], beta []float32, momentum, eps float64) {
 	c := b.c
-	ss := make([]float32, 2*c)
-	b.scale, b.shift = ss[:c], ss[c:]
-	scale, shift := b.scale, b.shift
+	buf := make([]float32, 3*c)
+	b.scale, b.shift = buf[:c], buf[c:2*c]
+	scale, shift, pivot := b.scale, b.shift, buf[2*c:]
 	var sums []float64
 	if b.useBatch {
 		for ch := 0; ch < c; ch++ {
 			r0, r1 := b.row(0, ch)
 			s0, _ := kernels.BNStats(b.x[r0:r1], 0)
-			shift[ch] = s0 / float32(b.inner)
+			pivot[ch] = s0 / float32(b.inner)
 		}
 		sums = b.chunkSums(func(i, ch int) (float32, float32) {
 			r0, r1 := b.row(i, ch)
-			return kernels.BNStats(b.x[r0:r1], shift[ch])
+			return kernels.BNStats(b.x[r0:r1], pivot[ch])
 		})
 	}
 	m := float64(b.count())
@@ -135,7 +134,7 @@ func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar 
 		if b.useBatch {
 			s1, s2 := b.channelSums(sums, ch)
 			d := s1 / m
-			mu = float64(shift[ch]) + d
+			mu = float64(pivot[ch]) + d
 			ss := max(s2-s1*d, 0) // the sum of (x - mu)^2
 			v = ss / m
 			if training && runningMean != nil {
@@ -175,7 +174,7 @@ func (b *bnFloat32) backward(gy, y, gx, gw, gb []float32) {
 	c := b.c
 	cs := make([]float32, 3*c)
 	c1, c2, c3 := cs[:c], cs[c:2*c], cs[2*c:]
-	sums := b.needSums(gy, y, gx, gw, gb)
+	sums := b.needSums(gy, gx, gw, gb)
 	if sums != nil {
 		defer bnPutSums(sums)
 	}
@@ -221,10 +220,11 @@ func (b *bnFloat32) backward(gy, y, gx, gw, gb []float32) {
 	})
 }
 
-// needSums returns chunkSums of dy and dy*(x - mu) (dy masked by y > 0
-// with relu) when a gradient needs them: the weight's, the bias's, or the
-// input's through the batch statistics; nil otherwise.
-func (b *bnFloat32) needSums(gy, y, gx, gw, gb []float32) []float64 {
+// needSums returns chunkSums of dy and dy*(x - mu) (dy masked where y > 0,
+// by x, scale and shift, with relu) when a gradient needs them: the
+// weight's, the bias's, or the input's through the batch statistics; nil
+// otherwise.
+func (b *bnFloat32) needSums(gy, gx, gw, gb []float32) []float64 {
 	if gw == nil && gb == nil && (gx == nil || !b.useBatch) {
 		return nil
 	}
