@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"time"
 
 	"github.com/fastgo-ml/fastgo/autograd"
 	"github.com/fastgo-ml/fastgo/internal/kernels"
@@ -59,33 +58,19 @@ func benchW4(args []string, stdout, stderr io.Writer) error {
 	m := models.NewCIFARResNet18(3, 10, rng)
 	opt := optim.NewSGD(optim.Params(layers.Parameters(m)...), optim.LR(0.01), optim.Momentum(0.9))
 	x := tensor.Normal[float32](rng, 0, 1, *batch, 3, 32, 32)
-	y := make([]int, *batch)
-	for i := range y {
-		y[i] = rng.IntN(10)
-	}
+	y := randomLabels(rng, *batch, 10)
 	layers.Train(m)
-	var train []float64
-	for i := 0; i < *warmup+*steps; i++ {
-		t0 := time.Now()
+	train := timeSteps(*warmup, *steps, func() {
 		opt.ZeroGrad()
 		autograd.CrossEntropy(layers.Call(m, autograd.Const(x)), y).Backward()
 		opt.Step()
-		if i >= *warmup {
-			train = append(train, time.Since(t0).Seconds())
-		}
-	}
+	})
 
 	layers.Eval(m)
 	xe := tensor.Normal[float32](rng, 0, 1, *evalBatch, 3, 32, 32)
 	var ev []float64
 	autograd.NoGrad(func() {
-		for i := 0; i < *warmup+*steps; i++ {
-			t0 := time.Now()
-			layers.Call(m, autograd.Const(xe))
-			if i >= *warmup {
-				ev = append(ev, time.Since(t0).Seconds())
-			}
-		}
+		ev = timeSteps(*warmup, *steps, func() { layers.Call(m, autograd.Const(xe)) })
 	})
 	res := w4Result{
 		Workload: "w4", Threads: *threads, Tier: kernelTier(), Params: layers.NumParams(m),

@@ -62,10 +62,7 @@ func benchW5(args []string, stdout, stderr io.Writer) error {
 	cfg, _ := models.ResNet34.ResNetConfig(3, w5Classes)
 	m := models.NewResNet(cfg, rng)
 	x := tensor.Uniform[float32](rng, 0, 1, *batch, 3, *size, *size)
-	y := make([]int, *batch)
-	for i := range y {
-		y[i] = rng.IntN(w5Classes)
-	}
+	y := randomLabels(rng, *batch, w5Classes)
 	trainPhase := func(opt optim.Optimizer) []float64 {
 		return timeSteps(*warmup, *steps, func() {
 			opt.ZeroGrad()
@@ -150,4 +147,13 @@ func timeSteps(warmup, steps int, step func()) []float64 {
 		}
 	}
 	return ts
+}
+
+// randomLabels returns n class indices drawn uniformly from [0, classes).
+func randomLabels(rng *tensor.RNG, n, classes int) []int {
+	y := make([]int, n)
+	for i := range y {
+		y[i] = rng.IntN(classes)
+	}
+	return y
 }
