@@ -113,19 +113,25 @@ func (p *progress) Handle(l *Learner, e Event) error {
 			p.bars.endPhase()
 		}
 	case AfterEpoch:
-		w := p.out
+		// The row is written before the epoch bar moves: completing the last
+		// bar triggers mpb's final renders, and only a render flushes the
+		// lines written above the bars, so a row written after them could be
+		// lost when the fit ends.
+		var err error
+		if !l.InLRFind() {
+			w := p.out
+			if p.bars != nil {
+				w = p.bars.p
+			}
+			row := tableRow(l.Recorder.MetricNames, l.Recorder.Row(l.Epoch))
+			if n := l.Recorder.EpochNotes; len(n) > 0 && n[len(n)-1] != "" {
+				row += "  (" + n[len(n)-1] + ")"
+			}
+			_, err = io.WriteString(w, row+"\n")
+		}
 		if p.bars != nil {
-			w = p.bars.p
 			p.bars.epoch.Increment()
 		}
-		if l.InLRFind() {
-			return nil
-		}
-		row := tableRow(l.Recorder.MetricNames, l.Recorder.Row(l.Epoch))
-		if n := l.Recorder.EpochNotes; len(n) > 0 && n[len(n)-1] != "" {
-			row += "  (" + n[len(n)-1] + ")"
-		}
-		_, err := io.WriteString(w, row+"\n")
 		return err
 	case AfterFit:
 		if p.bars != nil {
@@ -136,28 +142,61 @@ func (p *progress) Handle(l *Learner, e Event) error {
 	return nil
 }
 
-// progressBars is the mpb state of one fit.
+// progressBars is the mpb state of one fit. The bars are drawn every
+// refreshEvery by a ticker and, in addition, as soon as each phase's first
+// batch is done, so that every phase shows on the screen, however short.
 type progressBars struct {
-	p     *mpb.Progress
-	epoch *mpb.Bar
-	batch *mpb.Bar
-	loss  atomic.Uint64 // float64 bits of the smoothed loss
+	p       *mpb.Progress
+	epoch   *mpb.Bar
+	batch   *mpb.Bar
+	loss    atomic.Uint64 // float64 bits of the smoothed loss
+	refresh chan any      // render requests, to mpb's manual refresh
+	stop    chan struct{} // closed by close: no more render requests
+	drawn   bool          // the current phase was drawn
 }
 
+// refreshEvery is the bars' refresh period.
+const refreshEvery = 100 * time.Millisecond
+
 func newProgressBars(w io.Writer, nEpoch int) *progressBars {
-	b := &progressBars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(100), mpb.WithAutoRefresh(),
-		mpb.WithRefreshRate(100*time.Millisecond))}
+	b := &progressBars{refresh: make(chan any), stop: make(chan struct{})}
+	b.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(100), mpb.WithManualRefresh(b.refresh))
 	b.epoch = b.p.AddBar(int64(max(nEpoch, 0)),
 		mpb.PrependDecorators(decor.Name("epoch", decor.WC{C: decor.DindentRight | decor.DextraSpace}),
 			decor.CountersNoUnit("%d/%d", decor.WCSyncWidth)),
 		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}),
 			decor.Name(" "), decor.Elapsed(decor.ET_STYLE_MMSS)),
 	)
+	go func() {
+		tick := time.NewTicker(refreshEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				if !b.render() {
+					return
+				}
+			case <-b.stop:
+				return
+			}
+		}
+	}()
 	return b
+}
+
+// render asks mpb for a render; false once the bars are closed.
+func (b *progressBars) render() bool {
+	select {
+	case b.refresh <- time.Now():
+		return true
+	case <-b.stop:
+		return false
+	}
 }
 
 func (b *progressBars) startPhase(training bool, n int) {
 	b.endPhase()
+	b.drawn = false
 	name := "valid"
 	if training {
 		name = "train"
@@ -180,8 +219,13 @@ func (b *progressBars) batchDone(training bool, smooth float64) {
 	if training {
 		b.loss.Store(math.Float64bits(smooth))
 	}
-	if b.batch != nil {
-		b.batch.Increment()
+	if b.batch == nil {
+		return
+	}
+	b.batch.Increment()
+	if !b.drawn {
+		b.drawn = true
+		b.render()
 	}
 }
 
@@ -202,6 +246,7 @@ func (b *progressBars) close(aborted bool) {
 		b.epoch.SetTotal(-1, true)
 	}
 	b.p.Wait()
+	close(b.stop)
 }
 
 // Row returns the results-table row of the last recorded epoch, labelled

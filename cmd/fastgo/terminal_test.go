@@ -13,33 +13,46 @@ import (
 )
 
 // screen runs the command line args of the fastgo binary bin inside a real
-// terminal (a detached tmux session of 160x48 characters) and returns every
-// distinct screen seen while it ran, polled every 50 ms, and at the end the
-// whole session with its scrollback. It skips without tmux.
-func screen(t *testing.T, bin string, args ...string) (frames []string, final string) {
+// terminal (a detached tmux session of 160x48 characters). It returns the
+// lines drawn: those of the screens seen while it ran, polled every 50 ms,
+// and those of everything the command wrote to the terminal, recorded byte
+// for byte with tmux's pipe-pane (so every render of the bars is there,
+// however short it stayed on the screen) with the escape sequences and
+// carriage returns taken out; and, at the end, the whole session with its
+// scrollback as the terminal shows it. It skips without tmux.
+func screen(t *testing.T, bin string, args ...string) (drawn []string, final string) {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux is not installed (apt-get install tmux)")
 	}
-	sock := filepath.Join(t.TempDir(), "tmux.sock")
-	done := filepath.Join(t.TempDir(), "done")
+	dir := t.TempDir()
+	sock, start, done, raw := filepath.Join(dir, "tmux.sock"), filepath.Join(dir, "start"), filepath.Join(dir, "done"), filepath.Join(dir, "raw")
 	quoted := make([]string, len(args))
 	for i, a := range args {
 		quoted[i] = strconv.Quote(a)
 	}
-	script := fmt.Sprintf("%s %s; echo $? > %s; sleep 600", strconv.Quote(bin), strings.Join(quoted, " "), done)
+	// The command waits for start, created once the recording runs.
+	script := fmt.Sprintf("while [ ! -e %s ]; do sleep 0.02; done; %s %s; echo $? > %s; echo %s; sleep 600",
+		start, strconv.Quote(bin), strings.Join(quoted, " "), done, endMark)
 	tmux := func(a ...string) *exec.Cmd { return exec.Command("tmux", append([]string{"-S", sock}, a...)...) }
 	if out, err := tmux("new-session", "-d", "-x", "160", "-y", "48", "sh", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v: %s", err, out)
 	}
 	defer tmux("kill-server").Run()
+	if out, err := tmux("pipe-pane", "-o", "cat > "+strconv.Quote(raw)).CombinedOutput(); err != nil {
+		t.Fatalf("tmux pipe-pane: %v: %s", err, out)
+	}
+	if err := os.WriteFile(start, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The screen is also polled every 50 ms while the command runs, as a
+	// user watching it would see it.
 	deadline := time.Now().Add(5 * time.Minute)
 	last := ""
 	for {
-		out, err := tmux("capture-pane", "-p").Output()
-		if err == nil && string(out) != last {
+		if out, err := tmux("capture-pane", "-p").Output(); err == nil && string(out) != last {
 			last = string(out)
-			frames = append(frames, last)
+			drawn = append(drawn, strings.Split(last, "\n")...)
 		}
 		if b, err := os.ReadFile(done); err == nil {
 			if code := strings.TrimSpace(string(b)); code != "0" {
@@ -57,10 +70,32 @@ func screen(t *testing.T, bin string, args ...string) (frames []string, final st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return frames, string(all)
+	// The recording ends with the mark the script echoes after fastgo.
+	var stream []byte
+	for end := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if stream, err = os.ReadFile(raw); err == nil && strings.Contains(string(stream), endMark) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the recording of fastgo %v lacks its end mark (%v):\n%s", args, err, stream)
+		}
+	}
+	text := ansiSeq.ReplaceAllString(string(stream), "\n")
+	for _, line := range strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n") {
+		drawn = append(drawn, line)
+	}
+	for i := range drawn {
+		drawn[i] = strings.TrimSpace(drawn[i])
+	}
+	return drawn, string(all)
 }
 
+// endMark is echoed in the terminal after the command ends.
+const endMark = "=end-of-fastgo="
+
 var (
+	// ansiSeq matches a terminal control sequence (CSI or a two-byte escape).
+	ansiSeq  = regexp.MustCompile(`\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])`)
 	barLine  = regexp.MustCompile(`^(epoch|train|valid)\s+(\d+)/(\d+)\s`)
 	negTime  = regexp.MustCompile(`-\d|\d:-`)
 	rowLine  = regexp.MustCompile(`^(\d+)\s+(\d+\.\d{6}|#na#)\s`)
@@ -68,37 +103,35 @@ var (
 	timeCell = regexp.MustCompile(`\d+:\d\d(<\d+:\d\d)?`)
 )
 
-// checkBars asserts on every frame: each bar's count within its total,
-// totals among want[phase] (when given), and no negative time.
-func checkBars(t *testing.T, frames []string, want map[string][]int) {
+// checkBars asserts on every line drawn: each bar's count within its total,
+// totals among want[phase] (when given), no negative time, and a bar of
+// each phase of want drawn at least once.
+func checkBars(t *testing.T, drawn []string, want map[string][]int) {
 	t.Helper()
 	seen := map[string]bool{}
-	for _, f := range frames {
-		for _, line := range strings.Split(f, "\n") {
-			line = strings.TrimSpace(line)
-			m := barLine.FindStringSubmatch(line)
-			if m == nil {
-				continue
-			}
-			n, _ := strconv.Atoi(m[2])
-			total, _ := strconv.Atoi(m[3])
-			seen[m[1]] = true
-			if total <= 0 || n > total {
-				t.Errorf("bar %q: %d of %d", line, n, total)
-			}
-			if ok := want[m[1]]; ok != nil && !containsInt(ok, total) {
-				t.Errorf("bar %q: total %d, want one of %v", line, total, ok)
-			}
-			for _, c := range timeCell.FindAllString(line, -1) {
-				if negTime.MatchString(c) {
-					t.Errorf("bar %q shows a negative time %q", line, c)
-				}
+	for _, line := range drawn {
+		m := barLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		total, _ := strconv.Atoi(m[3])
+		seen[m[1]] = true
+		if total <= 0 || n > total {
+			t.Errorf("bar %q: %d of %d", line, n, total)
+		}
+		if ok := want[m[1]]; ok != nil && !containsInt(ok, total) {
+			t.Errorf("bar %q: total %d, want one of %v", line, total, ok)
+		}
+		for _, c := range timeCell.FindAllString(line, -1) {
+			if negTime.MatchString(c) {
+				t.Errorf("bar %q shows a negative time %q", line, c)
 			}
 		}
 	}
 	for phase := range want {
 		if !seen[phase] {
-			t.Errorf("no %s bar was ever drawn (%d frames)", phase, len(frames))
+			t.Errorf("no %s bar was ever drawn (%d lines drawn)", phase, len(drawn))
 		}
 	}
 }
@@ -151,8 +184,8 @@ func TestTerminalDemo(t *testing.T) {
 		t.Skip("runs the demo in a terminal")
 	}
 	bin := buildFastgo(t)
-	frames, final := screen(t, bin, "demo", "-quick", "-out", t.TempDir())
-	checkBars(t, frames, map[string][]int{"epoch": {1}, "train": {10}, "valid": {2}})
+	drawn, final := screen(t, bin, "demo", "-quick", "-out", t.TempDir())
+	checkBars(t, drawn, map[string][]int{"epoch": {1}, "train": {10}, "valid": {2}})
 	tabs := tables(final)
 	if len(tabs) != 2 {
 		t.Fatalf("%d results tables, want 2 (standard and adversarial training):\n%s", len(tabs), final)
@@ -175,9 +208,9 @@ func TestTerminalTrain(t *testing.T) {
 	data := tinyFolder(t, filepath.Join(dir, "data"), 24)
 	// 48 images, 20% validation: 38 training images in batches of 8 (4
 	// full batches, the last dropped) and 10 validation images (2 batches).
-	frames, final := screen(t, bin, "train", "-data", data, "-channels", "1", "-size", "28", "-bs", "8", "-epochs", "3",
+	drawn, final := screen(t, bin, "train", "-data", data, "-channels", "1", "-size", "28", "-bs", "8", "-epochs", "3",
 		"-out", filepath.Join(dir, "export.safetensors"), "-checkpoint", filepath.Join(dir, "ckpt.safetensors"))
-	checkBars(t, frames, map[string][]int{"epoch": {3}, "train": {4}, "valid": {2}})
+	checkBars(t, drawn, map[string][]int{"epoch": {3}, "train": {4}, "valid": {2}})
 	tabs := tables(final)
 	if len(tabs) != 1 || fmt.Sprint(tabs[0]) != "[0 1 2]" {
 		t.Errorf("results tables %v, want one with the epochs [0 1 2]:\n%s", tabs, final)
