@@ -106,12 +106,25 @@ func (b *bnFloat32) eachRow(fn func(i, ch, r0, r1 int)) {
 	})
 }
 
-// forward computes y: batch statistics (when useBatch) from one pass of the
-// BNStats kernel per plane, shifted by the mean of the channel's first plane
-// (its pivot) so that the variance suffers no cancellation, accumulated in float64; then
-// y = x*scale + shift by the Affine (AffineRelu) kernel. It stores each
-// channel's mean and 1/std for backward.
+// forward computes y: setAffine, then y = x*scale + shift by the Affine
+// (AffineRelu) kernel.
 func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar *tensor.Dense[float32], beta []float32, momentum, eps float64) {
+	b.setAffine(training, runningMean, runningVar, beta, momentum, eps)
+	b.eachRow(func(_, ch, r0, r1 int) {
+		if b.relu {
+			kernels.AffineRelu(y[r0:r1], b.x[r0:r1], b.scale[ch], b.shift[ch])
+		} else {
+			kernels.Affine(y[r0:r1], b.x[r0:r1], b.scale[ch], b.shift[ch])
+		}
+	})
+}
+
+// setAffine computes each channel's scale and shift (y = x*scale + shift)
+// and stores its mean and 1/std for backward: from the batch statistics
+// (when useBatch), one pass of the BNStats kernel per plane, shifted by the
+// mean of the channel's first plane (its pivot) so that the variance suffers
+// no cancellation, accumulated in float64; else from the running ones.
+func (b *bnFloat32) setAffine(training bool, runningMean, runningVar *tensor.Dense[float32], beta []float32, momentum, eps float64) {
 	c := b.c
 	buf := make([]float32, 3*c)
 	b.scale, b.shift = buf[:c], buf[c:2*c]
@@ -151,13 +164,6 @@ func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar 
 	if sums != nil {
 		bnPutSums(sums)
 	}
-	b.eachRow(func(_, ch, r0, r1 int) {
-		if b.relu {
-			kernels.AffineRelu(y[r0:r1], b.x[r0:r1], scale[ch], shift[ch])
-		} else {
-			kernels.Affine(y[r0:r1], b.x[r0:r1], scale[ch], shift[ch])
-		}
-	})
 }
 
 // backward computes the gradients that are not nil: the sums of dy and

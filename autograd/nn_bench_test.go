@@ -8,7 +8,7 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// convBenchLayer is one convolution of the SmallCNN of BENCHMARKS.md (W2) at
+// convBenchLayer is one convolution of the SmallCNN of docs/performance.md (W2) at
 // batch 128, float32.
 type convBenchLayer struct {
 	name         string
@@ -147,7 +147,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 	}
 }
 
-// smallCNN holds the parameters of BENCHMARKS.md's SmallCNN, float32.
+// smallCNN holds the parameters of docs/performance.md's SmallCNN, float32.
 type smallCNN struct {
 	conv1W, conv1B, bn1W, bn1B, conv2W, conv2B, bn2W, bn2B, fc1W, fc1B, fc2W, fc2B *Value
 	rm1, rv1, rm2, rv2                                                             *tensor.Tensor

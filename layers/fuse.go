@@ -56,6 +56,37 @@ func callConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *auto
 	return autograd.Consumed(h, Call(bn, h))
 }
 
+// CallConvBNReLUMaxPool is Call(pool, CallConvBNReLU(conv, bn, x)), the
+// Conv → BatchNorm → ReLU → MaxPool block of small CNNs. When bn normalises
+// with the batch statistics (training), pool is a 2x2 max pool of stride 2,
+// and neither bn nor pool has a hook, the batch-norm, ReLU and pool run as
+// one op (autograd.BatchNormReLUMaxPool2x2): the same values bit for bit,
+// without the normalised tensor in between. Otherwise the modules run as
+// CallConvBNReLU and Call do.
+func CallConvBNReLUMaxPool(conv *Conv2d, bn *BatchNorm, pool *MaxPool2d, x *autograd.Value) *autograd.Value {
+	if !bn.Training() || bn.rank != 4 || x.Data().Rank() != 4 || !isPool2x2(pool.Opts) ||
+		conv.Core().hook != nil || bn.Core().hook != nil || pool.Core().hook != nil {
+		h := CallConvBNReLU(conv, bn, x)
+		return autograd.Consumed(h, Call(pool, h))
+	}
+	h := Call(conv, x)
+	bn.NumBatchesTracked++
+	out := autograd.BatchNormReLUMaxPool2x2(h, bn.Weight, bn.Bias, bn.RunningMean, bn.RunningVar,
+		autograd.BatchNormOptions{Training: true, Momentum: float64(bn.Momentum), Eps: float64(bn.Eps)})
+	return autograd.Consumed(h, out)
+}
+
+// isPool2x2 reports whether o is a 2x2 max pool of stride 2 without padding
+// or dilation (zero stride and dilation meaning their defaults).
+func isPool2x2(o autograd.Pool2dOptions) bool {
+	for a := 0; a < 2; a++ {
+		if o.Kernel[a] != 2 || (o.Stride[a] != 2 && o.Stride[a] != 0) || o.Padding[a] != 0 || o.Dilation[a] > 1 {
+			return false
+		}
+	}
+	return true
+}
+
 // foldable reports whether CallConvBN may fold bn into conv (see there).
 func foldable(conv *Conv2d, bn *BatchNorm) bool {
 	if bn.Training() || bn.rank != 4 || bn.RunningMean == nil || bn.RunningVar == nil ||

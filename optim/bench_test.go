@@ -24,7 +24,7 @@ func TestStepAllocatesNothing(t *testing.T) {
 }
 
 // smallCNNShapes are the parameter shapes of the W2 SmallCNN (421,834
-// parameters), whose training step the benchmarks of BENCHMARKS.md time.
+// parameters), whose training step the benchmarks of docs/performance.md time.
 var smallCNNShapes = [][]int{{32, 1, 3, 3}, {32}, {32}, {32}, {64, 32, 3, 3}, {64}, {64}, {64}, {128, 3136}, {128}, {10, 128}, {10}}
 
 func benchStep(b *testing.B, make func([]*ParamGroup) Optimizer) {

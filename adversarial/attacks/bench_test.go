@@ -11,7 +11,7 @@ import (
 	"github.com/fastgo-ml/fastgo/vision/models"
 )
 
-// BenchmarkPGD20SmallCNN is the attack part of W3 (BENCHMARKS.md): PGD-20,
+// BenchmarkPGD20SmallCNN is the attack part of W3 (docs/performance.md): PGD-20,
 // Linf eps 0.1, step 0.01, random start, on a batch of 250 1x28x28 images
 // through SmallCNN in attack mode. img/s = 250 / (ns/op * 1e-9).
 func BenchmarkPGD20SmallCNN(b *testing.B) {

@@ -282,7 +282,7 @@
 //	go test ./adversarial/attacks -long -run 'TestFMNIST(TargetedPGD|MinimumNorm)' -timeout 1h
 //	go test ./adversarial/attacks -long -run TestSquareFullFashionMNIST -timeout 1h
 //
-// W3 is BENCHMARKS.md's PGD-20 check against PyTorch's figures. At Linf eps
+// W3 is docs/performance.md's PGD-20 check against PyTorch's figures. At Linf eps
 // 0.1, on a normally trained SmallCNN (2 epochs of FitOneCycle), targeted
 // PGD-20 reaches the runner-up class on at least 90% of 1000 test images
 // (the random-target rate is logged), and C&W and DeepFool succeed on every

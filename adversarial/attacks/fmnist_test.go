@@ -95,7 +95,7 @@ func TestPGDOnFashionMNIST(t *testing.T) {
 	}
 }
 
-// TestW3PGD20 is W3 of BENCHMARKS.md as a test (with -long, and the full
+// TestW3PGD20 is W3 of docs/performance.md as a test (with -long, and the full
 // Fashion-MNIST installed): SmallCNN trained as W2 (Adam lr 1e-3, betas
 // 0.9/0.999, eps 1e-8, no weight decay, batch 128, one epoch on the 60,000
 // training images), then PGD-20 Linf eps 0.1 step 0.01 from a random start

@@ -1,6 +1,10 @@
 package kernels
 
-import "github.com/fastgo-ml/fastgo"
+import (
+	"math"
+
+	"github.com/fastgo-ml/fastgo"
+)
 
 // The kernels of batch-norm and the 2x2 max pool. Like the element-wise
 // kernels, every tier computes exactly what the pure-Go references below
@@ -227,18 +231,27 @@ func maxPool2x2BackwardGo(rows, ow, stride, w int, gy []float32, code []uint8, g
 
 // maxPool2x2BackwardColsGo is maxPool2x2BackwardGo for the columns j0 and
 // on of each row.
+// Each window's four floats are written in order, the gradient's bits
+// under a mask that is all ones at the position of code k (position k of
+// the window is row k>>1, column k&1) and zero elsewhere: no branch (the
+// positions are as good as random) and no store to a computed address.
 func maxPool2x2BackwardColsGo(rows, ow, j0, stride, w int, gy []float32, code []uint8, gx []float32) {
 	for r := 0; r < rows; r++ {
-		row := gx[r*stride : r*stride+w+2*ow]
-		t, b := row[:2*ow], row[w:]
-		g := gy[r*ow : (r+1)*ow]
-		c := code[r*ow : (r+1)*ow]
-		for j := j0; j < ow; j++ {
-			t[2*j], t[2*j+1], b[2*j], b[2*j+1] = 0, 0, 0, 0
-			// Position k of the window is row k>>1, column k&1: an
-			// index, not a branch (the positions are as good as random).
-			k := int(c[j] & 3)
-			row[(k>>1)*w+2*j+k&1] = g[j]
+		t := gx[r*stride+2*j0 : r*stride+2*ow]
+		b := gx[r*stride+w+2*j0 : r*stride+w+2*ow]
+		g := gy[r*ow+j0 : (r+1)*ow]
+		c := code[r*ow+j0 : (r+1)*ow]
+		for j, gj := range g {
+			v := math.Float32bits(gj)
+			k := uint32(c[j] & 3)
+			tj, bj := t[2*j:2*j+2:2*j+2], b[2*j:2*j+2:2*j+2]
+			tj[0] = math.Float32frombits(v & isZero32(k))
+			tj[1] = math.Float32frombits(v & isZero32(k^1))
+			bj[0] = math.Float32frombits(v & isZero32(k^2))
+			bj[1] = math.Float32frombits(v & isZero32(k^3))
 		}
 	}
 }
+
+// isZero32 returns all ones when k (at most 1<<31) is 0, else 0.
+func isZero32(k uint32) uint32 { return uint32(int32(k-1) >> 31) }

@@ -149,6 +149,7 @@ var poolCases = []poolCase{
 	{3, 17, 70, 35}, {4, 33, 132, 66}, {2, 5, 24, 11}, // odd width: column 10 unused
 	{2, 6, 40, 13}, // rows further apart than 2*w (odd height per plane)
 	{3, 8, 32, 16}, {2, 9, 38, 19}, {3, 3, 12, 6}, {2, 23, 92, 46}, {2, 24, 96, 48}, {2, 25, 100, 50},
+	{2, 10, 44, 21}, // odd width and a partial block of 8
 }
 
 // poolInput makes a pool input with ties, NaNs and signed zeros.

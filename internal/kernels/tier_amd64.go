@@ -280,14 +280,19 @@ func maxPool2x2AVX2(rows, ow, stride, w int, x, dst []float32, code []uint8) {
 }
 
 // maxPool2x2BackwardAVX2 runs the AVX2 kernel on the blocks of 8 columns
-// and Go on the rest (see pool256.go in the generator).
+// (see pool256.go in the generator). The columns left over, when a row has
+// at least 8, are those of one more block ending at the row's end, which
+// writes a few windows a second time with the same values; shorter rows go
+// to Go.
 func maxPool2x2BackwardAVX2(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
-	cols := ow &^ 7
-	if cols > 0 {
-		maxPool2x2Back256(rows, ow, cols, stride, w, &gy[0], &code[0], &gx[0])
+	if ow < 8 {
+		maxPool2x2BackwardColsGo(rows, ow, 0, stride, w, gy, code, gx)
+		return
 	}
-	if cols < ow {
-		maxPool2x2BackwardColsGo(rows, ow, cols, stride, w, gy, code, gx)
+	cols := ow &^ 7
+	maxPool2x2Back256(rows, ow, cols, stride, w, &gy[0], &code[0], &gx[0])
+	if j := ow - 8; cols < ow {
+		maxPool2x2Back256(rows, ow, 8, stride, w, &gy[j], &code[j], &gx[2*j])
 	}
 }
 

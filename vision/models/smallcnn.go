@@ -6,7 +6,7 @@ import (
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
-// SmallCNNModel is the benchmark model of BENCHMARKS.md for 1x28x28 input:
+// SmallCNNModel is the benchmark model of docs/performance.md for 1x28x28 input:
 // Conv2d(1,32,3,p1) BN ReLU MaxPool2 Conv2d(32,64,3,p1) BN ReLU MaxPool2
 // Flatten Linear(3136,128) ReLU Linear(128,10); 421,834 parameters, with
 // PyTorch's names conv1, bn1, conv2, bn2, fc1, fc2.
@@ -42,10 +42,8 @@ func NewSmallCNN(nClasses int, rng *tensor.RNG) *SmallCNNModel {
 // Every value inside is consumed (autograd.Consumed), so a training step
 // recycles their buffers.
 func (m *SmallCNNModel) Forward(x *autograd.Value) *autograd.Value {
-	h := layers.CallConvBNReLU(m.Conv1, m.BN1, x)
-	h = autograd.Consumed(h, layers.Call(m.pool, h))
-	h = autograd.Consumed(h, layers.CallConvBNReLU(m.Conv2, m.BN2, h))
-	h = autograd.Consumed(h, layers.Call(m.pool, h))
+	h := layers.CallConvBNReLUMaxPool(m.Conv1, m.BN1, m.pool, x)
+	h = autograd.Consumed(h, layers.CallConvBNReLUMaxPool(m.Conv2, m.BN2, m.pool, h))
 	h = autograd.Consumed(h, autograd.Flatten(h, 1, -1))
 	h = autograd.Consumed(h, layers.Call(m.FC1, h))
 	h = autograd.Consumed(h, autograd.ReLU(h))

@@ -59,7 +59,7 @@ func EmbeddedFMNIST(t testing.TB, epochs, n int) (*learner.Learner, *tensor.Tens
 }
 
 // W2Learner returns an untrained SmallCNN learner with the recipe of W2
-// (BENCHMARKS.md): Adam lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight
+// (docs/performance.md): Adam lr 1e-3, betas 0.9/0.999, eps 1e-8, no weight
 // decay, on the full Fashion-MNIST in batches of 128, seed 0. It skips t
 // when the data set is not installed.
 func W2Learner(t testing.TB) *learner.Learner {

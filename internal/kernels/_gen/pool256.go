@@ -10,8 +10,9 @@ import (
 // in blocks of 8 outputs. The forward does the partial block of a row
 // through masked loads and stores (AVX2 has no byte masks: its codes go
 // through a register). The backward runs the first cols columns of each
-// row (a multiple of 8) and leaves the rest to Go: its masked stores made
-// a partial block cost as much as 180 full ones on a Zen 3.
+// row (a multiple of 8); its caller covers the rest with one more block
+// that ends at the row's end, or Go when a row has fewer than 8: masked
+// stores made a partial block cost as much as 180 full ones on a Zen 3.
 
 // pool256 emits the AVX2 max-pool kernels.
 func pool256() {
