@@ -335,7 +335,9 @@ func winoGradOut(g *winoGeom, gy []float32, t0, tc int, dm []float32) {
 	ohw := g.oh * g.ow
 	wq := 4 * g.tw
 	winoFor(g.cout*rows, func(lo, hi int) {
-		buf := make([]float32, 10*wq)
+		bp := winoScratch(10 * wq)
+		defer winoScratchPool.Put(bp)
+		buf := *bp
 		in, t := buf[:4*wq], buf[4*wq:]
 		for it := lo; it < hi; it++ {
 			o, r := it/rows, it%rows
