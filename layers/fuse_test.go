@@ -186,3 +186,61 @@ func TestSequentialFoldsConvBN(t *testing.T) {
 		}
 	}
 }
+
+// TestCallConvBNReLUMaxPool checks the Conv → BatchNorm → ReLU → MaxPool
+// block: in training it is one fused op, bit for bit the modules run one by
+// one (output, parameter gradients, running statistics, the batch count);
+// in eval, and with a hook on the pool, it is the modules one by one.
+func TestCallConvBNReLUMaxPool(t *testing.T) {
+	xd := tensor.Uniform[float32](tensor.NewRNG(35), -1, 1, 3, 5, 9, 8)
+	gy := tensor.Uniform[float32](tensor.NewRNG(36), -1, 1, 3, 7, 4, 4)
+	run := func(fused bool) (*autograd.Value, string, *Conv2d, *BatchNorm) {
+		conv, bn := convBNFixture(3, Padding(1))
+		pool := NewMaxPool2d(2, 2, 0)
+		var out *autograd.Value
+		if fused {
+			out = CallConvBNReLUMaxPool(conv, bn, pool, autograd.Const(xd))
+		} else {
+			out = Call(pool, unfusedConvBN(conv, bn, autograd.Const(xd), true))
+		}
+		op := out.Op()
+		out.BackwardWith(gy)
+		return out, op, conv, bn
+	}
+	got, op, gc, gb := run(true)
+	want, _, wc, wb := run(false)
+	if op != "BatchNormReLUMaxPool2x2" {
+		t.Fatalf("training output made by %q, want BatchNormReLUMaxPool2x2", op)
+	}
+	for _, c := range []struct {
+		name string
+		a, b *tensor.Tensor
+	}{{"output", got.Data(), want.Data()}, {"conv weight gradient", gc.Weight.Grad(), wc.Weight.Grad()},
+		{"conv bias gradient", gc.Bias.Grad(), wc.Bias.Grad()}, {"bn weight gradient", gb.Weight.Grad(), wb.Weight.Grad()},
+		{"bn bias gradient", gb.Bias.Grad(), wb.Bias.Grad()}, {"running mean", gb.RunningMean, wb.RunningMean},
+		{"running var", gb.RunningVar, wb.RunningVar}} {
+		for i, v := range c.b.Data() {
+			if math.Float32bits(c.a.Data()[i]) != math.Float32bits(v) {
+				t.Fatalf("%s[%d]: fused %v, modules one by one %v", c.name, i, c.a.Data()[i], v)
+			}
+		}
+	}
+	if gb.NumBatchesTracked != 1 || wb.NumBatchesTracked != 1 {
+		t.Errorf("batches tracked %d (fused) and %d, want 1", gb.NumBatchesTracked, wb.NumBatchesTracked)
+	}
+
+	conv, bn := convBNFixture(3, Padding(1))
+	pool := NewMaxPool2d(2, 2, 0)
+	Eval(conv)
+	Eval(bn)
+	if op := CallConvBNReLUMaxPool(conv, bn, pool, autograd.Const(xd)).Op(); op != "MaxPool2d" {
+		t.Errorf("eval output made by %q, want MaxPool2d", op)
+	}
+	Train(conv)
+	Train(bn)
+	seen := 0
+	pool.Core().hook = func(Module, *autograd.Value, *autograd.Value) { seen++ }
+	if op := CallConvBNReLUMaxPool(conv, bn, pool, autograd.Const(xd)).Op(); op != "MaxPool2d" || seen != 1 {
+		t.Errorf("with a hook on the pool: output made by %q, hook called %d times; want MaxPool2d, once", op, seen)
+	}
+}
