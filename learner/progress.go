@@ -128,6 +128,12 @@ func (p *progress) Handle(l *Learner, e Event) error {
 				row += "  (" + n[len(n)-1] + ")"
 			}
 			_, err = io.WriteString(w, row+"\n")
+			if err != nil && p.bars != nil {
+				// mpb has shut down (it failed to write): the row goes
+				// to the output itself, whose error, if any, is the
+				// one that counts.
+				_, err = io.WriteString(p.out, row+"\n")
+			}
 		}
 		if p.bars != nil {
 			p.bars.epoch.Increment()
@@ -150,8 +156,8 @@ type progressBars struct {
 	epoch   *mpb.Bar
 	batch   *mpb.Bar
 	loss    atomic.Uint64 // float64 bits of the smoothed loss
-	refresh chan any      // render requests, to mpb's manual refresh
-	stop    chan struct{} // closed by close: no more render requests
+	refresh chan any      // render requests, to mpb's manual refresh (one pending at most)
+	stop    chan struct{} // closed by close: the ticker stops
 	drawn   bool          // the current phase was drawn
 }
 
@@ -159,7 +165,7 @@ type progressBars struct {
 const refreshEvery = 100 * time.Millisecond
 
 func newProgressBars(w io.Writer, nEpoch int) *progressBars {
-	b := &progressBars{refresh: make(chan any), stop: make(chan struct{})}
+	b := &progressBars{refresh: make(chan any, 1), stop: make(chan struct{})}
 	b.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(100), mpb.WithManualRefresh(b.refresh))
 	b.epoch = b.p.AddBar(int64(max(nEpoch, 0)),
 		mpb.PrependDecorators(decor.Name("epoch", decor.WC{C: decor.DindentRight | decor.DextraSpace}),
@@ -173,9 +179,7 @@ func newProgressBars(w io.Writer, nEpoch int) *progressBars {
 		for {
 			select {
 			case <-tick.C:
-				if !b.render() {
-					return
-				}
+				b.render()
 			case <-b.stop:
 				return
 			}
@@ -184,13 +188,13 @@ func newProgressBars(w io.Writer, nEpoch int) *progressBars {
 	return b
 }
 
-// render asks mpb for a render; false once the bars are closed.
-func (b *progressBars) render() bool {
+// render asks mpb for a render, unless one is already pending. It never
+// blocks: mpb stops taking requests when it shuts down, which a write error
+// on the output can make it do in the middle of a fit.
+func (b *progressBars) render() {
 	select {
 	case b.refresh <- time.Now():
-		return true
-	case <-b.stop:
-		return false
+	default:
 	}
 }
 
@@ -201,7 +205,7 @@ func (b *progressBars) startPhase(training bool, n int) {
 	if training {
 		name = "train"
 	}
-	b.batch = b.p.AddBar(int64(n), mpb.BarRemoveOnComplete(),
+	bar, err := b.p.Add(int64(n), mpb.BarStyle().Build(), mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace}),
 			decor.CountersNoUnit("%d/%d", decor.WCSyncWidth)),
 		mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Name(" "),
@@ -213,6 +217,12 @@ func (b *progressBars) startPhase(training bool, n int) {
 				return fmt.Sprintf(" loss %.4f", math.Float64frombits(b.loss.Load()))
 			})),
 	)
+	if err != nil {
+		// mpb has shut down: writing to the output failed. The fit goes
+		// on without bars.
+		return
+	}
+	b.batch = bar
 }
 
 func (b *progressBars) batchDone(training bool, smooth float64) {

@@ -3,6 +3,7 @@ package learner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"regexp"
 	"strings"
@@ -91,5 +92,43 @@ func TestFormatTime(t *testing.T) {
 	}
 	if formatStat(math.NaN()) != "#na#" || formatStat(0.5) != "0.500000" {
 		t.Error("formatStat")
+	}
+}
+
+// failingWriter accepts ok writes, then fails every one.
+type failingWriter struct{ ok int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.ok <= 0 {
+		return 0, errors.New("output closed")
+	}
+	w.ok--
+	return len(p), nil
+}
+
+// TestProgressBarsOutputFails fits with bars on an output that fails after
+// a few writes: the bars stop and the fit completes, without a panic or a
+// hang.
+func TestProgressBarsOutputFails(t *testing.T) {
+	for _, ok := range []int{0, 1, 3} {
+		l := New(blobData(64, 16, 8), newMLP(1), Metrics(Accuracy()), NoProgress())
+		slow := CallbackFunc(func(l *Learner, e Event) error {
+			if e == AfterBatch {
+				time.Sleep(15 * time.Millisecond) // leaves time for renders
+			}
+			return nil
+		})
+		done := make(chan error, 1)
+		go func() {
+			done <- l.Fit(context.Background(), 2, Callbacks(slow, &progress{out: &failingWriter{ok: ok}, display: displayBars}))
+		}()
+		select {
+		case err := <-done:
+			if err != nil && !strings.Contains(err.Error(), "output closed") {
+				t.Fatalf("ok=%d: %v", ok, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("ok=%d: the fit hangs when the bars' output fails", ok)
+		}
 	}
 }
