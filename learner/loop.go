@@ -109,6 +109,7 @@ var ErrNaNLoss = fmt.Errorf("the loss is not finite (%w)", fastgo.ErrNonFinite)
 // runState is the per-fit machinery.
 type runState struct {
 	ctx      context.Context
+	mem      *memPacer
 	cbs      []Callback
 	inBatch  bool
 	curEvent Event
@@ -151,7 +152,7 @@ func (l *Learner) fit(ctx context.Context, nEpoch int, cfg fitConfig) (err error
 		cbs = append(cbs, p)
 	}
 	sortCallbacks(cbs)
-	rs := &runState{ctx: ctx, cbs: cbs, state: watchState(l.Model)}
+	rs := &runState{ctx: ctx, cbs: cbs, state: watchState(l.Model), mem: newMemPacer()}
 	l.ctx = ctx
 	l.NEpoch, l.TrainIter, l.PctTrain = nEpoch, 0, 0
 	l.Epoch, l.Iter = cfg.startEpoch, 0
@@ -324,6 +325,7 @@ func (l *Learner) allBatches(rs *runState, dl data.Loader, epoch int) error {
 		if err != nil {
 			return err
 		}
+		rs.mem.afterBatch()
 		i++
 	}
 	return nil
