@@ -81,9 +81,7 @@ func screen(t *testing.T, bin string, args ...string) (drawn []string, final str
 		}
 	}
 	text := ansiSeq.ReplaceAllString(string(stream), "\n")
-	for _, line := range strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n") {
-		drawn = append(drawn, line)
-	}
+	drawn = append(drawn, strings.Split(strings.ReplaceAll(text, "\r", "\n"), "\n")...)
 	for i := range drawn {
 		drawn[i] = strings.TrimSpace(drawn[i])
 	}
