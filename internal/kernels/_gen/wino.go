@@ -209,18 +209,12 @@ func winoMerge256() {
 			a[k] = YMM()
 			VMOVUPS(srcs[k], a[k])
 		}
-		t := make([]VecVirtual, 4)
-		for k := range t {
-			t[k] = YMM()
-		}
+		t := ymms(4)
 		VUNPCKLPS(a[1], a[0], t[0])
 		VUNPCKHPS(a[1], a[0], t[1])
 		VUNPCKLPS(a[3], a[2], t[2])
 		VUNPCKHPS(a[3], a[2], t[3])
-		o := make([]VecVirtual, 4) // o[q] = [tile q | tile q+4]
-		for q := range o {
-			o[q] = YMM()
-		}
+		o := ymms(4) // o[q] = [tile q | tile q+4]
 		VUNPCKLPD(t[2], t[0], o[0])
 		VUNPCKHPD(t[2], t[0], o[1])
 		VUNPCKLPD(t[3], t[1], o[2])
@@ -234,4 +228,13 @@ func winoMerge256() {
 			VMOVUPS(p, Mem{Base: d, Disp: 32 * q})
 		}
 	}, advance{d, 128}, advance{s0, 32}, advance{s2, 32})
+}
+
+// ymms returns n new virtual ymm registers.
+func ymms(n int) []VecVirtual {
+	v := make([]VecVirtual, n)
+	for i := range v {
+		v[i] = YMM()
+	}
+	return v
 }
