@@ -17,7 +17,7 @@ const memPaceBytes = 64 << 20
 // about 4.4 MB of garbage, so the collector would wait some 400 steps, the
 // memory growing all the while, before its first cycle. A collection of
 // that heap takes about 7 ms (mostly pointer-free tensor buffers, which it
-// does not scan), against about 2 s for the 15 steps between two of them.
+// does not scan), against about 30 s for the 15 steps between two of them.
 type memPacer struct {
 	samples [2]metrics.Sample // bytes allocated so far, cycles so far
 	base    uint64            // bytes allocated at the last collection seen
