@@ -4490,7 +4490,7 @@ DATA poolPickBytes256<>+28(SB)/4, $0x80808080
 GLOBL poolPickBytes256<>(SB), RODATA|NOPTR, $32
 
 // func maxPool2x2x256(rows int, ow int, stride int, w int, x *float32, dst *float32, code *uint8)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·maxPool2x2x256(SB), NOSPLIT, $0-56
 	MOVQ         rows+0(FP), AX
 	MOVQ         ow+8(FP), CX
@@ -4502,16 +4502,16 @@ TEXT ·maxPool2x2x256(SB), NOSPLIT, $0-56
 	SHLQ         $0x02, DX
 	SHLQ         $0x02, BX
 	MOVL         $0x00000000, R9
-	MOVD         R9, X0
+	VMOVD        R9, X0
 	VPBROADCASTD X0, Y0
 	MOVL         $0x00000001, R9
-	MOVD         R9, X0
+	VMOVD        R9, X0
 	VPBROADCASTD X0, Y0
 	MOVL         $0x00000002, R9
-	MOVD         R9, X1
+	VMOVD        R9, X1
 	VPBROADCASTD X1, Y1
 	MOVL         $0x00000003, R9
-	MOVD         R9, X2
+	VMOVD        R9, X2
 	VPBROADCASTD X2, Y2
 	VMOVDQU      poolPickBytes256<>+0(SB), Y3
 
@@ -4629,7 +4629,7 @@ maxPool2x2x256_done:
 	RET
 
 // func maxPool2x2Back256(rows int, ow int, cols int, stride int, w int, gy *float32, code *uint8, gx *float32)
-// Requires: AVX, AVX2, SSE2
+// Requires: AVX, AVX2
 TEXT ·maxPool2x2Back256(SB), NOSPLIT, $0-64
 	MOVQ         rows+0(FP), AX
 	MOVQ         ow+8(FP), CX
@@ -4642,16 +4642,16 @@ TEXT ·maxPool2x2Back256(SB), NOSPLIT, $0-64
 	SHLQ         $0x02, BX
 	SHLQ         $0x02, SI
 	MOVL         $0x00000000, R10
-	MOVD         R10, X0
+	VMOVD        R10, X0
 	VPBROADCASTD X0, Y0
 	MOVL         $0x00000001, R10
-	MOVD         R10, X1
+	VMOVD        R10, X1
 	VPBROADCASTD X1, Y1
 	MOVL         $0x00000002, R10
-	MOVD         R10, X2
+	VMOVD        R10, X2
 	VPBROADCASTD X2, Y2
 	MOVL         $0x00000003, R10
-	MOVD         R10, X3
+	VMOVD        R10, X3
 	VPBROADCASTD X3, Y3
 
 maxPool2x2Back256_row:

@@ -62,6 +62,20 @@ func BenchmarkNNKernels(b *testing.B) {
 					}
 				})
 			})
+			// Plane by plane from one buffer, as the fused batch-norm,
+			// ReLU and pool op calls it: the per-call cost shows here.
+			b.Run(fmt.Sprintf("MaxPool2x2PerPlane/%dx%d/%s", h, h, tr.name), func(b *testing.B) {
+				b.SetBytes(int64(4*len(x) + 5*len(y)))
+				plane, opl := h*h, h/2*ow
+				buf := x[:plane]
+				withTier(tr, func() {
+					for i := 0; i < b.N; i++ {
+						for pl := 0; pl < 64; pl++ {
+							MaxPool2x2(h/2, ow, 2*h, h, buf, y[pl*opl:(pl+1)*opl], code[pl*opl:(pl+1)*opl])
+						}
+					}
+				})
+			})
 			b.Run(fmt.Sprintf("MaxPool2x2Backward/%dx%d/%s", h, h, tr.name), func(b *testing.B) {
 				b.SetBytes(int64(4*len(x) + 5*len(y)))
 				withTier(tr, func() {
