@@ -39,25 +39,58 @@ type bnFloat32 struct {
 	// BatchNormReLU's backward recomputes its mask, y > 0, from them and x.
 	scale, shift []float32
 	relu         bool // BatchNormReLU: y = max(bn(x), 0)
+	// gyPlane, if not nil, gives backward the output gradient plane by
+	// plane in place of its gy argument: gyPlane(r0, buf) returns the
+	// gradient of the plane that starts at r0, written into buf, a scratch
+	// plane of the calling goroutine that starts out zero. A gradient made
+	// on the fly from a smaller one (the pooled gradient of
+	// BatchNormReLUMaxPool2x2) then never goes through memory at full size.
+	gyPlane func(r0 int, buf []float32) []float32
+}
+
+// planeBuf returns a scratch plane for gyPlane, zeroed, and the tensor that
+// holds it (to release); nil and nil without gyPlane.
+func (b *bnFloat32) planeBuf() (*tensor.Tensor, []float32) {
+	if b.gyPlane == nil {
+		return nil, nil
+	}
+	t := tensor.Empty[float32](b.inner)
+	d := t.Data()
+	clear(d)
+	return t, d
+}
+
+// gyRow returns the output gradient of the plane r0..r1: gy's, or
+// gyPlane's in buf.
+func (b *bnFloat32) gyRow(gy, buf []float32, r0, r1 int) []float32 {
+	if b.gyPlane != nil {
+		return b.gyPlane(r0, buf)
+	}
+	return gy[r0:r1]
 }
 
 // chunkSums returns, for each of bnChunks(n) fixed ranges of samples, the
 // sums over the range of the two values row(i, ch) returns for each channel
-// ch, in float64: sums[(k*c+ch)*2+j]. The ranges run in parallel. The
-// caller hands the buffer back with bnPutSums.
-func (b *bnFloat32) chunkSums(row func(i, ch int) (float32, float32)) []float64 {
+// ch, in float64: sums[(k*c+ch)*2+j]. The ranges run in parallel; row gets
+// its goroutine's planeBuf. The caller hands the buffer back with
+// bnPutSums.
+func (b *bnFloat32) chunkSums(row func(i, ch int, buf []float32) (float32, float32)) []float64 {
 	nc := bnChunks(b.n)
 	sums := bnGetSums(nc * b.c * 2)
 	parallel.For(nc, 1, func(lo, hi int) {
+		t, buf := b.planeBuf()
 		for k := lo; k < hi; k++ {
 			acc := sums[k*b.c*2 : (k+1)*b.c*2]
 			for i := k * b.n / nc; i < (k+1)*b.n/nc; i++ {
 				for ch := 0; ch < b.c; ch++ {
-					a1, a2 := row(i, ch)
+					a1, a2 := row(i, ch, buf)
 					acc[2*ch] += float64(a1)
 					acc[2*ch+1] += float64(a2)
 				}
 			}
+		}
+		if t != nil {
+			t.Release()
 		}
 	})
 	return sums
@@ -96,12 +129,17 @@ func (b *bnFloat32) channelSums(sums []float64, ch int) (s1, s2 float64) {
 // planes split over the threads in contiguous ranges. (Measured on a Zen 4,
 // W2's batch-norms: walking these ranges backwards, or channel by channel,
 // made the pass 1.3-1.6x slower after a chunkSums pass in memory order.)
-func (b *bnFloat32) eachRow(fn func(i, ch, r0, r1 int)) {
+// fn gets its goroutine's planeBuf.
+func (b *bnFloat32) eachRow(fn func(i, ch, r0, r1 int, buf []float32)) {
 	parallel.For(b.n*b.c, 8, func(lo, hi int) {
+		t, buf := b.planeBuf()
 		for r := lo; r < hi; r++ {
 			i, ch := r/b.c, r%b.c
 			r0, r1 := b.row(i, ch)
-			fn(i, ch, r0, r1)
+			fn(i, ch, r0, r1, buf)
+		}
+		if t != nil {
+			t.Release()
 		}
 	})
 }
@@ -110,7 +148,7 @@ func (b *bnFloat32) eachRow(fn func(i, ch, r0, r1 int)) {
 // (AffineRelu) kernel.
 func (b *bnFloat32) forward(y []float32, training bool, runningMean, runningVar *tensor.Dense[float32], beta []float32, momentum, eps float64) {
 	b.setAffine(training, runningMean, runningVar, beta, momentum, eps)
-	b.eachRow(func(_, ch, r0, r1 int) {
+	b.eachRow(func(_, ch, r0, r1 int, _ []float32) {
 		if b.relu {
 			kernels.AffineRelu(y[r0:r1], b.x[r0:r1], b.scale[ch], b.shift[ch])
 		} else {
@@ -136,7 +174,7 @@ func (b *bnFloat32) setAffine(training bool, runningMean, runningVar *tensor.Den
 			s0, _ := kernels.BNStats(b.x[r0:r1], 0)
 			pivot[ch] = s0 / float32(b.inner)
 		}
-		sums = b.chunkSums(func(i, ch int) (float32, float32) {
+		sums = b.chunkSums(func(i, ch int, _ []float32) (float32, float32) {
 			r0, r1 := b.row(i, ch)
 			return kernels.BNStats(b.x[r0:r1], pivot[ch])
 		})
@@ -211,17 +249,18 @@ func (b *bnFloat32) backward(gy, y, gx, gw, gb []float32) {
 	if gx == nil {
 		return
 	}
-	b.eachRow(func(_, ch, r0, r1 int) {
+	b.eachRow(func(_, ch, r0, r1 int, buf []float32) {
+		gy := b.gyRow(gy, buf, r0, r1)
 		switch {
 		case b.useBatch && b.relu:
-			kernels.BNBackwardMask(gx[r0:r1], gy[r0:r1], b.x[r0:r1], b.scale[ch], b.shift[ch], c1[ch], c2[ch], c3[ch])
+			kernels.BNBackwardMask(gx[r0:r1], gy, b.x[r0:r1], b.scale[ch], b.shift[ch], c1[ch], c2[ch], c3[ch])
 		case b.useBatch:
-			kernels.BNBackward(gx[r0:r1], gy[r0:r1], b.x[r0:r1], c1[ch], c2[ch], c3[ch])
+			kernels.BNBackward(gx[r0:r1], gy, b.x[r0:r1], c1[ch], c2[ch], c3[ch])
 		case b.relu:
-			kernels.ReluBackward(gx[r0:r1], gy[r0:r1], y[r0:r1])
+			kernels.ReluBackward(gx[r0:r1], gy, y[r0:r1])
 			kernels.Affine(gx[r0:r1], gx[r0:r1], c1[ch], 0) // as BatchNorm's k*dy + 0
 		default:
-			kernels.Affine(gx[r0:r1], gy[r0:r1], c1[ch], 0)
+			kernels.Affine(gx[r0:r1], gy, c1[ch], 0)
 		}
 	})
 }
@@ -234,11 +273,12 @@ func (b *bnFloat32) needSums(gy, gx, gw, gb []float32) []float64 {
 	if gw == nil && gb == nil && (gx == nil || !b.useBatch) {
 		return nil
 	}
-	return b.chunkSums(func(i, ch int) (float32, float32) {
+	return b.chunkSums(func(i, ch int, buf []float32) (float32, float32) {
 		r0, r1 := b.row(i, ch)
+		gy := b.gyRow(gy, buf, r0, r1)
 		if b.relu {
-			return kernels.SumDotMask(gy[r0:r1], b.x[r0:r1], b.mean[ch], b.scale[ch], b.shift[ch])
+			return kernels.SumDotMask(gy, b.x[r0:r1], b.mean[ch], b.scale[ch], b.shift[ch])
 		}
-		return kernels.SumDot(gy[r0:r1], b.x[r0:r1], b.mean[ch])
+		return kernels.SumDot(gy, b.x[r0:r1], b.mean[ch])
 	})
 }

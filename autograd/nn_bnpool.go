@@ -16,8 +16,10 @@ var pool2x2 = Pool2dOptions{Kernel: [2]int{2, 2}, Stride: [2]int{2, 2}}
 // CNNs, with the same arguments as BatchNormReLU and the same results bit
 // for bit: each (sample, channel) plane is normalised into a buffer that
 // stays in cache and pooled from there, so the normalised tensor, the size
-// of x, is neither written nor read back. Backward scatters the pooled
-// gradient to the maxima and runs BatchNormReLU's backward on it.
+// of x, is neither written nor read back. Backward runs BatchNormReLU's
+// backward on the pooled gradient scattered to the maxima, one plane at a
+// time into a buffer that stays in cache, so that gradient is not written
+// at full size either.
 //
 // x is [N, C, H, W]. The fused path takes float32 planes of at least 16
 // values, normalised with the batch statistics (training, or no running
@@ -77,20 +79,17 @@ func bnReLUPool32(x, weight, bias *Value, runningMean, runningVar *tensor.Tensor
 	}
 	return Record(op, out, func(gy *tensor.Tensor) []*tensor.Tensor {
 		defer codeBuf.Release()
-		// The gradient of the normalised tensor: the pooled gradient at
-		// each window's maximum, 0 elsewhere (and in an odd last row or
-		// column, which no window covers).
-		ga := tensor.Empty[float32](xs...)
-		defer ga.Release()
-		gad, gyd := ga.Data(), gy.Data()
-		if h%2 != 0 || w%2 != 0 {
-			clear(gad)
+		// The gradient of the normalised tensor, plane by plane in a
+		// scratch plane that stays in cache (each of the batch-norm
+		// backward's two passes makes it again): the pooled gradient at each
+		// window's maximum, 0 elsewhere (and in an odd last row or column,
+		// which no window covers and the kernel never writes).
+		gyd := gy.Data()
+		f32.gyPlane = func(r0 int, buf []float32) []float32 {
+			pl := r0 / plane
+			kernels.MaxPool2x2Backward(oh, ow, 2*w, w, gyd[pl*opl:(pl+1)*opl], code[pl*opl:(pl+1)*opl], buf)
+			return buf
 		}
-		parallel.For(planes, poolGrain, func(lo, hi int) {
-			for pl := lo; pl < hi; pl++ {
-				kernels.MaxPool2x2Backward(oh, ow, 2*w, w, gyd[pl*opl:(pl+1)*opl], code[pl*opl:(pl+1)*opl], gad[pl*plane:(pl+1)*plane])
-			}
-		})
 		var gx, gw, gb *tensor.Tensor
 		if x.RequiresGrad() {
 			gx = tensor.Empty[float32](xs...)
@@ -103,7 +102,7 @@ func bnReLUPool32(x, weight, bias *Value, runningMean, runningVar *tensor.Tensor
 		}
 		// With the batch statistics, the backward does not read the
 		// forward's output (its ReLU mask comes from x).
-		f32.backward(gad, nil, bnData(gx), bnData(gw), bnData(gb))
+		f32.backward(nil, nil, bnData(gx), bnData(gw), bnData(gb))
 		return nnGrads([]*Value{x, weight, bias}, gx, gw, gb)
 	}, nnInputs(x, weight, bias)...)
 }
