@@ -150,6 +150,9 @@ var poolCases = []poolCase{
 	{2, 6, 40, 13}, // rows further apart than 2*w (odd height per plane)
 	{3, 8, 32, 16}, {2, 9, 38, 19}, {3, 3, 12, 6}, {2, 23, 92, 46}, {2, 24, 96, 48}, {2, 25, 100, 50},
 	{2, 10, 44, 21}, // odd width and a partial block of 8
+	// Planes without gaps and rows of 4 to 7 (AVX2 backward: blocks of 8
+	// that run into the next row), and one such row alone.
+	{5, 4, 16, 8}, {4, 5, 20, 10}, {2, 6, 24, 12}, {7, 7, 28, 14}, {1, 7, 28, 14},
 }
 
 // poolInput makes a pool input with ties, NaNs and signed zeros.

@@ -282,10 +282,23 @@ func maxPool2x2AVX2(rows, ow, stride, w int, x, dst []float32, code []uint8) {
 // maxPool2x2BackwardAVX2 runs the AVX2 kernel on the blocks of 8 columns
 // (see pool256.go in the generator). The columns left over, when a row has
 // at least 8, are those of one more block ending at the row's end, which
-// writes a few windows a second time with the same values; shorter rows go
-// to Go.
+// writes a few windows a second time with the same values.
+//
+// Rows of 4 to 7 outputs in planes without gaps (w = 2*ow, stride = 2*w: a
+// SmallCNN's 14x14 maps) are taken as one block of 8 each, all but the
+// last: a block's stores run past its row, into the next row of windows,
+// which the rows that follow then write over (the block's top row first,
+// then its bottom row; the kernel goes row by row), and its reads stay
+// within the gradient and codes of those rows. The last row, and other
+// short rows, go to Go.
 func maxPool2x2BackwardAVX2(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
 	if ow < 8 {
+		if ow >= 4 && w == 2*ow && stride == 2*w && rows >= 2 {
+			maxPool2x2Back256(rows-1, ow, 8, stride, w, &gy[0], &code[0], &gx[0])
+			r := rows - 1
+			maxPool2x2BackwardColsGo(1, ow, 0, stride, w, gy[r*ow:], code[r*ow:], gx[r*stride:])
+			return
+		}
 		maxPool2x2BackwardColsGo(rows, ow, 0, stride, w, gy, code, gx)
 		return
 	}
