@@ -98,3 +98,44 @@ func TestConv32BitIdenticalAcrossThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestNewPaddedMatchesDefinition checks the padded copy of a batch against
+// its definition, element by element, including the slack after the last
+// plane: rows short enough to be copied 16 floats at a time (which write
+// past their row) and longer ones, with and without vertical padding, and a
+// source with nothing after its last row.
+func TestNewPaddedMatchesDefinition(t *testing.T) {
+	for _, g := range []struct{ n, c, h, w, ph, pw, slack int }{
+		{2, 3, 14, 14, 1, 1, 5}, {1, 2, 7, 7, 1, 1, 0}, {2, 2, 5, 16, 0, 2, 3}, {3, 1, 4, 3, 2, 2, 1},
+		{1, 1, 1, 14, 1, 1, 0}, {2, 2, 28, 28, 1, 1, 2}, {1, 3, 6, 15, 0, 0, 0}, {1, 2, 9, 9, 3, 3, 4},
+	} {
+		rng := tensor.NewRNG(uint64(g.h*31 + g.w))
+		src := tensor.Uniform[float32](rng, 1, 2, g.n, g.c, g.h, g.w).Data() // no zeros
+		// Dirty pool buffers first, so that a value not written shows.
+		for range 2 {
+			d := tensor.Empty[float32](g.n*g.c*(g.h+2*g.ph)*(g.w+g.pw) + g.slack)
+			for i := range d.Data() {
+				d.Data()[i] = -7
+			}
+			d.Release()
+		}
+		p := newPadded(src, g.n, g.c, g.h, g.w, g.ph, g.pw, g.slack)
+		hp, wp := g.h+2*g.ph, g.w+g.pw
+		if len(p.d) != g.n*g.c*hp*wp+g.slack {
+			t.Fatalf("%+v: %d floats, want %d", g, len(p.d), g.n*g.c*hp*wp+g.slack)
+		}
+		for i, v := range p.d {
+			want := float32(0)
+			if pl := i / (hp * wp); pl < g.n*g.c {
+				y, x := i%(hp*wp)/wp-g.ph, i%wp-g.pw
+				if y >= 0 && y < g.h && x >= 0 {
+					want = src[(pl*g.h+y)*g.w+x]
+				}
+			}
+			if v != want {
+				t.Fatalf("%+v: padded[%d] = %v, want %v", g, i, v, want)
+			}
+		}
+		p.release()
+	}
+}
