@@ -108,6 +108,7 @@ func TestNewPaddedMatchesDefinition(t *testing.T) {
 	for _, g := range []struct{ n, c, h, w, ph, pw, slack int }{
 		{2, 3, 14, 14, 1, 1, 5}, {1, 2, 7, 7, 1, 1, 0}, {2, 2, 5, 16, 0, 2, 3}, {3, 1, 4, 3, 2, 2, 1},
 		{1, 1, 1, 14, 1, 1, 0}, {2, 2, 28, 28, 1, 1, 2}, {1, 3, 6, 15, 0, 0, 0}, {1, 2, 9, 9, 3, 3, 4},
+		{1, 2, 3, 20, 1, 1, 0}, {2, 1, 4, 32, 0, 2, 1}, {1, 1, 2, 17, 1, 1, 0}, {1, 2, 5, 33, 1, 1, 0},
 	} {
 		rng := tensor.NewRNG(uint64(g.h*31 + g.w))
 		src := tensor.Uniform[float32](rng, 1, 2, g.n, g.c, g.h, g.w).Data() // no zeros

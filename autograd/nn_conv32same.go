@@ -58,12 +58,16 @@ func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
 	b.t = tensor.Empty[float32](n*c*hp*wp + slack)
 	b.d = b.t.Data()
 	clear(b.d[n*c*hp*wp:])
-	// Rows of at most 16 pixels (a SmallCNN's 14x14 maps) are copied as 16
-	// floats in one move, without a call: the floats past the row land on
-	// the next row's padding and pixels, written in turn after it, or on
-	// the bottom padding, cleared last. A row whose 16 floats would read
-	// past src, or write past the plane, is copied exactly.
-	short := w <= 16 && pw+16 <= (ph+1)*wp
+	// Rows of at most 16 or 32 pixels (a SmallCNN's 14x14 and 28x28 maps)
+	// are copied as 16 or 32 floats in one move, without a call: the floats
+	// past the row land on the next row's padding and pixels, written in
+	// turn after it, or on the bottom padding, cleared last. A row whose
+	// move would read past src, or write past the plane, is copied exactly.
+	move := 16
+	if w > 16 {
+		move = 32
+	}
+	short := w <= 32 && pw+move <= (ph+1)*wp
 	parallel.For(n*c, 8, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			dst := b.d[pl*b.plane : (pl+1)*b.plane]
@@ -74,9 +78,14 @@ func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
 					row[i] = 0
 				}
 				o := (pl*h + y) * w
-				if short && o+16 <= len(src) {
+				switch {
+				case short && o+move > len(src):
+					copy(row[pw:pw+w], src[o:o+w])
+				case short && move == 16:
 					*(*[16]float32)(row[pw : pw+16]) = *(*[16]float32)(src[o : o+16])
-				} else {
+				case short:
+					*(*[32]float32)(row[pw : pw+32]) = *(*[32]float32)(src[o : o+32])
+				default:
 					copy(row[pw:pw+w], src[o:o+w])
 				}
 			}
