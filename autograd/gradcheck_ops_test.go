@@ -290,6 +290,14 @@ func normOpCases() []gradCase {
 			return BatchNormReLUMaxPool2x2(x[0], x[1], x[2], rm.Clone(), rv.Clone(), BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
 		}
 	}
+	convBnReluPool := func(training bool) func(x vars) *Var[float64] {
+		rm, rv := uni(72, -1, 1, 3), uni(73, 0.5, 2, 3)
+		return func(x vars) *Var[float64] {
+			_, out := Conv2dBatchNormReLUMaxPool2x2(x[0], x[1], x[2], Conv2dOptions{Padding: [2]int{1, 1}}, x[3], x[4], rm.Clone(), rv.Clone(),
+				BatchNormOptions{Training: training, Momentum: 0.1, Eps: 1e-5})
+			return out
+		}
+	}
 	return []gradCase{
 		// BatchNorm: training (through the batch statistics) and eval.
 		{op: "BatchNorm", name: "train 2-d", inputs: in(uni(1, -1, 1, 5, 3), uni(2, 0.5, 1.5, 3), uni(3, -1, 1, 3)), f: bn(true, true)},
@@ -301,6 +309,8 @@ func normOpCases() []gradCase {
 		{op: "BatchNormReLU", name: "eval 4-d", inputs: in(uni(17, -1, 1, 2, 3, 3, 3), uni(18, 0.5, 1.5, 3), uni(19, -1, 1, 3)), f: bnRelu(false)},
 		{op: "BatchNormReLUMaxPool2x2", name: "train odd plane", inputs: in(uni(66, -1, 1, 3, 3, 5, 4), uni(67, 0.5, 1.5, 3), uni(68, -1, 1, 3)), f: bnReluPool(true)},
 		{op: "BatchNormReLUMaxPool2x2", name: "eval", inputs: in(uni(69, -1, 1, 2, 3, 4, 4), uni(70, 0.5, 1.5, 3), uni(71, -1, 1, 3)), f: bnReluPool(false)},
+		{op: "Conv2dBatchNormReLUMaxPool2x2", name: "train odd plane", inputs: in(uni(74, -1, 1, 2, 2, 5, 4), uni(75, -0.5, 0.5, 3, 2, 3, 3), uni(76, -1, 1, 3), uni(77, 0.5, 1.5, 3), uni(78, -1, 1, 3)), f: convBnReluPool(true)},
+		{op: "Conv2dBatchNormReLUMaxPool2x2", name: "eval", inputs: in(uni(79, -1, 1, 2, 2, 4, 4), uni(80, -0.5, 0.5, 3, 2, 3, 3), uni(81, -1, 1, 3), uni(82, 0.5, 1.5, 3), uni(83, -1, 1, 3)), f: convBnReluPool(false)},
 		{op: "BatchNorm", name: "eval without running stats", inputs: in(uni(14, -1, 1, 4, 3, 2, 2), uni(15, 0.5, 1.5, 3), uni(16, -1, 1, 3)), f: bn(false, false)},
 
 		// Dropout: every call draws the same mask from a fresh seeded RNG.

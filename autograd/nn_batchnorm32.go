@@ -46,6 +46,10 @@ type bnFloat32 struct {
 	// on the fly from a smaller one (the pooled gradient of
 	// BatchNormReLUMaxPool2x2) then never goes through memory at full size.
 	gyPlane func(r0 int, buf []float32) []float32
+	// stats, if not nil, are x's statistics, gathered by the op that wrote
+	// x: setAffine takes them instead of reading x for them. Only the
+	// forward reads them.
+	stats *planeStats
 }
 
 // planeBuf returns a scratch plane for gyPlane, zeroed, and the tensor that
@@ -169,15 +173,23 @@ func (b *bnFloat32) setAffine(training bool, runningMean, runningVar *tensor.Den
 	scale, shift, pivot := b.scale, b.shift, buf[2*c:]
 	var sums []float64
 	if b.useBatch {
-		for ch := 0; ch < c; ch++ {
-			r0, r1 := b.row(0, ch)
-			s0, _ := kernels.BNStats(b.x[r0:r1], 0)
-			pivot[ch] = s0 / float32(b.inner)
+		if st := b.stats; st != nil {
+			copy(pivot, st.pivot)
+			sums = b.chunkSums(func(i, ch int, _ []float32) (float32, float32) {
+				pl := i*c + ch
+				return st.sums[2*pl], st.sums[2*pl+1]
+			})
+		} else {
+			for ch := 0; ch < c; ch++ {
+				r0, r1 := b.row(0, ch)
+				s0, _ := kernels.BNStats(b.x[r0:r1], 0)
+				pivot[ch] = s0 / float32(b.inner)
+			}
+			sums = b.chunkSums(func(i, ch int, _ []float32) (float32, float32) {
+				r0, r1 := b.row(i, ch)
+				return kernels.BNStats(b.x[r0:r1], pivot[ch])
+			})
 		}
-		sums = b.chunkSums(func(i, ch int, _ []float32) (float32, float32) {
-			r0, r1 := b.row(i, ch)
-			return kernels.BNStats(b.x[r0:r1], pivot[ch])
-		})
 	}
 	m := float64(b.count())
 	for ch := 0; ch < c; ch++ {

@@ -26,6 +26,12 @@ var pool2x2 = Pool2dOptions{Kernel: [2]int{2, 2}, Stride: [2]int{2, 2}}
 // statistics); otherwise (float64 among others) the op is the two ops in
 // turn.
 func BatchNormReLUMaxPool2x2[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], opts BatchNormOptions) *Var[T] {
+	return bnReLUPool2x2(x, weight, bias, runningMean, runningVar, opts, nil)
+}
+
+// bnReLUPool2x2 is BatchNormReLUMaxPool2x2, whose fused path takes x's
+// statistics from st when st is not nil.
+func bnReLUPool2x2[T tensor.Float](x, weight, bias *Var[T], runningMean, runningVar *tensor.Dense[T], opts BatchNormOptions, st *planeStats) *Var[T] {
 	const op = "BatchNormReLUMaxPool2x2"
 	nnRank(op, "input", x, 4)
 	geo := bnCheck(op, x, weight, bias, runningMean, runningVar, opts.Training)
@@ -35,12 +41,12 @@ func BatchNormReLUMaxPool2x2[T tensor.Float](x, weight, bias *Var[T], runningMea
 		mid := BatchNormReLU(x, weight, bias, runningMean, runningVar, opts)
 		return Consumed(mid, MaxPool2d(mid, pool2x2))
 	}
-	return any(bnReLUPool32(x32, any(weight).(*Value), any(bias).(*Value), any(runningMean).(*tensor.Tensor), any(runningVar).(*tensor.Tensor), geo, opts)).(*Var[T])
+	return any(bnReLUPool32(x32, any(weight).(*Value), any(bias).(*Value), any(runningMean).(*tensor.Tensor), any(runningVar).(*tensor.Tensor), geo, opts, st)).(*Var[T])
 }
 
 // bnReLUPool32 is BatchNormReLUMaxPool2x2's fused path, on checked
-// arguments.
-func bnReLUPool32(x, weight, bias *Value, runningMean, runningVar *tensor.Tensor, geo bnGeometry, opts BatchNormOptions) *Value {
+// arguments, with x's statistics from st when not nil.
+func bnReLUPool32(x, weight, bias *Value, runningMean, runningVar *tensor.Tensor, geo bnGeometry, opts BatchNormOptions, st *planeStats) *Value {
 	const op = "BatchNormReLUMaxPool2x2"
 	xs := x.Shape()
 	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
@@ -52,9 +58,10 @@ func bnReLUPool32(x, weight, bias *Value, runningMean, runningVar *tensor.Tensor
 		beta = bias.data.Data()
 	}
 	xd := x.data.Data()
-	f32 := &bnFloat32{x: xd, bnGeometry: geo, gamma: gamma, mean: make([]float32, c), invstd: make([]float32, c), relu: true}
+	f32 := &bnFloat32{x: xd, bnGeometry: geo, gamma: gamma, mean: make([]float32, c), invstd: make([]float32, c), relu: true, stats: st}
 	// Momentum and eps in float32 first, as BatchNormReLU has them.
 	f32.setAffine(opts.Training, runningMean, runningVar, beta, float64(float32(opts.Momentum)), float64(float32(opts.Eps)))
+	f32.stats = nil // the caller's, and only setAffine reads them
 
 	oh, ow := h/2, w/2
 	planes, plane, opl := n*c, h*w, oh*ow

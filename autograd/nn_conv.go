@@ -83,7 +83,7 @@ func (p *convPlan) colsLen() int { return p.cin * p.geom.KH * p.geom.KW * p.oh *
 // weight gradient is summed in a fixed order, so every result is bit-identical
 // for any GOMAXPROCS.
 func Conv2d[T tensor.Float](x, w, b *Var[T], opts Conv2dOptions) *Var[T] {
-	return conv2d(x, w, b, &opts, false)
+	return conv2d(x, w, b, &opts, false, nil)
 }
 
 // Conv2dReLU is ReLU(Conv2d(x, w, b, opts)) as one op: the ReLU is applied
@@ -93,10 +93,16 @@ func Conv2d[T tensor.Float](x, w, b *Var[T], opts Conv2dOptions) *Var[T] {
 // it for an eval-mode Conv2d, BatchNorm and ReLU folded into one
 // convolution.
 func Conv2dReLU[T tensor.Float](x, w, b *Var[T], opts Conv2dOptions) *Var[T] {
-	return conv2d(x, w, b, &opts, true)
+	return conv2d(x, w, b, &opts, true, nil)
 }
 
-func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool) *Var[T] {
+// conv2d is Conv2d, and Conv2dReLU when relu is set. A non-nil st asks
+// for BatchNorm's plane statistics of the output (see planeStats), which
+// the float32 path of same convolutions gathers as it writes each plane.
+func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool, st *planeStats) *Var[T] {
+	if _, ok := any(x).(*Value); !ok || relu {
+		st = nil // the statistics are float32 ones, of the output before any ReLU
+	}
 	op := "Conv2d"
 	if relu {
 		op = "Conv2dReLU"
@@ -115,7 +121,7 @@ func conv2d[T tensor.Float](x, w, b *Var[T], opts *Conv2dOptions, relu bool) *Va
 	if b != nil {
 		bd = b.data.Data()
 	}
-	convForward(p, xd.Data(), wd.Data(), bd, out.Data(), relu)
+	convForward(p, xd.Data(), wd.Data(), bd, out.Data(), relu, st)
 	inputs := nnInputs(x, w, b)
 	return Record(op, out, func(gy *tensor.Dense[T]) []*tensor.Dense[T] {
 		if relu {
@@ -178,16 +184,16 @@ func newConvPlan(xs, ws []int, opts *Conv2dOptions) *convPlan {
 
 // convForward writes the convolution (plus bias) into out, and its ReLU
 // when relu is set.
-func convForward[T tensor.Float](p *convPlan, x, w, b, out []T, relu bool) {
+func convForward[T tensor.Float](p *convPlan, x, w, b, out []T, relu bool, st *planeStats) {
 	if x32, ok := any(x).([]float32); ok && p.winograd(passForward) {
 		winoForward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu)
 		return
 	}
 	if x32, ok := any(x).([]float32); ok && p.packed() {
-		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu)
+		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu, st)
 		return
 	}
-	convForwardUnpacked(p, x, w, b, out)
+	convForwardUnpacked(p, x, w, b, out, st)
 	if relu {
 		convReLUInPlace(out)
 	}

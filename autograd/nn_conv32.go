@@ -204,9 +204,9 @@ func (p *convPlan) unfoldOf(x []float32, g int) *unfold {
 }
 
 // conv32Forward computes out = conv(x, w) + b.
-func conv32Forward(p *convPlan, x, w, b, out []float32, relu bool) {
+func conv32Forward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStats) {
 	if p.sameConv() {
-		sameForward(p, x, w, b, out, relu)
+		sameForward(p, x, w, b, out, relu, st)
 		return
 	}
 	cols := p.n * p.oh * p.ow

@@ -177,16 +177,35 @@ func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 // (channel-major: channel c's n planes of oh x wp from c*ld, so that the
 // GEMM writes it as one plain matrix with row stride ld) into dst [n, c,
 // oh, w], adding bias[c] when bias is not nil and taking the ReLU when relu
-// is set.
-func compact(src []float32, ld int, dst []float32, n, c, oh, w, wp int, bias []float32, relu bool) {
-	parallel.For(n*c, 8, func(lo, hi int) {
-		for pl := lo; pl < hi; pl++ {
-			sn, sc := pl/c, pl%c
-			s := src[sc*ld+sn*oh*wp : sc*ld+(sn+1)*oh*wp]
-			d := dst[pl*oh*w : (pl+1)*oh*w]
-			for y := 0; y < oh; y++ {
-				biasReLU(d[y*w:(y+1)*w], s[y*wp:y*wp+w], bias, sc, relu)
+// is set. With st, it also gathers BatchNorm's statistics of each plane of
+// dst just written, still in cache (st.fill): sample 0's planes first, as
+// they give the pivots the others need.
+func compact(src []float32, ld int, dst []float32, n, c, oh, w, wp int, bias []float32, relu bool, st *planeStats) {
+	plane := oh * w
+	one := func(pl int) {
+		sn, sc := pl/c, pl%c
+		s := src[sc*ld+sn*oh*wp : sc*ld+(sn+1)*oh*wp]
+		d := dst[pl*plane : (pl+1)*plane]
+		for y := 0; y < oh; y++ {
+			biasReLU(d[y*w:(y+1)*w], s[y*wp:y*wp+w], bias, sc, relu)
+		}
+		if st != nil {
+			st.plane(d, pl, sn, sc)
+		}
+	}
+	first := 0
+	if st != nil {
+		st.start(n, c, plane)
+		parallel.For(c, 8, func(lo, hi int) {
+			for pl := lo; pl < hi; pl++ {
+				one(pl)
 			}
+		})
+		first = c
+	}
+	parallel.For(n*c-first, 8, func(lo, hi int) {
+		for pl := first + lo; pl < first+hi; pl++ {
+			one(pl)
 		}
 	})
 }
@@ -214,18 +233,18 @@ func (p *convPlan) sameSlack() int {
 }
 
 // sameForward is conv32Forward for a same convolution.
-func sameForward(p *convPlan, x, w, b, out []float32, relu bool) {
+func sameForward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStats) {
 	g := p.geom
 	xp := newPadded(x, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
 	defer xp.release()
-	sameConvGEMM(p, xp, p.cin, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return w[grp*p.coutG*p.kG:] }, p.kG, out, b, relu)
+	sameConvGEMM(p, xp, p.cin, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return w[grp*p.coutG*p.kG:] }, p.kG, out, b, relu, st)
 }
 
 // sameConvGEMM computes outC channels (groups of outG) on the wide grid of
 // the padded input xp (groups of inG channels) with weight rows wOf(group)
 // of length k, then compacts into out (adding bias when not nil, and taking
-// the ReLU when relu is set).
-func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32, relu bool) {
+// the ReLU when relu is set, and filling st when not nil).
+func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32, relu bool, st *planeStats) {
 	g := p.geom
 	perImage := p.h * xp.wp
 	cols := p.n * perImage
@@ -241,7 +260,7 @@ func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int
 			C:     dense(o[grp*outG*ld:], ld, cols),
 		}, 0)
 	}
-	compact(o, ld, out, p.n, outC, p.h, p.w, xp.wp, bias, relu)
+	compact(o, ld, out, p.n, outC, p.h, p.w, xp.wp, bias, relu, st)
 }
 
 // sameBackward is conv32Backward for a same convolution.
@@ -293,6 +312,6 @@ func sameBackward(p *convPlan, x, w, gy []float32, gx, gw, gb []float32) {
 		wf := flipKernel(p, w)
 		defer wf.Release()
 		f := wf.Data()
-		sameConvGEMM(p, gp, p.cout, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil, false)
+		sameConvGEMM(p, gp, p.cout, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil, false, nil)
 	}
 }

@@ -53,7 +53,7 @@ func BenchmarkConvAlgo(b *testing.B) {
 					for b.Loop() {
 						switch pass {
 						case "fwd":
-							convForward(p, x.Data(), w.Data(), nil, out.Data(), false)
+							convForward(p, x.Data(), w.Data(), nil, out.Data(), false, nil)
 						case "dx":
 							convBackward(p, x.Data(), w.Data(), gy.Data(), gx, nil, nil)
 						case "dw":

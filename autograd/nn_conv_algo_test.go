@@ -212,7 +212,7 @@ func TestConvAlgorithmsConformance(t *testing.T) {
 				}
 				nan := float32(math.NaN())
 				out := newGuarded(len(y), nan)
-				convForward(p, x32, w32, b32, out.data(), false)
+				convForward(p, x32, w32, b32, out.data(), false, nil)
 				gxb, gwb, gbb := newGuarded(len(gx), nan), newGuarded(len(gw), nan), newGuarded(len(gb), 0)
 				convBackward(p, x32, w32, gy32, tensor.FromSlice(gxb.data(), c.n, c.cin, c.h, c.w),
 					tensor.FromSlice(gwb.data(), c.cout, c.cin/c.groups, c.kh, c.kw), tensor.FromSlice(gbb.data(), c.cout))

@@ -48,8 +48,9 @@ func (p *convPlan) perSample() bool {
 // chunk order: a constant, so the order does not depend on GOMAXPROCS.
 const convDWChunk = 8
 
-// convForwardUnpacked is convForward on the im2col paths.
-func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
+// convForwardUnpacked is convForward on the im2col paths; the per-sample
+// path fills st (BatchNorm's statistics of out) when it is not nil.
+func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T, st *planeStats) {
 	ohw := p.oh * p.ow
 	if p.direct {
 		// 1x1, stride 1, no padding: each sample's input is its own im2col
@@ -66,7 +67,7 @@ func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
 		return
 	}
 	if p.perSample() {
-		parallel.For(p.n, 1, func(lo, hi int) {
+		samples := func(lo, hi int) {
 			cols := nnGetScratch[T](p.colsLen())
 			defer nnPutScratch(cols)
 			for n := lo; n < hi; n++ {
@@ -78,8 +79,23 @@ func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T) {
 				if b != nil {
 					convAddBias(on, b, ohw)
 				}
+				if st != nil {
+					// The sample's planes are still in cache.
+					o32 := any(on).([]float32)
+					for c := 0; c < p.cout; c++ {
+						st.plane(o32[c*ohw:(c+1)*ohw], n*p.cout+c, n, c)
+					}
+				}
 			}
-		})
+		}
+		if st == nil {
+			parallel.For(p.n, 1, samples)
+			return
+		}
+		// Sample 0 first: its planes give the pivots the others need.
+		st.start(p.n, p.cout, ohw)
+		samples(0, 1)
+		parallel.For(p.n-1, 1, func(lo, hi int) { samples(1+lo, 1+hi) })
 		return
 	}
 	S := p.chunk()

@@ -59,9 +59,11 @@ func callConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *auto
 // CallConvBNReLUMaxPool is Call(pool, CallConvBNReLU(conv, bn, x)), the
 // Conv → BatchNorm → ReLU → MaxPool block of small CNNs. When bn normalises
 // with the batch statistics (training), pool is a 2x2 max pool of stride 2,
-// and neither bn nor pool has a hook, the batch-norm, ReLU and pool run as
-// one op (autograd.BatchNormReLUMaxPool2x2): the same values bit for bit,
-// without the normalised tensor in between. Otherwise the modules run as
+// and none of the modules has a hook, the batch-norm, ReLU and pool run as
+// one op after the convolution, which gathers the batch-norm's statistics
+// as it writes its output (autograd.Conv2dBatchNormReLUMaxPool2x2): the
+// same values bit for bit, without the normalised tensor in between or a
+// pass over the convolution's output for the statistics. Otherwise the modules run as
 // CallConvBNReLU and Call do.
 func CallConvBNReLUMaxPool(conv *Conv2d, bn *BatchNorm, pool *MaxPool2d, x *autograd.Value) *autograd.Value {
 	if !bn.Training() || bn.rank != 4 || x.Data().Rank() != 4 || !isPool2x2(pool.Opts) ||
@@ -69,9 +71,8 @@ func CallConvBNReLUMaxPool(conv *Conv2d, bn *BatchNorm, pool *MaxPool2d, x *auto
 		h := CallConvBNReLU(conv, bn, x)
 		return autograd.Consumed(h, Call(pool, h))
 	}
-	h := Call(conv, x)
 	bn.NumBatchesTracked++
-	out := autograd.BatchNormReLUMaxPool2x2(h, bn.Weight, bn.Bias, bn.RunningMean, bn.RunningVar,
+	h, out := autograd.Conv2dBatchNormReLUMaxPool2x2(x, conv.Weight, conv.Bias, conv.Opts, bn.Weight, bn.Bias, bn.RunningMean, bn.RunningVar,
 		autograd.BatchNormOptions{Training: true, Momentum: float64(bn.Momentum), Eps: float64(bn.Eps)})
 	return autograd.Consumed(h, out)
 }
