@@ -58,36 +58,15 @@ func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
 	b.t = tensor.Empty[float32](n*c*hp*wp + slack)
 	b.d = b.t.Data()
 	clear(b.d[n*c*hp*wp:])
-	// Rows of at most 16 or 32 pixels (a SmallCNN's 14x14 and 28x28 maps)
-	// are copied as 16 or 32 floats in one move, without a call: the floats
-	// past the row land on the next row's padding and pixels, written in
-	// turn after it, or on the bottom padding, cleared last. A row whose
-	// move would read past src, or write past the plane, is copied exactly.
-	move := 16
-	if w > 16 {
-		move = 32
-	}
-	short := w <= 32 && pw+move <= (ph+1)*wp
 	parallel.For(n*c, 8, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			dst := b.d[pl*b.plane : (pl+1)*b.plane]
+			s := src[pl*h*w : (pl+1)*h*w]
 			clear(dst[:ph*wp])
 			for y := 0; y < h; y++ {
-				row := dst[(ph+y)*wp:]
-				for i := range pw {
-					row[i] = 0
-				}
-				o := (pl*h + y) * w
-				switch {
-				case short && o+move > len(src):
-					copy(row[pw:pw+w], src[o:o+w])
-				case short && move == 16:
-					*(*[16]float32)(row[pw : pw+16]) = *(*[16]float32)(src[o : o+16])
-				case short:
-					*(*[32]float32)(row[pw : pw+32]) = *(*[32]float32)(src[o : o+32])
-				default:
-					copy(row[pw:pw+w], src[o:o+w])
-				}
+				row := dst[(ph+y)*wp : (ph+y+1)*wp]
+				clear(row[:pw])
+				copy(row[pw:], s[y*w:(y+1)*w])
 			}
 			clear(dst[(ph+h)*wp:])
 		}
@@ -178,8 +157,8 @@ func (u *sameUnfold) packA(j0 int) func(dst []float32, row, h, p0, kc, mr int) {
 // GEMM writes it as one plain matrix with row stride ld) into dst [n, c,
 // oh, w], adding bias[c] when bias is not nil and taking the ReLU when relu
 // is set. With st, it also gathers BatchNorm's statistics of each plane of
-// dst just written, still in cache (st.fill): sample 0's planes first, as
-// they give the pivots the others need.
+// dst just written, still in cache (planeStats.plane): sample 0's planes
+// first, as they give the pivots the others need.
 func compact(src []float32, ld int, dst []float32, n, c, oh, w, wp int, bias []float32, relu bool, st *planeStats) {
 	plane := oh * w
 	one := func(pl int) {
