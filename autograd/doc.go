@@ -28,8 +28,10 @@
 // (integer targets, label smoothing, class weights, ignored index,
 // reductions none/mean/sum), NLLLoss, MSELoss, BCEWithLogits and KLDiv.
 // BatchNormReLU and Conv2dReLU are the fused forms that models use where a
-// ReLU follows (the same values, a pass over memory less). New ops are
-// written with Record.
+// ReLU follows (the same values, a pass over memory less);
+// BatchNormReLUMaxPool2x2 and Conv2dBatchNormReLUMaxPool2x2 those of a small
+// CNN's Conv → BatchNorm → ReLU → MaxPool block. New ops are written with
+// Record.
 //
 // # Checking gradients
 //
