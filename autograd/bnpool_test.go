@@ -56,26 +56,9 @@ func TestBatchNormReLUMaxPool2x2IsFused(t *testing.T) {
 				for _, procs := range []int{1, 2} {
 					got := run(true, procs)
 					name := fmt.Sprintf("shape %v training=%v affine=%v GOMAXPROCS=%d", shape, training, affine, procs)
-					for _, cmp := range []struct {
-						what string
-						a, b *tensor.Tensor
-					}{{"output", got.out, want.out}, {"input gradient", got.gx, want.gx}, {"weight gradient", got.gw, want.gw},
-						{"bias gradient", got.gb, want.gb}, {"running mean", got.rm, want.rm}, {"running var", got.rv, want.rv}} {
-						if (cmp.a == nil) != (cmp.b == nil) {
-							t.Fatalf("%s: %s missing on one side", name, cmp.what)
-						}
-						if cmp.a == nil {
-							continue
-						}
-						if fmt.Sprint(cmp.a.Shape()) != fmt.Sprint(cmp.b.Shape()) {
-							t.Fatalf("%s: %s of shape %v, want %v", name, cmp.what, cmp.a.Shape(), cmp.b.Shape())
-						}
-						for i, v := range cmp.b.Data() {
-							if math.Float32bits(cmp.a.Data()[i]) != math.Float32bits(v) {
-								t.Fatalf("%s: %s[%d]: fused %v, unfused %v", name, cmp.what, i, cmp.a.Data()[i], v)
-							}
-						}
-					}
+					sameBits(t, name, []bitsPair{{"output", got.out, want.out}, {"input gradient", got.gx, want.gx},
+						{"weight gradient", got.gw, want.gw}, {"bias gradient", got.gb, want.gb},
+						{"running mean", got.rm, want.rm}, {"running var", got.rv, want.rv}})
 				}
 			}
 		}
@@ -153,25 +136,40 @@ func testConvBNReLUPool(t *testing.T) {
 				for _, procs := range []int{1, 2} {
 					got := run(true, procs)
 					name := fmt.Sprintf("x %v w %v %+v training=%v affine=%v GOMAXPROCS=%d packed=%d", g.x, g.w, g.opts, training, affine, procs, convPacked)
-					for _, cmp := range []struct {
-						what string
-						a, b *tensor.Tensor
-					}{{"convolution", got.conv, want.conv}, {"output", got.out, want.out}, {"running mean", got.rm, want.rm},
-						{"running var", got.rv, want.rv}, {"input gradient", got.gx, want.gx}, {"conv weight gradient", got.gw, want.gw},
-						{"conv bias gradient", got.gb, want.gb}, {"bn weight gradient", got.gg, want.gg}, {"bn bias gradient", got.gbeta, want.gbeta}} {
-						if (cmp.a == nil) != (cmp.b == nil) {
-							t.Fatalf("%s: %s missing on one side", name, cmp.what)
-						}
-						if cmp.a == nil {
-							continue
-						}
-						for i, v := range cmp.b.Data() {
-							if math.Float32bits(cmp.a.Data()[i]) != math.Float32bits(v) {
-								t.Fatalf("%s: %s[%d]: fused %v, in turn %v", name, cmp.what, i, cmp.a.Data()[i], v)
-							}
-						}
-					}
+					sameBits(t, name, []bitsPair{{"convolution", got.conv, want.conv}, {"output", got.out, want.out},
+						{"running mean", got.rm, want.rm}, {"running var", got.rv, want.rv}, {"input gradient", got.gx, want.gx},
+						{"conv weight gradient", got.gw, want.gw}, {"conv bias gradient", got.gb, want.gb},
+						{"bn weight gradient", got.gg, want.gg}, {"bn bias gradient", got.gbeta, want.gbeta}})
 				}
+			}
+		}
+	}
+}
+
+// bitsPair is a tensor a fused op gave (got) and the one the ops in turn
+// gave (want), named what.
+type bitsPair struct {
+	what      string
+	got, want *tensor.Tensor
+}
+
+// sameBits fails the test unless each pair is nil on both sides or has the
+// same shape and the same bits, element by element.
+func sameBits(t *testing.T, name string, pairs []bitsPair) {
+	t.Helper()
+	for _, p := range pairs {
+		if (p.got == nil) != (p.want == nil) {
+			t.Fatalf("%s: %s missing on one side", name, p.what)
+		}
+		if p.got == nil {
+			continue
+		}
+		if !tensor.SameShape(p.got.Shape(), p.want.Shape()) {
+			t.Fatalf("%s: %s of shape %v, want %v", name, p.what, p.got.Shape(), p.want.Shape())
+		}
+		for i, v := range p.want.Data() {
+			if math.Float32bits(p.got.Data()[i]) != math.Float32bits(v) {
+				t.Fatalf("%s: %s[%d]: fused %v, in turn %v", name, p.what, i, p.got.Data()[i], v)
 			}
 		}
 	}
