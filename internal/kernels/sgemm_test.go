@@ -182,7 +182,8 @@ func TestSgemmConformance(t *testing.T) {
 // TestSgemmBlocks crosses the k, row-block and panel boundaries of the
 // blocking with every transpose combination.
 func TestSgemmBlocks(t *testing.T) {
-	shapes := [][3]int{{250, 70, 300}, {37, 45, 600}, {3, 4100, 5}, {245, 4130, 9}, {500, 33, 17}, {97, 101, 257}}
+	shapes := [][3]int{{250, 70, 300}, {37, 45, 600}, {3, 4100, 5}, {245, 4130, 9}, {500, 33, 17}, {97, 101, 257},
+		{300, 600, 70}, {270, 530, 30}} // the last two: column parts (splitCols)
 	forEachTier(t, func(t *testing.T, tr *tier) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for i, s := range shapes {
@@ -196,10 +197,11 @@ func TestSgemmBlocks(t *testing.T) {
 }
 
 // TestSgemmThreadsBitIdentical checks that GOMAXPROCS does not change a bit
-// of the result, through the exported Sgemm.
+// of the result, through the exported Sgemm, B plain and transposed, on
+// the shared, private and column-split paths.
 func TestSgemmThreadsBitIdentical(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	shapes := [][3]int{{256, 256, 256}, {130, 517, 300}, {20, 700, 150}, {301, 40, 520}}
+	shapes := [][3]int{{256, 256, 256}, {130, 517, 300}, {20, 700, 150}, {301, 40, 520}, {300, 1030, 260}}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tr := range tiers {
 		saved := active
@@ -207,17 +209,23 @@ func TestSgemmThreadsBitIdentical(t *testing.T) {
 		for _, s := range shapes {
 			m, n, k := s[0], s[1], s[2]
 			a, b := randSlice(rng, m*k), randSlice(rng, k*n)
-			var results [][]float32
-			for _, procs := range []int{1, 2, 3} {
-				runtime.GOMAXPROCS(procs)
-				c := randSlice(rand.New(rand.NewPCG(7, 8)), m*n)
-				Sgemm(false, true, m, n, k, 0.5, a, k, b, k, 0.25, c, n)
-				results = append(results, c)
-			}
-			for r := 1; r < len(results); r++ {
-				for i := range results[0] {
-					if math.Float32bits(results[0][i]) != math.Float32bits(results[r][i]) {
-						t.Fatalf("%s %v: element %d differs between GOMAXPROCS 1 and %d: %v vs %v", tr.name, s, i, r+1, results[0][i], results[r][i])
+			for _, transB := range []bool{true, false} {
+				ldb := k
+				if !transB {
+					ldb = n
+				}
+				var results [][]float32
+				for _, procs := range []int{1, 2, 3} {
+					runtime.GOMAXPROCS(procs)
+					c := randSlice(rand.New(rand.NewPCG(7, 8)), m*n)
+					Sgemm(false, transB, m, n, k, 0.5, a, k, b, ldb, 0.25, c, n)
+					results = append(results, c)
+				}
+				for r := 1; r < len(results); r++ {
+					for i := range results[0] {
+						if math.Float32bits(results[0][i]) != math.Float32bits(results[r][i]) {
+							t.Fatalf("%s %v transB=%v: element %d differs between GOMAXPROCS 1 and %d: %v vs %v", tr.name, s, transB, i, r+1, results[0][i], results[r][i])
+						}
 					}
 				}
 			}
