@@ -17,7 +17,7 @@ type planeStats struct {
 	pivot []float32      // [C]
 	sums  []float32      // [N*C*2]: plane n*C+c's two sums at 2*(n*C+c)
 	inner int            // H*W
-	ok    bool           // filled (start was called and every plane done)
+	ok    bool           // filled: set by start, whose callers record every plane
 }
 
 // start readies s for n*c planes of inner values.
@@ -53,10 +53,11 @@ func (s *planeStats) release() {
 // and returns the convolution's output (conv, which the caller may hand to
 // Consumed) and the op's (out): the Conv → BatchNorm → ReLU → MaxPool block
 // of small CNNs, with the same values bit for bit. When the convolution
-// takes the float32 path of stride-1 "same" convolutions and the batch-norm
-// normalises with the batch statistics, the convolution gathers the
-// batch-norm's statistics of each output plane as it writes the plane, so
-// the batch-norm does not read its input once more for them. The arguments
+// takes a float32 path that writes its output plane by plane (stride-1
+// "same" convolutions, and small ones computed sample by sample) and the
+// batch-norm normalises with the batch statistics, the convolution gathers
+// the batch-norm's statistics of each output plane as it writes the plane,
+// so the batch-norm does not read its input once more for them. The arguments
 // are those of Conv2d and BatchNormReLUMaxPool2x2, which panic on them as
 // they would alone; float64 runs the ops in turn.
 func Conv2dBatchNormReLUMaxPool2x2[T tensor.Float](x, w, b *Var[T], convOpts Conv2dOptions, bnWeight, bnBias *Var[T], runningMean, runningVar *tensor.Dense[T], bnOpts BatchNormOptions) (conv, out *Var[T]) {

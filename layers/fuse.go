@@ -63,8 +63,8 @@ func callConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *auto
 // one op after the convolution, which gathers the batch-norm's statistics
 // as it writes its output (autograd.Conv2dBatchNormReLUMaxPool2x2): the
 // same values bit for bit, without the normalised tensor in between or a
-// pass over the convolution's output for the statistics. Otherwise the modules run as
-// CallConvBNReLU and Call do.
+// pass over the convolution's output for the statistics. Otherwise the
+// modules run as CallConvBNReLU and Call do.
 func CallConvBNReLUMaxPool(conv *Conv2d, bn *BatchNorm, pool *MaxPool2d, x *autograd.Value) *autograd.Value {
 	if !bn.Training() || bn.rank != 4 || x.Data().Rank() != 4 || !isPool2x2(pool.Opts) ||
 		conv.Core().hook != nil || bn.Core().hook != nil || pool.Core().hook != nil {
