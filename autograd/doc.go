@@ -30,8 +30,9 @@
 // BatchNormReLU and Conv2dReLU are the fused forms that models use where a
 // ReLU follows (the same values, a pass over memory less);
 // BatchNormReLUMaxPool2x2 and Conv2dBatchNormReLUMaxPool2x2 those of a small
-// CNN's Conv → BatchNorm → ReLU → MaxPool block. New ops are written with
-// Record.
+// CNN's Conv → BatchNorm → ReLU → MaxPool block, and Conv2dReLUMaxPool2x2
+// that block in eval mode once the batch-norm is folded into the
+// convolution (as an attack runs it). New ops are written with Record.
 //
 // # Checking gradients
 //

@@ -223,7 +223,7 @@ func convPoolOpCases() []gradCase {
 			}
 		}
 	}
-	conv, convReLU := convWith(Conv2d[float64]), convWith(Conv2dReLU[float64])
+	conv, convReLU, convReLUPool := convWith(Conv2d[float64]), convWith(Conv2dReLU[float64]), convWith(Conv2dReLUMaxPool2x2[float64])
 	pool := func(max bool, o Pool2dOptions) func(x vars) *Var[float64] {
 		return func(x vars) *Var[float64] {
 			if max {
@@ -246,6 +246,8 @@ func convPoolOpCases() []gradCase {
 		// difference step of the kink at 0.
 		{op: "Conv2dReLU", name: "3x3 padding 1 with bias", inputs: in(uni(80, -1, 1, 2, 3, 5, 5), uni(81, -1, 1, 4, 3, 3, 3), uni(82, -1, 1, 4)), f: convReLU(Conv2dOptions{Padding: [2]int{1, 1}}, true)},
 		{op: "Conv2dReLU", name: "stride 2 no bias", inputs: in(uni(83, -1, 1, 2, 3, 7, 6), uni(84, -1, 1, 2, 3, 3, 3)), f: convReLU(Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}, false)},
+		{op: "Conv2dReLUMaxPool2x2", name: "3x3 padding 1 odd plane with bias", inputs: in(uni(85, -1, 1, 2, 3, 5, 6), uni(86, -1, 1, 4, 3, 3, 3), uni(87, -1, 1, 4)), f: convReLUPool(Conv2dOptions{Padding: [2]int{1, 1}}, true)},
+		{op: "Conv2dReLUMaxPool2x2", name: "stride 2 no bias", inputs: in(uni(88, -1, 1, 2, 2, 9, 8), uni(89, -1, 1, 3, 2, 3, 3)), f: convReLUPool(Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}, false)},
 
 		// Pools. Distinct, well-separated values keep max pools off ties.
 		{op: "MaxPool2d", name: "2x2", inputs: in(spread(1, 2, 3, 6, 6)), f: pool(true, Pool2dOptions{Kernel: [2]int{2, 2}})},

@@ -84,9 +84,10 @@ type sameUnfold struct {
 	c0       int
 	kh, kw   int
 	dh, dw   int
-	oh       int   // output height (= input height)
-	perImage int   // oh*wp columns per sample
-	rowOff   []int // see offsets
+	oh       int                // output height (= input height)
+	perImage int                // oh*wp columns per sample
+	rowOff   []int              // see offsets
+	table    kernels.RowOffsets // rowOff's table for the gathers
 }
 
 func (u *sameUnfold) row(dst []float32, k, j0 int) {
@@ -106,14 +107,22 @@ func (u *sameUnfold) row(dst []float32, k, j0 int) {
 
 func (u *sameUnfold) packB(dst []float32, p0, kc, col, w, nr int) {
 	n, q := col/u.perImage, col%u.perImage
+	sample := u.b.c * u.b.plane
 	if q+w <= u.perImage {
 		// The sliver's columns are in one sample: row k is the run at
 		// rowOff[k] from the sample's pixel q, and the sliver one gather.
-		kernels.GatherRows(dst, u.b.d[n*u.b.c*u.b.plane+q:], u.rowOff[p0:p0+kc], w, nr)
+		kernels.GatherRowsAt(dst, u.b.d[n*sample+q:], u.table.Rows(p0, p0+kc), w, nr)
 		return
 	}
-	// The sliver spans samples: one gather per sample's run of columns,
-	// each into its columns of the rows.
+	if w1 := u.perImage - q; w == nr && nr-w1 <= u.perImage {
+		// A whole sliver over two samples: the first w1 columns end
+		// sample n's run, the others start sample n+1's, read at the same
+		// offsets from n+1's pixel -w1.
+		kernels.GatherRowsSplit(dst, u.b.d[n*sample+q:], u.b.d[(n+1)*sample-w1:], u.table.Rows(p0, p0+kc), w1, nr)
+		return
+	}
+	// Otherwise one gather per sample's run of columns, each into its
+	// columns of the rows.
 	offs := u.rowOff[p0 : p0+kc]
 	for j := 0; j < w; {
 		n, q := (col+j)/u.perImage, (col+j)%u.perImage
@@ -137,6 +146,7 @@ func (u *sameUnfold) offsets(rows int) *sameUnfold {
 		ci, t := u.c0+k/taps, k%taps
 		u.rowOff[k] = ci*u.b.plane + (t/u.kw)*u.dh*u.b.wp + (t%u.kw)*u.dw
 	}
+	u.table = kernels.NewRowOffsets(u.rowOff)
 	return u
 }
 
@@ -221,16 +231,25 @@ func sameForward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStats)
 
 // sameConvGEMM computes outC channels (groups of outG) on the wide grid of
 // the padded input xp (groups of inG channels) with weight rows wOf(group)
-// of length k, then compacts into out (adding bias when not nil, and taking
-// the ReLU when relu is set, and filling st when not nil).
+// of length k (sameWide), then compacts into out (adding bias when not
+// nil, and taking the ReLU when relu is set, and filling st when not nil).
 func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32, relu bool, st *planeStats) {
+	wt, ld := sameWide(p, xp, inG, outC, outG, wOf, k)
+	defer wt.Release()
+	compact(wt.Data(), ld, out, p.n, outC, p.h, p.w, xp.wp, bias, relu, st)
+}
+
+// sameWide computes outC channels (groups of outG) on the wide grid of the
+// padded input xp (groups of inG channels) with weight rows wOf(group) of
+// length k, into a pooled buffer [outC, n, oh, wp] of row stride ld
+// (channel c's n planes from c*ld), which the caller releases.
+func sameWide(p *convPlan, xp *padded, inG, outC, outG int, wOf func(int) []float32, k int) (wt *tensor.Tensor, ld int) {
 	g := p.geom
 	perImage := p.h * xp.wp
 	cols := p.n * perImage
-	ld := kernels.PaddedLD(cols)
-	wt := tensor.Empty[float32](outC * ld) // [outC, n, oh, wp], row stride ld
+	ld = kernels.PaddedLD(cols)
+	wt = tensor.Empty[float32](outC * ld)
 	o := wt.Data()
-	defer wt.Release()
 	for grp := 0; grp < p.groups; grp++ {
 		u := (&sameUnfold{b: xp, c0: grp * inG, kh: g.KH, kw: g.KW, dh: g.DilH, dw: g.DilW, oh: p.h, perImage: perImage}).offsets(k)
 		kernels.SgemmPacked(outG, cols, k, 1, &kernels.Packed{
@@ -239,7 +258,7 @@ func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int
 			C:     dense(o[grp*outG*ld:], ld, cols),
 		}, 0)
 	}
-	compact(o, ld, out, p.n, outC, p.h, p.w, xp.wp, bias, relu, st)
+	return wt, ld
 }
 
 // sameBackward is conv32Backward for a same convolution.
@@ -257,6 +276,13 @@ func sameBackward(p *convPlan, x, w, gy []float32, gx, gw, gb []float32) {
 	// padded input of the flipped convolution).
 	gp := newPadded(gy, p.n, p.cout, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
 	defer gp.release()
+	samePaddedBackward(p, x, w, gp, gx, gw)
+}
+
+// samePaddedBackward is sameBackward's gx and gw (each when not nil) from
+// dY already on the padded grid (gp, as newPadded lays it out).
+func samePaddedBackward(p *convPlan, x, w []float32, gp *padded, gx, gw []float32) {
+	g := p.geom
 	perImage := p.h * gp.wp
 	if gw != nil {
 		xp := newPadded(x, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())

@@ -63,11 +63,24 @@ func callConvBN(conv *Conv2d, bn *BatchNorm, x *autograd.Value, relu bool) *auto
 // one op after the convolution, which gathers the batch-norm's statistics
 // as it writes its output (autograd.Conv2dBatchNormReLUMaxPool2x2): the
 // same values bit for bit, without the normalised tensor in between or a
-// pass over the convolution's output for the statistics. Otherwise the
+// pass over the convolution's output for the statistics. When the
+// batch-norm folds into the convolution (see CallConvBN) and pool is such
+// a pool, the block is one op (autograd.Conv2dReLUMaxPool2x2), which does
+// not keep the convolution's full-size output and sends the pooled
+// gradient straight back into the convolution's backward. Otherwise the
 // modules run as CallConvBNReLU and Call do.
 func CallConvBNReLUMaxPool(conv *Conv2d, bn *BatchNorm, pool *MaxPool2d, x *autograd.Value) *autograd.Value {
-	if !bn.Training() || bn.rank != 4 || x.Data().Rank() != 4 || !isPool2x2(pool.Opts) ||
-		conv.Core().hook != nil || bn.Core().hook != nil || pool.Core().hook != nil {
+	hooked := conv.Core().hook != nil || bn.Core().hook != nil || pool.Core().hook != nil
+	if !hooked && foldable(conv, bn) && x.Data().Rank() == 4 && isPool2x2(pool.Opts) {
+		w, b := foldConvBN(conv, bn)
+		out := autograd.Conv2dReLUMaxPool2x2(x, w, b, conv.Opts)
+		if !autograd.GradEnabled() || !x.RequiresGrad() {
+			w.Data().Release() // as in callConvBN
+			b.Data().Release()
+		}
+		return out
+	}
+	if !bn.Training() || bn.rank != 4 || x.Data().Rank() != 4 || !isPool2x2(pool.Opts) || hooked {
 		h := CallConvBNReLU(conv, bn, x)
 		return autograd.Consumed(h, Call(pool, h))
 	}

@@ -236,6 +236,40 @@ func TestCallConvBNReLUMaxPool(t *testing.T) {
 	if op := CallConvBNReLUMaxPool(conv, bn, pool, autograd.Const(xd)).Op(); op != "MaxPool2d" {
 		t.Errorf("eval output made by %q, want MaxPool2d", op)
 	}
+	// Eval with frozen parameters (an attack): the batch-norm folds, and
+	// the block is one op, bit for bit the folded convolution then the pool,
+	// input gradient included.
+	SetRequiresGrad(conv, false)
+	SetRequiresGrad(bn, false)
+	attack := func(fused bool) (*autograd.Value, *autograd.Value, string) {
+		x := autograd.Param(xd.Clone())
+		var out *autograd.Value
+		if fused {
+			out = CallConvBNReLUMaxPool(conv, bn, pool, x)
+		} else {
+			out = Call(pool, CallConvBNReLU(conv, bn, x))
+		}
+		op := out.Op()
+		out.BackwardWith(gy)
+		return out, x, op
+	}
+	fout, fx, fop := attack(true)
+	uout, ux, _ := attack(false)
+	if fop != "Conv2dReLUMaxPool2x2" {
+		t.Errorf("eval with frozen parameters: output made by %q, want Conv2dReLUMaxPool2x2", fop)
+	}
+	for _, c := range []struct {
+		name string
+		a, b *tensor.Tensor
+	}{{"frozen eval output", fout.Data(), uout.Data()}, {"frozen eval input gradient", fx.Grad(), ux.Grad()}} {
+		for i, v := range c.b.Data() {
+			if math.Float32bits(c.a.Data()[i]) != math.Float32bits(v) {
+				t.Fatalf("%s[%d]: fused %v, folded convolution then pool %v", c.name, i, c.a.Data()[i], v)
+			}
+		}
+	}
+	SetRequiresGrad(conv, true)
+	SetRequiresGrad(bn, true)
 	Train(conv)
 	Train(bn)
 	seen := 0

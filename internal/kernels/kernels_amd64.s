@@ -4479,6 +4479,40 @@ gatherRowsPart256_done:
 	VZEROUPPER
 	RET
 
+// func gatherRowsSplit256(kc int, a *float32, b *float32, offs *int, w1 int, dst *float32)
+// Requires: AVX
+TEXT ·gatherRowsSplit256(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    offs+24(FP), BX
+	MOVQ    w1+32(FP), SI
+	MOVQ    dst+40(FP), DI
+	MOVQ    $0x00000010, R8
+	SUBQ    SI, R8
+	LEAQ    mask256<>+0(SB), SI
+	VMOVDQU (SI)(R8*4), Y0
+	VMOVDQU 32(SI)(R8*4), Y1
+
+gatherRowsSplit256_loop:
+	TESTQ     AX, AX
+	JZ        gatherRowsSplit256_done
+	MOVQ      (BX), SI
+	VMOVUPS   (DX)(SI*4), Y2
+	VMOVUPS   32(DX)(SI*4), Y3
+	VBLENDVPS Y0, (CX)(SI*4), Y2, Y2
+	VBLENDVPS Y1, 32(CX)(SI*4), Y3, Y3
+	VMOVUPS   Y2, (DI)
+	VMOVUPS   Y3, 32(DI)
+	ADDQ      $0x08, BX
+	ADDQ      $0x40, DI
+	DECQ      AX
+	JMP       gatherRowsSplit256_loop
+
+gatherRowsSplit256_done:
+	VZEROUPPER
+	RET
+
 DATA poolPickBytes256<>+0(SB)/4, $0x0c080400
 DATA poolPickBytes256<>+4(SB)/4, $0x80808080
 DATA poolPickBytes256<>+8(SB)/4, $0x80808080
@@ -5089,6 +5123,40 @@ gatherRowsPart512_loop:
 	JMP       gatherRowsPart512_loop
 
 gatherRowsPart512_done:
+	VZEROUPPER
+	RET
+
+// func gatherRowsSplit512(kc int, a *float32, b *float32, offs *int, w1 int, dst *float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gatherRowsSplit512(SB), NOSPLIT, $0-48
+	MOVQ  kc+0(FP), AX
+	MOVQ  a+8(FP), CX
+	MOVQ  b+16(FP), DX
+	MOVQ  offs+24(FP), BX
+	MOVQ  w1+32(FP), SI
+	MOVQ  dst+40(FP), DI
+	MOVL  $0xffffffff, R8
+	BZHIL SI, R8, SI
+	KMOVW SI, K1
+	SHRL  $0x10, SI
+	KMOVW SI, K2
+
+gatherRowsSplit512_loop:
+	TESTQ   AX, AX
+	JZ      gatherRowsSplit512_done
+	MOVQ    (BX), SI
+	VMOVUPS (DX)(SI*4), Z0
+	VMOVUPS 64(DX)(SI*4), Z1
+	VMOVUPS (CX)(SI*4), K1, Z0
+	VMOVUPS 64(CX)(SI*4), K2, Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ    $0x08, BX
+	ADDQ    $0x80, DI
+	DECQ    AX
+	JMP     gatherRowsSplit512_loop
+
+gatherRowsSplit512_done:
 	VZEROUPPER
 	RET
 

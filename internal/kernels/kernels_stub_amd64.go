@@ -94,6 +94,11 @@ func gatherRows256(kc int, src *float32, offs *int, w int, dst *float32)
 //go:noescape
 func gatherRowsPart256(kc int, src *float32, offs *int, w int, dst *float32)
 
+// gatherRowsSplit256 copies kc 16-float rows into dst, row p's columns below w1 from a[offs[p]:] and the others from b[offs[p]:] (AVX2).
+//
+//go:noescape
+func gatherRowsSplit256(kc int, a *float32, b *float32, offs *int, w1 int, dst *float32)
+
 // maxPool2x2x256 computes rows of a 2x2 stride-2 max pool and the window position of each maximum (AVX2).
 //
 //go:noescape
@@ -133,6 +138,11 @@ func gatherRows512(kc int, src *float32, offs *int, w int, dst *float32)
 //
 //go:noescape
 func gatherRowsPart512(kc int, src *float32, offs *int, w int, dst *float32)
+
+// gatherRowsSplit512 copies kc 32-float rows into dst, row p's columns below w1 from a[offs[p]:] and the others from b[offs[p]:] (AVX-512).
+//
+//go:noescape
+func gatherRowsSplit512(kc int, a *float32, b *float32, offs *int, w1 int, dst *float32)
 
 // axpy512 computes y += alpha*x (AVX-512, any n).
 //

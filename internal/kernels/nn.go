@@ -144,6 +144,26 @@ func MaxPool2x2Backward(rows, ow, stride, w int, gy []float32, code []uint8, gx 
 	active.maxPool2x2Backward(rows, ow, stride, w, gy, code, gx)
 }
 
+// MaxPool2x2BackwardOver is MaxPool2x2Backward for a caller that lets it
+// write past the rows: besides the windows, it may write anything to the
+// floats from column 2*ow up to column 16 of each row of every row pair but
+// the last (gx[r*stride+2*ow : r*stride+16] and gx[r*stride+w+2*ow :
+// r*stride+w+16] for r < rows-1, clipped to gx), and the caller clears or
+// overwrites them afterwards. Rows of 4 to 7 outputs then run as whole
+// vectors of 8 whatever the layout, as MaxPool2x2Backward runs them only in
+// planes without gaps: a zero-padded layout, whose padding the caller
+// writes after the call.
+func MaxPool2x2BackwardOver(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) {
+	checkPool("kernels.MaxPool2x2BackwardOver", rows, ow, stride, w, len(gx), len(gy), len(code))
+	if rows == 0 || ow == 0 {
+		return
+	}
+	if rows >= 2 && ow >= 4 && ow < 8 && (rows-2)*stride+w+16 <= len(gx) && maxPool2x2BackwardOverTier(rows, ow, stride, w, gy, code, gx) {
+		return
+	}
+	active.maxPool2x2Backward(rows, ow, stride, w, gy, code, gx)
+}
+
 // The pure-Go references.
 
 // bnStatsGo adds x (whose first element has index off) into p.

@@ -270,3 +270,67 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestMaxPool2x2BackwardOver checks MaxPool2x2BackwardOver on every tier:
+// each window gets its gradient at its code and zeros elsewhere, and
+// nothing outside the windows changes except in the floats the function
+// may write past each row (columns 2*ow to 16 of the rows of all row pairs
+// but the last), nor outside gx. The geometries have rows of 4 to 7 outputs
+// with gaps after them (a zero-padded layout: the rows that run as vectors
+// of 8 on the SIMD tiers), without gaps, and a gx too short for the vectors.
+func TestMaxPool2x2BackwardOver(t *testing.T) {
+	for _, c := range []struct {
+		pc    poolCase
+		extra int // floats of gx after the last row's windows
+	}{
+		{poolCase{3, 7, 30, 15}, 16}, {poolCase{4, 5, 24, 11}, 16}, {poolCase{2, 4, 18, 9}, 16},
+		{poolCase{3, 6, 26, 13}, 16}, {poolCase{5, 7, 32, 16}, 16}, {poolCase{7, 7, 28, 14}, 16},
+		{poolCase{3, 7, 30, 15}, 0}, {poolCase{2, 9, 40, 20}, 16}, {poolCase{1, 5, 22, 11}, 16},
+	} {
+		pc := c.pc
+		inLen := (pc.rows-1)*pc.stride + pc.w + 2*pc.ow + c.extra
+		out := pc.rows * pc.ow
+		code := make([]uint8, out)
+		for i := range code {
+			code[i] = uint8(i*7+i/3) & 3
+		}
+		gy, checkGy := guarded(out, 3, valueGen(uint64(pc.ow), false))
+		for _, tr := range append([]*tier{genericTier}, tiers...) {
+			name := fmt.Sprintf("%+v extra %d tier %s", pc, c.extra, tr.name)
+			gx, checkGx := guarded(inLen, 2, func(int) float32 { return 5 })
+			withTier(tr, func() { MaxPool2x2BackwardOver(pc.rows, pc.ow, pc.stride, pc.w, gy, code, gx) })
+			checkGy(t, name)
+			checkGx(t, name)
+			free := make([]bool, inLen) // windows and the floats past the rows
+			for r := 0; r < pc.rows; r++ {
+				for _, start := range []int{r * pc.stride, r*pc.stride + pc.w} {
+					for j := 0; j < pc.ow; j++ {
+						o := r*pc.ow + j
+						for k := 0; k < 2; k++ {
+							p := start + 2*j + k
+							pos := 2*((start-r*pc.stride)/pc.w) + k
+							want := float32(0)
+							if pos == int(code[o]) {
+								want = gy[o]
+							}
+							if gx[p] != want {
+								t.Fatalf("%s: gx[%d] = %v, want %v", name, p, gx[p], want)
+							}
+							free[p] = true
+						}
+					}
+					if r < pc.rows-1 {
+						for p := start + 2*pc.ow; p < min(start+16, inLen); p++ {
+							free[p] = true
+						}
+					}
+				}
+			}
+			for p, f := range free {
+				if !f && gx[p] != 5 {
+					t.Fatalf("%s: wrote gx[%d] outside the windows and the rows' ends", name, p)
+				}
+			}
+		}
+	}
+}

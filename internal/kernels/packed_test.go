@@ -147,3 +147,67 @@ func TestGatherRowsPart(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherRowsSplit checks GatherRowsSplit on every tier against its
+// definition, for every split, with a guard band after the rows; and that
+// a table reaching past either source panics, naming the function.
+func TestGatherRowsSplit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	a, b := randSlice(rng, 1000), randSlice(rng, 900)
+	for _, tr := range append([]*tier{genericTier}, tiers...) {
+		for _, nr := range []int{16, 32} {
+			r := NewRowOffsets([]int{0, 7, 900 - nr, 333, 64})
+			for w1 := 0; w1 <= nr; w1++ {
+				got := make([]float32, r.Len()*nr+3)
+				for i := range got {
+					got[i] = sentinel
+				}
+				withTier(tr, func() { GatherRowsSplit(got[:r.Len()*nr], a, b, r, w1, nr) })
+				for i, v := range got {
+					p, j := i/nr, i%nr
+					want := sentinel
+					if p < r.Len() {
+						o := r.offs[p]
+						want = b[o+j]
+						if j < w1 {
+							want = a[o+j]
+						}
+					}
+					if v != want {
+						t.Fatalf("%s nr=%d w1=%d: dst[%d] (row %d column %d) = %v, want %v", tr.name, nr, w1, i, p, j, v, want)
+					}
+				}
+			}
+		}
+	}
+	defer func() {
+		if r := recover(); r == nil || !contains(fmt.Sprint(r), "kernels.GatherRowsSplit") {
+			t.Fatalf("panic %v, want one naming kernels.GatherRowsSplit", r)
+		}
+	}()
+	GatherRowsSplit(make([]float32, 32), a, b, NewRowOffsets([]int{900 - 15}), 3, 16)
+}
+
+// TestGatherRowsAtBounds checks that GatherRowsAt panics, naming the
+// function, on a table whose rows, even a sub-table's, reach outside the
+// source, and that a table copies its offsets.
+func TestGatherRowsAtBounds(t *testing.T) {
+	src := make([]float32, 100)
+	offs := []int{0, 50, 90}
+	r := NewRowOffsets(offs)
+	offs[1] = 1000 // the table keeps its own copy
+	GatherRowsAt(make([]float32, 3*16), src, r.Rows(0, 2), 10, 16)
+	for _, c := range []struct {
+		r RowOffsets
+		w int
+	}{{r, 11}, {r.Rows(0, 1), 11}, {NewRowOffsets([]int{-1}), 1}} {
+		func() {
+			defer func() {
+				if e := recover(); e == nil || !contains(fmt.Sprint(e), "kernels.GatherRows") {
+					t.Fatalf("table %+v width %d: panic %v, want one naming kernels.GatherRows", c.r, c.w, e)
+				}
+			}()
+			GatherRowsAt(make([]float32, 3*16), src, c.r, c.w, 16)
+		}()
+	}
+}

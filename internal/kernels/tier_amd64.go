@@ -283,6 +283,20 @@ func maxPool2x2BackwardAVX512(rows, ow, stride, w int, gy []float32, code []uint
 	maxPool2x2Back512(rows, ow, stride, w, &gy[0], &code[0], &gx[0])
 }
 
+// maxPool2x2BackwardOverTier runs MaxPool2x2BackwardOver's rows of 4 to 7
+// outputs (the caller has checked them, and that the extra stores stay in
+// gx) as maxPool2x2BackwardAVX2 runs those of gapless planes, on both
+// tiers: blocks of 8, all rows but the last, whose stores run past the row.
+func maxPool2x2BackwardOverTier(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) bool {
+	if active.name == "generic" {
+		return false
+	}
+	maxPool2x2Back256(rows-1, ow, 8, stride, w, &gy[0], &code[0], &gx[0])
+	r := rows - 1
+	maxPool2x2BackwardColsGo(1, ow, 0, stride, w, gy[r*ow:], code[r*ow:], gx[r*stride:])
+	return true
+}
+
 // shortGaplessRows reports whether rows of fewer than 8 outputs can go to
 // the AVX2 backward kernel as blocks of 8 (see maxPool2x2BackwardAVX2): at
 // least 4 outputs, planes without gaps, and a row after the first.
@@ -474,6 +488,19 @@ func gatherRowsTier(kc int, src []float32, offs []int, w, nr int, dst []float32)
 		gatherRows512(kc, &src[0], &offs[0], w, &dst[0])
 	case nr == 16 && active.name != "generic":
 		gatherRows256(kc, &src[0], &offs[0], w, &dst[0])
+	default:
+		return false
+	}
+	return true
+}
+
+// gatherRowsSplitTier is gatherRowsTier for GatherRowsSplit.
+func gatherRowsSplitTier(kc int, a, b []float32, offs []int, w1, nr int, dst []float32) bool {
+	switch {
+	case nr == 32 && active.name == "avx512":
+		gatherRowsSplit512(kc, &a[0], &b[0], &offs[0], w1, &dst[0])
+	case nr == 16 && active.name != "generic":
+		gatherRowsSplit256(kc, &a[0], &b[0], &offs[0], w1, &dst[0])
 	default:
 		return false
 	}

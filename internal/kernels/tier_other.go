@@ -18,3 +18,11 @@ func gatherRowsTier(kc int, src []float32, offs []int, w, nr int, dst []float32)
 func gatherRowsPartTier(kc int, src []float32, offs []int, w, nr int, dst []float32) bool {
 	return false
 }
+
+func maxPool2x2BackwardOverTier(rows, ow, stride, w int, gy []float32, code []uint8, gx []float32) bool {
+	return false
+}
+
+func gatherRowsSplitTier(kc int, a, b []float32, offs []int, w1, nr int, dst []float32) bool {
+	return false
+}

@@ -278,6 +278,54 @@ func packBT8x256() {
 func gatherRows256() {
 	gatherRows256Variant(maskTable256(), "gatherRows256", true)
 	gatherRows256Variant(maskTable256(), "gatherRowsPart256", false)
+	gatherRowsSplit256(maskTable256())
+}
+
+// gatherRowsSplit256 emits the AVX2 copy of kc 16-float rows from two
+// sources: row p's columns below w1 from a[offs[p]:], the others from
+// b[offs[p]:]. A convolution's B sliver whose columns run from the end of
+// one sample into the next is one call: two full loads and a blend per
+// vector, where GatherRowsPart takes a call per sample and stores the
+// partial rows piece by piece.
+func gatherRowsSplit256(tbl Mem) {
+	TEXT("gatherRowsSplit256", NOSPLIT, "func(kc int, a, b *float32, offs *int, w1 int, dst *float32)")
+	Pragma("noescape")
+	Doc("gatherRowsSplit256 copies kc 16-float rows into dst, row p's columns below w1 from a[offs[p]:] and the others from b[offs[p]:] (AVX2).")
+	kc := Load(Param("kc"), GP64()).(GPVirtual)
+	a := Load(Param("a"), GP64()).(GPVirtual)
+	b := Load(Param("b"), GP64()).(GPVirtual)
+	offs := Load(Param("offs"), GP64()).(GPVirtual)
+	w1 := Load(Param("w1"), GP64()).(GPVirtual)
+	dst := Load(Param("dst"), GP64()).(GPVirtual)
+	// Lane i of the masks is set when i < w1 (see gatherRows256Variant).
+	t := GP64()
+	MOVQ(U32(16), t)
+	SUBQ(w1, t)
+	tb := GP64()
+	LEAQ(tbl, tb)
+	mlo, mhi := YMM(), YMM()
+	VMOVDQU(Mem{Base: tb, Index: t, Scale: 4}, mlo)
+	VMOVDQU(Mem{Base: tb, Index: t, Scale: 4, Disp: 32}, mhi)
+	o := GP64()
+	lo, hi := YMM(), YMM()
+	Label("gatherRowsSplit256_loop")
+	TESTQ(kc, kc)
+	JZ(LabelRef("gatherRowsSplit256_done"))
+	MOVQ(Mem{Base: offs}, o)
+	VMOVUPS(Mem{Base: b, Index: o, Scale: 4}, lo)
+	VMOVUPS(Mem{Base: b, Index: o, Scale: 4, Disp: 32}, hi)
+	// Where the mask is set, take a's lane.
+	VBLENDVPS(mlo, Mem{Base: a, Index: o, Scale: 4}, lo, lo)
+	VBLENDVPS(mhi, Mem{Base: a, Index: o, Scale: 4, Disp: 32}, hi, hi)
+	VMOVUPS(lo, Mem{Base: dst})
+	VMOVUPS(hi, Mem{Base: dst, Disp: 32})
+	ADDQ(U8(8), offs)
+	ADDQ(U8(64), dst)
+	DECQ(kc)
+	JMP(LabelRef("gatherRowsSplit256_loop"))
+	Label("gatherRowsSplit256_done")
+	VZEROUPPER()
+	RET()
 }
 
 // maskTable is the table of maskTable256, once emitted.

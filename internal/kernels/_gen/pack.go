@@ -176,6 +176,48 @@ func packBT16x512() {
 func gatherRows512() {
 	gatherRows512Variant("gatherRows512", true)
 	gatherRows512Variant("gatherRowsPart512", false)
+	gatherRowsSplit512()
+}
+
+// gatherRowsSplit512 emits the AVX-512 copy of kc 32-float rows from two
+// sources, as gatherRowsSplit256 does for 16: each vector loaded from b,
+// then its lanes below w1 from a (a merging masked load).
+func gatherRowsSplit512() {
+	TEXT("gatherRowsSplit512", NOSPLIT, "func(kc int, a, b *float32, offs *int, w1 int, dst *float32)")
+	Pragma("noescape")
+	Doc("gatherRowsSplit512 copies kc 32-float rows into dst, row p's columns below w1 from a[offs[p]:] and the others from b[offs[p]:] (AVX-512).")
+	kc := Load(Param("kc"), GP64()).(GPVirtual)
+	a := Load(Param("a"), GP64()).(GPVirtual)
+	b := Load(Param("b"), GP64()).(GPVirtual)
+	offs := Load(Param("offs"), GP64()).(GPVirtual)
+	w1 := Load(Param("w1"), GP64()).(GPVirtual)
+	dst := Load(Param("dst"), GP64()).(GPVirtual)
+	all, m := GP32(), GP32()
+	MOVL(U32(0xffffffff), all)
+	BZHIL(w1.As32(), all, m) // w1 <= 32
+	klo, khi := K(), K()
+	KMOVW(m, klo)
+	SHRL(U8(16), m)
+	KMOVW(m, khi)
+	Label("gatherRowsSplit512_loop")
+	TESTQ(kc, kc)
+	JZ(LabelRef("gatherRowsSplit512_done"))
+	o := GP64()
+	MOVQ(Mem{Base: offs}, o)
+	lo, hi := ZMM(), ZMM()
+	VMOVUPS(Mem{Base: b, Index: o, Scale: 4}, lo)
+	VMOVUPS(Mem{Base: b, Index: o, Scale: 4, Disp: 64}, hi)
+	VMOVUPS(Mem{Base: a, Index: o, Scale: 4}, klo, lo)
+	VMOVUPS(Mem{Base: a, Index: o, Scale: 4, Disp: 64}, khi, hi)
+	VMOVUPS(lo, Mem{Base: dst})
+	VMOVUPS(hi, Mem{Base: dst, Disp: 64})
+	ADDQ(U8(8), offs)
+	ADDQ(U8(128), dst)
+	DECQ(kc)
+	JMP(LabelRef("gatherRowsSplit512_loop"))
+	Label("gatherRowsSplit512_done")
+	VZEROUPPER()
+	RET()
 }
 
 func gatherRows512Variant(name string, fill bool) {
