@@ -69,7 +69,32 @@ func sgemmKernel512x12(k int, a *float32, b *float32, c *float32, ldc int, alpha
 //go:noescape
 func sgemmTiles512(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
 
-// sgemmKernel256 computes n full 6x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
+// sgemmKernel256x1 computes n 1x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
+//
+//go:noescape
+func sgemmKernel256x1(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel256x2 computes n 2x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
+//
+//go:noescape
+func sgemmKernel256x2(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel256x3 computes n 3x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
+//
+//go:noescape
+func sgemmKernel256x3(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel256x4 computes n 4x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
+//
+//go:noescape
+func sgemmKernel256x4(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel256x5 computes n 5x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
+//
+//go:noescape
+func sgemmKernel256x5(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel256 computes n 6x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).
 //
 //go:noescape
 func sgemmKernel256(n int, k int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)

@@ -120,11 +120,19 @@ func packA12AVX512(dst, a []float32, lda, row, p0, kc int) {
 	}
 }
 
-// tile256 runs the AVX2 6x16 micro-kernel, through a temporary tile when
-// the tile is partial.
+// kernels256 are the AVX2 micro-kernels by tile height (index h-1).
+var kernels256 = [6]func(n, k int, a, b, c *float32, ldc int, alpha, beta float32){
+	sgemmKernel256x1, sgemmKernel256x2, sgemmKernel256x3, sgemmKernel256x4, sgemmKernel256x5, sgemmKernel256,
+}
+
+// tile256 runs the AVX2 micro-kernel of the tile's height; a tile narrower
+// than 16 columns goes through a temporary tile.
 func tile256(kc int, a, b, c []float32, ldc, mr, nr int, alpha, beta float32) {
-	if mr == 6 && nr == 16 {
-		sgemmKernel256(1, kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+	if nr == 16 && mr >= 1 && mr <= 6 {
+		_ = a[kc*6-1]
+		_ = b[kc*16-1]
+		_ = c[(mr-1)*ldc+15]
+		kernels256[mr-1](1, kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
 		return
 	}
 	var t [6 * 16]float32

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -12,7 +14,9 @@ import (
 
 // gemm256 emits everything of the AVX2 SGEMM tier.
 func gemm256() {
-	gemmKernel256()
+	for h := 1; h <= mr256; h++ {
+		gemmKernel256(h)
+	}
 	packA6x256()
 	packBT8x256()
 	gatherRows256()
@@ -29,11 +33,20 @@ func ymm(i int) VecPhysical {
 // with C not read when beta == 0. Looping over the tiles here, not in Go,
 // saves a call per tile. Partial tiles go through a temporary tile on the
 // Go side.
-func gemmKernel256() {
+//
+// With h < 6 it emits sgemmKernel256x<h>, the same for tiles of h rows (A
+// slivers still 6 floats per step, rows h..5 ignored): the partial tiles at
+// the bottom of a C whose height is not a multiple of 6 (a convolution's 32
+// or 64 output channels, 9 rows of a 3x3 kernel's weight gradient), which
+// the full kernel would compute whole into a temporary tile.
+func gemmKernel256(h int) {
 	name := "sgemmKernel256"
+	if h < mr256 {
+		name = fmt.Sprintf("sgemmKernel256x%d", h)
+	}
 	TEXT(name, NOSPLIT, "func(n, k int, a, b, c *float32, ldc int, alpha, beta float32)")
 	Pragma("noescape")
-	Doc(name + " computes n full 6x16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).")
+	Doc(fmt.Sprintf("%s computes n %dx16 tiles, stacked down C, of C = alpha*A*B + beta*C from packed slivers (AVX2+FMA).", name, h))
 
 	acc := func(i, h int) VecPhysical { return ymm(2*i + h) }
 	bv := [2]VecPhysical{Y12, Y13}
@@ -57,14 +70,14 @@ func gemmKernel256() {
 	MOVQ(R13, RCX)
 	MOVQ(R12, RBX)
 	MOVQ(R8, R9)
-	for i := 0; i < mr256; i++ {
+	for i := 0; i < h; i++ {
 		PREFETCHT0(Mem{Base: R9})
 		PREFETCHT0(Mem{Base: R9, Disp: 63})
-		if i < mr256-1 {
+		if i < h-1 {
 			ADDQ(RDX, R9)
 		}
 	}
-	for i := 0; i < mr256; i++ {
+	for i := 0; i < h; i++ {
 		for h := 0; h < 2; h++ {
 			VXORPS(acc(i, h), acc(i, h), acc(i, h))
 		}
@@ -72,7 +85,7 @@ func gemmKernel256() {
 	step := func(s int) {
 		VMOVUPS(Mem{Base: RBX, Disp: s * nr256 * 4}, bv[0])
 		VMOVUPS(Mem{Base: RBX, Disp: s*nr256*4 + 32}, bv[1])
-		for i := 0; i < mr256; i++ {
+		for i := 0; i < h; i++ {
 			r := bc[i%2]
 			VBROADCASTSS(Mem{Base: RAX, Disp: (s*mr256 + i) * 4}, r)
 			VFMADD231PS(bv[0], r, acc(i, 0))
@@ -104,7 +117,7 @@ func gemmKernel256() {
 
 	Label(name + "_epilogue")
 	VBROADCASTSS(alpha.Addr, bv[0])
-	for i := 0; i < mr256; i++ {
+	for i := 0; i < h; i++ {
 		for h := 0; h < 2; h++ {
 			VMULPS(bv[0], acc(i, h), acc(i, h))
 		}
@@ -113,15 +126,15 @@ func gemmKernel256() {
 	JZ(LabelRef(name + "_store"))
 	VBROADCASTSS(beta.Addr, bv[1])
 	MOVQ(R8, R9)
-	for i := 0; i < mr256; i++ {
+	for i := 0; i < h; i++ {
 		VFMADD231PS(Mem{Base: R9}, bv[1], acc(i, 0))
 		VFMADD231PS(Mem{Base: R9, Disp: 32}, bv[1], acc(i, 1))
-		if i < mr256-1 {
+		if i < h-1 {
 			ADDQ(RDX, R9)
 		}
 	}
 	Label(name + "_store")
-	for i := 0; i < mr256; i++ {
+	for i := 0; i < h; i++ {
 		VMOVUPS(acc(i, 0), Mem{Base: R8})
 		VMOVUPS(acc(i, 1), Mem{Base: R8, Disp: 32})
 		ADDQ(RDX, R8) // after the last row: the next tile's first
