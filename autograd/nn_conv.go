@@ -189,6 +189,10 @@ func convForward[T tensor.Float](p *convPlan, x, w, b, out []T, relu bool, st *p
 		winoForward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu)
 		return
 	}
+	if x32, ok := any(x).([]float32); ok && p.direct3x3() {
+		directForward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu, st)
+		return
+	}
 	if x32, ok := any(x).([]float32); ok && p.packed() {
 		conv32Forward(p, x32, any(w).([]float32), any(b).([]float32), any(out).([]float32), relu, st)
 		return

@@ -25,6 +25,7 @@ type convAlgorithm struct {
 	packed int // convPacked
 	chunk  int // winoChunkFloats (0: unchanged)
 	wino   bool
+	direct bool // the direct forward (its backward is the GEMMs')
 }
 
 var convAlgorithms = []convAlgorithm{
@@ -32,6 +33,7 @@ var convAlgorithms = []convAlgorithm{
 	{name: "packed", force: convAlgoIm2col, packed: 1},
 	{name: "winograd", force: convAlgoWinograd, wino: true},
 	{name: "winograd-chunks", force: convAlgoWinograd, chunk: 1, wino: true}, // chunks of one row of tiles
+	{name: "direct", force: convAlgoAuto, direct: true},                      // the direct forward, one input channel
 }
 
 // use sets the switches of a and returns the function that restores them.
@@ -139,16 +141,18 @@ func convMaxErr(got []float32, want []float64) float64 {
 
 // TestConvAlgorithmsConformance runs every float32 convolution algorithm
 // (im2col + GEMM, the packed GEMMs, Winograd F(4x4, 3x3) with one chunk of
-// tiles and with many) on odd shapes against the direct convolution in
-// float64: output and both gradients (and the bias gradient), each output
-// buffer between guard bands that must not be written. Errors are relative
-// to the largest magnitude of the reference.
+// tiles and with many, the direct forward of one input channel) on odd
+// shapes against the direct convolution in float64: output and both
+// gradients (and the bias gradient), each output buffer between guard
+// bands that must not be written. Errors are relative to the largest
+// magnitude of the reference.
 //
 // Measured maxima of the relative error (AMD Zen 3, AVX2 tier), over these
 // shapes: im2col and packed 4.7e-7 (output), 6.2e-7 (dX), 4.7e-7 (dW);
 // Winograd F(4x4, 3x3) 1.2e-5 (output), 1.1e-5 (dX), 5.4e-6 (dW), the
 // largest on the 256-channel 4x4 images, where the reduction is longest
-// and every tile touches the padding. The bounds leave about 4x room.
+// and every tile touches the padding; the direct forward 1.1e-7 (output;
+// its gradients are the GEMMs'). The bounds leave about 4x room.
 func TestConvAlgorithmsConformance(t *testing.T) {
 	type shape struct {
 		n, cin, h, w, cout, kh, kw, s int
@@ -178,6 +182,9 @@ func TestConvAlgorithmsConformance(t *testing.T) {
 		{3, 8, 3, 3, 8, 3, 3, 1, 0, 0, 1, 1},      // one output pixel
 		{2, 10, 12, 12, 12, 3, 3, 1, 1, 1, 1, 2},  // groups 2
 		{2, 12, 12, 12, 12, 3, 3, 1, 1, 1, 2, 12}, // depthwise dilated
+		{2, 1, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1},   // one input channel: the SmallCNN's conv1
+		{1, 1, 5, 13, 3, 3, 3, 1, 1, 1, 1, 1},     // one input channel, rows of 13
+		{3, 1, 9, 8, 2, 3, 3, 1, 1, 1, 1, 1},      // one input channel, rows of 8
 	}
 	worst := map[string][3]float64{}
 	for ci, c := range cases {
@@ -198,13 +205,16 @@ func TestConvAlgorithmsConformance(t *testing.T) {
 		}
 		x32, w32, b32, gy32 := f32(x), f32(w), f32(b), f32(gy)
 		for _, a := range convAlgorithms {
-			if a.wino && !p.winoable() {
+			if (a.wino && !p.winoable()) || (a.direct && !p.direct3x3Shape()) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s/%+v", a.name, c), func(t *testing.T) {
 				defer a.use()()
 				if got := p.winograd(passForward); got != a.wino {
 					t.Fatalf("winograd(forward) = %v, want %v", got, a.wino)
+				}
+				if got := p.direct3x3(); got != a.direct {
+					t.Fatalf("direct3x3 = %v, want %v", got, a.direct)
 				}
 				bound := 2e-6
 				if a.wino {

@@ -348,3 +348,8 @@ func winoSplit256(n int, dst *float32, ds int, src *float32)
 //
 //go:noescape
 func winoMerge256(n int, dst *float32, src *float32, ss int)
+
+// conv3x3Rows256 computes nb blocks of 8 outputs of a 3x3 convolution of a padded plane (row stride wp) by 9 weights plus bias, block i from src[tab[2i]:] into dst[tab[2i+1]:] (AVX2+FMA).
+//
+//go:noescape
+func conv3x3Rows256(nb int, src *float32, wp int, tab *int, w *float32, bias float32, dst *float32)

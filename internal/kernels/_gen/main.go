@@ -44,6 +44,7 @@ func main() {
 	winoKernels256()
 	winoSplit256()
 	winoMerge256()
+	conv3x3Rows256()
 	Generate()
 }
 

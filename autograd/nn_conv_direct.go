@@ -1,0 +1,66 @@
+package autograd
+
+import (
+	"github.com/fastgo-ml/fastgo/internal/kernels"
+	"github.com/fastgo-ml/fastgo/internal/parallel"
+)
+
+// The direct forward of a 3x3 convolution of one input channel (a first
+// layer on grey images: the SmallCNN's conv1). im2col + GEMM gives it 9
+// steps of k per tile, and its tiles cost more in setup and stores than in
+// FMAs (about a quarter of the FMA peak, AMD Zen 3, AVX2 tier); the direct
+// kernel (kernels.Conv3x3) keeps the nine weights in registers and reads
+// the taps from the padded plane in L1.
+
+// direct3x3Shape reports whether p has the shape of the direct forward:
+// one group of one input channel, a 3x3 kernel of stride 1, dilation 1 and
+// padding 1, and output rows of at least 8 pixels.
+func (p *convPlan) direct3x3Shape() bool {
+	g := p.geom
+	return p.cin == 1 && p.groups == 1 && g.KH == 3 && g.KW == 3 && g.StrideH == 1 && g.StrideW == 1 &&
+		g.DilH == 1 && g.DilW == 1 && g.PadH == 1 && g.PadW == 1 && p.ow >= 8
+}
+
+// direct3x3 reports whether the float32 forward of p takes the direct
+// kernel: the shape, and no algorithm forced by FASTGO_CONV.
+func (p *convPlan) direct3x3() bool {
+	return convAlgoForce == convAlgoAuto && p.direct3x3Shape()
+}
+
+// directForward is convForward on the direct kernel: the input padded once
+// (as same convolutions pad it), then each output plane, its bias, its
+// statistics for st while it is in cache, and its ReLU when relu is set.
+func directForward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStats) {
+	xp := newPadded(x, p.n, 1, p.h, p.w, 1, 1, p.sameSlack())
+	defer xp.release()
+	plan := kernels.NewConv3x3Plan(p.oh, p.ow)
+	ohw := p.oh * p.ow
+	samples := func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			src := xp.d[n*xp.plane:]
+			for c := 0; c < p.cout; c++ {
+				var bias float32
+				if b != nil {
+					bias = b[c]
+				}
+				pl := n*p.cout + c
+				d := out[pl*ohw : (pl+1)*ohw]
+				kernels.Conv3x3(d, src, plan, (*[9]float32)(w[c*9:c*9+9]), bias)
+				if st != nil {
+					st.plane(d, pl, n, c)
+				}
+				if relu {
+					kernels.Relu(d, d)
+				}
+			}
+		}
+	}
+	if st == nil {
+		parallel.For(p.n, 1, samples)
+		return
+	}
+	// Sample 0 first: its planes give the pivots the others need.
+	st.start(p.n, p.cout, ohw)
+	samples(0, 1)
+	parallel.For(p.n-1, 1, func(lo, hi int) { samples(1+lo, 1+hi) })
+}
