@@ -50,8 +50,9 @@ func (p *convPlan) packed() bool {
 	return p.colsLen() >= convPackedMin
 }
 
-// convWeightGEMMs counts the weight-gradient GEMMs run by Conv2d's backward
-// (tests use it to check that a frozen weight costs none).
+// convWeightGEMMs counts the weight-gradient GEMMs (and direct passes) run
+// by Conv2d's backward (tests use it to check that a frozen weight costs
+// none).
 var convWeightGEMMs atomic.Int64
 
 // convPlan holds the sizes of one Conv2d call.
@@ -245,6 +246,10 @@ func convBackward[T tensor.Float](p *convPlan, x, w, gy []T, gx, gw, gb *tensor.
 		}
 		if gw != nil && p.winograd(passWeightGrad) {
 			winoWeightGrad(p, x32, gy32, any(gw.Data()).([]float32))
+			gw = nil
+		}
+		if gw != nil && p.direct3x3() {
+			directWeightGrad(p, x32, gy32, any(gw.Data()).([]float32))
 			gw = nil
 		}
 		if p.packed() {

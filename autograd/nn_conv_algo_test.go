@@ -25,7 +25,7 @@ type convAlgorithm struct {
 	packed int // convPacked
 	chunk  int // winoChunkFloats (0: unchanged)
 	wino   bool
-	direct bool // the direct forward (its backward is the GEMMs')
+	direct bool // the direct forward and weight gradient (dX is the GEMMs')
 }
 
 var convAlgorithms = []convAlgorithm{
@@ -33,7 +33,7 @@ var convAlgorithms = []convAlgorithm{
 	{name: "packed", force: convAlgoIm2col, packed: 1},
 	{name: "winograd", force: convAlgoWinograd, wino: true},
 	{name: "winograd-chunks", force: convAlgoWinograd, chunk: 1, wino: true}, // chunks of one row of tiles
-	{name: "direct", force: convAlgoAuto, direct: true},                      // the direct forward, one input channel
+	{name: "direct", force: convAlgoAuto, direct: true},                      // the direct kernels, one input channel
 }
 
 // use sets the switches of a and returns the function that restores them.
@@ -141,7 +141,7 @@ func convMaxErr(got []float32, want []float64) float64 {
 
 // TestConvAlgorithmsConformance runs every float32 convolution algorithm
 // (im2col + GEMM, the packed GEMMs, Winograd F(4x4, 3x3) with one chunk of
-// tiles and with many, the direct forward of one input channel) on odd
+// tiles and with many, the direct kernels of one input channel) on odd
 // shapes against the direct convolution in float64: output and both
 // gradients (and the bias gradient), each output buffer between guard
 // bands that must not be written. Errors are relative to the largest
@@ -151,8 +151,9 @@ func convMaxErr(got []float32, want []float64) float64 {
 // shapes: im2col and packed 4.7e-7 (output), 6.2e-7 (dX), 4.7e-7 (dW);
 // Winograd F(4x4, 3x3) 1.2e-5 (output), 1.1e-5 (dX), 5.4e-6 (dW), the
 // largest on the 256-channel 4x4 images, where the reduction is longest
-// and every tile touches the padding; the direct forward 1.1e-7 (output;
-// its gradients are the GEMMs'). The bounds leave about 4x room.
+// and every tile touches the padding; the direct kernels of one input
+// channel 1.1e-7 (output) and 1.8e-7 (dW; dX is the GEMMs'). The bounds
+// leave about 4x room.
 func TestConvAlgorithmsConformance(t *testing.T) {
 	type shape struct {
 		n, cin, h, w, cout, kh, kw, s int

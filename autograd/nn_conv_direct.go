@@ -5,12 +5,13 @@ import (
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
 
-// The direct forward of a 3x3 convolution of one input channel (a first
-// layer on grey images: the SmallCNN's conv1). im2col + GEMM gives it 9
-// steps of k per tile, and its tiles cost more in setup and stores than in
-// FMAs (about a quarter of the FMA peak, AMD Zen 3, AVX2 tier); the direct
-// kernel (kernels.Conv3x3) keeps the nine weights in registers and reads
-// the taps from the padded plane in L1.
+// The direct forward and weight gradient of a 3x3 convolution of one input
+// channel (a first layer on grey images: the SmallCNN's conv1). im2col +
+// GEMM gives its forward 9 steps of k per tile, whose setup and stores cost
+// more than their FMAs (about a quarter of the FMA peak, AMD Zen 3, AVX2
+// tier), and its weight gradient B slivers 9 columns wide; the direct
+// kernels (kernels.Conv3x3, Conv3x3Grad) keep the nine weights, or the
+// nine sums, in registers and read the taps from the padded plane in L1.
 
 // direct3x3Shape reports whether p has the shape of the direct forward:
 // one group of one input channel, a 3x3 kernel of stride 1, dilation 1 and
@@ -63,4 +64,45 @@ func directForward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStat
 	st.start(p.n, p.cout, ohw)
 	samples(0, 1)
 	parallel.For(p.n-1, 1, func(lo, hi int) { samples(1+lo, 1+hi) })
+}
+
+// directWeightGrad sets gw from x and gy for a convolution of the direct
+// forward's shape (kernels.Conv3x3Grad): each sample's nine sums per
+// output channel, added into one partial per chunk of convDWChunk samples
+// in sample order, the partials then added in chunk order, as
+// convBackwardPerSample sums its GEMMs' results: the same order whatever
+// the number of threads.
+func directWeightGrad(p *convPlan, x, gy, gw []float32) {
+	convWeightGEMMs.Add(1)
+	xp := newPadded(x, p.n, 1, p.h, p.w, 1, 1, p.sameSlack())
+	defer xp.release()
+	plan := kernels.NewConv3x3Plan(p.oh, p.ow)
+	ohw := p.oh * p.ow
+	wLen := p.cout * 9
+	chunks := (p.n + convDWChunk - 1) / convDWChunk
+	partials := nnGetScratch[float32](chunks * wLen)
+	defer nnPutScratch(partials)
+	parallel.For(chunks, 1, func(clo, chi int) {
+		var s [9]float32
+		for ch := clo; ch < chi; ch++ {
+			dw := partials.buf[ch*wLen : (ch+1)*wLen]
+			clear(dw)
+			for n := ch * convDWChunk; n < min((ch+1)*convDWChunk, p.n); n++ {
+				src := xp.d[n*xp.plane:]
+				for c := 0; c < p.cout; c++ {
+					pl := n*p.cout + c
+					kernels.Conv3x3Grad(&s, src, gy[pl*ohw:(pl+1)*ohw], plan)
+					for t, v := range s {
+						dw[c*9+t] += v
+					}
+				}
+			}
+		}
+	})
+	copy(gw, partials.buf[:wLen])
+	for ch := 1; ch < chunks; ch++ {
+		for i, v := range partials.buf[ch*wLen : (ch+1)*wLen] {
+			gw[i] += v
+		}
+	}
 }

@@ -14,6 +14,13 @@ type Conv3x3Plan struct {
 	tab    []int // (source offset, destination offset) of each block
 	h, w   int
 	srcLen int // floats of the padded plane a call reads, one past its end
+	// The weight gradient's blocks (Conv3x3Grad): the whole blocks of 8
+	// of each row, then the rest of each row (tail < 8 pixels) as one more
+	// block; (source offset, gradient offset) pairs.
+	gradTab       []int
+	full, tail    int // whole blocks in gradTab; pixels of each partial one
+	gradSrcLen    int // floats of the padded input Conv3x3Grad reads
+	gradTailStart int // index in gradTab of the first partial block
 }
 
 // NewConv3x3Plan returns the plan for h x w output planes; it panics when
@@ -31,7 +38,64 @@ func NewConv3x3Plan(h, w int) *Conv3x3Plan {
 			p.tab = append(p.tab, y*wp+x0, y*w+x0)
 		}
 	}
+	for y := 0; y < h; y++ {
+		for x0 := 0; x0+8 <= w; x0 += 8 {
+			p.gradTab = append(p.gradTab, y*wp+x0, y*w+x0)
+		}
+	}
+	p.full, p.tail = len(p.gradTab)/2, w%8
+	p.gradTailStart = len(p.gradTab)
+	if p.tail > 0 {
+		for y := 0; y < h; y++ {
+			x0 := w - p.tail
+			p.gradTab = append(p.gradTab, y*wp+x0, y*w+x0)
+		}
+	}
+	// A block reads 8 inputs under each tap, whatever its outputs.
+	p.gradSrcLen = p.srcLen
+	if p.tail > 0 {
+		p.gradSrcLen = max(p.srcLen, (h+1)*wp+w-p.tail+10)
+	}
 	return p
+}
+
+// GradSrcLen is how many floats of the padded input a call of Conv3x3Grad
+// reads: SrcLen, and when 8 does not divide w up to 7 floats more, which
+// it multiplies by zero (the gradient of no output): the slack after the
+// last plane of a same convolution's padded input.
+func (p *Conv3x3Plan) GradSrcLen() int { return p.gradSrcLen }
+
+// Conv3x3Grad sets s[ky*3+kx] to the sum over the outputs (y, x) of
+// gy[y*w+x] * in(y+ky-1, x+kx-1): Conv3x3's weight gradient for one output
+// plane, from its gradient gy and src, the input plane padded as for
+// Conv3x3. Each sum runs over the blocks in a fixed order, so it does not
+// depend on the caller's threads.
+func Conv3x3Grad(s *[9]float32, src, gy []float32, p *Conv3x3Plan) {
+	if len(src) < p.gradSrcLen || len(gy) < p.h*p.w {
+		panic(fastgo.Errorf("kernels.Conv3x3Grad: %dx%d planes need %d padded input and %d gradient floats, have %d and %d", p.h, p.w, p.gradSrcLen, p.h*p.w, len(src), len(gy)))
+	}
+	if conv3x3GradTier(s, src, gy, p) {
+		return
+	}
+	conv3x3GradGo(s, src, gy, p)
+}
+
+// conv3x3GradGo is Conv3x3Grad in Go.
+func conv3x3GradGo(s *[9]float32, src, gy []float32, p *Conv3x3Plan) {
+	wp := p.w + 1
+	*s = [9]float32{}
+	for i := 0; i < len(p.gradTab); i += 2 {
+		so, g := p.gradTab[i], p.gradTab[i+1]
+		n := 8
+		if i >= p.gradTailStart {
+			n = p.tail
+		}
+		for j := 0; j < n; j++ {
+			for t := range s {
+				s[t] += gy[g+j] * src[so+(t/3)*wp+t%3+j]
+			}
+		}
+	}
 }
 
 // SrcLen is how many floats of the padded input a call of Conv3x3 reads:

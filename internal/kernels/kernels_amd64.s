@@ -8393,3 +8393,136 @@ conv3x3Rows256_one:
 conv3x3Rows256_done:
 	VZEROUPPER
 	RET
+
+// func conv3x3Grad256(nb int, nt int, src *float32, wp int, gy *float32, tab *int, tail int, s *float32)
+// Requires: AVX, FMA3
+TEXT ·conv3x3Grad256(SB), NOSPLIT, $0-64
+	MOVQ    nb+0(FP), AX
+	MOVQ    nt+8(FP), CX
+	MOVQ    src+16(FP), DX
+	MOVQ    wp+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    gy+32(FP), SI
+	MOVQ    tab+40(FP), DI
+	MOVQ    tail+48(FP), R8
+	MOVQ    s+56(FP), R9
+	VXORPS  Y0, Y0, Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+	MOVQ    $0x00000010, R10
+	SUBQ    R8, R10
+	LEAQ    mask256<>+0(SB), R8
+	VMOVDQU (R8)(R10*4), Y10
+
+conv3x3Grad256_full:
+	TESTQ       AX, AX
+	JZ          conv3x3Grad256_tails
+	MOVQ        (DI), R8
+	LEAQ        (DX)(R8*4), R8
+	MOVQ        8(DI), R10
+	VMOVUPS     (SI)(R10*4), Y9
+	VFMADD231PS (R8), Y9, Y0
+	VFMADD231PS 4(R8), Y9, Y1
+	VFMADD231PS 8(R8), Y9, Y2
+	VFMADD231PS (R8)(BX*1), Y9, Y3
+	VFMADD231PS 4(R8)(BX*1), Y9, Y4
+	VFMADD231PS 8(R8)(BX*1), Y9, Y5
+	VFMADD231PS (R8)(BX*2), Y9, Y6
+	VFMADD231PS 4(R8)(BX*2), Y9, Y7
+	VFMADD231PS 8(R8)(BX*2), Y9, Y8
+	ADDQ        $0x10, DI
+	DECQ        AX
+	JMP         conv3x3Grad256_full
+
+conv3x3Grad256_tails:
+	TESTQ       CX, CX
+	JZ          conv3x3Grad256_sum
+	MOVQ        (DI), AX
+	LEAQ        (DX)(AX*4), AX
+	MOVQ        8(DI), R8
+	VMASKMOVPS  (SI)(R8*4), Y10, Y9
+	VFMADD231PS (AX), Y9, Y0
+	VFMADD231PS 4(AX), Y9, Y1
+	VFMADD231PS 8(AX), Y9, Y2
+	VFMADD231PS (AX)(BX*1), Y9, Y3
+	VFMADD231PS 4(AX)(BX*1), Y9, Y4
+	VFMADD231PS 8(AX)(BX*1), Y9, Y5
+	VFMADD231PS (AX)(BX*2), Y9, Y6
+	VFMADD231PS 4(AX)(BX*2), Y9, Y7
+	VFMADD231PS 8(AX)(BX*2), Y9, Y8
+	ADDQ        $0x10, DI
+	DECQ        CX
+	JMP         conv3x3Grad256_tails
+
+conv3x3Grad256_sum:
+	VEXTRACTF128 $0x01, Y0, X11
+	VADDPS       X11, X0, X0
+	VMOVHLPS     X0, X0, X11
+	VADDPS       X11, X0, X0
+	VMOVSHDUP    X0, X11
+	VADDSS       X11, X0, X0
+	VMOVSS       X0, (R9)
+	VEXTRACTF128 $0x01, Y1, X11
+	VADDPS       X11, X1, X1
+	VMOVHLPS     X1, X1, X11
+	VADDPS       X11, X1, X1
+	VMOVSHDUP    X1, X11
+	VADDSS       X11, X1, X1
+	VMOVSS       X1, 4(R9)
+	VEXTRACTF128 $0x01, Y2, X11
+	VADDPS       X11, X2, X2
+	VMOVHLPS     X2, X2, X11
+	VADDPS       X11, X2, X2
+	VMOVSHDUP    X2, X11
+	VADDSS       X11, X2, X2
+	VMOVSS       X2, 8(R9)
+	VEXTRACTF128 $0x01, Y3, X11
+	VADDPS       X11, X3, X3
+	VMOVHLPS     X3, X3, X11
+	VADDPS       X11, X3, X3
+	VMOVSHDUP    X3, X11
+	VADDSS       X11, X3, X3
+	VMOVSS       X3, 12(R9)
+	VEXTRACTF128 $0x01, Y4, X11
+	VADDPS       X11, X4, X4
+	VMOVHLPS     X4, X4, X11
+	VADDPS       X11, X4, X4
+	VMOVSHDUP    X4, X11
+	VADDSS       X11, X4, X4
+	VMOVSS       X4, 16(R9)
+	VEXTRACTF128 $0x01, Y5, X11
+	VADDPS       X11, X5, X5
+	VMOVHLPS     X5, X5, X11
+	VADDPS       X11, X5, X5
+	VMOVSHDUP    X5, X11
+	VADDSS       X11, X5, X5
+	VMOVSS       X5, 20(R9)
+	VEXTRACTF128 $0x01, Y6, X11
+	VADDPS       X11, X6, X6
+	VMOVHLPS     X6, X6, X11
+	VADDPS       X11, X6, X6
+	VMOVSHDUP    X6, X11
+	VADDSS       X11, X6, X6
+	VMOVSS       X6, 24(R9)
+	VEXTRACTF128 $0x01, Y7, X11
+	VADDPS       X11, X7, X7
+	VMOVHLPS     X7, X7, X11
+	VADDPS       X11, X7, X7
+	VMOVSHDUP    X7, X11
+	VADDSS       X11, X7, X7
+	VMOVSS       X7, 28(R9)
+	VEXTRACTF128 $0x01, Y8, X11
+	VADDPS       X11, X8, X8
+	VMOVHLPS     X8, X8, X11
+	VADDPS       X11, X8, X8
+	VMOVSHDUP    X8, X11
+	VADDSS       X11, X8, X8
+	VMOVSS       X8, 32(R9)
+	VZEROUPPER
+	RET

@@ -353,3 +353,8 @@ func winoMerge256(n int, dst *float32, src *float32, ss int)
 //
 //go:noescape
 func conv3x3Rows256(nb int, src *float32, wp int, tab *int, w *float32, bias float32, dst *float32)
+
+// conv3x3Grad256 adds up, for the 9 taps of a 3x3 convolution of a padded plane (row stride wp), gy times the taps' inputs over nb full blocks of 8 outputs and nt blocks of tail outputs, block i at src[tab[2i]:] and gy[tab[2i+1]:], into s[0:9] (AVX2+FMA).
+//
+//go:noescape
+func conv3x3Grad256(nb int, nt int, src *float32, wp int, gy *float32, tab *int, tail int, s *float32)

@@ -512,6 +512,16 @@ func conv3x3Tier(dst, src []float32, p *Conv3x3Plan, k *[9]float32, bias float32
 	return true
 }
 
+// conv3x3GradTier runs Conv3x3Grad on the AVX2 kernel, on both SIMD tiers.
+func conv3x3GradTier(s *[9]float32, src, gy []float32, p *Conv3x3Plan) bool {
+	if active.name == "generic" {
+		return false
+	}
+	nt := (len(p.gradTab) - p.gradTailStart) / 2
+	conv3x3Grad256(p.full, nt, &src[0], p.w+1, &gy[0], &p.gradTab[0], p.tail, &s[0])
+	return true
+}
+
 // gatherRowsSplitTier is gatherRowsTier for GatherRowsSplit.
 func gatherRowsSplitTier(kc int, a, b []float32, offs []int, w1, nr int, dst []float32) bool {
 	switch {

@@ -28,3 +28,5 @@ func gatherRowsSplitTier(kc int, a, b []float32, offs []int, w1, nr int, dst []f
 }
 
 func conv3x3Tier(dst, src []float32, p *Conv3x3Plan, k *[9]float32, bias float32) bool { return false }
+
+func conv3x3GradTier(s *[9]float32, src, gy []float32, p *Conv3x3Plan) bool { return false }

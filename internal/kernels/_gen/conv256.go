@@ -78,3 +78,87 @@ func conv3x3Rows256() {
 	VZEROUPPER()
 	RET()
 }
+
+// conv3x3Grad256 emits the AVX2 weight gradient of conv3x3Rows256's
+// convolution for one plane: the nine sums s[t] = sum over the outputs of
+// gy * the input under tap t, over nb full blocks of 8 outputs (table of
+// (source offset, gradient offset) pairs) and then nt partial ones whose
+// gradient lanes past tail are read as zero (a masked load). Nine
+// accumulators, one per tap, each take one FMA per block; at the end each
+// is summed across its lanes (lanes 0-3 plus 4-7, then pairs, then the
+// last two) into s.
+func conv3x3Grad256(tbl Mem) {
+	const name = "conv3x3Grad256"
+	TEXT(name, NOSPLIT, "func(nb, nt int, src *float32, wp int, gy *float32, tab *int, tail int, s *float32)")
+	Pragma("noescape")
+	Doc(name + " adds up, for the 9 taps of a 3x3 convolution of a padded plane (row stride wp), gy times the taps' inputs over nb full blocks of 8 outputs and nt blocks of tail outputs, block i at src[tab[2i]:] and gy[tab[2i+1]:], into s[0:9] (AVX2+FMA).")
+	nb := Load(Param("nb"), GP64()).(GPVirtual)
+	nt := Load(Param("nt"), GP64()).(GPVirtual)
+	src := Load(Param("src"), GP64()).(GPVirtual)
+	wpb := Load(Param("wp"), GP64()).(GPVirtual)
+	SHLQ(U8(2), wpb)
+	gy := Load(Param("gy"), GP64()).(GPVirtual)
+	tab := Load(Param("tab"), GP64()).(GPVirtual)
+	tail := Load(Param("tail"), GP64()).(GPVirtual)
+	sp := Load(Param("s"), GP64()).(GPVirtual)
+	acc := make([]VecPhysical, 9)
+	for t := range acc {
+		acc[t] = ymm(t)
+		VXORPS(acc[t], acc[t], acc[t])
+	}
+	g, mask := Y9, Y10
+	// Lane i of the mask is set when i < tail (the table of gatherRows256).
+	m := GP64()
+	MOVQ(U32(16), m)
+	SUBQ(tail, m)
+	tb := GP64()
+	LEAQ(tbl, tb)
+	VMOVDQU(Mem{Base: tb, Index: m, Scale: 4}, mask)
+	tap := func(base GPVirtual, t int) Mem {
+		ky, kx := t/3, t%3
+		if ky == 0 {
+			return Mem{Base: base, Disp: 4 * kx}
+		}
+		return Mem{Base: base, Index: wpb, Scale: uint8(ky), Disp: 4 * kx}
+	}
+	block := func(masked bool) {
+		b, o := GP64(), GP64()
+		MOVQ(Mem{Base: tab}, b)
+		LEAQ(Mem{Base: src, Index: b, Scale: 4}, b)
+		MOVQ(Mem{Base: tab, Disp: 8}, o)
+		if masked {
+			VMASKMOVPS(Mem{Base: gy, Index: o, Scale: 4}, mask, g)
+		} else {
+			VMOVUPS(Mem{Base: gy, Index: o, Scale: 4}, g)
+		}
+		for t := 0; t < 9; t++ {
+			VFMADD231PS(tap(b, t), g, acc[t])
+		}
+		ADDQ(U8(16), tab)
+	}
+	Label(name + "_full")
+	TESTQ(nb, nb)
+	JZ(LabelRef(name + "_tails"))
+	block(false)
+	DECQ(nb)
+	JMP(LabelRef(name + "_full"))
+	Label(name + "_tails")
+	TESTQ(nt, nt)
+	JZ(LabelRef(name + "_sum"))
+	block(true)
+	DECQ(nt)
+	JMP(LabelRef(name + "_tails"))
+	Label(name + "_sum")
+	for t := 0; t < 9; t++ {
+		x := acc[t].AsX()
+		VEXTRACTF128(U8(1), acc[t], X11)
+		VADDPS(X11, x, x)
+		VMOVHLPS(x, x, X11)
+		VADDPS(X11, x, x)
+		VMOVSHDUP(x, X11)
+		VADDSS(X11, x, x)
+		VMOVSS(x, Mem{Base: sp, Disp: 4 * t})
+	}
+	VZEROUPPER()
+	RET()
+}

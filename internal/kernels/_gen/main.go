@@ -45,6 +45,7 @@ func main() {
 	winoSplit256()
 	winoMerge256()
 	conv3x3Rows256()
+	conv3x3Grad256(maskTable256())
 	Generate()
 }
 
