@@ -106,14 +106,9 @@ func conv3x3Grad256(tbl Mem) {
 		acc[t] = ymm(t)
 		VXORPS(acc[t], acc[t], acc[t])
 	}
-	g, mask := Y9, Y10
-	// Lane i of the mask is set when i < tail (the table of gatherRows256).
-	m := GP64()
-	MOVQ(U32(16), m)
-	SUBQ(tail, m)
-	tb := GP64()
-	LEAQ(tbl, tb)
-	VMOVDQU(Mem{Base: tb, Index: m, Scale: 4}, mask)
+	g := Y9
+	// Lane i of the mask is set when i < tail.
+	mask := laneMasks256(tbl, tail, 1)[0]
 	tap := func(base GPVirtual, t int) Mem {
 		ky, kx := t/3, t%3
 		if ky == 0 {

@@ -310,15 +310,8 @@ func gatherRowsSplit256(tbl Mem) {
 	offs := Load(Param("offs"), GP64()).(GPVirtual)
 	w1 := Load(Param("w1"), GP64()).(GPVirtual)
 	dst := Load(Param("dst"), GP64()).(GPVirtual)
-	// Lane i of the masks is set when i < w1 (see gatherRows256Variant).
-	t := GP64()
-	MOVQ(U32(16), t)
-	SUBQ(w1, t)
-	tb := GP64()
-	LEAQ(tbl, tb)
-	mlo, mhi := YMM(), YMM()
-	VMOVDQU(Mem{Base: tb, Index: t, Scale: 4}, mlo)
-	VMOVDQU(Mem{Base: tb, Index: t, Scale: 4, Disp: 32}, mhi)
+	m := laneMasks256(tbl, w1, 2)
+	mlo, mhi := m[0], m[1]
 	o := GP64()
 	lo, hi := YMM(), YMM()
 	Label("gatherRowsSplit256_loop")
@@ -339,6 +332,23 @@ func gatherRowsSplit256(tbl Mem) {
 	Label("gatherRowsSplit256_done")
 	VZEROUPPER()
 	RET()
+}
+
+// laneMasks256 loads from tbl (maskTable256) the masks of the first w
+// (0..8n) lanes of n (1 or 2) ymm vectors: lane i is set when i < w. The
+// table holds 16 ones then 16 zeros, read from entry 16-w.
+func laneMasks256(tbl Mem, w GPVirtual, n int) []VecVirtual {
+	t := GP64()
+	MOVQ(U32(16), t)
+	SUBQ(w, t)
+	tb := GP64()
+	LEAQ(tbl, tb)
+	m := make([]VecVirtual, n)
+	for i := range m {
+		m[i] = YMM()
+		VMOVDQU(Mem{Base: tb, Index: t, Scale: 4, Disp: 32 * i}, m[i])
+	}
+	return m
 }
 
 // maskTable is the table of maskTable256, once emitted.
@@ -375,16 +385,8 @@ func gatherRows256Variant(tbl Mem, name string, fill bool) {
 	offs := Load(Param("offs"), GP64()).(GPVirtual)
 	w := Load(Param("w"), GP64()).(GPVirtual)
 	dst := Load(Param("dst"), GP64()).(GPVirtual)
-	// Lane i of the masks is set when i < w: the table holds 16 ones then
-	// 16 zeros, read from entry 16-w.
-	t := GP64()
-	MOVQ(U32(16), t)
-	SUBQ(w, t)
-	tb := GP64()
-	LEAQ(tbl, tb)
-	mlo, mhi := YMM(), YMM()
-	VMOVDQU(Mem{Base: tb, Index: t, Scale: 4}, mlo)
-	VMOVDQU(Mem{Base: tb, Index: t, Scale: 4, Disp: 32}, mhi)
+	m := laneMasks256(tbl, w, 2)
+	mlo, mhi := m[0], m[1]
 	o := GP64()
 	lo, hi := YMM(), YMM()
 	// Whole rows: plain loads and stores.

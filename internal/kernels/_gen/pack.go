@@ -192,13 +192,7 @@ func gatherRowsSplit512() {
 	offs := Load(Param("offs"), GP64()).(GPVirtual)
 	w1 := Load(Param("w1"), GP64()).(GPVirtual)
 	dst := Load(Param("dst"), GP64()).(GPVirtual)
-	all, m := GP32(), GP32()
-	MOVL(U32(0xffffffff), all)
-	BZHIL(w1.As32(), all, m) // w1 <= 32
-	klo, khi := K(), K()
-	KMOVW(m, klo)
-	SHRL(U8(16), m)
-	KMOVW(m, khi)
+	klo, khi := laneMasks512(w1)
 	Label("gatherRowsSplit512_loop")
 	TESTQ(kc, kc)
 	JZ(LabelRef("gatherRowsSplit512_done"))
@@ -220,6 +214,19 @@ func gatherRowsSplit512() {
 	RET()
 }
 
+// laneMasks512 returns the masks of the first w (0..32) lanes of two zmm
+// vectors: bit i set when i < w.
+func laneMasks512(w GPVirtual) (lo, hi OpmaskVirtual) {
+	all, m := GP32(), GP32()
+	MOVL(U32(0xffffffff), all)
+	BZHIL(w.As32(), all, m) // w <= 32
+	lo, hi = K(), K()
+	KMOVW(m, lo)
+	SHRL(U8(16), m)
+	KMOVW(m, hi)
+	return lo, hi
+}
+
 func gatherRows512Variant(name string, fill bool) {
 	TEXT(name, NOSPLIT, "func(kc int, src *float32, offs *int, w int, dst *float32)")
 	Pragma("noescape")
@@ -233,13 +240,7 @@ func gatherRows512Variant(name string, fill bool) {
 	offs := Load(Param("offs"), GP64()).(GPVirtual)
 	w := Load(Param("w"), GP64()).(GPVirtual)
 	dst := Load(Param("dst"), GP64()).(GPVirtual)
-	all, m := GP32(), GP32()
-	MOVL(U32(0xffffffff), all)
-	BZHIL(w.As32(), all, m) // w <= 32
-	klo, khi := K(), K()
-	KMOVW(m, klo)
-	SHRL(U8(16), m)
-	KMOVW(m, khi)
+	klo, khi := laneMasks512(w)
 	Label(name + "_loop")
 	TESTQ(kc, kc)
 	JZ(LabelRef(name + "_done"))
