@@ -56,14 +56,7 @@ func directForward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStat
 			}
 		}
 	}
-	if st == nil {
-		parallel.For(p.n, 1, samples)
-		return
-	}
-	// Sample 0 first: its planes give the pivots the others need.
-	st.start(p.n, p.cout, ohw)
-	samples(0, 1)
-	parallel.For(p.n-1, 1, func(lo, hi int) { samples(1+lo, 1+hi) })
+	forSamples(p.n, p.cout, ohw, st, samples)
 }
 
 // directWeightGrad sets gw from x and gy for a convolution of the direct

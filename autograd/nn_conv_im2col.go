@@ -88,14 +88,7 @@ func convForwardUnpacked[T tensor.Float](p *convPlan, x, w, b, out []T, st *plan
 				}
 			}
 		}
-		if st == nil {
-			parallel.For(p.n, 1, samples)
-			return
-		}
-		// Sample 0 first: its planes give the pivots the others need.
-		st.start(p.n, p.cout, ohw)
-		samples(0, 1)
-		parallel.For(p.n-1, 1, func(lo, hi int) { samples(1+lo, 1+hi) })
+		forSamples(p.n, p.cout, ohw, st, samples)
 		return
 	}
 	S := p.chunk()

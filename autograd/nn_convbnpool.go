@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"github.com/fastgo-ml/fastgo/internal/kernels"
+	"github.com/fastgo-ml/fastgo/internal/parallel"
 	"github.com/fastgo-ml/fastgo/tensor"
 )
 
@@ -36,6 +37,20 @@ func (s *planeStats) plane(d []float32, pl, sn, sc int) {
 		s.pivot[sc] = s0 / float32(s.inner)
 	}
 	s.sums[2*pl], s.sums[2*pl+1] = kernels.BNStats(d, s.pivot[sc])
+}
+
+// forSamples runs samples over n samples (c output planes of inner values
+// each) in parallel, one sample per task. With st it readies st first and
+// runs sample 0 before the others: its planes give the pivots the others
+// need (see plane).
+func forSamples(n, c, inner int, st *planeStats, samples func(lo, hi int)) {
+	if st == nil {
+		parallel.For(n, 1, samples)
+		return
+	}
+	st.start(n, c, inner)
+	samples(0, 1)
+	parallel.For(n-1, 1, func(lo, hi int) { samples(1+lo, 1+hi) })
 }
 
 // release hands the buffer back to the tensor pool.

@@ -17,16 +17,7 @@ func TestConv3x3AcrossTiers(t *testing.T) {
 	for _, sz := range [][2]int{{28, 28}, {1, 8}, {5, 9}, {14, 14}, {3, 16}, {7, 23}} {
 		h, w := sz[0], sz[1]
 		p := NewConv3x3Plan(h, w)
-		wp := w + 1
-		in := make([]float32, h*w)
-		for i := range in {
-			in[i] = rng.Float32()*2 - 1
-		}
-		// The padded plane, then the zero after it.
-		src := make([]float32, p.SrcLen())
-		for y := 0; y < h; y++ {
-			copy(src[(y+1)*wp+1:], in[y*w:(y+1)*w])
-		}
+		in, src := conv3x3Input(rng, h, w, p.SrcLen())
 		var k [9]float32
 		for i := range k {
 			k[i] = rng.Float32() - 0.5
@@ -82,16 +73,8 @@ func TestConv3x3GradAcrossTiers(t *testing.T) {
 	for _, sz := range [][2]int{{28, 28}, {1, 8}, {5, 9}, {14, 14}, {3, 16}, {7, 23}} {
 		h, w := sz[0], sz[1]
 		p := NewConv3x3Plan(h, w)
-		wp := w + 1
-		in := make([]float32, h*w)
-		for i := range in {
-			in[i] = rng.Float32()*2 - 1
-		}
-		src := make([]float32, p.GradSrcLen())
-		for y := 0; y < h; y++ {
-			copy(src[(y+1)*wp+1:], in[y*w:(y+1)*w])
-		}
-		for i := (h+2)*wp + 1; i < len(src); i++ {
+		in, src := conv3x3Input(rng, h, w, p.GradSrcLen())
+		for i := (h+2)*(w+1) + 1; i < len(src); i++ {
 			src[i] = 7 // past the zero after the plane: multiplied by zero gradients only
 		}
 		gyBuf := make([]float32, h*w+8)
@@ -135,4 +118,19 @@ func TestConv3x3GradAcrossTiers(t *testing.T) {
 	}()
 	p := NewConv3x3Plan(2, 9)
 	Conv3x3Grad(new([9]float32), make([]float32, p.GradSrcLen()-1), make([]float32, 18), p)
+}
+
+// conv3x3Input returns a random h x w plane and the same plane padded as
+// Conv3x3 reads it, in a buffer of n floats whose rest is zero.
+func conv3x3Input(rng *rand.Rand, h, w, n int) (in, src []float32) {
+	wp := w + 1
+	in = make([]float32, h*w)
+	for i := range in {
+		in[i] = rng.Float32()*2 - 1
+	}
+	src = make([]float32, n)
+	for y := 0; y < h; y++ {
+		copy(src[(y+1)*wp+1:], in[y*w:(y+1)*w])
+	}
+	return in, src
 }
