@@ -34,13 +34,6 @@ func conv3x3Rows256() {
 	}
 	bv := Y9
 	VBROADCASTSS(bias.Addr, bv)
-	tap := func(base GPVirtual, t int) Mem {
-		ky, kx := t/3, t%3
-		if ky == 0 {
-			return Mem{Base: base, Disp: 4 * kx}
-		}
-		return Mem{Base: base, Index: wpb, Scale: uint8(ky), Disp: 4 * kx}
-	}
 	blocks := func(n int, label string) {
 		bases := make([]GPVirtual, n)
 		for i := range bases {
@@ -54,7 +47,7 @@ func conv3x3Rows256() {
 		}
 		for t := 0; t < 9; t++ {
 			for i := range acc {
-				VFMADD231PS(tap(bases[i], t), wv[t], acc[i])
+				VFMADD231PS(tap3x3(bases[i], wpb, t), wv[t], acc[i])
 			}
 		}
 		d := GP64()
@@ -109,13 +102,6 @@ func conv3x3Grad256(tbl Mem) {
 	g := Y9
 	// Lane i of the mask is set when i < tail.
 	mask := laneMasks256(tbl, tail, 1)[0]
-	tap := func(base GPVirtual, t int) Mem {
-		ky, kx := t/3, t%3
-		if ky == 0 {
-			return Mem{Base: base, Disp: 4 * kx}
-		}
-		return Mem{Base: base, Index: wpb, Scale: uint8(ky), Disp: 4 * kx}
-	}
 	block := func(masked bool) {
 		b, o := GP64(), GP64()
 		MOVQ(Mem{Base: tab}, b)
@@ -127,7 +113,7 @@ func conv3x3Grad256(tbl Mem) {
 			VMOVUPS(Mem{Base: gy, Index: o, Scale: 4}, g)
 		}
 		for t := 0; t < 9; t++ {
-			VFMADD231PS(tap(b, t), g, acc[t])
+			VFMADD231PS(tap3x3(b, wpb, t), g, acc[t])
 		}
 		ADDQ(U8(16), tab)
 	}
@@ -156,4 +142,14 @@ func conv3x3Grad256(tbl Mem) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// tap3x3 addresses tap t (ky = t/3, kx = t%3) of a 3x3 window whose top-left
+// input is at base, in a plane of row stride wpb bytes.
+func tap3x3(base, wpb GPVirtual, t int) Mem {
+	ky, kx := t/3, t%3
+	if ky == 0 {
+		return Mem{Base: base, Disp: 4 * kx}
+	}
+	return Mem{Base: base, Index: wpb, Scale: uint8(ky), Disp: 4 * kx}
 }
