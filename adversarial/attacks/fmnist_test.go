@@ -171,7 +171,7 @@ func TestBlackBoxOnFashionMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a SmallCNN (several seconds); skipped with -short")
 	}
-	l, x, y := testmodels.EmbeddedFMNIST(t, 1, 50)
+	l, x, y := testmodels.EmbeddedFMNIST(t, 1, 100)
 	clean := testmodels.Accuracy(testmodels.Predict(l.Model, x), y)
 	if clean < 0.7 {
 		t.Fatalf("clean accuracy %.3f: the model did not train", clean)
@@ -188,9 +188,14 @@ func TestBlackBoxOnFashionMNIST(t *testing.T) {
 		// the accuracy must fall below this fraction of the clean one
 		below float64
 	}{
-		// 300 queries: the schedule stretched to the budget (AutoAttack's
+		// 500 queries: the schedule stretched to the budget (AutoAttack's
 		// fixed schedule is made for 5,000 and more and keeps large squares).
-		{"Square/Linf", Square{Queries: 300, Schedule: SquareRescaled, Seed: 1}, NewScoreOracle(l.Model, 300), ThreatModel{Norm: Linf, Eps: 0.1}, 50, 300, 0.5},
+		// On 100 images the robust accuracy is 0.34 of a clean 0.84. With
+		// 300 queries it was about half the clean accuracy (0.43-0.45 on
+		// 100 images), too close to the bound: on 50 images one image
+		// decided the test, and the rounding of a new convolution kernel
+		// in the model's training moved it.
+		{"Square/Linf", Square{Queries: 500, Schedule: SquareRescaled, Seed: 1}, NewScoreOracle(l.Model, 500), ThreatModel{Norm: Linf, Eps: 0.1}, 100, 500, 0.5},
 		{"HSJ/L2", HopSkipJump{Queries: 500, Seed: 1}, NewLabelOracle(l.Model, 500), ThreatModel{Norm: L2, Eps: 2}, 25, 500, 0.7},
 	} {
 		t.Run(c.name, func(t *testing.T) {
