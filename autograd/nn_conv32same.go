@@ -226,14 +226,14 @@ func sameForward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStats)
 	g := p.geom
 	xp := newPadded(x, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
 	defer xp.release()
-	sameConvGEMM(p, xp, p.cin, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return w[grp*p.coutG*p.kG:] }, p.kG, out, b, relu, st)
+	sameConvGEMM(p, xp, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return w[grp*p.coutG*p.kG:] }, p.kG, out, b, relu, st)
 }
 
 // sameConvGEMM computes outC channels (groups of outG) on the wide grid of
 // the padded input xp (groups of inG channels) with weight rows wOf(group)
 // of length k (sameWide), then compacts into out (adding bias when not
 // nil, and taking the ReLU when relu is set, and filling st when not nil).
-func sameConvGEMM(p *convPlan, xp *padded, in, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32, relu bool, st *planeStats) {
+func sameConvGEMM(p *convPlan, xp *padded, inG, outC, outG int, wOf func(int) []float32, k int, out, bias []float32, relu bool, st *planeStats) {
 	wt, ld := sameWide(p, xp, inG, outC, outG, wOf, k)
 	defer wt.Release()
 	compact(wt.Data(), ld, out, p.n, outC, p.h, p.w, xp.wp, bias, relu, st)
@@ -317,6 +317,6 @@ func samePaddedBackward(p *convPlan, x, w []float32, gp *padded, gx, gw []float3
 		wf := flipKernel(p, w)
 		defer wf.Release()
 		f := wf.Data()
-		sameConvGEMM(p, gp, p.cout, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil, false, nil)
+		sameConvGEMM(p, gp, p.coutG, p.cin, p.cinG, func(grp int) []float32 { return f[grp*p.cinG*kG:] }, kG, gx, nil, false, nil)
 	}
 }
