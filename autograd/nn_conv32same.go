@@ -53,11 +53,8 @@ type padded struct {
 // w pixels (the zeros of the next row, or of the bottom padding, are the
 // right padding).
 func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
-	hp, wp := h+2*ph, w+pw
-	b := &padded{n: n, c: c, hp: hp, wp: wp, plane: hp * wp, slack: slack, ph: ph, pw: pw, srcH: h, srcW: w}
-	b.t = tensor.Empty[float32](n*c*hp*wp + slack)
-	b.d = b.t.Data()
-	clear(b.d[n*c*hp*wp:])
+	b := emptyPadded(n, c, h, w, ph, pw, slack)
+	wp := b.wp
 	parallel.For(n*c, 8, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			dst := b.d[pl*b.plane : (pl+1)*b.plane]
@@ -71,6 +68,18 @@ func newPadded(src []float32, n, c, h, w, ph, pw, slack int) *padded {
 			clear(dst[(ph+h)*wp:])
 		}
 	})
+	return b
+}
+
+// emptyPadded returns a padded buffer for n*c planes of h x w, laid out as
+// newPadded lays it out, from the tensor pool: only its slack is zeroed,
+// the caller writes the planes.
+func emptyPadded(n, c, h, w, ph, pw, slack int) *padded {
+	hp, wp := h+2*ph, w+pw
+	b := &padded{n: n, c: c, hp: hp, wp: wp, plane: hp * wp, slack: slack, ph: ph, pw: pw, srcH: h, srcW: w}
+	b.t = tensor.Empty[float32](n*c*b.plane + slack)
+	b.d = b.t.Data()
+	clear(b.d[n*c*b.plane:])
 	return b
 }
 

@@ -1,6 +1,8 @@
 package autograd
 
 import (
+	"sync"
+
 	"github.com/fastgo-ml/fastgo/internal/kernels"
 	"github.com/fastgo-ml/fastgo/internal/parallel"
 )
@@ -12,6 +14,21 @@ import (
 // tier), and its weight gradient B slivers 9 columns wide; the direct
 // kernels (kernels.Conv3x3, Conv3x3Grad) keep the nine weights, or the
 // nine sums, in registers and read the taps from the padded plane in L1.
+
+// conv3x3Plans holds the direct kernels' block tables by output size
+// ([2]int{h, w}), each made once rather than on every forward and
+// backward.
+var conv3x3Plans sync.Map
+
+// conv3x3Plan returns the block table for h x w output planes.
+func conv3x3Plan(h, w int) *kernels.Conv3x3Plan {
+	key := [2]int{h, w}
+	if p, ok := conv3x3Plans.Load(key); ok {
+		return p.(*kernels.Conv3x3Plan)
+	}
+	p, _ := conv3x3Plans.LoadOrStore(key, kernels.NewConv3x3Plan(h, w))
+	return p.(*kernels.Conv3x3Plan)
+}
 
 // direct3x3Shape reports whether p has the shape of the direct forward:
 // one group of one input channel, a 3x3 kernel of stride 1, dilation 1 and
@@ -34,7 +51,7 @@ func (p *convPlan) direct3x3() bool {
 func directForward(p *convPlan, x, w, b, out []float32, relu bool, st *planeStats) {
 	xp := newPadded(x, p.n, 1, p.h, p.w, 1, 1, p.sameSlack())
 	defer xp.release()
-	plan := kernels.NewConv3x3Plan(p.oh, p.ow)
+	plan := conv3x3Plan(p.oh, p.ow)
 	ohw := p.oh * p.ow
 	samples := func(lo, hi int) {
 		for n := lo; n < hi; n++ {
@@ -69,7 +86,7 @@ func directWeightGrad(p *convPlan, x, gy, gw []float32) {
 	convWeightGEMMs.Add(1)
 	xp := newPadded(x, p.n, 1, p.h, p.w, 1, 1, p.sameSlack())
 	defer xp.release()
-	plan := kernels.NewConv3x3Plan(p.oh, p.ow)
+	plan := conv3x3Plan(p.oh, p.ow)
 	ohw := p.oh * p.ow
 	wLen := p.cout * 9
 	chunks := (p.n + convDWChunk - 1) / convDWChunk

@@ -66,8 +66,9 @@ func convReLUPool32(p *convPlan, x, w, b *Value, opts *Conv2dOptions) *Value {
 		g := p.geom
 		xp := newPadded(xd, p.n, p.cin, p.h, p.w, g.PadH, g.PadW, p.sameSlack())
 		wt, ld := sameWide(p, xp, p.cinG, p.cout, p.coutG, func(grp int) []float32 { return wd[grp*p.coutG*p.kG:] }, p.kG)
+		wp := xp.wp
 		xp.release()
-		o, wp := wt.Data(), xp.wp
+		o := wt.Data()
 		parallel.For(planes, poolGrain, func(lo, hi int) {
 			for pl := lo; pl < hi; pl++ {
 				sn, sc := pl/p.cout, pl%p.cout
@@ -162,15 +163,10 @@ func (p *convPlan) paddedBackward(wantX, wantW bool) bool {
 // p's output as newPadded lays out dY: each gradient at its window's
 // maximum, zero everywhere else.
 func (p *convPlan) poolScatterPadded(gy []float32, code []uint8, oh, ow int) *padded {
-	g := p.geom
-	ph, pw := g.PadH, g.PadW
-	hp, wp := p.h+2*ph, p.w+pw
-	gp := &padded{n: p.n, c: p.cout, hp: hp, wp: wp, plane: hp * wp, slack: p.sameSlack(), ph: ph, pw: pw, srcH: p.h, srcW: p.w}
-	planes := p.n * p.cout
-	gp.t = tensor.Empty[float32](planes*gp.plane + gp.slack)
-	gp.d = gp.t.Data()
-	clear(gp.d[planes*gp.plane:])
-	parallel.For(planes, poolGrain, func(lo, hi int) {
+	ph, pw := p.geom.PadH, p.geom.PadW
+	gp := emptyPadded(p.n, p.cout, p.h, p.w, ph, pw, p.sameSlack())
+	wp := gp.wp
+	parallel.For(p.n*p.cout, poolGrain, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			dst := gp.d[pl*gp.plane : (pl+1)*gp.plane]
 			// The kernel may write past the windows of a row, within the
