@@ -17,10 +17,9 @@ type Conv3x3Plan struct {
 	// The weight gradient's blocks (Conv3x3Grad): the whole blocks of 8
 	// of each row, then the rest of each row (tail < 8 pixels) as one more
 	// block; (source offset, gradient offset) pairs.
-	gradTab       []int
-	full, tail    int // whole blocks in gradTab; pixels of each partial one
-	gradSrcLen    int // floats of the padded input Conv3x3Grad reads
-	gradTailStart int // index in gradTab of the first partial block
+	gradTab    []int
+	full, tail int // whole blocks in gradTab; pixels of each partial one
+	gradSrcLen int // floats of the padded input Conv3x3Grad reads
 }
 
 // NewConv3x3Plan returns the plan for h x w output planes; it panics when
@@ -44,7 +43,6 @@ func NewConv3x3Plan(h, w int) *Conv3x3Plan {
 		}
 	}
 	p.full, p.tail = len(p.gradTab)/2, w%8
-	p.gradTailStart = len(p.gradTab)
 	if p.tail > 0 {
 		for y := 0; y < h; y++ {
 			x0 := w - p.tail
@@ -87,7 +85,7 @@ func conv3x3GradGo(s *[9]float32, src, gy []float32, p *Conv3x3Plan) {
 	for i := 0; i < len(p.gradTab); i += 2 {
 		so, g := p.gradTab[i], p.gradTab[i+1]
 		n := 8
-		if i >= p.gradTailStart {
+		if i >= 2*p.full {
 			n = p.tail
 		}
 		for j := 0; j < n; j++ {

@@ -517,7 +517,7 @@ func conv3x3GradTier(s *[9]float32, src, gy []float32, p *Conv3x3Plan) bool {
 	if active.name == "generic" {
 		return false
 	}
-	nt := (len(p.gradTab) - p.gradTailStart) / 2
+	nt := len(p.gradTab)/2 - p.full
 	conv3x3Grad256(p.full, nt, &src[0], p.w+1, &gy[0], &p.gradTab[0], p.tail, &s[0])
 	return true
 }
